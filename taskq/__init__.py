@@ -1,0 +1,17 @@
+"""taskq: a Redis-native task queue, workflow engine and scheduler."""
+
+from .errors import (Conflict, CyclicDependencyError, DependencyNotFound, InvalidState,
+                     LeaseLost, TaskExists, TaskNotFound, TaskqError, TaskqValueError)
+from .keys import Keys
+from .lease import Lease, claim, complete_many
+from .queue import Queue, get_task
+from .registry import resolve, task
+from .task import Task
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Queue", "Task", "Lease", "Keys", "task", "resolve", "claim", "complete_many", "get_task",
+    "TaskqError", "TaskqValueError", "CyclicDependencyError", "DependencyNotFound",
+    "TaskNotFound", "Conflict", "LeaseLost", "InvalidState", "TaskExists",
+]

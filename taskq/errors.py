@@ -1,0 +1,83 @@
+"""Exceptions, and the one table that maps Lua return codes to them.
+
+Scripts return ``{code, ...}``; a negative code is a refusal that changed
+nothing. Callers (Python API, REST dialects) catch these types: the HTTP layer
+maps NotFound -> 404, Conflict family -> 409, TaskqValueError -> 400/422.
+"""
+
+from __future__ import annotations
+
+
+class TaskqError(Exception):
+    """Base class for every taskq error."""
+
+    code = "taskq_error"
+
+
+class TaskqValueError(TaskqError, ValueError):
+    """Bad input from the caller (priority out of range, negative delay...)."""
+
+    code = "invalid_argument"
+
+
+class CyclicDependencyError(TaskqValueError):
+    code = "cyclic_dependency"
+
+
+class TaskNotFound(TaskqError, LookupError):
+    code = "not_found"
+
+
+class DependencyNotFound(TaskqValueError):
+    code = "dependency_not_found"
+
+
+class Conflict(TaskqError):
+    """The task is not in a state that allows the transition."""
+
+    code = "conflict"
+
+    def __init__(self, message: str, status: str | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class LeaseLost(Conflict):
+    """The token does not hold the task's lease (stale, foreign, or expired)."""
+
+    code = "lease_lost"
+
+
+class InvalidState(Conflict):
+    code = "invalid_state"
+
+
+class TaskExists(Conflict):
+    code = "task_exists"
+
+
+# Lua result codes (see taskq/lua/includes/codes.lua).
+OK = 1
+NOOP = 0
+E_NOT_FOUND = -1
+E_LEASE = -2
+E_STATE = -3
+E_EXISTS = -4
+E_DEP_MISSING = -5
+
+
+def raise_for(code: int, task_id: str, detail: str | None = None) -> None:
+    """Turn a negative script code into the matching exception."""
+    if code >= 0:
+        return
+    if code == E_NOT_FOUND:
+        raise TaskNotFound(f"task {task_id} not found")
+    if code == E_LEASE:
+        raise LeaseLost(f"lease token does not hold task {task_id}", status=detail)
+    if code == E_STATE:
+        raise InvalidState(f"task {task_id} is {detail}", status=detail)
+    if code == E_EXISTS:
+        raise TaskExists(f"task {task_id} already exists")
+    if code == E_DEP_MISSING:
+        raise DependencyNotFound(f"dependency {detail} of task {task_id} not found")
+    raise TaskqError(f"unexpected script code {code} for {task_id}")

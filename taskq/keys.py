@@ -1,0 +1,141 @@
+"""The Redis key schema: the only place where taskq builds key strings.
+
+Every key of a queue carries the queue's hash tag (``taskq:{<queue>}:...``) so
+that all keys one Lua script touches live in one cluster slot. Lua scripts
+receive the whole list from :meth:`QueueKeys.script_keys` and never build a
+key from a literal; per-task keys are built in Lua only by appending a task id
+to one of the declared ``*_prefix`` keys, which carry the same hash tag.
+
+Task ids embed their queue (``<queue>:<local id>``), so any id resolves to
+its queue, and so to its keys, without a lookup or a scan.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+DEFAULT_PREFIX = os.environ.get("TASKQ_PREFIX", "taskq")
+
+QUEUE_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+"""Queue names: URL-safe, no hash-tag braces, no ':' (it separates task ids)."""
+
+ID_SEP = ":"
+"""Separates the queue name from the local part of a task id."""
+
+# The order of the keys every queue script receives (KEYS[1..N]).
+# taskq/lua/includes/queue_keys.lua names them in the same order; a test
+# keeps the two in step.
+SCRIPT_KEY_NAMES: tuple[str, ...] = (
+    "meta",        # hash: paused flag, FIFO sequence, defaults
+    "queued",      # zset: ready tasks, score = priority band + sequence
+    "delayed",     # zset: tasks waiting for a time, score = due ms
+    "blocked",     # zset: tasks waiting on dependencies, score = created ms
+    "running",     # zset: leased tasks, score = lease expiry ms
+    "completed",   # zset: score = finished ms
+    "failed",      # zset: score = finished ms
+    "cancelled",   # zset: score = finished ms
+    "all",         # zset: every task, score = created ms (listing, retention)
+    "stats",       # hash: lifetime counters per event
+    "events",      # stream: one entry per transition (capped)
+    "conc",        # hash: concurrency key -> tasks running
+    "outbox",      # list: cross-queue dependency follow-ups still to deliver
+    "wake",        # list: tokens that wake blocked workers (BLPOP)
+    "series",      # hash: per-minute and per-hour counters for analytics
+    "task_prefix",        # + id -> hash: the task
+    "log_prefix",         # + id -> list: the task's log lines (bounded)
+    "waiting_prefix",     # + id -> set: dependency ids not yet resolved
+    "dependents_prefix",  # + id -> set: ids of tasks waiting on this one
+    "dedupe_prefix",      # + dedupe key -> string: id of the task holding it
+    "tag_prefix",         # + tag -> zset: ids with that tag, score = created ms
+)
+
+STATUS_INDEX = {
+    "queued": "queued",
+    "delayed": "delayed",
+    "blocked": "blocked",
+    "running": "running",
+    "completed": "completed",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+"""Task status -> the key name of the zset indexing tasks in that status."""
+
+STATUSES = tuple(STATUS_INDEX)
+TERMINAL_STATUSES = ("completed", "failed", "cancelled")
+
+
+def valid_queue_name(name: str) -> bool:
+    return isinstance(name, str) and bool(QUEUE_NAME_RE.match(name))
+
+
+def queue_of(task_id: str) -> str:
+    """The queue a task id belongs to (ValueError when it is not a task id)."""
+    if not isinstance(task_id, str) or ID_SEP not in task_id:
+        raise ValueError(f"not a taskq task id: {task_id!r}")
+    queue, _, local = task_id.partition(ID_SEP)
+    if not local or not valid_queue_name(queue) or ID_SEP in local:
+        raise ValueError(f"not a taskq task id: {task_id!r}")
+    return queue
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key builder for one key prefix (tests use their own prefix)."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    @property
+    def queues(self) -> str:
+        """Set of every queue name ever used (drives the reaper)."""
+        return f"{self.prefix}:queues"
+
+    def queue(self, name: str) -> "QueueKeys":
+        return QueueKeys(self.prefix, name)
+
+
+@dataclass(frozen=True)
+class QueueKeys:
+    prefix: str
+    name: str
+
+    @cached_property
+    def base(self) -> str:
+        return f"{self.prefix}:{{{self.name}}}:"
+
+    def __getattr__(self, item: str) -> str:
+        # Only names from the schema resolve; anything else is a bug.
+        if item in SCRIPT_KEY_NAMES:
+            suffix = item[: -len("_prefix")] + ":" if item.endswith("_prefix") else item
+            return self.base + suffix
+        raise AttributeError(item)
+
+    @cached_property
+    def script_keys(self) -> list[str]:
+        """KEYS for every queue script, in SCRIPT_KEY_NAMES order."""
+        return [getattr(self, n) for n in SCRIPT_KEY_NAMES]
+
+    def task(self, task_id: str) -> str:
+        return self.task_prefix + task_id
+
+    def log(self, task_id: str) -> str:
+        return self.log_prefix + task_id
+
+    def waiting(self, task_id: str) -> str:
+        return self.waiting_prefix + task_id
+
+    def dependents(self, task_id: str) -> str:
+        return self.dependents_prefix + task_id
+
+    def tag(self, tag: str) -> str:
+        return self.tag_prefix + tag
+
+    def status_index(self, status: str) -> str:
+        return getattr(self, STATUS_INDEX[status])
+
+    @property
+    def pattern(self) -> str:
+        """SCAN pattern matching every key of this queue (for purge)."""
+        return self.base.replace("{", "\\{").replace("}", "\\}") + "*"

@@ -1,0 +1,149 @@
+"""Claiming tasks, and what the holder of a lease may do with it.
+
+A claim leases tasks under a random token; every later call presents it, so
+a holder whose lease expired (and whose task may already run elsewhere)
+changes nothing: it gets LeaseLost. Batch helpers pipeline many leases'
+completions into one round trip, which is where throughput comes from.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+from . import deps
+from .errors import raise_for
+from .ids import new_token
+from .keys import Keys, queue_of
+from .scripts import call
+from .task import Task, ms_to_dt
+
+DEFAULT_LEASE = 30.0
+"""Seconds a claim holds a task unless renewed (heartbeat) or overridden."""
+LOG_MAX_LINES = 1000
+"""Each task keeps only its newest log lines."""
+LOG_LEVELS = ("debug", "info", "warn", "error")
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+@dataclass
+class Lease:
+    """A claimed task and the token that proves the claim."""
+
+    task: Task
+    token: str
+    client: Any
+    keys: Keys
+
+    @property
+    def id(self) -> str:
+        return self.task.id
+
+    @property
+    def _qkeys(self):
+        return self.keys.queue(queue_of(self.task.id))
+
+    def _call(self, verb: str, *args) -> list:
+        reply = call(self.client, verb, self._qkeys, self.id, self.token, *args)
+        raise_for(reply[0], self.id, reply[1] if len(reply) > 1 else None)
+        return reply
+
+    def heartbeat(self, lease: float = DEFAULT_LEASE) -> bool:
+        """Renew the lease for ``lease`` seconds from now; True when cancel
+        was requested (stop, then call :meth:`cancelled`)."""
+        reply = self._call("heartbeat", int(lease * 1000), "renew")
+        return bool(reply[2])
+
+    def extend(self, seconds: float) -> datetime:
+        """Push the lease expiry ``seconds`` further; returns the new expiry."""
+        reply = self._call("heartbeat", int(seconds * 1000), "extend")
+        return ms_to_dt(reply[1])
+
+    def checkpoint(self, data: Any) -> None:
+        self._call("checkpoint", _json(data))
+
+    def log(self, message: str, level: str = "info") -> None:
+        self.log_many([(level, message)])
+
+    def log_many(self, lines: Iterable[tuple[str, str]]) -> None:
+        flat: list[str] = []
+        for level, message in lines:
+            flat += [level if level in LOG_LEVELS else "info", str(message)]
+        if flat:
+            self._call("log", LOG_MAX_LINES, *flat)
+
+    def complete(self, result: Any = None) -> bool:
+        """Complete the task. False when it was already completed with this
+        token (a duplicate complete is harmless)."""
+        reply = self._call("complete", _json(result))
+        if reply[0] == 1 and reply[1]:
+            deps.drain_outbox(self.client, self.keys, queue_of(self.id))
+        return reply[0] == 1
+
+    def fail(self, error: str, retryable: bool = True) -> str:
+        """Report this attempt failed: 'retrying', 'failed' or 'cancelled'."""
+        return self._finish_failed(str(error), retryable, "fail")
+
+    def cancelled(self, reason: str = "cancelled") -> str:
+        """Acknowledge a requested cancel: the task ends cancelled."""
+        return self._finish_failed(reason, False, "cancel")
+
+    def _finish_failed(self, error: str, retryable: bool, mode: str) -> str:
+        reply = self._call("fail", error, "1" if retryable else "0", repr(random.random()), mode)
+        if reply[0] == 0:
+            return self.task.status
+        if reply[1] in ("failed", "cancelled") and reply[2]:
+            deps.drain_outbox(self.client, self.keys, queue_of(self.id))
+        return reply[1]
+
+
+def claim(client, keys: Keys, queues: Sequence[str], n: int = 1,
+          lease: float = DEFAULT_LEASE, worker: str | None = None) -> list[Lease]:
+    """Lease up to n tasks, taking from the queues in the order given."""
+    worker = worker or default_worker_id()
+    token = new_token()
+    out: list[Lease] = []
+    for queue in queues:
+        want = n - len(out)
+        if want <= 0:
+            break
+        reply = call(client, "claim", keys.queue(queue), want, token, int(lease * 1000), worker)
+        if reply[1]:
+            deps.drain_outbox(client, keys, queue)
+        out += [Lease(Task.from_hash(tid, raw), token, client, keys) for tid, raw in reply[2:]]
+    return out
+
+
+def complete_many(client, items: Sequence[tuple[Lease, Any]]) -> list[bool]:
+    """Complete many leases in one round trip. Returns, per lease, True when
+    it completed, False for a harmless duplicate; a refused one (lease lost)
+    is reported as False too rather than raising, so one stale lease does
+    not hide the others' outcome."""
+    if not items:
+        return []
+    pipe = client.pipeline(transaction=False)
+    for lease, result in items:
+        call(pipe, "complete", lease._qkeys, lease.id, lease.token, _json(result))
+    replies = pipe.execute(raise_on_error=False)
+    outbox_queues = set()
+    done = []
+    for (lease, _), reply in zip(items, replies):
+        ok = isinstance(reply, list) and reply[0] == 1
+        if ok and reply[1]:
+            outbox_queues.add(queue_of(lease.id))
+        done.append(ok)
+    for queue in outbox_queues:
+        deps.drain_outbox(client, items[0][0].keys, queue)
+    return done

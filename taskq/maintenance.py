@@ -1,0 +1,85 @@
+"""Periodic upkeep of every known queue: promote due delayed tasks, reap
+expired leases, deliver cross-queue dependency outcomes, enforce retention.
+
+``taskq scheduler`` runs :func:`run_forever`; later features (schedules,
+webhooks) add their own steps to STEPS.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+from . import deps
+from .keys import DEFAULT_PREFIX, Keys
+from .scripts import call
+
+log = logging.getLogger("taskq.maintenance")
+
+REAP_LIMIT = 1000
+"""Tasks promoted / leases reaped per queue per tick, at most."""
+RETENTION_SECONDS = 7 * 24 * 3600
+"""Finished tasks are deleted this long after they end."""
+MINUTE_BUCKETS_KEPT = 26 * 60
+"""Per-minute analytics buckets kept (a day and a bit)."""
+HOUR_BUCKETS_KEPT = 35 * 24
+"""Per-hour analytics buckets kept (a month and a bit)."""
+PRUNE_EVERY = 60.0
+"""Seconds between retention passes."""
+
+
+def queue_names(client, keys: Keys) -> list[str]:
+    return sorted(client.smembers(keys.queues))
+
+
+def tick(client, keys: Keys, prune: bool = False) -> dict[str, int]:
+    """One pass over every queue; returns totals for logging and tests."""
+    totals = {"requeued": 0, "failed": 0, "promoted": 0, "delivered": 0, "pruned": 0}
+    names = queue_names(client, keys)
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        call(pipe, "reap", keys.queue(name), REAP_LIMIT)
+    for name, reply in zip(names, pipe.execute()):
+        _, requeued, failed, promoted, _sent = reply
+        totals["requeued"] += requeued
+        totals["failed"] += failed
+        totals["promoted"] += promoted
+        totals["delivered"] += deps.drain_outbox(client, keys, name)
+    if prune:
+        totals["pruned"] = prune_all(client, keys, names)
+    return totals
+
+
+def prune_all(client, keys: Keys, names: list[str], now: float | None = None) -> int:
+    now_ms = int((now if now is not None else time.time()) * 1000)
+    minute = now_ms // 60000
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        call(pipe, "prune", keys.queue(name), now_ms - RETENTION_SECONDS * 1000, REAP_LIMIT,
+             minute - MINUTE_BUCKETS_KEPT, minute // 60 - HOUR_BUCKETS_KEPT)
+    return sum(reply[1] for reply in pipe.execute())
+
+
+STEPS: list[Callable] = []
+"""Extra per-tick steps ``step(client, keys)`` added by other features."""
+
+
+def run_forever(client, interval: float = 1.0, prefix: str = DEFAULT_PREFIX,
+                should_stop: Callable[[], bool] = lambda: False) -> None:
+    keys = Keys(prefix)
+    last_prune = 0.0
+    while not should_stop():
+        started = time.monotonic()
+        try:
+            do_prune = started - last_prune >= PRUNE_EVERY
+            totals = tick(client, keys, prune=do_prune)
+            if do_prune:
+                last_prune = started
+            for step in STEPS:
+                step(client, keys)
+            if any(totals.values()):
+                log.info("maintenance %s", totals)
+        except Exception:  # keep the loop alive through a Redis blip
+            log.exception("maintenance tick failed")
+        time.sleep(max(0.0, interval - (time.monotonic() - started)))

@@ -1,0 +1,259 @@
+"""Validation of enqueue options, and their translation to the enqueue
+script's per-task JSON spec.
+
+Everything a producer can get wrong is caught here, before Redis, with a
+TaskqValueError naming the option. Only values that differ from the engine's
+defaults are stored in the task hash.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+
+from . import backoff as _backoff
+from .errors import CyclicDependencyError, TaskqValueError
+from .ids import new_task_id
+from .keys import ID_SEP, queue_of, valid_queue_name
+from .task import dt_to_ms
+
+PRIORITY_MIN, PRIORITY_MAX = -1000, 1000
+"""Higher runs first; the Lua ready score has room for exactly this range."""
+DEFAULT_MAX_RETRIES = 3
+DEPENDENCY_POLICIES = ("fail", "release")
+
+OPTION_NAMES = frozenset({
+    "priority", "delay", "scheduled_at", "depends_on", "dependency_policy", "tags",
+    "timeout", "max_retries", "backoff", "backoff_base", "dedupe_key", "dedupe_window",
+    "concurrency_key", "concurrency_limit", "lease", "task_id", "meta",
+})
+"""Keyword arguments of Queue.enqueue that configure the task instead of
+being passed to the function (use enqueue_call when a function needs them)."""
+
+
+@dataclass
+class TaskSpec:
+    """One validated task, ready for the enqueue script."""
+
+    id: str
+    fields: dict[str, Any]
+    deps: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    delay_ms: int | None = None
+    at_ms: int | None = None
+
+    def to_json(self) -> str:
+        spec: dict[str, Any] = {"id": self.id, "f": self.fields}
+        if self.deps:
+            spec["deps"] = self.deps
+        if self.tags:
+            spec["tags"] = self.tags
+        if self.delay_ms:
+            spec["delay"] = self.delay_ms
+        if self.at_ms is not None:
+            spec["at"] = self.at_ms
+        return json.dumps(spec, separators=(",", ":"))
+
+
+def _int(name: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TaskqValueError(f"{name} must be an integer, got {value!r}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise TaskqValueError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _seconds(name: str, value: Any, allow_zero: bool = True) -> float:
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TaskqValueError(f"{name} must be a number of seconds, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise TaskqValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+    return float(value)
+
+
+def _text(name: str, value: Any, max_len: int = 256) -> str:
+    if not isinstance(value, str) or not value or len(value) > max_len:
+        raise TaskqValueError(f"{name} must be a non-empty string of at most {max_len} characters")
+    return value
+
+
+def _dumps(name: str, value: Any) -> str:
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TaskqValueError(f"{name} must be JSON-serializable: {exc}") from None
+
+
+def func_name(func: Any) -> str | None:
+    """A callable's importable name ``module:qualname`` (or the string given)."""
+    if func is None:
+        return None
+    if isinstance(func, str):
+        return _text("func", func, 512)
+    name = getattr(func, "taskq_name", None)
+    if name:
+        return name
+    if callable(func) and hasattr(func, "__module__") and hasattr(func, "__qualname__"):
+        if "<" in func.__qualname__:
+            raise TaskqValueError(f"{func!r} is not importable by workers (lambda or local)")
+        return f"{func.__module__}:{func.__qualname__}"
+    raise TaskqValueError(f"func must be a callable or a 'module:function' name, got {func!r}")
+
+
+def _dependency_ids(queue: str, deps: Any) -> list[str]:
+    if deps is None:
+        return []
+    if isinstance(deps, (str, bytes)) or not isinstance(deps, Iterable):
+        deps = [deps]
+    out = []
+    for d in deps:
+        d = getattr(d, "id", d)
+        try:
+            queue_of(d)
+        except ValueError:
+            raise TaskqValueError(f"depends_on: {d!r} is not a task id") from None
+        if d not in out:
+            out.append(d)
+    return out
+
+
+def build_spec(queue: str, func: Any = None, args: Any = (), kwargs: Any = None,
+               **options: Any) -> TaskSpec:
+    unknown = set(options) - OPTION_NAMES
+    if unknown:
+        raise TaskqValueError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    o = options
+    f: dict[str, Any] = {}
+    name = func_name(func)
+    if name:
+        f["func"] = name
+    if args:
+        f["args"] = _dumps("args", list(args))
+    if kwargs:
+        if not isinstance(kwargs, dict):
+            raise TaskqValueError("kwargs must be a dict")
+        f["kwargs"] = _dumps("kwargs", kwargs)
+    if o.get("meta"):
+        if not isinstance(o["meta"], dict):
+            raise TaskqValueError("meta must be a dict")
+        f["meta"] = _dumps("meta", o["meta"])
+
+    priority = _int("priority", o.get("priority", 0), PRIORITY_MIN, PRIORITY_MAX)
+    if priority:
+        f["priority"] = priority
+    f["max_retries"] = _int("max_retries", o.get("max_retries", DEFAULT_MAX_RETRIES), 0, 1000)
+    strategy = o.get("backoff", _backoff.DEFAULT_STRATEGY)
+    if strategy not in _backoff.STRATEGIES:
+        raise TaskqValueError(
+            f"backoff must be one of {', '.join(_backoff.STRATEGIES)}, got {strategy!r}")
+    if strategy != _backoff.DEFAULT_STRATEGY:
+        f["backoff"] = strategy
+    if o.get("backoff_base") is not None:
+        base_ms = round(_seconds("backoff_base", o["backoff_base"]) * 1000)
+        if base_ms != _backoff.DEFAULT_BASE_MS:
+            f["backoff_base"] = base_ms
+    if o.get("timeout") is not None:
+        f["timeout"] = _seconds("timeout", o["timeout"], allow_zero=False)
+    if o.get("lease") is not None:
+        f["lease_ms"] = max(1, round(_seconds("lease", o["lease"], allow_zero=False) * 1000))
+
+    tags = o.get("tags") or []
+    if isinstance(tags, str) or not isinstance(tags, (list, tuple, set)):
+        raise TaskqValueError("tags must be a list of strings")
+    tags = list(dict.fromkeys(_text("tag", t, 128) for t in tags))
+    if tags:
+        f["tags"] = _dumps("tags", tags)
+
+    deps = _dependency_ids(queue, o.get("depends_on"))
+    if deps:
+        f["deps"] = _dumps("deps", deps)
+        policy = o.get("dependency_policy", "fail")
+        if policy not in DEPENDENCY_POLICIES:
+            raise TaskqValueError(f"dependency_policy must be 'fail' or 'release', got {policy!r}")
+        if policy != "fail":
+            f["dep_policy"] = policy
+
+    if o.get("dedupe_key") is not None:
+        f["dedupe"] = _text("dedupe_key", o["dedupe_key"])
+        if o.get("dedupe_window") is not None:
+            f["dedupe_window"] = max(1, round(
+                _seconds("dedupe_window", o["dedupe_window"], allow_zero=False) * 1000))
+    if o.get("concurrency_key") is not None:
+        f["ckey"] = _text("concurrency_key", o["concurrency_key"])
+        f["climit"] = _int("concurrency_limit", o.get("concurrency_limit", 1), 1, 1_000_000)
+
+    delay_ms = at_ms = None
+    if o.get("delay") is not None:
+        delay_ms = round(_seconds("delay", o["delay"]) * 1000)
+    if o.get("scheduled_at") is not None:
+        at = o["scheduled_at"]
+        if isinstance(at, datetime):
+            at_ms = dt_to_ms(at)
+        elif isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at):
+            at_ms = int(at * 1000)
+        else:
+            raise TaskqValueError("scheduled_at must be a datetime or epoch seconds")
+        if delay_ms is not None:
+            raise TaskqValueError("give delay or scheduled_at, not both")
+
+    task_id = o.get("task_id")
+    if task_id is None:
+        task_id = new_task_id(queue)
+    else:
+        task_id = _text("task_id", task_id, 200)
+        if ID_SEP not in task_id:
+            task_id = f"{queue}{ID_SEP}{task_id}"
+        try:
+            if queue_of(task_id) != queue:
+                raise ValueError
+        except ValueError:
+            raise TaskqValueError(f"task_id {task_id!r} is not a valid id in queue {queue!r}") from None
+    if task_id in deps:
+        raise CyclicDependencyError(f"task {task_id} depends on itself")
+    return TaskSpec(task_id, f, deps, tags, delay_ms, at_ms)
+
+
+def order_batch(specs: list[TaskSpec]) -> list[TaskSpec]:
+    """Order a batch so every task comes after the batch tasks it depends on;
+    a cycle among them is an error (tasks outside the batch already exist,
+    so they cannot close a cycle)."""
+    by_id = {s.id: s for s in specs}
+    if len(by_id) != len(specs):
+        raise TaskqValueError("duplicate task_id in batch")
+    state: dict[str, int] = {}
+    ordered: list[TaskSpec] = []
+
+    for root in specs:
+        if state.get(root.id):
+            continue
+        stack: list[tuple[TaskSpec, Iterable[str]]] = [(root, iter(root.deps))]
+        state[root.id] = 1
+        while stack:
+            node, it = stack[-1]
+            for d in it:
+                if d not in by_id:
+                    continue
+                if state.get(d) == 1:
+                    raise CyclicDependencyError(f"dependency cycle through {d}")
+                if not state.get(d):
+                    state[d] = 1
+                    stack.append((by_id[d], iter(by_id[d].deps)))
+                    break
+            else:
+                stack.pop()
+                state[node.id] = 2
+                ordered.append(node)
+    return ordered
+
+
+def check_queue_name(name: str) -> str:
+    if not valid_queue_name(name):
+        raise TaskqValueError(
+            f"queue name {name!r} must be 1-128 characters of letters, digits, '_', '.', '-'")
+    return name
+

@@ -1,0 +1,242 @@
+"""Queue: the producer's API (enqueue, look up, list, cancel, retry) and the
+queue-wide switches (pause, resume). Every state change is one Lua call.
+
+    from taskq import Queue
+    q = Queue("default")
+    t = q.enqueue("myapp.tasks:send_email", to="x", priority=8, delay=30)
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Sequence
+
+from . import deps
+from .connection import get_redis
+from .errors import (E_DEP_MISSING, E_EXISTS, DependencyNotFound,
+                     TaskExists, TaskNotFound, TaskqValueError, raise_for)
+from .keys import DEFAULT_PREFIX, STATUSES, Keys, queue_of
+from .lease import DEFAULT_LEASE, Lease, claim
+from .options import OPTION_NAMES, TaskSpec, build_spec, check_queue_name, order_batch
+from .scripts import call
+from .task import Task, decode_hash
+
+BATCH_SIZE = 1000
+"""Tasks per enqueue script call: one call is all-or-nothing, and a call of
+this size keeps Redis busy for only a few milliseconds."""
+MAX_PAGE = 1000
+
+
+class Queue:
+    def __init__(self, name: str = "default", redis=None, prefix: str | None = None):
+        self.name = check_queue_name(name)
+        self.redis = redis if redis is not None else get_redis()
+        self.keys = Keys(prefix or DEFAULT_PREFIX)
+        self.qkeys = self.keys.queue(name)
+        self._registered = False
+
+    def __repr__(self) -> str:
+        return f"Queue({self.name!r})"
+
+    # -- producing --------------------------------------------------------
+    def enqueue(self, func: Any, *args: Any, **kwargs: Any) -> Task:
+        """Enqueue ``func(*args, **kwargs)``. Keyword arguments named like an
+        option (priority, delay, depends_on, ... see taskq.options) configure
+        the task; use :meth:`enqueue_call` when the function needs them."""
+        options = {k: kwargs.pop(k) for k in list(kwargs) if k in OPTION_NAMES}
+        return self.enqueue_call(func, args=args, kwargs=kwargs, **options)
+
+    def enqueue_call(self, func: Any = None, args: Sequence = (), kwargs: dict | None = None,
+                     **options: Any) -> Task:
+        return self.enqueue_many([dict(func=func, args=args, kwargs=kwargs, **options)])[0]
+
+    def enqueue_many(self, tasks: Iterable[dict]) -> list[Task]:
+        """Enqueue many tasks in one round trip (one script call per
+        BATCH_SIZE tasks). Every task is validated before anything is sent;
+        a batch task may depend on another by the ``task_id`` it was given."""
+        specs = [build_spec(self.name, **t) for t in tasks]
+        return self.enqueue_specs(specs)
+
+    def enqueue_specs(self, specs: list[TaskSpec]) -> list[Task]:
+        if not specs:
+            return []
+        ordered = order_batch(specs)
+        self._check_foreign_deps(ordered)
+        pipe = self.redis.pipeline(transaction=False)
+        if not self._registered:
+            pipe.sadd(self.keys.queues, self.name)
+        for i in range(0, len(ordered), BATCH_SIZE):
+            chunk = ordered[i:i + BATCH_SIZE]
+            call(pipe, "enqueue", self.qkeys, len(chunk), *(s.to_json() for s in chunk))
+        replies = pipe.execute()
+        if not self._registered:
+            replies = replies[1:]
+            self._registered = True
+        created: dict[str, tuple[str, str, int]] = {}
+        for chunk_no, reply in enumerate(replies):
+            chunk = ordered[chunk_no * BATCH_SIZE:(chunk_no + 1) * BATCH_SIZE]
+            if reply[0] == E_EXISTS:
+                raise TaskExists(f"task {reply[2]} already exists")
+            if reply[0] == E_DEP_MISSING:
+                raise DependencyNotFound(f"task {chunk[reply[1] - 1].id}: dependency {reply[2]} not found")
+            for spec, tid, status in zip(chunk, reply[2::2], reply[3::2]):
+                created[spec.id] = (tid, status, reply[1])
+        deps.link(self.redis, self.keys, [
+            (s.id, d) for s in ordered if created[s.id][1] != "duplicate"
+            for d in s.deps if queue_of(d) != self.name])
+        return [self._task_from_spec(s, *created[s.id]) for s in specs]
+
+    def _check_foreign_deps(self, specs: list[TaskSpec]) -> None:
+        foreign = sorted({d for s in specs for d in s.deps if queue_of(d) != self.name})
+        if not foreign:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for d in foreign:
+            pipe.exists(self.keys.queue(queue_of(d)).task(d))
+        for d, exists in zip(foreign, pipe.execute()):
+            if not exists:
+                raise DependencyNotFound(f"dependency {d} not found")
+
+    def _task_from_spec(self, spec: TaskSpec, tid: str, status: str, now_ms: int) -> Task:
+        if status == "duplicate":
+            return self.get(tid) or Task(id=tid, status="unknown")
+        raw = {k: v if isinstance(v, str) else json.dumps(v) for k, v in spec.fields.items()}
+        raw.update(status=status, created=now_ms, updated=now_ms)
+        if spec.at_ms is not None or spec.delay_ms:
+            raw["scheduled"] = spec.at_ms if spec.at_ms is not None else now_ms + spec.delay_ms
+        return Task.from_hash(tid, raw)
+
+    # -- reading ----------------------------------------------------------
+    def get(self, task_id: str) -> Task | None:
+        if self._owns(task_id):
+            raw = self.redis.hgetall(self.qkeys.task(task_id))
+            if raw:
+                return Task.from_hash(task_id, raw)
+        return None
+
+    def get_many(self, ids: Sequence[str]) -> list[Task]:
+        pipe = self.redis.pipeline(transaction=False)
+        for tid in ids:
+            pipe.hgetall(self.qkeys.task(tid))
+        return [Task.from_hash(tid, raw) for tid, raw in zip(ids, pipe.execute()) if raw]
+
+    def list(self, status: str | None = None, tag: str | None = None,
+             offset: int = 0, limit: int = 50, newest_first: bool = True) -> list[Task]:
+        """Tasks in one status (in that status's order: queued by run order,
+        delayed by due time, running by lease expiry, finished by end time)
+        or with a tag, or all (by creation); paged by offset/limit."""
+        ids = self.list_ids(status, tag, offset, limit, newest_first)
+        return self.get_many(ids)
+
+    def list_ids(self, status=None, tag=None, offset=0, limit=50, newest_first=True) -> list[str]:
+        if not 1 <= limit <= MAX_PAGE or offset < 0:
+            raise TaskqValueError(f"limit must be 1..{MAX_PAGE} and offset >= 0")
+        key = self._index(status, tag)
+        start, stop = offset, offset + limit - 1
+        if status in ("queued", "delayed", "running") and not tag:
+            return self.redis.zrange(key, start, stop)
+        if newest_first:
+            return self.redis.zrevrange(key, start, stop)
+        return self.redis.zrange(key, start, stop)
+
+    def count(self, status: str | None = None, tag: str | None = None) -> int:
+        return self.redis.zcard(self._index(status, tag))
+
+    def _index(self, status: str | None, tag: str | None) -> str:
+        if status is not None and status not in STATUSES:
+            raise TaskqValueError(f"status must be one of {', '.join(STATUSES)}")
+        if status and tag:
+            raise TaskqValueError("filter by status or by tag, not both")
+        if tag:
+            return self.qkeys.tag(tag)
+        return self.qkeys.status_index(status) if status else self.qkeys.all
+
+    def counts(self) -> dict[str, int]:
+        """How many tasks are in each status."""
+        pipe = self.redis.pipeline(transaction=False)
+        for s in STATUSES:
+            pipe.zcard(self.qkeys.status_index(s))
+        return dict(zip(STATUSES, pipe.execute()))
+
+    def stats(self) -> dict[str, int]:
+        """Lifetime counters per event (created, started, completed, ...)."""
+        return {k: int(v) for k, v in decode_hash(self.redis.hgetall(self.qkeys.stats)).items()}
+
+    def logs(self, task_id: str, offset: int = 0, limit: int = 100) -> list[dict]:
+        lines = self.redis.lrange(self.qkeys.log(task_id), offset, offset + limit - 1)
+        return [json.loads(x) for x in lines]
+
+    def log_count(self, task_id: str) -> int:
+        return self.redis.llen(self.qkeys.log(task_id))
+
+    @property
+    def is_paused(self) -> bool:
+        return self.redis.hget(self.qkeys.meta, "paused") in ("1", b"1")
+
+    # -- transitions ------------------------------------------------------
+    def _run(self, verb: str, task_id: str, *args) -> list:
+        if not self._owns(task_id):
+            raise TaskNotFound(f"task {task_id} not found in queue {self.name}")
+        reply = call(self.redis, verb, self.qkeys, task_id, *args)
+        raise_for(reply[0], task_id, reply[1] if len(reply) > 1 else None)
+        return reply
+
+    def cancel(self, task_id: str, reason: str = "") -> str:
+        """Cancel; returns 'cancelled', or 'cancel_requested' for a running
+        task (its holder stops at its next heartbeat)."""
+        reply = self._run("cancel", task_id, reason)
+        if reply[2]:
+            deps.drain_outbox(self.redis, self.keys, self.name)
+        return reply[1]
+
+    def retry(self, task_id: str) -> str:
+        """Run a failed or cancelled task again; returns its new status."""
+        return self._run("retry", task_id)[1]
+
+    def delete(self, task_id: str, force: bool = False) -> None:
+        """Delete a task (a running one only with force=True)."""
+        reply = self._run("delete", task_id, "1" if force else "0")
+        if reply[1]:
+            deps.drain_outbox(self.redis, self.keys, self.name)
+
+    def pause(self) -> None:
+        call(self.redis, "pause", self.qkeys, "1")
+
+    def resume(self) -> None:
+        call(self.redis, "pause", self.qkeys, "0")
+
+    def claim(self, n: int = 1, lease: float = DEFAULT_LEASE, worker: str | None = None) -> list[Lease]:
+        return claim(self.redis, self.keys, [self.name], n, lease, worker)
+
+    def reap(self, limit: int = 1000) -> dict[str, int]:
+        """Promote due delayed tasks and reap expired leases now."""
+        _, requeued, failed, promoted, sent = call(self.redis, "reap", self.qkeys, limit)
+        if sent:
+            deps.drain_outbox(self.redis, self.keys, self.name)
+        return {"requeued": requeued, "failed": failed, "promoted": promoted}
+
+    def purge(self) -> int:
+        """Delete every key of this queue (tests, tear-down). Not atomic."""
+        n = 0
+        for key in self.redis.scan_iter(match=self.qkeys.pattern, count=1000):
+            n += self.redis.delete(key)
+        self.redis.srem(self.keys.queues, self.name)
+        return n
+
+    def _owns(self, task_id: str) -> bool:
+        try:
+            return queue_of(task_id) == self.name
+        except ValueError:
+            return False
+
+
+def get_task(task_id: str, redis=None, prefix: str | None = None) -> Task | None:
+    """Look a task up by id alone (the id names its queue)."""
+    try:
+        queue = queue_of(task_id)
+    except ValueError:
+        return None
+    return Queue(queue, redis=redis, prefix=prefix).get(task_id)
+
+
+__all__ = ["Queue", "get_task"]

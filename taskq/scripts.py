@@ -1,0 +1,80 @@
+"""Loads taskq/lua/: inlines includes, checks key counts, calls by SHA.
+
+A script file is ``<verb>-<numkeys>.lua``; the number is how many KEYS it
+takes, so a call with a different count fails here, before Redis. Includes are
+written ``--- @include "includes/<name>.lua"`` and inlined once each (nested
+includes first), so a script is one self-contained chunk whose SHA is stable.
+redis-py's ``Script`` loads on NOSCRIPT, also inside pipelines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from redis.commands.core import Script
+
+LUA_DIR = Path(__file__).with_name("lua")
+_INCLUDE_RE = re.compile(r'^--- @include "([^"]+)"\s*$', re.MULTILINE)
+_NAME_RE = re.compile(r"^(?P<verb>[a-z_]+)-(?P<numkeys>\d+)\.lua$")
+
+
+def _inline(path: Path, seen: set[str]) -> str:
+    text = path.read_text()
+
+    def replace(match: re.Match) -> str:
+        rel = match.group(1)
+        if rel in seen:
+            return ""
+        seen.add(rel)
+        return _inline(LUA_DIR / rel, seen)
+
+    return _INCLUDE_RE.sub(replace, text)
+
+
+def render(path: Path) -> str:
+    """The full source of a script with every include inlined once."""
+    return _inline(path, set())
+
+
+@dataclass
+class LuaScript:
+    verb: str
+    numkeys: int
+    source: str
+
+    def __post_init__(self) -> None:
+        # registered_client=None: we always pass the client (or pipeline).
+        self._script = Script(None, self.source.encode())
+
+    @property
+    def sha(self) -> str:
+        return self._script.sha
+
+    def __call__(self, client, keys, args):
+        if len(keys) != self.numkeys:
+            raise ValueError(f"{self.verb} takes {self.numkeys} keys, got {len(keys)}")
+        return self._script(keys=keys, args=args, client=client)
+
+
+@cache
+def all_scripts() -> dict[str, LuaScript]:
+    scripts = {}
+    for path in sorted(LUA_DIR.glob("*.lua")):
+        m = _NAME_RE.match(path.name)
+        if not m:
+            raise RuntimeError(f"bad Lua script name {path.name}: want <verb>-<numkeys>.lua")
+        scripts[m["verb"]] = LuaScript(m["verb"], int(m["numkeys"]), render(path))
+    return scripts
+
+
+def script(verb: str) -> LuaScript:
+    return all_scripts()[verb]
+
+
+def call(client, verb: str, queue_keys, *args):
+    """Run a queue script on the queue's keys; returns the script's reply
+    (inside a pipeline, queues the call and returns the pipeline)."""
+    return script(verb)(client, queue_keys.script_keys, args)

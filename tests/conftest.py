@@ -1,0 +1,57 @@
+"""Shared fixtures: a real Redis (TASKQ_TEST_REDIS_URL, set by scripts/test),
+and a fresh key prefix per test so tests never collide and clean up after
+themselves without flushing a server they do not own."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import redis
+
+from taskq import Keys, Queue
+
+REDIS_URL = os.environ.get("TASKQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return REDIS_URL
+
+
+@pytest.fixture
+def r(redis_url):
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.fail(f"no Redis at {redis_url}: run the tests with scripts/test")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def prefix(r):
+    p = f"tqtest-{uuid.uuid4().hex[:10]}"
+    yield p
+    keys = list(r.scan_iter(match=f"{p}:*", count=1000))
+    for i in range(0, len(keys), 500):
+        r.delete(*keys[i:i + 500])
+
+
+@pytest.fixture
+def keys(prefix) -> Keys:
+    return Keys(prefix)
+
+
+@pytest.fixture
+def make_queue(r, prefix):
+    def make(name: str = "default") -> Queue:
+        return Queue(name, redis=r, prefix=prefix)
+    return make
+
+
+@pytest.fixture
+def q(make_queue) -> Queue:
+    return make_queue("default")
