@@ -9,6 +9,7 @@ keys without a lookup (see taskq.keys).
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 from .keys import ID_SEP
@@ -24,9 +25,29 @@ def _b32(value: int, width: int) -> str:
     return "".join(reversed(out))
 
 
+_last = [0, 0]  # (ms, random) of this process's previous id
+_lock = threading.Lock()
+
+
+def _reset_after_fork() -> None:
+    # A forked child must not count on from its parent's last id.
+    _last[0] = _last[1] = 0
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 def new_local_id() -> str:
+    """Monotonic within a process: ids made in the same millisecond count up
+    from one random start, so they sort in creation order (index zsets with
+    equal millisecond scores order their members by id)."""
     ms = time.time_ns() // 1_000_000
-    rnd = int.from_bytes(os.urandom(8), "big") >> 4
+    with _lock:
+        if ms <= _last[0]:
+            ms, rnd = _last[0], (_last[1] + 1) & (2**60 - 1)
+        else:
+            rnd = int.from_bytes(os.urandom(8), "big") >> 5  # headroom to count up
+        _last[0], _last[1] = ms, rnd
     return _b32(ms, 10) + _b32(rnd, 12)
 
 

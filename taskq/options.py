@@ -138,10 +138,11 @@ def build_spec(queue: str, func: Any = None, args: Any = (), kwargs: Any = None,
         if not isinstance(kwargs, dict):
             raise TaskqValueError("kwargs must be a dict")
         f["kwargs"] = _dumps("kwargs", kwargs)
-    if o.get("meta"):
+    if o.get("meta") is not None:
         if not isinstance(o["meta"], dict):
             raise TaskqValueError("meta must be a dict")
-        f["meta"] = _dumps("meta", o["meta"])
+        if o["meta"]:
+            f["meta"] = _dumps("meta", o["meta"])
 
     priority = _int("priority", o.get("priority", 0), PRIORITY_MIN, PRIORITY_MAX)
     if priority:
@@ -170,11 +171,11 @@ def build_spec(queue: str, func: Any = None, args: Any = (), kwargs: Any = None,
         f["tags"] = _dumps("tags", tags)
 
     deps = _dependency_ids(queue, o.get("depends_on"))
+    policy = o.get("dependency_policy", "fail")
+    if policy not in DEPENDENCY_POLICIES:
+        raise TaskqValueError(f"dependency_policy must be 'fail' or 'release', got {policy!r}")
     if deps:
         f["deps"] = _dumps("deps", deps)
-        policy = o.get("dependency_policy", "fail")
-        if policy not in DEPENDENCY_POLICIES:
-            raise TaskqValueError(f"dependency_policy must be 'fail' or 'release', got {policy!r}")
         if policy != "fail":
             f["dep_policy"] = policy
 

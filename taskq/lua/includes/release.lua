@@ -1,10 +1,10 @@
 -- What ends a task's hold on shared things: its concurrency slot, and a
 -- dedupe key that lives only as long as the task (no window given).
 local function release_concurrency(Q, tkey)
-  local ckey = redis.call('HGET', tkey, 'ckey')
-  if ckey then
-    if redis.call('HINCRBY', Q.conc, ckey, -1) <= 0 then
-      redis.call('HDEL', Q.conc, ckey)
+  local group = redis.call('HGET', tkey, 'ckey')
+  if group then
+    if redis.call('HINCRBY', Q.conc, group, -1) <= 0 then
+      redis.call('HDEL', Q.conc, group)
     end
   end
 end
