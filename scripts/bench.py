@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""Benchmark the taskq engine against a live Redis: throughput, claim latency, memory.
+
+    python scripts/bench.py [--redis-url URL] [--quick] [--json]
+
+URL defaults to $REDIS_URL, else redis://127.0.0.1:6379/0. Every key the
+benchmark writes lives under a unique prefix (taskq-bench-<pid>-<random>) and
+is deleted when it ends, so it can share a server with other work; it never
+flushes anything. What it measures, through the public API only:
+
+  enqueue         Queue.enqueue in a loop: one round trip per task.
+  enqueue_many    Queue.enqueue_many with lists of 1,000 small tasks.
+  claim1          q.claim(1) then lease.complete(): two round trips per task.
+  claim100        q.claim(100) then taskq.complete_many(): one pipeline for 100.
+  claim latency   single q.claim(1) calls on a queue kept at 1k and on one kept
+                  at 100k queued tasks. Each claimed task is completed, and
+                  replaced by a new one, outside the timed section; the two
+                  queues are sampled alternately so machine noise hits both alike.
+  memory          MEMORY USAGE of one small queued task's hash, and the growth of
+                  INFO used_memory over the enqueue_many runs divided by the task
+                  count (so it includes the index zsets and the event stream).
+
+A small task is {"func": "app.tasks:noop", "args": [i]}. Each measurement is
+repeated (3 runs; 1 run and smaller sizes with --quick) and the median is
+reported beside the individual runs. Times are wall clock at the client
+(perf_counter), so they include the Python client's own work and the round
+trips. Targets are printed beside the figures, not asserted. used_memory is
+server-wide: other clients writing to the same Redis during a run skew it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import taskq  # noqa: E402
+
+NOOP = "app.tasks:noop"
+CHUNK = 1000
+FULL = dict(runs=3, enqueue=5_000, bulk=100_000, claim1=3_000, claim100=20_000, samples=2_000)
+QUICK = dict(runs=1, enqueue=2_000, bulk=50_000, claim1=1_000, claim100=10_000, samples=500)
+SMALL_Q, BIG_Q = 1_000, 100_000
+
+# key: (label, unit, target as (">=" | "<=", value) or None)
+ROWS = {
+    "enqueue": ("enqueue, one by one", "tasks/s", None),
+    "enqueue_many": ("enqueue_many, 1,000 per call", "tasks/s", (">=", 50_000)),
+    "claim1": ("claim(1) + complete", "cycles/s", None),
+    "claim100": ("claim(100) + complete_many", "cycles/s", (">=", 15_000)),
+    "lat_1k_p50": ("claim(1) latency p50, 1k queued", "ms", None),
+    "lat_1k_p99": ("claim(1) latency p99, 1k queued", "ms", None),
+    "lat_100k_p50": ("claim(1) latency p50, 100k queued", "ms", None),
+    "lat_100k_p99": ("claim(1) latency p99, 100k queued", "ms", None),
+    "lat_ratio_p50": ("latency ratio 100k/1k, p50", "x", ("<=", 1.5)),
+    "lat_ratio_p99": ("latency ratio 100k/1k, p99", "x", None),
+    "task_hash_bytes": ("MEMORY USAGE of one task hash", "bytes", None),
+    "bytes_per_task": ("used_memory growth per task", "bytes", ("<=", 600)),
+}
+
+
+def small(start: int, count: int) -> list[dict]:
+    return [{"func": NOOP, "args": [i]} for i in range(start, start + count)]
+
+
+def percentile(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+class Bench:
+    def __init__(self, client: redis.Redis, sizes: dict):
+        self.r = client
+        self.sizes = sizes
+        self.prefix = f"taskq-bench-{os.getpid()}-{os.urandom(3).hex()}"
+        self.keys = taskq.Keys(self.prefix)
+        self.n_queues = 0
+        self.results: dict[str, list[float]] = {k: [] for k in ROWS}
+
+    def queue(self, kind: str) -> taskq.Queue:
+        self.n_queues += 1
+        return taskq.Queue(f"{kind}-{self.n_queues}", redis=self.r, prefix=self.prefix)
+
+    def fill(self, q: taskq.Queue, n: int) -> None:
+        for i in range(0, n, CHUNK):
+            q.enqueue_many(small(i, min(CHUNK, n - i)))
+
+    def wipe(self) -> None:
+        """Delete every key under our prefix (pipelined UNLINK, 1,000 a trip)."""
+        batch: list[str] = []
+        for key in self.r.scan_iter(match=f"{self.prefix}:*", count=1000):
+            batch.append(key)
+            if len(batch) == 1000:
+                self.r.unlink(*batch)
+                batch.clear()
+        if batch:
+            self.r.unlink(*batch)
+
+    def used_memory(self) -> int:
+        return int(self.r.info("memory")["used_memory"])
+
+    # -- measurements ----------------------------------------------------
+    def warm_up(self) -> None:
+        """Load every script the benchmark uses, so no timed run pays NOSCRIPT."""
+        q = self.queue("warmup")
+        self.fill(q, 200)
+        q.enqueue(NOOP, 0)
+        q.claim(1)[0].complete()
+        taskq.complete_many(self.r, [(lease, None) for lease in q.claim(100)])
+        self.wipe()
+
+    def run_enqueue(self) -> None:
+        n, q = self.sizes["enqueue"], self.queue("enqueue")
+        t = time.perf_counter()
+        for i in range(n):
+            q.enqueue(NOOP, i)
+        self.results["enqueue"].append(n / (time.perf_counter() - t))
+        self.wipe()
+
+    def run_enqueue_many(self) -> None:
+        n, q = self.sizes["bulk"], self.queue("bulk")
+        batches = [small(i, min(CHUNK, n - i)) for i in range(0, n, CHUNK)]
+        before = self.used_memory()
+        t = time.perf_counter()
+        for batch in batches:
+            q.enqueue_many(batch)
+        elapsed = time.perf_counter() - t
+        grown = self.used_memory() - before
+        qk = self.keys.queue(q.name)
+        ids = q.list_ids("queued", limit=5)
+        sizes = [self.r.memory_usage(qk.task(tid), samples=0) for tid in ids]
+        self.results["enqueue_many"].append(n / elapsed)
+        self.results["bytes_per_task"].append(grown / n)
+        self.results["task_hash_bytes"].append(statistics.median(sizes))
+        self.wipe()
+
+    def run_claim(self, q: taskq.Queue, batch: int) -> None:
+        n = self.sizes["claim1" if batch == 1 else "claim100"]
+        done = 0
+        t = time.perf_counter()
+        while done < n:
+            leases = q.claim(batch)
+            if not leases:
+                raise RuntimeError(f"{q.name} ran dry after {done} claims")
+            if batch == 1:
+                leases[0].complete()
+            elif not all(taskq.complete_many(self.r, [(lease, None) for lease in leases])):
+                raise RuntimeError("complete_many refused a lease")
+            done += len(leases)
+        self.results["claim1" if batch == 1 else "claim100"].append(done / (time.perf_counter() - t))
+
+    def run_latency(self, queues: dict[str, taskq.Queue]) -> None:
+        lat: dict[str, list[float]] = {size: [] for size in queues}
+        for i in range(self.sizes["samples"]):
+            for size, q in queues.items():
+                t = time.perf_counter()
+                leases = q.claim(1)
+                lat[size].append((time.perf_counter() - t) * 1000)
+                leases[0].complete()
+                q.enqueue(NOOP, i)  # keep the queue at its size
+        for size, values in lat.items():
+            self.results[f"lat_{size}_p50"].append(percentile(values, 50))
+            self.results[f"lat_{size}_p99"].append(percentile(values, 99))
+        for p in ("p50", "p99"):
+            self.results[f"lat_ratio_{p}"].append(
+                self.results[f"lat_100k_{p}"][-1] / self.results[f"lat_1k_{p}"][-1])
+
+    def run_all(self) -> None:
+        runs = self.sizes["runs"]
+        self.warm_up()
+        for label, step in (("enqueue", self.run_enqueue), ("enqueue_many + memory", self.run_enqueue_many)):
+            for i in range(runs):
+                log(f"  {label}: run {i + 1}/{runs}")
+                step()
+        for batch in (1, 100):
+            q = self.queue(f"claim{batch}")
+            self.fill(q, runs * self.sizes["claim1" if batch == 1 else "claim100"] + batch)
+            for i in range(runs):
+                log(f"  claim({batch}) + complete: run {i + 1}/{runs}")
+                self.run_claim(q, batch)
+            self.wipe()
+        log(f"  claim latency: filling queues to {SMALL_Q:,} and {BIG_Q:,} tasks")
+        queues = {"1k": self.queue("lat1k"), "100k": self.queue("lat100k")}
+        self.fill(queues["1k"], SMALL_Q)
+        self.fill(queues["100k"], BIG_Q)
+        for i in range(runs):
+            log(f"  claim latency: run {i + 1}/{runs}")
+            self.run_latency(queues)
+        self.wipe()
+
+
+def meets(value: float, target) -> bool | None:
+    if target is None:
+        return None
+    op, goal = target
+    return value >= goal if op == ">=" else value <= goal
+
+
+def fmt(value: float, unit: str) -> str:
+    if unit == "ms":
+        return f"{value:.3f}"
+    if unit == "x":
+        return f"{value:.2f}"
+    return f"{value:,.0f}"
+
+
+def report(bench: Bench, meta: dict) -> dict:
+    out = dict(meta, results={})
+    for key, (label, unit, target) in ROWS.items():
+        runs = bench.results[key]
+        median = statistics.median(runs)
+        out["results"][key] = {
+            "label": label, "unit": unit, "median": median, "runs": runs,
+            "target": f"{target[0]} {target[1]}" if target else None, "meets": meets(median, target)}
+    return out
+
+
+def print_table(data: dict) -> None:
+    print(f"taskq bench: Redis {data['redis_version']} at {data['url']}, "
+          f"{data['sizes']['runs']} run(s) each, median shown, {data['elapsed_s']:.0f} s")
+    head = f"{'measurement':36} {'median':>10}  {'unit':8} {'target':14} runs"
+    print(head)
+    print("-" * (len(head) + 16))
+    for r in data["results"].values():
+        target = ""
+        if r["target"]:
+            target = f"{r['target'].split()[0]} {fmt(float(r['target'].split()[1]), r['unit'])}"
+            target += " ok" if r["meets"] else " MISS"
+        runs = "  ".join(fmt(v, r["unit"]) for v in r["runs"])
+        print(f"{r['label']:36} {fmt(r['median'], r['unit']):>10}  {r['unit']:8} {target:14} {runs}")
+    s = data["sizes"]
+    print(f"\nsizes: enqueue {s['enqueue']:,}; enqueue_many {s['bulk']:,} (lists of {CHUNK:,}); "
+          f"claim(1) {s['claim1']:,}; claim(100) {s['claim100']:,}; "
+          f"latency {s['samples']:,} samples per queue size per run")
+
+
+def redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        host = parts.netloc.rsplit("@", 1)[1]
+        return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    return url
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
+    ap.add_argument("--quick", action="store_true", help="1 run per measurement, smaller sizes")
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    args = ap.parse_args()
+
+    client = redis.Redis.from_url(args.redis_url, decode_responses=True)
+    sizes = QUICK if args.quick else FULL
+    bench = Bench(client, sizes)
+    log(f"taskq bench: key prefix {bench.prefix}")
+    start = time.perf_counter()
+    try:
+        bench.run_all()
+    finally:
+        bench.wipe()
+    meta = {"redis_version": client.info("server")["redis_version"], "url": redact(args.redis_url),
+            "quick": args.quick, "sizes": sizes, "elapsed_s": time.perf_counter() - start}
+    data = report(bench, meta)
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print_table(data)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
