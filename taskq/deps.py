@@ -19,7 +19,7 @@ import json
 from typing import Iterable
 
 from .keys import Keys, queue_of
-from .scripts import call
+from .scripts import call, execute
 
 
 def link(client, keys: Keys, pairs: Iterable[tuple[str, str]]) -> None:
@@ -30,7 +30,7 @@ def link(client, keys: Keys, pairs: Iterable[tuple[str, str]]) -> None:
     pipe = client.pipeline(transaction=False)
     for dependent, dep in pairs:
         call(pipe, "link_dependent", keys.queue(queue_of(dep)), dep, dependent)
-    replies = pipe.execute()
+    replies = execute(pipe)
     ended = [(dependent, dep, reply[1])
              for (dependent, dep), reply in zip(pairs, replies) if reply[1] != "pending"]
     deliver(client, keys, ended)
@@ -45,7 +45,7 @@ def deliver(client, keys: Keys, items: Iterable[tuple[str, str, str]]) -> None:
     pipe = client.pipeline(transaction=False)
     for dependent, dep, outcome in items:
         call(pipe, "resolve_dependency", keys.queue(queue_of(dependent)), dependent, dep, outcome)
-    replies = pipe.execute()
+    replies = execute(pipe)
     for queue in {queue_of(d) for (d, _, _), r in zip(items, replies) if r[1]}:
         drain_outbox(client, keys, queue)
 

@@ -1,9 +1,11 @@
 """Task ids: ``<queue>:<local>`` where local is time-ordered and random.
 
-The local part is 10 Crockford base32 characters of milliseconds since the
-epoch followed by 12 of randomness (60 bits), so ids sort by creation and two
-producers never collide in practice. Embedding the queue lets any id find its
-keys without a lookup (see taskq.keys).
+The local part is 24 characters of base32 ("extended hex" alphabet, which
+sorts like the numbers it encodes): 48 bits of milliseconds since the epoch,
+then 72 random bits, counted up within one millisecond of one process. So
+ids sort by creation and two producers never collide in practice.
+Embedding the queue lets any id find its keys without a lookup (see
+taskq.keys).
 """
 
 from __future__ import annotations
@@ -14,17 +16,10 @@ import time
 
 from .keys import ID_SEP
 
-_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
-
-
-def _b32(value: int, width: int) -> str:
-    out = []
-    for _ in range(width):
-        out.append(_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(out))
-
-
+_RANDOM_BITS = 72
+_ALPHABET = "0123456789abcdefghijklmnopqrstuv"  # base32 "extended hex", lowercase
+_PAIRS = [_ALPHABET[i >> 5] + _ALPHABET[i & 31] for i in range(1024)]  # 10 bits -> 2 chars
+_SHIFTS = range(110, -1, -10)  # 120 bits, most significant first
 _last = [0, 0]  # (ms, random) of this process's previous id
 _lock = threading.Lock()
 
@@ -44,11 +39,12 @@ def new_local_id() -> str:
     ms = time.time_ns() // 1_000_000
     with _lock:
         if ms <= _last[0]:
-            ms, rnd = _last[0], (_last[1] + 1) & (2**60 - 1)
+            ms, rnd = _last[0], (_last[1] + 1) % (1 << _RANDOM_BITS)
         else:
-            rnd = int.from_bytes(os.urandom(8), "big") >> 5  # headroom to count up
+            rnd = int.from_bytes(os.urandom(9), "big") >> 1  # headroom to count up
         _last[0], _last[1] = ms, rnd
-    return _b32(ms, 10) + _b32(rnd, 12)
+    value = (ms << _RANDOM_BITS) | rnd
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])
 
 
 def new_task_id(queue: str) -> str:

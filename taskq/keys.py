@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 DEFAULT_PREFIX = os.environ.get("TASKQ_PREFIX", "taskq")
 
@@ -93,7 +93,7 @@ class Keys:
         return f"{self.prefix}:queues"
 
     def queue(self, name: str) -> "QueueKeys":
-        return QueueKeys(self.prefix, name)
+        return _queue_keys(self.prefix, name)
 
 
 @dataclass(frozen=True)
@@ -139,3 +139,9 @@ class QueueKeys:
     def pattern(self) -> str:
         """SCAN pattern matching every key of this queue (for purge)."""
         return self.base.replace("{", "\\{").replace("}", "\\}") + "*"
+
+
+@lru_cache(maxsize=4096)
+def _queue_keys(prefix: str, name: str) -> QueueKeys:
+    # Queue keys are immutable and built on every script call: build once.
+    return QueueKeys(prefix, name)

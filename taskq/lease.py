@@ -20,7 +20,7 @@ from . import deps
 from .errors import raise_for
 from .ids import new_token
 from .keys import Keys, queue_of
-from .scripts import call
+from .scripts import call, execute
 from .task import Task, ms_to_dt
 
 DEFAULT_LEASE = 30.0
@@ -86,11 +86,14 @@ class Lease:
 
     def complete(self, result: Any = None) -> bool:
         """Complete the task. False when it was already completed with this
-        token (a duplicate complete is harmless)."""
-        reply = self._call("complete", _json(result))
-        if reply[0] == 1 and reply[1]:
+        token (a duplicate complete is harmless); LeaseLost when the token
+        no longer holds it."""
+        reply = call(self.client, "complete", self._qkeys, 1, self.id, self.token, _json(result))
+        code, detail = reply[2], reply[3]
+        raise_for(code, self.id, detail or None)
+        if reply[1]:
             deps.drain_outbox(self.client, self.keys, queue_of(self.id))
-        return reply[0] == 1
+        return code == 1
 
     def fail(self, error: str, retryable: bool = True) -> str:
         """Report this attempt failed: 'retrying', 'failed' or 'cancelled'."""
@@ -102,8 +105,8 @@ class Lease:
 
     def _finish_failed(self, error: str, retryable: bool, mode: str) -> str:
         reply = self._call("fail", error, "1" if retryable else "0", repr(random.random()), mode)
-        if reply[0] == 0:
-            return self.task.status
+        if reply[0] == 0:  # this holder already reported: the task's final status
+            return reply[1]
         if reply[1] in ("failed", "cancelled") and reply[2]:
             deps.drain_outbox(self.client, self.keys, queue_of(self.id))
         return reply[1]
@@ -127,23 +130,27 @@ def claim(client, keys: Keys, queues: Sequence[str], n: int = 1,
 
 
 def complete_many(client, items: Sequence[tuple[Lease, Any]]) -> list[bool]:
-    """Complete many leases in one round trip. Returns, per lease, True when
-    it completed, False for a harmless duplicate; a refused one (lease lost)
-    is reported as False too rather than raising, so one stale lease does
-    not hide the others' outcome."""
+    """Complete many leases in one round trip (one script call per queue).
+    Returns, per lease, True when it completed, False for a harmless
+    duplicate or a refusal (lease lost), so one stale lease does not hide
+    the others' outcome."""
     if not items:
         return []
+    by_queue: dict[str, list[int]] = {}
+    for i, (lease, _) in enumerate(items):
+        by_queue.setdefault(queue_of(lease.id), []).append(i)
+    keys = items[0][0].keys
     pipe = client.pipeline(transaction=False)
-    for lease, result in items:
-        call(pipe, "complete", lease._qkeys, lease.id, lease.token, _json(result))
-    replies = pipe.execute(raise_on_error=False)
-    outbox_queues = set()
-    done = []
-    for (lease, _), reply in zip(items, replies):
-        ok = isinstance(reply, list) and reply[0] == 1
-        if ok and reply[1]:
-            outbox_queues.add(queue_of(lease.id))
-        done.append(ok)
-    for queue in outbox_queues:
-        deps.drain_outbox(client, items[0][0].keys, queue)
+    for queue, idx in by_queue.items():
+        args: list[Any] = [len(idx)]
+        for i in idx:
+            lease, result = items[i]
+            args += [lease.id, lease.token, _json(result)]
+        call(pipe, "complete", keys.queue(queue), *args)
+    done = [False] * len(items)
+    for (queue, idx), reply in zip(by_queue.items(), execute(pipe)):
+        for j, i in enumerate(idx):
+            done[i] = reply[2 + 2 * j] == 1
+        if reply[1]:
+            deps.drain_outbox(client, keys, queue)
     return done

@@ -13,7 +13,7 @@ from typing import Callable
 
 from . import deps
 from .keys import DEFAULT_PREFIX, Keys
-from .scripts import call
+from .scripts import call, execute
 
 log = logging.getLogger("taskq.maintenance")
 
@@ -40,7 +40,7 @@ def tick(client, keys: Keys, prune: bool = False) -> dict[str, int]:
     pipe = client.pipeline(transaction=False)
     for name in names:
         call(pipe, "reap", keys.queue(name), REAP_LIMIT)
-    for name, reply in zip(names, pipe.execute()):
+    for name, reply in zip(names, execute(pipe)):
         _, requeued, failed, promoted, _sent = reply
         totals["requeued"] += requeued
         totals["failed"] += failed
@@ -58,7 +58,7 @@ def prune_all(client, keys: Keys, names: list[str], now: float | None = None) ->
     for name in names:
         call(pipe, "prune", keys.queue(name), now_ms - RETENTION_SECONDS * 1000, REAP_LIMIT,
              minute - MINUTE_BUCKETS_KEPT, minute // 60 - HOUR_BUCKETS_KEPT)
-    return sum(reply[1] for reply in pipe.execute())
+    return sum(reply[1] for reply in execute(pipe))
 
 
 STEPS: list[Callable] = []

@@ -44,9 +44,12 @@ class TaskSpec:
     tags: list[str] = field(default_factory=list)
     delay_ms: int | None = None
     at_ms: int | None = None
+    own_id: bool = False
 
     def to_json(self) -> str:
         spec: dict[str, Any] = {"id": self.id, "f": self.fields}
+        if self.own_id:
+            spec["own"] = True
         if self.deps:
             spec["deps"] = self.deps
         if self.tags:
@@ -55,7 +58,7 @@ class TaskSpec:
             spec["delay"] = self.delay_ms
         if self.at_ms is not None:
             spec["at"] = self.at_ms
-        return json.dumps(spec, separators=(",", ":"))
+        return _ENCODER.encode(spec)
 
 
 def _int(name: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
@@ -82,9 +85,12 @@ def _text(name: str, value: Any, max_len: int = 256) -> str:
     return value
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def _dumps(name: str, value: Any) -> str:
     try:
-        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+        return _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
         raise TaskqValueError(f"{name} must be JSON-serializable: {exc}") from None
 
@@ -203,7 +209,8 @@ def build_spec(queue: str, func: Any = None, args: Any = (), kwargs: Any = None,
             raise TaskqValueError("give delay or scheduled_at, not both")
 
     task_id = o.get("task_id")
-    if task_id is None:
+    own_id = task_id is not None
+    if not own_id:
         task_id = new_task_id(queue)
     else:
         task_id = _text("task_id", task_id, 200)
@@ -216,7 +223,7 @@ def build_spec(queue: str, func: Any = None, args: Any = (), kwargs: Any = None,
             raise TaskqValueError(f"task_id {task_id!r} is not a valid id in queue {queue!r}") from None
     if task_id in deps:
         raise CyclicDependencyError(f"task {task_id} depends on itself")
-    return TaskSpec(task_id, f, deps, tags, delay_ms, at_ms)
+    return TaskSpec(task_id, f, deps, tags, delay_ms, at_ms, own_id)
 
 
 def order_batch(specs: list[TaskSpec]) -> list[TaskSpec]:

@@ -18,7 +18,7 @@ from .errors import (E_DEP_MISSING, E_EXISTS, DependencyNotFound,
 from .keys import DEFAULT_PREFIX, STATUSES, Keys, queue_of
 from .lease import DEFAULT_LEASE, Lease, claim
 from .options import OPTION_NAMES, TaskSpec, build_spec, check_queue_name, order_batch
-from .scripts import call
+from .scripts import call, execute
 from .task import Task, decode_hash
 
 BATCH_SIZE = 1000
@@ -68,7 +68,7 @@ class Queue:
         for i in range(0, len(ordered), BATCH_SIZE):
             chunk = ordered[i:i + BATCH_SIZE]
             call(pipe, "enqueue", self.qkeys, len(chunk), *(s.to_json() for s in chunk))
-        replies = pipe.execute()
+        replies = execute(pipe)
         if not self._registered:
             replies = replies[1:]
             self._registered = True
@@ -99,12 +99,13 @@ class Queue:
 
     def _task_from_spec(self, spec: TaskSpec, tid: str, status: str, now_ms: int) -> Task:
         if status == "duplicate":
-            return self.get(tid) or Task(id=tid, status="unknown")
-        raw = {k: v if isinstance(v, str) else json.dumps(v) for k, v in spec.fields.items()}
-        raw.update(status=status, created=now_ms, updated=now_ms)
+            return self.get(tid) or Task(tid, {"status": "unknown"})
+        raw = {k: v if isinstance(v, str) else str(v) for k, v in spec.fields.items()}
+        raw["status"] = status
+        raw["created"] = raw["updated"] = str(now_ms)
         if spec.at_ms is not None or spec.delay_ms:
-            raw["scheduled"] = spec.at_ms if spec.at_ms is not None else now_ms + spec.delay_ms
-        return Task.from_hash(tid, raw)
+            raw["scheduled"] = str(spec.at_ms if spec.at_ms is not None else now_ms + spec.delay_ms)
+        return Task(tid, raw)
 
     # -- reading ----------------------------------------------------------
     def get(self, task_id: str) -> Task | None:
@@ -217,9 +218,14 @@ class Queue:
 
     def purge(self) -> int:
         """Delete every key of this queue (tests, tear-down). Not atomic."""
-        n = 0
+        n, batch = 0, []
         for key in self.redis.scan_iter(match=self.qkeys.pattern, count=1000):
-            n += self.redis.delete(key)
+            batch.append(key)
+            if len(batch) == 1000:
+                n += self.redis.unlink(*batch)
+                batch = []
+        if batch:
+            n += self.redis.unlink(*batch)
         self.redis.srem(self.keys.queues, self.name)
         return n
 

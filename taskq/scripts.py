@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from redis.client import Pipeline
 from redis.commands.core import Script
+from redis.exceptions import NoScriptError
 
 LUA_DIR = Path(__file__).with_name("lua")
 _INCLUDE_RE = re.compile(r'^--- @include "([^"]+)"\s*$', re.MULTILINE)
@@ -75,6 +77,35 @@ def script(verb: str) -> LuaScript:
 
 
 def call(client, verb: str, queue_keys, *args):
-    """Run a queue script on the queue's keys; returns the script's reply
-    (inside a pipeline, queues the call and returns the pipeline)."""
-    return script(verb)(client, queue_keys.script_keys, args)
+    """Run a queue script on the queue's keys; returns the script's reply.
+
+    On a pipeline the call is queued as a bare EVALSHA (run the pipeline with
+    :func:`execute`): redis-py's own script handling would add a SCRIPT
+    EXISTS round trip to every pipeline."""
+    s = script(verb)
+    if isinstance(client, Pipeline):
+        return client.evalsha(s.sha, s.numkeys, *queue_keys.script_keys, *args)
+    return s(client, queue_keys.script_keys, args)
+
+
+def execute(pipe: Pipeline, raise_on_error: bool = True) -> list:
+    """Run a pipeline of script calls in one round trip. Calls refused with
+    NOSCRIPT (a restarted or flushed server) were not run: load the scripts
+    and send just those calls again."""
+    stack = [(args, options) for args, options in pipe.command_stack]
+    replies = pipe.execute(raise_on_error=False)
+    missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+    if missing:
+        for s in all_scripts().values():
+            pipe.script_load(s.source)
+        pipe.execute()
+        for i in missing:
+            args, options = stack[i]
+            pipe.execute_command(*args, **options)
+        for i, reply in zip(missing, pipe.execute(raise_on_error=False)):
+            replies[i] = reply
+    if raise_on_error:
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+    return replies

@@ -2,14 +2,15 @@
 
 Hash fields are stored only when they differ from a default (memory per
 queued task matters); this module is where the defaults are applied on read.
+Fields are decoded lazily, on first access: a worker claiming thousands of
+tasks a second reads a few fields of each, not all thirty.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from .keys import queue_of
 
@@ -21,8 +22,12 @@ def _s(value: Any) -> Any:
 def decode_hash(raw: Any) -> dict[str, str]:
     """A hash as str -> str, from HGETALL's dict or Lua's flat list."""
     if isinstance(raw, dict):
+        if raw and isinstance(next(iter(raw)), str):
+            return raw
         return {_s(k): _s(v) for k, v in raw.items()}
     it = iter(raw)
+    if raw and isinstance(raw[0], str):
+        return dict(zip(it, it))
     return {_s(k): _s(v) for k, v in zip(it, it)}
 
 
@@ -47,82 +52,93 @@ def _json(value: str | None, default: Any = None) -> Any:
         return value
 
 
-@dataclass(frozen=True)
+def _int(default: int = 0) -> Callable[[str | None], int]:
+    return lambda v: default if v is None else int(float(v))
+
+
+def _seconds_from_ms(v: str | None) -> float | None:
+    return None if v is None else int(float(v)) / 1000
+
+
+# attribute -> (hash field, decoder of the field's text or None when absent)
+_FIELDS: dict[str, tuple[str, Callable[[str | None], Any]]] = {
+    "status": ("status", lambda v: v or "unknown"),
+    "func": ("func", lambda v: v),
+    "args": ("args", lambda v: _json(v, [])),
+    "kwargs": ("kwargs", lambda v: _json(v, {})),
+    "meta": ("meta", lambda v: _json(v, {})),
+    "priority": ("priority", _int()),
+    "created_at": ("created", ms_to_dt),
+    "updated_at": ("updated", ms_to_dt),
+    "scheduled_at": ("scheduled", ms_to_dt),
+    "started_at": ("started", ms_to_dt),
+    "leased_at": ("leased", ms_to_dt),
+    "finished_at": ("finished", ms_to_dt),
+    "lease_expires_at": ("expires", ms_to_dt),
+    "attempts": ("attempts", _int()),
+    "max_retries": ("max_retries", _int()),
+    "retries": ("retries", _int()),
+    "timeout": ("timeout", lambda v: None if v is None else float(v)),
+    "backoff": ("backoff", lambda v: v or "exponential_jitter"),
+    "backoff_base": ("backoff_base", lambda v: _int(1000)(v) / 1000),
+    "tags": ("tags", lambda v: _json(v, [])),
+    "dependencies": ("deps", lambda v: _json(v, [])),
+    "dependency_policy": ("dep_policy", lambda v: v or "fail"),
+    "dedupe_key": ("dedupe", lambda v: v),
+    "concurrency_key": ("ckey", lambda v: v),
+    "lease_seconds": ("lease_ms", _seconds_from_ms),
+    "worker": ("worker", lambda v: v),
+    "cancel_requested": ("cancel", lambda v: v == "1"),
+    "result": ("result", _json),
+    "error": ("error", lambda v: v),
+    "checkpoint": ("checkpoint", _json),
+}
+
+
 class Task:
-    id: str
-    status: str
-    func: str | None = None
-    args: list = field(default_factory=list)
-    kwargs: dict = field(default_factory=dict)
-    meta: dict = field(default_factory=dict)
-    priority: int = 0
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    scheduled_at: datetime | None = None
-    started_at: datetime | None = None
-    leased_at: datetime | None = None
-    finished_at: datetime | None = None
-    attempts: int = 0
-    max_retries: int = 0
-    retries: int = 0
-    timeout: float | None = None
-    backoff: str = "exponential_jitter"
-    backoff_base: float = 1.0
-    tags: list = field(default_factory=list)
-    dependencies: list = field(default_factory=list)
-    dependency_policy: str = "fail"
-    dedupe_key: str | None = None
-    concurrency_key: str | None = None
-    concurrency_limit: int | None = None
-    lease_seconds: float | None = None
-    worker: str | None = None
-    lease_expires_at: datetime | None = None
-    cancel_requested: bool = False
-    result: Any = None
-    error: str | None = None
-    checkpoint: Any = None
-    raw: dict = field(default_factory=dict, repr=False, compare=False)
+    """One task as read from Redis: ``task.status``, ``task.args``,
+    ``task.created_at`` (UTC datetimes), ``task.raw`` (the hash itself)."""
+
+    __slots__ = ("id", "raw", "_cache")
+
+    def __init__(self, id: str, raw: dict[str, str] | None = None):
+        self.id = id
+        self.raw = raw or {}
+        self._cache: dict[str, Any] = {}
+
+    @classmethod
+    def from_hash(cls, task_id: str, raw: Any) -> "Task":
+        return cls(task_id, decode_hash(raw))
+
+    def __getattr__(self, name: str) -> Any:
+        spec = _FIELDS.get(name)
+        if spec is None:
+            raise AttributeError(name)
+        cache = self._cache
+        if name not in cache:
+            cache[name] = spec[1](self.raw.get(spec[0]))
+        return cache[name]
 
     @property
     def queue(self) -> str:
         return queue_of(self.id)
 
-    @classmethod
-    def from_hash(cls, task_id: str, raw: Any) -> "Task":
-        h = decode_hash(raw)
-        num = lambda k, d=0: int(float(h[k])) if k in h else d  # noqa: E731
-        return cls(
-            id=task_id,
-            status=h.get("status", "unknown"),
-            func=h.get("func"),
-            args=_json(h.get("args"), []),
-            kwargs=_json(h.get("kwargs"), {}),
-            meta=_json(h.get("meta"), {}),
-            priority=num("priority"),
-            created_at=ms_to_dt(h.get("created")),
-            updated_at=ms_to_dt(h.get("updated")),
-            scheduled_at=ms_to_dt(h.get("scheduled")),
-            started_at=ms_to_dt(h.get("started")),
-            leased_at=ms_to_dt(h.get("leased")),
-            finished_at=ms_to_dt(h.get("finished")),
-            attempts=num("attempts"),
-            max_retries=num("max_retries"),
-            retries=num("retries"),
-            timeout=float(h["timeout"]) if "timeout" in h else None,
-            backoff=h.get("backoff", "exponential_jitter"),
-            backoff_base=num("backoff_base", 1000) / 1000,
-            tags=_json(h.get("tags"), []),
-            dependencies=_json(h.get("deps"), []),
-            dependency_policy=h.get("dep_policy", "fail"),
-            dedupe_key=h.get("dedupe"),
-            concurrency_key=h.get("ckey"),
-            concurrency_limit=num("climit", 1) if "ckey" in h else None,
-            lease_seconds=num("lease_ms") / 1000 if "lease_ms" in h else None,
-            worker=h.get("worker"),
-            lease_expires_at=ms_to_dt(h.get("expires")),
-            cancel_requested=h.get("cancel") == "1",
-            result=_json(h.get("result")),
-            error=h.get("error"),
-            checkpoint=_json(h.get("checkpoint")),
-            raw=h,
-        )
+    @property
+    def concurrency_limit(self) -> int | None:
+        return int(self.raw.get("climit", 1)) if "ckey" in self.raw else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, decoded (for logs, JSON views and tests)."""
+        out = {"id": self.id, "queue": self.queue}
+        out.update((name, getattr(self, name)) for name in _FIELDS)
+        out["concurrency_limit"] = self.concurrency_limit
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Task) and (self.id, self.raw) == (other.id, other.raw)
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        return f"Task({self.id!r}, status={self.status!r}, func={self.func!r})"

@@ -13,6 +13,7 @@ Returns {OK, outbox_entries, {id, {field, value, ...}}, ...}
 --- @include "includes/now_ms.lua"
 --- @include "includes/queue_keys.lua"
 --- @include "includes/reap.lua"
+--- @include "includes/batch.lua"
 
 local SCAN_LIMIT = 1000
 local n, token, lease, worker = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4]
@@ -22,39 +23,49 @@ local _, _, sent = reap_expired(Q, now, 100)
 local out = {OK, sent}
 if redis.call('HGET', Q.meta, 'paused') == '1' then return out end
 
-local got, scanned, skipped = 0, 0, 0
-while got < n and scanned < SCAN_LIMIT do
-  local ids = redis.call('ZRANGE', Q.queued, skipped, skipped + (n - got) - 1)
+local taken, running_args = {}, {}
+-- pos: how many entries at the front of the ready zset this call has looked
+-- at and left in place (taken ones are removed at the end, in one call).
+local scanned, pos = 0, 0
+while #taken < n and scanned < SCAN_LIMIT do
+  local ids = redis.call('ZRANGE', Q.queued, pos, pos + (n - #taken) - 1)
   if #ids == 0 then break end
   for _, id in ipairs(ids) do
     scanned = scanned + 1
     local tkey = Q.task_prefix .. id
-    local f = redis.call('HMGET', tkey, 'status', 'ckey', 'climit', 'lease_ms')
+    local f = redis.call('HMGET', tkey, 'status', 'ckey', 'climit', 'lease_ms', 'attempts', 'started')
     local take = true
     if f[1] ~= 'queued' then
-      -- an index entry without its task (never expected): drop it
+      -- an index entry without its task (never expected): drop it now
       redis.call('ZREM', Q.queued, id)
       take = false
-    elseif f[2] then
+    else
+      pos = pos + 1
+    end
+    if take and f[2] then
       local busy = tonumber(redis.call('HGET', Q.conc, f[2]) or '0')
       if busy >= tonumber(f[3] or '1') then
         take = false
-        skipped = skipped + 1
+      else
+        redis.call('HINCRBY', Q.conc, f[2], 1)
       end
     end
     if take then
-      redis.call('ZREM', Q.queued, id)
-      if f[2] then redis.call('HINCRBY', Q.conc, f[2], 1) end
       local expires = now + (tonumber(f[4] or '') or lease)
       redis.call('HSET', tkey, 'status', 'running', 'token', token, 'expires', expires,
-        'worker', worker, 'leased', now, 'updated', now)
-      redis.call('HSETNX', tkey, 'started', now)
-      redis.call('HINCRBY', tkey, 'attempts', 1)
-      redis.call('ZADD', Q.running, expires, id)
-      emit(Q, now, 'started', id, {'worker', worker})
+        'worker', worker, 'leased', now, 'updated', now, 'started', f[6] or now,
+        'attempts', tonumber(f[5] or '0') + 1)
+      running_args[#running_args + 1] = expires
+      running_args[#running_args + 1] = id
+      taken[#taken + 1] = id
+      log_event(Q, 'started', id, {'worker', worker})
       out[#out + 1] = {id, redis.call('HGETALL', tkey)}
-      got = got + 1
     end
   end
+end
+if #taken > 0 then
+  call_chunked('ZREM', Q.queued, taken)
+  call_chunked('ZADD', Q.running, running_args)
+  count_event(Q, now, 'started', #taken)
 end
 return out

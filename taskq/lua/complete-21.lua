@@ -1,30 +1,67 @@
---[[ Complete a leased task with its result. Idempotent for the holder: a
-second complete with the same token is a no-op; any other token is refused.
+--[[ Complete leased tasks with their results, many in one call. Idempotent
+for the holder: completing again with the same token is a no-op; any other
+token is refused and changes nothing.
 KEYS: the queue's keys (includes/queue_keys.lua)
-ARGV[1] id   ARGV[2] token   ARGV[3] result (JSON text)
-Returns {OK, outbox_entries} | {NOOP} | {E_NOT_FOUND} | {E_LEASE, status}
+ARGV[1] n, then n triples: id, token, result (JSON text)
+Returns {OK, outbox_entries, code1, status1, code2, status2, ...} where code
+is OK, NOOP, E_NOT_FOUND or E_LEASE (status says what the task is instead).
 ]]
 --- @include "includes/codes.lua"
 --- @include "includes/now_ms.lua"
 --- @include "includes/queue_keys.lua"
 --- @include "includes/finish.lua"
---- @include "includes/lease.lua"
+--- @include "includes/batch.lua"
 
-local id, token = ARGV[1], ARGV[2]
-local tkey = Q.task_prefix .. id
+local n = tonumber(ARGV[1])
 local now = now_ms()
-local done = redis.call('HMGET', tkey, 'status', 'token')
-if done[1] == 'completed' and done[2] == token then return {NOOP} end
-local f, refusal = check_lease(tkey, token, now, 'leased')
-if refusal then return refusal end
-
-redis.call('ZREM', Q.running, id)
-release_concurrency(Q, tkey)
-redis.call('HSET', tkey, 'result', ARGV[3])
-redis.call('HDEL', tkey, 'expires', 'cancel')
-local runtime = now - tonumber(f[4] or now)
-redis.call('HINCRBY', Q.stats, 'runtime_ms', runtime)
 local minute = math.floor(now / 60000)
-redis.call('HINCRBY', Q.series, 'm:' .. minute .. ':runtime_ms', runtime)
-redis.call('HINCRBY', Q.series, 'h:' .. math.floor(minute / 60) .. ':runtime_ms', runtime)
-return {OK, finish(Q, id, tkey, 'running', 'completed', now, nil, {'runtime_ms', runtime})}
+local out = {OK, 0}
+local done, finished_args, ended = {}, {}, {}
+local runtime_total = 0
+for i = 1, n do
+  local id, token = ARGV[i * 3 - 1], ARGV[i * 3]
+  local tkey = Q.task_prefix .. id
+  local f = redis.call('HMGET', tkey, 'status', 'token', 'expires', 'leased', 'ckey',
+    'dedupe', 'dedupe_window', 'dependents')
+  local code, detail = OK, ''
+  if not f[1] then
+    code = E_NOT_FOUND
+  elseif f[2] ~= token then
+    code, detail = E_LEASE, f[1]
+  elseif f[1] == 'completed' then
+    code = NOOP
+  elseif f[1] ~= 'running' then
+    code, detail = E_LEASE, f[1]
+  elseif tonumber(f[3]) < now then
+    code, detail = E_LEASE, 'expired'
+  end
+  if code == OK then
+    local runtime = now - tonumber(f[4] or now)
+    runtime_total = runtime_total + runtime
+    redis.call('HSET', tkey, 'status', 'completed', 'result', ARGV[i * 3 + 1],
+      'finished', now, 'updated', now)
+    redis.call('HDEL', tkey, 'expires', 'cancel')
+    if f[5] then release_concurrency(Q, tkey) end
+    if f[6] and not f[7] then
+      local dkey = Q.dedupe_prefix .. f[6]
+      if redis.call('GET', dkey) == id then redis.call('DEL', dkey) end
+    end
+    done[#done + 1] = id
+    finished_args[#finished_args + 1] = now
+    finished_args[#finished_args + 1] = id
+    log_event(Q, 'completed', id, {'runtime_ms', runtime})
+    if f[8] then ended[#ended + 1] = {id, 'completed'} end
+  end
+  out[#out + 1] = code
+  out[#out + 1] = detail
+end
+if #done > 0 then
+  call_chunked('ZREM', Q.running, done)
+  call_chunked('ZADD', Q.completed, finished_args)
+  count_event(Q, now, 'completed', #done)
+  redis.call('HINCRBY', Q.stats, 'runtime_ms', runtime_total)
+  redis.call('HINCRBY', Q.series, 'm:' .. minute .. ':runtime_ms', runtime_total)
+  redis.call('HINCRBY', Q.series, 'h:' .. math.floor(minute / 60) .. ':runtime_ms', runtime_total)
+  if #ended > 0 then out[2] = cascade(Q, ended, now) end
+end
+return out

@@ -2,9 +2,11 @@
 KEYS: the queue's keys (includes/queue_keys.lua)
 ARGV[1]       count n
 ARGV[2..n+1]  one JSON object per task:
-              {id, f = {hash fields to store}, delay = ms?, at = epoch ms?,
+              {id, own = true when the caller chose the id (checked for
+               existence; generated ids are unique by construction),
+               f = {hash fields to store}, delay = ms?, at = epoch ms?,
                deps = [task ids]?, tags = [strings]?}
-              f may hold dedupe / dedupe_window (ms) / dep_policy ('fail'|'release').
+              f may hold priority, dedupe / dedupe_window (ms), dep_policy.
 Returns {OK, now_ms, id1, status1, ...}: status is the new task's status, or
 'duplicate' with the id of the task already holding the dedupe key.
 Refusals, nothing written: {E_EXISTS, index, id}, {E_DEP_MISSING, index, dep}.
@@ -15,6 +17,7 @@ them there with link_dependent (an idempotent follow-up).
 --- @include "includes/now_ms.lua"
 --- @include "includes/queue_keys.lua"
 --- @include "includes/finish.lua"
+--- @include "includes/batch.lua"
 
 local n = tonumber(ARGV[1])
 local now = now_ms()
@@ -24,7 +27,7 @@ local specs, in_batch = {}, {}
 for i = 1, n do
   local s = cjson.decode(ARGV[i + 1])
   specs[i] = s
-  if in_batch[s.id] or redis.call('EXISTS', Q.task_prefix .. s.id) == 1 then
+  if in_batch[s.id] or (s.own and redis.call('EXISTS', Q.task_prefix .. s.id) == 1) then
     return {E_EXISTS, i, s.id}
   end
   if s.deps then
@@ -38,7 +41,10 @@ for i = 1, n do
   in_batch[s.id] = true
 end
 
-local out, alias, ready = {OK, now}, {}, 0
+local seq = redis.call('HINCRBY', Q.meta, 'seq', n) - n
+local out, alias = {OK, now}, {}
+local all_args, ready_args, delayed_args, blocked_args = {}, {}, {}, {}
+local created, failed = 0, {}
 for i = 1, n do
   local s, f, id = specs[i], specs[i].f, specs[i].id
   local holder = nil
@@ -60,23 +66,6 @@ for i = 1, n do
     out[#out + 1] = 'duplicate'
   else
     local tkey = Q.task_prefix .. id
-    local fields = {'created', now, 'updated', now}
-    for k, v in pairs(f) do
-      fields[#fields + 1] = k
-      fields[#fields + 1] = v
-    end
-    local due = s.at
-    if not due and s.delay and s.delay > 0 then due = now + s.delay end
-    if due then
-      fields[#fields + 1] = 'scheduled'
-      fields[#fields + 1] = due
-    end
-    redis.call('HSET', tkey, unpack(fields))
-    redis.call('ZADD', Q.all, now, id)
-    if s.tags then
-      for _, tag in ipairs(s.tags) do redis.call('ZADD', Q.tag_prefix .. tag, now, id) end
-    end
-
     local unresolved, dep_failed = 0, nil
     if s.deps then
       local wkey = Q.waiting_prefix .. id
@@ -91,6 +80,7 @@ for i = 1, n do
           elseif st ~= 'completed' then
             redis.call('SADD', wkey, d)
             redis.call('SADD', Q.dependents_prefix .. d, id)
+            redis.call('HSET', Q.task_prefix .. d, 'dependents', '1')
             unresolved = unresolved + 1
           end
         else
@@ -99,28 +89,56 @@ for i = 1, n do
         end
       end
     end
+    local due = s.at
+    if not due and s.delay and s.delay > 0 then due = now + s.delay end
 
-    emit(Q, now, 'created', id)
     local status
     if dep_failed then
       status = 'failed'
-      finish(Q, id, tkey, nil, 'failed', now, dep_failed, {'reason', 'dependency'})
     elseif unresolved > 0 then
       status = 'blocked'
-      redis.call('HSET', tkey, 'status', status)
-      redis.call('ZADD', Q.blocked, now, id)
+      blocked_args[#blocked_args + 1] = now
+      blocked_args[#blocked_args + 1] = id
     elseif due and due > now then
       status = 'delayed'
-      redis.call('HSET', tkey, 'status', status)
-      redis.call('ZADD', Q.delayed, due, id)
+      delayed_args[#delayed_args + 1] = due
+      delayed_args[#delayed_args + 1] = id
     else
       status = 'queued'
-      make_ready(Q, id, tkey, now)
-      ready = ready + 1
+      ready_args[#ready_args + 1] = ready_score(tonumber(f.priority or 0), seq + i)
+      ready_args[#ready_args + 1] = id
     end
+
+    local fields = {'status', status, 'created', now, 'updated', now}
+    for k, v in pairs(f) do
+      fields[#fields + 1] = k
+      fields[#fields + 1] = v
+    end
+    if due then
+      fields[#fields + 1] = 'scheduled'
+      fields[#fields + 1] = due
+    end
+    redis.call('HSET', tkey, unpack(fields))
+    all_args[#all_args + 1] = now
+    all_args[#all_args + 1] = id
+    if s.tags then
+      for _, tag in ipairs(s.tags) do redis.call('ZADD', Q.tag_prefix .. tag, now, id) end
+    end
+    log_event(Q, 'created', id)
+    created = created + 1
+    if dep_failed then failed[#failed + 1] = {id, dep_failed} end
     out[#out + 1] = id
     out[#out + 1] = status
   end
 end
-wake(Q, ready)
+
+call_chunked('ZADD', Q.all, all_args)
+call_chunked('ZADD', Q.queued, ready_args)
+call_chunked('ZADD', Q.delayed, delayed_args)
+call_chunked('ZADD', Q.blocked, blocked_args)
+count_event(Q, now, 'created', created)
+for _, x in ipairs(failed) do
+  finish(Q, x[1], Q.task_prefix .. x[1], nil, 'failed', now, x[2], {'reason', 'dependency'})
+end
+wake(Q, #ready_args / 2)
 return out

@@ -6,7 +6,7 @@ ARGV[1] id   ARGV[2] token   ARGV[3] error text
 ARGV[4] retryable '1' | '0'   ARGV[5] jitter in [0, 1)
 ARGV[6] mode 'fail' | 'cancel' (the holder stopped because cancel was requested)
 Returns {OK, 'retrying', delay_ms} | {OK, 'failed'|'cancelled', outbox_entries}
-      | {NOOP} | {E_NOT_FOUND} | {E_LEASE, status}
+      | {NOOP, final status} (a repeated report) | {E_NOT_FOUND} | {E_LEASE, status}
 ]]
 --- @include "includes/codes.lua"
 --- @include "includes/now_ms.lua"
@@ -19,7 +19,7 @@ local id, token, err = ARGV[1], ARGV[2], ARGV[3]
 local tkey = Q.task_prefix .. id
 local now = now_ms()
 local done = redis.call('HMGET', tkey, 'status', 'token')
-if (done[1] == 'failed' or done[1] == 'cancelled') and done[2] == token then return {NOOP} end
+if (done[1] == 'failed' or done[1] == 'cancelled') and done[2] == token then return {NOOP, done[1]} end
 local f, refusal = check_lease(tkey, token, now,
   'attempts', 'max_retries', 'backoff', 'backoff_base', 'cancel')
 if refusal then return refusal end

@@ -13,4 +13,5 @@ local st = redis.call('HGET', Q.task_prefix .. ARGV[1], 'status')
 if not st then return {OK, 'missing'} end
 if st == 'completed' or st == 'failed' or st == 'cancelled' then return {OK, st} end
 redis.call('SADD', Q.dependents_prefix .. ARGV[1], ARGV[2])
+redis.call('HSET', Q.task_prefix .. ARGV[1], 'dependents', '1')
 return {OK, 'pending'}

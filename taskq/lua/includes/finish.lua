@@ -46,7 +46,7 @@ local function cascade(Q, ended, now)
     local src, outcome = item[1], item[2]
     local dkey = Q.dependents_prefix .. src
     local waiters = redis.call('SMEMBERS', dkey)
-    redis.call('DEL', dkey)
+    if #waiters > 0 then redis.call('DEL', dkey) end
     for _, d in ipairs(waiters) do
       if string.sub(d, 1, #prefix) == prefix then
         local r = dependency_done(Q, d, src, outcome, now)

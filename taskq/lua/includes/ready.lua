@@ -1,9 +1,14 @@
--- Put a task in the ready zset: higher priority first, FIFO within one
--- priority (a per-queue sequence breaks ties).
+-- The ready zset orders by priority (higher first), then FIFO: a per-queue
+-- sequence breaks ties within one priority.
+local function ready_score(pri, seq)
+  return (PRIORITY_MAX - pri) * SEQ_SPAN + seq % SEQ_SPAN
+end
+
+-- Put a task (any status) in the ready zset and mark it queued.
 local function make_ready(Q, id, tkey, now)
   local pri = tonumber(redis.call('HGET', tkey, 'priority') or '0') or 0
-  local seq = redis.call('HINCRBY', Q.meta, 'seq', 1) % SEQ_SPAN
-  redis.call('ZADD', Q.queued, (PRIORITY_MAX - pri) * SEQ_SPAN + seq, id)
+  local seq = redis.call('HINCRBY', Q.meta, 'seq', 1)
+  redis.call('ZADD', Q.queued, ready_score(pri, seq), id)
   redis.call('HSET', tkey, 'status', 'queued', 'updated', now)
 end
 
