@@ -92,6 +92,25 @@ class Keys:
         """Set of every queue name ever used (drives the reaper)."""
         return f"{self.prefix}:queues"
 
+    @property
+    def workers(self) -> str:
+        """Zset of worker ids, score = last heartbeat ms."""
+        return f"{self.prefix}:workers"
+
+    def worker(self, worker_id: str) -> str:
+        """Hash describing one worker (see taskq.worker_registry)."""
+        return f"{self.prefix}:worker:{worker_id}"
+
+    @property
+    def events(self) -> str:
+        """Stream of events that belong to no queue (worker.registered, ...)."""
+        return f"{self.prefix}:events"
+
+    @property
+    def scheduler_leader(self) -> str:
+        """String: id of the scheduler holding leadership, with a TTL."""
+        return f"{self.prefix}:scheduler:leader"
+
     def queue(self, name: str) -> "QueueKeys":
         return _queue_keys(self.prefix, name)
 

@@ -95,6 +95,10 @@ class Lease:
             deps.drain_outbox(self.client, self.keys, queue_of(self.id))
         return code == 1
 
+    def release(self) -> None:
+        """Give the task back unused: queued again at once, attempt not counted."""
+        self._call("release")
+
     def fail(self, error: str, retryable: bool = True) -> str:
         """Report this attempt failed: 'retrying', 'failed' or 'cancelled'."""
         return self._finish_failed(str(error), retryable, "fail")

@@ -1,0 +1,71 @@
+"""What a running task body can reach: ``taskq.current_task()``.
+
+A worker sets the context around each task it runs, so the body can save a
+checkpoint (a restarted attempt resumes from it), write log lines and check
+for a requested cancel, all fenced by the lease's token.
+
+    from taskq import current_task
+
+    def import_rows(path):
+        ctx = current_task()
+        start = (ctx.checkpoint or {}).get("row", 0)
+        for n, row in enumerate(read(path)[start:], start):
+            ...
+            ctx.save_checkpoint({"row": n + 1})
+"""
+
+from __future__ import annotations
+
+import contextlib
+from contextvars import ContextVar
+from typing import Any, Iterator
+
+from .lease import Lease
+
+_current: ContextVar["TaskContext | None"] = ContextVar("taskq_current_task", default=None)
+
+
+class TaskContext:
+    def __init__(self, lease: Lease):
+        self.lease = lease
+        self.task = lease.task
+        self._checkpoint = lease.task.checkpoint
+
+    @property
+    def id(self) -> str:
+        return self.task.id
+
+    @property
+    def attempt(self) -> int:
+        return self.task.attempts
+
+    @property
+    def checkpoint(self) -> Any:
+        """The latest checkpoint: from an earlier attempt, or saved by this one."""
+        return self._checkpoint
+
+    def save_checkpoint(self, data: Any) -> None:
+        self.lease.checkpoint(data)
+        self._checkpoint = data
+
+    def log(self, message: str, level: str = "info") -> None:
+        self.lease.log(message, level)
+
+    def cancel_requested(self) -> bool:
+        """Renews the lease too; True when someone asked to cancel the task."""
+        return self.lease.heartbeat()
+
+
+def current_task() -> TaskContext | None:
+    """The task this code runs as, or None outside a worker."""
+    return _current.get()
+
+
+@contextlib.contextmanager
+def task_context(lease: Lease) -> Iterator[TaskContext]:
+    ctx = TaskContext(lease)
+    token = _current.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _current.reset(token)

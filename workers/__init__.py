@@ -1,0 +1,1 @@
+"""Worker processes: the rq worker classes, the fast pool worker, the scheduler loop."""
