@@ -12,7 +12,6 @@ talks to Redis, ``@url_option``; import heavy modules inside the function so
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import signal
@@ -37,7 +36,7 @@ def redis_client(url: str | None):
     """A redis-py client for ``url`` (or the default local Redis)."""
     import redis
 
-    return redis.Redis.from_url(url or DEFAULT_URL)
+    return redis.Redis.from_url(url or DEFAULT_URL, decode_responses=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -104,28 +103,53 @@ def _wait_forwarding_signals(child: subprocess.Popen) -> int:
 
 @main.command()
 @click.option("--interval", default=1.0, show_default=True, type=float,
-              help="Seconds between maintenance passes.")
+              help="Seconds between upkeep passes.")
 @url_option
 def scheduler(interval: float, url: str | None) -> None:
-    """Run the maintenance loop (reap expired leases, promote due tasks)."""
+    """Run the scheduler: reap expired leases, promote due tasks, deliver
+    dependency outcomes and more, every second. Several may run; a lock in
+    Redis elects the one that acts, and a standby takes over on its death."""
+    from workers.scheduler import Scheduler
+
+    _log_to_stderr()
+    stop = _stop_flag_on_signals(graceful=True)
     try:
-        from taskq.maintenance import run_forever
-    except ImportError as exc:
-        raise click.ClickException(
-            f"the scheduler is not available in this build of taskq "
-            f"(taskq.maintenance could not be imported: {exc})"
-        ) from None
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    kwargs = {"interval": interval}
-    graceful = "should_stop" in inspect.signature(run_forever).parameters
-    stop = _stop_flag_on_signals(graceful)
-    if graceful:
-        kwargs["should_stop"] = stop.is_set  # finish the tick, then leave
-    try:
-        run_forever(redis_client(url), **kwargs)
+        Scheduler(redis_client(url), interval=interval).run(should_stop=stop.is_set)
     except KeyboardInterrupt:
         pass
+
+
+@main.command()
+@click.argument("queues", nargs=-1)
+@click.option("--concurrency", "-c", default=8, show_default=True, type=int,
+              help="Threads running tasks.")
+@click.option("--lease", default=30.0, show_default=True, type=float,
+              help="Seconds each claim holds a task (renewed while it runs).")
+@click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
+@url_option
+def worker(queues: tuple[str, ...], concurrency: int, lease: float, burst: bool,
+           url: str | None) -> None:
+    """Run the fast pool worker on QUEUES (default: default), in that order.
+
+    SIGTERM or Ctrl-C: finish the tasks in hand, then exit. A second one:
+    give their leases back at once and exit."""
+    from workers.pool import PoolWorker
+
+    _log_to_stderr()
+    pool = PoolWorker(redis_client(url), list(queues) or ["default"],
+                      concurrency=concurrency, lease=lease)
+
+    def handler(_signum, _frame):
+        pool.request_stop(cold=pool._stop.is_set())
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+    pool.run(burst=burst)
+
+
+def _log_to_stderr() -> None:
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
 
 def _stop_flag_on_signals(graceful: bool) -> threading.Event:

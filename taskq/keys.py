@@ -111,6 +111,11 @@ class Keys:
         """String: id of the scheduler holding leadership, with a TTL."""
         return f"{self.prefix}:scheduler:leader"
 
+    @property
+    def schedulers(self) -> str:
+        """Zset of running scheduler ids, score = last seen ms."""
+        return f"{self.prefix}:schedulers"
+
     def queue(self, name: str) -> "QueueKeys":
         return _queue_keys(self.prefix, name)
 

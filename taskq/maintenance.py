@@ -1,21 +1,18 @@
 """Periodic upkeep of every known queue: promote due delayed tasks, reap
 expired leases, deliver cross-queue dependency outcomes, enforce retention.
 
-``taskq scheduler`` runs :func:`run_forever`; later features (schedules,
-webhooks) add their own steps to STEPS.
+``taskq scheduler`` (workers/scheduler.py) runs :func:`tick` every second
+on the elected leader, then every step in STEPS.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Callable
 
 from . import deps
-from .keys import DEFAULT_PREFIX, Keys
+from .keys import Keys
 from .scripts import call, execute
-
-log = logging.getLogger("taskq.maintenance")
 
 REAP_LIMIT = 1000
 """Tasks promoted / leases reaped per queue per tick, at most."""
@@ -62,24 +59,6 @@ def prune_all(client, keys: Keys, names: list[str], now: float | None = None) ->
 
 
 STEPS: list[Callable] = []
-"""Extra per-tick steps ``step(client, keys)`` added by other features."""
-
-
-def run_forever(client, interval: float = 1.0, prefix: str = DEFAULT_PREFIX,
-                should_stop: Callable[[], bool] = lambda: False) -> None:
-    keys = Keys(prefix)
-    last_prune = 0.0
-    while not should_stop():
-        started = time.monotonic()
-        try:
-            do_prune = started - last_prune >= PRUNE_EVERY
-            totals = tick(client, keys, prune=do_prune)
-            if do_prune:
-                last_prune = started
-            for step in STEPS:
-                step(client, keys)
-            if any(totals.values()):
-                log.info("maintenance %s", totals)
-        except Exception:  # keep the loop alive through a Redis blip
-            log.exception("maintenance tick failed")
-        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+"""Extra per-tick steps ``step(client, keys)`` that other features add
+(schedules, webhook delivery); the scheduler (workers/scheduler.py) runs them
+after the built-in upkeep, on the leader only."""

@@ -88,6 +88,11 @@ def call(client, verb: str, queue_keys, *args):
     return s(client, queue_keys.script_keys, args)
 
 
+def call_with_keys(client, verb: str, keys: list[str], *args):
+    """Run a script that is not a queue script, on the keys it declares."""
+    return script(verb)(client, keys, args)
+
+
 def execute(pipe: Pipeline, raise_on_error: bool = True) -> list:
     """Run a pipeline of script calls in one round trip. Calls refused with
     NOSCRIPT (a restarted or flushed server) were not run: load the scripts

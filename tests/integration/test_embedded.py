@@ -142,14 +142,6 @@ def test_cli_help():
     assert "--procfile" in result.output and "REDIS_URL" in result.output
 
 
-def test_scheduler_without_maintenance_is_a_clear_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "taskq.maintenance", None)  # import fails
-    result = CliRunner().invoke(main, ["scheduler"])
-    assert result.exit_code == 1
-    assert "scheduler is not available" in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-
-
 def test_procfile_lists_the_scheduler():
     lines = (REPO / "Procfile").read_text().splitlines()
     assert "scheduler: taskq scheduler" in lines

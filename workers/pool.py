@@ -1,0 +1,227 @@
+"""The fast worker: batch claims, a thread pool, pipelined completions.
+
+RQ's fork-per-job model tops out near 150 tasks/s; most tasks are I/O-bound
+Python calls that need no process of their own. This worker claims up to
+``capacity`` tasks per round trip, runs them on ``concurrency`` threads,
+completes the finished ones in one script call per queue, renews every
+lease it holds in one pipeline, and sleeps in a blocking pop on the queues'
+wake keys (pushed by enqueue, promotion and retries) instead of polling.
+
+Threads cannot be killed: a callable that outlives its task's timeout is
+reported as failed (retryable) and its late result is discarded. Use the
+forking rq worker (workers.rq_worker) when a task needs a hard kill.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+from taskq import Keys, Lease, __version__, claim, complete_many
+from taskq.keys import DEFAULT_PREFIX
+from taskq.scripts import call, execute
+from taskq.worker_registry import HEARTBEAT_INTERVAL, WorkerRegistry, new_worker_id, resource_usage
+
+from .execution import TaskError, run_task
+
+log = logging.getLogger("taskq.worker")
+
+WAKE_TIMEOUT = 1.0
+"""Seconds an idle worker blocks on the wake keys before looking again
+(bounds how late it notices a stop request or a due delayed task)."""
+
+
+class _Slot:
+    """One task in flight: its lease, when it started, and its deadline."""
+
+    __slots__ = ("lease", "deadline", "abandoned")
+
+    def __init__(self, lease: Lease):
+        self.lease = lease
+        timeout = lease.task.timeout
+        self.deadline = time.monotonic() + timeout if timeout else None
+        self.abandoned = False
+
+
+class PoolWorker:
+    def __init__(self, redis, queues: list[str], concurrency: int = 8, lease: float = 30.0,
+                 prefix: str | None = None, worker_id: str | None = None,
+                 tags: list[str] | None = None, capacity: int | None = None):
+        if not queues:
+            raise ValueError("a worker needs at least one queue")
+        self.redis = redis
+        self.keys = Keys(prefix or DEFAULT_PREFIX)
+        self.queues = list(queues)
+        self.concurrency = max(1, concurrency)
+        self.capacity = capacity or max(2 * self.concurrency, 32)
+        self.lease = lease
+        self.worker_id = worker_id or new_worker_id()
+        self.tags = tags or []
+        self.registry = WorkerRegistry(redis, self.keys)
+        self.completed = self.failed = 0
+        self._reported = (0, 0)
+        self._todo: queue.SimpleQueue[Lease | None] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[tuple[Lease, bool, Any]] = queue.SimpleQueue()
+        self._inflight: dict[str, _Slot] = {}
+        self._stop = threading.Event()
+        self._exited = threading.Event()
+        self._cold = False
+        self._wake_keys = [self.keys.queue(q).wake for q in self.queues]
+
+    # -- control ----------------------------------------------------------
+    def request_stop(self, cold: bool = False) -> None:
+        """Warm: finish what is in flight, then exit. Cold: give leases back now."""
+        self._cold = self._cold or cold
+        self._stop.set()
+
+    # -- main loop --------------------------------------------------------
+    def run(self, burst: bool = False) -> None:
+        """Work until a stop is requested (or, in burst mode, until the
+        queues are empty and nothing is in flight)."""
+        self.registry.register(self.worker_id, self.queues, self.tags, __version__, kind="pool")
+        threads = [threading.Thread(target=self._execute_loop, daemon=True,
+                                    name=f"taskq-exec-{i}") for i in range(self.concurrency)]
+        keeper = threading.Thread(target=self._keep_alive, daemon=True, name="taskq-heartbeat")
+        for t in threads + [keeper]:
+            t.start()
+        log.info("worker %s: queues %s, %d threads", self.worker_id, self.queues, self.concurrency)
+        try:
+            while not self._stop.is_set():
+                self._finish(self._collect(block=False))
+                got = self._claim()
+                if got:
+                    continue
+                if self._inflight:
+                    self._finish(self._collect(block=True, timeout=0.05))
+                elif burst:
+                    break
+                else:
+                    self._wait_for_work()
+            self._shutdown()
+        finally:
+            self._exited.set()
+            for _ in threads:
+                self._todo.put(None)
+            self.registry.heartbeat(self.worker_id, [], *self._counter_deltas())
+            self.registry.deregister(self.worker_id)
+            log.info("worker %s stopped: %d completed, %d failed",
+                     self.worker_id, self.completed, self.failed)
+
+    def _claim(self) -> int:
+        room = self.capacity - len(self._inflight)
+        if room <= 0:
+            return 0
+        leases = claim(self.redis, self.keys, self.queues, room, self.lease, self.worker_id)
+        for lease in leases:
+            self._inflight[lease.id] = _Slot(lease)
+            self._todo.put(lease)
+        return len(leases)
+
+    def _wait_for_work(self) -> None:
+        self.redis.blpop(self._wake_keys, timeout=WAKE_TIMEOUT)
+
+    def _collect(self, block: bool, timeout: float = 0.0) -> list[tuple[Lease, bool, Any]]:
+        items = []
+        try:
+            if block:
+                items.append(self._done.get(timeout=timeout))
+            while True:
+                items.append(self._done.get_nowait())
+        except queue.Empty:
+            return items
+
+    def _finish(self, items: list[tuple[Lease, bool, Any]]) -> None:
+        """Report finished tasks: successes in one call per queue."""
+        successes = []
+        for lease, ok, value in items:
+            slot = self._inflight.pop(lease.id, None)
+            if slot is None or slot.abandoned:
+                continue  # already reported (timed out) or given back
+            if ok:
+                successes.append((lease, value))
+            else:
+                self._report_failure(lease, value)
+        if successes:
+            done = complete_many(self.redis, successes)
+            self.completed += sum(done)
+
+    def _report_failure(self, lease: Lease, exc: BaseException) -> None:
+        retryable = getattr(exc, "retryable", True) if isinstance(exc, TaskError) else True
+        try:
+            lease.fail(f"{type(exc).__name__}: {exc}", retryable=retryable)
+            self.failed += 1
+        except Exception as err:  # lease lost meanwhile: the task is someone else's now
+            log.warning("could not report failure of %s: %s", lease.id, err)
+
+    def _execute_loop(self) -> None:
+        while True:
+            lease = self._todo.get()
+            if lease is None:
+                return
+            try:
+                result = run_task(lease)
+                self._done.put((lease, True, result))
+            except BaseException as exc:  # report everything a task raises
+                self._done.put((lease, False, exc))
+
+    # -- leases and registry ----------------------------------------------
+    def _keep_alive(self) -> None:
+        """Renew held leases every third of their length; time out overdue
+        tasks; heartbeat the registry."""
+        renew_every = max(0.05, self.lease / 3)
+        next_registry = 0.0
+        # Runs until the worker has exited, not just until a stop request:
+        # a warm shutdown still holds (and must renew) leases while it drains.
+        while not self._exited.wait(renew_every):
+            try:
+                self._renew_leases()
+                now = time.monotonic()
+                if now >= next_registry:
+                    self.registry.heartbeat(self.worker_id, list(self._inflight),
+                                            *self._counter_deltas(), resources=resource_usage())
+                    next_registry = now + HEARTBEAT_INTERVAL
+            except Exception:
+                log.exception("heartbeat failed")
+
+    def _renew_leases(self) -> None:
+        slots = list(self._inflight.values())
+        if not slots:
+            return
+        now = time.monotonic()
+        pipe = self.redis.pipeline(transaction=False)
+        for slot in slots:
+            lease = slot.lease
+            call(pipe, "heartbeat", lease._qkeys, lease.id, lease.token, int(self.lease * 1000), "renew")
+        for slot, reply in zip(slots, execute(pipe, raise_on_error=False)):
+            if not isinstance(reply, list) or reply[0] != 1:
+                slot.abandoned = True  # lease lost: its result would be refused
+                self._inflight.pop(slot.lease.id, None)
+            elif slot.deadline and now > slot.deadline:
+                slot.abandoned = True
+                self._inflight.pop(slot.lease.id, None)
+                self._report_failure(slot.lease, _Timeout(slot.lease.task.timeout))
+
+    def _counter_deltas(self) -> tuple[int, int]:
+        done, failed = self.completed, self.failed
+        delta = (done - self._reported[0], failed - self._reported[1])
+        self._reported = (done, failed)
+        return delta
+
+    def _shutdown(self) -> None:
+        """Warm: wait for the tasks in hand (a cold stop may still come)."""
+        while self._inflight and not self._cold:
+            self._finish(self._collect(block=True, timeout=0.1))
+        for slot in list(self._inflight.values()):
+            try:
+                slot.lease.release()
+            except Exception:  # lost meanwhile: nothing of ours to give back
+                pass
+        self._inflight.clear()
+
+
+class _Timeout(TaskError):
+    def __init__(self, seconds: float | None):
+        super().__init__(f"task ran past its timeout of {seconds:g} s")
