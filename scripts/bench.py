@@ -42,11 +42,15 @@ import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import taskq  # noqa: E402
+import bench_worker  # noqa: E402  (scripts/ is this file's folder)
 
 NOOP = "app.tasks:noop"
 CHUNK = 1000
-FULL = dict(runs=3, enqueue=5_000, bulk=100_000, claim1=3_000, claim100=20_000, samples=2_000)
-QUICK = dict(runs=1, enqueue=2_000, bulk=50_000, claim1=1_000, claim100=10_000, samples=500)
+FULL = dict(runs=3, enqueue=5_000, bulk=100_000, claim1=3_000, claim100=20_000, samples=2_000,
+            drain=50_000, pickups=200)
+QUICK = dict(runs=1, enqueue=2_000, bulk=50_000, claim1=1_000, claim100=10_000, samples=500,
+             drain=20_000, pickups=100)
+WORKER_CONCURRENCY, WORKER_PREFETCH = 4, 100
 SMALL_Q, BIG_Q = 1_000, 100_000
 
 # key: (label, unit, target as (">=" | "<=", value) or None)
@@ -63,6 +67,9 @@ ROWS = {
     "lat_ratio_p99": ("latency ratio 100k/1k, p99", "x", None),
     "task_hash_bytes": ("MEMORY USAGE of one task hash", "bytes", None),
     "bytes_per_task": ("used_memory growth per task", "bytes", ("<=", 600)),
+    "drain": ("worker drain, no-op tasks, 1 process", "tasks/s", (">=", 10_000)),
+    "pickup_p50": ("idle worker pickup p50", "ms", ("<=", 2.0)),
+    "pickup_p99": ("idle worker pickup p99", "ms", None),
 }
 
 
@@ -80,8 +87,9 @@ def log(msg: str) -> None:
 
 
 class Bench:
-    def __init__(self, client: redis.Redis, sizes: dict):
+    def __init__(self, client: redis.Redis, sizes: dict, url: str):
         self.r = client
+        self.url = url
         self.sizes = sizes
         self.prefix = f"taskq-bench-{os.getpid()}-{os.urandom(3).hex()}"
         self.keys = taskq.Keys(self.prefix)
@@ -198,6 +206,20 @@ class Bench:
             log(f"  claim latency: run {i + 1}/{runs}")
             self.run_latency(queues)
         self.wipe()
+        for i in range(runs):
+            log(f"  worker drain and pickup: run {i + 1}/{runs}")
+            self.run_worker()
+
+    def run_worker(self) -> None:
+        rate = bench_worker.drain(self.r, self.url, self.prefix, self.queue("drain"),
+                                  self.sizes["drain"], WORKER_CONCURRENCY, CHUNK, WORKER_PREFETCH)
+        self.results["drain"].append(rate)
+        self.wipe()
+        lat = bench_worker.pickup(self.r, self.url, self.prefix, self.queue("pickup"),
+                                  self.sizes["pickups"])
+        self.results["pickup_p50"].append(percentile(lat, 50))
+        self.results["pickup_p99"].append(percentile(lat, 99))
+        self.wipe()
 
 
 def meets(value: float, target) -> bool | None:
@@ -242,7 +264,8 @@ def print_table(data: dict) -> None:
     s = data["sizes"]
     print(f"\nsizes: enqueue {s['enqueue']:,}; enqueue_many {s['bulk']:,} (lists of {CHUNK:,}); "
           f"claim(1) {s['claim1']:,}; claim(100) {s['claim100']:,}; "
-          f"latency {s['samples']:,} samples per queue size per run")
+          f"latency {s['samples']:,} samples per queue size per run; worker drain {s['drain']:,} "
+          f"(--concurrency {WORKER_CONCURRENCY} --prefetch {WORKER_PREFETCH}); pickup {s['pickups']:,} samples")
 
 
 def redact(url: str) -> str:
@@ -262,7 +285,7 @@ def main() -> int:
 
     client = redis.Redis.from_url(args.redis_url, decode_responses=True)
     sizes = QUICK if args.quick else FULL
-    bench = Bench(client, sizes)
+    bench = Bench(client, sizes, args.redis_url)
     log(f"taskq bench: key prefix {bench.prefix}")
     start = time.perf_counter()
     try:

@@ -121,14 +121,17 @@ def scheduler(interval: float, url: str | None) -> None:
 
 @main.command()
 @click.argument("queues", nargs=-1)
-@click.option("--concurrency", "-c", default=8, show_default=True, type=int,
+@click.option("--concurrency", "-c", default=8, show_default=True, type=click.IntRange(min=1),
               help="Threads running tasks.")
 @click.option("--lease", default=30.0, show_default=True, type=float,
               help="Seconds each claim holds a task (renewed while it runs).")
+@click.option("--prefetch", default=None, type=click.IntRange(min=1),
+              help="Tasks held at once, running or waiting for a thread "
+                   "[default: 4 per thread, at least 16].")
 @click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
 @url_option
-def worker(queues: tuple[str, ...], concurrency: int, lease: float, burst: bool,
-           url: str | None) -> None:
+def worker(queues: tuple[str, ...], concurrency: int, lease: float, prefetch: int | None,
+           burst: bool, url: str | None) -> None:
     """Run the fast pool worker on QUEUES (default: default), in that order.
 
     SIGTERM or Ctrl-C: finish the tasks in hand, then exit. A second one:
@@ -137,7 +140,7 @@ def worker(queues: tuple[str, ...], concurrency: int, lease: float, burst: bool,
 
     _log_to_stderr()
     pool = PoolWorker(redis_client(url), list(queues) or ["default"],
-                      concurrency=concurrency, lease=lease)
+                      concurrency=concurrency, lease=lease, capacity=prefetch)
 
     def handler(_signum, _frame):
         pool.request_stop(cold=pool._stop.is_set())

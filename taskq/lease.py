@@ -119,18 +119,7 @@ class Lease:
 def claim(client, keys: Keys, queues: Sequence[str], n: int = 1,
           lease: float = DEFAULT_LEASE, worker: str | None = None) -> list[Lease]:
     """Lease up to n tasks, taking from the queues in the order given."""
-    worker = worker or default_worker_id()
-    token = new_token()
-    out: list[Lease] = []
-    for queue in queues:
-        want = n - len(out)
-        if want <= 0:
-            break
-        reply = call(client, "claim", keys.queue(queue), want, token, int(lease * 1000), worker)
-        if reply[1]:
-            deps.drain_outbox(client, keys, queue)
-        out += [Lease(Task.from_hash(tid, raw), token, client, keys) for tid, raw in reply[2:]]
-    return out
+    return complete_and_claim(client, keys, [], queues, n, lease, worker)[1]
 
 
 def complete_many(client, items: Sequence[tuple[Lease, Any]]) -> list[bool]:
@@ -140,21 +129,49 @@ def complete_many(client, items: Sequence[tuple[Lease, Any]]) -> list[bool]:
     the others' outcome."""
     if not items:
         return []
+    return complete_and_claim(client, items[0][0].keys, items, [], 0)[0]
+
+
+def complete_and_claim(client, keys: Keys, items: Sequence[tuple[Lease, Any]],
+                       queues: Sequence[str], n: int, lease: float = DEFAULT_LEASE,
+                       worker: str | None = None) -> tuple[list[bool], list[Lease]]:
+    """Complete finished leases and claim up to n new tasks in the same
+    round trip (a worker's steady state); further queues in ``queues`` are
+    asked in later round trips only while fewer than n were found."""
     by_queue: dict[str, list[int]] = {}
-    for i, (lease, _) in enumerate(items):
-        by_queue.setdefault(queue_of(lease.id), []).append(i)
-    keys = items[0][0].keys
+    for i, (held, _) in enumerate(items):
+        by_queue.setdefault(queue_of(held.id), []).append(i)
     pipe = client.pipeline(transaction=False)
     for queue, idx in by_queue.items():
         args: list[Any] = [len(idx)]
         for i in idx:
-            lease, result = items[i]
-            args += [lease.id, lease.token, _json(result)]
+            held, result = items[i]
+            args += [held.id, held.token, _json(result)]
         call(pipe, "complete", keys.queue(queue), *args)
+    worker = worker or default_worker_id()
+    token = new_token()
+    remaining = list(queues) if n > 0 else []
+    if remaining:
+        call(pipe, "claim", keys.queue(remaining[0]), n, token, int(lease * 1000), worker)
+    replies = execute(pipe) if len(pipe) else []
     done = [False] * len(items)
-    for (queue, idx), reply in zip(by_queue.items(), execute(pipe)):
+    outboxes = set()
+    for (queue, idx), reply in zip(by_queue.items(), replies):
         for j, i in enumerate(idx):
             done[i] = reply[2 + 2 * j] == 1
         if reply[1]:
-            deps.drain_outbox(client, keys, queue)
-    return done
+            outboxes.add(queue)
+    claimed: list[Lease] = []
+    reply = replies[-1] if remaining else None
+    while reply is not None:
+        queue = remaining.pop(0)
+        if reply[1]:
+            outboxes.add(queue)
+        claimed += [Lease(Task.from_hash(tid, raw), token, client, keys) for tid, raw in reply[2:]]
+        reply = None
+        if remaining and len(claimed) < n:
+            reply = call(client, "claim", keys.queue(remaining[0]), n - len(claimed), token,
+                         int(lease * 1000), worker)
+    for queue in outboxes:
+        deps.drain_outbox(client, keys, queue)
+    return done, claimed

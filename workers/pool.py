@@ -2,7 +2,8 @@
 
 RQ's fork-per-job model tops out near 150 tasks/s; most tasks are I/O-bound
 Python calls that need no process of their own. This worker claims up to
-``capacity`` tasks per round trip, runs them on ``concurrency`` threads,
+``capacity`` tasks per round trip (the prefetch: 4 per thread by default,
+which keeps threads busy without hoarding slow tasks), runs them on ``concurrency`` threads,
 completes the finished ones in one script call per queue, renews every
 lease it holds in one pipeline, and sleeps in a blocking pop on the queues'
 wake keys (pushed by enqueue, promotion and retries) instead of polling.
@@ -20,7 +21,8 @@ import threading
 import time
 from typing import Any
 
-from taskq import Keys, Lease, __version__, claim, complete_many
+from taskq import Keys, Lease, __version__
+from taskq.lease import complete_and_claim
 from taskq.keys import DEFAULT_PREFIX
 from taskq.scripts import call, execute
 from taskq.worker_registry import HEARTBEAT_INTERVAL, WorkerRegistry, new_worker_id, resource_usage
@@ -56,7 +58,7 @@ class PoolWorker:
         self.keys = Keys(prefix or DEFAULT_PREFIX)
         self.queues = list(queues)
         self.concurrency = max(1, concurrency)
-        self.capacity = capacity or max(2 * self.concurrency, 32)
+        self.capacity = capacity or max(4 * self.concurrency, 16)
         self.lease = lease
         self.worker_id = worker_id or new_worker_id()
         self.tags = tags or []
@@ -89,16 +91,21 @@ class PoolWorker:
             t.start()
         log.info("worker %s: queues %s, %d threads", self.worker_id, self.queues, self.concurrency)
         try:
+            finished: list = []
             while not self._stop.is_set():
-                self._finish(self._collect(block=False))
-                got = self._claim()
-                if got:
+                # Steady state: one round trip reports what finished and
+                # fetches as much new work as there is room for.
+                if self._step(finished + self._collect(block=False), claim_more=True):
+                    finished = []
                     continue
                 if self._inflight:
-                    self._finish(self._collect(block=True, timeout=0.05))
+                    # Busy, nothing new: wait for a task to finish (idle
+                    # workers, blocked on the wake keys, take new work).
+                    finished = self._collect(block=True, timeout=WAKE_TIMEOUT)
                 elif burst:
                     break
                 else:
+                    finished = []
                     self._wait_for_work()
             self._shutdown()
         finally:
@@ -110,11 +117,24 @@ class PoolWorker:
             log.info("worker %s stopped: %d completed, %d failed",
                      self.worker_id, self.completed, self.failed)
 
-    def _claim(self) -> int:
-        room = self.capacity - len(self._inflight)
-        if room <= 0:
+    def _step(self, items: list[tuple[Lease, Any]], claim_more: bool) -> int:
+        """Report finished tasks (successes in one call per queue, together
+        with the next claim) and take new work; returns how many were claimed."""
+        successes = []
+        for lease, ok, value in items:
+            slot = self._inflight.pop(lease.id, None)
+            if slot is None or slot.abandoned:
+                continue  # already reported (timed out) or given back
+            if ok:
+                successes.append((lease, value))
+            else:
+                self._report_failure(lease, value)
+        room = self.capacity - len(self._inflight) if claim_more else 0
+        if not successes and room <= 0:
             return 0
-        leases = claim(self.redis, self.keys, self.queues, room, self.lease, self.worker_id)
+        done, leases = complete_and_claim(self.redis, self.keys, successes, self.queues,
+                                          room, self.lease, self.worker_id)
+        self.completed += sum(done)
         for lease in leases:
             self._inflight[lease.id] = _Slot(lease)
             self._todo.put(lease)
@@ -132,21 +152,6 @@ class PoolWorker:
                 items.append(self._done.get_nowait())
         except queue.Empty:
             return items
-
-    def _finish(self, items: list[tuple[Lease, bool, Any]]) -> None:
-        """Report finished tasks: successes in one call per queue."""
-        successes = []
-        for lease, ok, value in items:
-            slot = self._inflight.pop(lease.id, None)
-            if slot is None or slot.abandoned:
-                continue  # already reported (timed out) or given back
-            if ok:
-                successes.append((lease, value))
-            else:
-                self._report_failure(lease, value)
-        if successes:
-            done = complete_many(self.redis, successes)
-            self.completed += sum(done)
 
     def _report_failure(self, lease: Lease, exc: BaseException) -> None:
         retryable = getattr(exc, "retryable", True) if isinstance(exc, TaskError) else True
@@ -213,7 +218,7 @@ class PoolWorker:
     def _shutdown(self) -> None:
         """Warm: wait for the tasks in hand (a cold stop may still come)."""
         while self._inflight and not self._cold:
-            self._finish(self._collect(block=True, timeout=0.1))
+            self._step(self._collect(block=True, timeout=0.1), claim_more=False)
         for slot in list(self._inflight.values()):
             try:
                 slot.lease.release()
