@@ -46,7 +46,7 @@ class TaskSpec:
     at_ms: int | None = None
     own_id: bool = False
 
-    def to_json(self) -> str:
+    def to_dict(self) -> dict[str, Any]:
         spec: dict[str, Any] = {"id": self.id, "f": self.fields}
         if self.own_id:
             spec["own"] = True
@@ -58,7 +58,12 @@ class TaskSpec:
             spec["delay"] = self.delay_ms
         if self.at_ms is not None:
             spec["at"] = self.at_ms
-        return _ENCODER.encode(spec)
+        return spec
+
+
+def specs_json(specs: list["TaskSpec"]) -> str:
+    """One JSON array for the enqueue script: a single encode per batch."""
+    return _ENCODER.encode([s.to_dict() for s in specs])
 
 
 def _int(name: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:

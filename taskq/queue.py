@@ -20,7 +20,8 @@ from .errors import (E_DEP_MISSING, E_EXISTS, E_STATE, CyclicDependencyError,
 from .keys import DEFAULT_PREFIX, STATUSES, Keys, queue_of
 from .lease import DEFAULT_LEASE, Lease, claim
 from .options import (OPTION_NAMES, PRIORITY_MAX, PRIORITY_MIN, TaskSpec, _dependency_ids,
-                      _dumps, _int, _seconds, _text, build_spec, check_queue_name, order_batch)
+                      _dumps, _int, _seconds, _text, build_spec, check_queue_name, order_batch,
+                      specs_json)
 from .scripts import call, execute
 from .task import Task, decode_hash, dt_to_ms
 
@@ -70,7 +71,7 @@ class Queue:
             pipe.sadd(self.keys.queues, self.name)
         for i in range(0, len(ordered), BATCH_SIZE):
             chunk = ordered[i:i + BATCH_SIZE]
-            call(pipe, "enqueue", self.qkeys, len(chunk), *(s.to_json() for s in chunk))
+            call(pipe, "enqueue", self.qkeys, specs_json(chunk))
         replies = execute(pipe)
         if not self._registered:
             replies = replies[1:]

@@ -1,7 +1,6 @@
 --[[ Create one or many tasks in one call, all-or-nothing on validation.
 KEYS: the queue's keys (includes/queue_keys.lua)
-ARGV[1]       count n
-ARGV[2..n+1]  one JSON object per task:
+ARGV[1]       a JSON array with one object per task:
               {id, own = true when the caller chose the id (checked for
                existence; generated ids are unique by construction),
                f = {hash fields to store}, delay = ms?, at = epoch ms?,
@@ -19,13 +18,14 @@ them there with link_dependent (an idempotent follow-up).
 --- @include "includes/finish.lua"
 --- @include "includes/batch.lua"
 
-local n = tonumber(ARGV[1])
+local specs_in = cjson.decode(ARGV[1])
+local n = #specs_in
 local now = now_ms()
 local own = Q.name .. ':'
 local specs, in_batch = {}, {}
 
 for i = 1, n do
-  local s = cjson.decode(ARGV[i + 1])
+  local s = specs_in[i]
   specs[i] = s
   if in_batch[s.id] or (s.own and redis.call('EXISTS', Q.task_prefix .. s.id) == 1) then
     return {E_EXISTS, i, s.id}
