@@ -135,10 +135,6 @@ def _dependency_ids(queue: str, deps: Any) -> list[str]:
 
 def build_spec(queue: str, func: Any = None, args: Any = (), kwargs: Any = None,
                **options: Any) -> TaskSpec:
-    unknown = set(options) - OPTION_NAMES
-    if unknown:
-        raise TaskqValueError(f"unknown option(s): {', '.join(sorted(unknown))}")
-    o = options
     f: dict[str, Any] = {}
     name = func_name(func)
     if name:
@@ -149,6 +145,13 @@ def build_spec(queue: str, func: Any = None, args: Any = (), kwargs: Any = None,
         if not isinstance(kwargs, dict):
             raise TaskqValueError("kwargs must be a dict")
         f["kwargs"] = _dumps("kwargs", kwargs)
+    if not options:  # the common bulk case: every option at its default
+        f["max_retries"] = DEFAULT_MAX_RETRIES
+        return TaskSpec(new_task_id(queue), f)
+    unknown = set(options) - OPTION_NAMES
+    if unknown:
+        raise TaskqValueError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    o = options
     if o.get("meta") is not None:
         if not isinstance(o["meta"], dict):
             raise TaskqValueError("meta must be a dict")

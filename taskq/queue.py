@@ -104,9 +104,9 @@ class Queue:
     def _task_from_spec(self, spec: TaskSpec, tid: str, status: str, now_ms: int) -> Task:
         if status == "duplicate":
             return self.get(tid) or Task(tid, {"status": "unknown"})
-        raw = {k: v if isinstance(v, str) else str(v) for k, v in spec.fields.items()}
+        raw = dict(spec.fields)  # a few values are numbers: Task's decoders take both
         raw["status"] = status
-        raw["created"] = raw["updated"] = str(now_ms)
+        raw["created"] = raw["updated"] = now_ms
         if spec.at_ms is not None or spec.delay_ms:
             raw["scheduled"] = str(spec.at_ms if spec.at_ms is not None else now_ms + spec.delay_ms)
         return Task(tid, raw)
