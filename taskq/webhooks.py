@@ -1,0 +1,386 @@
+"""Webhooks: HTTP endpoints told about task and worker events.
+
+Endpoints are stored in Redis (url, events filter, secret). Delivery is a
+scheduler step (registered in taskq.maintenance.STEPS when this module is
+imported): it reads every queue's event stream and the global one through a
+consumer group, POSTs each matching event to each endpoint, signed with
+HMAC-SHA256 of the body under the endpoint's secret
+(``X-Taskq-Signature: sha256=<hex>``), and acknowledges a stream entry only
+once every endpoint took it or was given up on (at least once). Retry state
+lives in Redis, so a new scheduler leader carries on where the old one
+stopped: per entry and endpoint, attempts and the next try (exponential
+backoff); per endpoint, a pause after a connection error, timeout or 5xx,
+so one dead receiver costs at most one timeout per pause.
+
+Payloads follow the Distributed Task Scheduler document:
+``{"event": "task.completed", "timestamp": ..., "task": {...}}`` (or
+``"worker": {...}``); the body of an entry is fixed at its first attempt, so
+every redelivery carries the same bytes and signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from . import maintenance
+from .keys import Keys
+from .queue import get_task
+from .worker_registry import WorkerRegistry
+
+EVENTS = ("task.created", "task.started", "task.completed", "task.failed", "task.cancelled",
+          "task.retrying", "worker.registered", "worker.offline")
+TASK_EVENTS = {"created": "task.created", "started": "task.started",
+               "completed": "task.completed", "failed": "task.failed",
+               "cancelled": "task.cancelled", "retrying": "task.retrying"}
+"""Engine event (queue stream) -> webhook event; other engine events are skipped."""
+EVENT_STATUS = {"task.created": "pending", "task.started": "running",
+                "task.completed": "completed", "task.failed": "failed",
+                "task.cancelled": "cancelled", "task.retrying": "pending"}
+PUBLIC_STATUS = {"queued": "pending", "delayed": "pending", "blocked": "pending",
+                 "running": "running", "completed": "completed", "failed": "failed",
+                 "cancelled": "cancelled"}
+"""Engine status -> the status word of the DTS dialect (and its webhooks)."""
+
+GROUP, CONSUMER = "taskq-webhooks", "deliverer"
+"""One consumer name: a new leader reads the old one's pending entries."""
+MAX_ATTEMPTS = 8
+"""Attempts per event and endpoint before giving up (then the entry is acked)."""
+BACKOFF_BASE, BACKOFF_CAP = 5.0, 600.0
+"""Seconds before the n-th retry: base * 2**(n-1), at most the cap."""
+TIMEOUT = 3.0
+"""Seconds one POST may take."""
+READ_COUNT = 100
+"""Stream entries read per stream per tick (new ones, and as many pending)."""
+PER_ENDPOINT_PER_TICK = 50
+"""POSTs to one endpoint per tick, at most."""
+
+
+@dataclass(frozen=True)
+class WebhookKeys:
+    prefix: str
+
+    @property
+    def endpoints(self) -> str:
+        """Hash: endpoint id -> JSON (url, events, secret, created_at ms)."""
+        return f"{self.prefix}:webhooks:endpoints"
+
+    @property
+    def pending(self) -> str:
+        """Hash: '<stream>|<entry id>' -> JSON delivery state of that entry."""
+        return f"{self.prefix}:webhooks:pending"
+
+    @property
+    def stats(self) -> str:
+        """Hash: '<endpoint id>:<counter>' -> delivered, failed, last_status, ..."""
+        return f"{self.prefix}:webhooks:stats"
+
+    @property
+    def since(self) -> str:
+        """String: ms of the first endpoint; consumer groups start there."""
+        return f"{self.prefix}:webhooks:since"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def iso_ms(ms: int | None) -> str | None:
+    if not ms:
+        return None
+    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + (f".{ms % 1000:03d}Z" if ms % 1000 else "Z")
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The X-Taskq-Signature value: receivers recompute it over the raw body."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class WebhookStore:
+    """Registered endpoints. The secret is returned only by :meth:`create`."""
+
+    def __init__(self, redis, keys: Keys):
+        self.redis = redis
+        self.wk = WebhookKeys(keys.prefix)
+
+    def create(self, url: str, events=None, secret: str | None = None,
+               description: str | None = None) -> dict:
+        events = list(dict.fromkeys(events or []))
+        bad = [e for e in events if e not in EVENTS]
+        if bad or not url.startswith(("http://", "https://")):
+            raise ValueError(f"unknown events {bad}" if bad else "url must be http(s)")
+        now = _now_ms()
+        rec = {"id": "wh_" + secrets.token_hex(8), "url": url, "events": events,
+               "secret": secret or secrets.token_urlsafe(24), "description": description,
+               "created_at": now, "active": True}
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(self.wk.since, now, nx=True)
+        pipe.hset(self.wk.endpoints, rec["id"], json.dumps(rec))
+        pipe.execute()
+        return rec
+
+    def all(self, with_secret: bool = False) -> list[dict]:
+        recs = [json.loads(v) for v in self.redis.hvals(self.wk.endpoints)]
+        recs.sort(key=lambda r: r["created_at"])
+        return [self._public(r, with_secret) for r in recs]
+
+    def get(self, endpoint_id: str) -> dict | None:
+        raw = self.redis.hget(self.wk.endpoints, endpoint_id)
+        return self._public(json.loads(raw), False) if raw else None
+
+    def delete(self, endpoint_id: str) -> bool:
+        return bool(self.redis.hdel(self.wk.endpoints, endpoint_id))
+
+    def _public(self, rec: dict, with_secret: bool) -> dict:
+        if not with_secret:
+            rec = {k: v for k, v in rec.items() if k != "secret"}
+        raw = self.redis.hmget(self.wk.stats, *(f"{rec['id']}:{s}" for s in _STATS))
+        rec["stats"] = {s: (int(v) if v and v.isdigit() else v) for s, v in zip(_STATS, raw)}
+        return rec
+
+
+_STATS = ("delivered", "failed", "last_status", "last_error", "last_attempt_at")
+
+
+def task_payload(event: str, task_id: str, entry_ms: int, redis, keys: Keys) -> dict:
+    task = get_task(task_id, redis=redis, prefix=keys.prefix)
+    body: dict[str, Any] = {"id": task_id, "status": EVENT_STATUS[event]}
+    if task is not None:
+        meta = task.meta if isinstance(task.meta, dict) else {}
+        body.update({
+            "name": meta.get("name") or task.func or task_id, "queue": task.queue,
+            "priority": task.priority, "tags": task.tags, "retry_count": task.retries,
+            "result": task.result, "error": task.error, "worker_id": task.worker,
+            "created_at": iso_ms(_ms(task.created_at)), "started_at": iso_ms(_ms(task.started_at)),
+            "completed_at": iso_ms(_ms(task.finished_at)),
+        })
+    return {"event": event, "timestamp": iso_ms(entry_ms), "task": body}
+
+
+def worker_payload(event: str, worker_id: str, entry_ms: int, redis, keys: Keys) -> dict:
+    w = WorkerRegistry(redis, keys).get(worker_id)
+    body: dict[str, Any] = {"id": worker_id,
+                            "status": "offline" if event == "worker.offline" else "idle"}
+    if w is not None:
+        body.update({"hostname": w.hostname, "queues": w.queues, "version": w.version,
+                     "tags": w.tags, "registered_at": iso_ms(int((w.registered_at or 0) * 1000)),
+                     "last_heartbeat": iso_ms(int((w.last_heartbeat or 0) * 1000))})
+    return {"event": event, "timestamp": iso_ms(entry_ms), "worker": body}
+
+
+def _ms(dt: datetime | None) -> int | None:
+    return int(dt.timestamp() * 1000) if dt else None
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def http_post(url: str, body: bytes, headers: dict, timeout: float) -> tuple[int, str]:
+    """POST; returns (status, error text). Status 0: no HTTP answer at all."""
+    req = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with _OPENER.open(req, timeout=timeout) as resp:
+            return resp.status, ""
+    except urllib.error.HTTPError as exc:
+        return exc.code, f"HTTP {exc.code}"
+    except Exception as exc:  # refused, reset, timeout, DNS...
+        return 0, f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _entries(reply) -> list[tuple[str, dict | None]]:
+    """XREADGROUP's reply (RESP2 list or RESP3 dict) -> [(entry id, fields)]."""
+    if not reply:
+        return []
+    groups = reply.values() if isinstance(reply, dict) else [r[1] for r in reply]
+    out = []
+    for entries in groups:
+        for item in entries:
+            if isinstance(entries, dict):  # never seen, but RESP3 could nest this way
+                item = (item, entries[item])
+            out.append((item[0], item[1] or None))
+    return out
+
+
+class Deliverer:
+    """One delivery pass per :meth:`run_once`; the scheduler calls it every tick."""
+
+    def __init__(self, redis, keys: Keys, max_attempts: int = MAX_ATTEMPTS,
+                 backoff_base: float = BACKOFF_BASE, timeout: float = TIMEOUT,
+                 post: Callable[[str, bytes, dict, float], tuple[int, str]] = http_post):
+        self.redis, self.keys = redis, keys
+        self.wk = WebhookKeys(keys.prefix)
+        self.max_attempts, self.base, self.timeout, self.post = max_attempts, backoff_base, timeout, post
+        self._grouped: set[str] = set()
+
+    def _delay_ms(self, n: int) -> int:
+        return int(min(BACKOFF_CAP, self.base * 2 ** max(0, n - 1)) * 1000)
+
+    def _streams(self) -> list[str]:
+        names = sorted(self.redis.smembers(self.keys.queues))
+        return [self.keys.events] + [self.keys.queue(n).events for n in names]
+
+    def _ensure_groups(self, streams: list[str]) -> None:
+        new = [s for s in streams if s not in self._grouped]
+        if not new:
+            return
+        since = self.redis.get(self.wk.since) or _now_ms()
+        pipe = self.redis.pipeline(transaction=False)
+        for s in new:
+            pipe.xgroup_create(s, GROUP, id=f"{since}-0", mkstream=True)
+        for s, reply in zip(new, pipe.execute(raise_on_error=False)):
+            if reply is True or "BUSYGROUP" in str(reply):
+                self._grouped.add(s)
+
+    def run_once(self) -> dict[str, int]:
+        counts = {"delivered": 0, "failed": 0, "gave_up": 0, "acked": 0}
+        endpoints = {e["id"]: e for e in
+                     (json.loads(v) for v in self.redis.hvals(self.wk.endpoints)) if e.get("active", True)}
+        if not endpoints:
+            return counts
+        streams = self._streams()
+        self._ensure_groups(streams)
+        pipe = self.redis.pipeline(transaction=False)
+        for s in streams:
+            pipe.xreadgroup(GROUP, CONSUMER, {s: "0"}, count=READ_COUNT)
+            pipe.xreadgroup(GROUP, CONSUMER, {s: ">"}, count=READ_COUNT)
+        replies = pipe.execute(raise_on_error=False)
+        items: list[tuple[str, str, dict | None]] = []
+        for i, s in enumerate(streams):
+            for reply in replies[2 * i: 2 * i + 2]:
+                if isinstance(reply, Exception):
+                    self._grouped.discard(s)  # NOGROUP: the stream was deleted; recreate next tick
+                    continue
+                items += [(s, eid, f) for eid, f in _entries(reply)]
+        if items:
+            self._process(items, endpoints, counts)
+        return counts
+
+    def _process(self, items, endpoints: dict, counts: dict) -> None:
+        now = _now_ms()
+        fields = [f"{s}|{eid}" for s, eid, _ in items]
+        states = self.redis.hmget(self.wk.pending, fields)
+        paused = dict(zip(endpoints, self.redis.hmget(
+            self.wk.stats, [f"{e}:paused_until" for e in endpoints])))
+        work: dict[str, list] = {}   # endpoint id -> [(item index, body)]
+        plans: list[dict | None] = []
+        for idx, ((stream, eid, f), raw) in enumerate(zip(items, states)):
+            state = json.loads(raw) if raw else {}
+            event = state.get("event") or self._event_name(stream, f)
+            entry_ms = int(eid.split("-")[0])
+            targets = [e for e in endpoints.values() if event and e["created_at"] <= entry_ms
+                       and (not e.get("events") or event in e["events"])]
+            if not targets:
+                plans.append(None)
+                continue
+            if "body" not in state:
+                state["body"] = json.dumps(self._payload(event, f["id"], entry_ms), separators=(",", ":"))
+                state["event"] = event
+            tries = state.setdefault("tries", {})
+            for e in targets:
+                t = tries.setdefault(e["id"], [0, 0])
+                if t[0] >= 0 and t[1] <= now and int(paused.get(e["id"]) or 0) <= now:
+                    work.setdefault(e["id"], []).append(idx)
+            state["targets"] = [e["id"] for e in targets]
+            plans.append(state)
+        results = self._post_all(work, endpoints, items, plans)
+        self._record(items, fields, plans, endpoints, results, counts, now)
+
+    def _event_name(self, stream: str, f: dict | None) -> str | None:
+        if not f or "id" not in f:
+            return None
+        if stream == self.keys.events:
+            return f.get("event") if f.get("event") in ("worker.registered", "worker.offline") else None
+        return TASK_EVENTS.get(f.get("event", ""))
+
+    def _payload(self, event: str, obj_id: str, entry_ms: int) -> dict:
+        if event.startswith("worker."):
+            return worker_payload(event, obj_id, entry_ms, self.redis, self.keys)
+        return task_payload(event, obj_id, entry_ms, self.redis, self.keys)
+
+    def _post_all(self, work: dict, endpoints: dict, items, plans) -> dict:
+        """POST in parallel across endpoints, in stream order within one; an
+        endpoint that stops answering is not tried again this tick."""
+        def run(ep_id: str) -> list[tuple[int, int, str]]:
+            ep, out = endpoints[ep_id], []
+            for idx in work[ep_id][:PER_ENDPOINT_PER_TICK]:
+                body = plans[idx]["body"].encode()
+                stream, eid, _ = items[idx]
+                headers = {"Content-Type": "application/json", "User-Agent": "taskq-webhooks",
+                           "X-Taskq-Event": plans[idx]["event"],
+                           "X-Taskq-Delivery": f"{eid}.{ep_id}",
+                           "X-Taskq-Signature": sign(ep["secret"], body)}
+                status, err = self.post(ep["url"], body, headers, self.timeout)
+                out.append((idx, status, err))
+                if status == 0 or status >= 500 or status == 429:
+                    break
+            return out
+
+        if not work:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(8, len(work))) as pool:
+            return dict(zip(work, pool.map(run, list(work))))
+
+    def _record(self, items, fields, plans, endpoints, results, counts, now) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for ep_id, outcomes in results.items():
+            for idx, status, err in outcomes:
+                t = plans[idx]["tries"][ep_id]
+                pipe.hset(self.wk.stats, mapping={f"{ep_id}:last_status": status,
+                                                  f"{ep_id}:last_attempt_at": now})
+                if 200 <= status < 300:
+                    plans[idx]["tries"][ep_id] = [-1, 0]
+                    pipe.hincrby(self.wk.stats, f"{ep_id}:delivered", 1)
+                    pipe.hdel(self.wk.stats, f"{ep_id}:paused_until", f"{ep_id}:fails")
+                    counts["delivered"] += 1
+                    continue
+                counts["failed"] += 1
+                t[0] += 1
+                pipe.hset(self.wk.stats, f"{ep_id}:last_error", err or f"HTTP {status}")
+                if t[0] >= self.max_attempts:
+                    plans[idx]["tries"][ep_id] = [-2, 0]
+                    pipe.hincrby(self.wk.stats, f"{ep_id}:failed", 1)
+                    counts["gave_up"] += 1
+                else:
+                    t[1] = now + self._delay_ms(t[0])
+                if status == 0 or status >= 500 or status == 429:
+                    pipe.hset(self.wk.stats, f"{ep_id}:paused_until", now + self._delay_ms(t[0] if t[0] > 0 else 1))
+        for (stream, eid, _), field, plan in zip(items, fields, plans):
+            open_ = plan and any(plan["tries"].get(e, [0])[0] >= 0
+                                 for e in plan["targets"] if e in endpoints)
+            if open_:
+                pipe.hset(self.wk.pending, field, json.dumps(plan))
+            else:
+                pipe.xack(stream, GROUP, eid)
+                pipe.hdel(self.wk.pending, field)
+                counts["acked"] += 1
+        pipe.execute()
+
+
+_deliverers: dict[tuple[int, str], Deliverer] = {}
+
+
+def step(client, keys: Keys) -> None:
+    """The scheduler step: one delivery pass (a Deliverer kept per client)."""
+    d = _deliverers.get((id(client), keys.prefix))
+    if d is None or d.redis is not client:
+        d = _deliverers[(id(client), keys.prefix)] = Deliverer(client, keys)
+    d.run_once()
+
+
+if step not in maintenance.STEPS:
+    maintenance.STEPS.append(step)
