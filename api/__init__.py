@@ -1,0 +1,86 @@
+"""taskq's HTTP API: one Flask app serving the REST dialects over the engine.
+
+    gunicorn -c api/gunicorn_conf.py 'api:create_app()'
+
+``create_app(config)`` takes settings from api.config (environment
+TASKQ_*, REDIS_URL) overridden by ``config``; tests pass ``REDIS`` (a client)
+and ``TASKQ_PREFIX`` to stay isolated. Shared concerns live beside the
+dialects: auth, errors and envelopes, rate limits, CORS and security
+headers (middleware), metrics, OpenAPI docs at /api/docs (Swagger UI served
+from the swagger-ui-bundle package, no CDN) and /api/docs.json.
+"""
+
+from __future__ import annotations
+
+import redis as redis_lib
+from flask import Flask, send_from_directory
+from flask_smorest import Api
+from swagger_ui_bundle import swagger_ui_path
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from taskq import __version__
+from taskq.keys import Keys
+
+from . import config as config_mod
+from . import dts, errors, health, metrics, middleware
+from .schemas import ErrorSchema
+from .state import AppState
+
+__all__ = ["create_app"]
+
+
+class TaskqApi(Api):
+    """flask-smorest's Api with taskq's error body and handlers."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self):
+        errors.register(self._app)
+
+
+def _openapi_config(app: Flask) -> None:
+    app.config.update(
+        API_TITLE="taskq API", API_VERSION=__version__, OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api", OPENAPI_JSON_PATH="docs.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs", OPENAPI_SWAGGER_UI_URL="/api/docs/static/",
+        API_SPEC_OPTIONS={
+            "info": {"description": "taskq REST API: the Distributed Task Scheduler dialect on /api. "
+                                    "Authenticate with 'Authorization: Bearer <JWT>' or 'ApiKey <key>'."},
+            "components": {"securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "Authorization",
+                               "description": "'ApiKey <key>'"},
+            }},
+        },
+    )
+
+
+def create_app(config: dict | None = None) -> Flask:
+    cfg = config_mod.load(config)
+    app = Flask("taskq.api")
+    app.json.sort_keys = False  # keep the documents' field order ("success" first)
+    app.config.update({k: v for k, v in cfg.items() if k != "REDIS"})
+    app.config["MAX_CONTENT_LENGTH"] = 1 << 20
+    if cfg["TASKQ_TRUSTED_PROXIES"]:
+        n = int(cfg["TASKQ_TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    client = cfg["REDIS"] or redis_lib.Redis.from_url(
+        cfg["REDIS_URL"] or "redis://127.0.0.1:6379/0", decode_responses=True)
+    rate = config_mod.parse_rate(cfg["TASKQ_RATE_LIMIT"])
+    rate_ip = config_mod.parse_rate(cfg["TASKQ_RATE_LIMIT_IP"]) if cfg["TASKQ_RATE_LIMIT_IP"] else rate
+    origins = frozenset(o.strip() for o in str(cfg["TASKQ_CORS_ORIGINS"] or "").split(",") if o.strip())
+    app.extensions["taskq"] = AppState(
+        redis=client, keys=Keys(cfg["TASKQ_PREFIX"]), jwt_secret=cfg["TASKQ_JWT_SECRET"],
+        rate=rate, rate_ip=rate_ip, cors_origins=origins, dts_queue=cfg["TASKQ_DTS_QUEUE"])
+
+    _openapi_config(app)
+    api = TaskqApi(app)
+    middleware.setup_logging()
+    middleware.register(app)
+    app.add_url_rule("/api/docs/static/<path:filename>", "swagger_ui_static",
+                     lambda filename: send_from_directory(swagger_ui_path, filename))
+    api.register_blueprint(health.blp)
+    dts.register(api)
+    if cfg["TASKQ_METRICS"]:
+        metrics.init(app)
+    return app

@@ -1,0 +1,172 @@
+"""Who is calling, and may they? Bearer JWTs and API keys.
+
+- ``Authorization: Bearer <JWT>``: HS256 signed with TASKQ_JWT_SECRET;
+  claims ``sub``, ``exp`` (both required) and ``scopes`` (a list or a
+  space-separated string); optional ``rate_limit`` ("<requests>/<seconds>").
+- ``Authorization: ApiKey <key>``: keys are stored as sha256 hashes in
+  Redis (api.redis_keys.ApiKeys.api_keys) with their name and scopes; the
+  key itself is shown once, when created.
+
+Scope ``admin`` allows everything; ``<area>:write`` includes
+``<area>:read``. Missing, expired or forged credentials -> 401; valid
+credentials without the scope -> 403. Secrets and tokens are never logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from functools import wraps
+
+import jwt
+from flask import g
+
+from .errors import ApiError
+from .redis_keys import ApiKeys
+
+SCOPES = ("admin", "tasks:read", "tasks:write", "workers:read", "system:read",
+          "webhooks:read", "webhooks:write")
+"""Every scope a token or key may carry."""
+KEY_PREFIX = "tq_"
+"""API keys start with this, so a leaked one is recognisable in a scan."""
+
+SECURITY = [{"bearerAuth": []}, {"apiKeyAuth": []}]
+"""OpenAPI security requirement of every protected operation."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: str                 # "jwt:<sub>" or "key:<key id>": the rate-limit identity
+    subject: str
+    scopes: frozenset[str]
+    kind: str               # "jwt" | "apikey"
+    rate_limit: str | None = None
+
+    def allows(self, scope: str) -> bool:
+        s = self.scopes
+        return "admin" in s or scope in s or (
+            scope.endswith(":read") and scope[: -len("read")] + "write" in s)
+
+
+def _scopes(value) -> frozenset[str]:
+    if isinstance(value, str):
+        value = value.split()
+    if not isinstance(value, (list, tuple)):
+        return frozenset()
+    return frozenset(str(x) for x in value)
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def authenticate(header: str | None, secret: str | None, redis, keys: ApiKeys) -> Principal | None:
+    """The caller named by an Authorization header; None without one.
+    Raises ApiError(401) for anything present but not valid."""
+    if not header:
+        return None
+    scheme, _, credential = header.strip().partition(" ")
+    credential = credential.strip()
+    scheme = scheme.lower()
+    if scheme == "bearer" and credential:
+        if not secret:
+            raise ApiError(401, "invalid_token", "bearer tokens are not accepted: no signing secret is set")
+        try:
+            claims = jwt.decode(credential, secret, algorithms=["HS256"],
+                                options={"require": ["exp", "sub"]})
+        except jwt.ExpiredSignatureError:
+            raise ApiError(401, "token_expired", "the token has expired") from None
+        except jwt.InvalidTokenError:
+            raise ApiError(401, "invalid_token", "the token is not valid") from None
+        sub = str(claims["sub"])
+        return Principal(f"jwt:{sub}", sub, _scopes(claims.get("scopes")), "jwt",
+                         claims.get("rate_limit") if isinstance(claims.get("rate_limit"), str) else None)
+    if scheme == "apikey" and credential:
+        raw = redis.hget(keys.api_keys, _key_hash(credential))
+        if not raw:
+            raise ApiError(401, "invalid_api_key", "the API key is not valid")
+        rec = json.loads(raw)
+        return Principal(f"key:{rec['id']}", rec.get("name") or rec["id"], _scopes(rec.get("scopes")),
+                         "apikey", rec.get("rate_limit"))
+    raise ApiError(401, "unauthorized", "use 'Authorization: Bearer <token>' or 'ApiKey <key>'")
+
+
+def require(scope: str):
+    """View decorator: the caller must be authenticated and hold ``scope``."""
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            error = g.get("auth_error")
+            if error is not None:
+                raise error
+            principal = g.get("principal")
+            if principal is None:
+                raise ApiError(401, "auth_required", "authentication required",
+                               headers={"WWW-Authenticate": 'Bearer realm="taskq"'})
+            if not principal.allows(scope):
+                raise ApiError(403, "insufficient_scope", f"this call needs scope {scope!r}",
+                               {"required_scope": scope})
+            return view(*args, **kwargs)
+        wrapper.required_scope = scope
+        return wrapper
+    return decorator
+
+
+def current_principal() -> Principal | None:
+    return g.get("principal")
+
+
+# -- tokens and keys (used by the CLI and tests) ------------------------------
+def check_scopes(scopes) -> list[str]:
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown:
+        raise ValueError(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(SCOPES)}")
+    return sorted(set(scopes))
+
+
+def mint_token(secret: str, sub: str, scopes, ttl: float = 3600,
+               rate_limit: str | None = None) -> str:
+    if not secret:
+        raise ValueError("TASKQ_JWT_SECRET is not set")
+    now = int(time.time())
+    claims = {"sub": sub, "scopes": check_scopes(scopes), "iat": now, "exp": now + int(ttl)}
+    if rate_limit:
+        claims["rate_limit"] = rate_limit
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def create_api_key(redis, keys: ApiKeys, name: str, scopes, rate_limit: str | None = None) -> tuple[str, dict]:
+    """A new key (returned once, never stored) and its stored record."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    rec = {"id": secrets.token_hex(6), "name": name, "scopes": check_scopes(scopes),
+           "created_at": int(time.time()), "hint": key[:7]}
+    if rate_limit:
+        rec["rate_limit"] = rate_limit
+    redis.hset(keys.api_keys, _key_hash(key), json.dumps(rec))
+    return key, rec
+
+
+def list_api_keys(redis, keys: ApiKeys) -> list[dict]:
+    recs = [json.loads(v) for v in redis.hvals(keys.api_keys)]
+    return sorted(recs, key=lambda r: r.get("created_at", 0))
+
+
+def revoke_api_key(redis, keys: ApiKeys, key_id: str) -> bool:
+    for h, raw in redis.hgetall(keys.api_keys).items():
+        if json.loads(raw).get("id") == key_id:
+            return bool(redis.hdel(keys.api_keys, h))
+    return False
+
+
+def secured(scope: str):
+    """``require(scope)`` plus its OpenAPI security and 401/403/429 answers."""
+    from flask_smorest import Blueprint
+
+    def decorator(view):
+        return Blueprint.doc(security=SECURITY, responses={
+            "401": "UNAUTHORIZED", "403": "FORBIDDEN", "429": "TOO_MANY_REQUESTS",
+        })(require(scope)(view))
+    return decorator

@@ -1,0 +1,98 @@
+"""``taskq auth ...``: mint JWTs and manage API keys.
+
+Runs on its own (``python -m api.cli ...``) or as the ``auth`` group of the
+``taskq`` command, attached lazily by taskq/cli.py so the engine never
+imports api/ at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+from taskq.keys import DEFAULT_PREFIX
+
+from . import auth
+from .redis_keys import ApiKeys
+
+_scopes = click.option("--scope", "-s", "scopes", multiple=True, required=True,
+                       help=f"Scope to grant (repeat): {', '.join(auth.SCOPES)}.")
+_url = click.option("--url", envvar="REDIS_URL", default=None, metavar="URL",
+                    help="Redis URL [env: REDIS_URL; default: redis://127.0.0.1:6379/0].")
+_prefix = click.option("--prefix", envvar="TASKQ_PREFIX", default=DEFAULT_PREFIX, show_default=True,
+                       help="Key prefix [env: TASKQ_PREFIX].")
+
+
+def _redis(url: str | None):
+    import redis
+
+    return redis.Redis.from_url(url or "redis://127.0.0.1:6379/0", decode_responses=True)
+
+
+def _checked(scopes) -> list[str]:
+    try:
+        return auth.check_scopes(scopes)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scope") from None
+
+
+@click.group(name="auth", context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Credentials for the HTTP API: JWTs and API keys."""
+
+
+@cli.command()
+@click.option("--sub", required=True, help="Who the token is for (its 'sub' claim).")
+@_scopes
+@click.option("--ttl", default=3600, show_default=True, type=int, help="Seconds until it expires.")
+@click.option("--rate-limit", default=None, metavar="N/SECONDS", help="Own rate limit, e.g. 1000/900.")
+def token(sub: str, scopes, ttl: int, rate_limit: str | None) -> None:
+    """Print a JWT signed with TASKQ_JWT_SECRET."""
+    secret = os.environ.get("TASKQ_JWT_SECRET")
+    if not secret:
+        raise click.ClickException("TASKQ_JWT_SECRET is not set")
+    click.echo(auth.mint_token(secret, sub, _checked(scopes), ttl, rate_limit))
+
+
+@cli.group()
+def apikey() -> None:
+    """Create, list and revoke API keys (stored hashed in Redis)."""
+
+
+@apikey.command("create")
+@click.option("--name", required=True, help="What the key is for.")
+@_scopes
+@click.option("--rate-limit", default=None, metavar="N/SECONDS", help="Own rate limit, e.g. 1000/900.")
+@_url
+@_prefix
+def apikey_create(name: str, scopes, rate_limit: str | None, url: str | None, prefix: str) -> None:
+    """Create a key and print it (shown only this once)."""
+    key, rec = auth.create_api_key(_redis(url), ApiKeys(prefix), name, _checked(scopes), rate_limit)
+    click.echo(key)
+    click.echo(f"id {rec['id']}, scopes {' '.join(rec['scopes'])}", err=True)
+
+
+@apikey.command("list")
+@_url
+@_prefix
+def apikey_list(url: str | None, prefix: str) -> None:
+    """List keys (id, name, scopes; never the keys themselves)."""
+    for rec in auth.list_api_keys(_redis(url), ApiKeys(prefix)):
+        click.echo(json.dumps(rec))
+
+
+@apikey.command("revoke")
+@click.argument("key_id")
+@_url
+@_prefix
+def apikey_revoke(key_id: str, url: str | None, prefix: str) -> None:
+    """Revoke the key with this id."""
+    if not auth.revoke_api_key(_redis(url), ApiKeys(prefix), key_id):
+        raise click.ClickException(f"no API key with id {key_id}")
+    click.echo(f"revoked {key_id}")
+
+
+if __name__ == "__main__":
+    cli()

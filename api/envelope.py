@@ -1,0 +1,72 @@
+"""The bodies every /api response shares.
+
+Success: ``{"success": true, "data": ..., "meta": ...}`` (DTS clients read
+data/meta, TaskDriver clients also check success). Errors: ``{"success":
+false, "error": {"code", "message", "details"}, "timestamp",
+"correlationId"}``. The correlation id of the request is kept on ``flask.g``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import g, has_request_context, request
+
+_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+CORRELATION_HEADERS = ("X-Request-ID", "X-Correlation-ID")
+
+
+def iso(dt: datetime | None) -> str | None:
+    """UTC ISO 8601 with a Z, milliseconds only when there are some."""
+    if dt is None:
+        return None
+    dt = dt.astimezone(timezone.utc)
+    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    if dt.microsecond:
+        text += f".{dt.microsecond // 1000:03d}"
+    return text + "Z"
+
+
+def now_iso() -> str:
+    return iso(datetime.now(timezone.utc))
+
+
+def correlation_id() -> str:
+    """The request's correlation id: the caller's X-Request-ID or
+    X-Correlation-ID when it is a sane token, else a new one."""
+    if not has_request_context():
+        return uuid.uuid4().hex
+    cid = getattr(g, "correlation_id", None)
+    if cid is None:
+        for header in CORRELATION_HEADERS:
+            value = request.headers.get(header, "")
+            if _ID_RE.match(value):
+                cid = value
+                break
+        else:
+            cid = f"req-{uuid.uuid4().hex}"
+        g.correlation_id = cid
+    return cid
+
+
+def ok(data: Any = None, meta: Any = None) -> dict:
+    body = {"success": True, "data": data}
+    if meta is not None:
+        body["meta"] = meta
+    return body
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict:
+    return {
+        "success": False,
+        "error": {"code": code, "message": message, "details": details or {}},
+        "timestamp": now_iso(),
+        "correlationId": correlation_id(),
+    }
+
+
+def page_meta(page: int, limit: int, total: int) -> dict:
+    return {"page": page, "limit": limit, "total": total, "pages": -(-total // limit)}

@@ -1,0 +1,43 @@
+"""gunicorn settings for the ``web`` process (``gunicorn -c api/gunicorn_conf.py``).
+
+Loaded by path, not as ``python:api.gunicorn_conf``: importing the ``api``
+package would import prometheus_client in the master before
+PROMETHEUS_MULTIPROC_DIR is set, and every worker would inherit
+single-process metrics.
+
+Binds $PORT, runs $WEB_CONCURRENCY workers, and sets up prometheus_client's
+multiprocess mode: every worker writes its HTTP metrics to files in
+PROMETHEUS_MULTIPROC_DIR (emptied at start, a fresh temporary folder unless
+given) and any worker's /metrics aggregates them; a dead worker's files are
+marked so its gauges disappear.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("WEB_THREADS", "4"))
+timeout = 30
+accesslog = None            # the app writes its own JSON access log
+forwarded_allow_ips = "*"   # behind a router (Heroku): trust its X-Forwarded-Proto
+
+_given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+_dir = _given or tempfile.mkdtemp(prefix="taskq-prom-")
+shutil.rmtree(_dir, ignore_errors=True)
+os.makedirs(_dir, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = _dir
+
+
+def on_exit(server):
+    if not _given:
+        shutil.rmtree(_dir, ignore_errors=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

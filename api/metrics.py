@@ -1,0 +1,105 @@
+"""Prometheus at /metrics: HTTP metrics from prometheus-flask-exporter, and
+queue, task and worker gauges read from Redis at scrape time.
+
+Under gunicorn (PROMETHEUS_MULTIPROC_DIR set, see api/gunicorn_conf.py) the
+HTTP metrics of all workers are aggregated by prometheus_client's
+MultiProcessCollector; a custom collector would be dropped there, so the
+Redis-backed families are rendered from a separate registry and appended.
+Either way any worker answers a scrape with the whole picture.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_flask_exporter import PrometheusMetrics
+
+from taskq.keys import STATUSES
+from taskq.maintenance import queue_names
+from taskq.worker_registry import STATUSES as WORKER_STATUSES, WorkerRegistry
+from workers import scheduler as scheduler_mod
+
+from .state import state
+
+
+class QueueCollector:
+    """Reads the engine's counts and counters on every scrape (one pipeline)."""
+
+    def __init__(self, redis, keys):
+        self.redis, self.keys = redis, keys
+
+    def collect(self):
+        up = GaugeMetricFamily("taskq_redis_up", "1 when Redis answered this scrape")
+        try:
+            families = list(self._families())
+        except Exception:
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from families
+
+    def _families(self):
+        r, names = self.redis, queue_names(self.redis, self.keys)
+        pipe = r.pipeline(transaction=False)
+        for n in names:
+            qk = self.keys.queue(n)
+            for s in STATUSES:
+                pipe.zcard(qk.status_index(s))
+            pipe.hgetall(qk.stats)
+        replies = pipe.execute()
+        depth = GaugeMetricFamily("taskq_queue_depth", "Tasks ready to run", labels=["queue"])
+        tasks = GaugeMetricFamily("taskq_tasks", "Tasks by status", labels=["queue", "status"])
+        expiries = CounterMetricFamily("taskq_lease_expiries", "Leases that expired (reaped)",
+                                       labels=["queue"])
+        events = CounterMetricFamily("taskq_task_events", "Task transitions by event",
+                                     labels=["queue", "event"])
+        runtime = CounterMetricFamily("taskq_task_runtime_seconds", "Run time of completed tasks",
+                                      labels=["queue"])
+        per = len(STATUSES) + 1
+        for i, n in enumerate(names):
+            row = replies[i * per:(i + 1) * per]
+            counts, stats = dict(zip(STATUSES, row[:-1])), row[-1] or {}
+            depth.add_metric([n], counts["queued"])
+            for s, c in counts.items():
+                tasks.add_metric([n, s], c)
+            expiries.add_metric([n], float(stats.get("expired", 0)))
+            runtime.add_metric([n], float(stats.get("runtime_ms", 0)) / 1000)
+            for event, v in stats.items():
+                if event != "runtime_ms":
+                    events.add_metric([n, event], float(v))
+        yield from (depth, tasks, expiries, events, runtime)
+        workers = GaugeMetricFamily("taskq_workers", "Workers by status", labels=["status"])
+        known = WorkerRegistry(r, self.keys).all()
+        for s in WORKER_STATUSES:
+            workers.add_metric([s], sum(1 for w in known if w.status == s))
+        yield workers
+        sched = scheduler_mod.status(r, self.keys)
+        leader = GaugeMetricFamily("taskq_scheduler_leader", "1 when a scheduler leads")
+        leader.add_metric([], 1 if sched["leader_id"] else 0)
+        yield leader
+
+
+def init(app: Flask) -> None:
+    registry = CollectorRegistry(auto_describe=True)
+    exporter = PrometheusMetrics(app, path=None, registry=registry, group_by="url_rule",
+                                 excluded_paths=["^/metrics$", "^/health$", "^/api/health$"])
+    app.extensions["taskq_metrics"] = exporter
+
+    def metrics_view():
+        st = state()
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            http = CollectorRegistry()
+            MultiProcessCollector(http)
+        else:
+            http = registry
+        engine = CollectorRegistry(auto_describe=False)
+        engine.register(QueueCollector(st.redis, st.keys))
+        return Response(generate_latest(http) + generate_latest(engine), mimetype=CONTENT_TYPE_LATEST)
+
+    app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])

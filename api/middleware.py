@@ -1,0 +1,194 @@
+"""What happens around every request: correlation ids, API version
+negotiation, CORS, authentication and rate limiting before the view;
+security, CORS and rate-limit headers and one JSON access-log line after.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+
+from flask import Flask, current_app, g, request
+
+from . import ratelimit
+from .auth import authenticate
+from .config import parse_rate
+from .envelope import correlation_id
+from .errors import ApiError
+
+access_log = logging.getLogger("taskq.api.access")
+
+SUPPORTED_VERSIONS = ("1.0",)
+"""API versions this server speaks (``Accept: application/json; version=1.0``)."""
+OPEN_PATHS = ("/health", "/api/health", "/metrics", "/api/docs")
+"""Paths served without credentials and outside rate limits."""
+CORS_HEADERS = "Authorization, Content-Type, Accept, X-Request-ID, X-Correlation-ID, X-Lease-Token"
+EXPOSED_HEADERS = ("X-Request-ID, X-Correlation-ID, X-RateLimit-Limit, X-RateLimit-Remaining, "
+                   "X-RateLimit-Reset, Retry-After, X-API-Version")
+INSTANCE_BEAT_SECONDS = 10.0
+"""How often an API process records that it is alive (system status)."""
+
+
+def _state():
+    return current_app.extensions["taskq"]
+
+
+def _is_open(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") or path.startswith(p + ".") for p in OPEN_PATHS)
+
+
+def requested_versions(accept: str) -> list[str]:
+    """Version parameters of the JSON media ranges in an Accept header."""
+    out = []
+    for part in accept.split(","):
+        media, *params = [x.strip() for x in part.split(";")]
+        if media.lower() not in ("application/json", "application/*", "*/*"):
+            continue
+        for p in params:
+            name, _, value = p.partition("=")
+            if name.strip().lower() == "version":
+                out.append(value.strip().strip('"'))
+    return out
+
+
+def _supported(version: str) -> bool:
+    return version in SUPPORTED_VERSIONS or f"{version}.0" in SUPPORTED_VERSIONS
+
+
+def _origin_allowed(origin: str) -> bool:
+    allowed = _state().cors_origins
+    return bool(origin) and ("*" in allowed or origin in allowed)
+
+
+def _preflight():
+    resp = current_app.make_response(("", 204))
+    origin = request.headers.get("Origin", "")
+    if _origin_allowed(origin):
+        resp.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+        resp.headers["Access-Control-Allow-Headers"] = (
+            request.headers.get("Access-Control-Request-Headers") or CORS_HEADERS)
+        resp.headers["Access-Control-Max-Age"] = "600"
+    return resp
+
+
+def _client_ip() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _beat() -> None:
+    """Record this process as a live API instance, at most every few seconds."""
+    st = _state()
+    now = time.time()
+    if now - st.last_beat < INSTANCE_BEAT_SECONDS:
+        return
+    st.last_beat = now
+    pipe = st.redis.pipeline(transaction=False)
+    pipe.zadd(st.api_keys.instances, {st.instance_id: int(now * 1000)})
+    pipe.hsetnx(st.api_keys.instance_started, st.instance_id, int(st.started))
+    pipe.execute()
+
+
+def before() -> object | None:
+    g.started = time.monotonic()
+    correlation_id()
+    if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
+        return _preflight()
+    path = request.path
+    if path.startswith("/api") and not _is_open(path):
+        versions = requested_versions(request.headers.get("Accept", ""))
+        if versions and not any(_supported(v) for v in versions):
+            raise ApiError(406, "unsupported_version",
+                           f"API version {versions[0]!r} is not supported",
+                           {"requested": versions, "supported": list(SUPPORTED_VERSIONS)})
+    if _is_open(path):
+        return None
+    st = _state()
+    try:
+        _beat()
+    except Exception:  # bookkeeping only: never fail a request for it
+        pass
+    try:
+        g.principal = authenticate(request.headers.get("Authorization"), st.jwt_secret,
+                                   st.redis, st.api_keys)
+    except ApiError as exc:
+        g.principal, g.auth_error = None, exc
+    principal = g.principal
+    if principal is not None:
+        rate = parse_rate(principal.rate_limit) if principal.rate_limit else st.rate
+        identity = principal.id
+    else:
+        rate, identity = st.rate_ip, f"ip:{_client_ip()}"
+    if rate is not None:
+        state = ratelimit.hit(st.redis, st.api_keys, identity, *rate)
+        g.rate_state = state
+        if state.exceeded:
+            retry = max(1, state.reset - int(time.time()))
+            raise ApiError(429, "rate_limited", f"rate limit of {state.limit} requests exceeded",
+                           {"limit": state.limit, "reset": state.reset},
+                           {"Retry-After": str(retry)})
+    return None
+
+
+def after(resp):
+    cid = correlation_id()
+    h = resp.headers
+    h["X-Request-ID"] = cid
+    h["X-Correlation-ID"] = cid
+    h["X-Content-Type-Options"] = "nosniff"
+    h["X-Frame-Options"] = "DENY"
+    h["X-XSS-Protection"] = "1; mode=block"
+    h["Referrer-Policy"] = "no-referrer"
+    if request.is_secure:
+        h["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if request.path.startswith("/api") and not _is_open(request.path):
+        h["X-API-Version"] = SUPPORTED_VERSIONS[-1]
+        h.setdefault("Cache-Control", "no-store")
+    origin = request.headers.get("Origin", "")
+    if _origin_allowed(origin):
+        h["Access-Control-Allow-Origin"] = "*" if "*" in _state().cors_origins else origin
+        h["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+        h.add("Vary", "Origin")
+    rate = g.get("rate_state")
+    if rate is not None:
+        for k, v in rate.headers().items():
+            h[k] = v
+    _log(resp)
+    return resp
+
+
+def _log(resp) -> None:
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    principal = g.get("principal")
+    record = {
+        "ts": round(time.time(), 3), "level": "info", "msg": "request",
+        "method": request.method, "path": request.path, "status": resp.status_code,
+        "duration_ms": round((time.monotonic() - g.get("started", time.monotonic())) * 1000, 2),
+        "correlation_id": correlation_id(), "ip": _client_ip(),
+        "principal": principal.id if principal else None,
+        "user_agent": request.headers.get("User-Agent", "")[:200],
+    }
+    access_log.info(json.dumps(record))
+
+
+def setup_logging() -> None:
+    """One JSON object per line on stderr, unless the host configured logging."""
+    if access_log.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access_log.addHandler(handler)
+    access_log.setLevel(logging.INFO)
+    access_log.propagate = False
+
+
+def instance_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def register(app: Flask) -> None:
+    app.before_request(before)
+    app.after_request(after)

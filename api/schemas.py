@@ -1,0 +1,67 @@
+"""Schemas shared by every dialect on /api: the success envelope, the error
+body, pagination metadata, and a UTC datetime field."""
+
+from __future__ import annotations
+
+from datetime import timezone
+from functools import cache
+
+from marshmallow import Schema, fields
+from marshmallow.validate import Range
+
+from .envelope import iso
+
+
+class UTCDateTime(fields.DateTime):
+    """ISO 8601 in, UTC with a Z out; a time without a zone is read as UTC."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return iso(value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        dt = super()._deserialize(value, attr, data, **kwargs)
+        return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+class ErrorDetailSchema(Schema):
+    code = fields.String(required=True, metadata={"description": "machine-readable error code"})
+    message = fields.String(required=True)
+    details = fields.Dict(metadata={"description": "field errors and other specifics"})
+
+
+class ErrorSchema(Schema):
+    success = fields.Boolean(required=True, metadata={"example": False})
+    error = fields.Nested(ErrorDetailSchema, required=True)
+    timestamp = fields.String(required=True)
+    correlationId = fields.String(required=True)
+    validationDetails = fields.List(fields.Dict(), metadata={
+        "description": "on validation errors: [{field, message}]"})
+
+
+class PageMetaSchema(Schema):
+    page = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+    pages = fields.Integer(required=True)
+
+
+class PageArgsSchema(Schema):
+    page = fields.Integer(load_default=1, validate=Range(1, 1_000_000),
+                          metadata={"description": "page number, from 1"})
+    limit = fields.Integer(load_default=20, validate=Range(1, 100),
+                           metadata={"description": "items per page (max 100)"})
+
+
+@cache
+def envelope(data_schema: type[Schema], many: bool = False, meta_schema: type[Schema] | None = None,
+             name: str | None = None) -> type[Schema]:
+    """The success envelope around ``data_schema`` (a class, cached so the
+    OpenAPI document names each envelope once)."""
+    attrs = {
+        "success": fields.Boolean(required=True, metadata={"example": True}),
+        "data": fields.Nested(data_schema, many=many, required=True),
+    }
+    if meta_schema is not None:
+        attrs["meta"] = fields.Nested(meta_schema, required=True)
+    base = data_schema.__name__.removesuffix("Schema")
+    return Schema.from_dict(attrs, name=name or f"{base}{'List' if many else ''}Envelope")

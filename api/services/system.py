@@ -1,0 +1,133 @@
+"""System-wide views: health of the parts, task counts across queues, and
+time series from the engine's per-minute / per-hour counters (the queues'
+``series`` hashes: ``m:<epoch minute>:<event>``, ``h:<epoch hour>:<event>``
+and ``...:runtime_ms`` sums for completed tasks)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+from taskq import __version__
+from taskq.keys import Keys
+from taskq.maintenance import queue_names
+from taskq.worker_registry import WorkerRegistry
+from workers import scheduler as scheduler_mod
+
+from ..redis_keys import ApiKeys
+
+PRIORITY_BANDS = (("high_priority", 8, None), ("normal_priority", 4, 7), ("low_priority", None, 3))
+"""Ready-queue depth by priority band (DTS priorities are 1-10)."""
+PERIODS = {"hour": (60, 60), "day": (3600, 24), "week": (86400, 7), "month": (86400, 30)}
+"""period -> (seconds per point, points): the window ends now."""
+METRICS = ("task_completion_rate", "error_rate", "average_execution_time")
+INSTANCE_TTL = 60.0
+"""An API process unseen this long no longer counts as running."""
+
+_SPAN = 2 ** 42        # taskq/lua/includes/codes.lua SEQ_SPAN
+_PMAX = 1000           # PRIORITY_MAX
+
+
+def _ready_score_range(lo: int | None, hi: int | None) -> tuple[str, str]:
+    """Scores of the ready zset holding priorities lo..hi (score falls as priority rises)."""
+    low = "-inf" if hi is None else str((_PMAX - hi) * _SPAN)
+    high = "+inf" if lo is None else f"({(_PMAX - lo + 1) * _SPAN}"
+    return low, high
+
+
+class SystemService:
+    def __init__(self, redis, keys: Keys, api_keys: ApiKeys):
+        self.redis, self.keys, self.api_keys = redis, keys, api_keys
+
+    def status(self) -> dict:
+        r, now = self.redis, time.time()
+        info_mem, info_clients = r.info("memory"), r.info("clients")
+        names = queue_names(r, self.keys)
+        pipe = r.pipeline(transaction=False)
+        for n in names:
+            qk = self.keys.queue(n)
+            for s in ("queued", "delayed", "blocked", "running"):
+                pipe.zcard(qk.status_index(s))
+            for _, lo, hi in PRIORITY_BANDS:
+                pipe.zcount(qk.queued, *_ready_score_range(lo, hi))
+        replies = pipe.execute()
+        per = 4 + len(PRIORITY_BANDS)
+        pending = running = 0
+        depths = dict.fromkeys((b[0] for b in PRIORITY_BANDS), 0)
+        for i in range(len(names)):
+            row = replies[i * per:(i + 1) * per]
+            pending += sum(row[:3])
+            running += row[3]
+            for (band, _, _), n in zip(PRIORITY_BANDS, row[4:]):
+                depths[band] += n
+        midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        today = self.counts_since(names, int(midnight.timestamp()) // 3600, ("completed", "failed"))
+
+        workers = WorkerRegistry(r, self.keys).all()
+        by_status = {s: sum(1 for w in workers if w.status == s) for s in ("active", "idle", "offline")}
+        sched = scheduler_mod.status(r, self.keys)
+        live = r.zrangebyscore(self.api_keys.instances, int((now - INSTANCE_TTL) * 1000), "+inf")
+        started = [float(x) for x in (r.hmget(self.api_keys.instance_started, live) if live else []) if x]
+        used, cap = info_mem.get("used_memory", 0), info_mem.get("maxmemory") or info_mem.get("total_system_memory")
+        components = {
+            "api_server": {"status": "healthy", "instance_count": max(1, len(live))},
+            "scheduler": {"status": "healthy" if sched["leader_id"] else "unavailable", **sched},
+            "workers": {"status": "healthy" if by_status["active"] + by_status["idle"] else "degraded",
+                        "active_count": by_status["active"], "idle_count": by_status["idle"],
+                        "offline_count": by_status["offline"]},
+            "database": {"status": "healthy", "connection_count": info_clients.get("connected_clients", 0)},
+            "redis": {"status": "healthy", "memory_usage": round(used / cap, 4) if cap else 0.0},
+        }
+        overall = "healthy" if all(c["status"] == "healthy" for c in components.values()) else "degraded"
+        return {
+            "status": overall, "version": __version__,
+            "uptime": int(now - min(started)) if started else 0,
+            "components": components,
+            "task_stats": {"pending": pending, "running": running,
+                           "completed_today": today["completed"], "failed_today": today["failed"]},
+            "queue_depths": depths,
+        }
+
+    def counts_since(self, names: list[str], first_hour: int, events) -> dict[str, int]:
+        last_hour = int(time.time()) // 3600
+        fields = [f"h:{h}:{e}" for h in range(first_hour, last_hour + 1) for e in events]
+        pipe = self.redis.pipeline(transaction=False)
+        for n in names:
+            pipe.hmget(self.keys.queue(n).series, fields)
+        totals = dict.fromkeys(events, 0)
+        for values in pipe.execute():
+            for f, v in zip(fields, values):
+                if v:
+                    totals[f.rsplit(":", 1)[1]] += int(v)
+        return totals
+
+    def metrics(self, period: str, wanted: list[str]) -> tuple[dict, dict]:
+        step, points = PERIODS[period]
+        now = int(time.time())
+        last = now // step * step
+        starts = [last - step * (points - 1 - i) for i in range(points)]
+        kind, unit = ("m", 60) if step == 60 else ("h", 3600)
+        events = ("completed", "failed", "runtime_ms")
+        buckets = [range(s // unit, (s + step) // unit) for s in starts]
+        fields = [f"{kind}:{b}:{e}" for rng in buckets for b in rng for e in events]
+        names = queue_names(self.redis, self.keys)
+        sums = dict.fromkeys(fields, 0)
+        pipe = self.redis.pipeline(transaction=False)
+        for n in names:
+            pipe.hmget(self.keys.queue(n).series, fields)
+        for values in pipe.execute():
+            for f, v in zip(fields, values):
+                if v:
+                    sums[f] += int(v)
+        series = {m: [] for m in wanted}
+        for s, rng in zip(starts, buckets):
+            c, f, rt = (sum(sums[f"{kind}:{b}:{e}"] for b in rng) for e in events)
+            ts = datetime.fromtimestamp(s, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            values = {"task_completion_rate": c,
+                      "error_rate": round(f / (c + f), 4) if c + f else 0.0,
+                      "average_execution_time": round(rt / c / 1000, 3) if c else 0.0}
+            for m in wanted:
+                series[m].append({"timestamp": ts, "value": values[m]})
+        fmt = lambda t: datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+        return series, {"period": period, "start_time": fmt(starts[0]), "end_time": fmt(starts[-1]),
+                        "interval_seconds": step}

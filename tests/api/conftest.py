@@ -1,0 +1,39 @@
+"""An app per test on the test's own key prefix, and credentials for it."""
+
+from __future__ import annotations
+
+import pytest
+from apihelpers import SECRET, bearer
+
+from api import create_app
+
+
+@pytest.fixture
+def make_app(r, prefix):
+    def make(**overrides):
+        cfg = {"REDIS": r, "TASKQ_PREFIX": prefix, "TASKQ_JWT_SECRET": SECRET,
+               "TASKQ_RATE_LIMIT": "100000/60", "TASKQ_CORS_ORIGINS": "https://ui.example.com"}
+        cfg.update(overrides)
+        return create_app(cfg)
+    return make
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def admin() -> dict:
+    return bearer("admin")
+
+
+@pytest.fixture
+def dts(make_queue):
+    """The engine queue behind the DTS dialect."""
+    return make_queue("dts")
