@@ -172,5 +172,15 @@ def _stop_flag_on_signals(graceful: bool) -> threading.Event:
     return stop
 
 
+@main.command(name="auth", add_help_option=False,
+              context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def auth(ctx) -> None:
+    """Mint JWTs and manage API keys for the HTTP API (taskq auth --help)."""
+    from api.cli import cli  # here, not at import: the engine never imports api/ eagerly
+
+    cli.main(args=ctx.args, prog_name="taskq auth")
+
+
 if __name__ == "__main__":
     main()

@@ -114,3 +114,11 @@ def test_tokens_never_reach_the_access_log(client, caplog):
     assert headers["Authorization"].split()[1] not in text and "forged.token.here" not in text
     line = json.loads(caplog.records[0].getMessage())
     assert line["path"] == "/api/tasks" and line["status"] == 200 and line["principal"] == "jwt:tester"
+
+
+def test_taskq_command_reaches_the_auth_commands(monkeypatch):
+    from taskq.cli import main
+    monkeypatch.setenv("TASKQ_JWT_SECRET", SECRET)
+    out = CliRunner().invoke(main, ["auth", "token", "--sub", "ops", "-s", "admin"])
+    assert out.exit_code == 0, out.output
+    assert jwt.decode(out.output.strip(), SECRET, algorithms=["HS256"])["sub"] == "ops"
