@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from taskq import __version__
 from taskq.keys import Keys
 from taskq.maintenance import queue_names
+from taskq.options import PRIORITY_MAX
 from taskq.worker_registry import WorkerRegistry
 from workers import scheduler as scheduler_mod
 
@@ -24,14 +25,14 @@ METRICS = ("task_completion_rate", "error_rate", "average_execution_time")
 INSTANCE_TTL = 60.0
 """An API process unseen this long no longer counts as running."""
 
-_SPAN = 2 ** 42        # taskq/lua/includes/codes.lua SEQ_SPAN
-_PMAX = 1000           # PRIORITY_MAX
+_SPAN = 2 ** 42
+"""SEQ_SPAN of taskq/lua/includes/codes.lua: ready score = (PRIORITY_MAX - priority) * span + seq."""
 
 
 def _ready_score_range(lo: int | None, hi: int | None) -> tuple[str, str]:
     """Scores of the ready zset holding priorities lo..hi (score falls as priority rises)."""
-    low = "-inf" if hi is None else str((_PMAX - hi) * _SPAN)
-    high = "+inf" if lo is None else f"({(_PMAX - lo + 1) * _SPAN}"
+    low = "-inf" if hi is None else str((PRIORITY_MAX - hi) * _SPAN)
+    high = "+inf" if lo is None else f"({(PRIORITY_MAX - lo + 1) * _SPAN}"
     return low, high
 
 
