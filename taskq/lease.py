@@ -46,6 +46,9 @@ class Lease:
     token: str
     client: Any
     keys: Keys
+    length: float = DEFAULT_LEASE
+    """Seconds the claim holds the task: the task's own ``lease`` option, else
+    the claimer's; what a renewal extends by unless told otherwise."""
 
     @property
     def id(self) -> str:
@@ -60,10 +63,11 @@ class Lease:
         raise_for(reply[0], self.id, reply[1] if len(reply) > 1 else None)
         return reply
 
-    def heartbeat(self, lease: float = DEFAULT_LEASE) -> bool:
-        """Renew the lease for ``lease`` seconds from now; True when cancel
-        was requested (stop, then call :meth:`cancelled`)."""
-        reply = self._call("heartbeat", int(lease * 1000), "renew")
+    def heartbeat(self, lease: float | None = None) -> bool:
+        """Renew the lease for ``lease`` seconds (default: its length) from
+        now; True when cancel was requested (stop, then call :meth:`cancelled`)."""
+        seconds = self.length if lease is None else lease
+        reply = self._call("heartbeat", int(seconds * 1000), "renew")
         return bool(reply[2])
 
     def extend(self, seconds: float) -> datetime:
@@ -167,7 +171,9 @@ def complete_and_claim(client, keys: Keys, items: Sequence[tuple[Lease, Any]],
         queue = remaining.pop(0)
         if reply[1]:
             outboxes.add(queue)
-        claimed += [Lease(Task.from_hash(tid, raw), token, client, keys) for tid, raw in reply[2:]]
+        for tid, raw in reply[2:]:
+            task = Task.from_hash(tid, raw)
+            claimed.append(Lease(task, token, client, keys, task.lease_seconds or lease))
         reply = None
         if remaining and len(claimed) < n:
             reply = call(client, "claim", keys.queue(remaining[0]), n - len(claimed), token,

@@ -176,11 +176,10 @@ class PoolWorker:
     def _keep_alive(self) -> None:
         """Renew held leases every third of their length; time out overdue
         tasks; heartbeat the registry."""
-        renew_every = max(0.05, self.lease / 3)
         next_registry = 0.0
         # Runs until the worker has exited, not just until a stop request:
         # a warm shutdown still holds (and must renew) leases while it drains.
-        while not self._exited.wait(renew_every):
+        while not self._exited.wait(self._renew_interval()):
             try:
                 self._renew_leases()
                 now = time.monotonic()
@@ -191,6 +190,11 @@ class PoolWorker:
             except Exception:
                 log.exception("heartbeat failed")
 
+    def _renew_interval(self) -> float:
+        # A task's own lease option may be shorter than the worker's.
+        shortest = min([self.lease] + [s.lease.length for s in list(self._inflight.values())])
+        return max(0.05, min(shortest / 3, HEARTBEAT_INTERVAL))
+
     def _renew_leases(self) -> None:
         slots = list(self._inflight.values())
         if not slots:
@@ -199,7 +203,7 @@ class PoolWorker:
         pipe = self.redis.pipeline(transaction=False)
         for slot in slots:
             lease = slot.lease
-            call(pipe, "heartbeat", lease._qkeys, lease.id, lease.token, int(self.lease * 1000), "renew")
+            call(pipe, "heartbeat", lease._qkeys, lease.id, lease.token, int(lease.length * 1000), "renew")
         for slot, reply in zip(slots, execute(pipe, raise_on_error=False)):
             if not isinstance(reply, list) or reply[0] != 1:
                 slot.abandoned = True  # lease lost: its result would be refused
