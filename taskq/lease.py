@@ -99,9 +99,13 @@ class Lease:
             deps.drain_outbox(self.client, self.keys, queue_of(self.id))
         return code == 1
 
-    def release(self) -> None:
-        """Give the task back unused: queued again at once, attempt not counted."""
-        self._call("release")
+    def release(self) -> str:
+        """Give the task back unused: queued again at once, attempt not
+        counted ('queued'); if a cancel was requested it ends 'cancelled'."""
+        reply = self._call("release")
+        if reply[1] == "cancelled" and reply[2]:
+            deps.drain_outbox(self.client, self.keys, queue_of(self.id))
+        return reply[1]
 
     def fail(self, error: str, retryable: bool = True) -> str:
         """Report this attempt failed: 'retrying', 'failed' or 'cancelled'."""

@@ -1,27 +1,29 @@
 --[[ Give a lease back unused (a worker stopping cold): the task is queued
-again at once and the attempt does not count.
+again at once and the attempt does not count; a task whose cancel was
+requested ends cancelled instead.
 KEYS: the queue's keys (includes/queue_keys.lua)
 ARGV[1] id   ARGV[2] token
-Returns {OK} | {E_NOT_FOUND} | {E_LEASE, status}
+Returns {OK, 'queued'} | {OK, 'cancelled', outbox_entries} | {E_NOT_FOUND} | {E_LEASE, status}
 ]]
 --- @include "includes/codes.lua"
 --- @include "includes/now_ms.lua"
 --- @include "includes/queue_keys.lua"
 --- @include "includes/lease.lua"
---- @include "includes/emit.lua"
---- @include "includes/ready.lua"
---- @include "includes/release.lua"
+--- @include "includes/finish.lua"
 
 local id, token = ARGV[1], ARGV[2]
 local tkey = Q.task_prefix .. id
 local now = now_ms()
-local f, refusal = check_lease(tkey, token, now, 'attempts')
+local f, refusal = check_lease(tkey, token, now, 'attempts', 'cancel')
 if refusal then return refusal end
 redis.call('ZREM', Q.running, id)
 release_concurrency(Q, tkey)
 redis.call('HDEL', tkey, 'token', 'expires', 'worker')
+if f[5] == '1' then
+  return {OK, 'cancelled', finish(Q, id, tkey, nil, 'cancelled', now, nil)}
+end
 redis.call('HSET', tkey, 'attempts', math.max(0, tonumber(f[4] or '1') - 1))
 make_ready(Q, id, tkey, now)
 emit(Q, now, 'released', id)
 wake(Q, 1)
-return {OK}
+return {OK, 'queued'}

@@ -202,8 +202,7 @@ class Model:
     def release(self, task_id: str, token: str) -> str:
         """The holder gives the task back unused: the attempt does not count.
         A cancel requested meanwhile ends it cancelled, as when its lease
-        expires (the machine does not try that case yet: taskq requeues the
-        task instead, see test_release_after_a_cancel_request_ends_the_task_cancelled)."""
+        expires."""
         t = self.get(task_id)
         self._holds(t, token)
         if t.cancel_requested:
@@ -389,9 +388,6 @@ class QueueMachine(RuleBasedStateMachine):
 
     @rule(lease=leases)
     def release(self, lease):
-        t = self.model.tasks.get(lease.id)
-        if t and t.status == "running" and t.token == lease.token and t.cancel_requested:
-            return  # known engine bug: test_release_after_a_cancel_request_ends_the_task_cancelled
         self.expect(lease.release, lambda: self.model.release(lease.id, lease.token))
 
     @rule(lease=leases, call=st.sampled_from(["heartbeat", "checkpoint", "log"]))
@@ -501,16 +497,12 @@ def test_the_queue_behaves_like_its_model(r):
 
 # -- what the machine found ------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "release-21.lua ignores the task's 'cancel' flag: a released task whose cancel was "
-    "requested is queued again (flag still set) instead of ending cancelled, which is "
-    "what happens when the same lease expires (includes/reap.lua)"))
 def test_release_after_a_cancel_request_ends_the_task_cancelled(q):
     """The machine's shortest failing run: enqueue, claim, cancel, release."""
     t = q.enqueue("app:job")
     [lease] = q.claim(1)
     assert q.cancel(t.id) == "cancel_requested"
-    lease.release()  # the holder stops without running the task
+    assert lease.release() == "cancelled"  # the holder stops without running the task
     got = q.get(t.id)
     assert got.status == "cancelled"
     assert q.claim(1) == []  # nobody runs a task whose cancel was requested
