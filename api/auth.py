@@ -4,7 +4,7 @@
   claims ``sub``, ``exp`` (both required) and ``scopes`` (a list or a
   space-separated string); optional ``rate_limit`` ("<requests>/<seconds>").
 - ``Authorization: ApiKey <key>``: keys are stored as sha256 hashes in
-  Redis (api.redis_keys.ApiKeys.api_keys) with their name and scopes; the
+  Redis (taskq.keys.ApiKeys.api_keys) with their name and scopes; the
   key itself is shown once, when created.
 
 Scope ``admin`` allows everything; ``<area>:write`` includes
@@ -25,7 +25,7 @@ import jwt
 from flask import g
 
 from .errors import ApiError
-from .redis_keys import ApiKeys
+from taskq.keys import ApiKeys
 
 SCOPES = ("admin", "tasks:read", "tasks:write", "workers:read", "system:read",
           "webhooks:read", "webhooks:write")

@@ -15,7 +15,7 @@ import click
 from taskq.keys import DEFAULT_PREFIX
 
 from . import auth
-from .redis_keys import ApiKeys
+from taskq.keys import ApiKeys
 
 _scopes = click.option("--scope", "-s", "scopes", multiple=True, required=True,
                        help=f"Scope to grant (repeat): {', '.join(auth.SCOPES)}.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .redis_keys import ApiKeys
+from taskq.keys import ApiKeys
 
 
 @dataclass(frozen=True)

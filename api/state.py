@@ -13,7 +13,7 @@ from flask import current_app
 from taskq.keys import Keys
 from taskq.webhooks import WebhookStore
 
-from .redis_keys import ApiKeys
+from taskq.keys import ApiKeys
 from .services.system import SystemService
 from .services.tasks import TaskService
 

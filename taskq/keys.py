@@ -165,6 +165,55 @@ class QueueKeys:
         return self.base.replace("{", "\\{").replace("}", "\\}") + "*"
 
 
+@dataclass(frozen=True)
+class WebhookKeys:
+    prefix: str
+
+    @property
+    def endpoints(self) -> str:
+        """Hash: endpoint id -> JSON (url, events, secret, created_at ms)."""
+        return f"{self.prefix}:webhooks:endpoints"
+
+    @property
+    def pending(self) -> str:
+        """Hash: '<stream>|<entry id>' -> JSON delivery state of that entry."""
+        return f"{self.prefix}:webhooks:pending"
+
+    @property
+    def stats(self) -> str:
+        """Hash: '<endpoint id>:<counter>' -> delivered, failed, last_status, ..."""
+        return f"{self.prefix}:webhooks:stats"
+
+    @property
+    def since(self) -> str:
+        """String: ms of the first endpoint; consumer groups start there."""
+        return f"{self.prefix}:webhooks:since"
+
+
+@dataclass(frozen=True)
+class ApiKeys:
+    prefix: str
+
+    @property
+    def api_keys(self) -> str:
+        """Hash: sha256(api key) -> JSON record (id, name, scopes, ...)."""
+        return f"{self.prefix}:api:keys"
+
+    @property
+    def instances(self) -> str:
+        """Zset: API process id -> last seen ms (system status)."""
+        return f"{self.prefix}:api:instances"
+
+    @property
+    def instance_started(self) -> str:
+        """Hash: API process id -> epoch seconds it started (uptime)."""
+        return f"{self.prefix}:api:started"
+
+    def rate(self, identity: str, window: int) -> str:
+        """Counter of one identity's requests in one fixed window."""
+        return f"{self.prefix}:api:rate:{identity}:{window}"
+
+
 @lru_cache(maxsize=4096)
 def _queue_keys(prefix: str, name: str) -> QueueKeys:
     # Queue keys are immutable and built on every script call: build once.

@@ -93,7 +93,7 @@ def _text(name: str, value: Any, max_len: int = 256) -> str:
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
-def _dumps(name: str, value: Any) -> str:
+def json_text(name: str, value: Any) -> str:
     try:
         return _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
@@ -140,11 +140,11 @@ def build_spec(queue: str, func: Any = None, args: Any = (), kwargs: Any = None,
     if name:
         f["func"] = name
     if args:
-        f["args"] = _dumps("args", list(args))
+        f["args"] = json_text("args", list(args))
     if kwargs:
         if not isinstance(kwargs, dict):
             raise TaskqValueError("kwargs must be a dict")
-        f["kwargs"] = _dumps("kwargs", kwargs)
+        f["kwargs"] = json_text("kwargs", kwargs)
     if not options:  # the common bulk case: every option at its default
         f["max_retries"] = DEFAULT_MAX_RETRIES
         return TaskSpec(new_task_id(queue), f)
@@ -156,7 +156,7 @@ def build_spec(queue: str, func: Any = None, args: Any = (), kwargs: Any = None,
         if not isinstance(o["meta"], dict):
             raise TaskqValueError("meta must be a dict")
         if o["meta"]:
-            f["meta"] = _dumps("meta", o["meta"])
+            f["meta"] = json_text("meta", o["meta"])
 
     priority = _int("priority", o.get("priority", 0), PRIORITY_MIN, PRIORITY_MAX)
     if priority:
@@ -182,14 +182,14 @@ def build_spec(queue: str, func: Any = None, args: Any = (), kwargs: Any = None,
         raise TaskqValueError("tags must be a list of strings")
     tags = list(dict.fromkeys(_text("tag", t, 128) for t in tags))
     if tags:
-        f["tags"] = _dumps("tags", tags)
+        f["tags"] = json_text("tags", tags)
 
     deps = _dependency_ids(queue, o.get("depends_on"))
     policy = o.get("dependency_policy", "fail")
     if policy not in DEPENDENCY_POLICIES:
         raise TaskqValueError(f"dependency_policy must be 'fail' or 'release', got {policy!r}")
     if deps:
-        f["deps"] = _dumps("deps", deps)
+        f["deps"] = json_text("deps", deps)
         if policy != "fail":
             f["dep_policy"] = policy
 
@@ -273,3 +273,47 @@ def check_queue_name(name: str) -> str:
             f"queue name {name!r} must be 1-128 characters of letters, digits, '_', '.', '-'")
     return name
 
+
+UPDATABLE = frozenset({"priority", "scheduled_at", "max_retries", "timeout", "tags",
+                       "meta", "depends_on"})
+"""What Queue.update may change on a task that has not started."""
+
+
+def build_update(queue: str, task_id: str, changes: dict) -> dict:
+    """Validate Queue.update's changes (as enqueue options are validated) and
+    encode them for the update script."""
+    unknown = set(changes) - UPDATABLE
+    if unknown:
+        raise TaskqValueError(f"cannot update: {', '.join(sorted(unknown))}")
+    spec: dict[str, Any] = {}
+    if "priority" in changes:
+        spec["priority"] = _int("priority", changes["priority"], PRIORITY_MIN, PRIORITY_MAX)
+    if "max_retries" in changes:
+        spec["max_retries"] = _int("max_retries", changes["max_retries"], 0, 1000)
+    if "timeout" in changes:
+        t = changes["timeout"]
+        spec["timeout"] = "" if t is None else repr(_seconds("timeout", t, allow_zero=False))
+    if "scheduled_at" in changes:
+        at = changes["scheduled_at"]
+        if at is None:
+            spec["at"] = "0"
+        elif isinstance(at, datetime):
+            spec["at"] = str(max(1, dt_to_ms(at)))
+        elif isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at) and at > 0:
+            spec["at"] = str(int(at * 1000))
+        else:
+            raise TaskqValueError("scheduled_at must be a datetime, epoch seconds or None")
+    if "tags" in changes:
+        tags = changes["tags"] or []
+        if isinstance(tags, str) or not isinstance(tags, (list, tuple, set)):
+            raise TaskqValueError("tags must be a list of strings")
+        spec["tags"] = list(dict.fromkeys(_text("tag", t, 128) for t in tags))
+    if "meta" in changes:
+        if not isinstance(changes["meta"], dict):
+            raise TaskqValueError("meta must be a dict")
+        spec["meta"] = changes["meta"]
+    if "depends_on" in changes:
+        spec["deps"] = _dependency_ids(queue, changes["depends_on"])
+        if task_id in spec["deps"]:
+            raise CyclicDependencyError(f"task {task_id} depends on itself")
+    return spec

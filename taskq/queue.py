@@ -9,8 +9,6 @@ queue-wide switches (pause, resume). Every state change is one Lua call.
 from __future__ import annotations
 
 import json
-import math
-from datetime import datetime
 from typing import Any, Iterable, Sequence
 
 from . import deps
@@ -19,11 +17,10 @@ from .errors import (E_DEP_MISSING, E_EXISTS, E_STATE, CyclicDependencyError,
                      DependencyNotFound, TaskExists, TaskNotFound, TaskqValueError, raise_for)
 from .keys import DEFAULT_PREFIX, STATUSES, Keys, queue_of
 from .lease import DEFAULT_LEASE, Lease, claim
-from .options import (OPTION_NAMES, PRIORITY_MAX, PRIORITY_MIN, TaskSpec, _dependency_ids,
-                      _dumps, _int, _seconds, _text, build_spec, check_queue_name, order_batch,
-                      specs_json)
+from .options import (OPTION_NAMES, TaskSpec, json_text, build_spec, build_update, check_queue_name,
+                      order_batch, specs_json)
 from .scripts import call, execute
-from .task import Task, decode_hash, dt_to_ms
+from .task import Task, decode_hash
 
 BATCH_SIZE = 1000
 """Tasks per enqueue script call: one call is all-or-nothing, and a call of
@@ -204,16 +201,13 @@ class Queue:
         if reply[1]:
             deps.drain_outbox(self.redis, self.keys, self.name)
 
-    UPDATABLE = frozenset({"priority", "scheduled_at", "max_retries", "timeout", "tags",
-                           "meta", "depends_on"})
-
     def update(self, task_id: str, **changes: Any) -> str:
         """Change a task that has not started (queued, delayed or blocked) in
         one script call; returns its new status. ``scheduled_at=None`` makes
         it due now, ``timeout=None`` removes its timeout, ``meta`` is merged
         (a None value removes a field), ``depends_on`` replaces the list.
         A running or finished task raises InvalidState."""
-        spec = _update_spec(self.name, task_id, changes)
+        spec = build_update(self.name, task_id, changes)
         if spec.get("deps"):
             self._check_foreign_deps([TaskSpec(task_id, {}, spec["deps"])])
         reply = self._run_update(task_id, spec)
@@ -224,7 +218,7 @@ class Queue:
     def _run_update(self, task_id: str, spec: dict) -> list:
         if not self._owns(task_id):
             raise TaskNotFound(f"task {task_id} not found in queue {self.name}")
-        reply = call(self.redis, "update", self.qkeys, task_id, _dumps("changes", spec))
+        reply = call(self.redis, "update", self.qkeys, task_id, json_text("changes", spec))
         if reply[0] == E_STATE and reply[1] == "cycle":
             raise CyclicDependencyError(f"task {task_id} would depend on itself")
         if reply[0] == E_STATE and reply[1].startswith("dependency "):
@@ -266,46 +260,6 @@ class Queue:
             return queue_of(task_id) == self.name
         except ValueError:
             return False
-
-
-def _update_spec(queue: str, task_id: str, changes: dict) -> dict:
-    """Validate Queue.update's changes (as enqueue options are validated) and
-    encode them for the update script."""
-    unknown = set(changes) - Queue.UPDATABLE
-    if unknown:
-        raise TaskqValueError(f"cannot update: {', '.join(sorted(unknown))}")
-    spec: dict[str, Any] = {}
-    if "priority" in changes:
-        spec["priority"] = _int("priority", changes["priority"], PRIORITY_MIN, PRIORITY_MAX)
-    if "max_retries" in changes:
-        spec["max_retries"] = _int("max_retries", changes["max_retries"], 0, 1000)
-    if "timeout" in changes:
-        t = changes["timeout"]
-        spec["timeout"] = "" if t is None else repr(_seconds("timeout", t, allow_zero=False))
-    if "scheduled_at" in changes:
-        at = changes["scheduled_at"]
-        if at is None:
-            spec["at"] = "0"
-        elif isinstance(at, datetime):
-            spec["at"] = str(max(1, dt_to_ms(at)))
-        elif isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at) and at > 0:
-            spec["at"] = str(int(at * 1000))
-        else:
-            raise TaskqValueError("scheduled_at must be a datetime, epoch seconds or None")
-    if "tags" in changes:
-        tags = changes["tags"] or []
-        if isinstance(tags, str) or not isinstance(tags, (list, tuple, set)):
-            raise TaskqValueError("tags must be a list of strings")
-        spec["tags"] = list(dict.fromkeys(_text("tag", t, 128) for t in tags))
-    if "meta" in changes:
-        if not isinstance(changes["meta"], dict):
-            raise TaskqValueError("meta must be a dict")
-        spec["meta"] = changes["meta"]
-    if "depends_on" in changes:
-        spec["deps"] = _dependency_ids(queue, changes["depends_on"])
-        if task_id in spec["deps"]:
-            raise CyclicDependencyError(f"task {task_id} depends on itself")
-    return spec
 
 
 def get_task(task_id: str, redis=None, prefix: str | None = None) -> Task | None:

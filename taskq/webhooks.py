@@ -28,12 +28,11 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 from . import maintenance
-from .keys import Keys
+from .keys import Keys, WebhookKeys
 from .queue import get_task
 from .worker_registry import WorkerRegistry
 
@@ -63,31 +62,6 @@ READ_COUNT = 100
 """Stream entries read per stream per tick (new ones, and as many pending)."""
 PER_ENDPOINT_PER_TICK = 50
 """POSTs to one endpoint per tick, at most."""
-
-
-@dataclass(frozen=True)
-class WebhookKeys:
-    prefix: str
-
-    @property
-    def endpoints(self) -> str:
-        """Hash: endpoint id -> JSON (url, events, secret, created_at ms)."""
-        return f"{self.prefix}:webhooks:endpoints"
-
-    @property
-    def pending(self) -> str:
-        """Hash: '<stream>|<entry id>' -> JSON delivery state of that entry."""
-        return f"{self.prefix}:webhooks:pending"
-
-    @property
-    def stats(self) -> str:
-        """Hash: '<endpoint id>:<counter>' -> delivered, failed, last_status, ..."""
-        return f"{self.prefix}:webhooks:stats"
-
-    @property
-    def since(self) -> str:
-        """String: ms of the first endpoint; consumer groups start there."""
-        return f"{self.prefix}:webhooks:since"
 
 
 def _now_ms() -> int:

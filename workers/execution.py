@@ -82,9 +82,11 @@ def run_command(lease: Lease, command: str | list[str], timeout: float) -> dict[
     if not argv:
         raise NothingToRun("empty command")
     try:
+        # The command can post its own checkpoint over HTTP with these.
+        env = dict(os.environ, TASKQ_TASK_ID=lease.id, TASKQ_LEASE_TOKEN=lease.token)
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL, text=True, errors="replace",
-                                start_new_session=True)
+                                start_new_session=True, env=env)
     except OSError as exc:
         raise CommandFailed(f"cannot start {argv[0]}: {exc.strerror or exc}") from exc
     lines: queue.Queue[tuple[str, str] | None] = queue.Queue()

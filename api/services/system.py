@@ -15,7 +15,7 @@ from taskq.options import PRIORITY_MAX
 from taskq.worker_registry import WorkerRegistry
 from workers import scheduler as scheduler_mod
 
-from ..redis_keys import ApiKeys
+from taskq.keys import ApiKeys
 
 PRIORITY_BANDS = (("high_priority", 8, None), ("normal_priority", 4, 7), ("low_priority", None, 3))
 """Ready-queue depth by priority band (DTS priorities are 1-10)."""

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from api import auth
 from api.cli import cli
-from api.redis_keys import ApiKeys
+from taskq.keys import ApiKeys
 
 
 def test_missing_expired_forged_and_malformed_credentials_are_401(client):

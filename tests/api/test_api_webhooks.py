@@ -13,7 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from taskq import maintenance, webhooks
-from taskq.webhooks import GROUP, Deliverer, WebhookKeys
+from taskq.keys import WebhookKeys
+from taskq.webhooks import GROUP, Deliverer
 from taskq.worker_registry import WorkerRegistry
 
 SECRET = "receiver-secret-0123456789"
