@@ -5,6 +5,7 @@ themselves without flushing a server they do not own."""
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 import pytest
@@ -55,3 +56,18 @@ def make_queue(r, prefix):
 @pytest.fixture
 def q(make_queue) -> Queue:
     return make_queue("default")
+
+
+def _wait_for(pred, timeout: float = 15.0, every: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(every)
+    return False
+
+
+@pytest.fixture
+def wait_for():
+    """wait_for(pred, timeout=15): poll until pred() is true; False on timeout."""
+    return _wait_for

@@ -26,13 +26,6 @@ def task_redis(redis_url, monkeypatch):
     monkeypatch.setenv("REDIS_URL", redis_url)
 
 
-def wait_for(pred, timeout=15.0, every=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(every)
-    return False
 
 
 def start_worker(redis_url, prefix, *args):
@@ -70,7 +63,7 @@ def test_task_body_checkpoints_and_logs(r, q, prefix):
     assert [x["message"] for x in q.logs(t.id)] == ["step 0 done", "step 1 done", "step 2 done"]
 
 
-def test_idle_worker_is_woken_by_enqueue_not_by_polling(r, q, prefix, monkeypatch):
+def test_idle_worker_is_woken_by_enqueue_not_by_polling(r, q, prefix, monkeypatch, wait_for):
     monkeypatch.setattr(pool_module, "WAKE_TIMEOUT", 30.0)  # a poll would take 30 s
     w = PoolWorker(r, ["other", "default"], concurrency=1, prefix=prefix)
     th = threading.Thread(target=w.run, daemon=True)
@@ -84,7 +77,7 @@ def test_idle_worker_is_woken_by_enqueue_not_by_polling(r, q, prefix, monkeypatc
     assert not th.is_alive()
 
 
-def test_a_task_past_its_timeout_is_failed_and_its_late_result_dropped(r, q, prefix):
+def test_a_task_past_its_timeout_is_failed_and_its_late_result_dropped(r, q, prefix, wait_for):
     t = q.enqueue(f"{T}:sleep_then_incr", 1.5, f"{prefix}:s", f"{prefix}:d",
                   timeout=0.3, max_retries=0)
     w = PoolWorker(r, ["default"], concurrency=1, lease=0.3, prefix=prefix)
@@ -96,7 +89,7 @@ def test_a_task_past_its_timeout_is_failed_and_its_late_result_dropped(r, q, pre
     assert q.get(t.id).status == "failed"  # the body finished late; nothing changed
 
 
-def test_registry_shows_the_worker_and_its_task(r, q, prefix):
+def test_registry_shows_the_worker_and_its_task(r, q, prefix, wait_for):
     t = q.enqueue(f"{T}:sleep_then_incr", 1.0, f"{prefix}:s", f"{prefix}:d")
     w = PoolWorker(r, ["default"], concurrency=1, lease=0.3, prefix=prefix)
     th = threading.Thread(target=w.run, kwargs={"burst": True}, daemon=True)
@@ -113,7 +106,7 @@ def test_registry_shows_the_worker_and_its_task(r, q, prefix):
     assert events == ["worker.registered", "worker.offline"]
 
 
-def test_sigkilled_worker_task_runs_again_elsewhere_exactly_once(r, q, prefix, redis_url):
+def test_sigkilled_worker_task_runs_again_elsewhere_exactly_once(r, q, prefix, redis_url, wait_for):
     t = q.enqueue(f"{T}:sleep_then_incr", 2.0, f"{prefix}:started", f"{prefix}:done")
     a = start_worker(redis_url, prefix, "--lease", "1", "default")
     b = a
@@ -135,7 +128,7 @@ def test_sigkilled_worker_task_runs_again_elsewhere_exactly_once(r, q, prefix, r
     assert r.get(f"{prefix}:started") == "2" and r.get(f"{prefix}:done") == "1"
 
 
-def test_sigterm_finishes_the_task_in_hand_then_exits(r, q, prefix, redis_url):
+def test_sigterm_finishes_the_task_in_hand_then_exits(r, q, prefix, redis_url, wait_for):
     t = q.enqueue(f"{T}:sleep_then_incr", 1.0, f"{prefix}:started", f"{prefix}:done")
     w = start_worker(redis_url, prefix, "default")
     assert wait_for(lambda: r.get(f"{prefix}:started") == "1")
@@ -144,7 +137,7 @@ def test_sigterm_finishes_the_task_in_hand_then_exits(r, q, prefix, redis_url):
     assert q.get(t.id).status == "completed" and r.get(f"{prefix}:done") == "1"
 
 
-def test_second_signal_gives_the_lease_back_at_once(r, q, prefix, redis_url):
+def test_second_signal_gives_the_lease_back_at_once(r, q, prefix, redis_url, wait_for):
     t = q.enqueue(f"{T}:sleep_then_incr", 30.0, f"{prefix}:started", f"{prefix}:done")
     w = start_worker(redis_url, prefix, "default")
     try:
@@ -160,7 +153,7 @@ def test_second_signal_gives_the_lease_back_at_once(r, q, prefix, redis_url):
     assert got.status == "queued" and got.attempts == 0
 
 
-def test_crash_restart_resumes_from_the_checkpoint(r, q, prefix, redis_url):
+def test_crash_restart_resumes_from_the_checkpoint(r, q, prefix, redis_url, wait_for):
     crash = f"{prefix}:crash"
     r.set(crash, "1")
     t = q.enqueue(f"{T}:resume_from_checkpoint", 4, crash)

@@ -16,13 +16,6 @@ from workers.scheduler import Scheduler, status
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def wait_for(pred, timeout=15.0, every=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(every)
-    return False
 
 
 def test_one_leader_and_takeover_when_it_goes_silent(r, prefix):
@@ -76,7 +69,7 @@ def start_scheduler(redis_url, prefix):
                             stderr=subprocess.DEVNULL, start_new_session=True)
 
 
-def test_standby_process_takes_over_after_the_leader_is_killed(r, keys, redis_url, prefix):
+def test_standby_process_takes_over_after_the_leader_is_killed(r, keys, redis_url, prefix, wait_for):
     procs = [start_scheduler(redis_url, prefix), start_scheduler(redis_url, prefix)]
     try:
         assert wait_for(lambda: r.get(keys.scheduler_leader) is not None)
