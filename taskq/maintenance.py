@@ -7,7 +7,6 @@ on the elected leader, then every step in STEPS.
 
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 from . import deps
@@ -48,13 +47,13 @@ def tick(client, keys: Keys, prune: bool = False) -> dict[str, int]:
     return totals
 
 
-def prune_all(client, keys: Keys, names: list[str], now: float | None = None) -> int:
-    now_ms = int((now if now is not None else time.time()) * 1000)
-    minute = now_ms // 60000
+def prune_all(client, keys: Keys, names: list[str], retention: float = RETENTION_SECONDS) -> int:
+    """Delete tasks that ended more than ``retention`` seconds ago (by
+    Redis's clock) and old analytics buckets; returns tasks deleted."""
     pipe = client.pipeline(transaction=False)
     for name in names:
-        call(pipe, "prune", keys.queue(name), now_ms - RETENTION_SECONDS * 1000, REAP_LIMIT,
-             minute - MINUTE_BUCKETS_KEPT, minute // 60 - HOUR_BUCKETS_KEPT)
+        call(pipe, "prune", keys.queue(name), int(retention * 1000), REAP_LIMIT,
+             MINUTE_BUCKETS_KEPT, HOUR_BUCKETS_KEPT)
     return sum(reply[1] for reply in execute(pipe))
 
 

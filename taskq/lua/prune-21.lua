@@ -1,14 +1,17 @@
 --[[ Retention: delete finished tasks that ended before a cutoff, and drop
 analytics buckets older than their horizon.
 KEYS: the queue's keys (includes/queue_keys.lua)
-ARGV[1] finished_before_ms   ARGV[2] limit
-ARGV[3] oldest minute bucket to keep   ARGV[4] oldest hour bucket to keep
+ARGV[1] retention ms (tasks that ended longer ago go)   ARGV[2] limit
+ARGV[3] minute buckets to keep   ARGV[4] hour buckets to keep
+Ages are measured on Redis's clock, like everything else.
 Returns {OK, tasks_deleted, buckets_deleted}
 ]]
 --- @include "includes/codes.lua"
+--- @include "includes/now_ms.lua"
 --- @include "includes/queue_keys.lua"
 
-local cutoff, limit = ARGV[1], tonumber(ARGV[2])
+local now = now_ms()
+local cutoff, limit = now - tonumber(ARGV[1]), tonumber(ARGV[2])
 local deleted = 0
 for _, st in ipairs({'completed', 'failed', 'cancelled'}) do
   local ids = redis.call('ZRANGEBYSCORE', Q[st], '-inf', '(' .. cutoff, 'LIMIT', 0, limit)
@@ -24,7 +27,9 @@ for _, st in ipairs({'completed', 'failed', 'cancelled'}) do
     deleted = deleted + 1
   end
 end
-local min_minute, min_hour = tonumber(ARGV[3]), tonumber(ARGV[4])
+local minute = math.floor(now / 60000)
+local min_minute = minute - tonumber(ARGV[3])
+local min_hour = math.floor(minute / 60) - tonumber(ARGV[4])
 local gone = {}
 for _, field in ipairs(redis.call('HKEYS', Q.series)) do
   local kind, bucket = string.match(field, '^(%a):(%d+):')
