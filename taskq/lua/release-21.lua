@@ -18,10 +18,13 @@ local f, refusal = check_lease(tkey, token, now, 'attempts', 'cancel')
 if refusal then return refusal end
 redis.call('ZREM', Q.running, id)
 release_concurrency(Q, tkey)
-redis.call('HDEL', tkey, 'token', 'expires', 'worker')
 if f[5] == '1' then
+  -- ends like an acknowledged cancel: the token stays, so the holder
+  -- repeating itself is recognised (fail's no-op) rather than refused
+  redis.call('HDEL', tkey, 'expires')
   return {OK, 'cancelled', finish(Q, id, tkey, nil, 'cancelled', now, nil)}
 end
+redis.call('HDEL', tkey, 'token', 'expires', 'worker')
 redis.call('HSET', tkey, 'attempts', math.max(0, tonumber(f[4] or '1') - 1))
 make_ready(Q, id, tkey, now)
 emit(Q, now, 'released', id)
