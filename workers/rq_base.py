@@ -1,0 +1,376 @@
+"""What the forking and the simple taskq RQ workers share: claiming a task
+from the taskq queues, wrapping it in a transient RQ job, reporting its
+outcome to the engine exactly once, RQ's bookkeeping, shutdown, and the
+taskq worker registry."""
+
+from __future__ import annotations
+
+import math
+import mmap
+import threading
+import time
+
+import redis
+from rq.job import Job
+from rq.queue import Queue as RQQueue
+from rq.timeouts import JobTimeoutException
+from rq.worker import WorkerStatus
+
+from taskq import Keys, Lease, __version__, claim
+from taskq.errors import LeaseLost, TaskNotFound, TaskqError
+from taskq.keys import DEFAULT_PREFIX
+from taskq.options import check_queue_name
+from taskq.worker_registry import HEARTBEAT_INTERVAL, WorkerRegistry, resource_usage
+
+from .execution import DEFAULT_TIMEOUT, TaskError, TaskTimeout, run_task
+from .rq_job import TaskqJob, rq_job_id
+from .rq_process import env_lease, signals_to_main_thread, taskq_client
+
+WAKE_TIMEOUT = 1.0
+"""Seconds an idle worker blocks on the queues' wake keys before claiming
+again: bounds how late it sees a due delayed task when no scheduler pushes
+a wake token, and how long a registry heartbeat can be late."""
+JOB_HASH_GRACE = 30
+"""The transient RQ job hash expires this many seconds before RQ's own
+started-registry entry does, so RQ's registry cleanup never finds a stale
+hash to move into its failed registry."""
+
+REPORT_RETRY_DELAYS = (0.5, 1.0, 2.0)
+"""Waits between tries of a report that met a Redis connection error (every
+report is idempotent for its lease token, so trying again is safe)."""
+
+# What the process that ran a task reported, shared between a horse and its
+# parent through one byte of anonymous shared memory. _UNKNOWN: Redis could
+# not be reached; the lease will expire and the engine decides.
+_NONE, _COMPLETED, _FAILED, _CANCELLED, _LOST, _UNKNOWN = 0, 1, 2, 3, 4, 5
+
+
+def _retrying(call):
+    """Run a report, trying again through a short Redis outage."""
+    for delay in REPORT_RETRY_DELAYS:
+        try:
+            return call()
+        except (redis.ConnectionError, redis.TimeoutError):
+            time.sleep(delay)
+    return call()
+
+
+class TaskqWorkerMixin:
+    """What both taskq RQ workers share: claiming, wrapping a task in a job,
+    reporting its outcome to the engine, and the taskq worker registry."""
+
+    log_result_lifespan = False  # results live in taskq, not in RQ
+
+    def __init__(self, queues, *args, lease: float | None = None, prefix: str | None = None,
+                 **kwargs):
+        super().__init__(queues, *args, **kwargs)
+        for name in self.queue_names():
+            check_queue_name(name)
+        self.keys = Keys(prefix or DEFAULT_PREFIX)
+        self.taskq = taskq_client(self.connection)
+        self.registry = WorkerRegistry(self.taskq, self.keys)
+        self.lease_seconds = float(lease or env_lease())
+        self._cli_monitoring_interval = self.job_monitoring_interval
+        self._wake_keys = [self.keys.queue(n).wake for n in self.queue_names()]
+        self._outcome = mmap.mmap(-1, 1)
+        self._lease: Lease | None = None
+        self._claiming = False
+        self._lease_lost = self._cancel_seen = self._released = False
+        self._exc: BaseException | None = None
+        self._completed = self._failed = 0
+        self._reported = (0, 0)
+        self._next_beat = self._next_rq_beat = 0.0
+        self._beat_lock = threading.Lock()  # the simple worker beats from two threads
+
+    # -- registration -------------------------------------------------------
+    def subscribe(self):
+        with signals_to_main_thread():
+            super().subscribe()
+
+    def register_birth(self):
+        super().register_birth()
+        try:
+            self.registry.register(self.name, self.queue_names(), version=__version__)
+        except redis.RedisError as exc:
+            self.log.warning("Worker %s: taskq registry: %s", self.name, exc)
+
+    def register_death(self):
+        try:
+            self._registry_beat(force=True)
+            self.registry.deregister(self.name)
+        except redis.RedisError as exc:
+            self.log.warning("Worker %s: taskq registry: %s", self.name, exc)
+        super().register_death()
+
+    def _registry_beat(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now < self._next_beat:
+            return
+        with self._beat_lock:
+            self._next_beat = now + HEARTBEAT_INTERVAL - 0.5  # callers tick every interval
+            done, failed = self._completed, self._failed
+            delta = (done - self._reported[0], failed - self._reported[1])
+            lease = self._lease
+            try:
+                self.registry.heartbeat(self.name, [lease.id] if lease else [],
+                                        *delta, resources=resource_usage())
+                self._reported = (done, failed)
+            except redis.RedisError as exc:
+                self.log.warning("Worker %s: taskq registry heartbeat: %s", self.name, exc)
+
+    # -- shutdown -----------------------------------------------------------
+    def _shutdown(self):
+        # A claim in flight or a task held: finish it first (RQ would raise
+        # StopRequested here when idle, orphaning a lease just claimed).
+        if self._claiming or self._lease is not None:
+            self._stop_requested = True
+            return
+        super()._shutdown()
+
+    def request_force_stop(self, signum, frame):
+        try:
+            super().request_force_stop(signum, frame)
+        except SystemExit:
+            self._give_back()
+            raise
+
+    def _give_back(self) -> None:
+        """Cold stop: the task goes back to its queue at once, its attempt
+        not counted (instead of waiting for the lease to expire)."""
+        lease = self._lease
+        if lease is None or self._released:
+            return
+        self._released = True
+        try:
+            lease.release()
+            self.log.warning("Worker %s: gave task %s back", self.name, lease.id)
+        except (TaskqError, redis.RedisError) as exc:
+            self.log.warning("Worker %s: could not give back %s: %s", self.name, lease.id, exc)
+
+    # -- claiming -----------------------------------------------------------
+    def _claim_length(self) -> float:
+        return self.lease_seconds
+
+    def _hold(self, lease: Lease) -> Lease:
+        """The claimed lease, its ``length`` (what a renewal without an
+        argument extends by, as ``current_task().cancel_requested()`` does)
+        the task's own ``lease`` option, else this worker's lease setting."""
+        lease.length = lease.task.lease_seconds or self.lease_seconds
+        return lease
+
+    def _claim(self) -> RQQueue | None:
+        """Claim one task from the worker's queues in their current order;
+        sets self._lease and returns the RQ queue object of its queue."""
+        names = [q.name for q in self._ordered_queues]
+        self._claiming = True
+        try:
+            leases = claim(self.taskq, self.keys, names, 1, self._claim_length(), self.name)
+            if leases:
+                self._lease = self._hold(leases[0])
+        finally:
+            self._claiming = False
+        if not leases:
+            return None
+        return next(q for q in self._ordered_queues if q.name == leases[0].task.queue)
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None):
+        """Claim a task, blocking on the queues' wake keys between tries;
+        ``timeout`` None is burst mode (return None when nothing is ready)."""
+        qnames = ",".join(self.queue_names())
+        self.set_state(WorkerStatus.IDLE)
+        self.procline("Listening on " + qnames)
+        idle_since = time.monotonic()
+        wait = 1.0
+        queue = None
+        while True:
+            try:
+                if time.monotonic() >= self._next_rq_beat:  # its TTL is minutes: no need each second
+                    self.heartbeat()
+                    self._next_rq_beat = time.monotonic() + HEARTBEAT_INTERVAL
+                self._registry_beat()
+                if self.should_run_maintenance_tasks:
+                    self.run_maintenance_tasks()
+                self.check_for_suspension(timeout is None)  # `rq suspend`: claim nothing new
+                if self._stop_requested:
+                    return None
+                queue = self._claim()
+                if queue is not None:
+                    break
+                if timeout is None:
+                    return None
+                if max_idle_time is not None and time.monotonic() - idle_since >= max_idle_time:
+                    return None
+                self.taskq.blpop(self._wake_keys, timeout=WAKE_TIMEOUT)
+                wait = 1.0
+            except redis.ConnectionError as exc:
+                self.log.error("Worker %s: could not connect to Redis: %s; retrying in %d s",
+                               self.name, exc, wait)
+                time.sleep(wait)
+                wait = min(wait * self.exponential_backoff_factor, self.max_connection_wait_time)
+        job = self._job_for(self._lease, queue)
+        self.reorder_queues(reference_queue=queue)
+        self.log.info("Worker %s: %s: %s (%s)", self.name, queue.name, job.description,
+                      self._lease.id)
+        self._registry_beat(force=True)
+        return job, queue
+
+    def _job_timeout(self, task) -> int:
+        return max(1, math.ceil(task.timeout)) if task.timeout else int(DEFAULT_TIMEOUT)
+
+    def _job_for(self, lease: Lease, queue: RQQueue) -> TaskqJob:
+        """The transient RQ job around a claimed task (its hash lets RQ's
+        stop-job command and horse monitoring find it; it expires)."""
+        task = lease.task
+        command = task.meta.get("command") if isinstance(task.meta, dict) else None
+        what = task.func or (f"command {command!r}" if command else "nothing")
+        job = TaskqJob.create(run_task, args=(task.id,), connection=self.connection,
+                              id=rq_job_id(task.id), origin=queue.name, result_ttl=0,
+                              timeout=self._job_timeout(task), description=what[:200],
+                              serializer=self.serializer, meta={"taskq_task_id": task.id})
+        job.lease = lease
+        job.redis_server_version = self.get_redis_server_version()
+        self._monitoring_interval_for(lease)
+        with self.connection.pipeline() as pipe:
+            job.save(pipeline=pipe)
+            pipe.expire(job.key, self._job_hash_ttl(job))
+            pipe.execute()
+        return job
+
+    def _monitoring_interval_for(self, lease: Lease) -> None:
+        pass
+
+    def _job_hash_ttl(self, job: Job) -> int:
+        return max(10, int(self.get_heartbeat_ttl(job)) - JOB_HASH_GRACE)
+
+    # -- running ------------------------------------------------------------
+    def execute_job(self, job: Job, queue: RQQueue):
+        self._outcome[0] = _NONE
+        self._lease_lost = self._cancel_seen = self._released = False
+        self._exc = None
+        try:
+            super().execute_job(job, queue)
+        finally:
+            self._end(job)
+
+    def _end(self, job: Job) -> None:
+        """After the task ran (here or in a horse): make sure it was reported
+        once, count it, and drop RQ's traces of it."""
+        lease, outcome = self._lease, self._outcome[0]
+        if outcome == _NONE and not (self._lease_lost or self._released) and lease is not None:
+            # e.g. a horse that died before its body started
+            self._report_failure(job, "the task ended without reporting (worker error)", True)
+            outcome = self._outcome[0]
+        if outcome == _COMPLETED:
+            self._completed += 1
+        elif outcome == _FAILED:
+            self._failed += 1
+        self._lease = None
+        try:
+            with self.connection.pipeline() as pipe:
+                if self.execution is not None:
+                    self.cleanup_execution(job, pipeline=pipe)
+                pipe.delete(job.key)
+                pipe.execute()
+        except redis.RedisError:
+            pass
+        self._registry_beat(force=True)
+
+    def handle_exception(self, job: Job, *exc_info):
+        self._exc = exc_info[1]
+        super().handle_exception(job, *exc_info)
+
+    def handle_job_success(self, job: Job, queue: RQQueue, started_job_registry=None):
+        lease: Lease = job.lease
+        try:
+            _retrying(lambda: lease.complete(job._result))
+            self._outcome[0] = _COMPLETED
+            self.log.info("Worker %s: task %s completed", self.name, lease.id)
+        except TaskqError as exc:
+            self._outcome[0] = _LOST
+            self.log.warning("Worker %s: task %s finished but was not ours any more: %s",
+                             self.name, lease.id, exc)
+        except redis.RedisError as exc:
+            self._outcome[0] = _UNKNOWN
+            self.log.error("Worker %s: task %s finished; could not report it (%s): its lease "
+                           "will expire and it will run again", self.name, lease.id, exc)
+        self._rq_bookkeeping(job, success=True)
+
+    def handle_job_retry(self, job: Job, queue: RQQueue, retry, started_job_registry, execution):
+        # An rq.Retry returned by a body: taskq's own retry policy decides.
+        self._report_failure(job, "the task asked for a retry", True)
+        self._rq_bookkeeping(job, success=False)
+
+    def handle_job_failure(self, job: Job, queue: RQQueue, started_job_registry=None,
+                           exc_string: str = ""):
+        exc, self._exc = self._exc, None
+        stopped = self._stopped_job_id == job.id
+        self._stopped_job_id = None
+        lease: Lease = job.lease
+        if self._outcome[0] != _NONE or self._released:
+            # reported already (a horse killed after it reported), or given back
+            self._rq_bookkeeping(job, success=None)
+            return
+        if self._lease_lost or isinstance(exc, (LeaseLost, TaskNotFound)):
+            self._outcome[0] = _LOST
+            self.log.warning("Worker %s: task %s: lease lost, not reporting", self.name, lease.id)
+        elif stopped or self._cancel_seen:
+            self._report_failure(job, "stopped by rq stop-job" if stopped else "cancelled",
+                                 False, cancel=True)
+        else:
+            if exc is None:
+                message, retryable = exc_string.strip() or "the work horse died", True
+            else:
+                if isinstance(exc, JobTimeoutException):
+                    exc = TaskTimeout(f"timed out after {job.timeout} s")
+                message = f"{type(exc).__name__}: {exc}"
+                retryable = exc.retryable if isinstance(exc, TaskError) else True
+                if exc_string and not isinstance(exc, TaskError):
+                    self._log_to_task(lease, exc_string)
+            self._report_failure(job, message, retryable)
+        self._rq_bookkeeping(job, success=False)
+
+    def _log_to_task(self, lease: Lease, text: str) -> None:
+        try:
+            lease.log(text[-8000:], "error")
+        except (TaskqError, redis.RedisError):
+            pass
+
+    def _report_failure(self, job: Job, message: str, retryable: bool, cancel: bool = False) -> None:
+        lease: Lease = job.lease
+        try:
+            status = _retrying(lambda: lease.cancelled(message) if cancel
+                               else lease.fail(message, retryable=retryable))
+        except TaskqError as exc:
+            self._outcome[0] = _LOST
+            self.log.warning("Worker %s: task %s: could not report failure: %s",
+                             self.name, lease.id, exc)
+            return
+        except redis.RedisError as exc:
+            self._outcome[0] = _UNKNOWN
+            self.log.error("Worker %s: task %s: could not report failure (%s): its lease "
+                           "will expire", self.name, lease.id, exc)
+            return
+        self._outcome[0] = _CANCELLED if status == "cancelled" else _FAILED
+        self.log.warning("Worker %s: task %s %s: %s", self.name, lease.id, status, message)
+
+    def _rq_bookkeeping(self, job: Job, success: bool | None) -> None:
+        """RQ's counters for ``rq info`` (success None: counted already);
+        the job's RQ traces go (no RQ result, no RQ failed registry, no RQ
+        retry)."""
+        try:
+            with self.connection.pipeline() as pipe:
+                if success:
+                    self.increment_successful_job_count(pipeline=pipe)
+                elif success is not None:
+                    self.increment_failed_job_count(pipeline=pipe)
+                if success is not None and job.started_at and job.ended_at:
+                    self.increment_total_working_time(job.ended_at - job.started_at, pipe)
+                if self.execution is not None:
+                    self.cleanup_execution(job, pipeline=pipe)
+                else:
+                    self.set_current_job_id(None, pipeline=pipe)
+                pipe.delete(job.key)
+                pipe.execute()
+        except redis.RedisError as exc:
+            self.log.warning("Worker %s: RQ bookkeeping for %s: %s", self.name, job.id, exc)
+
