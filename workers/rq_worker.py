@@ -29,7 +29,7 @@ parent to renew for it, so it holds each lease for the task's timeout plus
 SIMPLE_LEASE_MARGIN.  A horse dies with its parent (PR_SET_PDEATHSIG on
 Linux), so a SIGKILLed worker never leaves a task running unleased.
 
-Environment: REDIS_URL (read by ``rq``), TASKQ_PREFIX (taskq key prefix),
+Environment: rq reads its Redis from ``--url`` or RQ_REDIS_URL; TASKQ_PREFIX (taskq key prefix),
 TASKQ_LEASE (seconds, default 30), TASKQ_CONCURRENCY (pool threads, default 8),
 TASKQ_ALLOW_COMMANDS (see workers.execution).
 
