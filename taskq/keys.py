@@ -213,6 +213,70 @@ class ApiKeys:
         """Counter of one identity's requests in one fixed window."""
         return f"{self.prefix}:api:rate:{identity}:{window}"
 
+    @property
+    def requests(self) -> str:
+        """Hash: HTTP requests answered by every API process: total, success,
+        error, time_ms (sum of response times; /metrics/json)."""
+        return f"{self.prefix}:api:requests"
+
+
+@dataclass(frozen=True)
+class TaskDriverKeys:
+    """Projects, task types and agent sessions of the TaskDriver dialect. A
+    project's tasks live in its own engine queue (taskq.projects.queue_name),
+    so they use that queue's keys."""
+
+    prefix: str
+
+    @property
+    def projects(self) -> str:
+        """Zset: project id -> created ms (listing order)."""
+        return f"{self.prefix}:td:projects"
+
+    def project(self, project_id: str) -> str:
+        """Hash: one project's fields and config."""
+        return f"{self.prefix}:td:project:{project_id}"
+
+    @property
+    def project_names(self) -> str:
+        """Hash: project name -> id (names are unique)."""
+        return f"{self.prefix}:td:project-names"
+
+    def task_types(self, project_id: str) -> str:
+        """Zset: a project's task type ids -> created ms."""
+        return f"{self.prefix}:td:project:{project_id}:types"
+
+    def type_names(self, project_id: str) -> str:
+        """Hash: task type name -> id, per project (names are unique in a project)."""
+        return f"{self.prefix}:td:project:{project_id}:type-names"
+
+    def task_type(self, type_id: str) -> str:
+        """String: one task type as JSON."""
+        return f"{self.prefix}:td:type:{type_id}"
+
+    @property
+    def reaper(self) -> str:
+        """Zset: project id -> ms when its reaper runs next."""
+        return f"{self.prefix}:td:reaper"
+
+    @property
+    def reaped(self) -> str:
+        """Hash: project id -> ms when its reaper last ran."""
+        return f"{self.prefix}:td:reaped"
+
+    def agent_lock(self, project_id: str, agent: str) -> str:
+        """String with a TTL: held while one next-task call of this agent runs."""
+        return f"{self.prefix}:td:agent-lock:{project_id}:{agent}"
+
+    def session(self, token_hash: str) -> str:
+        """Hash with a TTL: one agent session, by sha256 of its token."""
+        return f"{self.prefix}:td:session:{token_hash}"
+
+    @property
+    def sessions(self) -> str:
+        """Zset: sha256 of session token -> expiry ms (active session count)."""
+        return f"{self.prefix}:td:sessions"
+
 
 @lru_cache(maxsize=4096)
 def _queue_keys(prefix: str, name: str) -> QueueKeys:
