@@ -3,7 +3,8 @@
 Success: ``{"success": true, "data": ..., "meta": ...}`` (DTS clients read
 data/meta, TaskDriver clients also check success). Errors: ``{"success":
 false, "error": {"code", "message", "details"}, "timestamp",
-"correlationId"}``. The correlation id of the request is kept on ``flask.g``.
+"correlationId"}``, or on TaskDriver routes ``"error": "<message>"`` with
+``code`` beside it. The correlation id of the request is kept on ``flask.g``.
 """
 
 from __future__ import annotations
@@ -66,6 +67,15 @@ def error_body(code: str, message: str, details: Any = None) -> dict:
         "timestamp": now_iso(),
         "correlationId": correlation_id(),
     }
+
+
+def string_error_body(code: str, message: str, details: Any = None) -> dict:
+    """The TaskDriver dialect's error body: ``error`` is the message itself."""
+    body = {"success": False, "error": message, "code": code,
+            "timestamp": now_iso(), "correlationId": correlation_id()}
+    if details:
+        body["details"] = details
+    return body
 
 
 def page_meta(page: int, limit: int, total: int) -> dict:

@@ -3,21 +3,27 @@
 Domain errors from the engine map to HTTP here, not in views: not found ->
 404, conflicts (wrong state, stale lease) -> 409, bad values -> 422.
 Malformed JSON -> 400; schema violations -> 422 with the fields in
-``details``. Anything unexpected is logged with its traceback and answered
-500 without one.
+``details`` and ``validationDetails`` ([{field, message, value}]).
+Anything unexpected is logged with its traceback and answered 500 without one.
+
+Two error bodies: the shared one, ``error: {code, message, details}``, and
+the TaskDriver dialect's, ``error: "<message>"`` (with ``code`` and
+``details`` beside it), which its client classes read as a string. A route
+gets the second when a check registered by use_string_errors_when says so.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Callable
 
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from taskq.errors import Conflict, TaskNotFound, TaskqError, TaskqValueError
 
-from .envelope import error_body
+from .envelope import error_body, string_error_body
 
 log = logging.getLogger("taskq.api")
 
@@ -26,10 +32,35 @@ class ApiError(Exception):
     """An error a view or hook raises with its HTTP status and code."""
 
     def __init__(self, status: int, code: str, message: str, details: Any = None,
-                 headers: dict | None = None):
+                 headers: dict | None = None, extra: dict | None = None):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
-        self.details, self.headers = details, headers or {}
+        self.details, self.headers, self.extra = details, headers or {}, extra
+
+
+_STRING_ERRORS: list[Callable[[], bool]] = []
+
+
+def use_string_errors_when(check: Callable[[], bool]) -> None:
+    """Register a check of the current request: when it answers True, errors
+    carry ``error`` as a string (the TaskDriver dialect's body)."""
+    if check not in _STRING_ERRORS:
+        _STRING_ERRORS.append(check)
+
+
+def _string_errors() -> bool:
+    try:
+        return any(check() for check in _STRING_ERRORS)
+    except Exception:  # a check must never turn an error answer into a 500
+        return False
+
+
+def validation_error(details: list[dict]) -> ApiError:
+    """A 422 like a schema violation's, from [{field, message, value}]."""
+    return ApiError(422, "validation_error", "Validation failed: " + "; ".join(
+        f"{d['field']}: {d['message']}" for d in details)[:1000],
+        {"fields": {d["field"]: [d["message"]] for d in details}},
+        extra={"validationDetails": details})
 
 
 _HTTP_CODES = {
@@ -42,7 +73,7 @@ _HTTP_CODES = {
 
 def respond(status: int, code: str, message: str, details: Any = None,
             headers: dict | None = None, extra: dict | None = None):
-    body = error_body(code, message, details)
+    body = string_error_body(code, message, details) if _string_errors() else error_body(code, message, details)
     if extra:
         body.update(extra)
     resp = jsonify(body)
@@ -66,6 +97,18 @@ def _flatten(messages: Any, path: str = "") -> list[dict]:
     return [{"field": path, "message": str(messages)}]
 
 
+def _value_at(data: Any, path: str) -> Any:
+    """The input value a validation message is about (None when absent)."""
+    for part in path.split(".") if path else []:
+        if isinstance(data, Mapping):
+            data = data.get(part)
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return None
+    return data if isinstance(data, (str, int, float, bool, type(None))) else None
+
+
 def handle_http(exc: HTTPException):
     data = getattr(exc, "data", None) or {}
     status = exc.code or 500
@@ -76,9 +119,11 @@ def handle_http(exc: HTTPException):
     if status == 422 and messages:
         # webargs nests by location: {"json": {"name": [...]}}
         fields = {k: v for loc in messages.values() if isinstance(loc, dict) for k, v in loc.items()}
+        source = getattr(getattr(exc, "exc", None), "data", None)
+        flat = [{**d, "value": _value_at(source, d["field"])} for d in _flatten(fields)]
         return respond(422, "validation_error", "Validation failed: " + "; ".join(
-            f"{d['field']}: {d['message']}" for d in _flatten(fields))[:1000],
-            {"fields": fields}, headers, {"validationDetails": _flatten(fields)})
+            f"{d['field']}: {d['message']}" for d in flat)[:1000],
+            {"fields": fields}, headers, {"validationDetails": flat})
     if status == 400 and messages:
         return respond(400, "malformed_request", "The request body could not be read: "
                        + "; ".join(d["message"] for d in _flatten(messages)), {"fields": messages},
@@ -88,7 +133,7 @@ def handle_http(exc: HTTPException):
 
 
 def handle_api_error(exc: ApiError):
-    return respond(exc.status, exc.code, exc.message, exc.details, exc.headers)
+    return respond(exc.status, exc.code, exc.message, exc.details, exc.headers, exc.extra)
 
 
 def handle_taskq_error(exc: TaskqError):
