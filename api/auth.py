@@ -6,6 +6,10 @@
 - ``Authorization: ApiKey <key>``: keys are stored as sha256 hashes in
   Redis (taskq.keys.ApiKeys.api_keys) with their name and scopes; the
   key itself is shown once, when created.
+- ``Authorization: Bearer tds_...``: a TaskDriver agent session
+  (api.taskdriver.sessions), told from a JWT by its prefix. It carries no
+  scopes: it acts as one agent in one project, which the TaskDriver views
+  check; every scoped route refuses it (403).
 
 Scope ``admin`` allows everything; ``<area>:write`` includes
 ``<area>:read``. Missing, expired or forged credentials -> 401; valid
@@ -25,10 +29,11 @@ import jwt
 from flask import g
 
 from .errors import ApiError
+from .taskdriver.sessions import SessionStore, is_session_token
 from taskq.keys import ApiKeys
 
 SCOPES = ("admin", "tasks:read", "tasks:write", "workers:read", "system:read",
-          "webhooks:read", "webhooks:write")
+          "webhooks:read", "webhooks:write", "projects:read", "projects:write", "agents:write")
 """Every scope a token or key may carry."""
 KEY_PREFIX = "tq_"
 """API keys start with this, so a leaked one is recognisable in a scan."""
@@ -39,11 +44,13 @@ SECURITY = [{"bearerAuth": []}, {"apiKeyAuth": []}]
 
 @dataclass(frozen=True)
 class Principal:
-    id: str                 # "jwt:<sub>" or "key:<key id>": the rate-limit identity
+    id: str                 # "jwt:<sub>", "key:<key id>", "session:<id>": the rate-limit identity
     subject: str
     scopes: frozenset[str]
-    kind: str               # "jwt" | "apikey"
+    kind: str               # "jwt" | "apikey" | "session"
     rate_limit: str | None = None
+    project_id: str | None = None   # sessions: the one project they act in
+    session_id: str | None = None
 
     def allows(self, scope: str) -> bool:
         s = self.scopes
@@ -71,6 +78,12 @@ def authenticate(header: str | None, secret: str | None, redis, keys: ApiKeys) -
     scheme, _, credential = header.strip().partition(" ")
     credential = credential.strip()
     scheme = scheme.lower()
+    if scheme == "bearer" and is_session_token(credential):
+        session = SessionStore(redis, keys.prefix).resolve(credential)
+        if session is None:
+            raise ApiError(401, "invalid_session", "Invalid or expired session")
+        return Principal(f"session:{session.id}", session.agent, frozenset(), "session",
+                         project_id=session.project_id, session_id=session.id)
     if scheme == "bearer" and credential:
         if not secret:
             raise ApiError(401, "invalid_token", "bearer tokens are not accepted: no signing secret is set")
