@@ -6,13 +6,20 @@ HTTP metrics of all workers are aggregated by prometheus_client's
 MultiProcessCollector; a custom collector would be dropped there, so the
 Redis-backed families are rendered from a separate registry and appended.
 Either way any worker answers a scrape with the whole picture.
+
+/metrics/json (the TaskDriver document's JSON metrics) reads request counts
+that every API process adds to one Redis hash after each response
+(ApiKeys.requests), the active agent sessions, and this machine's memory and
+CPU use, so any worker answers with the same totals.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
-from flask import Flask, Response
+import psutil
+from flask import Flask, Response, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -23,7 +30,9 @@ from taskq.maintenance import queue_names
 from taskq.worker_registry import STATUSES as WORKER_STATUSES, WorkerRegistry
 from workers import scheduler as scheduler_mod
 
+from .envelope import ok
 from .state import state
+from .taskdriver.sessions import SessionStore
 
 
 class QueueCollector:
@@ -103,3 +112,49 @@ def init(app: Flask) -> None:
         return Response(generate_latest(http) + generate_latest(engine), mimetype=CONTENT_TYPE_LATEST)
 
     app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])
+
+
+UNCOUNTED = ("/metrics", "/metrics/json", "/health", "/api/health")
+"""Probes and scrapes: not counted as requests (and never wait on Redis for it)."""
+
+
+def count_request(resp):
+    """after_request: add this response to the shared request counters."""
+    if request.path in UNCOUNTED:
+        return resp
+    ms = (time.monotonic() - g.get("started", time.monotonic())) * 1000
+    st = state()
+    try:
+        pipe = st.redis.pipeline(transaction=False)
+        pipe.hincrby(st.api_keys.requests, "total", 1)
+        pipe.hincrby(st.api_keys.requests, "success" if resp.status_code < 400 else "error", 1)
+        pipe.hincrbyfloat(st.api_keys.requests, "time_ms", round(ms, 3))
+        pipe.execute()
+    except Exception:  # bookkeeping only: never fail a request for it
+        pass
+    return resp
+
+
+def metrics_json():
+    """Requests answered by every API process (status < 400 is a success),
+    their average response time in ms, active agent sessions, and this
+    machine's memory and CPU use in percent with this process's uptime (s)."""
+    st = state()
+    raw = st.redis.hgetall(st.api_keys.requests)
+    total = int(raw.get("total", 0))
+    return jsonify(ok({
+        "requests_total": total,
+        "requests_success": int(raw.get("success", 0)),
+        "requests_error": int(raw.get("error", 0)),
+        "response_time_avg": round(float(raw.get("time_ms", 0)) / total, 2) if total else 0.0,
+        "active_sessions": SessionStore(st.redis, st.keys.prefix).active(),
+        "system": {"memory_usage": psutil.virtual_memory().percent,
+                   "cpu_usage": psutil.cpu_percent(interval=None),
+                   "uptime": int(time.time() - st.started)},
+    }))
+
+
+def init_json(app: Flask) -> None:
+    psutil.cpu_percent(interval=None)  # the first reading only starts the measurement
+    app.after_request(count_request)
+    app.add_url_rule("/metrics/json", "metrics_json", metrics_json, methods=["GET"])
