@@ -7,7 +7,9 @@ TASKQ_*, REDIS_URL) overridden by ``config``; tests pass ``REDIS`` (a client)
 and ``TASKQ_PREFIX`` to stay isolated. Shared concerns live beside the
 dialects: auth, errors and envelopes, rate limits, CORS and security
 headers (middleware), metrics, OpenAPI docs at /api/docs (Swagger UI served
-from the swagger-ui-bundle package, no CDN) and /api/docs.json.
+from the swagger-ui-bundle package, no CDN) and /api/docs.json. Two dialects
+share /api: the Distributed Task Scheduler's (api.dts) and TaskDriver's
+(api.taskdriver).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from taskq import __version__
 from taskq.keys import Keys
 
 from . import config as config_mod
-from . import dts, errors, health, metrics, middleware
+from . import dts, errors, health, metrics, middleware, taskdriver
 from .schemas import ErrorSchema
 from .state import AppState
 
@@ -44,12 +46,16 @@ def _openapi_config(app: Flask) -> None:
         OPENAPI_URL_PREFIX="/api", OPENAPI_JSON_PATH="docs.json",
         OPENAPI_SWAGGER_UI_PATH="/docs", OPENAPI_SWAGGER_UI_URL="/api/docs/static/",
         API_SPEC_OPTIONS={
-            "info": {"description": "taskq REST API: the Distributed Task Scheduler dialect on /api. "
-                                    "Authenticate with 'Authorization: Bearer <JWT>' or 'ApiKey <key>'."},
+            "info": {"description": "taskq REST API: the Distributed Task Scheduler and TaskDriver "
+                                    "dialects on /api. Authenticate with 'Authorization: Bearer <JWT>' "
+                                    "or 'ApiKey <key>'; TaskDriver agents with 'Bearer <session token>' "
+                                    "from POST /api/auth/login."},
             "components": {"securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
                 "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "Authorization",
                                "description": "'ApiKey <key>'"},
+                "sessionAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "tds_ session token",
+                                "description": "a TaskDriver agent session (POST /api/auth/login)"},
             }},
         },
     )
@@ -81,6 +87,8 @@ def create_app(config: dict | None = None) -> Flask:
                      lambda filename: send_from_directory(swagger_ui_path, filename))
     api.register_blueprint(health.blp)
     dts.register(api)
+    taskdriver.register(api, app)
     if cfg["TASKQ_METRICS"]:
         metrics.init(app)
+        metrics.init_json(app)
     return app

@@ -1,7 +1,10 @@
 """DTS tasks: /api/tasks and its actions. DTS tasks live in one engine queue
 (TASKQ_DTS_QUEUE, "dts" by default); a task of any queue can be read and
 acted on by its id (the id names its queue), since /api/tasks/{id} is the
-one route every dialect on /api shares."""
+one route every dialect on /api shares: it answers the union of the DTS and
+TaskDriver fields (api.taskdriver.views.union_view), as does the create
+call, so one task reads the same on every route that answers one task. On a
+TaskDriver project's task, projects:read / projects:write also allow it."""
 
 from __future__ import annotations
 
@@ -15,9 +18,13 @@ from ..errors import ApiError
 from ..schemas import PageMetaSchema, envelope
 from ..services.tasks import NeedsLeaseToken
 from ..state import state
+from ..taskdriver import state as taskdriver_state
+from ..taskdriver.access import shared_scope
+from ..taskdriver.schemas import UnionTaskSchema, UnionTaskUpdateSchema
+from ..taskdriver.views import union_view
 from .schemas import (CheckpointOutSchema, CheckpointSchema, DeleteArgsSchema, LogArgsSchema,
                       LogLineSchema, LogMetaSchema, MessageSchema, TaskCreateSchema,
-                      TaskListArgsSchema, TaskSchema, TaskStatusSchema, TaskUpdateSchema)
+                      TaskListArgsSchema, TaskSchema, TaskStatusSchema)
 from .views import STATUS_QUERY, log_view, task_view
 
 blp = Blueprint("Tasks", __name__, description="Tasks: create, list, change, cancel, retry, logs, checkpoints")
@@ -56,30 +63,37 @@ class Tasks(MethodView):
 
     @secured("tasks:write")
     @blp.arguments(TaskCreateSchema)
-    @blp.response(201, envelope(TaskSchema))
+    @blp.response(201, envelope(UnionTaskSchema))
     def post(self, body):
         """Create a task (name and command required)."""
         st = state()
         task = st.tasks.create(st.dts_queue, **_engine_options(body))
-        return ok(task_view(st.tasks.get(task.id)))
+        return ok(union_view(st.tasks.get(task.id)))
 
 
 @blp.route("/tasks/<task_id>")
 class TaskItem(MethodView):
-    @secured("tasks:read")
-    @blp.response(200, envelope(TaskSchema))
+    @shared_scope("tasks:read", "projects:read")
+    @blp.response(200, envelope(UnionTaskSchema))
     def get(self, task_id):
-        """Get one task."""
-        return ok(task_view(state().tasks.get(task_id)))
+        """Get one task: the DTS and TaskDriver fields (status, result and
+        error in the words of the task's own dialect)."""
+        return ok(union_view(state().tasks.get(task_id)))
 
-    @secured("tasks:write")
-    @blp.arguments(TaskUpdateSchema)
-    @blp.response(200, envelope(TaskSchema))
+    @shared_scope("tasks:write", "projects:write")
+    @blp.arguments(UnionTaskUpdateSchema)
+    @blp.response(200, envelope(UnionTaskSchema))
     def put(self, body, task_id):
-        """Change a task that has not started (only the fields given)."""
-        return ok(task_view(state().tasks.update(task_id, **_engine_options(body))))
+        """Change a task that has not started (only the fields given): DTS
+        fields, or a TaskDriver task's instructions and variables."""
+        st = state()
+        options = _engine_options(body)
+        td_meta = taskdriver_state().service.meta_changes(st.tasks.get(task_id), body)
+        if td_meta:
+            options["meta"] = {**options.get("meta", {}), **td_meta}
+        return ok(union_view(st.tasks.update(task_id, **options)))
 
-    @secured("tasks:write")
+    @shared_scope("tasks:write", "projects:write")
     @blp.arguments(DeleteArgsSchema, location="query")
     @blp.response(200, envelope(MessageSchema))
     def delete(self, args, task_id):

@@ -1,0 +1,146 @@
+"""Who may do what on TaskDriver routes.
+
+- An agent session (Bearer tds_...) acts as its agent in its project: it may
+  read that project (the project, its stats, task types, agents, peek), pull
+  tasks as its agent, and extend, complete and fail the tasks it holds.
+  Anything else answers 403.
+- An API key or JWT needs a scope: ``projects:read`` to read, ``projects:write``
+  to change projects, task types and tasks, ``agents:write`` to act as any
+  agent (naming it in the body); ``admin`` allows everything.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import g, has_request_context, request
+from flask_smorest import Blueprint
+
+from taskq.projects import QUEUE_PREFIX
+
+from ..auth import SECURITY, Principal
+from ..errors import ApiError, validation_error
+
+BLUEPRINTS: set[str] = set()
+"""Names of the TaskDriver blueprints (their errors carry a string ``error``)."""
+PATHS = ("/api/projects", "/api/task-types/", "/api/agents/", "/api/auth/", "/api/tasks/" + QUEUE_PREFIX)
+"""TaskDriver's paths, for errors raised before a route matched (404, 405)."""
+DOC_SECURITY = SECURITY + [{"sessionAuth": []}]
+
+
+def blueprint(name: str, description: str) -> Blueprint:
+    BLUEPRINTS.add(name)
+    return Blueprint(name, __name__, description=description)
+
+
+def string_errors() -> bool:
+    """TaskDriver routes, the shared task routes on a project's task, and
+    any call made with an agent session answer errors as TaskDriver does."""
+    if not has_request_context():
+        return False
+    if request.blueprint in BLUEPRINTS or request.path.startswith(PATHS):
+        return True
+    principal = g.get("principal")
+    return principal is not None and principal.kind == "session"
+
+
+def gate(scope: str, sessions: bool = False):
+    """View decorator, checked before the body is read: an API key or JWT
+    with ``scope``, or (when ``sessions``) any agent session, which the view
+    then holds to its own project and agent. Adds the route's OpenAPI security."""
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            p = caller()
+            if not (sessions and p.kind == "session"):
+                need(scope)
+            return view(*args, **kwargs)
+        wrapper.required_scope = scope
+        return Blueprint.doc(security=DOC_SECURITY, responses={
+            "401": "UNAUTHORIZED", "403": "FORBIDDEN", "429": "TOO_MANY_REQUESTS"})(wrapper)
+    return decorator
+
+
+def session_only(view):
+    """View decorator: the caller must be an agent session."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if caller().kind != "session":
+            raise _forbidden("this call needs an agent session token (POST /api/auth/login)")
+        return view(*args, **kwargs)
+    return Blueprint.doc(security=[{"sessionAuth": []}], responses={
+        "401": "UNAUTHORIZED", "403": "FORBIDDEN", "429": "TOO_MANY_REQUESTS"})(wrapper)
+
+
+def caller() -> Principal:
+    error = g.get("auth_error")
+    if error is not None:
+        raise error
+    principal = g.get("principal")
+    if principal is None:
+        raise ApiError(401, "auth_required", "Authentication required",
+                       headers={"WWW-Authenticate": 'Bearer realm="taskq"'})
+    return principal
+
+
+def _forbidden(message: str) -> ApiError:
+    return ApiError(403, "forbidden", message)
+
+
+def need(scope: str) -> Principal:
+    """An API key or JWT holding ``scope``; sessions are refused."""
+    p = caller()
+    if p.kind == "session":
+        raise _forbidden("an agent session may only use its own project and tasks")
+    if not p.allows(scope):
+        raise ApiError(403, "insufficient_scope", f"this call needs scope {scope!r}",
+                       {"required_scope": scope})
+    return p
+
+
+def reader(project_id: str, scope: str = "projects:read") -> Principal:
+    """``scope``, or a session of this project."""
+    p = caller()
+    if p.kind == "session":
+        if p.project_id != project_id:
+            raise _forbidden("an agent session may only read its own project")
+        return p
+    return need(scope)
+
+
+def agent_for(agent: str | None, project_id: str | None = None) -> tuple[Principal, str]:
+    """Who acts as which agent: a session as its own agent (and only in its
+    project), else a caller with agents:write as the agent it names."""
+    p = caller()
+    if p.kind == "session":
+        if agent is not None and agent != p.subject:
+            raise _forbidden(f"this session acts as agent {p.subject!r}, not {agent!r}")
+        if project_id is not None and project_id != p.project_id:
+            raise _forbidden("this session belongs to another project")
+        return p, p.subject
+    need("agents:write")
+    if not agent:
+        raise validation_error([{"field": "agentName", "value": None,
+                                 "message": "required when not calling with an agent session"}])
+    return p, agent
+
+
+def shared_scope(dts_scope: str, td_scope: str):
+    """View decorator of the routes both dialects share (/api/tasks/{id}):
+    ``dts_scope`` for any task, or ``td_scope`` for a TaskDriver project's
+    task (its id names its queue, td-<project id>). Sessions are refused."""
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            p = caller()
+            task_id = str(kwargs.get("task_id", ""))
+            if p.allows(dts_scope) or (task_id.startswith(QUEUE_PREFIX) and p.allows(td_scope)):
+                return view(*args, **kwargs)
+            if p.kind == "session":
+                raise _forbidden("an agent session may only use its own project and tasks")
+            raise ApiError(403, "insufficient_scope", f"this call needs scope {dts_scope!r}",
+                           {"required_scope": dts_scope})
+        wrapper.required_scope = dts_scope
+        return Blueprint.doc(security=SECURITY, responses={
+            "401": "UNAUTHORIZED", "403": "FORBIDDEN", "429": "TOO_MANY_REQUESTS"})(wrapper)
+    return decorator

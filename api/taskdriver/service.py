@@ -1,0 +1,239 @@
+"""TaskDriver tasks over the engine: create (one or a batch, one round trip),
+list with the document's filters, change, and project stats.
+
+A task's TaskDriver fields live in its meta; its type and batch are also
+engine tags (``type:<id>``, ``batch:<id>``), so those filters read an index.
+Every task gets its type's (else its project's) max_retries and lease
+length, and a fixed zero backoff: a failed attempt that may retry is queued
+again at once, as the document says.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from taskq import Queue, Task
+from taskq.errors import Conflict, InvalidState, TaskExists
+from taskq.keys import STATUSES, Keys
+from taskq.options import build_spec
+from taskq.projects import Project, ProjectStore, redis_now_ms
+from taskq.task_types import TaskType, TaskTypeStore, batch_tag, render, type_tag
+
+from ..errors import validation_error
+from .views import STATUS_QUERY, is_td_task
+
+SCALARS = (str, int, float, bool)
+LAST_HOUR_MINUTES = 60
+
+
+def _problem(prefix: str, field: str, message: str, value: Any = None) -> dict:
+    return {"field": prefix + field, "message": message,
+            "value": value if isinstance(value, (str, int, float, bool, type(None))) else None}
+
+
+def check_variables(variables: Any, prefix: str = "") -> list[dict]:
+    bad = [k for k, v in (variables or {}).items() if v is not None and not isinstance(v, SCALARS)]
+    return [_problem(prefix, f"variables.{k}", "must be text, a number or a boolean") for k in bad]
+
+
+class TaskDriverService:
+    def __init__(self, redis, keys: Keys):
+        self.redis, self.keys = redis, keys
+        self.projects = ProjectStore(redis, keys.prefix)
+        self.types = TaskTypeStore(redis, keys.prefix)
+
+    def queue(self, project_id: str) -> Queue:
+        return self.projects.queue(project_id)
+
+    # -- creating ---------------------------------------------------------------
+    def _spec(self, project: Project, tt: TaskType | None, item: dict, batch_id: str | None,
+              prefix: str, problems: list[dict]) -> dict | None:
+        if tt is None or tt.project_id != project.id:
+            problems.append(_problem(prefix, "typeId", "no such task type in this project", item.get("typeId")))
+            return None
+        variables = {k: v for k, v in (item.get("variables") or {}).items() if v is not None}
+        found = check_variables(variables, prefix)
+        for name in tt.required:
+            if variables.get(name) in (None, ""):
+                found.append(_problem(prefix, f"variables.{name}", "required by the task type"))
+        if tt.template:
+            instructions = render(tt.template, variables)
+        elif item.get("instructions"):
+            instructions = render(item["instructions"], variables)
+        else:
+            found.append(_problem(prefix, "instructions", "required: the task type has no template"))
+        problems += found
+        if found:
+            return None
+        batch = item.get("batchId") or batch_id
+        meta = {"name": tt.name, "projectId": project.id, "typeId": tt.id,
+                "instructions": instructions, "variables": variables}
+        if batch:
+            meta["batchId"] = batch
+        return {"func": None, "meta": meta, "max_retries": tt.retries_for(project),
+                "lease": float(tt.lease_for(project)) * 60, "backoff": "fixed", "backoff_base": 0,
+                "tags": [type_tag(tt.id)] + ([batch_tag(batch)] if batch else []),
+                "dedupe_key": tt.dedupe_key(variables), "priority": item.get("priority", 0)}
+
+    def _active(self, project_id: str) -> Project:
+        project = self.projects.get(project_id)
+        if project.status != "active":
+            raise InvalidState(f"project {project_id} is closed", status="closed")
+        return project
+
+    def create(self, project_id: str, item: dict) -> tuple[Task, bool]:
+        """One task; (task, created). A duplicate of an unfinished task of a
+        type with duplicateHandling 'ignore' returns that task (created False);
+        with 'fail' it raises TaskExists."""
+        project = self._active(project_id)
+        tt = self.types.get_many([item["typeId"]]).get(item["typeId"])
+        problems: list[dict] = []
+        spec = self._spec(project, tt, item, None, "", problems)
+        if problems:
+            raise validation_error(problems)
+        q = self.queue(project_id)
+        built = build_spec(q.name, **spec)
+        task = q.enqueue_specs([built])[0]
+        if task.id != built.id and tt.duplicate_handling == "fail":
+            raise TaskExists(f"a task of type {tt.name!r} with these variables exists: {task.id}")
+        return task, task.id == built.id
+
+    def create_bulk(self, project_id: str, items: list[dict], batch_id: str | None) -> dict:
+        """Many tasks, all validated before any is sent, sent in one round trip."""
+        project = self._active(project_id)
+        batch_id = batch_id or str(uuid.uuid4())
+        types = self.types.get_many([i["typeId"] for i in items])
+        problems: list[dict] = []
+        specs = [self._spec(project, types.get(i["typeId"]), i, batch_id, f"tasks.{n}.", problems)
+                 for n, i in enumerate(items)]
+        if problems:
+            raise validation_error(problems)
+        q = self.queue(project_id)
+        self._refuse_duplicates(q, specs, types)
+        built = [build_spec(q.name, **s) for s in specs]
+        tasks = q.enqueue_specs(built)
+        created = [t for t, b in zip(tasks, built) if t.id == b.id]
+        errors = [f"tasks.{n}: duplicate of {t.id}" for n, (t, b, s) in enumerate(zip(tasks, built, specs))
+                  if t.id != b.id and types[s["meta"]["typeId"]].duplicate_handling == "fail"]
+        return {"batchId": batch_id, "tasksCreated": len(created),
+                "duplicatesSkipped": len(tasks) - len(created) - len(errors),
+                "errors": errors, "tasks": created}
+
+    def _refuse_duplicates(self, q: Queue, specs: list[dict], types: dict[str, TaskType]) -> None:
+        """Types with duplicateHandling 'fail': refuse the batch before
+        sending it when a task duplicates another of it or an unfinished one."""
+        keyed = [(n, s["dedupe_key"]) for n, s in enumerate(specs)
+                 if s["dedupe_key"] and types[s["meta"]["typeId"]].duplicate_handling == "fail"]
+        if not keyed:
+            return
+        seen: dict[str, int] = {}
+        clashes = []
+        for n, key in keyed:
+            if key in seen:
+                clashes.append(f"tasks.{n} duplicates tasks.{seen[key]}")
+            seen.setdefault(key, n)
+        holders = self.redis.mget([q.qkeys.dedupe_prefix + k for _, k in keyed])
+        pipe = self.redis.pipeline(transaction=False)
+        for h in holders:
+            pipe.exists(q.qkeys.task(h) if h else q.qkeys.task("-"))
+        for (n, _), h, alive in zip(keyed, holders, pipe.execute()):
+            if h and alive:
+                clashes.append(f"tasks.{n} duplicates {h}")
+        if clashes:
+            raise TaskExists("duplicate tasks: " + "; ".join(clashes[:20]))
+
+    # -- listing ----------------------------------------------------------------
+    def list(self, project_id: str, status: str | None = None, assigned_to: str | None = None,
+             batch_id: str | None = None, type_id: str | None = None, offset: int = 0,
+             limit: int = 100) -> tuple[list[Task], int]:
+        """Newest first. Without filters this pages in Redis; a filter reads
+        its index (batch, type or status), then checks the others per task."""
+        self.projects.get(project_id)
+        q = self.queue(project_id)
+        if not (status or assigned_to or batch_id or type_id):
+            return q.get_many(q.list_ids(offset=offset, limit=limit, newest_first=True)), q.count()
+        statuses = STATUS_QUERY[status] if status else None
+        if batch_id:
+            ids = self.redis.zrange(q.qkeys.tag(batch_tag(batch_id)), 0, -1)
+        elif type_id:
+            ids = self.redis.zrange(q.qkeys.tag(type_tag(type_id)), 0, -1)
+        elif statuses:
+            pipe = self.redis.pipeline(transaction=False)
+            for s in statuses:
+                pipe.zrange(q.qkeys.status_index(s), 0, -1)
+            ids = [i for part in pipe.execute() for i in part]
+        else:
+            ids = self.redis.zrange(q.qkeys.all, 0, -1)
+        pipe = self.redis.pipeline(transaction=False)
+        for tid in ids:
+            pipe.hmget(q.qkeys.task(tid), ["status", "worker", "tags"])
+        wanted_tags = [t for t in (batch_id and batch_tag(batch_id), type_id and type_tag(type_id)) if t]
+        keep = []
+        for tid, (st, worker, tags) in zip(ids, pipe.execute() if ids else []):
+            if st is None or (statuses and st not in statuses):
+                continue
+            if assigned_to and worker != assigned_to:
+                continue
+            if any(f'"{t}"' not in (tags or "") for t in wanted_tags):
+                continue
+            keep.append(tid)
+        keep.sort(reverse=True)  # ids sort by creation
+        return q.get_many(keep[offset:offset + limit]), len(keep)
+
+    # -- changing -----------------------------------------------------------------
+    def meta_changes(self, task: Task, body: dict) -> dict:
+        """PUT /api/tasks/{id} with instructions / variables: the meta to merge.
+        New variables merge into the old (a null removes one); a type with a
+        template renders the instructions again."""
+        if not ({"instructions", "variables"} & set(body)):
+            return {}
+        if not is_td_task(task):
+            raise Conflict(f"task {task.id} is not a TaskDriver task: instructions and variables "
+                           "belong to a project's tasks", status="not_taskdriver")
+        meta = task.meta if isinstance(task.meta, dict) else {}
+        variables = dict(meta.get("variables") or {})
+        for k, v in (body.get("variables") or {}).items():
+            if v is None:
+                variables.pop(k, None)
+            else:
+                variables[k] = v
+        problems = check_variables(variables)
+        tt = self.types.get_many([meta.get("typeId") or ""]).get(meta.get("typeId") or "")
+        for name in (tt.required if tt else []):
+            if variables.get(name) in (None, ""):
+                problems.append(_problem("", f"variables.{name}", "required by the task type"))
+        if problems:
+            raise validation_error(problems)
+        changes = {"variables": variables}
+        if body.get("instructions"):
+            changes["instructions"] = render(body["instructions"], variables)
+        elif tt and tt.template:
+            changes["instructions"] = render(tt.template, variables)
+        return changes
+
+    # -- stats --------------------------------------------------------------------
+    def counts_many(self, project_ids: list[str]) -> dict[str, dict[str, int]]:
+        """Engine counts per status of many projects, one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for pid in project_ids:
+            qk = self.queue(pid).qkeys
+            for s in STATUSES:
+                pipe.zcard(qk.status_index(s))
+        replies = pipe.execute() if project_ids else []
+        n = len(STATUSES)
+        return {pid: dict(zip(STATUSES, replies[i * n:(i + 1) * n])) for i, pid in enumerate(project_ids)}
+
+    def recent(self, project_id: str) -> dict:
+        """The last hour from the engine's per-minute counters."""
+        q = self.queue(project_id)
+        minute = redis_now_ms(self.redis) // 60_000
+        events = ("completed", "failed", "runtime_ms")
+        fields = [f"m:{m}:{e}" for m in range(minute - LAST_HOUR_MINUTES + 1, minute + 1) for e in events]
+        sums = dict.fromkeys(events, 0)
+        for f, v in zip(fields, self.redis.hmget(q.qkeys.series, fields)):
+            if v:
+                sums[f.rsplit(":", 1)[1]] += int(v)
+        done = sums["completed"]
+        return {"tasksCompletedLastHour": done, "tasksFailedLastHour": sums["failed"],
+                "averageTaskDuration": round(sums["runtime_ms"] / done / 1000, 3) if done else 0.0}
