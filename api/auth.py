@@ -112,13 +112,7 @@ def require(scope: str):
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            error = g.get("auth_error")
-            if error is not None:
-                raise error
-            principal = g.get("principal")
-            if principal is None:
-                raise ApiError(401, "auth_required", "authentication required",
-                               headers={"WWW-Authenticate": 'Bearer realm="taskq"'})
+            principal = authenticated()
             if not principal.allows(scope):
                 raise ApiError(403, "insufficient_scope", f"this call needs scope {scope!r}",
                                {"required_scope": scope})
@@ -130,6 +124,18 @@ def require(scope: str):
 
 def current_principal() -> Principal | None:
     return g.get("principal")
+
+
+def authenticated() -> Principal:
+    """The request's principal; 401 when its credentials were missing or bad."""
+    error = g.get("auth_error")
+    if error is not None:
+        raise error
+    principal = g.get("principal")
+    if principal is None:
+        raise ApiError(401, "auth_required", "Authentication required",
+                       headers={"WWW-Authenticate": 'Bearer realm="taskq"'})
+    return principal
 
 
 # -- tokens and keys (used by the CLI and tests) ------------------------------

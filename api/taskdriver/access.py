@@ -18,7 +18,7 @@ from flask_smorest import Blueprint
 
 from taskq.projects import QUEUE_PREFIX
 
-from ..auth import SECURITY, Principal
+from ..auth import SECURITY, Principal, authenticated
 from ..errors import ApiError, validation_error
 
 BLUEPRINTS: set[str] = set()
@@ -73,14 +73,7 @@ def session_only(view):
 
 
 def caller() -> Principal:
-    error = g.get("auth_error")
-    if error is not None:
-        raise error
-    principal = g.get("principal")
-    if principal is None:
-        raise ApiError(401, "auth_required", "Authentication required",
-                       headers={"WWW-Authenticate": 'Bearer realm="taskq"'})
-    return principal
+    return authenticated()
 
 
 def _forbidden(message: str) -> ApiError:
