@@ -109,6 +109,16 @@ class Project:
             reaper_minutes=_number(float(raw.get("reaper_minutes", DEFAULT_REAPER_MINUTES))))
 
 
+def check_retries(label: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
+        raise TaskqValueError(f"{label}: must be an integer from 0 to 1000")
+
+
+def check_minutes(label: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_MINUTES:
+        raise TaskqValueError(f"{label}: must be a number of minutes above 0, at most {MAX_MINUTES}")
+
+
 def check_fields(fields: dict[str, Any]) -> dict[str, Any]:
     """Validate project fields (any subset); TaskqValueError names the field."""
     out = dict(fields)
@@ -117,14 +127,10 @@ def check_fields(fields: dict[str, Any]) -> dict[str, Any]:
     if "status" in out and out["status"] not in STATUSES:
         raise TaskqValueError(f"status: must be one of {', '.join(STATUSES)}")
     if "max_retries" in out:
-        v = out["max_retries"]
-        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 1000:
-            raise TaskqValueError("max_retries: must be an integer from 0 to 1000")
+        check_retries("max_retries", out["max_retries"])
     for name in ("lease_minutes", "reaper_minutes"):
         if name in out:
-            v = out[name]
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= MAX_MINUTES:
-                raise TaskqValueError(f"{name}: must be a number of minutes above 0, at most {MAX_MINUTES}")
+            check_minutes(name, out[name])
     for name in ("description", "instructions"):
         if out.get(name) is not None and not isinstance(out[name], str):
             raise TaskqValueError(f"{name}: must be text")

@@ -23,7 +23,8 @@ from redis.exceptions import WatchError
 
 from .errors import Conflict, TaskNotFound, TaskqValueError
 from .keys import TaskDriverKeys
-from .projects import MAX_MINUTES, NAME_RE, Project, ProjectStore, claim_name, redis_now_ms, valid_id
+from .projects import (NAME_RE, Project, ProjectStore, check_minutes, check_retries,
+                       claim_name, redis_now_ms, valid_id)
 
 DUPLICATE_HANDLING = ("allow", "ignore", "fail")
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}")
@@ -104,13 +105,9 @@ def check_fields(fields: dict[str, Any]) -> dict[str, Any]:
     if "duplicate_handling" in out and out["duplicate_handling"] not in DUPLICATE_HANDLING:
         raise TaskqValueError(f"duplicateHandling: must be one of {', '.join(DUPLICATE_HANDLING)}")
     if out.get("max_retries") is not None:
-        v = out["max_retries"]
-        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 1000:
-            raise TaskqValueError("maxRetries: must be an integer from 0 to 1000")
+        check_retries("maxRetries", out["max_retries"])
     if out.get("lease_minutes") is not None:
-        v = out["lease_minutes"]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= MAX_MINUTES:
-            raise TaskqValueError(f"leaseDurationMinutes: must be above 0, at most {MAX_MINUTES}")
+        check_minutes("leaseDurationMinutes", out["lease_minutes"])
     return out
 
 
