@@ -52,18 +52,8 @@ SCRIPT_KEY_NAMES: tuple[str, ...] = (
     "tag_prefix",         # + tag -> zset: ids with that tag, score = created ms
 )
 
-STATUS_INDEX = {
-    "queued": "queued",
-    "delayed": "delayed",
-    "blocked": "blocked",
-    "running": "running",
-    "completed": "completed",
-    "failed": "failed",
-    "cancelled": "cancelled",
-}
-"""Task status -> the key name of the zset indexing tasks in that status."""
-
-STATUSES = tuple(STATUS_INDEX)
+STATUSES = ("queued", "delayed", "blocked", "running", "completed", "failed", "cancelled")
+"""Every task status; each names the zset (a key above) indexing tasks in it."""
 TERMINAL_STATUSES = ("completed", "failed", "cancelled")
 
 
@@ -157,7 +147,9 @@ class QueueKeys:
         return self.tag_prefix + tag
 
     def status_index(self, status: str) -> str:
-        return getattr(self, STATUS_INDEX[status])
+        if status not in STATUSES:
+            raise KeyError(status)
+        return getattr(self, status)
 
     @property
     def pattern(self) -> str:

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from .errors import TaskqValueError
 from .options import OPTION_NAMES
+from .queue import Queue
 
 _REGISTRY: dict[str, Callable[..., Any]] = {}
 
@@ -40,8 +41,6 @@ class TaskFunction:
 
     @property
     def queue(self):
-        from .queue import Queue  # late: queue imports options, which imports nothing of ours
-
         if not isinstance(self._queue, Queue):
             self._queue = Queue(self._queue)
         return self._queue

@@ -97,7 +97,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str | None], Any]]] = {
 
 class Task:
     """One task as read from Redis: ``task.status``, ``task.args``,
-    ``task.created_at`` (UTC datetimes), ``task.raw`` (the hash itself)."""
+    ``task.created_at`` (UTC datetimes), ``task.raw`` (the hash's fields; in
+    the snapshot enqueue returns, numbers may still be numbers)."""
 
     __slots__ = ("id", "raw", "_cache")
 
