@@ -50,6 +50,12 @@ SCRIPT_KEY_NAMES: tuple[str, ...] = (
     "dependents_prefix",  # + id -> set: ids of tasks waiting on this one
     "dedupe_prefix",      # + dedupe key -> string: id of the task holding it
     "tag_prefix",         # + tag -> zset: ids with that tag, score = created ms
+    "parked_prefix",      # + concurrency key -> zset: ready tasks waiting for a free
+                          #   slot of that key, score = ready score (claims skip them)
+    "held_prefix",        # + holder (worker id or agent name) -> zset: ids it holds
+                          #   leased, score = lease expiry ms
+    "notify_prefix",      # + id -> list: the task's outcome, pushed when it ends to a
+                          #   waiter that registered on it (Task.wait)
 )
 
 STATUSES = ("queued", "delayed", "blocked", "running", "completed", "failed", "cancelled")
@@ -145,6 +151,15 @@ class QueueKeys:
 
     def tag(self, tag: str) -> str:
         return self.tag_prefix + tag
+
+    def parked(self, concurrency_key: str) -> str:
+        return self.parked_prefix + concurrency_key
+
+    def held(self, holder: str) -> str:
+        return self.held_prefix + holder
+
+    def notify(self, task_id: str) -> str:
+        return self.notify_prefix + task_id
 
     def status_index(self, status: str) -> str:
         if status not in STATUSES:

@@ -8,6 +8,7 @@ local Q = {
   outbox = KEYS[13], wake = KEYS[14], series = KEYS[15],
   task_prefix = KEYS[16], log_prefix = KEYS[17], waiting_prefix = KEYS[18],
   dependents_prefix = KEYS[19], dedupe_prefix = KEYS[20], tag_prefix = KEYS[21],
+  parked_prefix = KEYS[22], held_prefix = KEYS[23], notify_prefix = KEYS[24],
 }
 -- The queue's own name, read from the hash tag of a declared key.
 Q.name = string.match(Q.task_prefix, '{(.-)}')
