@@ -2,6 +2,7 @@
 
 from .errors import (Conflict, CyclicDependencyError, DependencyNotFound, InvalidState,
                      LeaseLost, TaskExists, TaskNotFound, TaskqError, TaskqValueError)
+from .connection import as_taskq_client
 from .context import current_task
 from .keys import Keys
 from .lease import Lease, claim, complete_many
@@ -13,7 +14,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Queue", "Task", "Lease", "Keys", "task", "resolve", "claim", "complete_many", "get_task",
-    "current_task",
+    "current_task", "as_taskq_client",
     "TaskqError", "TaskqValueError", "CyclicDependencyError", "DependencyNotFound",
     "TaskNotFound", "Conflict", "LeaseLost", "InvalidState", "TaskExists",
 ]

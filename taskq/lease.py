@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Iterable, Sequence
 
 from . import deps
+from .connection import as_taskq_client
 from .errors import raise_for
 from .ids import new_token
 from .keys import Keys, queue_of
@@ -49,6 +50,9 @@ class Lease:
     length: float = DEFAULT_LEASE
     """Seconds the claim holds the task: the task's own ``lease`` option, else
     the claimer's; what a renewal extends by unless told otherwise."""
+
+    def __post_init__(self) -> None:
+        self.client = as_taskq_client(self.client)
 
     @property
     def id(self) -> str:
@@ -126,7 +130,8 @@ class Lease:
 
 def claim(client, keys: Keys, queues: Sequence[str], n: int = 1,
           lease: float = DEFAULT_LEASE, worker: str | None = None) -> list[Lease]:
-    """Lease up to n tasks, taking from the queues in the order given."""
+    """Lease up to n tasks, taking from the queues in the order given.
+    ``client`` is any redis-py client (see taskq.connection)."""
     return complete_and_claim(client, keys, [], queues, n, lease, worker)[1]
 
 
@@ -134,7 +139,7 @@ def complete_many(client, items: Sequence[tuple[Lease, Any]]) -> list[bool]:
     """Complete many leases in one round trip (one script call per queue).
     Returns, per lease, True when it completed, False for a harmless
     duplicate or a refusal (lease lost), so one stale lease does not hide
-    the others' outcome."""
+    the others' outcome. ``client`` is any redis-py client."""
     if not items:
         return []
     return complete_and_claim(client, items[0][0].keys, items, [], 0)[0]
@@ -145,7 +150,9 @@ def complete_and_claim(client, keys: Keys, items: Sequence[tuple[Lease, Any]],
                        worker: str | None = None) -> tuple[list[bool], list[Lease]]:
     """Complete finished leases and claim up to n new tasks in the same
     round trip (a worker's steady state); further queues in ``queues`` are
-    asked in later round trips only while fewer than n were found."""
+    asked in later round trips only while fewer than n were found.
+    ``client`` is any redis-py client."""
+    client = as_taskq_client(client)
     by_queue: dict[str, list[int]] = {}
     for i, (held, _) in enumerate(items):
         by_queue.setdefault(queue_of(held.id), []).append(i)

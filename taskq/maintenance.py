@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 from . import deps
+from .connection import as_taskq_client
 from .keys import Keys
 from .scripts import call, execute
 
@@ -26,11 +27,13 @@ PRUNE_EVERY = 60.0
 
 
 def queue_names(client, keys: Keys) -> list[str]:
-    return sorted(client.smembers(keys.queues))
+    return sorted(as_taskq_client(client).smembers(keys.queues))
 
 
 def tick(client, keys: Keys, prune: bool = False) -> dict[str, int]:
-    """One pass over every queue; returns totals for logging and tests."""
+    """One pass over every queue; returns totals for logging and tests.
+    ``client`` is any redis-py client (see taskq.connection)."""
+    client = as_taskq_client(client)
     totals = {"requeued": 0, "failed": 0, "promoted": 0, "delivered": 0, "pruned": 0}
     names = queue_names(client, keys)
     pipe = client.pipeline(transaction=False)
@@ -50,6 +53,7 @@ def tick(client, keys: Keys, prune: bool = False) -> dict[str, int]:
 def prune_all(client, keys: Keys, names: list[str], retention: float = RETENTION_SECONDS) -> int:
     """Delete tasks that ended more than ``retention`` seconds ago (by
     Redis's clock) and old analytics buckets; returns tasks deleted."""
+    client = as_taskq_client(client)
     pipe = client.pipeline(transaction=False)
     for name in names:
         call(pipe, "prune", keys.queue(name), int(retention * 1000), REAP_LIMIT,

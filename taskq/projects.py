@@ -27,6 +27,7 @@ from typing import Any
 from redis.exceptions import WatchError
 
 from . import maintenance
+from .connection import as_taskq_client
 from .errors import Conflict, TaskNotFound, TaskqValueError
 from .keys import Keys, TaskDriverKeys
 from .queue import Queue
@@ -139,7 +140,8 @@ def check_fields(fields: dict[str, Any]) -> dict[str, Any]:
 
 class ProjectStore:
     def __init__(self, redis, prefix: str):
-        self.redis = redis
+        """``redis``: any redis-py client (see taskq.connection)."""
+        self.redis = as_taskq_client(redis)
         self.keys = Keys(prefix)
         self.tk = TaskDriverKeys(prefix)
 
@@ -307,6 +309,7 @@ def claim_name(client, names_key: str, name: str, owner: str, record_key) -> boo
 def reap_due(client, keys: Keys) -> dict[str, dict[str, int]]:
     """Scheduler step: sweep every project whose reaper interval has come
     round, and set its next run one interval on. Returns what each reclaimed."""
+    client = as_taskq_client(client)
     store = ProjectStore(client, keys.prefix)
     now = redis_now_ms(client)
     due = client.zrangebyscore(store.tk.reaper, "-inf", now, start=0, num=REAP_PER_TICK)

@@ -12,7 +12,7 @@ import json
 from typing import Any, Iterable, Sequence
 
 from . import deps
-from .connection import get_redis
+from .connection import as_taskq_client
 from .errors import (E_DEP_MISSING, E_EXISTS, E_STATE, CyclicDependencyError,
                      DependencyNotFound, TaskExists, TaskNotFound, TaskqValueError, raise_for)
 from .keys import DEFAULT_PREFIX, STATUSES, Keys, queue_of
@@ -29,9 +29,12 @@ MAX_PAGE = 1000
 
 
 class Queue:
+    """A queue's producer API. ``redis`` is any redis-py client (decoding
+    replies or not; default: $REDIS_URL), see taskq.connection."""
+
     def __init__(self, name: str = "default", redis=None, prefix: str | None = None):
         self.name = check_queue_name(name)
-        self.redis = redis if redis is not None else get_redis()
+        self.redis = as_taskq_client(redis)
         self.keys = Keys(prefix or DEFAULT_PREFIX)
         self.qkeys = self.keys.queue(name)
         self._registered = False
@@ -263,7 +266,8 @@ class Queue:
 
 
 def get_task(task_id: str, redis=None, prefix: str | None = None) -> Task | None:
-    """Look a task up by id alone (the id names its queue)."""
+    """Look a task up by id alone (the id names its queue); ``redis`` is any
+    redis-py client (default: $REDIS_URL)."""
     try:
         queue = queue_of(task_id)
     except ValueError:

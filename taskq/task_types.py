@@ -21,6 +21,7 @@ from typing import Any
 
 from redis.exceptions import WatchError
 
+from .connection import as_taskq_client
 from .errors import Conflict, TaskNotFound, TaskqValueError
 from .keys import TaskDriverKeys
 from .projects import (NAME_RE, Project, ProjectStore, check_minutes, check_retries,
@@ -113,9 +114,10 @@ def check_fields(fields: dict[str, Any]) -> dict[str, Any]:
 
 class TaskTypeStore:
     def __init__(self, redis, prefix: str):
-        self.redis = redis
+        """``redis``: any redis-py client (see taskq.connection)."""
+        self.redis = as_taskq_client(redis)
         self.tk = TaskDriverKeys(prefix)
-        self.projects = ProjectStore(redis, prefix)
+        self.projects = ProjectStore(self.redis, prefix)
 
     def create(self, project_id: str, name: str, **fields: Any) -> TaskType:
         self.projects.get(project_id)

@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from . import maintenance
+from .connection import as_taskq_client
 from .keys import Keys, WebhookKeys
 from .queue import get_task
 from .worker_registry import WorkerRegistry
@@ -84,7 +85,8 @@ class WebhookStore:
     """Registered endpoints. The secret is returned only by :meth:`create`."""
 
     def __init__(self, redis, keys: Keys):
-        self.redis = redis
+        """``redis``: any redis-py client (see taskq.connection)."""
+        self.redis = as_taskq_client(redis)
         self.wk = WebhookKeys(keys.prefix)
 
     def create(self, url: str, events=None, secret: str | None = None,
@@ -196,7 +198,7 @@ class Deliverer:
     def __init__(self, redis, keys: Keys, max_attempts: int = MAX_ATTEMPTS,
                  backoff_base: float = BACKOFF_BASE, timeout: float = TIMEOUT,
                  post: Callable[[str, bytes, dict, float], tuple[int, str]] = http_post):
-        self.redis, self.keys = redis, keys
+        self.redis, self.keys = as_taskq_client(redis), keys
         self.wk = WebhookKeys(keys.prefix)
         self.max_attempts, self.base, self.timeout, self.post = max_attempts, backoff_base, timeout, post
         self._grouped: set[str] = set()
@@ -350,6 +352,7 @@ _deliverers: dict[tuple[int, str], Deliverer] = {}
 
 def step(client, keys: Keys) -> None:
     """The scheduler step: one delivery pass (a Deliverer kept per client)."""
+    client = as_taskq_client(client)
     d = _deliverers.get((id(client), keys.prefix))
     if d is None or d.redis is not client:
         d = _deliverers[(id(client), keys.prefix)] = Deliverer(client, keys)

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .connection import as_taskq_client
 from .keys import Keys
 
 HEARTBEAT_INTERVAL = 5.0
@@ -97,7 +98,8 @@ class WorkerInfo:
 
 class WorkerRegistry:
     def __init__(self, client, keys: Keys | None = None):
-        self.redis = client
+        """``client``: any redis-py client (see taskq.connection)."""
+        self.redis = as_taskq_client(client)
         self.keys = keys or Keys()
 
     def register(self, worker_id: str, queues: list[str], tags: list[str] | None = None,
