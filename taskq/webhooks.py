@@ -12,6 +12,12 @@ stopped: per entry and endpoint, attempts and the next try (exponential
 backoff); per endpoint, a pause after a connection error, timeout or 5xx,
 so one dead receiver costs at most one timeout per pause.
 
+Where a POST may go is taskq.netguard's decision, at registration and again
+at every delivery (taskq.webhook_http connects only to an address it
+checked); a failed delivery is recorded as a short error class. An endpoint
+covers the task events of the queues it names (``"*"``: every queue;
+default: the DTS queue, ``TASKQ_DTS_QUEUE``) and every worker event.
+
 Payloads follow the Distributed Task Scheduler document:
 ``{"event": "task.completed", "timestamp": ..., "task": {...}}`` (or
 ``"worker": {...}``); the body of an entry is fixed at its first attempt, so
@@ -23,18 +29,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import os
+import re
 import secrets
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from . import maintenance
+from . import maintenance, netguard
 from .connection import as_taskq_client
-from .keys import Keys, WebhookKeys
+from .errors import TaskqValueError
+from .keys import Keys, WebhookKeys, valid_queue_name
 from .queue import get_task
+from .webhook_http import http_post
 from .worker_registry import WorkerRegistry
 
 EVENTS = ("task.created", "task.started", "task.completed", "task.failed", "task.cancelled",
@@ -63,6 +72,17 @@ READ_COUNT = 100
 """Stream entries read per stream per tick (new ones, and as many pending)."""
 PER_ENDPOINT_PER_TICK = 50
 """POSTs to one endpoint per tick, at most."""
+ALL_QUEUES = "*"
+"""In an endpoint's ``queues``: task events of every queue."""
+MAX_QUEUES = 100
+_ERROR_CLASS = re.compile(r"^[a-z0-9_]{1,32}$")
+
+log = logging.getLogger("taskq.webhooks")
+
+
+def default_queues() -> list[str]:
+    """Queues an endpoint covers when it names none: the DTS dialect's."""
+    return [os.environ.get("TASKQ_DTS_QUEUE") or "dts"]
 
 
 def _now_ms() -> int:
@@ -84,21 +104,30 @@ def sign(secret: str, body: bytes) -> str:
 class WebhookStore:
     """Registered endpoints. The secret is returned only by :meth:`create`."""
 
-    def __init__(self, redis, keys: Keys):
-        """``redis``: any redis-py client (see taskq.connection)."""
+    def __init__(self, redis, keys: Keys, allow_nets=None):
+        """``allow_nets``: ranges admitted despite netguard's refusal; default
+        TASKQ_WEBHOOK_ALLOW_NETS (a bad value raises ValueError here, at start). ``redis``: any redis-py client (see taskq.connection)."""
         self.redis = as_taskq_client(redis)
         self.wk = WebhookKeys(keys.prefix)
+        self.allow = netguard.allow_nets_from_env() if allow_nets is None else tuple(allow_nets)
 
     def create(self, url: str, events=None, secret: str | None = None,
-               description: str | None = None) -> dict:
+               description: str | None = None, queues=None) -> dict:
+        """Raises netguard.InvalidUrl / UrlNotAllowed for a URL that may not
+        be called, TaskqValueError for unknown events or bad queue names."""
         events = list(dict.fromkeys(events or []))
         bad = [e for e in events if e not in EVENTS]
-        if bad or not url.startswith(("http://", "https://")):
-            raise ValueError(f"unknown events {bad}" if bad else "url must be http(s)")
+        if bad:
+            raise TaskqValueError(f"unknown events {bad}")
+        queues = list(dict.fromkeys(default_queues() if queues is None else queues))
+        if not 1 <= len(queues) <= MAX_QUEUES or not all(
+                q == ALL_QUEUES or valid_queue_name(q) for q in queues):
+            raise TaskqValueError(f"queues must be 1 to {MAX_QUEUES} queue names or {ALL_QUEUES!r}")
+        netguard.check_url(url, self.allow)
         now = _now_ms()
         rec = {"id": "wh_" + secrets.token_hex(8), "url": url, "events": events,
-               "secret": secret or secrets.token_urlsafe(24), "description": description,
-               "created_at": now, "active": True}
+               "queues": queues, "secret": secret or secrets.token_urlsafe(24),
+               "description": description, "created_at": now, "active": True}
         pipe = self.redis.pipeline(transaction=False)
         pipe.set(self.wk.since, now, nx=True)
         pipe.hset(self.wk.endpoints, rec["id"], json.dumps(rec))
@@ -121,7 +150,11 @@ class WebhookStore:
         if not with_secret:
             rec = {k: v for k, v in rec.items() if k != "secret"}
         raw = self.redis.hmget(self.wk.stats, *(f"{rec['id']}:{s}" for s in _STATS))
-        rec["stats"] = {s: (int(v) if v and v.isdigit() else v) for s, v in zip(_STATS, raw)}
+        stats = {s: (int(v) if v and v.isdigit() else v) for s, v in zip(_STATS, raw)}
+        if stats["last_error"] and not _ERROR_CLASS.match(str(stats["last_error"])):
+            stats["last_error"] = "error"   # text stored by an older version: never shown
+        rec["stats"] = stats
+        rec.setdefault("queues", None)      # None: stored by an older version (the default queues)
         return rec
 
 
@@ -158,26 +191,6 @@ def _ms(dt: datetime | None) -> int | None:
     return int(dt.timestamp() * 1000) if dt else None
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
-
-
-def http_post(url: str, body: bytes, headers: dict, timeout: float) -> tuple[int, str]:
-    """POST; returns (status, error text). Status 0: no HTTP answer at all."""
-    req = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with _OPENER.open(req, timeout=timeout) as resp:
-            return resp.status, ""
-    except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code}"
-    except Exception as exc:  # refused, reset, timeout, DNS...
-        return 0, f"{type(exc).__name__}: {exc}"[:300]
-
-
 def _entries(reply) -> list[tuple[str, dict | None]]:
     """XREADGROUP's reply (RESP2 list or RESP3 dict) -> [(entry id, fields)]."""
     if not reply:
@@ -197,18 +210,38 @@ class Deliverer:
 
     def __init__(self, redis, keys: Keys, max_attempts: int = MAX_ATTEMPTS,
                  backoff_base: float = BACKOFF_BASE, timeout: float = TIMEOUT,
-                 post: Callable[[str, bytes, dict, float], tuple[int, str]] = http_post):
+                 post: Callable[[str, bytes, dict, float], tuple[int, str]] | None = None,
+                 allow_nets=None, fallback_queues: list[str] | None = None):
+        """``post(url, body, headers, timeout) -> (status, error class)``;
+        default: webhook_http.http_post within ``allow_nets`` (default
+        TASKQ_WEBHOOK_ALLOW_NETS). ``fallback_queues``: what an endpoint
+        stored without ``queues`` covers (default: :func:`default_queues`)."""
         self.redis, self.keys = as_taskq_client(redis), keys
         self.wk = WebhookKeys(keys.prefix)
-        self.max_attempts, self.base, self.timeout, self.post = max_attempts, backoff_base, timeout, post
+        self.allow = netguard.allow_nets_from_env() if allow_nets is None else tuple(allow_nets)
+        self.default_queues = list(fallback_queues or default_queues())
+        self.max_attempts, self.base, self.timeout = max_attempts, backoff_base, timeout
+        self.post = post or (lambda url, body, headers, timeout:
+                             http_post(url, body, headers, timeout, self.allow))
         self._grouped: set[str] = set()
+        self._stream_queue: dict[str, str] = {}
 
     def _delay_ms(self, n: int) -> int:
         return int(min(BACKOFF_CAP, self.base * 2 ** max(0, n - 1)) * 1000)
 
     def _streams(self) -> list[str]:
         names = sorted(self.redis.smembers(self.keys.queues))
+        for n in names:
+            self._stream_queue.setdefault(self.keys.queue(n).events, n)
         return [self.keys.events] + [self.keys.queue(n).events for n in names]
+
+    def _covers(self, endpoint: dict, stream: str) -> bool:
+        """Task events: only of the queues the endpoint names; worker events: all."""
+        queue = self._stream_queue.get(stream)
+        if queue is None:
+            return stream == self.keys.events
+        queues = endpoint.get("queues") or self.default_queues
+        return ALL_QUEUES in queues or queue in queues
 
     def _ensure_groups(self, streams: list[str]) -> None:
         new = [s for s in streams if s not in self._grouped]
@@ -259,7 +292,7 @@ class Deliverer:
             event = state.get("event") or self._event_name(stream, f)
             entry_ms = int(eid.split("-")[0])
             targets = [e for e in endpoints.values() if event and e["created_at"] <= entry_ms
-                       and (not e.get("events") or event in e["events"])]
+                       and (not e.get("events") or event in e["events"]) and self._covers(e, stream)]
             if not targets:
                 plans.append(None)
                 continue
@@ -326,7 +359,8 @@ class Deliverer:
                     continue
                 counts["failed"] += 1
                 t[0] += 1
-                pipe.hset(self.wk.stats, f"{ep_id}:last_error", err or f"HTTP {status}")
+                error = err if err and _ERROR_CLASS.match(err) else f"http_{status}" if status else "error"
+                pipe.hset(self.wk.stats, f"{ep_id}:last_error", error)
                 if t[0] >= self.max_attempts:
                     plans[idx]["tries"][ep_id] = [-2, 0]
                     pipe.hincrby(self.wk.stats, f"{ep_id}:failed", 1)
@@ -350,12 +384,24 @@ class Deliverer:
 _deliverers: dict[tuple[int, str], Deliverer] = {}
 
 
+_bad_setting_logged: set[str] = set()
+
+
 def step(client, keys: Keys) -> None:
-    """The scheduler step: one delivery pass (a Deliverer kept per client)."""
+    """The scheduler step: one delivery pass (a Deliverer kept per client).
+    A bad TASKQ_WEBHOOK_ALLOW_NETS stops delivery (logged once), not the
+    scheduler's other upkeep."""
     client = as_taskq_client(client)
     d = _deliverers.get((id(client), keys.prefix))
     if d is None or d.redis is not client:
-        d = _deliverers[(id(client), keys.prefix)] = Deliverer(client, keys)
+        try:
+            d = Deliverer(client, keys)
+        except ValueError as exc:
+            if str(exc) not in _bad_setting_logged:
+                _bad_setting_logged.add(str(exc))
+                log.error("webhook delivery is off: %s", exc)
+            return
+        _deliverers[(id(client), keys.prefix)] = d
     d.run_once()
 
 

@@ -1,5 +1,10 @@
 """Webhook endpoints: /api/webhooks (register, list, get, delete). Delivery
-is the scheduler's job (taskq.webhooks)."""
+is the scheduler's job (taskq.webhooks).
+
+``webhooks:write`` lets a caller receive every event of the DTS queue (each
+task's result included) and every worker event, i.e. what ``tasks:read``
+and ``workers:read`` show; an endpoint covering any other queue (or all,
+``"*"``) reads results no DTS scope shows, so it needs ``admin``."""
 
 from __future__ import annotations
 
@@ -8,7 +13,10 @@ from datetime import datetime, timezone
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..auth import secured
+from taskq import netguard
+from taskq.errors import TaskqValueError
+
+from ..auth import current_principal, secured
 from ..envelope import iso, ok
 from ..errors import ApiError
 from ..schemas import envelope
@@ -24,6 +32,12 @@ def _view(rec: dict) -> dict:
     return out
 
 
+def _field_error(field: str, exc: TaskqValueError) -> ApiError:
+    message = str(exc)
+    return ApiError(422, exc.code, f"{field}: {message}", {"fields": {field: [message]}},
+                    extra={"validationDetails": [{"field": field, "message": message, "value": None}]})
+
+
 @blp.route("/webhooks")
 class Webhooks(MethodView):
     @secured("webhooks:read")
@@ -37,8 +51,20 @@ class Webhooks(MethodView):
     @blp.response(201, envelope(WebhookSchema))
     def post(self, body):
         """Register an endpoint. The answer holds its secret, shown only here."""
-        rec = state().webhooks.create(body["url"], body.get("events"), body.get("secret"),
-                                      body.get("description"))
+        st = state()
+        queues = body.get("queues") or [st.dts_queue]
+        principal = current_principal()
+        if set(queues) != {st.dts_queue} and not (principal and principal.allows("admin")):
+            raise ApiError(403, "insufficient_scope",
+                           "an endpoint for queues other than the DTS queue needs scope 'admin'",
+                           {"required_scope": "admin"})
+        try:
+            rec = st.webhooks.create(body["url"], body.get("events"), body.get("secret"),
+                                     body.get("description"), queues)
+        except (netguard.InvalidUrl, netguard.UrlNotAllowed) as exc:
+            raise _field_error("url", exc) from None
+        except TaskqValueError as exc:
+            raise _field_error("queues", exc) from None
         rec["stats"] = {}
         return ok(_view(rec))
 

@@ -48,6 +48,12 @@ class Receiver:
         return [json.loads(b) for _, b in self.requests]
 
 
+@pytest.fixture(autouse=True)
+def allow_local_receivers(monkeypatch):
+    """These receivers listen on 127.0.0.1, which webhooks refuse by default."""
+    monkeypatch.setenv("TASKQ_WEBHOOK_ALLOW_NETS", "10.0.0.0/8,127.0.0.1/32")
+
+
 @pytest.fixture
 def receiver():
     rec = Receiver()
