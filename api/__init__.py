@@ -63,21 +63,22 @@ def _openapi_config(app: Flask) -> None:
 
 def create_app(config: dict | None = None) -> Flask:
     cfg = config_mod.load(config)
+    settings = config_mod.check(cfg)  # ConfigError: one line naming the bad setting
     app = Flask("taskq.api")
     app.json.sort_keys = False  # keep the documents' field order ("success" first)
     app.config.update({k: v for k, v in cfg.items() if k != "REDIS"})
     app.config["MAX_CONTENT_LENGTH"] = 1 << 20
-    if cfg["TASKQ_TRUSTED_PROXIES"]:
-        n = int(cfg["TASKQ_TRUSTED_PROXIES"])
+    if settings["trusted_proxies"]:
+        n = settings["trusted_proxies"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     client = cfg["REDIS"] or redis_lib.Redis.from_url(
         cfg["REDIS_URL"] or "redis://127.0.0.1:6379/0", decode_responses=True)
-    rate = config_mod.parse_rate(cfg["TASKQ_RATE_LIMIT"])
-    rate_ip = config_mod.parse_rate(cfg["TASKQ_RATE_LIMIT_IP"]) if cfg["TASKQ_RATE_LIMIT_IP"] else rate
     origins = frozenset(o.strip() for o in str(cfg["TASKQ_CORS_ORIGINS"] or "").split(",") if o.strip())
     app.extensions["taskq"] = AppState(
         redis=client, keys=Keys(cfg["TASKQ_PREFIX"]), jwt_secret=cfg["TASKQ_JWT_SECRET"],
-        rate=rate, rate_ip=rate_ip, cors_origins=origins, dts_queue=cfg["TASKQ_DTS_QUEUE"])
+        rate=settings["rate"], rate_ip=settings["rate_ip"], cors_origins=origins,
+        dts_queue=cfg["TASKQ_DTS_QUEUE"], rate_login=settings["rate_login"],
+        metrics_token=settings["metrics_token"])
 
     _openapi_config(app)
     api = TaskqApi(app)

@@ -2,10 +2,16 @@
 
 - ``Authorization: Bearer <JWT>``: HS256 signed with TASKQ_JWT_SECRET;
   claims ``sub``, ``exp`` (both required) and ``scopes`` (a list or a
-  space-separated string); optional ``rate_limit`` ("<requests>/<seconds>").
+  space-separated string); optional ``rate_limit`` (api.config.parse_rate:
+  "100/minute", "1000/900") and ``agents`` / ``projects`` (lists).
 - ``Authorization: ApiKey <key>``: keys are stored as sha256 hashes in
-  Redis (taskq.keys.ApiKeys.api_keys) with their name and scopes; the
-  key itself is shown once, when created.
+  Redis (taskq.keys.ApiKeys.api_keys) with their name, scopes and the same
+  optional limits; the key itself is shown once, when created.
+- ``agents`` / ``projects`` limit whom a credential may act as on the
+  TaskDriver routes (login, next-task, complete, fail, extend-lease): only
+  the named agents, only in the named projects (api.taskdriver.access).
+  Absent means any; a limit that is present but not a list of names allows
+  none (a malformed limit fails closed).
 - ``Authorization: Bearer tds_...``: a TaskDriver agent session
   (api.taskdriver.sessions), told from a JWT by its prefix. It carries no
   scopes: it acts as one agent in one project, which the TaskDriver views
@@ -22,12 +28,14 @@ import hashlib
 import json
 import secrets
 import time
+import uuid
 from dataclasses import dataclass
 from functools import wraps
 
 import jwt
 from flask import g
 
+from .config import parse_rate
 from .errors import ApiError
 from .taskdriver.sessions import SessionStore, is_session_token
 from taskq.keys import ApiKeys
@@ -51,11 +59,19 @@ class Principal:
     rate_limit: str | None = None
     project_id: str | None = None   # sessions: the one project they act in
     session_id: str | None = None
+    agents: frozenset[str] | None = None     # keys and tokens: the only agents it may act as
+    projects: frozenset[str] | None = None   # keys and tokens: the only projects it may act in
 
     def allows(self, scope: str) -> bool:
         s = self.scopes
         return "admin" in s or scope in s or (
             scope.endswith(":read") and scope[: -len("read")] + "write" in s)
+
+    def may_act_as(self, agent: str | None) -> bool:
+        return self.agents is None or agent in self.agents
+
+    def may_act_in(self, project_id: str | None) -> bool:
+        return self.projects is None or (project_id is not None and project_id.lower() in self.projects)
 
 
 def _scopes(value) -> frozenset[str]:
@@ -64,6 +80,18 @@ def _scopes(value) -> frozenset[str]:
     if not isinstance(value, (list, tuple)):
         return frozenset()
     return frozenset(str(x) for x in value)
+
+
+def _limit(value, lower: bool = False) -> frozenset[str] | None:
+    """A stored ``agents`` / ``projects`` limit: None when absent, else the
+    names it allows (none when it is malformed: fail closed)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.split()
+    if not isinstance(value, (list, tuple)) or not all(isinstance(x, str) for x in value):
+        return frozenset()
+    return frozenset(x.lower() if lower else x for x in value)
 
 
 def _key_hash(key: str) -> str:
@@ -95,15 +123,20 @@ def authenticate(header: str | None, secret: str | None, redis, keys: ApiKeys) -
         except jwt.InvalidTokenError:
             raise ApiError(401, "invalid_token", "the token is not valid") from None
         sub = str(claims["sub"])
+        rate = claims.get("rate_limit")
         return Principal(f"jwt:{sub}", sub, _scopes(claims.get("scopes")), "jwt",
-                         claims.get("rate_limit") if isinstance(claims.get("rate_limit"), str) else None)
+                         str(rate) if rate is not None else None,
+                         agents=_limit(claims.get("agents")),
+                         projects=_limit(claims.get("projects"), lower=True))
     if scheme == "apikey" and credential:
         raw = redis.hget(keys.api_keys, _key_hash(credential))
         if not raw:
             raise ApiError(401, "invalid_api_key", "the API key is not valid")
         rec = json.loads(raw)
+        rate = rec.get("rate_limit")
         return Principal(f"key:{rec['id']}", rec.get("name") or rec["id"], _scopes(rec.get("scopes")),
-                         "apikey", rec.get("rate_limit"))
+                         "apikey", str(rate) if rate is not None else None,
+                         agents=_limit(rec.get("agents")), projects=_limit(rec.get("projects"), lower=True))
     raise ApiError(401, "unauthorized", "use 'Authorization: Bearer <token>' or 'ApiKey <key>'")
 
 
@@ -146,24 +179,56 @@ def check_scopes(scopes) -> list[str]:
     return sorted(set(scopes))
 
 
-def mint_token(secret: str, sub: str, scopes, ttl: float = 3600,
-               rate_limit: str | None = None) -> str:
+def check_rate_limit(rate_limit: str | None) -> str | None:
+    """A credential's own rate limit, checked like TASKQ_RATE_LIMIT (ValueError)."""
+    if rate_limit is None:
+        return None
+    parse_rate(rate_limit, "rate_limit")
+    return str(rate_limit).strip()
+
+
+def check_projects(projects) -> list[str]:
+    """Project ids of a limit, canonical (ValueError for anything not a UUID)."""
+    out = []
+    for p in projects or ():
+        try:
+            out.append(str(uuid.UUID(str(p))))
+        except ValueError:
+            raise ValueError(f"project {p!r} is not a project id (a UUID)") from None
+    return sorted(set(out))
+
+
+def _limits(agents, projects) -> dict:
+    out = {}
+    if agents:
+        out["agents"] = sorted({str(a) for a in agents})
+    if projects:
+        out["projects"] = check_projects(projects)
+    return out
+
+
+def mint_token(secret: str, sub: str, scopes, ttl: float = 3600, rate_limit: str | None = None,
+               agents=None, projects=None) -> str:
+    """A JWT; ``agents`` / ``projects`` limit whom it may act as (None: any)."""
     if not secret:
         raise ValueError("TASKQ_JWT_SECRET is not set")
     now = int(time.time())
     claims = {"sub": sub, "scopes": check_scopes(scopes), "iat": now, "exp": now + int(ttl)}
     if rate_limit:
-        claims["rate_limit"] = rate_limit
+        claims["rate_limit"] = check_rate_limit(rate_limit)
+    claims.update(_limits(agents, projects))
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def create_api_key(redis, keys: ApiKeys, name: str, scopes, rate_limit: str | None = None) -> tuple[str, dict]:
+def create_api_key(redis, keys: ApiKeys, name: str, scopes, rate_limit: str | None = None,
+                   agents=None, projects=None) -> tuple[str, dict]:
     """A new key (returned once, never stored) and its stored record."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     rec = {"id": secrets.token_hex(6), "name": name, "scopes": check_scopes(scopes),
            "created_at": int(time.time()), "hint": key[:7]}
     if rate_limit:
-        rec["rate_limit"] = rate_limit
+        rec["rate_limit"] = check_rate_limit(rate_limit)
+    rec.update(_limits(agents, projects))
     redis.hset(keys.api_keys, _key_hash(key), json.dumps(rec))
     return key, rec
 

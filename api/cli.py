@@ -31,6 +31,31 @@ def _redis(url: str | None):
     return redis.Redis.from_url(url or "redis://127.0.0.1:6379/0", decode_responses=True)
 
 
+def _rate(ctx, param, value: str | None) -> str | None:
+    """--rate-limit: refused here (usage error, exit 2) unless the API can read it."""
+    try:
+        return auth.check_rate_limit(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _projects(ctx, param, value) -> list[str]:
+    try:
+        return auth.check_projects(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+_rate_limit = click.option("--rate-limit", default=None, metavar="N/WINDOW", callback=_rate,
+                           help="Own rate limit: N/second|minute|hour|day or N/<seconds>, "
+                                "e.g. 1000/hour.")
+_agents = click.option("--agent", "agents", multiple=True, metavar="NAME",
+                       help="Only act (and log in) as this TaskDriver agent (repeat); default any.")
+_projects_opt = click.option("--project", "projects", multiple=True, metavar="ID", callback=_projects,
+                             help="Only act (and log in) in this TaskDriver project (repeat); "
+                                  "default any.")
+
+
 def _checked(scopes) -> list[str]:
     try:
         return auth.check_scopes(scopes)
@@ -47,13 +72,15 @@ def cli() -> None:
 @click.option("--sub", required=True, help="Who the token is for (its 'sub' claim).")
 @_scopes
 @click.option("--ttl", default=3600, show_default=True, type=int, help="Seconds until it expires.")
-@click.option("--rate-limit", default=None, metavar="N/SECONDS", help="Own rate limit, e.g. 1000/900.")
-def token(sub: str, scopes, ttl: int, rate_limit: str | None) -> None:
+@_rate_limit
+@_agents
+@_projects_opt
+def token(sub: str, scopes, ttl: int, rate_limit: str | None, agents, projects) -> None:
     """Print a JWT signed with TASKQ_JWT_SECRET."""
     secret = os.environ.get("TASKQ_JWT_SECRET")
     if not secret:
         raise click.ClickException("TASKQ_JWT_SECRET is not set")
-    click.echo(auth.mint_token(secret, sub, _checked(scopes), ttl, rate_limit))
+    click.echo(auth.mint_token(secret, sub, _checked(scopes), ttl, rate_limit, agents, projects))
 
 
 @cli.group()
@@ -64,14 +91,19 @@ def apikey() -> None:
 @apikey.command("create")
 @click.option("--name", required=True, help="What the key is for.")
 @_scopes
-@click.option("--rate-limit", default=None, metavar="N/SECONDS", help="Own rate limit, e.g. 1000/900.")
+@_rate_limit
+@_agents
+@_projects_opt
 @_url
 @_prefix
-def apikey_create(name: str, scopes, rate_limit: str | None, url: str | None, prefix: str) -> None:
+def apikey_create(name: str, scopes, rate_limit: str | None, agents, projects,
+                  url: str | None, prefix: str) -> None:
     """Create a key and print it (shown only this once)."""
-    key, rec = auth.create_api_key(_redis(url), ApiKeys(prefix), name, _checked(scopes), rate_limit)
+    key, rec = auth.create_api_key(_redis(url), ApiKeys(prefix), name, _checked(scopes), rate_limit,
+                                   agents, projects)
     click.echo(key)
-    click.echo(f"id {rec['id']}, scopes {' '.join(rec['scopes'])}", err=True)
+    limits = "".join(f", {k} {' '.join(rec[k])}" for k in ("agents", "projects") if rec.get(k))
+    click.echo(f"id {rec['id']}, scopes {' '.join(rec['scopes'])}{limits}", err=True)
 
 
 @apikey.command("list")

@@ -10,13 +10,34 @@ multiprocess mode: every worker writes its HTTP metrics to files in
 PROMETHEUS_MULTIPROC_DIR (emptied at start, a fresh temporary folder unless
 given) and any worker's /metrics aggregates them; a dead worker's files are
 marked so its gauges disappear.
+
+The TASKQ_* settings are checked here, as the file loads, with api/config.py
+loaded by path (the same reason as above): a bad one stops the master
+before any worker boots, with one line naming it (exit status 1), instead
+of a traceback from every worker.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+import sys
 import tempfile
+
+
+def _check_settings() -> None:
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.py")
+    spec = importlib.util.spec_from_file_location("_taskq_api_config", path)
+    config = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(config)
+    try:
+        config.check(config.load())
+    except config.ConfigError as exc:
+        sys.exit(f"taskq: {exc}")
+
+
+_check_settings()
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))

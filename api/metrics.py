@@ -11,10 +11,18 @@ Either way any worker answers a scrape with the whole picture.
 that every API process adds to one Redis hash after each response
 (ApiKeys.requests), the active agent sessions, and this machine's memory and
 CPU use, so any worker answers with the same totals.
+
+Both are open unless TASKQ_METRICS_TOKEN is set; then a scrape needs
+``Authorization: Bearer <that token>`` (compared in constant time) or an API
+key or JWT with ``system:read``. Either way a TaskDriver project's queue
+(``td-<project id>``) is labelled ``project:<project name>``, never by its
+id: in open login mode a project id lets anyone act as its agents.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import time
 
@@ -25,14 +33,62 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_flask_exporter import PrometheusMetrics
 
-from taskq.keys import STATUSES
+from taskq.keys import STATUSES, TaskDriverKeys
 from taskq.maintenance import queue_names
+from taskq.projects import project_of_queue, valid_id
 from taskq.worker_registry import STATUSES as WORKER_STATUSES, WorkerRegistry
 from workers import scheduler as scheduler_mod
 
+from .auth import authenticate
 from .envelope import ok
+from .errors import ApiError
 from .state import state
 from .taskdriver.sessions import SessionStore
+
+PROJECT_LABEL = "project:"
+"""Prefix of a TaskDriver queue's label; no engine queue name holds ':'."""
+
+
+def queue_labels(redis, keys, names: list[str]) -> dict[str, str]:
+    """The label of each queue: its name, or for a project's queue
+    ``project:<project name>`` (``project:unknown-<8 hex of sha256(id)>``
+    when the project record is gone). One round trip."""
+    projects = {n: project_of_queue(n) for n in names}
+    projects = {n: pid for n, pid in projects.items() if pid is not None and valid_id(pid)}
+    tk = TaskDriverKeys(keys.prefix)
+    pipe = redis.pipeline(transaction=False)
+    for pid in projects.values():
+        pipe.hget(tk.project(pid), "name")
+    found = dict(zip(projects, pipe.execute() if projects else []))
+    out = {}
+    for n in names:
+        if n not in projects:
+            out[n] = n
+        elif found.get(n):
+            out[n] = PROJECT_LABEL + str(found[n])
+        else:
+            out[n] = PROJECT_LABEL + "unknown-" + hashlib.sha256(projects[n].encode()).hexdigest()[:8]
+    return out
+
+
+def check_access() -> None:
+    """With TASKQ_METRICS_TOKEN set: that token as a bearer, or a key or
+    JWT with system:read; else 401 (403 for a credential without the scope)."""
+    st = state()
+    expected = st.metrics_token
+    if not expected:
+        return
+    header = request.headers.get("Authorization") or ""
+    scheme, _, credential = header.strip().partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(credential.strip().encode(), expected.encode()):
+        return
+    if not header:
+        raise ApiError(401, "auth_required", "metrics need TASKQ_METRICS_TOKEN or scope system:read",
+                       headers={"WWW-Authenticate": 'Bearer realm="taskq-metrics"'})
+    principal = authenticate(header, st.jwt_secret, st.redis, st.api_keys)  # 401 when not valid
+    if principal is None or not principal.allows("system:read"):
+        raise ApiError(403, "insufficient_scope", "this call needs scope 'system:read'",
+                       {"required_scope": "system:read"})
 
 
 class QueueCollector:
@@ -55,6 +111,7 @@ class QueueCollector:
 
     def _families(self):
         r, names = self.redis, queue_names(self.redis, self.keys)
+        labels = queue_labels(r, self.keys, names)
         pipe = r.pipeline(transaction=False)
         for n in names:
             qk = self.keys.queue(n)
@@ -71,7 +128,8 @@ class QueueCollector:
         runtime = CounterMetricFamily("taskq_task_runtime_seconds", "Run time of completed tasks",
                                       labels=["queue"])
         per = len(STATUSES) + 1
-        for i, n in enumerate(names):
+        for i, name in enumerate(names):
+            n = labels[name]
             row = replies[i * per:(i + 1) * per]
             counts, stats = dict(zip(STATUSES, row[:-1])), row[-1] or {}
             depth.add_metric([n], counts["queued"])
@@ -101,6 +159,7 @@ def init(app: Flask) -> None:
     app.extensions["taskq_metrics"] = exporter
 
     def metrics_view():
+        check_access()
         st = state()
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             http = CollectorRegistry()
@@ -139,6 +198,7 @@ def metrics_json():
     """Requests answered by every API process (status < 400 is a success),
     their average response time in ms, active agent sessions, and this
     machine's memory and CPU use in percent with this process's uptime (s)."""
+    check_access()
     st = state()
     raw = st.redis.hgetall(st.api_keys.requests)
     total = int(raw.get("total", 0))

@@ -5,9 +5,11 @@ security, CORS and rate-limit headers and one JSON access-log line after.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import re
 import socket
 import time
 
@@ -15,7 +17,6 @@ from flask import Flask, current_app, g, request
 
 from . import ratelimit
 from .auth import authenticate
-from .config import parse_rate
 from .envelope import correlation_id
 from .errors import ApiError
 
@@ -24,7 +25,10 @@ access_log = logging.getLogger("taskq.api.access")
 SUPPORTED_VERSIONS = ("1.0",)
 """API versions this server speaks (``Accept: application/json; version=1.0``)."""
 OPEN_PATHS = ("/health", "/api/health", "/metrics", "/api/docs")
-"""Paths served without credentials and outside rate limits."""
+"""Paths served without credentials and outside rate limits (/metrics* may
+ask for TASKQ_METRICS_TOKEN itself, api.metrics)."""
+LOGIN_PATH = "/api/auth/login"
+"""POST here also counts against TASKQ_LOGIN_RATE_LIMIT per client IP."""
 CORS_HEADERS = "Authorization, Content-Type, Accept, X-Request-ID, X-Correlation-ID, X-Lease-Token"
 EXPOSED_HEADERS = ("X-Request-ID, X-Correlation-ID, X-RateLimit-Limit, X-RateLimit-Remaining, "
                    "X-RateLimit-Reset, Retry-After, X-API-Version")
@@ -117,18 +121,21 @@ def before() -> object | None:
         g.principal, g.auth_error = None, exc
     principal = g.principal
     if principal is not None:
-        rate = parse_rate(principal.rate_limit) if principal.rate_limit else st.rate
+        rate = ratelimit.own_rate(principal.id, principal.rate_limit, st.rate)
         identity = principal.id
     else:
         rate, identity = st.rate_ip, f"ip:{_client_ip()}"
-    if rate is not None:
-        state = ratelimit.hit(st.redis, st.api_keys, identity, *rate)
-        g.rate_state = state
-        if state.exceeded:
-            retry = max(1, state.reset - int(time.time()))
-            raise ApiError(429, "rate_limited", f"rate limit of {state.limit} requests exceeded",
-                           {"limit": state.limit, "reset": state.reset},
-                           {"Retry-After": str(retry)})
+    budgets = [(ratelimit.count(st.redis, st.api_keys, identity, rate),
+                "rate limit of {limit} requests exceeded")]
+    if request.method == "POST" and path == LOGIN_PATH:
+        budgets.append((ratelimit.count(st.redis, st.api_keys, f"login-ip:{_client_ip()}", st.rate_login),
+                        "too many login attempts from this address (at most {limit})"))
+    budgets = [(s, m) for s, m in budgets if s is not None]
+    if budgets:
+        g.rate_state = min(budgets, key=lambda b: b[0].remaining)[0]  # the headers show the tightest
+    for spent, message in budgets:
+        if spent.exceeded:
+            raise ratelimit.too_many(spent, message)
     return None
 
 
@@ -159,13 +166,29 @@ def after(resp):
     return resp
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _fingerprint(m: re.Match) -> str:
+    return "id~" + hashlib.sha256(m.group(0).lower().encode()).hexdigest()[:8]
+
+
+def loggable_path(path: str) -> str:
+    """The path with every UUID (project ids, and so TaskDriver task ids,
+    td-<project id>:...) replaced by ``id~`` and the first 8 hex digits of
+    its sha256: in open login mode a project id lets anyone act as its
+    agents, and request logs travel further than Redis credentials do.
+    An operator holding an id finds its requests by computing the same."""
+    return _UUID.sub(_fingerprint, path)
+
+
 def _log(resp) -> None:
     if not access_log.isEnabledFor(logging.INFO):
         return
     principal = g.get("principal")
     record = {
         "ts": round(time.time(), 3), "level": "info", "msg": "request",
-        "method": request.method, "path": request.path, "status": resp.status_code,
+        "method": request.method, "path": loggable_path(request.path), "status": resp.status_code,
         "duration_ms": round((time.monotonic() - g.get("started", time.monotonic())) * 1000, 2),
         "correlation_id": correlation_id(), "ip": _client_ip(),
         "principal": principal.id if principal else None,

@@ -27,6 +27,8 @@ class AppState:
     rate_ip: tuple[int, int] | None
     cors_origins: frozenset[str]
     dts_queue: str
+    rate_login: tuple[int, int] | None = None       # POST /api/auth/login per client IP
+    metrics_token: str | None = None                # TASKQ_METRICS_TOKEN
     started: float = field(default_factory=time.time)
     last_beat: float = 0.0
 

@@ -40,6 +40,7 @@ def state() -> TaskDriverState:
 
 def register(api, app, url_prefix: str = "/api") -> None:
     from .. import errors
+    from ..config import ConfigError
     from . import access, routes_agents, routes_auth, routes_projects, routes_tasks
     from .agents import AgentService
     from .service import TaskDriverService
@@ -50,7 +51,8 @@ def register(api, app, url_prefix: str = "/api") -> None:
             app.config[name] = os.environ.get(name) or default
     login = str(app.config["TASKQ_TASKDRIVER_LOGIN"]).strip().lower()
     if login not in ("open", "credential"):
-        raise ValueError(f"TASKQ_TASKDRIVER_LOGIN must be 'open' or 'credential', not {login!r}")
+        raise ConfigError("TASKQ_TASKDRIVER_LOGIN", login, "'open' or 'credential'")
+    routes_auth.announce_mode(login)
     st = app.extensions["taskq"]
     app.extensions["taskdriver"] = TaskDriverState(
         TaskDriverService(st.redis, st.keys), AgentService(st.redis, st.keys, st.tasks),

@@ -7,6 +7,11 @@
 - An API key or JWT needs a scope: ``projects:read`` to read, ``projects:write``
   to change projects, task types and tasks, ``agents:write`` to act as any
   agent (naming it in the body); ``admin`` allows everything.
+- A key or token limited to named ``agents`` / ``projects`` (api.auth) acts,
+  and logs in, only as those agents in those projects; anything else is 403.
+  The project of a task comes from its id (``td-<project id>:...``), so the
+  check costs nothing and is made before any lookup: a limited caller cannot
+  tell an existing project from a missing one.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from functools import wraps
 from flask import g, has_request_context, request
 from flask_smorest import Blueprint
 
-from taskq.projects import QUEUE_PREFIX
+from taskq.keys import queue_of
+from taskq.projects import QUEUE_PREFIX, project_of_queue
 
 from ..auth import SECURITY, Principal, authenticated
 from ..errors import ApiError, validation_error
@@ -101,9 +107,31 @@ def reader(project_id: str, scope: str = "projects:read") -> Principal:
     return need(scope)
 
 
+def check_limits(p: Principal, agent: str | None, project_id: str | None) -> None:
+    """403 unless a key or token limited to named agents / projects may act
+    as ``agent`` in ``project_id`` (an unlimited one may act as any)."""
+    if not p.may_act_as(agent):
+        raise _forbidden(f"this credential may not act as agent {agent!r}")
+    _forbidden_project(p, project_id)
+
+
+def _forbidden_project(p: Principal, project_id: str | None) -> None:
+    if not p.may_act_in(project_id):
+        raise _forbidden("this credential may not act in this project")
+
+
+def _project_of_task(task_id: str | None) -> str | None:
+    """The project a TaskDriver task id names, None for other ids."""
+    try:
+        return project_of_queue(queue_of(task_id)) if task_id else None
+    except ValueError:
+        return None
+
+
 def agent_for(agent: str | None, project_id: str | None = None) -> tuple[Principal, str]:
     """Who acts as which agent: a session as its own agent (and only in its
-    project), else a caller with agents:write as the agent it names."""
+    project), else a caller with agents:write as the agent it names (within
+    its limits; a route's task_id names the project acted in)."""
     p = caller()
     if p.kind == "session":
         if agent is not None and agent != p.subject:
@@ -115,6 +143,14 @@ def agent_for(agent: str | None, project_id: str | None = None) -> tuple[Princip
     if not agent:
         raise validation_error([{"field": "agentName", "value": None,
                                  "message": "required when not calling with an agent session"}])
+    if p.agents is not None or p.projects is not None:
+        if not p.may_act_as(agent):
+            raise _forbidden(f"this credential may not act as agent {agent!r}")
+        task_id = (request.view_args or {}).get("task_id")
+        if project_id is not None:
+            _forbidden_project(p, project_id)
+        if task_id is not None:
+            _forbidden_project(p, _project_of_task(task_id))
     return p, agent
 
 

@@ -1,6 +1,14 @@
-"""Agent sessions: login, logout, read and extend (POST /api/auth/login, ...)."""
+"""Agent sessions: login, logout, read and extend (POST /api/auth/login, ...).
+
+Login's errors name no project id but the one the caller sent; a credential
+limited to named agents or projects is checked before the project is looked
+up (403 whether it exists or not), so it cannot probe for ids. Every login also counts against a budget
+per client IP (TASKQ_LOGIN_RATE_LIMIT, api.middleware).
+"""
 
 from __future__ import annotations
+
+import logging
 
 from flask import request
 
@@ -8,11 +16,34 @@ from ..envelope import ok
 from ..errors import ApiError
 from ..schemas import envelope
 from . import state
-from .access import DOC_SECURITY, blueprint, need, session_only
+from ..auth import current_principal
+from .access import DOC_SECURITY, blueprint, check_limits, need, session_only
 from .schemas import LoginResultSchema, LoginSchema, TDMessageSchema, SessionExtendSchema, SessionSchema
 from .views import ms_iso, session_view
 
 blp = blueprint("TaskDriver Auth", "Agent sessions: a token that acts as one agent in one project")
+
+startup_log = logging.getLogger("taskq.api.startup")
+
+LOGIN_MODES = {
+    "open": "TaskDriver login mode: open (POST /api/auth/login needs no credential: anyone holding "
+            "a project id can act as any of its agents; set TASKQ_TASKDRIVER_LOGIN=credential in "
+            "production)",
+    "credential": "TaskDriver login mode: credential (POST /api/auth/login needs an API key or JWT "
+                  "with scope agents:write)",
+}
+
+
+def announce_mode(mode: str) -> None:
+    """One start-up line saying which login mode is on (stderr, unless the
+    host configured logging for taskq.api.startup)."""
+    if not startup_log.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        startup_log.addHandler(handler)
+        startup_log.setLevel(logging.INFO)
+        startup_log.propagate = False
+    startup_log.info(LOGIN_MODES[mode])
 
 
 def _session_token() -> str:
@@ -24,15 +55,22 @@ def _session_token() -> str:
 @blp.arguments(LoginSchema)
 @blp.response(200, envelope(LoginResultSchema))
 @blp.doc(security=[{}] + DOC_SECURITY, responses={"401": "UNAUTHORIZED", "403": "FORBIDDEN",
-                                                  "404": "NOT_FOUND", "409": "CONFLICT"})
+                                                  "404": "NOT_FOUND", "409": "CONFLICT",
+                                                  "429": "TOO_MANY_REQUESTS"})
 def login(body):
     """Log an agent in to a project. Open by default; with
-    TASKQ_TASKDRIVER_LOGIN=credential the call needs an API key or JWT with
-    scope agents:write."""
+    TASKQ_TASKDRIVER_LOGIN=credential (the production setting) the call
+    needs an API key or JWT with scope agents:write, and a credential limited
+    to named agents or projects may log in only as those (403). Attempts
+    per client IP are limited (TASKQ_LOGIN_RATE_LIMIT; 429 past it)."""
     td = state()
     if td.login == "credential":
-        need("agents:write")
-    project = td.service.projects.get(body["projectId"])
+        check_limits(need("agents:write"), body["agentName"], body["projectId"])
+    else:
+        p = current_principal()  # open mode: a valid key or token sent anyway keeps its limits
+        if p is not None and p.kind != "session":
+            check_limits(p, body["agentName"], body["projectId"])
+    project = td.service.projects.get(body["projectId"])  # 404 naming only the id sent
     if project.status != "active":
         raise ApiError(409, "project_closed", f"project {project.id} is closed")
     token, s = td.sessions.create(body["agentName"], project.id, td.session_ttl)
