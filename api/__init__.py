@@ -6,7 +6,8 @@
 TASKQ_*, REDIS_URL) overridden by ``config``; tests pass ``REDIS`` (a client)
 and ``TASKQ_PREFIX`` to stay isolated. Shared concerns live beside the
 dialects: auth, errors and envelopes, rate limits, CORS and security
-headers (middleware), metrics, OpenAPI docs at /api/docs (Swagger UI served
+headers (middleware), one check of hostile input (input_guard), metrics,
+OpenAPI docs at /api/docs (Swagger UI served
 from the swagger-ui-bundle package, no CDN) and /api/docs.json. Two dialects
 share /api: the Distributed Task Scheduler's (api.dts) and TaskDriver's
 (api.taskdriver).
@@ -24,7 +25,7 @@ from taskq import __version__
 from taskq.keys import Keys
 
 from . import config as config_mod
-from . import dts, errors, health, metrics, middleware, taskdriver
+from . import dts, errors, health, input_guard, metrics, middleware, taskdriver
 from .schemas import ErrorSchema
 from .state import AppState
 
@@ -84,6 +85,7 @@ def create_app(config: dict | None = None) -> Flask:
     api = TaskqApi(app)
     middleware.setup_logging()
     middleware.register(app)
+    input_guard.register(app)
     app.add_url_rule("/api/docs/static/<path:filename>", "swagger_ui_static",
                      lambda filename: send_from_directory(swagger_ui_path, filename))
     api.register_blueprint(health.blp)

@@ -2,8 +2,10 @@
 
 Domain errors from the engine map to HTTP here, not in views: not found ->
 404, conflicts (wrong state, stale lease) -> 409, bad values -> 422.
-Malformed JSON -> 400; schema violations -> 422 with the fields in
-``details`` and ``validationDetails`` ([{field, message, value}]).
+Malformed JSON -> 400 (hostile bodies and URLs are refused before any view
+by api.input_guard); schema violations, and engine refusals that name a
+field, -> 422 with the fields in ``details`` and ``validationDetails``
+([{field, message, value}]).
 Anything unexpected is logged with its traceback and answered 500 without one.
 
 Two error bodies: the shared one, ``error: {code, message, details}``, and
@@ -142,6 +144,10 @@ def handle_taskq_error(exc: TaskqError):
     if isinstance(exc, Conflict):
         return respond(409, exc.code, str(exc), {"status": exc.status} if exc.status else None)
     if isinstance(exc, TaskqValueError):
+        field = getattr(exc, "field", None)  # taskq.options.InvalidField names one
+        if field:
+            return handle_api_error(validation_error([
+                {"field": field, "message": getattr(exc, "reason", str(exc)), "value": None}]))
         return respond(422, exc.code, str(exc))
     log.exception("engine error")
     return respond(500, "internal_error", "internal error")

@@ -21,6 +21,7 @@ from .connection import as_taskq_client
 from .errors import raise_for
 from .ids import new_token
 from .keys import Keys, queue_of
+from .options import check_json_text
 from .scripts import call, execute
 from .task import Task, ms_to_dt
 
@@ -80,7 +81,7 @@ class Lease:
         return ms_to_dt(reply[1])
 
     def checkpoint(self, data: Any) -> None:
-        self._call("checkpoint", _json(data))
+        self._call("checkpoint", check_json_text("checkpoint", _json(data)))
 
     def log(self, message: str, level: str = "info") -> None:
         self.log_many([(level, message)])

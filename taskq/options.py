@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterable
@@ -17,12 +18,18 @@ from typing import Any, Iterable
 from . import backoff as _backoff
 from .errors import CyclicDependencyError, TaskqValueError
 from .ids import new_task_id
+from .jsontext import deeper_than
 from .keys import ID_SEP, queue_of, valid_queue_name
 from .task import dt_to_ms
 
 PRIORITY_MIN, PRIORITY_MAX = -1000, 1000
 """Higher runs first; the Lua ready score has room for exactly this range."""
 DEFAULT_MAX_RETRIES = 3
+MAX_JSON_DEPTH = 64
+"""How deep stored user JSON (args, kwargs, meta, results, checkpoints) may
+nest, counting each array or object as one level: deep enough for any real
+document, far from the recursion limits of Python's json (about 1000) and of
+Lua's cjson (1000) that every reader of the value would otherwise meet."""
 DEPENDENCY_POLICIES = ("fail", "release")
 
 OPTION_NAMES = frozenset({
@@ -84,20 +91,59 @@ def _seconds(name: str, value: Any, allow_zero: bool = True) -> float:
     return float(value)
 
 
-def _text(name: str, value: Any, max_len: int = 256) -> str:
-    if not isinstance(value, str) or not value or len(value) > max_len:
-        raise TaskqValueError(f"{name} must be a non-empty string of at most {max_len} characters")
+class InvalidField(TaskqValueError):
+    """A bad value of one named field (``field``), e.g. for a 422 that names it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field, self.reason = field, message
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""A code point UTF-8 cannot encode: a lone surrogate (a Python str never
+holds a valid pair; JSON's "\\ud83d\\ude00" decodes to one code point)."""
+
+
+def check_text(name: str, value: str) -> str:
+    """Refuse a string Redis cannot store as UTF-8 (a lone surrogate)."""
+    if _SURROGATE.search(value):
+        raise InvalidField(name, "contains a lone surrogate (not valid Unicode text)")
     return value
 
 
+def _text(name: str, value: Any, max_len: int = 256) -> str:
+    if not isinstance(value, str) or not value or len(value) > max_len:
+        raise TaskqValueError(f"{name} must be a non-empty string of at most {max_len} characters")
+    return check_text(name, value)
+
+
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+_ESCAPE = re.compile(r"\\(?:\\|ud[89ab][0-9a-f]{2}\\ud[c-f][0-9a-f]{2}|(ud[89a-f][0-9a-f]{2}))")
+"""In our encoder's output: an escaped backslash, a surrogate pair (one
+character beyond the BMP), or (group 1) a lone surrogate."""
+
+
+def check_json_text(name: str, text: str) -> str:
+    """Refuse JSON text that nests deeper than MAX_JSON_DEPTH or holds a lone
+    surrogate. Cheap for ordinary values: each check runs only when a
+    count over the text says it could fail."""
+    if deeper_than(text, MAX_JSON_DEPTH):
+        raise InvalidField(name, f"nests deeper than {MAX_JSON_DEPTH} levels of arrays and objects")
+    if "\\ud" in text and any(m.group(1) for m in _ESCAPE.finditer(text)):
+        raise InvalidField(name, "contains a lone surrogate (not valid Unicode text)")
+    return text
 
 
 def json_text(name: str, value: Any) -> str:
+    """User JSON as the text to store: compact, exact (integers of any size,
+    floats that read back equal, [] stays []), and checked by check_json_text."""
     try:
-        return _ENCODER.encode(value)
+        text = _ENCODER.encode(value)
+    except RecursionError:
+        raise InvalidField(name, f"nests deeper than {MAX_JSON_DEPTH} levels of arrays and objects") from None
     except (TypeError, ValueError) as exc:
         raise TaskqValueError(f"{name} must be JSON-serializable: {exc}") from None
+    return check_json_text(name, text)
 
 
 def func_name(func: Any) -> str | None:
@@ -125,8 +171,10 @@ def _dependency_ids(queue: str, deps: Any) -> list[str]:
     for d in deps:
         d = getattr(d, "id", d)
         try:
-            queue_of(d)
-        except ValueError:
+            queue_of(check_text("depends_on", d))
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, TaskqValueError):
+                raise
             raise TaskqValueError(f"depends_on: {d!r} is not a task id") from None
         if d not in out:
             out.append(d)
@@ -308,12 +356,40 @@ def build_update(queue: str, task_id: str, changes: dict) -> dict:
         if isinstance(tags, str) or not isinstance(tags, (list, tuple, set)):
             raise TaskqValueError("tags must be a list of strings")
         spec["tags"] = list(dict.fromkeys(_text("tag", t, 128) for t in tags))
+        spec["tags_text"] = json_text("tags", spec["tags"]) if spec["tags"] else ""
     if "meta" in changes:
-        if not isinstance(changes["meta"], dict):
+        if callable(changes["meta"]):  # checked once called, in merge_meta
+            spec["meta"] = changes["meta"]
+        elif not isinstance(changes["meta"], dict):
             raise TaskqValueError("meta must be a dict")
-        spec["meta"] = changes["meta"]
+        else:
+            json_text("meta", changes["meta"])  # the changes alone must already pass
+            spec["meta"] = changes["meta"]
     if "depends_on" in changes:
         spec["deps"] = _dependency_ids(queue, changes["depends_on"])
         if task_id in spec["deps"]:
             raise CyclicDependencyError(f"task {task_id} depends on itself")
+        spec["deps_text"] = json_text("deps", spec["deps"]) if spec["deps"] else ""
     return spec
+
+
+def merge_meta(stored: str | None, changes: Any) -> str:
+    """The meta text after merging ``changes`` into the ``stored`` text (a
+    None value removes a field); '' when nothing is left. ``changes`` may be
+    a function of the current meta (a dict) that returns them, for changes
+    that depend on it. Fields not named keep their exact value: Python's
+    json reads and writes [], {}, integers of any size and floats losslessly
+    (Lua's cjson does not)."""
+    meta = json.loads(stored) if stored else {}
+    if not isinstance(meta, dict):
+        meta = {}
+    if callable(changes):
+        changes = changes(dict(meta))
+        if not isinstance(changes, dict):
+            raise TaskqValueError("meta must be a dict")
+    for k, v in changes.items():
+        if v is None:
+            meta.pop(k, None)
+        else:
+            meta[k] = v
+    return json_text("meta", meta) if meta else ""

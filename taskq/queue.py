@@ -13,12 +13,12 @@ from typing import Any, Iterable, Sequence
 
 from . import deps
 from .connection import as_taskq_client
-from .errors import (E_DEP_MISSING, E_EXISTS, E_STATE, CyclicDependencyError,
+from .errors import (E_DEP_MISSING, E_EXISTS, E_STATE, Conflict, CyclicDependencyError,
                      DependencyNotFound, TaskExists, TaskNotFound, TaskqValueError, raise_for)
 from .keys import DEFAULT_PREFIX, STATUSES, Keys, queue_of
 from .lease import DEFAULT_LEASE, Lease, claim
-from .options import (OPTION_NAMES, TaskSpec, json_text, build_spec, build_update, check_queue_name,
-                      order_batch, specs_json)
+from .options import (OPTION_NAMES, TaskSpec, build_spec, build_update, check_queue_name, json_text,
+                      merge_meta, order_batch, specs_json)
 from .scripts import call, execute
 from .task import Task, decode_hash
 
@@ -26,6 +26,9 @@ BATCH_SIZE = 1000
 """Tasks per enqueue script call: one call is all-or-nothing, and a call of
 this size keeps Redis busy for only a few milliseconds."""
 MAX_PAGE = 1000
+UPDATE_ATTEMPTS = 5
+"""Tries of an update that merges meta, when other updates keep changing
+the task between our read and our write (each try is one read, one script)."""
 
 
 class Queue:
@@ -208,20 +211,42 @@ class Queue:
         """Change a task that has not started (queued, delayed or blocked) in
         one script call; returns its new status. ``scheduled_at=None`` makes
         it due now, ``timeout=None`` removes its timeout, ``meta`` is merged
-        (a None value removes a field), ``depends_on`` replaces the list.
-        A running or finished task raises InvalidState."""
+        (a None value removes a field; it may also be a function of the
+        current meta returning the changes), ``depends_on`` replaces the list.
+        A running or finished task raises InvalidState.
+
+        Meta is merged here, in Python, and stored as text: the script
+        writes it only if the task's ``ver`` field is still the one read
+        with it (every update bumps ``ver``), else this tries again, up to
+        UPDATE_ATTEMPTS times, then raises Conflict."""
         spec = build_update(self.name, task_id, changes)
+        if not self._owns(task_id):
+            raise TaskNotFound(f"task {task_id} not found in queue {self.name}")
         if spec.get("deps"):
             self._check_foreign_deps([TaskSpec(task_id, {}, spec["deps"])])
-        reply = self._run_update(task_id, spec)
+        meta_changes = spec.pop("meta", None)
+        for attempt in range(UPDATE_ATTEMPTS):
+            if meta_changes is not None:
+                # Merge here, not in Lua (cjson would corrupt the values);
+                # the script stores the text only if 'ver' has not moved.
+                stored, ver = self.redis.hmget(self.qkeys.task(task_id), ["meta", "ver"])
+                spec["meta"] = merge_meta(stored, meta_changes)
+                spec["ver"] = ver or ""
+            reply = self._run_update(task_id, spec)
+            if reply is not None:
+                break
+        else:
+            raise Conflict(f"task {task_id}: its meta kept changing during the update; try again",
+                           status="meta_changed")
         foreign = reply[2:]
         deps.link(self.redis, self.keys, [(task_id, d) for d in foreign])
         return reply[1]
 
-    def _run_update(self, task_id: str, spec: dict) -> list:
-        if not self._owns(task_id):
-            raise TaskNotFound(f"task {task_id} not found in queue {self.name}")
+    def _run_update(self, task_id: str, spec: dict) -> list | None:
+        """One update call; None when the meta it merged changed meanwhile."""
         reply = call(self.redis, "update", self.qkeys, task_id, json_text("changes", spec))
+        if reply[0] == E_STATE and reply[1] == "meta_changed":
+            return None
         if reply[0] == E_STATE and reply[1] == "cycle":
             raise CyclicDependencyError(f"task {task_id} would depend on itself")
         if reply[0] == E_STATE and reply[1].startswith("dependency "):

@@ -12,6 +12,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from .jsontext import deeper_than
 from .keys import queue_of
 
 
@@ -43,12 +44,20 @@ def dt_to_ms(dt: datetime) -> int:
     return int(dt.timestamp() * 1000)
 
 
+MAX_READ_DEPTH = 200
+"""A stored value nested deeper than this (only a producer bypassing
+taskq.options could store one) is read as its JSON text: every later
+encoder (jsonify, marshmallow) would otherwise fail on it."""
+
+
 def _json(value: str | None, default: Any = None) -> Any:
     if value is None:
         return default
+    if deeper_than(value, MAX_READ_DEPTH):
+        return value
     try:
         return json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or too deep to read: the text itself
         return value
 
 

@@ -88,9 +88,12 @@ class TaskItem(MethodView):
         fields, or a TaskDriver task's instructions and variables."""
         st = state()
         options = _engine_options(body)
-        td_meta = taskdriver_state().service.meta_changes(st.tasks.get(task_id), body)
-        if td_meta:
-            options["meta"] = {**options.get("meta", {}), **td_meta}
+        service = taskdriver_state().service
+        task = st.tasks.get(task_id)
+        if service.meta_changes(task, body):  # checked now, before any write
+            dts_meta = options.get("meta", {})
+            # merged again into the meta the engine's compare-and-set reads
+            options["meta"] = lambda current: {**dts_meta, **service.meta_changes(task, body, current)}
         return ok(union_view(st.tasks.update(task_id, **options)))
 
     @shared_scope("tasks:write", "projects:write")

@@ -182,16 +182,20 @@ class TaskDriverService:
         return q.get_many(keep[offset:offset + limit]), len(keep)
 
     # -- changing -----------------------------------------------------------------
-    def meta_changes(self, task: Task, body: dict) -> dict:
-        """PUT /api/tasks/{id} with instructions / variables: the meta to merge.
-        New variables merge into the old (a null removes one); a type with a
-        template renders the instructions again."""
+    def meta_changes(self, task: Task, body: dict, meta: dict | None = None) -> dict:
+        """PUT /api/tasks/{id} with instructions / variables: the meta to merge
+        into ``meta`` (the task's current meta: Queue.update passes the one it
+        merges into, so concurrent PUTs lose no variable). New variables merge
+        into the old (a null removes one); a type with a template renders the
+        instructions again."""
         if not ({"instructions", "variables"} & set(body)):
             return {}
         if not is_td_task(task):
             raise Conflict(f"task {task.id} is not a TaskDriver task: instructions and variables "
                            "belong to a project's tasks", status="not_taskdriver")
-        meta = task.meta if isinstance(task.meta, dict) else {}
+        if meta is None:
+            meta = task.meta
+        meta = meta if isinstance(meta, dict) else {}
         variables = dict(meta.get("variables") or {})
         for k, v in (body.get("variables") or {}).items():
             if v is None:

@@ -8,12 +8,19 @@ ARGV[1] id
 ARGV[2] JSON object of changes, every key optional:
         priority (int), at (epoch ms as text, '0' = due now),
         max_retries (int), timeout (seconds as text, '' = none),
-        tags ([strings]), meta ({field: value}, a null value removes the field),
+        tags ([strings]) with tags_text (their JSON text to store, '' = none),
+        meta (the whole new meta as JSON text, '' = none) with ver (the
+        task's 'ver' field when the caller read the meta it merged, '' when
+        absent): user JSON arrives as text and is stored as sent, never
+        decoded here (cjson would turn [] into {} and round big integers),
         deps ([task ids], replaces the list; ids of other queues are recorded
         as unresolved here and returned: the caller links them with
-        link_dependent, as after enqueue)
+        link_dependent, as after enqueue) with deps_text (their JSON text)
+Every update bumps the task's 'ver' field, so a caller merging meta outside
+this script knows whether the meta it read is still the task's.
 Returns {OK, new_status, foreign_dep, ...} | {E_NOT_FOUND} | {E_STATE, status}
       | {E_DEP_MISSING, dep} | {E_STATE, 'cycle'}
+      | {E_STATE, 'meta_changed'} (ver moved on since the caller read meta)
       | {E_STATE, 'dependency <id> <status>'} (it failed or was cancelled and
         the task's policy is 'fail')
 ]]
@@ -30,10 +37,11 @@ local tkey = Q.task_prefix .. id
 local wkey = Q.waiting_prefix .. id
 local now = now_ms()
 local f = redis.call('HMGET', tkey, 'status', 'tags', 'deps', 'created', 'scheduled',
-  'dep_policy', 'meta')
+  'dep_policy', 'ver')
 local st = f[1]
 if not st then return {E_NOT_FOUND} end
 if st ~= 'queued' and st ~= 'delayed' and st ~= 'blocked' then return {E_STATE, st} end
+if ch.meta and (f[7] or '') ~= ch.ver then return {E_STATE, 'meta_changed'} end
 local own = Q.name .. ':'
 local function is_own(d) return string.sub(d, 1, #own) == own end
 
@@ -66,7 +74,7 @@ if ch.deps then
   end
 end
 
-local fields = {'updated', now}
+local fields = {'updated', now, 'ver', (tonumber(f[7]) or 0) + 1}
 local function set(k, v) fields[#fields + 1] = k; fields[#fields + 1] = v end
 if ch.priority then set('priority', ch.priority) end
 if ch.max_retries then set('max_retries', ch.max_retries) end
@@ -89,14 +97,10 @@ if ch.tags then
   end
   local created = tonumber(f[4] or now)
   for _, tag in ipairs(ch.tags) do redis.call('ZADD', Q.tag_prefix .. tag, created, id) end
-  if #ch.tags > 0 then set('tags', cjson.encode(ch.tags)) else redis.call('HDEL', tkey, 'tags') end
+  if #ch.tags > 0 then set('tags', ch.tags_text) else redis.call('HDEL', tkey, 'tags') end
 end
 if ch.meta then
-  local m = f[7] and cjson.decode(f[7]) or {}
-  for k, v in pairs(ch.meta) do
-    if v == cjson.null then m[k] = nil else m[k] = v end
-  end
-  if next(m) then set('meta', cjson.encode(m)) else redis.call('HDEL', tkey, 'meta') end
+  if ch.meta ~= '' then set('meta', ch.meta) else redis.call('HDEL', tkey, 'meta') end
 end
 local foreign = {}
 if ch.deps then
@@ -119,7 +123,7 @@ if ch.deps then
       foreign[#foreign + 1] = d
     end
   end
-  if #ch.deps > 0 then set('deps', cjson.encode(ch.deps)) else redis.call('HDEL', tkey, 'deps') end
+  if #ch.deps > 0 then set('deps', ch.deps_text) else redis.call('HDEL', tkey, 'deps') end
 end
 redis.call('HSET', tkey, unpack(fields))
 
