@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections import Counter
 
 import pytest
@@ -18,6 +19,7 @@ import api.services.listing as listing
 import taskq.paging
 from taskq.lease import complete_many
 from taskq.task_types import batch_tag, type_tag
+from taskq.worker_registry import WorkerRegistry
 
 DTS_STATUS = {"pending": {"queued", "delayed", "blocked"}, "running": {"running"},
               "completed": {"completed"}, "failed": {"failed"}, "cancelled": {"cancelled"}}
@@ -148,7 +150,7 @@ def td_reference(tasks, status=None, agent=None, batch=None, type_id=None, offse
 
 
 def test_pending_page_over_20k_tasks_sends_a_bounded_number_of_commands(counted_client, counted, admin,
-                                                                         dts, r):
+                                                                         dts, r, keys):
     rng = random.Random(8)
     fill(dts, 20_000, rng)
     settle(dts, rng, 9_000)
@@ -164,6 +166,17 @@ def test_pending_page_over_20k_tasks_sends_a_bounded_number_of_commands(counted_
         assert sent < 100 and per_task <= 40, (query, counted.counts)
         ids, total = dts_reference(tasks, limit=20, **query)
         assert [t["id"] for t in resp.json["data"]] == ids and resp.json["meta"]["total"] == total
+    # a worker's finished tasks are matched in Redis, not by one HGET per finished task
+    # (the route still reads each of its own tasks, to sort them by start time)
+    WorkerRegistry(r, keys).register("w2", ["dts"])
+    counted.counts.clear()
+    resp = counted_client.get("/api/workers/w2/tasks?limit=100", headers=admin)
+    mine = {tid for tid, h in tasks.items() if h.get("worker") == "w2" and h["status"] in
+            {"completed", "failed", "cancelled"}}
+    assert resp.status_code == 200 and resp.json["meta"]["total"] == len(mine) > 100
+    assert {t["id"] for t in resp.json["data"]} <= mine
+    assert counted.counts["HGET"] + counted.counts["HMGET"] == 0 and counted.counts["EVALSHA"] < 20
+    assert counted.counts["HGETALL"] <= len(mine) + 1, counted.counts  # + the worker record
 
 
 def test_dts_listing_matches_reading_every_task(client, admin, dts, r, monkeypatch):
@@ -199,6 +212,23 @@ def test_sorts_no_index_keeps_are_capped(client, admin, dts, monkeypatch):
     assert resp.json["error"]["details"]["cap"] == 20
     assert client.get("/api/tasks?status=running&sort=priority", headers=admin).status_code == 200
     assert client.get("/api/tasks?sort=created_at", headers=admin).status_code == 200
+
+
+def test_end_time_ties_break_by_creation_as_a_full_sort_does(client, admin, dts, r):
+    """Tasks finished in one call share their end ms; where ids disagree with
+    creation order (ids given by the caller), the page still follows creation."""
+    for i in range(30):
+        dts.enqueue_call(None, task_id=f"t{99 - i:02d}")  # each call a new ms or a tie: both occur
+        time.sleep(0.0005)
+    complete_many(r, [(lease, None) for lease in dts.claim(n=30)])
+    tasks = snapshot(r, dts)
+    assert len({h["finished"] for h in tasks.values()}) == 1
+    for order in ("asc", "desc"):
+        for page, limit in ((1, 7), (2, 7), (4, 7), (5, 7), (1, 100)):
+            q = {"status": "completed", "sort": "completed_at", "order": order, "page": page, "limit": limit}
+            resp = client.get("/api/tasks", query_string=q, headers=admin)
+            ids, total = dts_reference(tasks, **q)
+            assert [t["id"] for t in resp.json["data"]] == ids and resp.json["meta"]["total"] == total, q
 
 
 def td_project(client, admin, make_queue, n, rng):
