@@ -7,7 +7,10 @@ import json
 from typing import Any, Iterable
 
 from taskq import InvalidState, Lease, Queue, Task, TaskNotFound
-from taskq.keys import Keys, queue_of
+from taskq.keys import TERMINAL_STATUSES, Keys, queue_of
+from taskq.paging import walk_index
+
+from . import listing
 
 SORT_FIELDS = {
     "created_at": "created", "updated_at": "updated", "priority": "priority",
@@ -15,6 +18,9 @@ SORT_FIELDS = {
     "status": "status", "name": "meta",
 }
 """Sort key -> the task hash field it reads."""
+LOG_CHUNK = 500
+LOG_SCAN_CAP = 10_000
+"""Log lines a level filter reads at most (the engine keeps 1,000 per task)."""
 
 
 class NeedsLeaseToken(Exception):
@@ -74,13 +80,26 @@ class TaskService:
 
     def logs(self, task_id: str, level: str | None = None, offset: int = 0,
              limit: int = 100) -> tuple[list[dict], int]:
-        """Log lines oldest first, filtered by level, then paged."""
+        """Log lines oldest first, paged with LRANGE; total is every line.
+        With a level, the list (which the engine trims to its newest
+        LOG_MAX_LINES) is scanned oldest first, at most LOG_SCAN_CAP lines,
+        and total counts the matching lines among them."""
         q = self._queue_of(task_id)
-        self.get(task_id)
-        lines = q.logs(task_id, 0, 100_000)
-        if level:
-            lines = [x for x in lines if x.get("level") == level]
-        return lines[offset:offset + limit], len(lines)
+        if not self.redis.exists(q.qkeys.task(task_id)):
+            raise TaskNotFound(f"task {task_id} not found")
+        if not level:
+            return q.logs(task_id, offset, limit), q.log_count(task_id)
+        page, matched = [], 0
+        for start in range(0, LOG_SCAN_CAP, LOG_CHUNK):
+            lines = q.logs(task_id, start, LOG_CHUNK)
+            for line in lines:
+                if line.get("level") == level:
+                    if offset <= matched < offset + limit:
+                        page.append(line)
+                    matched += 1
+            if len(lines) < LOG_CHUNK:
+                break
+        return page, matched
 
     def checkpoint(self, task_id: str, data: Any, token: str | None = None,
                    act_for_holder: bool = False) -> Task:
@@ -101,38 +120,74 @@ class TaskService:
     def search(self, queue: str, statuses: Iterable[str] | None = None, tag: str | None = None,
                sort: str = "created_at", descending: bool = True, offset: int = 0,
                limit: int = 20) -> tuple[list[Task], int]:
-        """One page of a queue's tasks and the total matching. Sorting by
-        creation without filters pages in Redis; anything else reads the sort
-        field of every matching task (cost grows with the matches)."""
+        """One page of a queue's tasks and the total matching. Creation order
+        (with any filter) and end time within one finished status page in
+        Redis (api.services.listing); other sorts read and sort every match,
+        at most listing.SORT_CAP of them (else 422 sort_too_large)."""
         q = self.queue(queue)
         statuses = list(statuses or [])
-        if not statuses and not tag and sort == "created_at":
-            ids = q.list_ids(offset=offset, limit=limit, newest_first=descending) if limit else []
-            return q.get_many(ids), q.count()
+        if not limit:
+            return [], self._candidate_count(q, statuses, tag)
+        if sort == "created_at":
+            ids, total = self._by_creation(q, statuses, tag, descending, offset, limit)
+        elif sort == "completed_at" and len(statuses) == 1 and not tag \
+                and statuses[0] in TERMINAL_STATUSES:
+            ids, total = listing.by_index_score(q, q.qkeys.status_index(statuses[0]), descending,
+                                                offset, limit)
+        else:
+            ids, total = self._sorted_in_python(q, statuses, tag, sort, descending, offset, limit)
+        return q.get_many(ids), total
+
+    def _by_creation(self, q: Queue, statuses: list[str], tag: str | None, descending: bool,
+                     offset: int, limit: int) -> tuple[list[str], int]:
+        if not statuses:
+            ids = q.list_ids(tag=tag, offset=offset, limit=limit, newest_first=descending)
+            return ids, q.count(tag=tag)
+        if not tag:
+            return listing.by_creation(q, statuses, descending, offset, limit)
+        # a status within a tag: no index counts it; read the smaller side
+        in_status = listing.cards(self.redis, [q.qkeys.status_index(s) for s in statuses])
+        if in_status <= listing.DIRECT_MAX or in_status <= min(listing.SORT_CAP, q.count(tag=tag)):
+            ids = listing.members(self.redis, [q.qkeys.status_index(s) for s in statuses])
+            ordered = listing.in_creation_order(q, ids, descending, key=q.qkeys.tag(tag))
+            return ordered[offset:offset + limit], len(ordered)
+        return listing.count_walk(q, "tag", tag, statuses, None, (), descending, offset, limit)
+
+    def _candidate_count(self, q: Queue, statuses: list[str], tag: str | None) -> int:
+        if tag:
+            return q.count(tag=tag)
+        if statuses:
+            return listing.cards(self.redis, [q.qkeys.status_index(s) for s in statuses])
+        return q.count()
+
+    def _sorted_in_python(self, q: Queue, statuses: list[str], tag: str | None, sort: str,
+                          descending: bool, offset: int, limit: int) -> tuple[list[str], int]:
+        """No index keeps this order: read the sort field of every candidate."""
+        n = self._candidate_count(q, statuses, tag)
+        if n > listing.SORT_CAP:
+            raise listing.too_large("sort_too_large", f"sorting by {sort}", n, listing.SORT_CAP,
+                                    "sort by created_at (or by completed_at within one finished "
+                                    "status), or narrow the filter")
         ids = self._candidates(q, statuses, tag)
         field = SORT_FIELDS[sort]
         pipe = self.redis.pipeline(transaction=False)
         for tid in ids:
             pipe.hmget(q.qkeys.task(tid), [field, "status", "created"])
         rows = []
-        for tid, (value, status, created) in zip(ids, pipe.execute()):
+        for tid, (value, status, created) in zip(ids, pipe.execute() if ids else []):
             if status is None or (tag and statuses and status not in statuses):
                 continue
             rows.append((_sort_value(field, value), float(created or 0), tid))
         present = sorted((r for r in rows if r[0] is not None), reverse=descending)
         ordered = present + sorted((r for r in rows if r[0] is None), reverse=descending)
-        page = [tid for _, _, tid in ordered[offset:offset + limit]]
-        return q.get_many(page), len(ordered)
+        return [tid for _, _, tid in ordered[offset:offset + limit]], len(ordered)
 
     def _candidates(self, q: Queue, statuses: list[str], tag: str | None) -> list[str]:
         if tag:
             return self.redis.zrange(q.qkeys.tag(tag), 0, -1)
         if not statuses:
             return self.redis.zrange(q.qkeys.all, 0, -1)
-        pipe = self.redis.pipeline(transaction=False)
-        for s in statuses:
-            pipe.zrange(q.qkeys.status_index(s), 0, -1)
-        return [tid for ids in pipe.execute() for tid in ids]
+        return listing.members(self.redis, [q.qkeys.status_index(s) for s in statuses])
 
     def count(self, queue: str, statuses: Iterable[str]) -> int:
         q = self.queue(queue)
@@ -157,11 +212,8 @@ class TaskService:
                     out.append(t)
         for name in queues:
             q = self.queue(name)
-            for status in statuses & {"completed", "failed", "cancelled"}:
-                ids = self.redis.zrevrange(q.qkeys.status_index(status), 0, scan - 1)
-                pipe = self.redis.pipeline(transaction=False)
-                for tid in ids:
-                    pipe.hget(q.qkeys.task(tid), "worker")
-                mine = [tid for tid, w in zip(ids, pipe.execute()) if w == worker_id]
-                out += q.get_many(mine)
+            for status in sorted(statuses & {"completed", "failed", "cancelled"}):
+                w = walk_index(self.redis, q.qkeys, status, worker=worker_id, take=scan,
+                               count_all=True, max_examined=scan)
+                out += q.get_many(w.ids)
         return out

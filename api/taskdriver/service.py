@@ -21,6 +21,7 @@ from taskq.projects import Project, ProjectStore, redis_now_ms
 from taskq.task_types import TaskType, TaskTypeStore, batch_tag, render, type_tag
 
 from ..errors import validation_error
+from ..services import listing
 from .views import STATUS_QUERY, is_td_task
 
 SCALARS = (str, int, float, bool)
@@ -147,39 +148,38 @@ class TaskDriverService:
     def list(self, project_id: str, status: str | None = None, assigned_to: str | None = None,
              batch_id: str | None = None, type_id: str | None = None, offset: int = 0,
              limit: int = 100) -> tuple[list[Task], int]:
-        """Newest first. Without filters this pages in Redis; a filter reads
-        its index (batch, type or status), then checks the others per task."""
+        """Newest first (creation order, ties by id). No filter, one status,
+        one batch or one type page in Redis with exact totals from the
+        indexes; an agent, or a filter within another, walks the candidate
+        index to count (api.services.listing.WALK_CAP at most)."""
         self.projects.get(project_id)
         q = self.queue(project_id)
-        if not (status or assigned_to or batch_id or type_id):
-            return q.get_many(q.list_ids(offset=offset, limit=limit, newest_first=True)), q.count()
-        statuses = STATUS_QUERY[status] if status else None
-        if batch_id:
-            ids = self.redis.zrange(q.qkeys.tag(batch_tag(batch_id)), 0, -1)
-        elif type_id:
-            ids = self.redis.zrange(q.qkeys.tag(type_tag(type_id)), 0, -1)
-        elif statuses:
-            pipe = self.redis.pipeline(transaction=False)
-            for s in statuses:
-                pipe.zrange(q.qkeys.status_index(s), 0, -1)
-            ids = [i for part in pipe.execute() for i in part]
+        statuses = list(STATUS_QUERY[status]) if status else []
+        tags = [t for t in (batch_id and batch_tag(batch_id), type_id and type_tag(type_id)) if t]
+        if not (statuses or assigned_to or tags):
+            ids, total = q.list_ids(offset=offset, limit=limit, newest_first=True), q.count()
+        elif not (tags or assigned_to):
+            ids, total = listing.by_creation(q, statuses, True, offset, limit)
+        elif len(tags) == 1 and not (statuses or assigned_to):
+            ids, total = q.list_ids(tag=tags[0], offset=offset, limit=limit), q.count(tag=tags[0])
+        elif tags:
+            tags.sort(key=lambda t: q.count(tag=t))  # walk the smaller tag, check the other
+            ids, total = listing.count_walk(q, "tag", tags[0], statuses, assigned_to, tags[1:],
+                                            True, offset, limit)
         else:
-            ids = self.redis.zrange(q.qkeys.all, 0, -1)
-        pipe = self.redis.pipeline(transaction=False)
-        for tid in ids:
-            pipe.hmget(q.qkeys.task(tid), ["status", "worker", "tags"])
-        wanted_tags = [t for t in (batch_id and batch_tag(batch_id), type_id and type_tag(type_id)) if t]
-        keep = []
-        for tid, (st, worker, tags) in zip(ids, pipe.execute() if ids else []):
-            if st is None or (statuses and st not in statuses):
-                continue
-            if assigned_to and worker != assigned_to:
-                continue
-            if any(f'"{t}"' not in (tags or "") for t in wanted_tags):
-                continue
-            keep.append(tid)
-        keep.sort(reverse=True)  # ids sort by creation
-        return q.get_many(keep[offset:offset + limit]), len(keep)
+            ids, total = self._agent_tasks(q, statuses, assigned_to, offset, limit)
+        return q.get_many(ids), total
+
+    def _agent_tasks(self, q: Queue, statuses: list[str], agent: str, offset: int,
+                     limit: int) -> tuple[list[str], int]:
+        """An agent's tasks (maybe within a status): walk the status zsets
+        when they are smaller than the queue, else the queue in creation order."""
+        in_status = listing.cards(self.redis, [q.qkeys.status_index(s) for s in statuses])
+        if not statuses or in_status >= q.count():
+            return listing.count_walk(q, "all", None, statuses, agent, (), True, offset, limit)
+        ids = [tid for s in statuses for tid in listing.matching_all(q, s, (), agent, ())]
+        ordered = listing.in_creation_order(q, ids, True)
+        return ordered[offset:offset + limit], len(ordered)
 
     # -- changing -----------------------------------------------------------------
     def meta_changes(self, task: Task, body: dict, meta: dict | None = None) -> dict:
