@@ -21,7 +21,6 @@ id: in open login mode a project id lets anyone act as its agents.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import time
@@ -33,43 +32,17 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_flask_exporter import PrometheusMetrics
 
-from taskq.keys import STATUSES, TaskDriverKeys
+from taskq.keys import STATUSES
 from taskq.maintenance import queue_names
-from taskq.projects import project_of_queue, valid_id
 from taskq.worker_registry import STATUSES as WORKER_STATUSES, WorkerRegistry
 from workers import scheduler as scheduler_mod
 
 from .auth import authenticate
 from .envelope import ok
 from .errors import ApiError
+from .services.labels import queue_labels
 from .state import state
 from .taskdriver.sessions import SessionStore
-
-PROJECT_LABEL = "project:"
-"""Prefix of a TaskDriver queue's label; no engine queue name holds ':'."""
-
-
-def queue_labels(redis, keys, names: list[str]) -> dict[str, str]:
-    """The label of each queue: its name, or for a project's queue
-    ``project:<project name>`` (``project:unknown-<8 hex of sha256(id)>``
-    when the project record is gone). One round trip."""
-    projects = {n: project_of_queue(n) for n in names}
-    projects = {n: pid for n, pid in projects.items() if pid is not None and valid_id(pid)}
-    tk = TaskDriverKeys(keys.prefix)
-    pipe = redis.pipeline(transaction=False)
-    for pid in projects.values():
-        pipe.hget(tk.project(pid), "name")
-    found = dict(zip(projects, pipe.execute() if projects else []))
-    out = {}
-    for n in names:
-        if n not in projects:
-            out[n] = n
-        elif found.get(n):
-            out[n] = PROJECT_LABEL + str(found[n])
-        else:
-            out[n] = PROJECT_LABEL + "unknown-" + hashlib.sha256(projects[n].encode()).hexdigest()[:8]
-    return out
-
 
 def check_access() -> None:
     """With TASKQ_METRICS_TOKEN set: that token as a bearer, or a key or

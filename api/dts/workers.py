@@ -6,10 +6,11 @@ from flask_smorest import Blueprint
 
 from taskq.worker_registry import WorkerRegistry
 
-from ..auth import secured
+from ..auth import current_principal, secured
 from ..envelope import ok, page_meta
 from ..errors import ApiError
 from ..schemas import PageMetaSchema, envelope
+from ..services.labels import is_project_task, queue_labels
 from ..state import state
 from .schemas import (WorkerDetailSchema, WorkerListArgsSchema, WorkerSchema, WorkerTaskArgsSchema,
                       WorkerTaskSchema)
@@ -21,6 +22,20 @@ blp = Blueprint("Workers", __name__, description="Workers: who runs tasks, and w
 def _registry() -> WorkerRegistry:
     st = state()
     return WorkerRegistry(st.redis, st.keys)
+
+
+def _sees_projects() -> bool:
+    """Project ids are capabilities: only projects:read may see them."""
+    p = current_principal()
+    return p is not None and p.allows("projects:read")
+
+
+def _labels(workers) -> dict[str, str] | None:
+    """None when the caller may see project ids; else every queue's label."""
+    if _sees_projects():
+        return None
+    st = state()
+    return queue_labels(st.redis, st.keys, sorted({q for w in workers for q in w.queues}))
 
 
 def _worker(worker_id: str):
@@ -39,7 +54,8 @@ def list_workers(args):
     page, limit = args["page"], args["limit"]
     workers = _registry().all(args.get("status"))
     chunk = workers[(page - 1) * limit: page * limit]
-    return ok([worker_view(w) for w in chunk], page_meta(page, limit, len(workers)))
+    labels = _labels(chunk)
+    return ok([worker_view(w, labels=labels) for w in chunk], page_meta(page, limit, len(workers)))
 
 
 @blp.route("/workers/<worker_id>", methods=["GET"])
@@ -47,7 +63,8 @@ def list_workers(args):
 @blp.response(200, envelope(WorkerDetailSchema))
 def get_worker(worker_id):
     """One worker, with the ids of the tasks it holds and its resource use."""
-    return ok(worker_view(_worker(worker_id), detail=True))
+    w = _worker(worker_id)
+    return ok(worker_view(w, detail=True, labels=_labels([w])))
 
 
 @blp.route("/workers/<worker_id>/tasks", methods=["GET"])
@@ -59,6 +76,8 @@ def worker_tasks(args, worker_id):
     w = _worker(worker_id)
     statuses = STATUS_QUERY[args["status"]] if args.get("status") else None
     tasks = state().tasks.by_worker(w.id, w.queues, w.current_task_ids, statuses)
+    if not _sees_projects():
+        tasks = [t for t in tasks if not is_project_task(t.id)]
     tasks.sort(key=lambda t: (t.started_at is None, -(t.started_at.timestamp() if t.started_at else 0)))
     page, limit = args["page"], args["limit"]
     rows = []

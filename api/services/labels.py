@@ -1,0 +1,48 @@
+"""How a queue or task is named to a caller who may not see project ids.
+
+A TaskDriver project's queue is ``td-<project id>``, and in open login mode
+a project id lets anyone act as its agents; so wherever queue names or task
+ids reach a caller without ``projects:read`` (metrics, worker views), a
+project's queue is shown as ``project:<project name>`` and its task ids are
+left out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from taskq.keys import TaskDriverKeys, queue_of
+from taskq.projects import project_of_queue, valid_id
+
+PROJECT_LABEL = "project:"
+"""Prefix of a TaskDriver queue's label; no engine queue name holds ':'."""
+
+
+def queue_labels(redis, keys, names: list[str]) -> dict[str, str]:
+    """The label of each queue: its name, or for a project's queue
+    ``project:<project name>`` (``project:unknown-<8 hex of sha256(id)>``
+    when the project record is gone). One round trip."""
+    projects = {n: project_of_queue(n) for n in names}
+    projects = {n: pid for n, pid in projects.items() if pid is not None and valid_id(pid)}
+    tk = TaskDriverKeys(keys.prefix)
+    pipe = redis.pipeline(transaction=False)
+    for pid in projects.values():
+        pipe.hget(tk.project(pid), "name")
+    found = dict(zip(projects, pipe.execute() if projects else []))
+    out = {}
+    for n in names:
+        if n not in projects:
+            out[n] = n
+        elif found.get(n):
+            out[n] = PROJECT_LABEL + str(found[n])
+        else:
+            out[n] = PROJECT_LABEL + "unknown-" + hashlib.sha256(projects[n].encode()).hexdigest()[:8]
+    return out
+
+
+def is_project_task(task_id: str) -> bool:
+    """Whether a task id names a TaskDriver project (and so its id)."""
+    try:
+        return project_of_queue(queue_of(task_id)) is not None
+    except ValueError:
+        return False
