@@ -184,6 +184,23 @@ def test_cancel_delete_update_retry_and_dedupe_of_parked_tasks(q):
     assert_consistent(q, [x for x in q.list_ids(limit=100)])
 
 
+@pytest.mark.parametrize("how", ["cancel", "delete", "delay"])
+def test_a_task_let_back_in_line_that_leaves_it_hands_its_turn_on(q, how):
+    """The slot a parked task was let back for must not be lost when that
+    task leaves the line before anyone claims it."""
+    holder = fill_key(q)
+    a, b = keyed_batch(q, 2)
+    holder.complete()
+    assert parked(q) == [b]  # a is back in line for the free slot
+    if how == "cancel":
+        q.cancel(a)
+    elif how == "delete":
+        q.delete(a)
+    else:
+        q.update(a, scheduled_at=time.time() + 3600)
+    assert [x.id for x in q.claim(5)] == [b]
+
+
 def test_pause_keeps_parked_tasks_parked_and_resume_lets_them_run(q):
     holder = fill_key(q)
     waiting = keyed_batch(q, 1)[0]

@@ -18,13 +18,6 @@ local function park(Q, id, group, score)
   redis.call('ZADD', Q.queued, PARKED, id)
 end
 
--- A queued task leaves the ready zset (and its key's parked zset).
-local function unqueue(Q, id, tkey)
-  redis.call('ZREM', Q.queued, id)
-  local group = redis.call('HGET', tkey, 'ckey')
-  if group then redis.call('ZREM', Q.parked_prefix .. group, id) end
-end
-
 -- The key now runs `busy` tasks: move parked tasks back to the ready zset,
 -- in order, as many as could run now (each parked task has its own limit);
 -- entries whose task is no longer queued there are dropped. Returns how

@@ -29,6 +29,17 @@ local function wake(Q, n)
   end
 end
 
+-- A queued task leaves the ready zset (and its key's parked zset). One that
+-- was in line may have been let back for a slot that a parked task of its
+-- key can use now.
+local function unqueue(Q, id, tkey)
+  redis.call('ZREM', Q.queued, id)
+  local group = redis.call('HGET', tkey, 'ckey')
+  if group and redis.call('ZREM', Q.parked_prefix .. group, id) == 0 then
+    wake(Q, unpark(Q, group, tonumber(redis.call('HGET', Q.conc, group) or '0')))
+  end
+end
+
 -- Move due delayed tasks to the ready zset; returns how many moved.
 local function promote_due(Q, now, limit)
   local due = redis.call('ZRANGEBYSCORE', Q.delayed, '-inf', now, 'LIMIT', 0, limit)
