@@ -253,13 +253,29 @@ class ProjectStore:
                             "expires_ms": int(expires)})
         return out
 
+    def held_by(self, project_id: str, agent: str, limit: int = 1,
+                now_ms: int | None = None) -> list[str]:
+        """Ids of tasks ``agent`` holds live leases on, soonest expiry first,
+        read from the agent's own index (the engine's held_prefix + holder
+        zset, kept by every script that starts or ends a lease), so the cost
+        does not grow with the leases other agents hold. Each id is checked
+        against its task (still running, still this agent's)."""
+        q = self.queue(project_id)
+        now = redis_now_ms(self.redis) if now_ms is None else now_ms
+        ids = self.redis.zrangebyscore(q.qkeys.held(agent), now, "+inf", start=0, num=limit)
+        pipe = self.redis.pipeline(transaction=False)
+        for tid in ids:
+            pipe.hmget(q.qkeys.task(tid), ["worker", "status"])
+        return [tid for tid, (worker, status) in zip(ids, pipe.execute() if ids else [])
+                if status == "running" and worker == agent]
+
     def available(self, project_id: str) -> int:
         """Tasks a claim would find now: ready ones, due retries and expired leases."""
         q = self.queue(project_id)
         now = redis_now_ms(self.redis)
         pipe = self.redis.pipeline(transaction=False)
         pipe.hget(q.qkeys.meta, "paused")
-        pipe.zcard(q.qkeys.queued)
+        pipe.zcount(q.qkeys.queued, "-inf", "(+inf")  # parked tasks (score +inf) wait for a slot
         pipe.zcount(q.qkeys.delayed, "-inf", now)
         pipe.zcount(q.qkeys.running, "-inf", f"({now}")
         paused, *counts = pipe.execute()

@@ -29,6 +29,8 @@ MAX_PAGE = 1000
 UPDATE_ATTEMPTS = 5
 """Tries of an update that merges meta, when other updates keep changing
 the task between our read and our write (each try is one read, one script)."""
+CANCEL_MODES = ("request", "force")
+"""How cancel treats a running task: ask its holder to stop, or end it now."""
 
 
 class Queue:
@@ -189,10 +191,16 @@ class Queue:
         raise_for(reply[0], task_id, reply[1] if len(reply) > 1 else None)
         return reply
 
-    def cancel(self, task_id: str, reason: str = "") -> str:
-        """Cancel; returns 'cancelled', or 'cancel_requested' for a running
-        task (its holder stops at its next heartbeat)."""
-        reply = self._run("cancel", task_id, reason)
+    def cancel(self, task_id: str, reason: str = "", mode: str = "request") -> str:
+        """Cancel; returns 'cancelled', or for a running task with
+        mode='request', 'cancel_requested' (its holder stops at its next
+        heartbeat and ends it cancelled). mode='force' cancels a running task
+        at once: its lease is revoked, so whatever its holder reports later
+        (heartbeat, checkpoint, log, complete, fail) is refused as LeaseLost
+        and changes nothing."""
+        if mode not in CANCEL_MODES:
+            raise TaskqValueError(f"mode must be one of {', '.join(CANCEL_MODES)}")
+        reply = self._run("cancel", task_id, reason, mode)
         if reply[2]:
             deps.drain_outbox(self.redis, self.keys, self.name)
         return reply[1]

@@ -108,15 +108,14 @@ class TaskItem(MethodView):
 @blp.route("/tasks/<task_id>/cancel", methods=["POST"])
 @secured("tasks:write")
 @blp.response(200, envelope(TaskStatusSchema))
-@blp.alt_response(202, schema=envelope(TaskStatusSchema),
-                  description="a running task was asked to stop; it ends cancelled when its worker sees it")
 def cancel(task_id):
-    """Cancel a pending task now, or ask a running one to stop."""
-    outcome, task = state().tasks.cancel(task_id)
+    """Cancel a pending or running task now: it is cancelled when this
+    answers. A running task's lease is revoked in the same step, so its
+    worker's next heartbeat or report is refused and changes nothing."""
+    _, task = state().tasks.cancel(task_id, mode="force")
     view = task_view(task)
-    data = {"id": task.id, "status": view["status"], "updated_at": view["updated_at"],
-            "cancel_requested": outcome == "cancel_requested"}
-    return ok(data), 202 if outcome == "cancel_requested" else 200
+    return ok({"id": task.id, "status": view["status"], "updated_at": view["updated_at"],
+               "cancel_requested": False})
 
 
 @blp.route("/tasks/<task_id>/retry", methods=["POST"])

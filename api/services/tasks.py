@@ -70,8 +70,10 @@ class TaskService:
     def delete(self, task_id: str, force: bool = False) -> None:
         self._queue_of(task_id).delete(task_id, force=force)
 
-    def cancel(self, task_id: str, reason: str = "") -> tuple[str, Task]:
-        outcome = self._queue_of(task_id).cancel(task_id, reason)
+    def cancel(self, task_id: str, reason: str = "", mode: str = "request") -> tuple[str, Task]:
+        """Queue.cancel: mode 'request' asks a running task's holder to stop,
+        'force' ends it cancelled now (its lease revoked)."""
+        outcome = self._queue_of(task_id).cancel(task_id, reason, mode)
         return outcome, self.get(task_id)
 
     def retry(self, task_id: str) -> Task:

@@ -2,7 +2,8 @@
 
 An agent is a name, not a record: the agents of a project are the holders
 of its queue's live leases. next-task gives an agent the task it already
-holds (a reconnect) or claims the next one for it by priority (Queue.claim
+holds (a reconnect, read from the agent's own lease index, never from the
+whole project's leases) or claims the next one for it by priority (Queue.claim
 with worker=<agent>; the task carries its lease length). One next-task call
 per agent and project runs at a time (a short Redis lock), so an agent
 retrying a call does not end up holding two tasks.
@@ -47,9 +48,8 @@ class AgentService:
         if not lock.acquire():
             raise Conflict(f"another next-task call of agent {agent!r} is still running", status="busy")
         try:
-            for held in self.projects.leases(project.id):
-                if held["agent"] == agent:
-                    return self.tasks.get(held["task_id"])
+            for task_id in self.projects.held_by(project.id, agent):
+                return self.tasks.get(task_id)
             q = self.projects.queue(project.id)
             leases = q.claim(n=1, lease=float(project.lease_minutes) * 60, worker=agent)
             return leases[0].task if leases else None

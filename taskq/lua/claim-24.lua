@@ -1,7 +1,9 @@
 --[[ Lease up to n ready tasks, highest priority first, FIFO within a priority.
 Promotes due delayed tasks and reaps expired leases first; a paused queue
-leases nothing; a task whose concurrency key is at its limit is skipped
-(it stays queued, in its place).
+leases nothing; a task whose concurrency key is at its limit is parked
+(includes/park.lua: it stays queued, and comes back to its place when a slot
+of its key frees), so it is looked at once, not by every claim. Each lease
+is recorded in its holder's index (held_prefix + worker).
 KEYS: the queue's keys (includes/queue_keys.lua)
 ARGV[1] n           how many tasks at most
 ARGV[2] token       the lease token (random, from the caller)
@@ -15,7 +17,10 @@ Returns {OK, outbox_entries, {id, {field, value, ...}}, ...}
 --- @include "includes/reap.lua"
 --- @include "includes/batch.lua"
 
-local SCAN_LIMIT = 1000
+-- Every entry a claim looks at is taken, parked or dropped, so no entry is
+-- looked at twice; the limit only bounds one call's work (parking a long
+-- run of tasks whose key filled up while they were queued).
+local SCAN_LIMIT = 10000
 local n, token, lease, worker = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local now = now_ms()
 promote_due(Q, now, 1000)
@@ -24,13 +29,16 @@ local out = {OK, sent}
 if redis.call('HGET', Q.meta, 'paused') == '1' then return out end
 
 local taken, running_args = {}, {}
--- pos: how many entries at the front of the ready zset this call has looked
--- at and left in place (taken ones are removed at the end, in one call).
+-- pos: how many entries at the front of the ready band this call has taken
+-- (they are removed at the end, in one call); parked and dropped entries
+-- leave the band at once.
 local scanned, pos = 0, 0
 while #taken < n and scanned < SCAN_LIMIT do
-  local ids = redis.call('ZRANGE', Q.queued, pos, pos + (n - #taken) - 1)
-  if #ids == 0 then break end
-  for _, id in ipairs(ids) do
+  local page = redis.call('ZRANGEBYSCORE', Q.queued, '-inf', '(' .. PARKED, 'WITHSCORES',
+    'LIMIT', pos, n - #taken)
+  if #page == 0 then break end
+  for i = 1, #page, 2 do
+    local id = page[i]
     scanned = scanned + 1
     local tkey = Q.task_prefix .. id
     local f = redis.call('HMGET', tkey, 'status', 'ckey', 'climit', 'lease_ms', 'attempts', 'started')
@@ -39,18 +47,13 @@ while #taken < n and scanned < SCAN_LIMIT do
       -- an index entry without its task (never expected): drop it now
       redis.call('ZREM', Q.queued, id)
       take = false
-    else
-      pos = pos + 1
-    end
-    if take and f[2] then
-      local busy = tonumber(redis.call('HGET', Q.conc, f[2]) or '0')
-      if busy >= tonumber(f[3] or '1') then
-        take = false
-      else
-        redis.call('HINCRBY', Q.conc, f[2], 1)
-      end
+    elseif f[2] and key_is_full(Q, f[2], f[3]) then
+      park(Q, id, f[2], page[i + 1])
+      take = false
     end
     if take then
+      pos = pos + 1
+      if f[2] then redis.call('HINCRBY', Q.conc, f[2], 1) end
       local expires = now + (tonumber(f[4] or '') or lease)
       redis.call('HSET', tkey, 'status', 'running', 'token', token, 'expires', expires,
         'worker', worker, 'leased', now, 'updated', now, 'started', f[6] or now,
@@ -66,6 +69,7 @@ end
 if #taken > 0 then
   call_chunked('ZREM', Q.queued, taken)
   call_chunked('ZADD', Q.running, running_args)
+  call_chunked('ZADD', Q.held_prefix .. worker, running_args)
   count_event(Q, now, 'started', #taken)
 end
 return out

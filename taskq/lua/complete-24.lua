@@ -22,7 +22,7 @@ for i = 1, n do
   local id, token = ARGV[i * 3 - 1], ARGV[i * 3]
   local tkey = Q.task_prefix .. id
   local f = redis.call('HMGET', tkey, 'status', 'token', 'expires', 'leased', 'ckey',
-    'dedupe', 'dedupe_window', 'dependents')
+    'dedupe', 'dedupe_window', 'dependents', 'worker')
   local code, detail = OK, ''
   if not f[1] then
     code = E_NOT_FOUND
@@ -42,6 +42,7 @@ for i = 1, n do
       'finished', now, 'updated', now)
     redis.call('HDEL', tkey, 'expires', 'cancel')
     if f[5] then release_concurrency(Q, tkey) end
+    release_hold(Q, id, f[9])
     if f[6] and not f[7] then
       local dkey = Q.dedupe_prefix .. f[6]
       if redis.call('GET', dkey) == id then redis.call('DEL', dkey) end

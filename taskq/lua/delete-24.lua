@@ -12,12 +12,15 @@ Returns {OK, outbox_entries} | {E_NOT_FOUND} | {E_STATE, status}
 local id = ARGV[1]
 local tkey = Q.task_prefix .. id
 local now = now_ms()
-local f = redis.call('HMGET', tkey, 'status', 'tags', 'deps', 'dedupe')
+local f = redis.call('HMGET', tkey, 'status', 'tags', 'deps', 'dedupe', 'worker')
 local st = f[1]
 if not st then return {E_NOT_FOUND} end
 if st == 'running' and ARGV[2] ~= '1' then return {E_STATE, st} end
 local sent = 0
-if st == 'running' then release_concurrency(Q, tkey) end
+if st == 'running' then
+  release_concurrency(Q, tkey)
+  release_hold(Q, id, f[5])
+end
 if st ~= 'completed' and st ~= 'failed' and st ~= 'cancelled' then
   sent = finish(Q, id, tkey, st, 'cancelled', now, 'deleted')
   st = 'cancelled'

@@ -105,8 +105,13 @@ for i = 1, n do
       delayed_args[#delayed_args + 1] = id
     else
       status = 'queued'
-      ready_args[#ready_args + 1] = ready_score(tonumber(f.priority or 0), seq + i)
-      ready_args[#ready_args + 1] = id
+      local score = ready_score(tonumber(f.priority or 0), seq + i)
+      if f.ckey and key_is_full(Q, f.ckey, f.climit) then
+        park(Q, id, f.ckey, score) -- its key is full: no claim need look at it
+      else
+        ready_args[#ready_args + 1] = score
+        ready_args[#ready_args + 1] = id
+      end
     end
 
     local fields = {'status', status, 'created', now, 'updated', now}

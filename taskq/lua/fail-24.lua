@@ -21,11 +21,12 @@ local now = now_ms()
 local done = redis.call('HMGET', tkey, 'status', 'token')
 if (done[1] == 'failed' or done[1] == 'cancelled') and done[2] == token then return {NOOP, done[1]} end
 local f, refusal = check_lease(tkey, token, now,
-  'attempts', 'max_retries', 'backoff', 'backoff_base', 'cancel')
+  'attempts', 'max_retries', 'backoff', 'backoff_base', 'cancel', 'worker')
 if refusal then return refusal end
 
 redis.call('ZREM', Q.running, id)
 release_concurrency(Q, tkey)
+release_hold(Q, id, f[9])
 redis.call('HSET', tkey, 'error', err)
 redis.call('HDEL', tkey, 'expires')
 

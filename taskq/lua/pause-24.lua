@@ -17,6 +17,6 @@ if ARGV[1] == '1' then
 else
   redis.call('HDEL', Q.meta, 'paused')
   emit(Q, now, 'resumed', '')
-  wake(Q, redis.call('ZCARD', Q.queued))
+  wake(Q, redis.call('ZCOUNT', Q.queued, '-inf', '(' .. PARKED))
 end
 return {OK}

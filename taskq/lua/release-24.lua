@@ -14,10 +14,11 @@ Returns {OK, 'queued'} | {OK, 'cancelled', outbox_entries} | {E_NOT_FOUND} | {E_
 local id, token = ARGV[1], ARGV[2]
 local tkey = Q.task_prefix .. id
 local now = now_ms()
-local f, refusal = check_lease(tkey, token, now, 'attempts', 'cancel')
+local f, refusal = check_lease(tkey, token, now, 'attempts', 'cancel', 'worker')
 if refusal then return refusal end
 redis.call('ZREM', Q.running, id)
 release_concurrency(Q, tkey)
+release_hold(Q, id, f[6])
 if f[5] == '1' then
   -- ends like an acknowledged cancel: the token stays, so the holder
   -- repeating itself is recognised (fail's no-op) rather than refused

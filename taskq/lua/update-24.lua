@@ -134,7 +134,7 @@ elseif due and due > now then
   target = 'delayed'
 end
 if target ~= st then
-  redis.call('ZREM', Q[st], id)
+  if st == 'queued' then unqueue(Q, id, tkey) else redis.call('ZREM', Q[st], id) end
   if target == 'queued' then
     make_ready(Q, id, tkey, now)
     wake(Q, 1)
@@ -146,8 +146,13 @@ if target ~= st then
     redis.call('HSET', tkey, 'status', 'blocked')
   end
 elseif target == 'queued' and ch.priority then
-  local seq = tonumber(redis.call('ZSCORE', Q.queued, id)) % SEQ_SPAN
-  redis.call('ZADD', Q.queued, ready_score(tonumber(ch.priority), seq), id)
+  -- a parked task keeps its ready score in its key's parked zset
+  local group = redis.call('HGET', tkey, 'ckey')
+  local zkey = Q.queued
+  local old = group and redis.call('ZSCORE', Q.parked_prefix .. group, id)
+  if old then zkey = Q.parked_prefix .. group else old = redis.call('ZSCORE', Q.queued, id) end
+  local seq = tonumber(old) % SEQ_SPAN
+  redis.call('ZADD', zkey, ready_score(tonumber(ch.priority), seq), id)
 elseif target == 'delayed' and ch.at then
   redis.call('ZADD', Q.delayed, due, id)
 end

@@ -3,7 +3,10 @@ its error statuses, and the list's filters, sorting and pagination edges."""
 
 from __future__ import annotations
 
+import pytest
 from apihelpers import EXAMPLE_TASK
+
+from taskq import LeaseLost
 
 TASK_FIELDS = {"id", "name", "description", "command", "status", "priority", "retry_count",
                "max_retries", "created_at", "updated_at", "scheduled_at", "started_at",
@@ -131,9 +134,10 @@ def test_cancel_pending_running_and_finished(client, admin, dts):
     r2 = create(client, admin)
     [lease] = dts.claim()
     resp = client.post(f"/api/tasks/{r2['id']}/cancel", headers=admin)
-    assert resp.status_code == 202 and resp.json["data"]["cancel_requested"] is True
-    assert resp.json["data"]["status"] == "running"
-    lease.cancelled()
+    assert resp.status_code == 200 and resp.json["data"]["cancel_requested"] is False
+    assert resp.json["data"]["status"] == "cancelled"  # at once: the lease is revoked
+    with pytest.raises(LeaseLost):
+        lease.complete({"late": True})
     assert client.get(f"/api/tasks/{r2['id']}", headers=admin).json["data"]["status"] == "cancelled"
     done = create(client, admin)
     [lease] = dts.claim()

@@ -11,6 +11,10 @@ from taskq import (CyclicDependencyError, DependencyNotFound, InvalidState, Leas
 
 LEASE_SECONDS = 600.0
 TERMINAL = ("completed", "failed", "cancelled")
+KEY_LIMITS = {"k1": 1, "k2": 2}
+"""Concurrency keys the machine uses, each with one limit (tasks of one key
+with different limits are tested in test_concurrency_parking.py: with mixed
+limits, which tie a claim takes changes how many it can take)."""
 
 
 # -- the model -----------------------------------------------------------------
@@ -22,6 +26,7 @@ class ModelTask:
     max_retries: int
     deps: list[str]
     policy: str
+    ckey: str | None = None        # concurrency key (limit: KEY_LIMITS)
     status: str = "queued"
     order: tuple = ()              # place in the queued index while queued
     token: str | None = None       # the token of the task's last lease, while kept
@@ -88,14 +93,14 @@ class Model:
                     self._make_ready(t)
 
     # the API
-    def enqueue(self, task_id, priority, max_retries, deps, policy) -> str:
+    def enqueue(self, task_id, priority, max_retries, deps, policy, ckey=None) -> str:
         if task_id in deps:
             raise Refused(CyclicDependencyError)
         if task_id in self.tasks:
             raise Refused(TaskExists)
         if any(d not in self.tasks for d in deps):
             raise Refused(DependencyNotFound)
-        t = ModelTask(task_id, priority, max_retries, deps, policy)
+        t = ModelTask(task_id, priority, max_retries, deps, policy, ckey)
         self.tasks[task_id] = t
         self.stats["created"] += 1
         dep_failed = False
@@ -118,6 +123,25 @@ class Model:
     def queued_in_order(self) -> list[ModelTask]:
         return sorted((t for t in self.tasks.values() if t.status == "queued"),
                       key=lambda t: t.order)
+
+    def busy(self) -> Counter:
+        """Running tasks per concurrency key."""
+        return Counter(t.ckey for t in self.tasks.values() if t.status == "running" and t.ckey)
+
+    def has_room(self, t: ModelTask, busy: Counter) -> bool:
+        return t.ckey is None or busy[t.ckey] < KEY_LIMITS[t.ckey]
+
+    def claimable(self, n: int) -> int:
+        """How many tasks a claim of n takes: in queue order, each whose key
+        has room (counting those taken before it in the same claim)."""
+        busy, taken = self.busy(), 0
+        for t in self.queued_in_order():
+            if taken == n:
+                break
+            if self.has_room(t, busy):
+                busy[t.ckey] += 1
+                taken += 1
+        return taken
 
     def claim(self, task_id: str, token: str) -> None:
         t = self.tasks[task_id]
@@ -177,9 +201,14 @@ class Model:
         self._holds(t, token)
         return t.cancel_requested
 
-    def cancel(self, task_id: str) -> str:
+    def cancel(self, task_id: str, force: bool = False) -> str:
         t = self.get(task_id)
         if t.status in ("queued", "delayed", "blocked"):
+            self._finish(t, "cancelled")
+            return "cancelled"
+        if t.status == "running" and force:
+            # final at once: the lease is revoked, its holder refused from now on
+            t.token, t.cancel_requested = None, False
             self._finish(t, "cancelled")
             return "cancelled"
         if t.status == "running":

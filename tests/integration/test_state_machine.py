@@ -7,14 +7,16 @@ lifecycle in one page:
     enqueue -> queued | blocked (waits on dependencies) | failed (a dependency
                already failed, and the policy is 'fail')
     claim: queued -> running (highest priority first, FIFO within a priority;
-           a paused queue leases nothing)
+           a task whose concurrency key is at its limit is skipped, parked
+           until a slot frees; a paused queue leases nothing)
     complete: running -> completed (only with the lease's token; repeating it
               with the same token is a harmless no-op)
     fail: running -> queued (retry budget left and the error is retryable)
                    | failed | cancelled (cancel was requested meanwhile)
     release: running -> queued (the holder gives it back; the attempt does not count)
     heartbeat, checkpoint, log: only by the lease's holder, while it holds it
-    cancel: queued | blocked -> cancelled; running -> cancel requested
+    cancel: queued | blocked -> cancelled; running -> cancel requested, or
+            with mode 'force' cancelled at once (its lease revoked)
     retry: failed | cancelled -> queued, or blocked while dependencies remain
     delete: anything (running only with force) -> gone
     A task's end resolves its dependents: completed releases them; failed or
@@ -22,7 +24,9 @@ lifecycle in one page:
 
 After every step the two must agree: each task's status, which status index
 holds it (exactly one), the order of the queued index, counts(), the lifetime
-counters in stats(), attempts and retries. A refusal (LeaseLost,
+counters in stats(), attempts and retries, the parked tasks of each
+concurrency key (in order, and never while their key has a free slot nobody
+in line will take) and the holder's lease index. A refusal (LeaseLost,
 InvalidState, TaskNotFound, TaskExists, DependencyNotFound,
 CyclicDependencyError) must happen exactly when the model refuses too, and
 then change nothing. Leases are kept after they end, so complete, fail,
@@ -50,10 +54,17 @@ from hypothesis.stateful import (Bundle, RuleBasedStateMachine, initialize, inva
 from taskq import Queue
 from taskq.keys import STATUSES
 
-from queue_model import LEASE_SECONDS, Model, Refused
+from queue_model import KEY_LIMITS, LEASE_SECONDS, Model, Refused
 
 
 # -- the machine ---------------------------------------------------------------
+
+CKEYS = st.sampled_from([None, "k1", "k2"])
+
+
+def key_options(ckey):
+    return {"concurrency_key": ckey, "concurrency_limit": KEY_LIMITS[ckey]} if ckey else {}
+
 
 class QueueMachine(RuleBasedStateMachine):
     """Random operations on a real queue (its own key prefix per example),
@@ -90,17 +101,17 @@ class QueueMachine(RuleBasedStateMachine):
 
     # -- producing ---------------------------------------------------------------
     @initialize(target=tasks, batch=st.lists(
-        st.tuples(st.integers(-2, 2), st.integers(0, 2)), min_size=1, max_size=6))
+        st.tuples(st.integers(-2, 2), st.integers(0, 2), CKEYS), min_size=1, max_size=6))
     def first_tasks(self, batch):
         """Start with a few tasks, enqueued in one round trip."""
         ids = [f"sm:t{i}" for i in range(len(batch))]
         tasks = self.q.enqueue_many(
             dict(func="app:job", task_id=tid, priority=priority, max_retries=max_retries,
-                 backoff="fixed", backoff_base=0)
-            for tid, (priority, max_retries) in zip(ids, batch))
+                 backoff="fixed", backoff_base=0, **key_options(ckey))
+            for tid, (priority, max_retries, ckey) in zip(ids, batch))
         self.model.begin()
-        for tid, (priority, max_retries), task in zip(ids, batch, tasks):
-            assert task.status == self.model.enqueue(tid, priority, max_retries, [], "fail")
+        for tid, (priority, max_retries, ckey), task in zip(ids, batch, tasks):
+            assert task.status == self.model.enqueue(tid, priority, max_retries, [], "fail", ckey)
         self.ids += ids
         return multiple(*ids)
 
@@ -110,19 +121,20 @@ class QueueMachine(RuleBasedStateMachine):
           deps=st.lists(tasks, max_size=2, unique=True),
           policy=st.sampled_from(["fail", "release"]),
           delay_zero=st.booleans(),
-          reuse=st.one_of(st.none(), tasks))
-    def enqueue(self, priority, max_retries, deps, policy, delay_zero, reuse):
+          reuse=st.one_of(st.none(), tasks),
+          ckey=CKEYS)
+    def enqueue(self, priority, max_retries, deps, policy, delay_zero, reuse, ckey):
         """A new task; ``reuse`` gives it the id of an earlier one, which is
         refused while that task exists and allowed once it was deleted."""
         task_id = reuse or f"sm:t{len(self.ids)}"
         options = dict(task_id=task_id, priority=priority, max_retries=max_retries,
                        backoff="fixed", backoff_base=0, depends_on=deps,
-                       dependency_policy=policy)
+                       dependency_policy=policy, **key_options(ckey))
         if delay_zero:
             options["delay"] = 0  # "no delay", said explicitly
         predicted, task, refused = self.expect(
             lambda: self.q.enqueue("app:job", **options),
-            lambda: self.model.enqueue(task_id, priority, max_retries, deps, policy))
+            lambda: self.model.enqueue(task_id, priority, max_retries, deps, policy, ckey))
         if refused:
             return multiple()
         assert task.id == task_id and task.status == predicted
@@ -136,17 +148,26 @@ class QueueMachine(RuleBasedStateMachine):
     def claim(self, n):
         self.model.begin()
         ready = self.model.queued_in_order()
+        expected = self.model.claimable(n)
         got = self.q.claim(n, lease=LEASE_SECONDS, worker="sm-worker")
         if self.model.paused:
             assert got == []
             return multiple()
-        assert len(got) == min(n, len(ready))
+        assert len(got) == expected
         claimed = [self.model.tasks[lease.id] for lease in got]
         # Leased in queue order: by priority, then FIFO (tasks released by
-        # one call share a place and may come in any order among themselves).
+        # one call share a place and may come in any order among themselves),
+        # skipping tasks whose concurrency key is full; never past its limit.
         orders = [t.order for t in claimed]
         assert orders == sorted(orders)
-        left = [t.order for t in ready if t.id not in {lease.id for lease in got}]
+        busy = self.model.busy()
+        for t in claimed:
+            assert t.status == "queued"
+            if t.ckey:
+                busy[t.ckey] += 1
+                assert busy[t.ckey] <= KEY_LIMITS[t.ckey]
+        taken = {lease.id for lease in got}
+        left = [t.order for t in ready if t.id not in taken and self.model.has_room(t, busy)]
         if orders and left:
             assert max(orders) <= min(left)
         for lease in got:
@@ -203,11 +224,12 @@ class QueueMachine(RuleBasedStateMachine):
             assert self.q.log_count(lease.id) == self.model.tasks[lease.id].log_lines
 
     # -- managing ----------------------------------------------------------------
-    @rule(task_id=tasks)
-    def cancel(self, task_id):
+    @rule(task_id=tasks, force=st.booleans())
+    def cancel(self, task_id, force):
         predicted, reply, refused = self.expect(
-            lambda: self.q.cancel(task_id, reason="changed my mind"),
-            lambda: self.model.cancel(task_id))
+            lambda: self.q.cancel(task_id, reason="changed my mind",
+                                  mode="force" if force else "request"),
+            lambda: self.model.cancel(task_id, force))
         if not refused:
             assert reply == predicted
 
@@ -249,12 +271,19 @@ class QueueMachine(RuleBasedStateMachine):
         for s in STATUSES:
             pipe.zrange(q.qkeys.status_index(s), 0, -1)
         pipe.zrange(q.qkeys.all, 0, -1)
+        pipe.zrangebyscore(q.qkeys.queued, "-inf", "(+inf")
+        for k in KEY_LIMITS:
+            pipe.zrange(q.qkeys.parked(k), 0, -1)
+        pipe.zrange(q.qkeys.held("sm-worker"), 0, -1)
         for tid in self.ids:
             pipe.hmget(q.qkeys.task(tid), "status", "attempts", "retries", "cancel")
         replies = pipe.execute()
         n = len(STATUSES)
         index = dict(zip(STATUSES, replies[:n]))
-        in_all, fields = replies[n], dict(zip(self.ids, replies[n + 1:]))
+        in_all, in_line = replies[n], replies[n + 1]
+        parked = dict(zip(KEY_LIMITS, replies[n + 2:n + 2 + len(KEY_LIMITS)]))
+        held = replies[n + 2 + len(KEY_LIMITS)]
+        fields = dict(zip(self.ids, replies[n + 3 + len(KEY_LIMITS):]))
 
         for tid in self.ids:
             t = model.tasks.get(tid)
@@ -269,9 +298,23 @@ class QueueMachine(RuleBasedStateMachine):
             assert (cancel == "1") == t.cancel_requested, tid
         assert sorted(in_all) == sorted(model.tasks)
 
-        # The queued index is in claim order: by priority, then FIFO.
-        orders = [model.tasks[tid].order for tid in index["queued"]]
+        # The queued index is in claim order (by priority, then FIFO), parked
+        # tasks apart from it: each key's in the same order, only tasks of the
+        # key, and never while the key has a slot nobody in line will take.
+        orders = [model.tasks[tid].order for tid in in_line]
         assert orders == sorted(orders)
+        all_parked = [tid for ids in parked.values() for tid in ids]
+        assert sorted(in_line + all_parked) == sorted(index["queued"])
+        busy = model.busy()
+        for k, ids in parked.items():
+            assert all(model.tasks[tid].ckey == k for tid in ids)
+            orders = [model.tasks[tid].order for tid in ids]
+            assert orders == sorted(orders)
+            if ids:
+                waiting = sum(model.tasks[tid].ckey == k for tid in in_line)
+                assert busy[k] + waiting >= KEY_LIMITS[k], f"{k}: a free slot and {ids} parked"
+        # Each lease is in its holder's index while it runs, and only then.
+        assert sorted(held) == sorted(index["running"])
 
         assert q.counts() == {s: sum(t.status == s for t in model.tasks.values())
                               for s in STATUSES}

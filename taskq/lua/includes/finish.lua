@@ -5,7 +5,11 @@
 
 -- Move one task into a terminal status (no dependents handled here).
 local function finish_one(Q, id, tkey, from, to, now, err)
-  if from then redis.call('ZREM', Q[from], id) end
+  if from == 'queued' then
+    unqueue(Q, id, tkey) -- parked, maybe
+  elseif from then
+    redis.call('ZREM', Q[from], id)
+  end
   redis.call('ZADD', Q[to], now, id)
   redis.call('HSET', tkey, 'status', to, 'finished', now, 'updated', now)
   if err then redis.call('HSET', tkey, 'error', err) end

@@ -1,14 +1,21 @@
+--- @include "includes/park.lua"
 -- The ready zset orders by priority (higher first), then FIFO: a per-queue
 -- sequence breaks ties within one priority.
 local function ready_score(pri, seq)
   return (PRIORITY_MAX - pri) * SEQ_SPAN + seq % SEQ_SPAN
 end
 
--- Put a task (any status) in the ready zset and mark it queued.
+-- Put a task (any status) in the ready zset and mark it queued; parked
+-- when its concurrency key is full.
 local function make_ready(Q, id, tkey, now)
-  local pri = tonumber(redis.call('HGET', tkey, 'priority') or '0') or 0
+  local f = redis.call('HMGET', tkey, 'priority', 'ckey', 'climit')
   local seq = redis.call('HINCRBY', Q.meta, 'seq', 1)
-  redis.call('ZADD', Q.queued, ready_score(pri, seq), id)
+  local score = ready_score(tonumber(f[1] or '0') or 0, seq)
+  if f[2] and key_is_full(Q, f[2], f[3]) then
+    park(Q, id, f[2], score)
+  else
+    redis.call('ZADD', Q.queued, score, id)
+  end
   redis.call('HSET', tkey, 'status', 'queued', 'updated', now)
 end
 
@@ -19,6 +26,17 @@ local function wake(Q, n)
     for i = 1, math.min(n, 16) do tokens[i] = '1' end
     redis.call('LPUSH', Q.wake, unpack(tokens))
     redis.call('LTRIM', Q.wake, 0, 63)
+  end
+end
+
+-- A queued task leaves the ready zset (and its key's parked zset). One that
+-- was in line may have been let back for a slot that a parked task of its
+-- key can use now.
+local function unqueue(Q, id, tkey)
+  redis.call('ZREM', Q.queued, id)
+  local group = redis.call('HGET', tkey, 'ckey')
+  if group and redis.call('ZREM', Q.parked_prefix .. group, id) == 0 then
+    wake(Q, unpark(Q, group, tonumber(redis.call('HGET', Q.conc, group) or '0')))
   end
 end
 

@@ -7,10 +7,11 @@ local function reap_expired(Q, now, limit)
   local requeued, failed, sent = 0, 0, 0
   for _, id in ipairs(ids) do
     local tkey = Q.task_prefix .. id
-    local f = redis.call('HMGET', tkey, 'status', 'attempts', 'max_retries', 'cancel')
+    local f = redis.call('HMGET', tkey, 'status', 'attempts', 'max_retries', 'cancel', 'worker')
     redis.call('ZREM', Q.running, id)
     if f[1] == 'running' then
       release_concurrency(Q, tkey)
+      release_hold(Q, id, f[5])
       redis.call('HDEL', tkey, 'token', 'expires', 'worker')
       emit(Q, now, 'expired', id)
       if f[4] == '1' then
