@@ -30,9 +30,11 @@ _SPAN = 2 ** 42
 
 
 def _ready_score_range(lo: int | None, hi: int | None) -> tuple[str, str]:
-    """Scores of the ready zset holding priorities lo..hi (score falls as priority rises)."""
+    """Scores of the ready zset holding priorities lo..hi (score falls as priority rises).
+    Tasks parked behind a full concurrency key sit at +inf: they are not
+    ready, so no band counts them."""
     low = "-inf" if hi is None else str((PRIORITY_MAX - hi) * _SPAN)
-    high = "+inf" if lo is None else f"({(PRIORITY_MAX - lo + 1) * _SPAN}"
+    high = "(+inf" if lo is None else f"({(PRIORITY_MAX - lo + 1) * _SPAN}"
     return low, high
 
 

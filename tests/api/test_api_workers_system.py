@@ -102,3 +102,12 @@ def test_system_metrics_from_series(client, admin, dts):
     assert client.get("/api/system/metrics?period=year", headers=admin).status_code == 422
     bad = client.get("/api/system/metrics?metrics=cpu", headers=admin)
     assert bad.status_code == 422 and "metrics" in bad.json["error"]["details"]["fields"]
+
+
+def test_tasks_parked_behind_a_full_concurrency_key_are_in_no_priority_band(client, admin, dts):
+    for _ in range(3):  # one runs, two wait parked behind the key's single slot
+        dts.enqueue_call(None, priority=2, concurrency_key="k", concurrency_limit=1)
+    assert len(dts.claim(n=3)) == 1  # the claim parks the two it cannot take
+    data = client.get("/api/system/status", headers=admin).json["data"]
+    assert data["queue_depths"] == {"high_priority": 0, "normal_priority": 0, "low_priority": 0}
+    assert data["task_stats"]["pending"] == 2 and data["task_stats"]["running"] == 1
