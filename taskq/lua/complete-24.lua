@@ -22,7 +22,7 @@ for i = 1, n do
   local id, token = ARGV[i * 3 - 1], ARGV[i * 3]
   local tkey = Q.task_prefix .. id
   local f = redis.call('HMGET', tkey, 'status', 'token', 'expires', 'leased', 'ckey',
-    'dedupe', 'dedupe_window', 'dependents')
+    'dedupe', 'dedupe_window', 'dependents', 'waiters')
   local code, detail = OK, ''
   if not f[1] then
     code = E_NOT_FOUND
@@ -51,6 +51,7 @@ for i = 1, n do
     finished_args[#finished_args + 1] = id
     log_event(Q, 'completed', id, {'runtime_ms', runtime})
     if f[8] then ended[#ended + 1] = {id, 'completed'} end
+    if f[9] then notify_waiters(Q, id, tkey, 'completed', f[9]) end
   end
   out[#out + 1] = code
   out[#out + 1] = detail

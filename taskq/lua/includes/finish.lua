@@ -1,6 +1,7 @@
 --- @include "includes/emit.lua"
 --- @include "includes/ready.lua"
 --- @include "includes/release.lua"
+--- @include "includes/notify.lua"
 -- Terminal transitions and dependency resolution.
 
 -- Move one task into a terminal status (no dependents handled here).
@@ -10,6 +11,7 @@ local function finish_one(Q, id, tkey, from, to, now, err)
   redis.call('HSET', tkey, 'status', to, 'finished', now, 'updated', now)
   if err then redis.call('HSET', tkey, 'error', err) end
   release_dedupe(Q, id, tkey)
+  notify_waiters(Q, id, tkey, to, redis.call('HGET', tkey, 'waiters'))
 end
 
 -- A task of this queue learns that dependency dep_id ended with outcome
