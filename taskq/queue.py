@@ -21,7 +21,7 @@ from .options import (OPTION_NAMES, TaskSpec, json_text, build_spec, build_updat
                       order_batch, specs_json)
 from .scripts import call, execute
 from .task import Task, decode_hash
-from .waiting import outcome, wait_for
+from .waiting import wait_for
 
 BATCH_SIZE = 1000
 """Tasks per enqueue script call: one call is all-or-nothing, and a call of
@@ -131,9 +131,7 @@ class Queue:
         polled: see taskq.waiting."""
         if not self._owns(task_id):
             raise TaskNotFound(f"task {task_id} not found in queue {self.name}")
-        task = wait_for(self.redis, self.qkeys, task_id, timeout)
-        task._queue = self
-        return outcome(task)
+        return wait_for(self, task_id, timeout)
 
     def list(self, status: str | None = None, tag: str | None = None,
              offset: int = 0, limit: int = 50, newest_first: bool = True) -> list[Task]:

@@ -1,16 +1,20 @@
 """Waiting for a task's outcome (Queue.result, Task.wait), pushed, not polled.
 
-One script call (watch) checks the task and, when it has not ended, records
-the caller as a waiter on it, atomically; the script that ends the task then
-pushes a token to the task's notify list, which the waiter blocks on with
-BLPOP. A task nobody waits on pays nothing for this but one field read.
+One script call (watch) answers for a task that has ended and otherwise
+records the caller as a waiter, atomically. The script that ends a task with
+a waiter pushes its outcome (``<status>\\n<result or error text>``) to the
+task's notify list, once; each waiter takes it with a blocking BLMOVE from
+the list to itself, which leaves it in place for the next waiter, so one push
+wakes them all and the completed result arrives with the wake itself, with no
+further round trip. The list expires on its own. A task nobody waits on pays
+nothing but one field read when it ends.
 
-A blocking pop holds one connection of the client's pool while it waits, so
-the wait is cut into slices of at most WAIT_SLICE seconds (and below the
-client's socket timeout, if it has one), each followed by a fresh check:
-``timeout=None`` waits forever without ever holding a connection for longer
-than a slice, and a token that was lost (a waiter paused past the list's
-expiry, more waiters than one ending pushes for) costs a slice, not the wait.
+A blocking call holds one connection of the client's pool while it waits, so
+the wait is cut into slices of at most WAIT_SLICE seconds (and under the
+client's socket timeout), each followed by a fresh check: ``timeout=None``
+waits as long as it takes without holding a connection for longer than a
+slice, and a wake that was missed (the list expired, or a manual retry of the
+task cleared it) costs at most one slice.
 """
 
 from __future__ import annotations
@@ -21,38 +25,33 @@ from typing import Any
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .errors import E_NOT_FOUND, OK, TaskCancelled, TaskFailed, TaskNotFound, WaitTimeout
-from .keys import QueueKeys
+from .keys import TERMINAL_STATUSES
 from .scripts import call
 from .task import Task, _s
 
 WAIT_SLICE = 1.0
-"""Longest single BLPOP, in seconds: bounds how long a wait holds a pooled
-connection, and how late a waiter notices a wake it missed."""
+"""Longest single blocking call, in seconds: bounds how long a wait holds a
+pooled connection, and how late a waiter notices a wake it missed."""
 MIN_SLICE = 0.01
-"""Shortest BLPOP (0 would mean forever to Redis)."""
+"""Shortest blocking call (0 would mean forever to Redis)."""
 BLOCK_LATENESS = 0.15
-"""Seconds a blocking pop may outlast its timeout (Redis checks them ~10 times a second)."""
+"""Seconds a blocking call may outlast its timeout (Redis checks them about
+ten times a second): the margin kept under a client's socket timeout."""
 
 
-def wait_for(redis, qkeys: QueueKeys, task_id: str, timeout: float | None = None) -> Task:
-    """Block until the task has ended; returns its final snapshot.
-
-    Raises TaskNotFound (no such task), WaitTimeout (not ended within
-    ``timeout`` seconds; 0 checks once). A task that is retrying has not ended."""
+def wait_for(queue, task_id: str, timeout: float | None = None) -> Any:
+    """Block until the task has ended; return its result or raise what its
+    ending calls for (see Queue.result)."""
     deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+    redis, qkeys = queue.redis, queue.qkeys
     notify = qkeys.notify(task_id)
     longest = _slice_limit(redis)
-    new, token = "1", None
     while True:
-        reply = call(redis, "watch", qkeys, task_id, new)
+        reply = call(redis, "watch", qkeys, task_id)
         if reply[0] == OK:
-            return Task.from_hash(task_id, reply[2])
+            return outcome(Task.from_hash(task_id, reply[2], queue))
         if reply[0] == E_NOT_FOUND:
-            if _s(token) == "cancelled":  # deleted unfinished: it ended cancelled, then went
-                raise TaskCancelled(f"task {task_id} was deleted",
-                                    Task(task_id, {"status": "cancelled", "error": "deleted"}), "deleted")
             raise TaskNotFound(f"task {task_id} not found")
-        new = "0"
         wait = longest
         if deadline is not None:
             left = deadline - time.monotonic()
@@ -60,11 +59,23 @@ def wait_for(redis, qkeys: QueueKeys, task_id: str, timeout: float | None = None
                 raise WaitTimeout(f"task {task_id} did not end within {timeout:g} s", task_id, timeout)
             wait = min(wait, left)
         try:
-            popped = redis.blpop([notify], timeout=max(MIN_SLICE, wait))
-        except RedisTimeoutError:  # the socket timed out first: that connection is dropped
-            continue
-        if popped:
-            token = popped[1]
+            pushed = redis.blmove(notify, notify, max(MIN_SLICE, wait), "LEFT", "RIGHT")
+        except RedisTimeoutError:  # the socket gave up first (that connection is dropped)
+            pushed = None
+        if pushed is not None:
+            return _pushed_outcome(queue, task_id, _s(pushed))
+
+
+def _pushed_outcome(queue, task_id: str, pushed: str) -> Any:
+    status, _, text = pushed.partition("\n")
+    if status == "completed":
+        return Task(task_id, {"status": status, "result": text}, queue).result
+    # Failed or cancelled: the exception carries the task as it is now, or,
+    # once it is gone (deleted) or running again, as it ended.
+    task = queue.get(task_id)
+    if task is None or task.status not in TERMINAL_STATUSES:
+        task = Task(task_id, {"status": status, **({"error": text} if text else {})}, queue)
+    return outcome(task)
 
 
 def outcome(task: Task) -> Any:
@@ -78,9 +89,8 @@ def outcome(task: Task) -> Any:
 
 
 def _slice_limit(redis) -> float:
-    """WAIT_SLICE, kept under the client's socket timeout (a BLPOP longer
-    than it fails as a timed-out connection). Redis ends a blocking pop up to
-    about 0.1 s after its timeout, hence the margin."""
+    """WAIT_SLICE, kept under the client's socket timeout (a blocking call
+    that outlasts it fails as a timed-out connection)."""
     pool = getattr(redis, "connection_pool", None)
     kwargs = getattr(pool, "connection_kwargs", None) or {}
     # redis-py 8 sets 5 s unless told otherwise; from_url keeps it as orig_*

@@ -51,7 +51,7 @@ for i = 1, n do
     finished_args[#finished_args + 1] = id
     log_event(Q, 'completed', id, {'runtime_ms', runtime})
     if f[8] then ended[#ended + 1] = {id, 'completed'} end
-    if f[9] then notify_waiters(Q, id, tkey, 'completed', f[9]) end
+    if f[9] then notify_waiters(Q, id, tkey, 'completed', ARGV[i * 3 + 1]) end
   end
   out[#out + 1] = code
   out[#out + 1] = detail

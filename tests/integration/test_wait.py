@@ -37,14 +37,35 @@ class Waiter(threading.Thread):
         self.ended_at = time.monotonic()
 
 
+class SpyRedis(redis_lib.Redis):
+    """A client that counts the blocking calls it is about to make."""
+
+    def blmove(self, *args, **kwargs):
+        self.blocking.release()
+        return super().blmove(*args, **kwargs)
+
+
+@pytest.fixture
+def spy_queue(redis_url, prefix):
+    def make(**client_options) -> Queue:
+        client = SpyRedis.from_url(redis_url, **client_options)
+        client.blocking = threading.Semaphore(0)
+        made.append(client)
+        return Queue("default", redis=client, prefix=prefix)
+    made: list = []
+    yield make
+    for c in made:
+        c.close()
+
+
 def start_waiters(q, task_id, n=1, timeout=10):
+    """n waiters on q (a spy_queue), each in its blocking call when this returns."""
     ws = [Waiter(q, task_id, timeout) for _ in range(n)]
     for w in ws:
         w.start()
-    deadline = time.monotonic() + 5  # until every one is registered on the task
-    while int(q.redis.hget(q.qkeys.task(task_id), "waiters") or 0) < n:
-        assert time.monotonic() < deadline, "waiters did not register"
-        time.sleep(0.005)
+    for _ in ws:
+        assert q.redis.blocking.acquire(timeout=5), "a waiter did not get to wait"
+    time.sleep(0.05)  # from the call to Redis having it
     return ws
 
 
@@ -52,22 +73,28 @@ def start_waiters(q, task_id, n=1, timeout=10):
 def no_polling(monkeypatch):
     """A wait that relied on re-checking rather than being pushed would now
     take a slice as long as the client allows (~5 s): the tests using this
-    join their waiters after 2 s, so only a pushed wake passes them."""
+    join their waiters within 2 s, so only a pushed wake passes them."""
     monkeypatch.setattr(waiting, "WAIT_SLICE", 30.0)
 
 
-def test_result_is_returned_when_the_task_completes(q, no_polling):
+@pytest.fixture
+def wq(spy_queue):
+    """The waiters' view of the `q` fixture's queue, through a spy client."""
+    return spy_queue(decode_responses=True)
+
+
+def test_result_is_returned_when_the_task_completes(q, wq, no_polling):
     t = q.enqueue("f")
-    [w] = start_waiters(q, t.id)
+    [w] = start_waiters(wq, t.id)
     lease = q.claim()[0]
     done_at = time.monotonic()
-    lease.complete({"big": 12345678901234567, "empty": []})
+    lease.complete({"big": 12345678901234567, "empty": [], "text": "a\nb"})
     w.join(2)
-    assert w.error is None and w.value == {"big": 12345678901234567, "empty": []}
+    assert w.error is None and w.value == {"big": 12345678901234567, "empty": [], "text": "a\nb"}
     assert w.ended_at - done_at < 1.0
 
 
-def test_task_wait_delegates_to_its_queue(q, no_polling):
+def test_task_wait_delegates_to_its_queue(q):
     t = q.enqueue("f")
     q.claim()[0].complete(7)
     assert t.wait(timeout=1) == 7
@@ -81,29 +108,30 @@ def test_a_bare_task_snapshot_says_to_use_queue_result(q):
         Task(t.id, {}).wait(0)
 
 
-def test_failed_task_raises_task_failed_with_its_error_and_task(q, no_polling):
+def test_failed_task_raises_task_failed_with_its_error_and_task(q, wq, no_polling):
     t = q.enqueue("f", max_retries=0)
-    [w] = start_waiters(q, t.id)
+    [w] = start_waiters(wq, t.id)
     q.claim()[0].fail("ValueError: bad input")
     w.join(2)
     assert isinstance(w.error, TaskFailed)
     assert w.error.error == "ValueError: bad input" and "bad input" in str(w.error)
     assert w.error.task.id == t.id and w.error.task.status == "failed"
+    assert w.error.task.attempts == 1  # the task as stored, not just the pushed outcome
 
 
-def test_cancelled_task_raises_task_cancelled(q, no_polling):
+def test_cancelled_task_raises_task_cancelled(q, wq, no_polling):
     t = q.enqueue("f")
-    [w] = start_waiters(q, t.id)
+    [w] = start_waiters(wq, t.id)
     q.cancel(t.id, "not needed")
     w.join(2)
     assert isinstance(w.error, TaskCancelled) and w.error.error == "not needed"
     assert not isinstance(w.error, TaskFailed)
 
 
-def test_running_task_cancel_acknowledged_raises_task_cancelled(q, no_polling):
+def test_running_task_cancel_acknowledged_raises_task_cancelled(q, wq, no_polling):
     t = q.enqueue("f")
     lease = q.claim()[0]
-    [w] = start_waiters(q, t.id)
+    [w] = start_waiters(wq, t.id)
     assert q.cancel(t.id) == "cancel_requested"
     time.sleep(0.05)
     assert w.is_alive()  # requested is not ended
@@ -112,27 +140,27 @@ def test_running_task_cancel_acknowledged_raises_task_cancelled(q, no_polling):
     assert isinstance(w.error, TaskCancelled)
 
 
-def test_deleting_an_unfinished_task_wakes_its_waiter_as_cancelled(q, no_polling):
+def test_deleting_an_unfinished_task_wakes_its_waiter_as_cancelled(q, wq, no_polling):
     t = q.enqueue("f")
-    [w] = start_waiters(q, t.id)
+    [w] = start_waiters(wq, t.id)
     q.delete(t.id)
     w.join(2)
-    assert isinstance(w.error, TaskCancelled)
+    assert isinstance(w.error, TaskCancelled) and w.error.error == "deleted"
 
 
-def test_dependency_failure_cascade_wakes_the_dependents_waiter(q, no_polling):
+def test_dependency_failure_cascade_wakes_the_dependents_waiter(q, wq, no_polling):
     a = q.enqueue("f", max_retries=0)
     b = q.enqueue("f", depends_on=[a.id])
-    [w] = start_waiters(q, b.id)
+    [w] = start_waiters(wq, b.id)
     q.claim()[0].fail("boom")
     w.join(2)
     assert isinstance(w.error, TaskFailed) and "dependency" in w.error.error
 
 
-def test_expired_lease_without_retries_wakes_the_waiter(q, no_polling):
+def test_expired_lease_without_retries_wakes_the_waiter(q, wq, no_polling):
     t = q.enqueue("f", max_retries=0)
     q.claim(1, lease=0.05)
-    [w] = start_waiters(q, t.id)
+    [w] = start_waiters(wq, t.id)
     time.sleep(0.1)
     q.reap()
     w.join(2)
@@ -151,7 +179,7 @@ def test_timeout_raises_wait_timeout_within_a_small_margin(q):
         t.wait(0)  # 0: look once
 
 
-def test_an_ended_task_answers_at_once_and_unknown_ids_raise(q, no_polling):
+def test_an_ended_task_answers_at_once_and_unknown_ids_raise(q):
     t = q.enqueue("f")
     q.claim()[0].complete("done")
     start = time.monotonic()
@@ -163,9 +191,9 @@ def test_an_ended_task_answers_at_once_and_unknown_ids_raise(q, no_polling):
         q.result("otherqueue:abc", 1)
 
 
-def test_a_retrying_task_is_waited_for_until_its_final_result(q, no_polling):
+def test_a_retrying_task_is_waited_for_until_its_final_result(q, wq, no_polling):
     t = q.enqueue("f", max_retries=2, backoff="fixed", backoff_base=0)
-    [w] = start_waiters(q, t.id)
+    [w] = start_waiters(wq, t.id)
     assert q.claim()[0].fail("transient") == "retrying"
     assert q.claim()[0].fail("transient") == "retrying"
     time.sleep(0.05)
@@ -175,9 +203,9 @@ def test_a_retrying_task_is_waited_for_until_its_final_result(q, no_polling):
     assert w.error is None and w.value == "third time"
 
 
-def test_several_waiters_all_wake(q, no_polling):
+def test_several_waiters_all_wake(q, wq, no_polling):
     t = q.enqueue("f")
-    ws = start_waiters(q, t.id, n=5)
+    ws = start_waiters(wq, t.id, n=5)
     q.claim()[0].complete([1, 2])
     deadline = time.monotonic() + 2
     for w in ws:
@@ -185,14 +213,14 @@ def test_several_waiters_all_wake(q, no_polling):
     assert [w.value for w in ws] == [[1, 2]] * 5
 
 
-def test_a_waiter_after_a_manual_retry_waits_for_the_new_run(q, no_polling):
+def test_a_waiter_after_a_manual_retry_waits_for_the_new_run(q, wq, no_polling):
     t = q.enqueue("f", max_retries=0)
-    [w] = start_waiters(q, t.id)
+    [w] = start_waiters(wq, t.id)
     q.claim()[0].fail("first")
     w.join(2)
     assert isinstance(w.error, TaskFailed)
-    q.retry(t.id)  # the old run's tokens may still be in the list: they must not answer
-    [w2] = start_waiters(q, t.id)
+    q.retry(t.id)  # the first run's outcome is still listed: it must not answer
+    [w2] = start_waiters(wq, t.id)
     time.sleep(0.05)
     assert w2.is_alive()
     q.claim()[0].complete("second")
@@ -212,39 +240,38 @@ def test_no_waiter_no_notify_key(q, r):
         assert r.hget(q.qkeys.task(task_id), "waiters") is None
 
 
-def test_after_a_wake_the_notify_key_expires_and_the_count_is_reset(q, r, no_polling):
+def test_after_a_wake_the_notify_key_expires_and_the_flag_is_cleared(q, wq, r, no_polling):
     t = q.enqueue("f")
-    [w] = start_waiters(q, t.id)
+    [w] = start_waiters(wq, t.id)
     q.claim()[0].complete(1)
     w.join(2)
     assert w.value == 1
     assert r.hget(q.qkeys.task(t.id), "waiters") is None
-    ttl = r.ttl(q.qkeys.notify(t.id))
-    assert ttl == -2 or 0 < ttl <= 60  # gone (popped) or expiring
+    assert 0 < r.ttl(q.qkeys.notify(t.id)) <= 60
 
 
 def test_a_waiter_that_times_out_leaves_only_expiring_keys(q, r):
     t = q.enqueue("f")
     with pytest.raises(WaitTimeout):
         q.result(t.id, timeout=0.05)
+    assert r.exists(q.qkeys.notify(t.id)) == 0
     q.claim()[0].complete(1)
-    ttl = r.ttl(q.qkeys.notify(t.id))
-    assert 0 < ttl <= 60  # the token nobody took goes by itself
+    assert 0 < r.ttl(q.qkeys.notify(t.id)) <= 60  # the outcome nobody took goes by itself
 
 
-def test_a_slice_under_the_socket_timeout(r, redis_url, prefix):
-    """A client with a short socket timeout: BLPOP slices stay under it."""
-    client = redis_lib.Redis.from_url(redis_url, decode_responses=True, socket_timeout=0.2)
-    q = Queue("default", redis=client, prefix=prefix)
+def test_slices_stay_under_a_short_socket_timeout(q, spy_queue):
+    wq = spy_queue(decode_responses=True, socket_timeout=0.2)
     t = q.enqueue("f")
     with pytest.raises(WaitTimeout):
-        q.result(t.id, timeout=0.5)
-    client.close()
+        wq.result(t.id, timeout=0.5)
+    [w] = start_waiters(wq, t.id)
+    q.claim()[0].complete("late")
+    w.join(2)
+    assert w.value == "late"
 
 
-def test_a_waiter_on_a_client_without_decode_responses(q, redis_url, prefix, no_polling):
-    client = redis_lib.Redis.from_url(redis_url)
-    raw_q = Queue("default", redis=client, prefix=prefix)
+def test_a_waiter_on_a_client_without_decode_responses(q, spy_queue, no_polling):
+    raw_q = spy_queue()
     t = q.enqueue("f")
     [w] = start_waiters(raw_q, t.id)
     q.claim()[0].complete({"a": 1})
@@ -255,7 +282,6 @@ def test_a_waiter_on_a_client_without_decode_responses(q, redis_url, prefix, no_
     q.delete(d.id)
     w.join(2)
     assert isinstance(w.error, TaskCancelled)
-    client.close()
 
 
 def test_a_real_worker_process_runs_the_task_and_the_waiter_gets_it(redis_url, r, prefix, q):

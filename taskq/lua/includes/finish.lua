@@ -11,7 +11,8 @@ local function finish_one(Q, id, tkey, from, to, now, err)
   redis.call('HSET', tkey, 'status', to, 'finished', now, 'updated', now)
   if err then redis.call('HSET', tkey, 'error', err) end
   release_dedupe(Q, id, tkey)
-  notify_waiters(Q, id, tkey, to, redis.call('HGET', tkey, 'waiters'))
+  local w = redis.call('HMGET', tkey, 'waiters', 'error')
+  if w[1] then notify_waiters(Q, id, tkey, to, w[2]) end
 end
 
 -- A task of this queue learns that dependency dep_id ended with outcome
