@@ -6,8 +6,10 @@ a waiter pushes its outcome (``<status>\\n<result or error text>``) to the
 task's notify list, once; each waiter takes it with a blocking BLMOVE from
 the list to itself, which leaves it in place for the next waiter, so one push
 wakes them all and the completed result arrives with the wake itself, with no
-further round trip. The list expires on its own. A task nobody waits on pays
-nothing but one field read when it ends.
+further round trip. The check and the blocking call go in one pipeline (the
+check leaves the outcome of a task that has already ended listed, so the
+blocking call returns at once). The list expires on its own. A task nobody
+waits on pays nothing but one field read when it ends.
 
 A blocking call holds one connection of the client's pool while it waits, so
 the wait is cut into slices of at most WAIT_SLICE seconds (and under the
@@ -20,11 +22,12 @@ task cleared it) costs at most one slice.
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any
 
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .errors import E_NOT_FOUND, OK, TaskCancelled, TaskFailed, TaskNotFound, WaitTimeout
+from .errors import E_NOT_FOUND, NOOP, OK, TaskCancelled, TaskFailed, TaskNotFound, WaitTimeout
 from .keys import TERMINAL_STATUSES
 from .scripts import call
 from .task import Task, _s
@@ -47,23 +50,72 @@ def wait_for(queue, task_id: str, timeout: float | None = None) -> Any:
     notify = qkeys.notify(task_id)
     longest = _slice_limit(redis)
     while True:
-        reply = call(redis, "watch", qkeys, task_id)
-        if reply[0] == OK:
-            return outcome(Task.from_hash(task_id, reply[2], queue))
-        if reply[0] == E_NOT_FOUND:
-            raise TaskNotFound(f"task {task_id} not found")
         wait = longest
         if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0:
+            wait = min(wait, deadline - time.monotonic())
+        if wait <= 0:  # time is up: one last look
+            reply = call(redis, "watch", qkeys, task_id, "0")
+            if reply[0] == NOOP:
                 raise WaitTimeout(f"task {task_id} did not end within {timeout:g} s", task_id, timeout)
-            wait = min(wait, left)
-        try:
-            pushed = redis.blmove(notify, notify, max(MIN_SLICE, wait), "LEFT", "RIGHT")
-        except RedisTimeoutError:  # the socket gave up first (that connection is dropped)
-            pushed = None
-        if pushed is not None:
-            return _pushed_outcome(queue, task_id, _s(pushed))
+            return _answer(queue, task_id, reply, None)
+        reply, pushed = _watch_and_block(redis, qkeys, task_id, notify, max(MIN_SLICE, wait))
+        if reply is not None and (reply[0] != NOOP or pushed is not None):
+            return _answer(queue, task_id, reply, pushed)
+
+
+def _watch_and_block(redis, qkeys, task_id: str, notify: str, wait: float):
+    """The check (which registers the waiter) and one blocking slice: in one
+    round trip once this client has run the script (a pipelined EVALSHA
+    refused with NOSCRIPT would leave the pop with nothing registered).
+    Returns (watch reply or None, pushed outcome text or None)."""
+    try:
+        if _proven(redis):
+            pipe = redis.pipeline(transaction=False)
+            call(pipe, "watch", qkeys, task_id, "1")
+            pipe.blmove(notify, notify, wait, "LEFT", "RIGHT")
+            reply, pushed = pipe.execute(raise_on_error=False)
+            if isinstance(reply, Exception):  # not run (NOSCRIPT): what was popped means nothing
+                _PROVEN.discard(redis)
+                return None, None
+            if isinstance(pushed, Exception):
+                raise pushed
+        else:
+            reply = call(redis, "watch", qkeys, task_id, "0")
+            _remember(redis)
+            if reply[0] != NOOP:
+                return reply, None
+            pushed = redis.blmove(notify, notify, wait, "LEFT", "RIGHT")
+    except RedisTimeoutError:  # the socket gave up first (that connection is dropped)
+        return None, None
+    return reply, None if pushed is None else _s(pushed)
+
+
+def _answer(queue, task_id: str, reply: list, pushed: str | None) -> Any:
+    if reply[0] == OK:
+        return outcome(Task.from_hash(task_id, reply[2], queue))
+    if reply[0] == E_NOT_FOUND:
+        if pushed and pushed.startswith("cancelled\n"):  # deleted before it ended
+            return _pushed_outcome(queue, task_id, pushed)
+        raise TaskNotFound(f"task {task_id} not found")
+    return _pushed_outcome(queue, task_id, pushed)
+
+
+_PROVEN: "weakref.WeakSet" = weakref.WeakSet()
+"""Clients on which the watch script has run (so Redis has it loaded)."""
+
+
+def _proven(redis) -> bool:
+    try:
+        return redis in _PROVEN
+    except TypeError:
+        return False
+
+
+def _remember(redis) -> None:
+    try:
+        _PROVEN.add(redis)
+    except TypeError:  # a client that cannot be weakly referenced: never pipelined
+        pass
 
 
 def _pushed_outcome(queue, task_id: str, pushed: str) -> Any:

@@ -38,11 +38,22 @@ class Waiter(threading.Thread):
 
 
 class SpyRedis(redis_lib.Redis):
-    """A client that counts the blocking calls it is about to make."""
+    """A client that counts the blocking calls it is about to make, alone
+    or in a pipeline."""
 
     def blmove(self, *args, **kwargs):
         self.blocking.release()
         return super().blmove(*args, **kwargs)
+
+    def pipeline(self, *args, **kwargs):
+        pipe = super().pipeline(*args, **kwargs)
+        queue_blmove = pipe.blmove
+
+        def blmove(*a, **k):
+            self.blocking.release()
+            return queue_blmove(*a, **k)
+        pipe.blmove = blmove
+        return pipe
 
 
 @pytest.fixture
@@ -226,6 +237,23 @@ def test_a_waiter_after_a_manual_retry_waits_for_the_new_run(q, wq, no_polling):
     q.claim()[0].complete("second")
     w2.join(2)
     assert w2.value == "second"
+
+
+def test_a_client_that_waited_before_waits_in_one_round_trip(q, wq, no_polling):
+    first = q.enqueue("f")
+    q.claim()[0].complete("one")
+    assert wq.result(first.id, 1) == "one"  # the first wait runs the check alone
+    for i in range(3):
+        t = q.enqueue("f")
+        [w] = start_waiters(wq, t.id)
+        q.claim()[0].complete(i)
+        w.join(2)
+        assert w.value == i
+    start = time.monotonic()
+    assert wq.result(t.id, 5) == 2  # ended: the pipelined pop returns at once
+    with pytest.raises(TaskNotFound):
+        wq.result("default:gone", 5)
+    assert time.monotonic() - start < 0.5
 
 
 def test_no_waiter_no_notify_key(q, r):
