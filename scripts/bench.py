@@ -16,6 +16,8 @@ flushes anything. What it measures, through the public API only:
                   at 100k queued tasks. Each claimed task is completed, and
                   replaced by a new one, outside the timed section; the two
                   queues are sampled alternately so machine noise hits both alike.
+  worker          drain, idle pickup (scripts/bench_worker.py) and enqueue ->
+                  result in hand with Task.wait (scripts/bench_result.py).
   memory          MEMORY USAGE of one small queued task's hash, and the growth of
                   INFO used_memory over the enqueue_many runs divided by the task
                   count (so it includes the index zsets and the event stream).
@@ -43,6 +45,7 @@ import redis
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import taskq  # noqa: E402
 import bench_worker  # noqa: E402  (scripts/ is this file's folder)
+import bench_result  # noqa: E402
 
 NOOP = "app.tasks:noop"
 CHUNK = 1000
@@ -71,6 +74,7 @@ ROWS = {
     "pickup_p50": ("idle worker pickup p50", "ms", ("<=", 2.0)),
     "pickup_p99": ("idle worker pickup p99", "ms", None),
 }
+ROWS.update(bench_result.ROWS)  # enqueue -> result in hand (Task.wait), after pickup
 
 
 def small(start: int, count: int) -> list[dict]:
@@ -220,6 +224,7 @@ class Bench:
         self.results["pickup_p50"].append(percentile(lat, 50))
         self.results["pickup_p99"].append(percentile(lat, 99))
         self.wipe()
+        bench_result.run(self, self.sizes["pickups"])
 
 
 def meets(value: float, target) -> bool | None:

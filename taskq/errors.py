@@ -56,6 +56,40 @@ class TaskExists(Conflict):
     code = "task_exists"
 
 
+class TaskEnded(TaskqError):
+    """A waited-for task ended without a result; ``task`` is its final
+    snapshot and ``error`` its error text (None when it recorded none)."""
+
+    def __init__(self, message: str, task, error: str | None):
+        super().__init__(message)
+        self.task = task
+        self.error = error
+
+
+class TaskFailed(TaskEnded):
+    """Raised by Task.wait / Queue.result when the task failed for good
+    (a task that will be retried has not ended: the wait goes on)."""
+
+    code = "task_failed"
+
+
+class TaskCancelled(TaskEnded):
+    """Raised by Task.wait / Queue.result when the task was cancelled."""
+
+    code = "task_cancelled"
+
+
+class WaitTimeout(TaskqError, TimeoutError):
+    """Task.wait / Queue.result gave up: the task had not ended in time."""
+
+    code = "wait_timeout"
+
+    def __init__(self, message: str, task_id: str, timeout: float):
+        super().__init__(message)
+        self.task_id = task_id
+        self.timeout = timeout
+
+
 # Lua result codes (see taskq/lua/includes/codes.lua).
 OK = 1
 NOOP = 0

@@ -21,6 +21,7 @@ from .options import (OPTION_NAMES, TaskSpec, build_spec, build_update, check_qu
                       merge_meta, order_batch, specs_json)
 from .scripts import call, execute
 from .task import Task, decode_hash
+from .waiting import wait_for
 
 BATCH_SIZE = 1000
 """Tasks per enqueue script call: one call is all-or-nothing, and a call of
@@ -108,27 +109,37 @@ class Queue:
 
     def _task_from_spec(self, spec: TaskSpec, tid: str, status: str, now_ms: int) -> Task:
         if status == "duplicate":
-            return self.get(tid) or Task(tid, {"status": "unknown"})
+            return self.get(tid) or Task(tid, {"status": "unknown"}, self)
         raw = dict(spec.fields)  # a few values are numbers: Task's decoders take both
         raw["status"] = status
         raw["created"] = raw["updated"] = now_ms
         if spec.at_ms is not None or spec.delay_ms:
             raw["scheduled"] = str(spec.at_ms if spec.at_ms is not None else now_ms + spec.delay_ms)
-        return Task(tid, raw)
+        return Task(tid, raw, self)
 
     # -- reading ----------------------------------------------------------
     def get(self, task_id: str) -> Task | None:
         if self._owns(task_id):
             raw = self.redis.hgetall(self.qkeys.task(task_id))
             if raw:
-                return Task.from_hash(task_id, raw)
+                return Task.from_hash(task_id, raw, self)
         return None
 
     def get_many(self, ids: Sequence[str]) -> list[Task]:
         pipe = self.redis.pipeline(transaction=False)
         for tid in ids:
             pipe.hgetall(self.qkeys.task(tid))
-        return [Task.from_hash(tid, raw) for tid, raw in zip(ids, pipe.execute()) if raw]
+        return [Task.from_hash(tid, raw, self) for tid, raw in zip(ids, pipe.execute()) if raw]
+
+    def result(self, task_id: str, timeout: float | None = None) -> Any:
+        """Block until the task ends; return its result. Raises TaskFailed
+        (failed for good: a task being retried is still waited for),
+        TaskCancelled, WaitTimeout after ``timeout`` seconds (None: no limit,
+        0: answer only if it has already ended), TaskNotFound. Pushed, not
+        polled: see taskq.waiting."""
+        if not self._owns(task_id):
+            raise TaskNotFound(f"task {task_id} not found in queue {self.name}")
+        return wait_for(self, task_id, timeout)
 
     def list(self, status: str | None = None, tag: str | None = None,
              offset: int = 0, limit: int = 50, newest_first: bool = True) -> list[Task]:

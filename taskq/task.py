@@ -12,6 +12,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from .errors import TaskqError
 from .jsontext import deeper_than
 from .keys import queue_of
 
@@ -109,16 +110,26 @@ class Task:
     ``task.created_at`` (UTC datetimes), ``task.raw`` (the hash's fields; in
     the snapshot enqueue returns, numbers may still be numbers)."""
 
-    __slots__ = ("id", "raw", "_cache")
+    __slots__ = ("id", "raw", "_cache", "_queue")
 
-    def __init__(self, id: str, raw: dict[str, str] | None = None):
+    def __init__(self, id: str, raw: dict[str, str] | None = None, queue: Any = None):
         self.id = id
         self.raw = raw or {}
         self._cache: dict[str, Any] = {}
+        self._queue = queue  # the Queue that produced this snapshot, for wait()
 
     @classmethod
-    def from_hash(cls, task_id: str, raw: Any) -> "Task":
-        return cls(task_id, decode_hash(raw))
+    def from_hash(cls, task_id: str, raw: Any, queue: Any = None) -> "Task":
+        return cls(task_id, decode_hash(raw), queue)
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Block until the task ends and return its result (see
+        :meth:`taskq.Queue.result`). Works on a Task that a Queue returned
+        (enqueue, get, list); with a bare id use ``Queue.result(id)``."""
+        if self._queue is None:
+            raise TaskqError(f"task {self.id}: this snapshot does not know its Queue; "
+                             "use Queue.result(task_id)")
+        return self._queue.result(self.id, timeout)
 
     def __getattr__(self, name: str) -> Any:
         spec = _FIELDS.get(name)

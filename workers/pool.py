@@ -21,7 +21,9 @@ import threading
 import time
 from typing import Any
 
-from taskq import Keys, Lease, __version__
+from taskq import Keys, Lease, Task, __version__
+from taskq.deps import drain_outbox
+from taskq.ids import new_token
 from taskq.lease import complete_and_claim
 from taskq.keys import DEFAULT_PREFIX
 from taskq.scripts import call, execute
@@ -92,12 +94,16 @@ class PoolWorker:
         log.info("worker %s: queues %s, %d threads", self.worker_id, self.queues, self.concurrency)
         try:
             finished: list = []
+            claim = True  # False right after a claim that emptied the queues
             while not self._stop.is_set():
+                items = finished + self._collect(block=False)
+                finished = []
                 # Steady state: one round trip reports what finished and
-                # fetches as much new work as there is room for.
-                if self._step(finished + self._collect(block=False), claim_more=True):
-                    finished = []
+                # fetches as much new work as there is room for; a claim
+                # that filled the room may leave more: claim again at once.
+                if (items or claim) and self._step(items, claim_more=True):
                     continue
+                claim = True
                 if self._inflight:
                     # Busy, nothing new: wait for a task to finish (idle
                     # workers, blocked on the wake keys, take new work).
@@ -105,8 +111,7 @@ class PoolWorker:
                 elif burst:
                     break
                 else:
-                    finished = []
-                    self._wait_for_work()
+                    claim = self._wait_for_work()
             self._shutdown()
         finally:
             self._exited.set()
@@ -117,9 +122,10 @@ class PoolWorker:
             log.info("worker %s stopped: %d completed, %d failed",
                      self.worker_id, self.completed, self.failed)
 
-    def _step(self, items: list[tuple[Lease, Any]], claim_more: bool) -> int:
+    def _step(self, items: list[tuple[Lease, Any]], claim_more: bool) -> bool:
         """Report finished tasks (successes in one call per queue, together
-        with the next claim) and take new work; returns how many were claimed."""
+        with the next claim) and take new work; True when the claim filled
+        all the room there was (the queues may hold more)."""
         successes = []
         for lease, ok, value in items:
             slot = self._inflight.pop(lease.id, None)
@@ -131,17 +137,40 @@ class PoolWorker:
                 self._report_failure(lease, value)
         room = self.capacity - len(self._inflight) if claim_more else 0
         if not successes and room <= 0:
-            return 0
+            return False
         done, leases = complete_and_claim(self.redis, self.keys, successes, self.queues,
                                           room, self.lease, self.worker_id)
         self.completed += sum(done)
+        self._hand_out(leases)
+        return room > 0 and len(leases) >= room
+
+    def _hand_out(self, leases: list[Lease]) -> None:
         for lease in leases:
             self._inflight[lease.id] = _Slot(lease)
             self._todo.put(lease)
-        return len(leases)
 
-    def _wait_for_work(self) -> None:
-        self.redis.blpop(self._wake_keys, timeout=WAKE_TIMEOUT)
+    def _wait_for_work(self) -> bool:
+        """Idle: block on the wake keys, with a claim on the first queue
+        pipelined behind the pop, so the claim runs in Redis the moment a
+        wake arrives (or the wait ends) instead of a round trip later.
+        True when the claim filled the room (claim again at once)."""
+        room = self.capacity - len(self._inflight)
+        qkeys = self.keys.queue(self.queues[0])
+        token = new_token()
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.blpop(self._wake_keys, timeout=WAKE_TIMEOUT)
+        call(pipe, "claim", qkeys, room, token, int(self.lease * 1000), self.worker_id)
+        reply = execute(pipe)[1]
+        leases = []
+        for tid, raw in reply[2:]:
+            task = Task.from_hash(tid, raw)
+            leases.append(Lease(task, token, self.redis, self.keys, task.lease_seconds or self.lease))
+        if reply[1]:
+            drain_outbox(self.redis, self.keys, self.queues[0])
+        self._hand_out(leases)
+        # further queues are asked by the next step, as is the first again
+        # when this claim filled the room
+        return len(self.queues) > 1 or len(leases) >= room
 
     def _collect(self, block: bool, timeout: float = 0.0) -> list[tuple[Lease, bool, Any]]:
         items = []

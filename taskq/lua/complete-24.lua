@@ -22,7 +22,7 @@ for i = 1, n do
   local id, token = ARGV[i * 3 - 1], ARGV[i * 3]
   local tkey = Q.task_prefix .. id
   local f = redis.call('HMGET', tkey, 'status', 'token', 'expires', 'leased', 'ckey',
-    'dedupe', 'dedupe_window', 'dependents', 'worker')
+    'dedupe', 'dedupe_window', 'dependents', 'worker', 'waiters')
   local code, detail = OK, ''
   if not f[1] then
     code = E_NOT_FOUND
@@ -52,6 +52,7 @@ for i = 1, n do
     finished_args[#finished_args + 1] = id
     log_event(Q, 'completed', id, {'runtime_ms', runtime})
     if f[8] then ended[#ended + 1] = {id, 'completed'} end
+    if f[10] then notify_waiters(Q, id, tkey, 'completed', ARGV[i * 3 + 1]) end
   end
   out[#out + 1] = code
   out[#out + 1] = detail

@@ -1,6 +1,7 @@
 --- @include "includes/emit.lua"
 --- @include "includes/ready.lua"
 --- @include "includes/release.lua"
+--- @include "includes/notify.lua"
 -- Terminal transitions and dependency resolution.
 
 -- Move one task into a terminal status (no dependents handled here).
@@ -14,6 +15,8 @@ local function finish_one(Q, id, tkey, from, to, now, err)
   redis.call('HSET', tkey, 'status', to, 'finished', now, 'updated', now)
   if err then redis.call('HSET', tkey, 'error', err) end
   release_dedupe(Q, id, tkey)
+  local w = redis.call('HMGET', tkey, 'waiters', 'error')
+  if w[1] then notify_waiters(Q, id, tkey, to, w[2]) end
 end
 
 -- A task of this queue learns that dependency dep_id ended with outcome

@@ -1,0 +1,331 @@
+"""Waiting for a result (Queue.result, Task.wait): pushed by the script that
+ends the task, never polled, and leaving nothing behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+
+from taskq import (Queue, Task, TaskCancelled, TaskFailed, TaskNotFound, TaskqError,
+                   WaitTimeout)
+from taskq import waiting
+
+ROOT = Path(__file__).resolve().parents[2]
+T = "tests.workers.pool_tasks"
+
+
+class Waiter(threading.Thread):
+    """Runs Queue.result in a thread; .value / .error hold what it gave."""
+
+    def __init__(self, q: Queue, task_id: str, timeout: float | None = 10):
+        super().__init__(daemon=True)
+        self.q, self.task_id, self.timeout = q, task_id, timeout
+        self.value = self.error = self.ended_at = None
+
+    def run(self):
+        try:
+            self.value = self.q.result(self.task_id, self.timeout)
+        except BaseException as exc:
+            self.error = exc
+        self.ended_at = time.monotonic()
+
+
+class SpyRedis(redis_lib.Redis):
+    """A client that counts the blocking calls it is about to make, alone
+    or in a pipeline."""
+
+    def blmove(self, *args, **kwargs):
+        self.blocking.release()
+        return super().blmove(*args, **kwargs)
+
+    def pipeline(self, *args, **kwargs):
+        pipe = super().pipeline(*args, **kwargs)
+        queue_blmove = pipe.blmove
+
+        def blmove(*a, **k):
+            self.blocking.release()
+            return queue_blmove(*a, **k)
+        pipe.blmove = blmove
+        return pipe
+
+
+@pytest.fixture
+def spy_queue(redis_url, prefix):
+    def make(**client_options) -> Queue:
+        client = SpyRedis.from_url(redis_url, **client_options)
+        client.blocking = threading.Semaphore(0)
+        made.append(client)
+        return Queue("default", redis=client, prefix=prefix)
+    made: list = []
+    yield make
+    for c in made:
+        c.close()
+
+
+def start_waiters(q, task_id, n=1, timeout=10):
+    """n waiters on q (a spy_queue), each in its blocking call when this returns."""
+    ws = [Waiter(q, task_id, timeout) for _ in range(n)]
+    for w in ws:
+        w.start()
+    for _ in ws:
+        assert q.redis.blocking.acquire(timeout=5), "a waiter did not get to wait"
+    time.sleep(0.05)  # from the call to Redis having it
+    return ws
+
+
+@pytest.fixture
+def no_polling(monkeypatch):
+    """A wait that relied on re-checking rather than being pushed would now
+    take a slice as long as the client allows (~5 s): the tests using this
+    join their waiters within 2 s, so only a pushed wake passes them."""
+    monkeypatch.setattr(waiting, "WAIT_SLICE", 30.0)
+
+
+@pytest.fixture
+def wq(spy_queue):
+    """The waiters' view of the `q` fixture's queue, through a spy client."""
+    return spy_queue(decode_responses=True)
+
+
+def test_result_is_returned_when_the_task_completes(q, wq, no_polling):
+    t = q.enqueue("f")
+    [w] = start_waiters(wq, t.id)
+    lease = q.claim()[0]
+    done_at = time.monotonic()
+    lease.complete({"big": 12345678901234567, "empty": [], "text": "a\nb"})
+    w.join(2)
+    assert w.error is None and w.value == {"big": 12345678901234567, "empty": [], "text": "a\nb"}
+    assert w.ended_at - done_at < 1.0
+
+
+def test_task_wait_delegates_to_its_queue(q):
+    t = q.enqueue("f")
+    q.claim()[0].complete(7)
+    assert t.wait(timeout=1) == 7
+    assert q.get(t.id).wait(0) == 7
+    assert q.list("completed")[0].wait(0) == 7
+
+
+def test_a_bare_task_snapshot_says_to_use_queue_result(q):
+    t = q.enqueue("f")
+    with pytest.raises(TaskqError, match="Queue.result"):
+        Task(t.id, {}).wait(0)
+
+
+def test_failed_task_raises_task_failed_with_its_error_and_task(q, wq, no_polling):
+    t = q.enqueue("f", max_retries=0)
+    [w] = start_waiters(wq, t.id)
+    q.claim()[0].fail("ValueError: bad input")
+    w.join(2)
+    assert isinstance(w.error, TaskFailed)
+    assert w.error.error == "ValueError: bad input" and "bad input" in str(w.error)
+    assert w.error.task.id == t.id and w.error.task.status == "failed"
+    assert w.error.task.attempts == 1  # the task as stored, not just the pushed outcome
+
+
+def test_cancelled_task_raises_task_cancelled(q, wq, no_polling):
+    t = q.enqueue("f")
+    [w] = start_waiters(wq, t.id)
+    q.cancel(t.id, "not needed")
+    w.join(2)
+    assert isinstance(w.error, TaskCancelled) and w.error.error == "not needed"
+    assert not isinstance(w.error, TaskFailed)
+
+
+def test_running_task_cancel_acknowledged_raises_task_cancelled(q, wq, no_polling):
+    t = q.enqueue("f")
+    lease = q.claim()[0]
+    [w] = start_waiters(wq, t.id)
+    assert q.cancel(t.id) == "cancel_requested"
+    time.sleep(0.05)
+    assert w.is_alive()  # requested is not ended
+    lease.cancelled()
+    w.join(2)
+    assert isinstance(w.error, TaskCancelled)
+
+
+def test_deleting_an_unfinished_task_wakes_its_waiter_as_cancelled(q, wq, no_polling):
+    t = q.enqueue("f")
+    [w] = start_waiters(wq, t.id)
+    q.delete(t.id)
+    w.join(2)
+    assert isinstance(w.error, TaskCancelled) and w.error.error == "deleted"
+
+
+def test_dependency_failure_cascade_wakes_the_dependents_waiter(q, wq, no_polling):
+    a = q.enqueue("f", max_retries=0)
+    b = q.enqueue("f", depends_on=[a.id])
+    [w] = start_waiters(wq, b.id)
+    q.claim()[0].fail("boom")
+    w.join(2)
+    assert isinstance(w.error, TaskFailed) and "dependency" in w.error.error
+
+
+def test_expired_lease_without_retries_wakes_the_waiter(q, wq, no_polling):
+    t = q.enqueue("f", max_retries=0)
+    q.claim(1, lease=0.05)
+    [w] = start_waiters(wq, t.id)
+    time.sleep(0.1)
+    q.reap()
+    w.join(2)
+    assert isinstance(w.error, TaskFailed) and "lease expired" in w.error.error
+
+
+def test_timeout_raises_wait_timeout_within_a_small_margin(q):
+    t = q.enqueue("f")
+    start = time.monotonic()
+    with pytest.raises(WaitTimeout) as info:
+        q.result(t.id, timeout=0.3)
+    took = time.monotonic() - start
+    assert 0.3 <= took < 0.6
+    assert isinstance(info.value, TimeoutError) and info.value.task_id == t.id
+    with pytest.raises(WaitTimeout):
+        t.wait(0)  # 0: look once
+
+
+def test_an_ended_task_answers_at_once_and_unknown_ids_raise(q):
+    t = q.enqueue("f")
+    q.claim()[0].complete("done")
+    start = time.monotonic()
+    assert q.result(t.id) == "done"
+    assert time.monotonic() - start < 0.1
+    with pytest.raises(TaskNotFound):
+        q.result("default:nosuchtask", 1)
+    with pytest.raises(TaskNotFound):
+        q.result("otherqueue:abc", 1)
+
+
+def test_a_retrying_task_is_waited_for_until_its_final_result(q, wq, no_polling):
+    t = q.enqueue("f", max_retries=2, backoff="fixed", backoff_base=0)
+    [w] = start_waiters(wq, t.id)
+    assert q.claim()[0].fail("transient") == "retrying"
+    assert q.claim()[0].fail("transient") == "retrying"
+    time.sleep(0.05)
+    assert w.is_alive()
+    q.claim()[0].complete("third time")
+    w.join(2)
+    assert w.error is None and w.value == "third time"
+
+
+def test_several_waiters_all_wake(q, wq, no_polling):
+    t = q.enqueue("f")
+    ws = start_waiters(wq, t.id, n=5)
+    q.claim()[0].complete([1, 2])
+    deadline = time.monotonic() + 2
+    for w in ws:
+        w.join(max(0.0, deadline - time.monotonic()))
+    assert [w.value for w in ws] == [[1, 2]] * 5
+
+
+def test_a_waiter_after_a_manual_retry_waits_for_the_new_run(q, wq, no_polling):
+    t = q.enqueue("f", max_retries=0)
+    [w] = start_waiters(wq, t.id)
+    q.claim()[0].fail("first")
+    w.join(2)
+    assert isinstance(w.error, TaskFailed)
+    q.retry(t.id)  # the first run's outcome is still listed: it must not answer
+    [w2] = start_waiters(wq, t.id)
+    time.sleep(0.05)
+    assert w2.is_alive()
+    q.claim()[0].complete("second")
+    w2.join(2)
+    assert w2.value == "second"
+
+
+def test_a_client_that_waited_before_waits_in_one_round_trip(q, wq, no_polling):
+    first = q.enqueue("f")
+    q.claim()[0].complete("one")
+    assert wq.result(first.id, 1) == "one"  # the first wait runs the check alone
+    for i in range(3):
+        t = q.enqueue("f")
+        [w] = start_waiters(wq, t.id)
+        q.claim()[0].complete(i)
+        w.join(2)
+        assert w.value == i
+    start = time.monotonic()
+    assert wq.result(t.id, 5) == 2  # ended: the pipelined pop returns at once
+    with pytest.raises(TaskNotFound):
+        wq.result("default:gone", 5)
+    assert time.monotonic() - start < 0.5
+
+
+def test_no_waiter_no_notify_key(q, r):
+    t = q.enqueue("f")
+    q.claim()[0].complete(1)
+    f = q.enqueue("f", max_retries=0)
+    q.claim()[0].fail("x")
+    c = q.enqueue("f")
+    q.cancel(c.id)
+    for task_id in (t.id, f.id, c.id):
+        assert r.exists(q.qkeys.notify(task_id)) == 0
+        assert r.hget(q.qkeys.task(task_id), "waiters") is None
+
+
+def test_after_a_wake_the_notify_key_expires_and_the_flag_is_cleared(q, wq, r, no_polling):
+    t = q.enqueue("f")
+    [w] = start_waiters(wq, t.id)
+    q.claim()[0].complete(1)
+    w.join(2)
+    assert w.value == 1
+    assert r.hget(q.qkeys.task(t.id), "waiters") is None
+    assert 0 < r.ttl(q.qkeys.notify(t.id)) <= 60
+
+
+def test_a_waiter_that_times_out_leaves_only_expiring_keys(q, r):
+    t = q.enqueue("f")
+    with pytest.raises(WaitTimeout):
+        q.result(t.id, timeout=0.05)
+    assert r.exists(q.qkeys.notify(t.id)) == 0
+    q.claim()[0].complete(1)
+    assert 0 < r.ttl(q.qkeys.notify(t.id)) <= 60  # the outcome nobody took goes by itself
+
+
+def test_slices_stay_under_a_short_socket_timeout(q, spy_queue):
+    wq = spy_queue(decode_responses=True, socket_timeout=0.2)
+    t = q.enqueue("f")
+    with pytest.raises(WaitTimeout):
+        wq.result(t.id, timeout=0.5)
+    [w] = start_waiters(wq, t.id)
+    q.claim()[0].complete("late")
+    w.join(2)
+    assert w.value == "late"
+
+
+def test_a_waiter_on_a_client_without_decode_responses(q, spy_queue, no_polling):
+    raw_q = spy_queue()
+    t = q.enqueue("f")
+    [w] = start_waiters(raw_q, t.id)
+    q.claim()[0].complete({"a": 1})
+    w.join(2)
+    assert w.value == {"a": 1}
+    d = q.enqueue("f")
+    [w] = start_waiters(raw_q, d.id)
+    q.delete(d.id)
+    w.join(2)
+    assert isinstance(w.error, TaskCancelled)
+
+
+def test_a_real_worker_process_runs_the_task_and_the_waiter_gets_it(redis_url, r, prefix, q):
+    env = dict(os.environ, REDIS_URL=redis_url, TASKQ_PREFIX=prefix,
+               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-m", "taskq.cli", "worker", "--concurrency", "2",
+                             "default"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        ok = q.enqueue(f"{T}:incr", f"{prefix}:n")
+        bad = q.enqueue(f"{T}:fail", "worker said no", max_retries=0)
+        assert ok.wait(timeout=20) == 1
+        with pytest.raises(TaskFailed, match="worker said no"):
+            bad.wait(timeout=20)
+        for i in range(20):  # back to back, on the now idle worker
+            assert q.enqueue(f"{T}:incr", f"{prefix}:n").wait(timeout=5) == i + 2
+    finally:
+        proc.terminate()
+        proc.wait(15)
