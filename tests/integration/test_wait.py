@@ -298,18 +298,27 @@ def test_slices_stay_under_a_short_socket_timeout(q, spy_queue):
     assert w.value == "late"
 
 
-def test_a_waiter_on_a_client_without_decode_responses(q, spy_queue, no_polling):
-    raw_q = spy_queue()
+def test_a_waiter_on_a_client_without_decode_responses(q, redis_url, prefix, no_polling):
+    # The queue decodes through its own twin of the plain client
+    # (taskq.connection), so there is no spy to say when the waiter blocks:
+    # give it a moment instead.
+    plain = redis_lib.Redis.from_url(redis_url)
+    raw_q = Queue("default", redis=plain, prefix=prefix)
     t = q.enqueue("f")
-    [w] = start_waiters(raw_q, t.id)
+    w = Waiter(raw_q, t.id)
+    w.start()
+    time.sleep(0.3)
     q.claim()[0].complete({"a": 1})
     w.join(2)
     assert w.value == {"a": 1}
     d = q.enqueue("f")
-    [w] = start_waiters(raw_q, d.id)
+    w = Waiter(raw_q, d.id)
+    w.start()
+    time.sleep(0.3)
     q.delete(d.id)
     w.join(2)
     assert isinstance(w.error, TaskCancelled)
+    plain.close()
 
 
 def test_a_real_worker_process_runs_the_task_and_the_waiter_gets_it(redis_url, r, prefix, q):
