@@ -101,13 +101,22 @@ class TaskqWorker(TaskqWorkerMixin, Worker):
     def kill_horse(self, sig: signal.Signals = signal.SIGKILL):
         """Kill the horse and what it started: a command runs in a session
         of its own, out of reach of RQ's killpg of the horse's group."""
-        kids = []
+        kids, groups = [], set()
         if self.horse_pid and sig == signal.SIGKILL:
             try:
-                kids = psutil.Process(self.horse_pid).children(recursive=True)
-            except psutil.Error:
+                horse = psutil.Process(self.horse_pid)
+                kids = horse.children(recursive=True)
+                # a command leads a group of its own: members it left
+                # behind are no longer the horse's descendants
+                groups = {k.pid for k in horse.children() if os.getpgid(k.pid) == k.pid}
+            except (psutil.Error, OSError):
                 pass
         super().kill_horse(sig)
+        for pgid in groups:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except OSError:
+                pass
         for kid in kids:
             try:
                 kid.kill()
