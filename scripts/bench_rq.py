@@ -34,8 +34,8 @@ import taskq
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PROCESSES = 2
-NOOP = "bench_worker.noop"  # RQ's dotted form
-TASKQ_NOOP = "bench_worker:noop"
+NOOP = "bench_noop.noop"  # RQ's dotted form
+TASKQ_NOOP = "bench_noop:noop"
 
 MODES = {  # key: (label, worker class, taskq?)
     "rq_fork": ("RQ Worker (fork per job)", "rq.worker.Worker", False),
