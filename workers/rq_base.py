@@ -14,6 +14,7 @@ import redis
 from rq.job import Job
 from rq.queue import Queue as RQQueue
 from rq.timeouts import JobTimeoutException
+from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 
 from taskq import Keys, Lease, __version__, claim
@@ -308,6 +309,11 @@ class TaskqWorkerMixin:
             except redis.RedisError:
                 pass
         self._registry_beat()  # rate-limited: an idle worker reports at once (dequeue)
+
+    def handle_execution_ended(self, job: Job, queue: RQQueue, heartbeat_ttl: int):
+        # RQ also writes the job's heartbeat here, to keep it alive through
+        # its callbacks; a transient job has none and is deleted next.
+        job.ended_at = rq_now()
 
     def handle_exception(self, job: Job, *exc_info):
         self._exc = exc_info[1]
