@@ -31,7 +31,7 @@ Linux), so a SIGKILLed worker never leaves a task running unleased.
 
 Environment: rq reads its Redis from ``--url`` or RQ_REDIS_URL; TASKQ_PREFIX (taskq key prefix),
 TASKQ_LEASE (seconds, default 30), TASKQ_CONCURRENCY (pool threads, default 8),
-TASKQ_ALLOW_COMMANDS (see workers.execution).
+TASKQ_ALLOW_COMMANDS and TASKQ_COMMAND_ENV (see workers.execution).
 
 Layout.  This module holds the forking and the simple worker and re-exports
 the rest, so every name above is importable from here: workers.rq_base
@@ -63,8 +63,7 @@ from .rq_base import (JOB_HASH_GRACE, REPORT_RETRY_DELAYS, SHOW_TASK_AFTER, WAKE
 from .rq_job import TaskqJob, rq_job_id, stop_task, task_id_of
 from .rq_pool import TaskqPoolWorker
 from .rq_process import (die_with_parent, env_lease, exits_within, ignore_signal,
-                         lighten_connections,
-                         signals_to_main_thread, taskq_client)
+                         lighten_connections, signals_to_main_thread, taskq_client)
 from .rq_queue import TaskqQueue
 
 __all__ = [
