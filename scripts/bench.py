@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark the taskq engine against a live Redis: throughput, claim latency, memory.
 
-    python scripts/bench.py [--redis-url URL] [--quick] [--json]
+    python scripts/bench.py [--redis-url URL] [--quick] [--json] [--rq | --rq-only]
 
 URL defaults to $REDIS_URL, else redis://127.0.0.1:6379/0. Every key the
 benchmark writes lives under a unique prefix (taskq-bench-<pid>-<random>) and
@@ -28,6 +28,9 @@ reported beside the individual runs. Times are wall clock at the client
 (perf_counter), so they include the Python client's own work and the round
 trips. Targets are printed beside the figures, not asserted. used_memory is
 server-wide: other clients writing to the same Redis during a run skew it.
+
+--rq adds the RQ baseline (scripts/bench_rq.py: the taskq ``rq worker``
+classes beside RQ's own Worker and SimpleWorker); --rq-only runs just that.
 """
 
 from __future__ import annotations
@@ -46,13 +49,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import taskq  # noqa: E402
 import bench_worker  # noqa: E402  (scripts/ is this file's folder)
 import bench_result  # noqa: E402
+import bench_rq  # noqa: E402
 
 NOOP = "app.tasks:noop"
 CHUNK = 1000
 FULL = dict(runs=3, enqueue=5_000, bulk=100_000, claim1=3_000, claim100=20_000, samples=2_000,
-            drain=50_000, pickups=200)
+            drain=50_000, pickups=200, rq_tasks=1_000)
 QUICK = dict(runs=1, enqueue=2_000, bulk=50_000, claim1=1_000, claim100=10_000, samples=500,
-             drain=20_000, pickups=100)
+             drain=20_000, pickups=100, rq_tasks=300)
 WORKER_CONCURRENCY, WORKER_PREFETCH = 4, 100
 SMALL_Q, BIG_Q = 1_000, 100_000
 
@@ -286,6 +290,9 @@ def main() -> int:
     ap.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
     ap.add_argument("--quick", action="store_true", help="1 run per measurement, smaller sizes")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument("--rq", action="store_true", help="add the RQ baseline (scripts/bench_rq.py)")
+    ap.add_argument("--rq-only", action="store_true", help="run only the RQ baseline")
+    ap.add_argument("--rq-tasks", type=int, default=None, help="no-op jobs per RQ baseline run")
     args = ap.parse_args()
 
     client = redis.Redis.from_url(args.redis_url, decode_responses=True)
@@ -294,16 +301,26 @@ def main() -> int:
     log(f"taskq bench: key prefix {bench.prefix}")
     start = time.perf_counter()
     try:
-        bench.run_all()
+        if not args.rq_only:
+            bench.run_all()
+        rq = None
+        if args.rq or args.rq_only:
+            rq = bench_rq.run(args.redis_url, bench.prefix, args.rq_tasks or sizes["rq_tasks"],
+                              sizes["runs"])
     finally:
         bench.wipe()
     meta = {"redis_version": client.info("server")["redis_version"], "url": redact(args.redis_url),
             "quick": args.quick, "sizes": sizes, "elapsed_s": time.perf_counter() - start}
-    data = report(bench, meta)
+    data = report(bench, meta) if not args.rq_only else dict(meta, results={})
+    if rq:
+        data["rq_baseline"] = rq
     if args.json:
         print(json.dumps(data, indent=2))
     else:
-        print_table(data)
+        if not args.rq_only:
+            print_table(data)
+        if rq:
+            bench_rq.print_table(rq)
     return 0
 
 

@@ -14,6 +14,7 @@ import redis
 from rq.job import Job
 from rq.queue import Queue as RQQueue
 from rq.timeouts import JobTimeoutException
+from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 
 from taskq import Keys, Lease, __version__, claim
@@ -24,7 +25,7 @@ from taskq.worker_registry import HEARTBEAT_INTERVAL, WorkerRegistry, resource_u
 
 from .execution import DEFAULT_TIMEOUT, TaskError, TaskTimeout, run_task
 from .rq_job import TaskqJob, rq_job_id
-from .rq_process import env_lease, signals_to_main_thread, taskq_client
+from .rq_process import env_lease, pin_driver_info, signals_to_main_thread, taskq_client
 
 WAKE_TIMEOUT = 1.0
 """Seconds an idle worker blocks on the queues' wake keys before claiming
@@ -40,9 +41,20 @@ REPORT_RETRY_DELAYS = (0.5, 1.0, 2.0)
 report is idempotent for its lease token, so trying again is safe)."""
 
 # What the process that ran a task reported, shared between a horse and its
-# parent through one byte of anonymous shared memory. _UNKNOWN: Redis could
-# not be reached; the lease will expire and the engine decides.
+# parent through anonymous shared memory: byte 0 the outcome (_UNKNOWN:
+# Redis could not be reached; the lease will expire and the engine decides),
+# byte 1 set once RQ's traces of the job are gone (so the parent does not
+# clean up a second time).
 _NONE, _COMPLETED, _FAILED, _CANCELLED, _LOST, _UNKNOWN = 0, 1, 2, 3, 4, 5
+_OUTCOME, _CLEANED = 0, 1
+
+SHOW_TASK_AFTER = 0.25
+"""Seconds a task runs before the registry is told about it out of turn
+(the heartbeat every HEARTBEAT_INTERVAL says it anyway): a worker draining
+short tasks does not pay a registry round trip per task."""
+RQ_HEARTBEAT_EVERY = 5.0
+"""RQ's own worker heartbeat (two round trips; its key lives for minutes)
+is sent at most this often between jobs."""
 
 
 def _retrying(call):
@@ -72,7 +84,7 @@ class TaskqWorkerMixin:
         self.lease_seconds = float(lease or env_lease())
         self._cli_monitoring_interval = self.job_monitoring_interval
         self._wake_keys = [self.keys.queue(n).wake for n in self.queue_names()]
-        self._outcome = mmap.mmap(-1, 1)
+        self._outcome = mmap.mmap(-1, 2)
         self._lease: Lease | None = None
         self._claiming = False
         self._lease_lost = self._cancel_seen = self._released = False
@@ -80,7 +92,9 @@ class TaskqWorkerMixin:
         self._completed = self._failed = 0
         self._reported = (0, 0)
         self._next_beat = self._next_rq_beat = 0.0
+        self._shown: str | None = None  # the task the registry last heard this worker hold
         self._beat_lock = threading.Lock()  # the simple worker beats from two threads
+        pin_driver_info(self.connection)
 
     # -- registration -------------------------------------------------------
     def subscribe(self):
@@ -115,8 +129,25 @@ class TaskqWorkerMixin:
                 self.registry.heartbeat(self.name, [lease.id] if lease else [],
                                         *delta, resources=resource_usage())
                 self._reported = (done, failed)
+                self._shown = lease.id if lease else None
             except redis.RedisError as exc:
                 self.log.warning("Worker %s: taskq registry heartbeat: %s", self.name, exc)
+
+    def _unreported(self) -> bool:
+        """Whether the registry still shows a task this worker no longer
+        holds, or counts it has not heard yet."""
+        return self._shown is not None or self._reported != (self._completed, self._failed)
+
+    def heartbeat(self, timeout: int | None = None, pipeline=None):
+        # RQ sends its plain heartbeat (two round trips) after every job;
+        # its key lives for worker_ttl, so between jobs once in a while is
+        # enough. Heartbeats with a timeout or in a pipeline go through.
+        now = time.monotonic()
+        if timeout is None and pipeline is None:
+            if now < self._next_rq_beat:
+                return
+            self._next_rq_beat = now + RQ_HEARTBEAT_EVERY
+        super().heartbeat(timeout, pipeline)
 
     # -- shutdown -----------------------------------------------------------
     def _shutdown(self):
@@ -182,20 +213,23 @@ class TaskqWorkerMixin:
         idle_since = time.monotonic()
         wait = 1.0
         queue = None
+        first = True  # RQ's work loop has just checked for suspension
         while True:
             try:
-                if time.monotonic() >= self._next_rq_beat:  # its TTL is minutes: no need each second
-                    self.heartbeat()
-                    self._next_rq_beat = time.monotonic() + HEARTBEAT_INTERVAL
+                self.heartbeat()  # at most every RQ_HEARTBEAT_EVERY
                 self._registry_beat()
                 if self.should_run_maintenance_tasks:
                     self.run_maintenance_tasks()
-                self.check_for_suspension(timeout is None)  # `rq suspend`: claim nothing new
+                if not first:
+                    self.check_for_suspension(timeout is None)  # `rq suspend`: claim nothing new
+                first = False
                 if self._stop_requested:
                     return None
                 queue = self._claim()
                 if queue is not None:
                     break
+                if self._unreported():  # idle now: say so at once
+                    self._registry_beat(force=True)
                 if timeout is None:
                     return None
                 if max_idle_time is not None and time.monotonic() - idle_since >= max_idle_time:
@@ -211,7 +245,6 @@ class TaskqWorkerMixin:
         self.reorder_queues(reference_queue=queue)
         self.log.info("Worker %s: %s: %s (%s)", self.name, queue.name, job.description,
                       self._lease.id)
-        self._registry_beat(force=True)
         return job, queue
 
     def _job_timeout(self, task) -> int:
@@ -244,7 +277,8 @@ class TaskqWorkerMixin:
 
     # -- running ------------------------------------------------------------
     def execute_job(self, job: Job, queue: RQQueue):
-        self._outcome[0] = _NONE
+        self._outcome[_OUTCOME] = _NONE
+        self._outcome[_CLEANED] = 0
         self._lease_lost = self._cancel_seen = self._released = False
         self._exc = None
         try:
@@ -255,25 +289,31 @@ class TaskqWorkerMixin:
     def _end(self, job: Job) -> None:
         """After the task ran (here or in a horse): make sure it was reported
         once, count it, and drop RQ's traces of it."""
-        lease, outcome = self._lease, self._outcome[0]
+        lease, outcome = self._lease, self._outcome[_OUTCOME]
         if outcome == _NONE and not (self._lease_lost or self._released) and lease is not None:
             # e.g. a horse that died before its body started
             self._report_failure(job, "the task ended without reporting (worker error)", True)
-            outcome = self._outcome[0]
+            outcome = self._outcome[_OUTCOME]
         if outcome == _COMPLETED:
             self._completed += 1
         elif outcome == _FAILED:
             self._failed += 1
         self._lease = None
-        try:
-            with self.connection.pipeline() as pipe:
-                if self.execution is not None:
-                    self.cleanup_execution(job, pipeline=pipe)
-                pipe.delete(job.key)
-                pipe.execute()
-        except redis.RedisError:
-            pass
-        self._registry_beat(force=True)
+        if not self._outcome[_CLEANED]:  # e.g. a horse that died before its bookkeeping
+            try:
+                with self.connection.pipeline() as pipe:
+                    if self.execution is not None:
+                        self.cleanup_execution(job, pipeline=pipe)
+                    pipe.delete(job.key)
+                    pipe.execute()
+            except redis.RedisError:
+                pass
+        self._registry_beat()  # rate-limited: an idle worker reports at once (dequeue)
+
+    def handle_execution_ended(self, job: Job, queue: RQQueue, heartbeat_ttl: int):
+        # RQ also writes the job's heartbeat here, to keep it alive through
+        # its callbacks; a transient job has none and is deleted next.
+        job.ended_at = rq_now()
 
     def handle_exception(self, job: Job, *exc_info):
         self._exc = exc_info[1]
@@ -283,14 +323,14 @@ class TaskqWorkerMixin:
         lease: Lease = job.lease
         try:
             _retrying(lambda: lease.complete(job._result))
-            self._outcome[0] = _COMPLETED
+            self._outcome[_OUTCOME] = _COMPLETED
             self.log.info("Worker %s: task %s completed", self.name, lease.id)
         except TaskqError as exc:
-            self._outcome[0] = _LOST
+            self._outcome[_OUTCOME] = _LOST
             self.log.warning("Worker %s: task %s finished but was not ours any more: %s",
                              self.name, lease.id, exc)
         except redis.RedisError as exc:
-            self._outcome[0] = _UNKNOWN
+            self._outcome[_OUTCOME] = _UNKNOWN
             self.log.error("Worker %s: task %s finished; could not report it (%s): its lease "
                            "will expire and it will run again", self.name, lease.id, exc)
         self._rq_bookkeeping(job, success=True)
@@ -306,12 +346,12 @@ class TaskqWorkerMixin:
         stopped = self._stopped_job_id == job.id
         self._stopped_job_id = None
         lease: Lease = job.lease
-        if self._outcome[0] != _NONE or self._released:
+        if self._outcome[_OUTCOME] != _NONE or self._released:
             # reported already (a horse killed after it reported), or given back
             self._rq_bookkeeping(job, success=None)
             return
         if self._lease_lost or isinstance(exc, (LeaseLost, TaskNotFound)):
-            self._outcome[0] = _LOST
+            self._outcome[_OUTCOME] = _LOST
             self.log.warning("Worker %s: task %s: lease lost, not reporting", self.name, lease.id)
         elif stopped or self._cancel_seen:
             self._report_failure(job, "stopped by rq stop-job" if stopped else "cancelled",
@@ -341,16 +381,16 @@ class TaskqWorkerMixin:
             status = _retrying(lambda: lease.cancelled(message) if cancel
                                else lease.fail(message, retryable=retryable))
         except TaskqError as exc:
-            self._outcome[0] = _LOST
+            self._outcome[_OUTCOME] = _LOST
             self.log.warning("Worker %s: task %s: could not report failure: %s",
                              self.name, lease.id, exc)
             return
         except redis.RedisError as exc:
-            self._outcome[0] = _UNKNOWN
+            self._outcome[_OUTCOME] = _UNKNOWN
             self.log.error("Worker %s: task %s: could not report failure (%s): its lease "
                            "will expire", self.name, lease.id, exc)
             return
-        self._outcome[0] = _CANCELLED if status == "cancelled" else _FAILED
+        self._outcome[_OUTCOME] = _CANCELLED if status == "cancelled" else _FAILED
         self.log.warning("Worker %s: task %s %s: %s", self.name, lease.id, status, message)
 
     def _rq_bookkeeping(self, job: Job, success: bool | None) -> None:
@@ -371,6 +411,7 @@ class TaskqWorkerMixin:
                     self.set_current_job_id(None, pipeline=pipe)
                 pipe.delete(job.key)
                 pipe.execute()
+            self._outcome[_CLEANED] = 1
         except redis.RedisError as exc:
             self.log.warning("Worker %s: RQ bookkeeping for %s: %s", self.name, job.id, exc)
 

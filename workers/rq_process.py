@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import select
 import signal
 import sys
 
@@ -25,8 +26,54 @@ def taskq_client(connection: redis.Redis) -> redis.Redis:
     forked horse reconnects on first use."""
     pool = connection.connection_pool
     kwargs = dict(pool.connection_kwargs, decode_responses=True)
-    return redis.Redis(connection_pool=redis.ConnectionPool(
+    client = redis.Redis(connection_pool=redis.ConnectionPool(
         connection_class=pool.connection_class, **kwargs))
+    pin_driver_info(client)
+    return client
+
+
+def pin_driver_info(client: redis.Redis) -> None:
+    """Resolve redis-py's client name and version once for this pool: left
+    unset, every new connection reads the package metadata from disk (a few
+    ms), and a horse opens its connections anew for every task."""
+    try:
+        from redis.driver_info import resolve_driver_info
+    except ImportError:  # older redis-py: nothing resolved per connection
+        return
+    kwargs = client.connection_pool.connection_kwargs
+    if "driver_info" not in kwargs and "lib_name" not in kwargs and "lib_version" not in kwargs:
+        kwargs["driver_info"] = resolve_driver_info()
+
+
+def lighten_connections(*clients: redis.Redis) -> None:
+    """For a horse, whose connections live for one task: skip the
+    handshake extras redis-py sends on every new connection (CLIENT SETINFO
+    twice, the maintenance-notification handshake), three round trips each
+    that buy nothing on a connection closed a few milliseconds later."""
+    try:
+        from redis.maint_notifications import MaintNotificationsConfig
+    except ImportError:
+        MaintNotificationsConfig = None
+    for client in clients:
+        kwargs = client.connection_pool.connection_kwargs
+        kwargs["driver_info"] = None  # no CLIENT SETINFO
+        kwargs.pop("lib_name", None)
+        kwargs.pop("lib_version", None)
+        if MaintNotificationsConfig is not None and "maint_notifications_config" in kwargs:
+            kwargs["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
+
+
+def exits_within(pid: int, seconds: float) -> bool:
+    """Whether child ``pid`` exits within ``seconds`` (not reaped: the
+    caller's wait does that). Without pidfds (not Linux): False at once."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return False
+    try:
+        return bool(select.select([fd], [], [], seconds)[0])
+    finally:
+        os.close(fd)
 
 
 def ignore_signal(signum, frame) -> None:
@@ -51,15 +98,26 @@ def signals_to_main_thread():
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
+def _load_libc():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc()  # loaded once in the worker, not in every horse
+
+
 def die_with_parent(parent_pid: int) -> None:
     """Have the kernel SIGKILL this horse when its parent dies: a horse
     orphaned by a SIGKILLed worker would run on unleased while its task runs
     again elsewhere."""
-    if sys.platform.startswith("linux"):
+    if _LIBC is not None:
         try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
+            _LIBC.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+        except AttributeError:
             pass
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         os._exit(1)

@@ -31,7 +31,7 @@ Linux), so a SIGKILLed worker never leaves a task running unleased.
 
 Environment: rq reads its Redis from ``--url`` or RQ_REDIS_URL; TASKQ_PREFIX (taskq key prefix),
 TASKQ_LEASE (seconds, default 30), TASKQ_CONCURRENCY (pool threads, default 8),
-TASKQ_ALLOW_COMMANDS (see workers.execution).
+TASKQ_ALLOW_COMMANDS and TASKQ_COMMAND_ENV (see workers.execution).
 
 Layout.  This module holds the forking and the simple worker and re-exports
 the rest, so every name above is importable from here: workers.rq_base
@@ -58,11 +58,12 @@ from taskq.errors import LeaseLost, TaskNotFound, TaskqError
 from taskq.worker_registry import HEARTBEAT_INTERVAL
 
 from .execution import DEFAULT_TIMEOUT
-from .rq_base import JOB_HASH_GRACE, REPORT_RETRY_DELAYS, WAKE_TIMEOUT, TaskqWorkerMixin
+from .rq_base import (JOB_HASH_GRACE, REPORT_RETRY_DELAYS, SHOW_TASK_AFTER, WAKE_TIMEOUT,
+                      TaskqWorkerMixin)
 from .rq_job import TaskqJob, rq_job_id, stop_task, task_id_of
 from .rq_pool import TaskqPoolWorker
-from .rq_process import (die_with_parent, env_lease, ignore_signal, signals_to_main_thread,
-                         taskq_client)
+from .rq_process import (die_with_parent, env_lease, exits_within, ignore_signal,
+                         lighten_connections, signals_to_main_thread, taskq_client)
 from .rq_queue import TaskqQueue
 
 __all__ = [
@@ -96,18 +97,37 @@ class TaskqWorker(TaskqWorkerMixin, Worker):
 
     def execute_job(self, job: Job, queue: RQQueue):
         self._parent_pid = os.getpid()
+        self._first_wait = True
         super().execute_job(job, queue)
+
+    def wait_for_horse(self):
+        # The registry hears of a task that is still running SHOW_TASK_AFTER
+        # into its horse's life; a short one is counted by the next beat.
+        if self._first_wait:
+            self._first_wait = False
+            if not exits_within(self.horse_pid, SHOW_TASK_AFTER):
+                self._registry_beat(force=True)
+        return super().wait_for_horse()
 
     def kill_horse(self, sig: signal.Signals = signal.SIGKILL):
         """Kill the horse and what it started: a command runs in a session
         of its own, out of reach of RQ's killpg of the horse's group."""
-        kids = []
+        kids, groups = [], set()
         if self.horse_pid and sig == signal.SIGKILL:
             try:
-                kids = psutil.Process(self.horse_pid).children(recursive=True)
-            except psutil.Error:
+                horse = psutil.Process(self.horse_pid)
+                kids = horse.children(recursive=True)
+                # a command leads a group of its own: members it left
+                # behind are no longer the horse's descendants
+                groups = {k.pid for k in horse.children() if os.getpgid(k.pid) == k.pid}
+            except (psutil.Error, OSError):
                 pass
         super().kill_horse(sig)
+        for pgid in groups:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except OSError:
+                pass
         for kid in kids:
             try:
                 kid.kill()
@@ -121,6 +141,7 @@ class TaskqWorker(TaskqWorkerMixin, Worker):
         signal.signal(signal.SIGINT, ignore_signal)
         signal.signal(signal.SIGTERM, ignore_signal)
         die_with_parent(self._parent_pid)
+        lighten_connections(self.connection, self.taskq)
 
     def maintain_heartbeats(self, job: Job):
         """Every monitoring interval while the horse works: renew the lease
@@ -132,7 +153,7 @@ class TaskqWorker(TaskqWorkerMixin, Worker):
             self.connection.expire(job.key, self._job_hash_ttl(job))
         except redis.RedisError as exc:
             self.log.warning("Worker %s: RQ heartbeat: %s", self.name, exc)
-        self._registry_beat()
+        self._registry_beat(force=self._shown != job.lease.id)
 
     def _renew(self, job: Job) -> None:
         lease: Lease = job.lease
@@ -183,17 +204,32 @@ class TaskqSimpleWorker(TaskqWorkerMixin, SimpleWorker):
         return lease
 
     def execute_job(self, job: Job, queue: RQQueue):
-        # The registry must hear from this process while the body runs here.
-        stop = threading.Event()
-
-        def beat():
-            while not stop.wait(HEARTBEAT_INTERVAL):
-                self._registry_beat()
-
-        t = threading.Thread(target=beat, name="taskq-registry", daemon=True)
-        with signals_to_main_thread():
-            t.start()
+        # The registry must hear from this process while the body runs here:
+        # one thread for the worker's life, told when each task starts.
+        if self._beater is None:
+            self._running, self._done = threading.Event(), threading.Event()
+            self._beater = threading.Thread(target=self._beat_while_running,
+                                            name="taskq-registry", daemon=True)
+            with signals_to_main_thread():
+                self._beater.start()
+        self._done.clear()
+        self._running.set()
         try:
             super().execute_job(job, queue)
         finally:
-            stop.set()
+            self._running.clear()
+            self._done.set()
+
+    _beater: threading.Thread | None = None
+
+    def _beat_while_running(self) -> None:
+        """The registry hears of a task once it has run SHOW_TASK_AFTER
+        (a short one is counted by the next regular beat), then every
+        HEARTBEAT_INTERVAL while it runs."""
+        while True:
+            self._running.wait()
+            if self._done.wait(SHOW_TASK_AFTER):
+                continue
+            self._registry_beat(force=True)
+            while not self._done.wait(HEARTBEAT_INTERVAL):
+                self._registry_beat()

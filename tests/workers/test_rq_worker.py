@@ -379,3 +379,27 @@ def test_pool_worker_warm_stop_on_sigterm(r, tq, prefix, start_worker):
     w.signal(signal.SIGTERM)
     assert w.wait() == 0, w.output()
     assert tq.get(t.id).status == "completed"
+
+
+@pytest.mark.parametrize("cls", ["TaskqWorker", "TaskqSimpleWorker"])
+def test_the_registry_shows_a_running_task_then_idle_with_its_count(r, tq, prefix, keys, cls,
+                                                                    start_worker):
+    """The registry hears of a task that runs a while without waiting for
+    the regular heartbeat, and of the worker going idle as soon as it does;
+    short tasks are counted without a registry write per task."""
+    keys_ = [k(prefix, n) for n in ("started", "done", "pids")]
+    quick = [tq.enqueue(f"{T}:record", k(prefix, "runs"), priority=1) for _ in range(5)]
+    slow = tq.enqueue(f"{T}:sleep_then_incr", 3, *keys_)
+    w = start_worker(cls=cls, burst=False)
+    registry = WorkerRegistry(r, keys)
+    wait_for(lambda: r.get(keys_[0]) == "1", what="the slow task to start", procs=[w])
+    wait_for(lambda: (registry.get(w.name).current_task_ids, registry.get(w.name).status)
+             == ([slow.id], "active"), timeout=2.5, what="the registry to show the task")
+    wait_for(lambda: r.get(keys_[1]) == "1", what="the slow task to end", procs=[w])
+    info = wait_for(lambda: (lambda i: i if i.status == "idle" else None)(registry.get(w.name)),
+                    timeout=2.5, what="the registry to read idle", procs=[w])
+    assert (info.current_task_ids, info.tasks_completed) == ([], 6)
+    assert {tq.get(t.id).status for t in quick + [slow]} == {"completed"}
+    w.signal(signal.SIGTERM)
+    assert w.wait() == 0, w.output()
+    assert registry.get(w.name).status == "offline"
