@@ -1,8 +1,8 @@
 """``taskq auth ...``: mint JWTs and manage API keys.
 
 Runs on its own (``python -m api.cli ...``) or as the ``auth`` group of the
-``taskq`` command, attached lazily by taskq/cli.py so the engine never
-imports api/ at import time.
+``taskq`` command, which finds it through the ``taskq.commands`` entry point
+(pyproject.toml): the engine never imports api/.
 """
 
 from __future__ import annotations

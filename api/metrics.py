@@ -35,7 +35,7 @@ from prometheus_flask_exporter import PrometheusMetrics
 from taskq.keys import STATUSES
 from taskq.maintenance import queue_names
 from taskq.worker_registry import STATUSES as WORKER_STATUSES, WorkerRegistry
-from workers import scheduler as scheduler_mod
+from taskq import leadership
 
 from .auth import authenticate
 from .envelope import ok
@@ -119,7 +119,7 @@ class QueueCollector:
         for s in WORKER_STATUSES:
             workers.add_metric([s], sum(1 for w in known if w.status == s))
         yield workers
-        sched = scheduler_mod.status(r, self.keys)
+        sched = leadership.status(r, self.keys)
         leader = GaugeMetricFamily("taskq_scheduler_leader", "1 when a scheduler leads")
         leader.add_metric([], 1 if sched["leader_id"] else 0)
         yield leader

@@ -8,7 +8,7 @@ from .context import current_task
 from .keys import Keys
 from .lease import Lease, claim, complete_many
 from .queue import Queue, get_task
-from .registry import resolve, task
+from .functions import resolve, task
 from .task import Task
 
 __version__ = "0.1.0"

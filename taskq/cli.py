@@ -1,13 +1,16 @@
-"""The ``taskq`` command line: one click group that later commands join.
+"""The ``taskq`` command line: one click group that the layers join.
 
-``taskq start`` is the one-command start: it finds or starts a Redis, then
-runs the Procfile's processes together (honcho) with ``REDIS_URL`` set.
-Each other process (``taskq scheduler``, later workers) reads ``REDIS_URL``
-through the shared ``--url`` option.
+The engine's own commands are here (``taskq start``, the one-command start:
+it finds or starts a Redis, then runs the Procfile's processes together with
+honcho and ``REDIS_URL`` set). The upper layers add theirs through the
+``taskq.commands`` entry points (pyproject.toml: ``taskq worker`` and
+``taskq scheduler`` from workers/cli.py, ``taskq auth`` from api/cli.py), so
+this package imports neither workers/ nor api/; a command's module is
+imported only when that command (or ``--help``) is asked for.
 
-To add a command: decorate a function with ``@main.command()`` and, if it
-talks to Redis, ``@url_option``; import heavy modules inside the function so
-``taskq --help`` stays fast and works while parts are still being written.
+To add a command to a layer: a click command in that layer's cli module,
+``@url_option`` if it talks to Redis, and a line under
+``[project.entry-points."taskq.commands"]``.
 """
 
 from __future__ import annotations
@@ -39,7 +42,32 @@ def redis_client(url: str | None):
     return redis.Redis.from_url(url or DEFAULT_URL, decode_responses=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+ENTRY_POINTS = "taskq.commands"
+"""The entry-point group through which workers/ and api/ add commands."""
+
+
+class LayeredGroup(click.Group):
+    """The engine's commands plus those the layers declare as entry points,
+    each imported only when asked for."""
+
+    def _entry_points(self) -> dict:
+        from importlib.metadata import entry_points
+
+        return {ep.name: ep for ep in entry_points(group=ENTRY_POINTS)}
+
+    def list_commands(self, ctx) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._entry_points()))
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is None:
+            ep = self._entry_points().get(name)
+            if ep is not None:
+                command = ep.load()
+        return command
+
+
+@click.group(cls=LayeredGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="taskq", prog_name="taskq")
 def main() -> None:
     """taskq: a Redis-native task queue."""
@@ -101,61 +129,12 @@ def _wait_forwarding_signals(child: subprocess.Popen) -> int:
             signal.signal(sig, handler)
 
 
-@main.command()
-@click.option("--interval", default=1.0, show_default=True, type=float,
-              help="Seconds between upkeep passes.")
-@url_option
-def scheduler(interval: float, url: str | None) -> None:
-    """Run the scheduler: reap expired leases, promote due tasks, deliver
-    dependency outcomes and more, every second. Several may run; a lock in
-    Redis elects the one that acts, and a standby takes over on its death."""
-    from workers.scheduler import Scheduler
-
-    _log_to_stderr()
-    stop = _stop_flag_on_signals(graceful=True)
-    try:
-        Scheduler(redis_client(url), interval=interval).run(should_stop=stop.is_set)
-    except KeyboardInterrupt:
-        pass
-
-
-@main.command()
-@click.argument("queues", nargs=-1)
-@click.option("--concurrency", "-c", default=8, show_default=True, type=click.IntRange(min=1),
-              help="Threads running tasks.")
-@click.option("--lease", default=30.0, show_default=True, type=float,
-              help="Seconds each claim holds a task (renewed while it runs).")
-@click.option("--prefetch", default=None, type=click.IntRange(min=1),
-              help="Tasks held at once, running or waiting for a thread "
-                   "[default: 4 per thread, at least 16].")
-@click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
-@url_option
-def worker(queues: tuple[str, ...], concurrency: int, lease: float, prefetch: int | None,
-           burst: bool, url: str | None) -> None:
-    """Run the fast pool worker on QUEUES (default: default), in that order.
-
-    SIGTERM or Ctrl-C: finish the tasks in hand, then exit. A second one:
-    give their leases back at once and exit."""
-    from workers.pool import PoolWorker
-
-    _log_to_stderr()
-    pool = PoolWorker(redis_client(url), list(queues) or ["default"],
-                      concurrency=concurrency, lease=lease, capacity=prefetch)
-
-    def handler(_signum, _frame):
-        pool.request_stop(cold=pool._stop.is_set())
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, handler)
-    pool.run(burst=burst)
-
-
-def _log_to_stderr() -> None:
+def log_to_stderr() -> None:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
 
-def _stop_flag_on_signals(graceful: bool) -> threading.Event:
+def stop_flag_on_signals(graceful: bool) -> threading.Event:
     """An event set by SIGTERM/SIGINT (honcho stops processes with SIGTERM).
 
     Without ``graceful`` (or on a second signal) the signal interrupts at once.
@@ -170,16 +149,6 @@ def _stop_flag_on_signals(graceful: bool) -> threading.Event:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, handler)
     return stop
-
-
-@main.command(name="auth", add_help_option=False,
-              context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.pass_context
-def auth(ctx) -> None:
-    """Mint JWTs and manage API keys for the HTTP API (taskq auth --help)."""
-    from api.cli import cli  # here, not at import: the engine never imports api/ eagerly
-
-    cli.main(args=ctx.args, prog_name="taskq auth")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import json
 from typing import Iterable
 
 from .keys import Keys, queue_of
-from .scripts import call, execute
+from .lua import call, execute
 
 
 def link(client, keys: Keys, pairs: Iterable[tuple[str, str]]) -> None:

@@ -22,7 +22,7 @@ from .errors import raise_for
 from .ids import new_token
 from .keys import Keys, queue_of
 from .options import check_json_text
-from .scripts import call, execute
+from .lua import call, execute
 from .task import Task, ms_to_dt
 
 DEFAULT_LEASE = 30.0

@@ -1,7 +1,7 @@
 """Periodic upkeep of every known queue: promote due delayed tasks, reap
 expired leases, deliver cross-queue dependency outcomes, enforce retention.
 
-``taskq scheduler`` (workers/scheduler.py) runs :func:`tick` every second
+``taskq scheduler`` (workers/upkeep.py) runs :func:`tick` every second
 on the elected leader, then every step in STEPS.
 """
 
@@ -12,7 +12,7 @@ from typing import Callable
 from . import deps
 from .connection import as_taskq_client
 from .keys import Keys
-from .scripts import call, execute
+from .lua import call, execute
 
 REAP_LIMIT = 1000
 """Tasks promoted / leases reaped per queue per tick, at most."""
@@ -63,5 +63,5 @@ def prune_all(client, keys: Keys, names: list[str], retention: float = RETENTION
 
 STEPS: list[Callable] = []
 """Extra per-tick steps ``step(client, keys)`` that other features add
-(schedules, webhook delivery); the scheduler (workers/scheduler.py) runs them
+(the per-project lease reaper, webhook delivery); the upkeep loop (workers/upkeep.py) runs them
 after the built-in upkeep, on the leader only."""

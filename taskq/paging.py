@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from .keys import QueueKeys
-from .scripts import call
+from .lua import call
 
 FIRST_CHUNK = 256
 MAX_CHUNK = 5000

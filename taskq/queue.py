@@ -19,7 +19,7 @@ from .keys import DEFAULT_PREFIX, STATUSES, Keys, queue_of
 from .lease import DEFAULT_LEASE, Lease, claim
 from .options import (OPTION_NAMES, TaskSpec, build_spec, build_update, check_queue_name, json_text,
                       merge_meta, order_batch, specs_json)
-from .scripts import call, execute
+from .lua import call, execute
 from .task import Task, decode_hash
 from .waiting import wait_for
 

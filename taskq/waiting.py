@@ -29,7 +29,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .errors import E_NOT_FOUND, NOOP, OK, TaskCancelled, TaskFailed, TaskNotFound, WaitTimeout
 from .keys import TERMINAL_STATUSES
-from .scripts import call
+from .lua import call
 from .task import Task, _s
 
 WAIT_SLICE = 1.0

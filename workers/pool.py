@@ -26,7 +26,7 @@ from taskq.deps import drain_outbox
 from taskq.ids import new_token
 from taskq.lease import complete_and_claim
 from taskq.keys import DEFAULT_PREFIX
-from taskq.scripts import call, execute
+from taskq.lua import call, execute
 from taskq.worker_registry import HEARTBEAT_INTERVAL, WorkerRegistry, new_worker_id, resource_usage
 
 from .execution import TaskError, run_task

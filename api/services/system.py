@@ -13,7 +13,7 @@ from taskq.keys import Keys
 from taskq.maintenance import queue_names
 from taskq.options import PRIORITY_MAX
 from taskq.worker_registry import WorkerRegistry
-from workers import scheduler as scheduler_mod
+from taskq import leadership
 
 from taskq.keys import ApiKeys
 
@@ -68,7 +68,7 @@ class SystemService:
 
         workers = WorkerRegistry(r, self.keys).all()
         by_status = {s: sum(1 for w in workers if w.status == s) for s in ("active", "idle", "offline")}
-        sched = scheduler_mod.status(r, self.keys)
+        sched = leadership.status(r, self.keys)
         live = r.zrangebyscore(self.api_keys.instances, int((now - INSTANCE_TTL) * 1000), "+inf")
         started = [float(x) for x in (r.hmget(self.api_keys.instance_started, live) if live else []) if x]
         used, cap = info_mem.get("used_memory", 0), info_mem.get("maxmemory") or info_mem.get("total_system_memory")

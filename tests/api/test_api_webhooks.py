@@ -213,8 +213,8 @@ def test_step_without_endpoints_does_nothing(r, keys, dts):
 
 
 def test_the_scheduler_delivers_through_its_steps(client, admin, r, prefix, dts, receiver):
-    from workers.scheduler import Scheduler
+    from workers.upkeep import Upkeep
     register(client, admin, receiver.url, events=["task.created"])
     dts.enqueue_call(None)
-    assert Scheduler(r, prefix=prefix, scheduler_id="s1").tick() is True
+    assert Upkeep(r, prefix=prefix, scheduler_id="s1").tick() is True
     assert [e["event"] for e in receiver.events()] == ["task.created"]

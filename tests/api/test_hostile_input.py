@@ -11,7 +11,7 @@ import pytest
 from test_taskdriver_support import VARIABLES, login, ok, project, task, task_type
 
 from taskq.options import MAX_JSON_DEPTH
-from taskq.scripts import call
+from taskq.lua import call
 
 DEEP = "[" * 10_000 + "]" * 10_000
 JSON = {"Content-Type": "application/json"}

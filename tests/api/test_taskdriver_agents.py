@@ -13,7 +13,7 @@ from apihelpers import bearer
 from test_taskdriver_support import login, next_task, ok, plain_tasks, plain_type, project
 
 from taskq.projects import reap_due
-from workers.scheduler import Scheduler
+from workers.upkeep import Upkeep
 
 SESSION_FIELDS = {"sessionId", "agentName", "projectId", "createdAt", "expiresAt", "lastActivity"}
 
@@ -257,7 +257,7 @@ def test_the_scheduler_reclaims_within_the_interval(client, admin, r, prefix):
     p, [tid] = setup(client, admin, defaultLeaseDurationMinutes=0.005, reaperIntervalMinutes=0.02)
     next_task(client, login(client, "a", p["id"]), "a")
     time.sleep(0.4)
-    assert Scheduler(r, prefix=prefix, scheduler_id="s1").tick()             # the leader's upkeep
+    assert Upkeep(r, prefix=prefix, scheduler_id="s1").tick()             # the leader's upkeep
     assert ok(client.get(f"/api/tasks/{tid}", headers=admin))["status"] == "queued"
 
 

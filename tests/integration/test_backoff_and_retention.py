@@ -8,7 +8,7 @@ import time
 import pytest
 
 from taskq import backoff, maintenance
-from taskq.scripts import call
+from taskq.lua import call
 
 
 @pytest.mark.parametrize("strategy,attempt,expected", [

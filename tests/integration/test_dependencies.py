@@ -109,7 +109,7 @@ def test_outbox_left_behind_by_a_crash_is_delivered_by_the_scheduler(make_queue,
     [lease] = ingest.claim(1)
     # Complete through the raw script, as a process would that died before
     # its follow-up call delivered the outcome.
-    from taskq.scripts import call
+    from taskq.lua import call
     assert call(ingest.redis, "complete", ingest.qkeys, 1, a.id, lease.token, "null")[1] == 1
     assert report.get(b.id).status == "blocked"
     totals = maintenance.tick(ingest.redis, keys)

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from taskq import InvalidState, LeaseLost, TaskNotFound, complete_many
-from taskq.scripts import call
+from taskq.lua import call
 
 
 def test_claim_leases_with_token_and_counts_the_attempt(q):

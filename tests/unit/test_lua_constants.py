@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from taskq import backoff, errors, options
-from taskq.scripts import LUA_DIR
+from taskq.lua import LUA_DIR
 
 
 def lua_constants() -> dict[str, float]:

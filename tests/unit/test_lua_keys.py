@@ -14,7 +14,7 @@ import re
 import pytest
 
 from taskq.keys import SCRIPT_KEY_NAMES
-from taskq.scripts import LUA_DIR, all_scripts
+from taskq.lua import LUA_DIR, all_scripts
 
 # Commands whose every argument after the name is a key, and commands with no key.
 ALL_KEYS = {"DEL", "EXISTS", "UNLINK"}

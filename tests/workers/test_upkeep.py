@@ -11,7 +11,8 @@ from pathlib import Path
 
 from taskq import maintenance
 from taskq.worker_registry import HEARTBEAT_TTL, WorkerRegistry
-from workers.scheduler import Scheduler, status
+from taskq.leadership import status
+from workers.upkeep import Upkeep
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_one_leader_and_takeover_when_it_goes_silent(r, prefix):
-    a = Scheduler(r, prefix=prefix, lock_ttl=0.5, scheduler_id="a")
-    b = Scheduler(r, prefix=prefix, lock_ttl=0.5, scheduler_id="b")
+    a = Upkeep(r, prefix=prefix, lock_ttl=0.5, scheduler_id="a")
+    b = Upkeep(r, prefix=prefix, lock_ttl=0.5, scheduler_id="b")
     assert a.tick() is True and b.tick() is False
     assert a.tick() is True and b.tick() is False  # renewal keeps it
     time.sleep(0.6)  # a stops ticking (died): its lock expires
@@ -32,7 +33,7 @@ def test_leader_runs_the_upkeep_and_standby_does_nothing(r, q, prefix):
     q.enqueue("f", max_retries=2)
     q.claim(1, lease=0.05)
     time.sleep(0.1)
-    standby = Scheduler(r, prefix=prefix, scheduler_id="standby")
+    standby = Upkeep(r, prefix=prefix, scheduler_id="standby")
     r.set(standby.keys.scheduler_leader, "someone-else", px=5000)
     standby.tick()
     assert q.counts()["running"] == 1
@@ -44,7 +45,7 @@ def test_leader_runs_the_upkeep_and_standby_does_nothing(r, q, prefix):
 def test_leader_runs_registered_steps(r, prefix, monkeypatch):
     seen = []
     monkeypatch.setattr(maintenance, "STEPS", [lambda client, keys: seen.append(keys.prefix)])
-    Scheduler(r, prefix=prefix).tick()
+    Upkeep(r, prefix=prefix).tick()
     assert seen == [prefix]
 
 
@@ -53,7 +54,7 @@ def test_silent_worker_is_reported_offline_once(r, keys, prefix):
     reg.register("w1", ["default"])
     r.zadd(keys.workers, {"w1": int((time.time() - HEARTBEAT_TTL - 1) * 1000)})
     r.hset(keys.worker("w1"), "last_heartbeat", int((time.time() - HEARTBEAT_TTL - 1) * 1000))
-    s1, s2 = Scheduler(r, prefix=prefix, scheduler_id="s1"), Scheduler(r, prefix=prefix)
+    s1, s2 = Upkeep(r, prefix=prefix, scheduler_id="s1"), Upkeep(r, prefix=prefix)
     s1.tick()
     s2.registry.sweep()
     events = [e["event"] for _, e in r.xrange(keys.events)]

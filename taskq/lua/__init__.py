@@ -18,7 +18,7 @@ from redis.client import Pipeline
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
-LUA_DIR = Path(__file__).with_name("lua")
+LUA_DIR = Path(__file__).parent
 _INCLUDE_RE = re.compile(r'^--- @include "([^"]+)"\s*$', re.MULTILINE)
 _NAME_RE = re.compile(r"^(?P<verb>[a-z_]+)-(?P<numkeys>\d+)\.lua$")
 
