@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
-import ctypes
 import importlib.util
 import os
 import shutil
@@ -30,6 +29,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
+
+from .parent_death import signal_on_parent_death
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
@@ -99,20 +100,7 @@ def die_with_parent() -> None:
     a killed ``taskq start`` leaves no orphan server holding its data dir.
     Elsewhere this does nothing.
     """
-    if _LIBC is not None:
-        _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _load_libc():
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return None
-
-
-_LIBC = _load_libc()
+    signal_on_parent_death(signal.SIGTERM)
 
 
 def child_preexec():

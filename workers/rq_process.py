@@ -5,15 +5,14 @@ a worker, its helper threads and its horses."""
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import select
 import signal
-import sys
 
 import redis
 
 from taskq.lease import DEFAULT_LEASE
+from taskq.parent_death import signal_on_parent_death
 
 
 def env_lease() -> float:
@@ -98,26 +97,10 @@ def signals_to_main_thread():
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def _load_libc():
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return None
-
-
-_LIBC = _load_libc()  # loaded once in the worker, not in every horse
-
-
 def die_with_parent(parent_pid: int) -> None:
     """Have the kernel SIGKILL this horse when its parent dies: a horse
     orphaned by a SIGKILLed worker would run on unleased while its task runs
     again elsewhere."""
-    if _LIBC is not None:
-        try:
-            _LIBC.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
-        except AttributeError:
-            pass
+    signal_on_parent_death(signal.SIGKILL)
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         os._exit(1)
