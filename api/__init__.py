@@ -25,7 +25,8 @@ from taskq import __version__
 from taskq.keys import Keys
 
 from . import config as config_mod
-from . import dts, errors, health, input_guard, metrics, middleware, taskdriver
+from . import errors, health, input_guard, metrics, middleware
+from .dialects import dts, taskdriver
 from .schemas import ErrorSchema
 from .state import AppState
 

@@ -37,7 +37,7 @@ from flask import g
 
 from .config import parse_rate
 from .errors import ApiError
-from .taskdriver.sessions import SessionStore, is_session_token
+from .services.sessions import SessionStore, is_session_token
 from taskq.keys import ApiKeys
 
 SCOPES = ("admin", "tasks:read", "tasks:write", "workers:read", "system:read",

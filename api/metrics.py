@@ -42,7 +42,7 @@ from .envelope import ok
 from .errors import ApiError
 from .services.labels import queue_labels
 from .state import state
-from .taskdriver.sessions import SessionStore
+from .services.sessions import SessionStore
 
 def check_access() -> None:
     """With TASKQ_METRICS_TOKEN set: that token as a bearer, or a key or

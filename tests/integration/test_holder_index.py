@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from api.services.tasks import TaskService
-from api.taskdriver.agents import AgentService
+from api.services.agents import AgentService
 from taskq.projects import ProjectStore
 
 

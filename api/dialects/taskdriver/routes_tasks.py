@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from ..envelope import ok
-from ..schemas import envelope
+from ...envelope import ok
+from ...schemas import envelope
 from . import state
 from .access import blueprint, gate
 from .schemas import (BulkResultSchema, BulkSchema, OffsetPageSchema, TDTaskCreateSchema,
                       TDTaskListArgsSchema, TDTaskSchema)
-from .views import canonical_id, task_view
+from .serializers import canonical_id, task_view
 
 blp = blueprint("TaskDriver Tasks", "A project's tasks: list with filters, create, create in bulk")
 

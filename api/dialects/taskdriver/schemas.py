@@ -12,7 +12,7 @@ from taskq.projects import MAX_MINUTES, NAME_MESSAGE, NAME_RE
 from taskq.task_types import DUPLICATE_HANDLING, MAX_TEMPLATE, MAX_VARIABLES, TYPE_NAME_MESSAGE, VARIABLE_RE
 
 from ..dts.schemas import TaskSchema as DtsTaskSchema, TaskUpdateSchema as DtsTaskUpdateSchema
-from .sessions import MAX_LIFETIME
+from ...services.sessions import MAX_LIFETIME
 
 AGENT_RE = r"^[A-Za-z0-9_.:@\-]{1,128}$"
 AGENT_MESSAGE = "Agent name can only contain letters, numbers and - _ . : @ (at most 128)"

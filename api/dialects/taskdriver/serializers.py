@@ -21,8 +21,8 @@ from taskq.projects import Project, project_of_queue
 from taskq.task import ms_to_dt
 from taskq.task_types import TaskType
 
-from ..dts.views import task_view as dts_task_view
-from ..envelope import iso
+from ..dts.serializers import task_view as dts_task_view
+from ...envelope import iso
 
 STATUS = {"queued": "queued", "delayed": "queued", "blocked": "queued", "running": "running",
           "completed": "completed", "failed": "failed", "cancelled": "failed"}

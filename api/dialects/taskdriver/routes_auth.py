@@ -12,14 +12,14 @@ import logging
 
 from flask import request
 
-from ..envelope import ok
-from ..errors import ApiError
-from ..schemas import envelope
+from ...envelope import ok
+from ...errors import ApiError
+from ...schemas import envelope
 from . import state
-from ..auth import current_principal
+from ...auth import current_principal
 from .access import DOC_SECURITY, blueprint, check_limits, need, session_only
 from .schemas import LoginResultSchema, LoginSchema, TDMessageSchema, SessionExtendSchema, SessionSchema
-from .views import ms_iso, session_view
+from .serializers import ms_iso, session_view
 
 blp = blueprint("TaskDriver Auth", "Agent sessions: a token that acts as one agent in one project")
 

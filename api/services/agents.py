@@ -27,7 +27,7 @@ from taskq.keys import Keys
 from taskq.projects import Project, ProjectStore, project_of_queue
 
 from ..errors import ApiError
-from ..services.tasks import TaskService
+from .tasks import TaskService
 
 LOCK_SECONDS = 10
 """A next-task call holds its agent's lock at most this long."""

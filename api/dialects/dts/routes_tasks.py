@@ -12,20 +12,20 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..auth import current_principal, secured
-from ..envelope import ok, page_meta
-from ..errors import ApiError
-from ..schemas import PageMetaSchema, envelope
-from ..services.tasks import NeedsLeaseToken
-from ..state import state
+from ...auth import current_principal, secured
+from ...envelope import ok, page_meta
+from ...errors import ApiError
+from ...schemas import PageMetaSchema, envelope
+from ...services.tasks import NeedsLeaseToken
+from ...state import state
 from ..taskdriver import state as taskdriver_state
 from ..taskdriver.access import shared_scope
 from ..taskdriver.schemas import UnionTaskSchema, UnionTaskUpdateSchema
-from ..taskdriver.views import union_view
+from ..taskdriver.serializers import union_view
 from .schemas import (CheckpointOutSchema, CheckpointSchema, DeleteArgsSchema, LogArgsSchema,
                       LogLineSchema, LogMetaSchema, MessageSchema, TaskCreateSchema,
                       TaskListArgsSchema, TaskSchema, TaskStatusSchema)
-from .views import STATUS_QUERY, log_view, task_view
+from .serializers import STATUS_QUERY, log_view, task_view
 
 blp = Blueprint("Tasks", __name__, description="Tasks: create, list, change, cancel, retry, logs, checkpoints")
 

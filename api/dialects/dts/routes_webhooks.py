@@ -16,11 +16,11 @@ from flask_smorest import Blueprint
 from taskq import netguard
 from taskq.errors import TaskqValueError
 
-from ..auth import current_principal, secured
-from ..envelope import iso, ok
-from ..errors import ApiError
-from ..schemas import envelope
-from ..state import state
+from ...auth import current_principal, secured
+from ...envelope import iso, ok
+from ...errors import ApiError
+from ...schemas import envelope
+from ...state import state
 from .schemas import MessageSchema, WebhookCreateSchema, WebhookSchema
 
 blp = Blueprint("Webhooks", __name__, description="Webhooks: endpoints told about task and worker events")

@@ -6,15 +6,15 @@ from flask_smorest import Blueprint
 
 from taskq.worker_registry import WorkerRegistry
 
-from ..auth import current_principal, secured
-from ..envelope import ok, page_meta
-from ..errors import ApiError
-from ..schemas import PageMetaSchema, envelope
-from ..services.labels import is_project_task, queue_labels
-from ..state import state
+from ...auth import current_principal, secured
+from ...envelope import ok, page_meta
+from ...errors import ApiError
+from ...schemas import PageMetaSchema, envelope
+from ...services.labels import is_project_task, queue_labels
+from ...state import state
 from .schemas import (WorkerDetailSchema, WorkerListArgsSchema, WorkerSchema, WorkerTaskArgsSchema,
                       WorkerTaskSchema)
-from .views import STATUS_QUERY, task_name, task_view, worker_view
+from .serializers import STATUS_QUERY, task_name, task_view, worker_view
 
 blp = Blueprint("Workers", __name__, description="Workers: who runs tasks, and what they hold")
 

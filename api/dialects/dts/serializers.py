@@ -10,7 +10,7 @@ from taskq import Task
 from taskq.webhooks import PUBLIC_STATUS
 from taskq.worker_registry import WorkerInfo
 
-from ..services.labels import is_project_task
+from ...services.labels import is_project_task
 
 STATUS_QUERY = {"pending": ("queued", "delayed", "blocked"), "running": ("running",),
                 "completed": ("completed",), "failed": ("failed",), "cancelled": ("cancelled",)}

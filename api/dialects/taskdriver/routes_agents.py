@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import re
 
-from ..envelope import ok
-from ..errors import validation_error
-from ..schemas import envelope
+from ...envelope import ok
+from ...errors import validation_error
+from ...schemas import envelope
 from . import state
 from .access import agent_for, blueprint, gate, reader
 from .schemas import (AGENT_MESSAGE, AGENT_RE, AgentSchema, CleanupSchema, CompleteSchema,
                       ExtendLeaseSchema, FailSchema, NextTaskEnvelopeSchema, NextTaskSchema, PeekSchema,
                       TDTaskSchema)
-from .views import NO_TASKS, agent_view, canonical_id, task_view
+from .serializers import NO_TASKS, agent_view, canonical_id, task_view
 
 blp = blueprint("TaskDriver Agents", "Agents lease tasks by name: next task, complete, fail, extend, "
                                      "cleanup of expired leases")

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from ..envelope import ok
-from ..schemas import envelope
+from ...envelope import ok
+from ...schemas import envelope
 from . import state
 from .access import blueprint, caller, gate, reader
 from .schemas import (OffsetPageSchema, ProjectCreateSchema, ProjectListArgsSchema, ProjectSchema,
                       ProjectStatsSchema, ProjectUpdateSchema, TaskTypeCreateSchema, TaskTypeSchema,
                       TaskTypeUpdateSchema, TDMessageSchema)
-from .views import canonical_id as _project_id, ms_iso, project_view, stats_view, type_view
+from .serializers import canonical_id as _project_id, ms_iso, project_view, stats_view, type_view
 
 blp = blueprint("TaskDriver Projects", "Projects (queues with defaults) and task types (templates)")
 

@@ -3,9 +3,9 @@ mounted on /api."""
 
 from __future__ import annotations
 
-from . import system, tasks, webhooks, workers
+from . import routes_system, routes_tasks, routes_webhooks, routes_workers
 
-BLUEPRINTS = (tasks.blp, workers.blp, system.blp, webhooks.blp)
+BLUEPRINTS = (routes_tasks.blp, routes_workers.blp, routes_system.blp, routes_webhooks.blp)
 
 
 def register(api, url_prefix: str = "/api") -> None:

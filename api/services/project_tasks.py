@@ -21,8 +21,8 @@ from taskq.projects import Project, ProjectStore, redis_now_ms
 from taskq.task_types import TaskType, TaskTypeStore, batch_tag, render, type_tag
 
 from ..errors import validation_error
-from ..services import listing
-from .views import STATUS_QUERY, is_td_task
+from . import listing
+from ..dialects.taskdriver.serializers import STATUS_QUERY, is_td_task
 
 SCALARS = (str, int, float, bool)
 LAST_HOUR_MINUTES = 60

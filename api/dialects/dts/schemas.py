@@ -8,7 +8,7 @@ from marshmallow.validate import Length, OneOf, Range
 
 from taskq.webhooks import EVENTS
 
-from ..schemas import PageArgsSchema, UTCDateTime
+from ...schemas import PageArgsSchema, UTCDateTime
 
 STATUSES = ("pending", "running", "completed", "failed", "cancelled")
 SORTS = ("created_at", "updated_at", "priority", "scheduled_at", "started_at", "completed_at",

@@ -39,12 +39,12 @@ def state() -> TaskDriverState:
 
 
 def register(api, app, url_prefix: str = "/api") -> None:
-    from .. import errors
-    from ..config import ConfigError
+    from ... import errors
+    from ...config import ConfigError
     from . import access, routes_agents, routes_auth, routes_projects, routes_tasks
-    from .agents import AgentService
-    from .service import TaskDriverService
-    from .sessions import SessionStore
+    from ...services.agents import AgentService
+    from ...services.project_tasks import TaskDriverService
+    from ...services.sessions import SessionStore
 
     for name, default in SETTINGS.items():
         if app.config.get(name) is None:

@@ -24,8 +24,8 @@ from flask_smorest import Blueprint
 from taskq.keys import queue_of
 from taskq.projects import QUEUE_PREFIX, project_of_queue
 
-from ..auth import SECURITY, Principal, authenticated
-from ..errors import ApiError, validation_error
+from ...auth import SECURITY, Principal, authenticated
+from ...errors import ApiError, validation_error
 
 BLUEPRINTS: set[str] = set()
 """Names of the TaskDriver blueprints (their errors carry a string ``error``)."""

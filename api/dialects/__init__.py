@@ -1,0 +1,1 @@
+"""The REST dialects served over the engine, one package each."""
