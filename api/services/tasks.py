@@ -4,6 +4,8 @@ totals and sorting, and the transitions, all through taskq.Queue."""
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from typing import Any, Iterable
 
 from taskq import InvalidState, Lease, Queue, Task, TaskNotFound
@@ -18,6 +20,8 @@ SORT_FIELDS = {
     "status": "status", "name": "meta",
 }
 """Sort key -> the task hash field it reads."""
+QUEUE_CACHE = 1024
+"""Queue objects a TaskService keeps (ids in URLs name queues: keep it bounded)."""
 LOG_CHUNK = 500
 LOG_SCAN_CAP = 10_000
 """Log lines a level filter reads at most (the engine keeps 1,000 per task)."""
@@ -44,9 +48,22 @@ def _sort_value(field: str, raw: str | None) -> Any:
 class TaskService:
     def __init__(self, redis, keys: Keys):
         self.redis, self.keys = redis, keys
+        self._queues: OrderedDict[str, Queue] = OrderedDict()
+        self._lock = threading.Lock()
 
     def queue(self, name: str) -> Queue:
-        return Queue(name, redis=self.redis, prefix=self.keys.prefix)
+        """The Queue of this name, kept (at most QUEUE_CACHE of them, least
+        recently used dropped): a kept Queue knows it is registered, so its
+        enqueues send no SADD to the queue registry after the first."""
+        with self._lock:
+            q = self._queues.get(name)
+            if q is None:
+                q = self._queues[name] = Queue(name, redis=self.redis, prefix=self.keys.prefix)
+                if len(self._queues) > QUEUE_CACHE:
+                    self._queues.popitem(last=False)
+            else:
+                self._queues.move_to_end(name)
+            return q
 
     def _queue_of(self, task_id: str) -> Queue:
         try:
@@ -61,6 +78,7 @@ class TaskService:
         return task
 
     def create(self, queue: str, **options: Any) -> Task:
+        """The task as written (one round trip; nothing is read back)."""
         return self.queue(queue).enqueue_call(None, **options)
 
     def update(self, task_id: str, **changes: Any) -> Task:

@@ -1,10 +1,8 @@
-"""DTS tasks: /api/tasks and its actions. DTS tasks live in one engine queue
-(TASKQ_DTS_QUEUE, "dts" by default); a task of any queue can be read and
-acted on by its id (the id names its queue), since /api/tasks/{id} is the
-one route every dialect on /api shares: it answers the union of the DTS and
-TaskDriver fields (api.taskdriver.views.union_view), as does the create
-call, so one task reads the same on every route that answers one task. On a
-TaskDriver project's task, projects:read / projects:write also allow it."""
+"""DTS tasks: /api/tasks (list, create) and the actions on one task. DTS
+tasks live in one engine queue (TASKQ_DTS_QUEUE, "dts" by default); a task
+of any queue can be acted on by its id (the id names its queue). One task by
+id (/api/tasks/{id}) is the route both dialects share (api.shared_tasks),
+and the create call answers its union of fields."""
 
 from __future__ import annotations
 
@@ -18,34 +16,14 @@ from ...errors import ApiError
 from ...schemas import PageMetaSchema, envelope
 from ...services.tasks import NeedsLeaseToken
 from ...state import state
-from ..taskdriver import state as taskdriver_state
-from ..taskdriver.access import shared_scope
-from ..taskdriver.schemas import UnionTaskSchema, UnionTaskUpdateSchema
-from ..taskdriver.serializers import union_view
-from .schemas import (CheckpointOutSchema, CheckpointSchema, DeleteArgsSchema, LogArgsSchema,
-                      LogLineSchema, LogMetaSchema, MessageSchema, TaskCreateSchema,
-                      TaskListArgsSchema, TaskSchema, TaskStatusSchema)
+from ...shared_tasks.schemas import TaskSchema, UnionTaskSchema
+from ...shared_tasks.serializers import engine_options, union_view
+from .schemas_tasks import (CheckpointOutSchema, CheckpointSchema, LogArgsSchema, LogLineSchema,
+                            LogMetaSchema, TaskCreateSchema, TaskListArgsSchema, TaskStatusSchema)
+from .state import state as dts_state
 from .serializers import STATUS_QUERY, log_view, task_view
 
 blp = Blueprint("Tasks", __name__, description="Tasks: create, list, change, cancel, retry, logs, checkpoints")
-
-META_FIELDS = ("name", "description", "command", "checkpoint_enabled")
-"""DTS fields kept in the engine task's meta."""
-
-
-def _engine_options(body: dict) -> dict:
-    """DTS fields -> Queue.enqueue / Queue.update options."""
-    out = {}
-    meta = {k: body[k] for k in META_FIELDS if k in body}
-    if meta:
-        out["meta"] = meta
-    renames = {"priority": "priority", "max_retries": "max_retries", "scheduled_at": "scheduled_at",
-               "timeout_seconds": "timeout", "tags": "tags", "dependencies": "depends_on"}
-    for dts, engine in renames.items():
-        if dts in body:
-            out[engine] = body[dts]
-    return out
-
 
 @blp.route("/tasks")
 class Tasks(MethodView):
@@ -57,7 +35,7 @@ class Tasks(MethodView):
         st = state()
         statuses = STATUS_QUERY[args["status"]] if args.get("status") else None
         page, limit = args["page"], args["limit"]
-        tasks, total = st.tasks.search(st.dts_queue, statuses, args.get("tag"), args["sort"],
+        tasks, total = st.tasks.search(dts_state().queue, statuses, args.get("tag"), args["sort"],
                                        args["order"] == "desc", (page - 1) * limit, limit)
         return ok([task_view(t) for t in tasks], page_meta(page, limit, total))
 
@@ -66,43 +44,8 @@ class Tasks(MethodView):
     @blp.response(201, envelope(UnionTaskSchema))
     def post(self, body):
         """Create a task (name and command required)."""
-        st = state()
-        task = st.tasks.create(st.dts_queue, **_engine_options(body))
-        return ok(union_view(st.tasks.get(task.id)))
-
-
-@blp.route("/tasks/<task_id>")
-class TaskItem(MethodView):
-    @shared_scope("tasks:read", "projects:read")
-    @blp.response(200, envelope(UnionTaskSchema))
-    def get(self, task_id):
-        """Get one task: the DTS and TaskDriver fields (status, result and
-        error in the words of the task's own dialect)."""
-        return ok(union_view(state().tasks.get(task_id)))
-
-    @shared_scope("tasks:write", "projects:write")
-    @blp.arguments(UnionTaskUpdateSchema)
-    @blp.response(200, envelope(UnionTaskSchema))
-    def put(self, body, task_id):
-        """Change a task that has not started (only the fields given): DTS
-        fields, or a TaskDriver task's instructions and variables."""
-        st = state()
-        options = _engine_options(body)
-        service = taskdriver_state().service
-        task = st.tasks.get(task_id)
-        if service.meta_changes(task, body):  # checked now, before any write
-            dts_meta = options.get("meta", {})
-            # merged again into the meta the engine's compare-and-set reads
-            options["meta"] = lambda current: {**dts_meta, **service.meta_changes(task, body, current)}
-        return ok(union_view(st.tasks.update(task_id, **options)))
-
-    @shared_scope("tasks:write", "projects:write")
-    @blp.arguments(DeleteArgsSchema, location="query")
-    @blp.response(200, envelope(MessageSchema))
-    def delete(self, args, task_id):
-        """Delete a task (a running one only with force=true)."""
-        state().tasks.delete(task_id, force=args["force"])
-        return ok({"success": True, "message": "Task deleted successfully"})
+        task = state().tasks.create(dts_state().queue, **engine_options(body))
+        return ok(union_view(task))  # the task as written: nothing is read back
 
 
 @blp.route("/tasks/<task_id>/cancel", methods=["POST"])

@@ -8,11 +8,12 @@ import re
 from ...envelope import ok
 from ...errors import validation_error
 from ...schemas import envelope
-from . import state
+from .state import state
 from .access import agent_for, blueprint, gate, reader
-from .schemas import (AGENT_MESSAGE, AGENT_RE, AgentSchema, CleanupSchema, CompleteSchema,
-                      ExtendLeaseSchema, FailSchema, NextTaskEnvelopeSchema, NextTaskSchema, PeekSchema,
-                      TDTaskSchema)
+from ...shared_tasks.schemas import TDTaskSchema
+from .schemas_agents import (AgentSchema, CleanupSchema, CompleteSchema, ExtendLeaseSchema, FailSchema,
+                             NextTaskEnvelopeSchema, NextTaskSchema, PeekSchema)
+from .schemas_common import AGENT_MESSAGE, AGENT_RE
 from .serializers import NO_TASKS, agent_view, canonical_id, task_view
 
 blp = blueprint("TaskDriver Agents", "Agents lease tasks by name: next task, complete, fail, extend, "
@@ -32,9 +33,9 @@ def agents(project_id):
     """Agents holding a live lease in the project, soonest expiry first."""
     project_id = canonical_id(project_id)
     reader(project_id)
-    svc = state().service
-    svc.projects.get(project_id)
-    return ok([agent_view(x) for x in svc.projects.leases(project_id)])
+    td = state()
+    td.projects.get(project_id)
+    return ok([agent_view(x) for x in td.projects.leases(project_id)])
 
 
 @blp.route("/projects/<project_id>/peek-next-task", methods=["GET"])
@@ -44,9 +45,9 @@ def peek(project_id):
     """How many tasks an agent asking now could be given (nothing is leased)."""
     project_id = canonical_id(project_id)
     reader(project_id)
-    svc = state().service
-    svc.projects.get(project_id)
-    return ok({"projectId": project_id, "tasksAvailable": svc.projects.available(project_id)})
+    td = state()
+    td.projects.get(project_id)
+    return ok({"projectId": project_id, "tasksAvailable": td.projects.available(project_id)})
 
 
 @blp.route("/agents/<agent_name>/next-task", methods=["POST"])
@@ -67,7 +68,7 @@ def next_task(body, agent_name):
     if problems:
         raise validation_error(problems)
     td = state()
-    task = td.agents.next_task(td.service.projects.get(project_id), agent)
+    task = td.agents.next_task(td.projects.get(project_id), agent)
     if task is None:
         return {"success": False, "error": NO_TASKS, "data": {"task": None, "agentName": agent}}
     view = task_view(task)
@@ -120,7 +121,7 @@ def cleanup(project_id):
     """Reclaim the project's expired leases now: each task is queued again
     (or fails when its retries are spent)."""
     project_id = canonical_id(project_id)
-    svc = state().service
-    svc.projects.get(project_id)
-    done = svc.projects.reclaim(project_id)
+    td = state()
+    td.projects.get(project_id)
+    done = td.projects.reclaim(project_id)
     return ok({"reclaimedTasks": done["reclaimed"], "cleanedAgents": done["agents"]})
