@@ -161,30 +161,8 @@ class ProjectTaskService:
         q = self.queue(project_id)
         statuses = list(statuses)
         tags = [t for t in (batch_id and batch_tag(batch_id), type_id and type_tag(type_id)) if t]
-        if not (statuses or assigned_to or tags):
-            ids, total = q.list_ids(offset=offset, limit=limit, newest_first=True), q.count()
-        elif not (tags or assigned_to):
-            ids, total = listing.by_creation(q, statuses, True, offset, limit)
-        elif len(tags) == 1 and not (statuses or assigned_to):
-            ids, total = q.list_ids(tag=tags[0], offset=offset, limit=limit), q.count(tag=tags[0])
-        elif tags:
-            tags.sort(key=lambda t: q.count(tag=t))  # walk the smaller tag, check the other
-            ids, total = listing.count_walk(q, "tag", tags[0], statuses, assigned_to, tags[1:],
-                                            True, offset, limit)
-        else:
-            ids, total = self._agent_tasks(q, statuses, assigned_to, offset, limit)
+        ids, total = listing.creation_page(q, statuses, tags, assigned_to, True, offset, limit)
         return q.get_many(ids), total
-
-    def _agent_tasks(self, q: Queue, statuses: list[str], agent: str, offset: int,
-                     limit: int) -> tuple[list[str], int]:
-        """An agent's tasks (maybe within a status): walk the status zsets
-        when they are smaller than the queue, else the queue in creation order."""
-        in_status = listing.cards(self.redis, [q.qkeys.status_index(s) for s in statuses])
-        if not statuses or in_status >= q.count():
-            return listing.count_walk(q, "all", None, statuses, agent, (), True, offset, limit)
-        ids = [tid for s in statuses for tid in listing.matching_all(q, s, (), agent, ())]
-        ordered = listing.in_creation_order(q, ids, True)
-        return ordered[offset:offset + limit], len(ordered)
 
     # -- changing -----------------------------------------------------------------
     def meta_changes(self, task: Task, body: dict, meta: dict | None = None) -> dict:

@@ -149,7 +149,8 @@ class TaskService:
         if not limit:
             return [], self._candidate_count(q, statuses, tag)
         if sort == "created_at":
-            ids, total = self._by_creation(q, statuses, tag, descending, offset, limit)
+            ids, total = listing.creation_page(q, statuses, [tag] if tag else [], None, descending,
+                                               offset, limit)
         elif sort == "completed_at" and len(statuses) == 1 and not tag \
                 and statuses[0] in TERMINAL_STATUSES:
             ids, total = listing.by_index_score(q, q.qkeys.status_index(statuses[0]), descending,
@@ -157,21 +158,6 @@ class TaskService:
         else:
             ids, total = self._sorted_in_python(q, statuses, tag, sort, descending, offset, limit)
         return q.get_many(ids), total
-
-    def _by_creation(self, q: Queue, statuses: list[str], tag: str | None, descending: bool,
-                     offset: int, limit: int) -> tuple[list[str], int]:
-        if not statuses:
-            ids = q.list_ids(tag=tag, offset=offset, limit=limit, newest_first=descending)
-            return ids, q.count(tag=tag)
-        if not tag:
-            return listing.by_creation(q, statuses, descending, offset, limit)
-        # a status within a tag: no index counts it; read the smaller side
-        in_status = listing.cards(self.redis, [q.qkeys.status_index(s) for s in statuses])
-        if in_status <= listing.DIRECT_MAX or in_status <= min(listing.SORT_CAP, q.count(tag=tag)):
-            ids = listing.members(self.redis, [q.qkeys.status_index(s) for s in statuses])
-            ordered = listing.in_creation_order(q, ids, descending, key=q.qkeys.tag(tag))
-            return ordered[offset:offset + limit], len(ordered)
-        return listing.count_walk(q, "tag", tag, statuses, None, (), descending, offset, limit)
 
     def _candidate_count(self, q: Queue, statuses: list[str], tag: str | None) -> int:
         if tag:

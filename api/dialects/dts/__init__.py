@@ -1,4 +1,4 @@
-"""The Distributed Task Scheduler dialect (spec/distributed-task-scheduler-api.md),
+"""The Distributed Task Scheduler dialect (its API document),
 mounted on /api: tasks, workers, system views and webhooks. One task by id
 is the route it shares with TaskDriver (api.shared_tasks)."""
 

@@ -1,4 +1,4 @@
-"""The TaskDriver dialect (spec/taskdriver-api.txt) on /api: projects, task
+"""The TaskDriver dialect (its API document) on /api: projects, task
 types, tasks, agents that lease tasks, and agent sessions.
 
 It shares /api with the Distributed Task Scheduler dialect; one task by id
