@@ -122,11 +122,12 @@ class TaskService:
         return page, matched
 
     def checkpoint(self, task_id: str, data: Any, token: str | None = None,
-                   act_for_holder: bool = False) -> Task:
+                   act_for_holder: bool = False, task: Task | None = None) -> Task:
         """Store a running task's checkpoint, fenced by its lease token. Without
         the token only a caller allowed to act for the holder may write, and
-        the engine still checks the holder's token at the moment of writing."""
-        task = self.get(task_id)
+        the engine still checks the holder's token at the moment of writing.
+        ``task``: the task as the caller just read it (saves reading it again)."""
+        task = task if task is not None and task.id == task_id else self.get(task_id)
         if task.status != "running":
             raise InvalidState(f"task {task_id} is {task.status}", status=task.status)
         if token is None:

@@ -99,7 +99,8 @@ def checkpoint(body, task_id):
     principal = current_principal()
     try:
         task = st.tasks.checkpoint(task_id, body["checkpoint_data"], token,
-                                   act_for_holder=principal is not None and principal.allows("admin"))
+                                   act_for_holder=principal is not None and principal.allows("admin"),
+                                   task=task)
     except NeedsLeaseToken:
         raise ApiError(403, "lease_token_required",
                        "send the task's lease token (lease_token or X-Lease-Token); "

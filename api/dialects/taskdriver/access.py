@@ -26,6 +26,8 @@ from taskq.projects import QUEUE_PREFIX, project_of_queue
 
 from ...auth import SECURITY, Principal, authenticated
 from ...errors import ApiError, validation_error
+from .serializers import canonical_id
+from .state import state
 
 PROJECT_TASKS = "/api/tasks/" + QUEUE_PREFIX
 """A project's task on any /api/tasks route (the shared one included)."""
@@ -101,6 +103,14 @@ def reader(project_id: str, scope: str = "projects:read") -> Principal:
             raise _forbidden("an agent session may only read its own project")
         return p
     return need(scope)
+
+
+def readable_project(project_id: str):
+    """The project a path names (UUID text canonical), once the caller may
+    read it (``projects:read`` or a session of it); 404 when there is none."""
+    project_id = canonical_id(project_id)
+    reader(project_id)
+    return state().projects.get(project_id)
 
 
 def check_limits(p: Principal, agent: str | None, project_id: str | None) -> None:

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from ...envelope import ok
 from ...schemas import envelope
 from .state import state
-from .access import blueprint, caller, gate, reader
+from .access import blueprint, caller, gate, readable_project, reader
 from .schemas_common import OffsetPageSchema, TDMessageSchema
 from .schemas_projects import (ProjectCreateSchema, ProjectListArgsSchema, ProjectSchema, ProjectStatsSchema,
                                ProjectUpdateSchema, TaskTypeCreateSchema, TaskTypeSchema,
@@ -75,9 +75,7 @@ class ProjectItem(MethodView):
     @blp.response(200, envelope(ProjectSchema))
     def get(self, project_id):
         """Get a project with its config and task counts."""
-        project_id = _project_id(project_id)
-        reader(project_id)
-        return ok(_view(state().projects.get(project_id)))
+        return ok(_view(readable_project(project_id)))
 
     @gate("projects:write")
     @blp.arguments(ProjectUpdateSchema)
@@ -100,10 +98,8 @@ class ProjectItem(MethodView):
 @blp.response(200, envelope(ProjectStatsSchema))
 def project_stats(project_id):
     """Counts by status, queue depth, active agents and the last hour's activity."""
-    project_id = _project_id(project_id)
-    reader(project_id)
+    project = readable_project(project_id)
     td = state()
-    project = td.projects.get(project_id)
     stats = stats_view(td.service.counts_many([project.id])[project.id])
     leases = td.projects.leases(project.id)
     last_run, next_run = td.projects.reaper_runs(project.id)
@@ -123,11 +119,8 @@ class TaskTypes(MethodView):
     @blp.response(200, envelope(TaskTypeSchema, True))
     def get(self, project_id):
         """A project's task types, oldest first."""
-        project_id = _project_id(project_id)
-        reader(project_id)
-        td = state()
-        project = td.projects.get(project_id)
-        return ok([type_view(t, project) for t in td.types.list(project_id)])
+        project = readable_project(project_id)
+        return ok([type_view(t, project) for t in state().types.list(project.id)])
 
     @gate("projects:write")
     @blp.arguments(TaskTypeCreateSchema)
