@@ -8,9 +8,14 @@ and ``TASKQ_PREFIX`` to stay isolated. Shared concerns live beside the
 dialects: auth, errors and envelopes, rate limits, CORS and security
 headers (middleware), one check of hostile input (input_guard), metrics,
 OpenAPI docs at /api/docs (Swagger UI served
-from the swagger-ui-bundle package, no CDN) and /api/docs.json. Two dialects
-share /api: the Distributed Task Scheduler's (api.dts) and TaskDriver's
-(api.taskdriver).
+from the swagger-ui-bundle package, no CDN) and /api/docs.json.
+
+The dialects are the descriptors of api.dialects.DIALECTS, registered in
+that order (their settings, state and blueprints). Two share /api: the
+Distributed Task Scheduler's (api.dialects.dts) and TaskDriver's
+(api.dialects.taskdriver), with one task by id served by api.shared_tasks.
+Everything that talks to the engine is in api.services, built once in
+api.state.AppState.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from taskq import __version__
 from taskq.keys import Keys
 
 from . import config as config_mod
-from . import dts, errors, health, input_guard, metrics, middleware, taskdriver
+from . import errors, health, input_guard, metrics, middleware, shared_tasks
+from .dialects import DIALECTS
+from .dialects.base import Dialects
 from .schemas import ErrorSchema
 from .state import AppState
 
@@ -78,7 +85,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["taskq"] = AppState(
         redis=client, keys=Keys(cfg["TASKQ_PREFIX"]), jwt_secret=cfg["TASKQ_JWT_SECRET"],
         rate=settings["rate"], rate_ip=settings["rate_ip"], cors_origins=origins,
-        dts_queue=cfg["TASKQ_DTS_QUEUE"], rate_login=settings["rate_login"],
+        rate_login=settings["rate_login"],
         metrics_token=settings["metrics_token"])
 
     _openapi_config(app)
@@ -89,8 +96,12 @@ def create_app(config: dict | None = None) -> Flask:
     app.add_url_rule("/api/docs/static/<path:filename>", "swagger_ui_static",
                      lambda filename: send_from_directory(swagger_ui_path, filename))
     api.register_blueprint(health.blp)
-    dts.register(api)
-    taskdriver.register(api, app)
+    api.register_blueprint(shared_tasks.blp, url_prefix="/api")
+    registry = app.extensions["taskq.dialects"] = Dialects()
+    for dialect in DIALECTS:
+        registry.add(dialect, app, app.extensions["taskq"])
+        for blp in dialect.blueprints:
+            api.register_blueprint(blp, url_prefix=dialect.url_prefix)
     if cfg["TASKQ_METRICS"]:
         metrics.init(app)
         metrics.init_json(app)

@@ -9,11 +9,11 @@
   optional limits; the key itself is shown once, when created.
 - ``agents`` / ``projects`` limit whom a credential may act as on the
   TaskDriver routes (login, next-task, complete, fail, extend-lease): only
-  the named agents, only in the named projects (api.taskdriver.access).
+  the named agents, only in the named projects (api.dialects.taskdriver.access).
   Absent means any; a limit that is present but not a list of names allows
   none (a malformed limit fails closed).
 - ``Authorization: Bearer tds_...``: a TaskDriver agent session
-  (api.taskdriver.sessions), told from a JWT by its prefix. It carries no
+  (api.services.sessions), told from a JWT by its prefix. It carries no
   scopes: it acts as one agent in one project, which the TaskDriver views
   check; every scoped route refuses it (403).
 
@@ -37,7 +37,7 @@ from flask import g
 
 from .config import parse_rate
 from .errors import ApiError
-from .taskdriver.sessions import SessionStore, is_session_token
+from .services.sessions import SessionStore, is_session_token
 from taskq.keys import ApiKeys
 
 SCOPES = ("admin", "tasks:read", "tasks:write", "workers:read", "system:read",
@@ -98,16 +98,18 @@ def _key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def authenticate(header: str | None, secret: str | None, redis, keys: ApiKeys) -> Principal | None:
+def authenticate(header: str | None, secret: str | None, redis, keys: ApiKeys,
+                 sessions: SessionStore | None = None) -> Principal | None:
     """The caller named by an Authorization header; None without one.
-    Raises ApiError(401) for anything present but not valid."""
+    Raises ApiError(401) for anything present but not valid. ``sessions``:
+    the app's session store (else one is built on ``keys``' prefix)."""
     if not header:
         return None
     scheme, _, credential = header.strip().partition(" ")
     credential = credential.strip()
     scheme = scheme.lower()
     if scheme == "bearer" and is_session_token(credential):
-        session = SessionStore(redis, keys.prefix).resolve(credential)
+        session = (sessions or SessionStore(redis, keys.prefix)).resolve(credential)
         if session is None:
             raise ApiError(401, "invalid_session", "Invalid or expired session")
         return Principal(f"session:{session.id}", session.agent, frozenset(), "session",

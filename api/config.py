@@ -24,7 +24,6 @@ DEFAULTS: dict[str, Any] = {
     "TASKQ_RATE_LIMIT_IP": None,      # per client IP for anonymous calls; default TASKQ_RATE_LIMIT
     "TASKQ_LOGIN_RATE_LIMIT": "10/minute",  # POST /api/auth/login per client IP, on top of the above
     "TASKQ_CORS_ORIGINS": "",         # comma-separated origins, or "*"
-    "TASKQ_DTS_QUEUE": "dts",         # the engine queue holding DTS tasks
     "TASKQ_TRUSTED_PROXIES": 0,       # X-Forwarded-* hops to trust (1 on Heroku)
     "TASKQ_METRICS": True,            # serve /metrics
     "TASKQ_METRICS_TOKEN": None,      # when set, /metrics* need it as a bearer token (or system:read)
@@ -36,7 +35,7 @@ RATE_SETTINGS = ("TASKQ_RATE_LIMIT", "TASKQ_RATE_LIMIT_IP", "TASKQ_LOGIN_RATE_LI
 _ENV = {
     "REDIS_URL": str, "TASKQ_PREFIX": str, "TASKQ_JWT_SECRET": str, "TASKQ_RATE_LIMIT": str,
     "TASKQ_RATE_LIMIT_IP": str, "TASKQ_LOGIN_RATE_LIMIT": str, "TASKQ_CORS_ORIGINS": str,
-    "TASKQ_DTS_QUEUE": str, "TASKQ_TRUSTED_PROXIES": str, "TASKQ_METRICS_TOKEN": str,
+    "TASKQ_TRUSTED_PROXIES": str, "TASKQ_METRICS_TOKEN": str,
     "TASKQ_METRICS": lambda v: v.lower() not in ("0", "false", "no", "off"),
 }
 
@@ -87,6 +86,14 @@ def parse_rate(text: str | None, setting: str = "rate limit") -> tuple[int, int]
     return int(count), window
 
 
+def login_mode(value: Any) -> str:
+    """TASKQ_TASKDRIVER_LOGIN: 'open' (the default) or 'credential'; else ConfigError."""
+    login = str(value or "open").strip().lower()
+    if login not in ("open", "credential"):
+        raise ConfigError("TASKQ_TASKDRIVER_LOGIN", login, "'open' or 'credential'")
+    return login
+
+
 def check(cfg: dict[str, Any]) -> dict[str, Any]:
     """Validate ``cfg`` (from :func:`load`); the parsed values the app uses.
     Raises ConfigError (one line) for the first bad setting."""
@@ -101,10 +108,7 @@ def check(cfg: dict[str, Any]) -> dict[str, Any]:
     except (TypeError, ValueError):
         raise ConfigError("TASKQ_TRUSTED_PROXIES", cfg.get("TASKQ_TRUSTED_PROXIES"),
                           "a whole number of proxy hops, 0 or more") from None
-    login = str(cfg.get("TASKQ_TASKDRIVER_LOGIN") or os.environ.get("TASKQ_TASKDRIVER_LOGIN")
-                or "open").strip().lower()
-    if login not in ("open", "credential"):
-        raise ConfigError("TASKQ_TASKDRIVER_LOGIN", login, "'open' or 'credential'")
+    login = login_mode(cfg.get("TASKQ_TASKDRIVER_LOGIN") or os.environ.get("TASKQ_TASKDRIVER_LOGIN"))
     ttl = cfg.get("TASKQ_TASKDRIVER_SESSION_TTL") or os.environ.get("TASKQ_TASKDRIVER_SESSION_TTL")
     if ttl is not None:
         try:

@@ -1,10 +1,9 @@
 """The bodies every /api response shares.
 
 Success: ``{"success": true, "data": ..., "meta": ...}`` (DTS clients read
-data/meta, TaskDriver clients also check success). Errors: ``{"success":
-false, "error": {"code", "message", "details"}, "timestamp",
-"correlationId"}``, or on TaskDriver routes ``"error": "<message>"`` with
-``code`` beside it. The correlation id of the request is kept on ``flask.g``.
+data/meta, TaskDriver clients also check success). Error bodies come in the
+styles of api.error_styles. The correlation id of the request is kept on
+``flask.g``.
 """
 
 from __future__ import annotations
@@ -57,24 +56,6 @@ def ok(data: Any = None, meta: Any = None) -> dict:
     body = {"success": True, "data": data}
     if meta is not None:
         body["meta"] = meta
-    return body
-
-
-def error_body(code: str, message: str, details: Any = None) -> dict:
-    return {
-        "success": False,
-        "error": {"code": code, "message": message, "details": details or {}},
-        "timestamp": now_iso(),
-        "correlationId": correlation_id(),
-    }
-
-
-def string_error_body(code: str, message: str, details: Any = None) -> dict:
-    """The TaskDriver dialect's error body: ``error`` is the message itself."""
-    body = {"success": False, "error": message, "code": code,
-            "timestamp": now_iso(), "correlationId": correlation_id()}
-    if details:
-        body["details"] = details
     return body
 
 

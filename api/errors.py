@@ -8,24 +8,24 @@ field, -> 422 with the fields in ``details`` and ``validationDetails``
 ([{field, message, value}]).
 Anything unexpected is logged with its traceback and answered 500 without one.
 
-Two error bodies: the shared one, ``error: {code, message, details}``, and
-the TaskDriver dialect's, ``error: "<message>"`` (with ``code`` and
-``details`` beside it), which its client classes read as a string. A route
-gets the second when a check registered by use_string_errors_when says so.
+The body's shape is the error style (api.error_styles) of the dialect the
+request belongs to, as the app's dialect registry tells it (the matched
+route's dialect, or the one whose paths the URL falls under); a request of
+no dialect gets the shared ``error: {code, message, details}``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, Callable
+from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
 from taskq.errors import Conflict, TaskNotFound, TaskqError, TaskqValueError
 
-from .envelope import error_body, string_error_body
+from . import error_styles
 
 log = logging.getLogger("taskq.api")
 
@@ -40,21 +40,13 @@ class ApiError(Exception):
         self.details, self.headers, self.extra = details, headers or {}, extra
 
 
-_STRING_ERRORS: list[Callable[[], bool]] = []
-
-
-def use_string_errors_when(check: Callable[[], bool]) -> None:
-    """Register a check of the current request: when it answers True, errors
-    carry ``error`` as a string (the TaskDriver dialect's body)."""
-    if check not in _STRING_ERRORS:
-        _STRING_ERRORS.append(check)
-
-
-def _string_errors() -> bool:
+def _style() -> str:
+    """The error style of the dialect the request belongs to (api.dialects.base)."""
     try:
-        return any(check() for check in _STRING_ERRORS)
-    except Exception:  # a check must never turn an error answer into a 500
-        return False
+        dialect = current_app.extensions["taskq.dialects"].for_request()
+    except Exception:  # choosing a style must never turn an error answer into a 500
+        return error_styles.DEFAULT
+    return dialect.error_style if dialect is not None else error_styles.DEFAULT
 
 
 def validation_error(details: list[dict]) -> ApiError:
@@ -75,10 +67,7 @@ _HTTP_CODES = {
 
 def respond(status: int, code: str, message: str, details: Any = None,
             headers: dict | None = None, extra: dict | None = None):
-    body = string_error_body(code, message, details) if _string_errors() else error_body(code, message, details)
-    if extra:
-        body.update(extra)
-    resp = jsonify(body)
+    resp = jsonify(error_styles.render(_style(), status, code, message, details, extra))
     resp.status_code = status
     for k, v in (headers or {}).items():
         resp.headers[k] = v

@@ -42,7 +42,6 @@ from .envelope import ok
 from .errors import ApiError
 from .services.labels import queue_labels
 from .state import state
-from .taskdriver.sessions import SessionStore
 
 def check_access() -> None:
     """With TASKQ_METRICS_TOKEN set: that token as a bearer, or a key or
@@ -58,7 +57,7 @@ def check_access() -> None:
     if not header:
         raise ApiError(401, "auth_required", "metrics need TASKQ_METRICS_TOKEN or scope system:read",
                        headers={"WWW-Authenticate": 'Bearer realm="taskq-metrics"'})
-    principal = authenticate(header, st.jwt_secret, st.redis, st.api_keys)  # 401 when not valid
+    principal = authenticate(header, st.jwt_secret, st.redis, st.api_keys, st.sessions)  # 401 when not valid
     if principal is None or not principal.allows("system:read"):
         raise ApiError(403, "insufficient_scope", "this call needs scope 'system:read'",
                        {"required_scope": "system:read"})
@@ -67,8 +66,8 @@ def check_access() -> None:
 class QueueCollector:
     """Reads the engine's counts and counters on every scrape (one pipeline)."""
 
-    def __init__(self, redis, keys):
-        self.redis, self.keys = redis, keys
+    def __init__(self, redis, keys, workers: WorkerRegistry):
+        self.redis, self.keys, self.workers = redis, keys, workers
 
     def collect(self):
         up = GaugeMetricFamily("taskq_redis_up", "1 when Redis answered this scrape")
@@ -115,7 +114,7 @@ class QueueCollector:
                     events.add_metric([n, event], float(v))
         yield from (depth, tasks, expiries, events, runtime)
         workers = GaugeMetricFamily("taskq_workers", "Workers by status", labels=["status"])
-        known = WorkerRegistry(r, self.keys).all()
+        known = self.workers.all()
         for s in WORKER_STATUSES:
             workers.add_metric([s], sum(1 for w in known if w.status == s))
         yield workers
@@ -140,7 +139,7 @@ def init(app: Flask) -> None:
         else:
             http = registry
         engine = CollectorRegistry(auto_describe=False)
-        engine.register(QueueCollector(st.redis, st.keys))
+        engine.register(QueueCollector(st.redis, st.keys, st.workers))
         return Response(generate_latest(http) + generate_latest(engine), mimetype=CONTENT_TYPE_LATEST)
 
     app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])
@@ -180,7 +179,7 @@ def metrics_json():
         "requests_success": int(raw.get("success", 0)),
         "requests_error": int(raw.get("error", 0)),
         "response_time_avg": round(float(raw.get("time_ms", 0)) / total, 2) if total else 0.0,
-        "active_sessions": SessionStore(st.redis, st.keys.prefix).active(),
+        "active_sessions": st.sessions.active(),
         "system": {"memory_usage": psutil.virtual_memory().percent,
                    "cpu_usage": psutil.cpu_percent(interval=None),
                    "uptime": int(time.time() - st.started)},

@@ -116,7 +116,7 @@ def before() -> object | None:
         pass
     try:
         g.principal = authenticate(request.headers.get("Authorization"), st.jwt_secret,
-                                   st.redis, st.api_keys)
+                                   st.redis, st.api_keys, st.sessions)
     except ApiError as exc:
         g.principal, g.auth_error = None, exc
     principal = g.principal

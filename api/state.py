@@ -1,5 +1,10 @@
 """What the app shares across requests: one Redis client, the key builders,
-parsed settings and the services (``app.extensions["taskq"]``)."""
+parsed settings and the services (``app.extensions["taskq"]``).
+
+Every service is built here, once per app, on one Keys; each store is built
+once and handed to the services that need it. A dialect's own settings and
+state live in the dialect registry (``app.extensions["taskq.dialects"]``).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,14 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
-from taskq.keys import Keys
+from taskq.keys import ApiKeys, Keys
+from taskq.task_types import TaskTypeStore
 from taskq.webhooks import WebhookStore
+from taskq.worker_registry import WorkerRegistry
 
-from taskq.keys import ApiKeys
+from .services.agents import AgentService
+from .services.project_tasks import ProjectTaskService
+from .services.sessions import SessionStore
 from .services.system import SystemService
 from .services.tasks import TaskService
 
@@ -26,7 +35,6 @@ class AppState:
     rate: tuple[int, int] | None
     rate_ip: tuple[int, int] | None
     cors_origins: frozenset[str]
-    dts_queue: str
     rate_login: tuple[int, int] | None = None       # POST /api/auth/login per client IP
     metrics_token: str | None = None                # TASKQ_METRICS_TOKEN
     started: float = field(default_factory=time.time)
@@ -35,7 +43,13 @@ class AppState:
     def __post_init__(self):
         self.api_keys = ApiKeys(self.keys.prefix)
         self.tasks = TaskService(self.redis, self.keys)
-        self.system = SystemService(self.redis, self.keys, self.api_keys)
+        self.types = TaskTypeStore(self.redis, self.keys.prefix)
+        self.projects = self.types.projects  # the one ProjectStore (TaskTypeStore builds it)
+        self.project_tasks = ProjectTaskService(self.tasks, self.projects, self.types)
+        self.agents = AgentService(self.tasks, self.projects)
+        self.sessions = SessionStore(self.redis, self.keys.prefix)
+        self.workers = WorkerRegistry(self.redis, self.keys)
+        self.system = SystemService(self.redis, self.keys, self.api_keys, self.workers)
         self.webhooks = WebhookStore(self.redis, self.keys)
 
     @property

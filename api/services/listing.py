@@ -133,3 +133,44 @@ def matching_all(q: Queue, index: str, statuses: Sequence[str], worker: str | No
         raise too_large("filter_too_large", "this filter", max(w.examined, len(w.ids)), SORT_CAP,
                         "filter by one status, tag, batch or type alone, which reads an index")
     return w.ids
+
+
+def creation_page(q: Queue, statuses: Sequence[str] = (), tags: Sequence[str] = (),
+                  worker: str | None = None, newest_first: bool = True, offset: int = 0,
+                  limit: int = 20) -> tuple[list[str], int]:
+    """One page of a queue's tasks in creation order (ties by id) and the
+    exact total, for any mix of statuses (any of them), tags (all of them)
+    and a holder: every dialect's filtered listing. No filter, one status
+    set or one tag alone page an index; a status set within one tag reads
+    the smaller side; the rest walk the smallest candidate index."""
+    statuses, tags = list(statuses), list(tags)
+    if not (tags or worker):
+        if not statuses:
+            return q.list_ids(offset=offset, limit=limit, newest_first=newest_first), q.count()
+        return by_creation(q, statuses, newest_first, offset, limit)
+    if len(tags) == 1 and not worker:
+        tag = tags[0]
+        if not statuses:
+            return q.list_ids(tag=tag, offset=offset, limit=limit, newest_first=newest_first), q.count(tag=tag)
+        in_status = cards(q.redis, [q.qkeys.status_index(s) for s in statuses])
+        if in_status <= DIRECT_MAX or in_status <= min(SORT_CAP, q.count(tag=tag)):
+            ids = members(q.redis, [q.qkeys.status_index(s) for s in statuses])
+            ordered = in_creation_order(q, ids, newest_first, key=q.qkeys.tag(tag))
+            return ordered[offset:offset + limit], len(ordered)
+    if tags:
+        if len(tags) > 1:
+            tags.sort(key=lambda t: q.count(tag=t))  # walk the smallest tag, check the others
+        return count_walk(q, "tag", tags[0], statuses, worker, tags[1:], newest_first, offset, limit)
+    return _held_by(q, statuses, worker, newest_first, offset, limit)
+
+
+def _held_by(q: Queue, statuses: list[str], worker: str, newest_first: bool, offset: int,
+             limit: int) -> tuple[list[str], int]:
+    """A holder's tasks (maybe within statuses): walk the status zsets when
+    they are smaller than the queue, else the queue in creation order."""
+    in_status = cards(q.redis, [q.qkeys.status_index(s) for s in statuses])
+    if not statuses or in_status >= q.count():
+        return count_walk(q, "all", None, statuses, worker, (), newest_first, offset, limit)
+    ids = [tid for s in statuses for tid in matching_all(q, s, (), worker, ())]
+    ordered = in_creation_order(q, ids, newest_first)
+    return ordered[offset:offset + limit], len(ordered)

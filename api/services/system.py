@@ -1,7 +1,6 @@
 """System-wide views: health of the parts, task counts across queues, and
-time series from the engine's per-minute / per-hour counters (the queues'
-``series`` hashes: ``m:<epoch minute>:<event>``, ``h:<epoch hour>:<event>``
-and ``...:runtime_ms`` sums for completed tasks)."""
+time series from the engine's per-minute / per-hour counters (read through
+taskq.series, the one decoder of their format)."""
 
 from __future__ import annotations
 
@@ -12,6 +11,7 @@ from taskq import __version__
 from taskq.keys import Keys
 from taskq.maintenance import queue_names
 from taskq.options import PRIORITY_MAX
+from taskq import series
 from taskq.worker_registry import WorkerRegistry
 from taskq import leadership
 
@@ -25,22 +25,25 @@ METRICS = ("task_completion_rate", "error_rate", "average_execution_time")
 INSTANCE_TTL = 60.0
 """An API process unseen this long no longer counts as running."""
 
-_SPAN = 2 ** 42
-"""SEQ_SPAN of taskq/lua/includes/codes.lua: ready score = (PRIORITY_MAX - priority) * span + seq."""
+SEQ_SPAN = 2 ** 42
+"""Room for the FIFO sequence inside one priority of the ready zset: ready
+score = (PRIORITY_MAX - priority) * SEQ_SPAN + seq, as lua/includes/ready.lua
+computes it with codes.lua's SEQ_SPAN (tests/unit/test_ready_score.py
+checks the two agree)."""
 
 
 def _ready_score_range(lo: int | None, hi: int | None) -> tuple[str, str]:
     """Scores of the ready zset holding priorities lo..hi (score falls as priority rises).
     Tasks parked behind a full concurrency key sit at +inf: they are not
     ready, so no band counts them."""
-    low = "-inf" if hi is None else str((PRIORITY_MAX - hi) * _SPAN)
-    high = "(+inf" if lo is None else f"({(PRIORITY_MAX - lo + 1) * _SPAN}"
+    low = "-inf" if hi is None else str((PRIORITY_MAX - hi) * SEQ_SPAN)
+    high = "(+inf" if lo is None else f"({(PRIORITY_MAX - lo + 1) * SEQ_SPAN}"
     return low, high
 
 
 class SystemService:
-    def __init__(self, redis, keys: Keys, api_keys: ApiKeys):
-        self.redis, self.keys, self.api_keys = redis, keys, api_keys
+    def __init__(self, redis, keys: Keys, api_keys: ApiKeys, workers: WorkerRegistry):
+        self.redis, self.keys, self.api_keys, self.workers = redis, keys, api_keys, workers
 
     def status(self) -> dict:
         r, now = self.redis, time.time()
@@ -66,7 +69,7 @@ class SystemService:
         midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         today = self.counts_since(names, int(midnight.timestamp()) // 3600, ("completed", "failed"))
 
-        workers = WorkerRegistry(r, self.keys).all()
+        workers = self.workers.all()
         by_status = {s: sum(1 for w in workers if w.status == s) for s in ("active", "idle", "offline")}
         sched = leadership.status(r, self.keys)
         live = r.zrangebyscore(self.api_keys.instances, int((now - INSTANCE_TTL) * 1000), "+inf")
@@ -92,45 +95,32 @@ class SystemService:
         }
 
     def counts_since(self, names: list[str], first_hour: int, events) -> dict[str, int]:
-        last_hour = int(time.time()) // 3600
-        fields = [f"h:{h}:{e}" for h in range(first_hour, last_hour + 1) for e in events]
-        pipe = self.redis.pipeline(transaction=False)
-        for n in names:
-            pipe.hmget(self.keys.queue(n).series, fields)
-        totals = dict.fromkeys(events, 0)
-        for values in pipe.execute():
-            for f, v in zip(fields, values):
-                if v:
-                    totals[f.rsplit(":", 1)[1]] += int(v)
-        return totals
+        hours = range(first_hour, series.bucket_of(series.HOUR, time.time()) + 1)
+        counts = series.read(self.redis, [self.keys.queue(n).series for n in names], series.HOUR,
+                             hours, events)
+        return {e: counts.total(e) for e in events}
 
     def metrics(self, period: str, wanted: list[str]) -> tuple[dict, dict]:
         step, points = PERIODS[period]
         now = int(time.time())
         last = now // step * step
         starts = [last - step * (points - 1 - i) for i in range(points)]
-        kind, unit = ("m", 60) if step == 60 else ("h", 3600)
-        events = ("completed", "failed", "runtime_ms")
+        kind = series.MINUTE if step == 60 else series.HOUR
+        unit = series.BUCKET_SECONDS[kind]
+        events = ("completed", "failed", series.RUNTIME)
         buckets = [range(s // unit, (s + step) // unit) for s in starts]
-        fields = [f"{kind}:{b}:{e}" for rng in buckets for b in rng for e in events]
         names = queue_names(self.redis, self.keys)
-        sums = dict.fromkeys(fields, 0)
-        pipe = self.redis.pipeline(transaction=False)
-        for n in names:
-            pipe.hmget(self.keys.queue(n).series, fields)
-        for values in pipe.execute():
-            for f, v in zip(fields, values):
-                if v:
-                    sums[f] += int(v)
-        series = {m: [] for m in wanted}
+        counts = series.read(self.redis, [self.keys.queue(n).series for n in names], kind,
+                             (b for rng in buckets for b in rng), events)
+        out = {m: [] for m in wanted}
         for s, rng in zip(starts, buckets):
-            c, f, rt = (sum(sums[f"{kind}:{b}:{e}"] for b in rng) for e in events)
+            c, f, rt = (counts.total(e, rng) for e in events)
             ts = datetime.fromtimestamp(s, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
             values = {"task_completion_rate": c,
                       "error_rate": round(f / (c + f), 4) if c + f else 0.0,
                       "average_execution_time": round(rt / c / 1000, 3) if c else 0.0}
             for m in wanted:
-                series[m].append({"timestamp": ts, "value": values[m]})
+                out[m].append({"timestamp": ts, "value": values[m]})
         fmt = lambda t: datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
-        return series, {"period": period, "start_time": fmt(starts[0]), "end_time": fmt(starts[-1]),
+        return out, {"period": period, "start_time": fmt(starts[0]), "end_time": fmt(starts[-1]),
                         "interval_seconds": step}

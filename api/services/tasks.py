@@ -4,6 +4,8 @@ totals and sorting, and the transitions, all through taskq.Queue."""
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from typing import Any, Iterable
 
 from taskq import InvalidState, Lease, Queue, Task, TaskNotFound
@@ -18,6 +20,8 @@ SORT_FIELDS = {
     "status": "status", "name": "meta",
 }
 """Sort key -> the task hash field it reads."""
+QUEUE_CACHE = 1024
+"""Queue objects a TaskService keeps (ids in URLs name queues: keep it bounded)."""
 LOG_CHUNK = 500
 LOG_SCAN_CAP = 10_000
 """Log lines a level filter reads at most (the engine keeps 1,000 per task)."""
@@ -44,9 +48,22 @@ def _sort_value(field: str, raw: str | None) -> Any:
 class TaskService:
     def __init__(self, redis, keys: Keys):
         self.redis, self.keys = redis, keys
+        self._queues: OrderedDict[str, Queue] = OrderedDict()
+        self._lock = threading.Lock()
 
     def queue(self, name: str) -> Queue:
-        return Queue(name, redis=self.redis, prefix=self.keys.prefix)
+        """The Queue of this name, kept (at most QUEUE_CACHE of them, least
+        recently used dropped): a kept Queue knows it is registered, so its
+        enqueues send no SADD to the queue registry after the first."""
+        with self._lock:
+            q = self._queues.get(name)
+            if q is None:
+                q = self._queues[name] = Queue(name, redis=self.redis, prefix=self.keys.prefix)
+                if len(self._queues) > QUEUE_CACHE:
+                    self._queues.popitem(last=False)
+            else:
+                self._queues.move_to_end(name)
+            return q
 
     def _queue_of(self, task_id: str) -> Queue:
         try:
@@ -61,6 +78,7 @@ class TaskService:
         return task
 
     def create(self, queue: str, **options: Any) -> Task:
+        """The task as written (one round trip; nothing is read back)."""
         return self.queue(queue).enqueue_call(None, **options)
 
     def update(self, task_id: str, **changes: Any) -> Task:
@@ -104,11 +122,12 @@ class TaskService:
         return page, matched
 
     def checkpoint(self, task_id: str, data: Any, token: str | None = None,
-                   act_for_holder: bool = False) -> Task:
+                   act_for_holder: bool = False, task: Task | None = None) -> Task:
         """Store a running task's checkpoint, fenced by its lease token. Without
         the token only a caller allowed to act for the holder may write, and
-        the engine still checks the holder's token at the moment of writing."""
-        task = self.get(task_id)
+        the engine still checks the holder's token at the moment of writing.
+        ``task``: the task as the caller just read it (saves reading it again)."""
+        task = task if task is not None and task.id == task_id else self.get(task_id)
         if task.status != "running":
             raise InvalidState(f"task {task_id} is {task.status}", status=task.status)
         if token is None:
@@ -131,7 +150,8 @@ class TaskService:
         if not limit:
             return [], self._candidate_count(q, statuses, tag)
         if sort == "created_at":
-            ids, total = self._by_creation(q, statuses, tag, descending, offset, limit)
+            ids, total = listing.creation_page(q, statuses, [tag] if tag else [], None, descending,
+                                               offset, limit)
         elif sort == "completed_at" and len(statuses) == 1 and not tag \
                 and statuses[0] in TERMINAL_STATUSES:
             ids, total = listing.by_index_score(q, q.qkeys.status_index(statuses[0]), descending,
@@ -139,21 +159,6 @@ class TaskService:
         else:
             ids, total = self._sorted_in_python(q, statuses, tag, sort, descending, offset, limit)
         return q.get_many(ids), total
-
-    def _by_creation(self, q: Queue, statuses: list[str], tag: str | None, descending: bool,
-                     offset: int, limit: int) -> tuple[list[str], int]:
-        if not statuses:
-            ids = q.list_ids(tag=tag, offset=offset, limit=limit, newest_first=descending)
-            return ids, q.count(tag=tag)
-        if not tag:
-            return listing.by_creation(q, statuses, descending, offset, limit)
-        # a status within a tag: no index counts it; read the smaller side
-        in_status = listing.cards(self.redis, [q.qkeys.status_index(s) for s in statuses])
-        if in_status <= listing.DIRECT_MAX or in_status <= min(listing.SORT_CAP, q.count(tag=tag)):
-            ids = listing.members(self.redis, [q.qkeys.status_index(s) for s in statuses])
-            ordered = listing.in_creation_order(q, ids, descending, key=q.qkeys.tag(tag))
-            return ordered[offset:offset + limit], len(ordered)
-        return listing.count_walk(q, "tag", tag, statuses, None, (), descending, offset, limit)
 
     def _candidate_count(self, q: Queue, statuses: list[str], tag: str | None) -> int:
         if tag:

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from api.services.tasks import TaskService
-from api.taskdriver.agents import AgentService
+from api.services.agents import AgentService
 from taskq.projects import ProjectStore
 
 
@@ -94,7 +94,8 @@ def test_next_task_reads_only_the_calling_agents_leases(r, keys, monkeypatch):
     q.enqueue_many({"func": None, "meta": {"n": i}} for i in range(10_001))
     for i in range(100):  # 10,000 leases, held by 100 other agents
         assert len(q.claim(100, lease=600, worker=f"other-{i}")) == 100
-    agents = AgentService(r, keys, TaskService(r, keys))
+    tasks = TaskService(r, keys)
+    agents = AgentService(tasks, ProjectStore(r, keys.prefix))
 
     counter = CountingCommands(monkeypatch)
     task = agents.next_task(project, "me")

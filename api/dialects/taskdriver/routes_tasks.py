@@ -1,17 +1,18 @@
 """A project's tasks: list, create, create in bulk. One task by id
-(/api/tasks/{id}) is the route shared with the DTS dialect (api/dts/tasks.py)."""
+(/api/tasks/{id}) is the route shared with the DTS dialect (api.shared_tasks)."""
 
 from __future__ import annotations
 
 from flask.views import MethodView
 
-from ..envelope import ok
-from ..schemas import envelope
-from . import state
+from ...envelope import ok
+from ...schemas import envelope
+from .state import state
 from .access import blueprint, gate
-from .schemas import (BulkResultSchema, BulkSchema, OffsetPageSchema, TDTaskCreateSchema,
-                      TDTaskListArgsSchema, TDTaskSchema)
-from .views import canonical_id, task_view
+from ...shared_tasks.schemas import TDTaskSchema
+from .schemas_common import OffsetPageSchema
+from .schemas_tasks import BulkResultSchema, BulkSchema, TDTaskCreateSchema, TDTaskListArgsSchema
+from .serializers import STATUS_QUERY, canonical_id, task_view
 
 blp = blueprint("TaskDriver Tasks", "A project's tasks: list with filters, create, create in bulk")
 
@@ -25,7 +26,8 @@ class ProjectTasks(MethodView):
         """List a project's tasks, newest first (status, assignedTo, batchId,
         typeId; limit 1-1000; offset)."""
         tasks, total = state().service.list(
-            canonical_id(project_id), args.get("status"), args.get("assignedTo"), args.get("batchId"),
+            canonical_id(project_id), STATUS_QUERY[args["status"]] if args.get("status") else (),
+            args.get("assignedTo"), args.get("batchId"),
             canonical_id(args["typeId"]) if args.get("typeId") else None,
             args["offset"], args["limit"])
         return ok([task_view(t) for t in tasks],

@@ -12,14 +12,15 @@ import logging
 
 from flask import request
 
-from ..envelope import ok
-from ..errors import ApiError
-from ..schemas import envelope
-from . import state
-from ..auth import current_principal
+from ...envelope import ok
+from ...errors import ApiError
+from ...schemas import envelope
+from .state import state
+from ...auth import current_principal
 from .access import DOC_SECURITY, blueprint, check_limits, need, session_only
-from .schemas import LoginResultSchema, LoginSchema, TDMessageSchema, SessionExtendSchema, SessionSchema
-from .views import ms_iso, session_view
+from .schemas_auth import LoginResultSchema, LoginSchema, SessionExtendSchema, SessionSchema
+from .schemas_common import TDMessageSchema
+from .serializers import ms_iso, session_view
 
 blp = blueprint("TaskDriver Auth", "Agent sessions: a token that acts as one agent in one project")
 
@@ -70,7 +71,7 @@ def login(body):
         p = current_principal()  # open mode: a valid key or token sent anyway keeps its limits
         if p is not None and p.kind != "session":
             check_limits(p, body["agentName"], body["projectId"])
-    project = td.service.projects.get(body["projectId"])  # 404 naming only the id sent
+    project = td.projects.get(body["projectId"])  # 404 naming only the id sent
     if project.status != "active":
         raise ApiError(409, "project_closed", f"project {project.id} is closed")
     token, s = td.sessions.create(body["agentName"], project.id, td.session_ttl)

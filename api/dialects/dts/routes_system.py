@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from ..auth import secured
-from ..envelope import ok
-from ..schemas import envelope
-from ..state import state
-from .schemas import METRIC_NAMES, MetricsArgsSchema, MetricsMetaSchema, MetricsSchema, SystemStatusSchema
+from ...auth import secured
+from ...envelope import ok
+from ...schemas import envelope
+from ...state import state
+from .schemas_system import METRIC_NAMES, MetricsArgsSchema, MetricsMetaSchema, MetricsSchema, SystemStatusSchema
 
 blp = Blueprint("System", __name__, description="System: health of the parts, counts and time series")
 

@@ -16,12 +16,14 @@ from flask_smorest import Blueprint
 from taskq import netguard
 from taskq.errors import TaskqValueError
 
-from ..auth import current_principal, secured
-from ..envelope import iso, ok
-from ..errors import ApiError
-from ..schemas import envelope
-from ..state import state
-from .schemas import MessageSchema, WebhookCreateSchema, WebhookSchema
+from ...auth import current_principal, secured
+from ...envelope import iso, ok
+from ...errors import ApiError
+from ...schemas import envelope
+from ...state import state
+from ...shared_tasks.schemas import MessageSchema
+from .schemas_webhooks import WebhookCreateSchema, WebhookSchema
+from .state import state as dts_state
 
 blp = Blueprint("Webhooks", __name__, description="Webhooks: endpoints told about task and worker events")
 
@@ -52,9 +54,9 @@ class Webhooks(MethodView):
     def post(self, body):
         """Register an endpoint. The answer holds its secret, shown only here."""
         st = state()
-        queues = body.get("queues") or [st.dts_queue]
+        queues = body.get("queues") or [dts_state().queue]
         principal = current_principal()
-        if set(queues) != {st.dts_queue} and not (principal and principal.allows("admin")):
+        if set(queues) != {dts_state().queue} and not (principal and principal.allows("admin")):
             raise ApiError(403, "insufficient_scope",
                            "an endpoint for queues other than the DTS queue needs scope 'admin'",
                            {"required_scope": "admin"})

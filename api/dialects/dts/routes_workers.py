@@ -4,24 +4,17 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from taskq.worker_registry import WorkerRegistry
-
-from ..auth import current_principal, secured
-from ..envelope import ok, page_meta
-from ..errors import ApiError
-from ..schemas import PageMetaSchema, envelope
-from ..services.labels import is_project_task, queue_labels
-from ..state import state
-from .schemas import (WorkerDetailSchema, WorkerListArgsSchema, WorkerSchema, WorkerTaskArgsSchema,
-                      WorkerTaskSchema)
-from .views import STATUS_QUERY, task_name, task_view, worker_view
+from ...auth import current_principal, secured
+from ...envelope import ok, page_meta
+from ...errors import ApiError
+from ...schemas import PageMetaSchema, envelope
+from ...services.labels import is_project_task, queue_labels
+from ...state import state
+from .schemas_workers import (WorkerDetailSchema, WorkerListArgsSchema, WorkerSchema,
+                              WorkerTaskArgsSchema, WorkerTaskSchema)
+from .serializers import STATUS_QUERY, task_name, task_view, worker_view
 
 blp = Blueprint("Workers", __name__, description="Workers: who runs tasks, and what they hold")
-
-
-def _registry() -> WorkerRegistry:
-    st = state()
-    return WorkerRegistry(st.redis, st.keys)
 
 
 def _sees_projects() -> bool:
@@ -39,7 +32,7 @@ def _labels(workers) -> dict[str, str] | None:
 
 
 def _worker(worker_id: str):
-    w = _registry().get(worker_id)
+    w = state().workers.get(worker_id)
     if w is None:
         raise ApiError(404, "not_found", f"worker {worker_id} not found")
     return w
@@ -52,7 +45,7 @@ def _worker(worker_id: str):
 def list_workers(args):
     """List workers, most recently heard from first."""
     page, limit = args["page"], args["limit"]
-    workers = _registry().all(args.get("status"))
+    workers = state().workers.all(args.get("status"))
     chunk = workers[(page - 1) * limit: page * limit]
     labels = _labels(chunk)
     return ok([worker_view(w, labels=labels) for w in chunk], page_meta(page, limit, len(workers)))

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from ..envelope import ok
-from ..schemas import envelope
-from . import state
-from .access import blueprint, caller, gate, reader
-from .schemas import (OffsetPageSchema, ProjectCreateSchema, ProjectListArgsSchema, ProjectSchema,
-                      ProjectStatsSchema, ProjectUpdateSchema, TaskTypeCreateSchema, TaskTypeSchema,
-                      TaskTypeUpdateSchema, TDMessageSchema)
-from .views import canonical_id as _project_id, ms_iso, project_view, stats_view, type_view
+from ...envelope import ok
+from ...schemas import envelope
+from .state import state
+from .access import blueprint, caller, gate, readable_project, reader
+from .schemas_common import OffsetPageSchema, TDMessageSchema
+from .schemas_projects import (ProjectCreateSchema, ProjectListArgsSchema, ProjectSchema, ProjectStatsSchema,
+                               ProjectUpdateSchema, TaskTypeCreateSchema, TaskTypeSchema,
+                               TaskTypeUpdateSchema)
+from .serializers import canonical_id as _project_id, ms_iso, project_view, stats_view, type_view
 
 blp = blueprint("TaskDriver Projects", "Projects (queues with defaults) and task types (templates)")
 
@@ -32,8 +33,8 @@ def _project_fields(body: dict) -> dict:
 
 
 def _view(project) -> dict:
-    svc = state().service
-    return project_view(project, svc.counts_many([project.id])[project.id])
+    td = state()
+    return project_view(project, td.service.counts_many([project.id])[project.id])
 
 
 @blp.route("/projects")
@@ -44,16 +45,16 @@ class Projects(MethodView):
     def get(self, args):
         """List projects (status active, closed or all; limit 1-100; offset).
         An agent session sees its own project only."""
-        svc = state().service
+        td = state()
         p = caller()
         if p.kind == "session":
-            found = [svc.projects.get(p.project_id)]
+            found = [td.projects.get(p.project_id)]
             found = [x for x in found if args["status"] in ("all", x.status)]
             total = len(found)
             found = found[args["offset"]:args["offset"] + args["limit"]]
         else:
-            found, total = svc.projects.list(args["status"], args["offset"], args["limit"])
-        counts = svc.counts_many([x.id for x in found])
+            found, total = td.projects.list(args["status"], args["offset"], args["limit"])
+        counts = td.service.counts_many([x.id for x in found])
         return ok([project_view(x, counts[x.id]) for x in found],
                   {"total": total, "limit": args["limit"], "offset": args["offset"]})
 
@@ -65,7 +66,7 @@ class Projects(MethodView):
         """Create a project; config defaults: 3 retries, 10-minute leases, 1-minute reaper."""
         fields = _project_fields(body)
         fields.pop("status", None)
-        return ok(_view(state().service.projects.create(**fields)))
+        return ok(_view(state().projects.create(**fields)))
 
 
 @blp.route("/projects/<project_id>")
@@ -74,23 +75,21 @@ class ProjectItem(MethodView):
     @blp.response(200, envelope(ProjectSchema))
     def get(self, project_id):
         """Get a project with its config and task counts."""
-        project_id = _project_id(project_id)
-        reader(project_id)
-        return ok(_view(state().service.projects.get(project_id)))
+        return ok(_view(readable_project(project_id)))
 
     @gate("projects:write")
     @blp.arguments(ProjectUpdateSchema)
     @blp.response(200, envelope(ProjectSchema))
     def put(self, body, project_id):
         """Change a project (only the fields given; config fields one by one)."""
-        project = state().service.projects.update(_project_id(project_id), **_project_fields(body))
+        project = state().projects.update(_project_id(project_id), **_project_fields(body))
         return ok(_view(project))
 
     @gate("projects:write")
     @blp.response(200, envelope(TDMessageSchema))
     def delete(self, project_id):
         """Delete a project with its task types and tasks."""
-        state().service.projects.delete(_project_id(project_id))
+        state().projects.delete(_project_id(project_id))
         return ok({"message": "Project deleted successfully"})
 
 
@@ -99,18 +98,16 @@ class ProjectItem(MethodView):
 @blp.response(200, envelope(ProjectStatsSchema))
 def project_stats(project_id):
     """Counts by status, queue depth, active agents and the last hour's activity."""
-    project_id = _project_id(project_id)
-    reader(project_id)
-    svc = state().service
-    project = svc.projects.get(project_id)
-    stats = stats_view(svc.counts_many([project.id])[project.id])
-    leases = svc.projects.leases(project.id)
-    last_run, next_run = svc.projects.reaper_runs(project.id)
+    project = readable_project(project_id)
+    td = state()
+    stats = stats_view(td.service.counts_many([project.id])[project.id])
+    leases = td.projects.leases(project.id)
+    last_run, next_run = td.projects.reaper_runs(project.id)
     return ok({
         "project": {"id": project.id, "name": project.name, "stats": stats},
         "queueDepth": stats["queuedTasks"],
         "activeAgents": len({x["agent"] for x in leases}),
-        "recentActivity": svc.recent(project.id),
+        "recentActivity": td.service.recent(project.id),
         "reaper": {"intervalMinutes": project.reaper_minutes, "lastRunAt": ms_iso(last_run),
                    "nextRunAt": ms_iso(next_run)},
     })
@@ -122,11 +119,8 @@ class TaskTypes(MethodView):
     @blp.response(200, envelope(TaskTypeSchema, True))
     def get(self, project_id):
         """A project's task types, oldest first."""
-        project_id = _project_id(project_id)
-        reader(project_id)
-        svc = state().service
-        project = svc.projects.get(project_id)
-        return ok([type_view(t, project) for t in svc.types.list(project_id)])
+        project = readable_project(project_id)
+        return ok([type_view(t, project) for t in state().types.list(project.id)])
 
     @gate("projects:write")
     @blp.arguments(TaskTypeCreateSchema)
@@ -135,10 +129,10 @@ class TaskTypes(MethodView):
     def post(self, body, project_id):
         """Create a task type: a template with {{variables}}, duplicate handling,
         and retries / lease length overriding the project's."""
-        svc = state().service
+        td = state()
         fields = {TYPE_FIELDS[k]: v for k, v in body.items()}
-        tt = svc.types.create(_project_id(project_id), **fields)
-        return ok(type_view(tt, svc.projects.get(tt.project_id)))
+        tt = td.types.create(_project_id(project_id), **fields)
+        return ok(type_view(tt, td.projects.get(tt.project_id)))
 
 
 @blp.route("/task-types/<type_id>")
@@ -147,24 +141,24 @@ class TaskTypeItem(MethodView):
     @blp.response(200, envelope(TaskTypeSchema))
     def get(self, type_id):
         """Get a task type."""
-        svc = state().service
-        tt = svc.types.get(_project_id(type_id))
+        td = state()
+        tt = td.types.get(_project_id(type_id))
         reader(tt.project_id)
-        return ok(type_view(tt, svc.projects.get(tt.project_id)))
+        return ok(type_view(tt, td.projects.get(tt.project_id)))
 
     @gate("projects:write")
     @blp.arguments(TaskTypeUpdateSchema)
     @blp.response(200, envelope(TaskTypeSchema))
     def put(self, body, type_id):
         """Change a task type (only the fields given; tasks already created keep theirs)."""
-        svc = state().service
-        tt = svc.types.update(_project_id(type_id), **{TYPE_FIELDS[k]: v for k, v in body.items()})
-        return ok(type_view(tt, svc.projects.get(tt.project_id)))
+        td = state()
+        tt = td.types.update(_project_id(type_id), **{TYPE_FIELDS[k]: v for k, v in body.items()})
+        return ok(type_view(tt, td.projects.get(tt.project_id)))
 
     @gate("projects:write")
     @blp.response(200, envelope(TDMessageSchema))
     @blp.alt_response(409, description="tasks of this type are queued or running")
     def delete(self, type_id):
         """Delete a task type that has no queued or running tasks."""
-        state().service.types.delete(_project_id(type_id))
+        state().types.delete(_project_id(type_id))
         return ok({"message": "Task type deleted successfully"})

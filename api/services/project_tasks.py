@@ -13,16 +13,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from taskq import Queue, Task
+from collections.abc import Sequence
+
+from taskq import Queue, Task, series
 from taskq.errors import Conflict, InvalidState, TaskExists
-from taskq.keys import STATUSES, Keys
+from taskq.keys import STATUSES
 from taskq.options import build_spec
-from taskq.projects import Project, ProjectStore, redis_now_ms
+from taskq.projects import Project, ProjectStore, project_of_queue, queue_name, redis_now_ms
 from taskq.task_types import TaskType, TaskTypeStore, batch_tag, render, type_tag
 
 from ..errors import validation_error
-from ..services import listing
-from .views import STATUS_QUERY, is_td_task
+from . import listing
+from .tasks import TaskService
 
 SCALARS = (str, int, float, bool)
 LAST_HOUR_MINUTES = 60
@@ -38,14 +40,16 @@ def check_variables(variables: Any, prefix: str = "") -> list[dict]:
     return [_problem(prefix, f"variables.{k}", "must be text, a number or a boolean") for k in bad]
 
 
-class TaskDriverService:
-    def __init__(self, redis, keys: Keys):
-        self.redis, self.keys = redis, keys
-        self.projects = ProjectStore(redis, keys.prefix)
-        self.types = TaskTypeStore(redis, keys.prefix)
+class ProjectTaskService:
+    """A TaskDriver project's tasks, on the app's one TaskService (whose
+    cached Queue objects skip the queue-registry SADD after a queue's first
+    enqueue), ProjectStore and TaskTypeStore."""
+
+    def __init__(self, tasks: TaskService, projects: ProjectStore, types: TaskTypeStore):
+        self.redis, self.tasks, self.projects, self.types = tasks.redis, tasks, projects, types
 
     def queue(self, project_id: str) -> Queue:
-        return self.projects.queue(project_id)
+        return self.tasks.queue(queue_name(project_id))
 
     # -- creating ---------------------------------------------------------------
     def _spec(self, project: Project, tt: TaskType | None, item: dict, batch_id: str | None,
@@ -145,41 +149,20 @@ class TaskDriverService:
             raise TaskExists("duplicate tasks: " + "; ".join(clashes[:20]))
 
     # -- listing ----------------------------------------------------------------
-    def list(self, project_id: str, status: str | None = None, assigned_to: str | None = None,
+    def list(self, project_id: str, statuses: Sequence[str] = (), assigned_to: str | None = None,
              batch_id: str | None = None, type_id: str | None = None, offset: int = 0,
              limit: int = 100) -> tuple[list[Task], int]:
-        """Newest first (creation order, ties by id). No filter, one status,
+        """Newest first (creation order, ties by id); ``statuses`` are engine
+        statuses (any of them matches). No filter, one status,
         one batch or one type page in Redis with exact totals from the
         indexes; an agent, or a filter within another, walks the candidate
         index to count (api.services.listing.WALK_CAP at most)."""
         self.projects.get(project_id)
         q = self.queue(project_id)
-        statuses = list(STATUS_QUERY[status]) if status else []
+        statuses = list(statuses)
         tags = [t for t in (batch_id and batch_tag(batch_id), type_id and type_tag(type_id)) if t]
-        if not (statuses or assigned_to or tags):
-            ids, total = q.list_ids(offset=offset, limit=limit, newest_first=True), q.count()
-        elif not (tags or assigned_to):
-            ids, total = listing.by_creation(q, statuses, True, offset, limit)
-        elif len(tags) == 1 and not (statuses or assigned_to):
-            ids, total = q.list_ids(tag=tags[0], offset=offset, limit=limit), q.count(tag=tags[0])
-        elif tags:
-            tags.sort(key=lambda t: q.count(tag=t))  # walk the smaller tag, check the other
-            ids, total = listing.count_walk(q, "tag", tags[0], statuses, assigned_to, tags[1:],
-                                            True, offset, limit)
-        else:
-            ids, total = self._agent_tasks(q, statuses, assigned_to, offset, limit)
+        ids, total = listing.creation_page(q, statuses, tags, assigned_to, True, offset, limit)
         return q.get_many(ids), total
-
-    def _agent_tasks(self, q: Queue, statuses: list[str], agent: str, offset: int,
-                     limit: int) -> tuple[list[str], int]:
-        """An agent's tasks (maybe within a status): walk the status zsets
-        when they are smaller than the queue, else the queue in creation order."""
-        in_status = listing.cards(self.redis, [q.qkeys.status_index(s) for s in statuses])
-        if not statuses or in_status >= q.count():
-            return listing.count_walk(q, "all", None, statuses, agent, (), True, offset, limit)
-        ids = [tid for s in statuses for tid in listing.matching_all(q, s, (), agent, ())]
-        ordered = listing.in_creation_order(q, ids, True)
-        return ordered[offset:offset + limit], len(ordered)
 
     # -- changing -----------------------------------------------------------------
     def meta_changes(self, task: Task, body: dict, meta: dict | None = None) -> dict:
@@ -190,7 +173,7 @@ class TaskDriverService:
         instructions again."""
         if not ({"instructions", "variables"} & set(body)):
             return {}
-        if not is_td_task(task):
+        if project_of_queue(task.queue) is None:
             raise Conflict(f"task {task.id} is not a TaskDriver task: instructions and variables "
                            "belong to a project's tasks", status="not_taskdriver")
         if meta is None:
@@ -230,14 +213,10 @@ class TaskDriverService:
 
     def recent(self, project_id: str) -> dict:
         """The last hour from the engine's per-minute counters."""
-        q = self.queue(project_id)
         minute = redis_now_ms(self.redis) // 60_000
-        events = ("completed", "failed", "runtime_ms")
-        fields = [f"m:{m}:{e}" for m in range(minute - LAST_HOUR_MINUTES + 1, minute + 1) for e in events]
-        sums = dict.fromkeys(events, 0)
-        for f, v in zip(fields, self.redis.hmget(q.qkeys.series, fields)):
-            if v:
-                sums[f.rsplit(":", 1)[1]] += int(v)
-        done = sums["completed"]
-        return {"tasksCompletedLastHour": done, "tasksFailedLastHour": sums["failed"],
-                "averageTaskDuration": round(sums["runtime_ms"] / done / 1000, 3) if done else 0.0}
+        counts = series.read(self.redis, [self.queue(project_id).qkeys.series], series.MINUTE,
+                             range(minute - LAST_HOUR_MINUTES + 1, minute + 1),
+                             ("completed", "failed", series.RUNTIME))
+        done = counts.total("completed")
+        return {"tasksCompletedLastHour": done, "tasksFailedLastHour": counts.total("failed"),
+                "averageTaskDuration": round(counts.total(series.RUNTIME) / done / 1000, 3) if done else 0.0}

@@ -18,33 +18,31 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import g, has_request_context, request
+from flask import g, request
 from flask_smorest import Blueprint
 
 from taskq.keys import queue_of
 from taskq.projects import QUEUE_PREFIX, project_of_queue
 
-from ..auth import SECURITY, Principal, authenticated
-from ..errors import ApiError, validation_error
+from ...auth import SECURITY, Principal, authenticated
+from ...errors import ApiError, validation_error
+from .serializers import canonical_id
+from .state import state
 
-BLUEPRINTS: set[str] = set()
-"""Names of the TaskDriver blueprints (their errors carry a string ``error``)."""
-PATHS = ("/api/projects", "/api/task-types/", "/api/agents/", "/api/auth/", "/api/tasks/" + QUEUE_PREFIX)
-"""TaskDriver's paths, for errors raised before a route matched (404, 405)."""
+PROJECT_TASKS = "/api/tasks/" + QUEUE_PREFIX
+"""A project's task on any /api/tasks route (the shared one included)."""
 DOC_SECURITY = SECURITY + [{"sessionAuth": []}]
 
 
 def blueprint(name: str, description: str) -> Blueprint:
-    BLUEPRINTS.add(name)
     return Blueprint(name, __name__, description=description)
 
 
-def string_errors() -> bool:
-    """TaskDriver routes, the shared task routes on a project's task, and
-    any call made with an agent session answer errors as TaskDriver does."""
-    if not has_request_context():
-        return False
-    if request.blueprint in BLUEPRINTS or request.path.startswith(PATHS):
+def claims_request() -> bool:
+    """Requests that answer errors as TaskDriver does whatever route serves
+    them: any call made with an agent session, and any call on a project's
+    task (its id names its queue, td-<project id>)."""
+    if request.path.startswith(PROJECT_TASKS):
         return True
     principal = g.get("principal")
     return principal is not None and principal.kind == "session"
@@ -107,6 +105,14 @@ def reader(project_id: str, scope: str = "projects:read") -> Principal:
     return need(scope)
 
 
+def readable_project(project_id: str):
+    """The project a path names (UUID text canonical), once the caller may
+    read it (``projects:read`` or a session of it); 404 when there is none."""
+    project_id = canonical_id(project_id)
+    reader(project_id)
+    return state().projects.get(project_id)
+
+
 def check_limits(p: Principal, agent: str | None, project_id: str | None) -> None:
     """403 unless a key or token limited to named agents / projects may act
     as ``agent`` in ``project_id`` (an unlimited one may act as any)."""
@@ -152,24 +158,3 @@ def agent_for(agent: str | None, project_id: str | None = None) -> tuple[Princip
         if task_id is not None:
             _forbidden_project(p, _project_of_task(task_id))
     return p, agent
-
-
-def shared_scope(dts_scope: str, td_scope: str):
-    """View decorator of the routes both dialects share (/api/tasks/{id}):
-    ``dts_scope`` for any task, or ``td_scope`` for a TaskDriver project's
-    task (its id names its queue, td-<project id>). Sessions are refused."""
-    def decorator(view):
-        @wraps(view)
-        def wrapper(*args, **kwargs):
-            p = caller()
-            task_id = str(kwargs.get("task_id", ""))
-            if p.allows(dts_scope) or (task_id.startswith(QUEUE_PREFIX) and p.allows(td_scope)):
-                return view(*args, **kwargs)
-            if p.kind == "session":
-                raise _forbidden("an agent session may only use its own project and tasks")
-            raise ApiError(403, "insufficient_scope", f"this call needs scope {dts_scope!r}",
-                           {"required_scope": dts_scope})
-        wrapper.required_scope = dts_scope
-        return Blueprint.doc(security=SECURITY, responses={
-            "401": "UNAUTHORIZED", "403": "FORBIDDEN", "429": "TOO_MANY_REQUESTS"})(wrapper)
-    return decorator

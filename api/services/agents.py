@@ -23,11 +23,10 @@ from redis.exceptions import LockError
 
 from taskq import Lease, Task
 from taskq.errors import Conflict, InvalidState, LeaseLost
-from taskq.keys import Keys
 from taskq.projects import Project, ProjectStore, project_of_queue
 
 from ..errors import ApiError
-from ..services.tasks import TaskService
+from .tasks import TaskService
 
 LOCK_SECONDS = 10
 """A next-task call holds its agent's lock at most this long."""
@@ -36,9 +35,8 @@ LOCK_WAIT = 5
 
 
 class AgentService:
-    def __init__(self, redis, keys: Keys, tasks: TaskService):
-        self.redis, self.keys, self.tasks = redis, keys, tasks
-        self.projects = ProjectStore(redis, keys.prefix)
+    def __init__(self, tasks: TaskService, projects: ProjectStore):
+        self.redis, self.keys, self.tasks, self.projects = tasks.redis, tasks.keys, tasks, projects
 
     def next_task(self, project: Project, agent: str) -> Task | None:
         if project.status != "active":
@@ -50,7 +48,7 @@ class AgentService:
         try:
             for task_id in self.projects.held_by(project.id, agent):
                 return self.tasks.get(task_id)
-            q = self.projects.queue(project.id)
+            q = self.tasks.queue(project.queue)
             leases = q.claim(n=1, lease=float(project.lease_minutes) * 60, worker=agent)
             return leases[0].task if leases else None
         finally:

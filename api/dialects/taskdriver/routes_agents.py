@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import re
 
-from ..envelope import ok
-from ..errors import validation_error
-from ..schemas import envelope
-from . import state
-from .access import agent_for, blueprint, gate, reader
-from .schemas import (AGENT_MESSAGE, AGENT_RE, AgentSchema, CleanupSchema, CompleteSchema,
-                      ExtendLeaseSchema, FailSchema, NextTaskEnvelopeSchema, NextTaskSchema, PeekSchema,
-                      TDTaskSchema)
-from .views import NO_TASKS, agent_view, canonical_id, task_view
+from ...envelope import ok
+from ...errors import validation_error
+from ...schemas import envelope
+from .state import state
+from .access import agent_for, blueprint, gate, readable_project
+from ...shared_tasks.schemas import TDTaskSchema
+from .schemas_agents import (AgentSchema, CleanupSchema, CompleteSchema, ExtendLeaseSchema, FailSchema,
+                             NextTaskEnvelopeSchema, NextTaskSchema, PeekSchema)
+from .schemas_common import AGENT_MESSAGE, AGENT_RE
+from .serializers import NO_TASKS, agent_view, canonical_id, task_view
 
 blp = blueprint("TaskDriver Agents", "Agents lease tasks by name: next task, complete, fail, extend, "
                                      "cleanup of expired leases")
@@ -25,16 +26,19 @@ def _session_project(principal) -> str | None:
     return principal.project_id if principal.kind == "session" else None
 
 
+def _acting(body: dict) -> tuple[str, str | None]:
+    """(the agent the caller acts as, the project a session is held to)."""
+    principal, agent = agent_for(body.get("agentName"), body.get("projectId"))
+    return agent, _session_project(principal)
+
+
 @blp.route("/projects/<project_id>/agents", methods=["GET"])
 @gate("projects:read", sessions=True)
 @blp.response(200, envelope(AgentSchema, True))
 def agents(project_id):
     """Agents holding a live lease in the project, soonest expiry first."""
-    project_id = canonical_id(project_id)
-    reader(project_id)
-    svc = state().service
-    svc.projects.get(project_id)
-    return ok([agent_view(x) for x in svc.projects.leases(project_id)])
+    project = readable_project(project_id)
+    return ok([agent_view(x) for x in state().projects.leases(project.id)])
 
 
 @blp.route("/projects/<project_id>/peek-next-task", methods=["GET"])
@@ -42,11 +46,8 @@ def agents(project_id):
 @blp.response(200, envelope(PeekSchema))
 def peek(project_id):
     """How many tasks an agent asking now could be given (nothing is leased)."""
-    project_id = canonical_id(project_id)
-    reader(project_id)
-    svc = state().service
-    svc.projects.get(project_id)
-    return ok({"projectId": project_id, "tasksAvailable": svc.projects.available(project_id)})
+    project = readable_project(project_id)
+    return ok({"projectId": project.id, "tasksAvailable": state().projects.available(project.id)})
 
 
 @blp.route("/agents/<agent_name>/next-task", methods=["POST"])
@@ -67,7 +68,7 @@ def next_task(body, agent_name):
     if problems:
         raise validation_error(problems)
     td = state()
-    task = td.agents.next_task(td.service.projects.get(project_id), agent)
+    task = td.agents.next_task(td.projects.get(project_id), agent)
     if task is None:
         return {"success": False, "error": NO_TASKS, "data": {"task": None, "agentName": agent}}
     view = task_view(task)
@@ -81,9 +82,8 @@ def next_task(body, agent_name):
 @blp.alt_response(409, description="the task is not running, or not leased to this agent (lease lost)")
 def complete(body, task_id):
     """Complete the agent's task with a result and outputs; this ends its lease."""
-    principal, agent = agent_for(body.get("agentName"), body.get("projectId"))
-    task = state().agents.complete(task_id, agent, body.get("result"), body.get("outputs"),
-                                   _session_project(principal))
+    agent, own = _acting(body)
+    task = state().agents.complete(task_id, agent, body.get("result"), body.get("outputs"), own)
     return ok(task_view(task))
 
 
@@ -95,9 +95,8 @@ def complete(body, task_id):
 def fail(body, task_id):
     """Fail the agent's attempt: with canRetry and retries left the task is
     queued again at once, else it fails for good. This ends the lease."""
-    principal, agent = agent_for(body.get("agentName"), body.get("projectId"))
-    task, _ = state().agents.fail(task_id, agent, body["error"], body["canRetry"],
-                                  _session_project(principal))
+    agent, own = _acting(body)
+    task, _ = state().agents.fail(task_id, agent, body["error"], body["canRetry"], own)
     return ok(task_view(task))
 
 
@@ -108,8 +107,8 @@ def fail(body, task_id):
 @blp.alt_response(409, description="the task is not running, or not leased to this agent (lease lost)")
 def extend_lease(body, task_id):
     """Push the lease's expiry extensionMinutes later."""
-    principal, agent = agent_for(body.get("agentName"), body.get("projectId"))
-    task = state().agents.extend(task_id, agent, body["extensionMinutes"], _session_project(principal))
+    agent, own = _acting(body)
+    task = state().agents.extend(task_id, agent, body["extensionMinutes"], own)
     return ok(task_view(task))
 
 
@@ -120,7 +119,7 @@ def cleanup(project_id):
     """Reclaim the project's expired leases now: each task is queued again
     (or fails when its retries are spent)."""
     project_id = canonical_id(project_id)
-    svc = state().service
-    svc.projects.get(project_id)
-    done = svc.projects.reclaim(project_id)
+    td = state()
+    td.projects.get(project_id)
+    done = td.projects.reclaim(project_id)
     return ok({"reclaimedTasks": done["reclaimed"], "cleanedAgents": done["agents"]})

@@ -1,0 +1,93 @@
+"""Error bodies follow the style the request's dialect declares: the
+renderers themselves, and the choice by matched blueprint, by a dialect's
+paths (errors before any route matched) and by a dialect's own claim. The
+Tasker style is the one the next dialect needs: no envelope,
+``{"error": {"type", "message", "code", "details"}}``."""
+
+from __future__ import annotations
+
+from flask import Flask, g, request
+from flask_smorest import Blueprint
+
+from api import error_styles, errors
+from api.dialects.base import Dialect, Dialects
+from api.errors import ApiError
+
+
+def test_tasker_body_has_no_envelope_and_names_the_type():
+    body = error_styles.render("tasker", 404, "handler_not_found", "Handler 'x' not found")
+    assert body == {"error": {"type": "NotFound", "message": "Handler 'x' not found",
+                              "code": "HANDLER_NOT_FOUND"}}
+
+
+def test_tasker_body_carries_details_and_extras_inside_error():
+    body = error_styles.render("tasker", 422, "validation_error", "bad", {"fields": {"a": ["required"]}},
+                               {"validationDetails": [{"field": "a"}]})
+    assert body == {"error": {"type": "ValidationError", "message": "bad", "code": "VALIDATION_ERROR",
+                              "details": {"fields": {"a": ["required"]},
+                                          "validationDetails": [{"field": "a"}]}}}
+    assert error_styles.render("tasker", 418, "teapot", "t")["error"]["type"] == "InternalError"
+
+
+def test_object_and_string_bodies_keep_their_shapes():
+    app = Flask("t")
+    with app.test_request_context("/"):
+        obj = error_styles.render("object", 409, "conflict", "m", None, {"validationDetails": []})
+        text = error_styles.render("string", 409, "conflict", "m", {"status": "x"})
+    assert list(obj) == ["success", "error", "timestamp", "correlationId", "validationDetails"]
+    assert obj["error"] == {"code": "conflict", "message": "m", "details": {}}
+    assert text["error"] == "m" and text["code"] == "conflict" and text["details"] == {"status": "x"}
+    assert error_styles.render("no-such-style", 409, "c", "m")["error"]["code"] == "c"  # the default
+
+
+def _app() -> Flask:
+    """Three dialects: 'obj' owns /obj/..., 'tasker' /tasker/..., and 'str'
+    claims any request whose g.caller is 'agent'."""
+    app = Flask("t")
+    errors.register(app)
+    blueprints = {}
+    for name in ("obj", "tasker", "str"):
+        blp = Blueprint(name, __name__)
+
+        @blp.route("/boom")
+        def boom():
+            raise ApiError(422, "validation_error", "bad input", {"fields": {"x": ["no"]}})
+
+        blueprints[name] = blp
+        app.register_blueprint(blp, url_prefix="/" + name)
+    registry = app.extensions["taskq.dialects"] = Dialects()
+    registry.add(Dialect("obj", "/obj", (blueprints["obj"],), "object", paths=("/",)), app, None)
+    registry.add(Dialect("tasker", "/tasker", (blueprints["tasker"],), "tasker", paths=("/",)), app, None)
+    registry.add(Dialect("str", "/str", (blueprints["str"],), "string",
+                         claims=lambda: g.get("caller") == "agent"), app, None)
+
+    @app.before_request
+    def who():
+        g.caller = request.headers.get("X-Caller")
+    return app
+
+
+def test_the_matched_blueprint_picks_the_style():
+    c = _app().test_client()
+    assert c.get("/tasker/boom").json == {"error": {
+        "type": "ValidationError", "message": "bad input", "code": "VALIDATION_ERROR",
+        "details": {"fields": {"x": ["no"]}}}}
+    assert c.get("/obj/boom").json["error"]["code"] == "validation_error"
+    assert c.get("/str/boom").json["error"] == "bad input"
+
+
+def test_before_a_route_matched_the_paths_pick_the_style():
+    c = _app().test_client()
+    resp = c.get("/tasker/nothing-here")
+    assert resp.status_code == 404 and resp.json["error"]["type"] == "NotFound"
+    assert "success" not in resp.json
+    assert c.post("/tasker/boom").json["error"]["type"] == "MethodNotAllowed"
+    assert c.get("/obj/nothing").json["error"]["code"] == "not_found"
+    assert c.get("/elsewhere").json["error"]["code"] == "not_found"          # no dialect: the default
+
+
+def test_a_dialect_that_claims_the_caller_wins_over_the_route():
+    c = _app().test_client()
+    assert c.get("/tasker/boom", headers={"X-Caller": "agent"}).json["error"] == "bad input"
+    resp = c.get("/obj/nothing", headers={"X-Caller": "agent"})
+    assert isinstance(resp.json["error"], str) and resp.json["code"] == "not_found"
