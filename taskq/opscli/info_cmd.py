@@ -44,7 +44,7 @@ def render(data: dict) -> str:
     sched, redis = data["scheduler"], data["redis"]
     return "\n\n".join([
         queue_table(data["queues"]),
-        f"{len(data['workers'])} workers\n{workers}",
+        f"{len(data['workers'])} worker{'' if len(data['workers']) == 1 else 's'}\n{workers}",
         fields([("scheduler leader", sched["leader_id"] or "(none)"),
                 ("schedulers alive", sched["instance_count"]),
                 ("redis", f"{redis['version']}, {redis['used_memory_human']} used")]),
