@@ -151,5 +151,10 @@ def stop_flag_on_signals(graceful: bool) -> threading.Event:
     return stop
 
 
+from taskq import opscli  # noqa: E402,F401  (adds info, tasks, queues to main)
+
 if __name__ == "__main__":
-    main()
+    # `python -m taskq.cli`: run the group the command modules registered on.
+    from taskq.cli import main as registered_main
+
+    registered_main()

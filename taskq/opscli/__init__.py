@@ -1,0 +1,17 @@
+"""The operator's commands: ``taskq info``, ``taskq tasks ...`` and
+``taskq queues ...`` (what ``rq info`` is to RQ), engine-only.
+
+taskq/cli.py imports this package once, at its end; importing it adds the
+commands to the ``taskq`` group. Later features add their groups here too.
+"""
+
+from __future__ import annotations
+
+from taskq.cli import main
+
+from .info_cmd import info
+from .queues_cmd import queues
+from .tasks_cmd import tasks
+
+for _command in (info, tasks, queues):
+    main.add_command(_command)

@@ -1,0 +1,73 @@
+"""``taskq queues list|pause|resume|purge``."""
+
+from __future__ import annotations
+
+import click
+
+from taskq.keys import STATUSES
+
+from .common import json_option, ops_command, queue_callback
+from .output import emit_json, table
+
+
+def queue_rows(ops, names: list[str]) -> list[dict]:
+    """Each queue's name, paused flag and task counts by status (a task
+    parked behind a full concurrency key counts as queued)."""
+    out = []
+    for name in names:
+        q = ops.queue(name)
+        out.append({"name": name, "paused": q.is_paused, "counts": q.counts()})
+    return out
+
+
+def queue_table(rows: list[dict]) -> str:
+    return table(["queue", "paused", *STATUSES],
+                 [[r["name"], r["paused"], *(r["counts"][s] for s in STATUSES)] for r in rows],
+                 empty="(no queues)")
+
+
+@click.group()
+def queues() -> None:
+    """List queues; pause, resume or purge one."""
+
+
+@queues.command("list")
+@json_option
+@ops_command
+def list_queues(ops, as_json: bool) -> None:
+    """Every known queue with its counts by status."""
+    rows = queue_rows(ops, ops.queue_names())
+    if as_json:
+        emit_json(rows)
+    else:
+        click.echo(queue_table(rows))
+
+
+@queues.command()
+@click.argument("queue", callback=queue_callback)
+@ops_command
+def pause(ops, queue: str) -> None:
+    """Stop workers claiming from QUEUE (running tasks go on)."""
+    ops.queue(queue).pause()
+    click.echo(f"queue {queue} paused")
+
+
+@queues.command()
+@click.argument("queue", callback=queue_callback)
+@ops_command
+def resume(ops, queue: str) -> None:
+    """Let workers claim from QUEUE again."""
+    ops.queue(queue).resume()
+    click.echo(f"queue {queue} resumed")
+
+
+@queues.command()
+@click.argument("queue", callback=queue_callback)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@ops_command
+def purge(ops, queue: str, yes: bool) -> None:
+    """Delete every key of QUEUE: its tasks in every status, logs, stats."""
+    if not yes:
+        click.confirm(f"Delete every task and key of queue {queue!r}?", abort=True)
+    n = ops.queue(queue).purge()
+    click.echo(f"queue {queue} purged: {n} keys deleted")
