@@ -20,15 +20,18 @@ from taskq.keys import ApiKeys
 _scopes = click.option("--scope", "-s", "scopes", multiple=True, required=True,
                        help=f"Scope to grant (repeat): {', '.join(auth.SCOPES)}.")
 _url = click.option("--url", envvar="REDIS_URL", default=None, metavar="URL",
-                    help="Redis URL [env: REDIS_URL; default: redis://127.0.0.1:6379/0].")
+                    help="Redis URL [env: REDIS_URL; default: the one in .taskq/redis.url while "
+                         "taskq start runs, else redis://127.0.0.1:6379/0].")
 _prefix = click.option("--prefix", envvar="TASKQ_PREFIX", default=DEFAULT_PREFIX, show_default=True,
                        help="Key prefix [env: TASKQ_PREFIX].")
 
 
 def _redis(url: str | None):
-    import redis
+    """The Redis named by --url / REDIS_URL, else the one a running ``taskq
+    start`` uses (.taskq/redis.url), else the default, said on stderr."""
+    from taskq.cli import redis_client
 
-    return redis.Redis.from_url(url or "redis://127.0.0.1:6379/0", decode_responses=True)
+    return redis_client(url)
 
 
 def _rate(ctx, param, value: str | None) -> str | None:

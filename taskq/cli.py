@@ -31,15 +31,22 @@ def url_option(func):
     """Add ``--url`` (env ``REDIS_URL``); the command receives ``url`` or None."""
     return click.option(
         "--url", envvar="REDIS_URL", default=None, metavar="URL",
-        help=f"Redis URL [env: REDIS_URL; default: {DEFAULT_URL}].",
+        help=f"Redis URL [env: REDIS_URL; default: the one in .taskq/redis.url "
+             f"while taskq start runs, else {DEFAULT_URL}].",
     )(func)
 
 
 def redis_client(url: str | None):
-    """A redis-py client for ``url`` (or the default local Redis)."""
+    """A redis-py client for ``url``, else the Redis of a running ``taskq
+    start`` (.taskq/redis.url), else the default local Redis (said on stderr)."""
     import redis
 
-    return redis.Redis.from_url(url or DEFAULT_URL, decode_responses=True)
+    from taskq.embedded import resolve_url
+
+    url, note = resolve_url(url, DEFAULT_URL)
+    if note:
+        click.echo(note, err=True)
+    return redis.Redis.from_url(url, decode_responses=True)
 
 
 ENTRY_POINTS = "taskq.commands"
@@ -73,43 +80,76 @@ def main() -> None:
     """taskq: a Redis-native task queue."""
 
 
+def _port(ctx, param, value) -> int:
+    """--port / PORT: one line naming the setting unless it is a TCP port."""
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        port = 0
+    if not 1 <= port <= 65535:
+        raise click.BadParameter(f"PORT={value!r}: expected a TCP port, 1..65535")
+    return port
+
+
 @main.command()
 @click.option("--procfile", "-f", default="Procfile", show_default=True,
               type=click.Path(exists=True, dir_okay=False),
               help="Processes to run together.")
-@click.option("--data-dir", default=".taskq/redis", show_default=True,
-              help="Data and AOF of the embedded Redis, when one is needed.")
+@click.option("--data-dir", default=None,
+              help="Data and AOF of the embedded Redis, when one is needed "
+                   "[default: .taskq/redis, or $TASKQ_STATE_DIR/redis].")
+@click.option("--port", "-p", envvar="PORT", default="8000", show_default=True, callback=_port,
+              help="Port of the web process [env: PORT].")
+@click.option("--bind", "-b", envvar="TASKQ_BIND", default="127.0.0.1", show_default=True,
+              help="Address the web process listens on; 0.0.0.0 to serve other "
+                   "machines [env: TASKQ_BIND].")
 @url_option
-def start(procfile: str, data_dir: str, url: str | None) -> None:
-    """Run the Procfile's processes, with a Redis (embedded if none answers).
+def start(procfile: str, data_dir: str | None, port: int, bind: str, url: str | None) -> None:
+    """Run the Procfile's processes, with a Redis (embedded unless REDIS_URL is set).
 
-    Uses REDIS_URL when it answers; otherwise starts the redis-server shipped
-    with taskq (persistent, in --data-dir) and stops it on exit.
+    With REDIS_URL set, that Redis must answer (else exit 1). Without it the
+    redis-server shipped with taskq starts (persistent, in --data-dir), its
+    URL goes to .taskq/redis.url for the other taskq commands, and on a fresh
+    store an admin API key is created and printed, once. The web process
+    listens on --bind:--port (127.0.0.1:8000 unless told otherwise).
     """
-    from taskq.embedded import child_preexec, display_url, ensure_redis
+    from taskq import local_start
+    from taskq.embedded import (child_preexec, display_url, ensure_redis, remove_url_file,
+                                state_dir, write_url_file)
 
+    data_dir = data_dir or str(state_dir() / "redis")
     try:
         url, server = ensure_redis(url, data_dir)
-    except RuntimeError as exc:
+    except RuntimeError as exc:  # RedisUnreachable included: one line, exit 1
         raise click.ClickException(str(exc)) from None
     where = f"embedded, pid {server.pid}, data in {data_dir}" if server else "external"
     click.echo(f"taskq: using Redis at {display_url(url)} ({where})")
 
-    env = dict(os.environ, REDIS_URL=url)
+    # honcho hands each process type its own PORT (base + 100 per type), so
+    # the web line reads the port from a variable honcho leaves alone.
+    env = dict(os.environ, REDIS_URL=url, TASKQ_WEB_PORT=str(port), TASKQ_BIND=bind)
     # Procfile lines say `taskq ...`: make this interpreter's scripts win.
     bindir = os.path.dirname(sys.executable)
     env["PATH"] = os.pathsep.join([bindir, env.get("PATH", "")])
     try:
+        if server is not None:
+            write_url_file(url)
+            way_in = local_start.first_admin_key(url, env)
+        else:
+            way_in = local_start.key_command_hint()
         # Own session: a terminal's Ctrl-C reaches honcho once, through us.
         child = subprocess.Popen(
             [sys.executable, "-m", "honcho", "start", "-f", procfile],
             env=env, start_new_session=True, preexec_fn=child_preexec(),
         )
+        announcer = local_start.announce_when_up(child, bind, port, way_in, env)
         code = _wait_forwarding_signals(child)
+        announcer.join(timeout=5)  # a key made on this start is printed, whatever happened
     finally:
         if server is not None:
             click.echo("taskq: stopping the embedded Redis")
             server.stop()
+            remove_url_file(url)
     # A child killed by signal N reports -N; shells say 128 + N.
     click.get_current_context().exit(code if code >= 0 else 128 - code)
 

