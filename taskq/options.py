@@ -23,6 +23,9 @@ from .keys import ID_SEP, queue_of, valid_queue_name
 from .task import dt_to_ms
 
 PRIORITY_MIN, PRIORITY_MAX = -1000, 1000
+SEQ_SPAN = 2 ** 42
+"""Room per priority band in the ready zset's score (codes.lua holds the same):
+score = (PRIORITY_MAX - priority) * SEQ_SPAN + FIFO sequence."""
 """Higher runs first; the Lua ready score has room for exactly this range."""
 DEFAULT_MAX_RETRIES = 3
 MAX_JSON_DEPTH = 64

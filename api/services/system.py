@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from taskq import __version__
 from taskq.keys import Keys
 from taskq.maintenance import queue_names
-from taskq.options import PRIORITY_MAX
+from taskq.options import PRIORITY_MAX, SEQ_SPAN
 from taskq import series
 from taskq.worker_registry import WorkerRegistry
 from taskq import leadership
@@ -24,12 +24,6 @@ PERIODS = {"hour": (60, 60), "day": (3600, 24), "week": (86400, 7), "month": (86
 METRICS = ("task_completion_rate", "error_rate", "average_execution_time")
 INSTANCE_TTL = 60.0
 """An API process unseen this long no longer counts as running."""
-
-SEQ_SPAN = 2 ** 42
-"""Room for the FIFO sequence inside one priority of the ready zset: ready
-score = (PRIORITY_MAX - priority) * SEQ_SPAN + seq, as lua/includes/ready.lua
-computes it with codes.lua's SEQ_SPAN (tests/unit/test_ready_score.py
-checks the two agree)."""
 
 
 def _ready_score_range(lo: int | None, hi: int | None) -> tuple[str, str]:

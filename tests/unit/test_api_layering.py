@@ -1,6 +1,6 @@
 """Layering inside api/: shared modules (auth, errors, metrics, services,
 the shared task route, ...) import no dialect, and a dialect imports no
-other dialect. Only the app factory (api/__init__.py) brings the dialects
+other dialect. Only the app factory (api/app.py) brings the dialects
 together, through api.dialects.DIALECTS. Imports are read with ast, so a
 function-level import counts as much as a top-level one."""
 
@@ -10,7 +10,7 @@ import ast
 from pathlib import Path
 
 API = Path(__file__).resolve().parents[2] / "api"
-FACTORY = {"api", "api.dialects"}
+FACTORY = {"api.app", "api.dialects"}
 """Modules allowed to import every dialect: the app factory and the list of dialects."""
 
 

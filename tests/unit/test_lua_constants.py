@@ -29,6 +29,7 @@ def test_priority_range_fits_the_ready_score():
     lua = lua_constants()
     assert lua["PRIORITY_MAX"] == options.PRIORITY_MAX == -options.PRIORITY_MIN
     # (PRIORITY_MAX - PRIORITY_MIN) bands of SEQ_SPAN must stay exact in a double
+    assert lua["SEQ_SPAN"] == options.SEQ_SPAN
     assert (options.PRIORITY_MAX - options.PRIORITY_MIN + 1) * lua["SEQ_SPAN"] < 2 ** 53
 
 

@@ -1,0 +1,89 @@
+"""The app factory (see the package docstring); imported by ``api.create_app``."""
+
+from __future__ import annotations
+
+import redis as redis_lib
+from flask import Flask, send_from_directory
+from flask_smorest import Api
+from swagger_ui_bundle import swagger_ui_path
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from taskq import __version__
+from taskq.keys import Keys
+
+from . import config as config_mod
+from . import errors, health, input_guard, metrics, middleware, shared_tasks
+from .dialects import DIALECTS
+from .dialects.base import Dialects
+from .schemas import ErrorSchema
+from .state import AppState
+
+
+
+class TaskqApi(Api):
+    """flask-smorest's Api with taskq's error body and handlers."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self):
+        errors.register(self._app)
+
+
+def _openapi_config(app: Flask) -> None:
+    app.config.update(
+        API_TITLE="taskq API", API_VERSION=__version__, OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api", OPENAPI_JSON_PATH="docs.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs", OPENAPI_SWAGGER_UI_URL="/api/docs/static/",
+        API_SPEC_OPTIONS={
+            "info": {"description": "taskq REST API: the Distributed Task Scheduler and TaskDriver "
+                                    "dialects on /api. Authenticate with 'Authorization: Bearer <JWT>' "
+                                    "or 'ApiKey <key>'; TaskDriver agents with 'Bearer <session token>' "
+                                    "from POST /api/auth/login."},
+            "components": {"securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "Authorization",
+                               "description": "'ApiKey <key>'"},
+                "sessionAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "tds_ session token",
+                                "description": "a TaskDriver agent session (POST /api/auth/login)"},
+            }},
+        },
+    )
+
+
+def create_app(config: dict | None = None) -> Flask:
+    cfg = config_mod.load(config)
+    settings = config_mod.check(cfg)  # ConfigError: one line naming the bad setting
+    app = Flask("taskq.api")
+    app.json.sort_keys = False  # keep the documents' field order ("success" first)
+    app.config.update({k: v for k, v in cfg.items() if k != "REDIS"})
+    app.config["MAX_CONTENT_LENGTH"] = 1 << 20
+    if settings["trusted_proxies"]:
+        n = settings["trusted_proxies"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    client = cfg["REDIS"] or redis_lib.Redis.from_url(
+        cfg["REDIS_URL"] or "redis://127.0.0.1:6379/0", decode_responses=True)
+    origins = frozenset(o.strip() for o in str(cfg["TASKQ_CORS_ORIGINS"] or "").split(",") if o.strip())
+    app.extensions["taskq"] = AppState(
+        redis=client, keys=Keys(cfg["TASKQ_PREFIX"]), jwt_secret=cfg["TASKQ_JWT_SECRET"],
+        rate=settings["rate"], rate_ip=settings["rate_ip"], cors_origins=origins,
+        rate_login=settings["rate_login"],
+        metrics_token=settings["metrics_token"])
+
+    _openapi_config(app)
+    api = TaskqApi(app)
+    middleware.setup_logging()
+    middleware.register(app)
+    input_guard.register(app)
+    app.add_url_rule("/api/docs/static/<path:filename>", "swagger_ui_static",
+                     lambda filename: send_from_directory(swagger_ui_path, filename))
+    api.register_blueprint(health.blp)
+    api.register_blueprint(shared_tasks.blp, url_prefix="/api")
+    registry = app.extensions["taskq.dialects"] = Dialects()
+    for dialect in DIALECTS:
+        registry.add(dialect, app, app.extensions["taskq"])
+        for blp in dialect.blueprints:
+            api.register_blueprint(blp, url_prefix=dialect.url_prefix)
+    if cfg["TASKQ_METRICS"]:
+        metrics.init(app)
+        metrics.init_json(app)
+    return app
