@@ -265,10 +265,23 @@ def test_refused_clients_say_why(redis_url):
         Queue("x", redis=redis.asyncio.Redis.from_url(redis_url))
 
 
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free and valid too."""
+    while True:
+        with socket.socket() as probe, socket.socket() as bus:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+            if port + 10000 > 65535:
+                continue
+            try:
+                bus.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+            return port
+
+
 def test_a_cluster_client_is_refused_up_front():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _cluster_port()
     with spawned_redis("--port", str(port), "--cluster-enabled", "yes"):
         node = redis.Redis(port=port)
         _until(lambda: node.ping())
