@@ -30,10 +30,10 @@ def one_line(text: str) -> str:
 class Activity:
     """Counts since the last summary, and the lines about them."""
 
-    def __init__(self, log: logging.Logger, who: str, every: float = SUMMARY_EVERY):
+    def __init__(self, log: logging.Logger, who: str, every: float | None = None):
         self.log = log
         self.who = who
-        self.every = every
+        self.every = SUMMARY_EVERY if every is None else every
         self._lock = threading.Lock()
         self._since = time.monotonic()
         self._counts = {"completed": 0, "failed": 0, "retried": 0, "cancelled": 0}

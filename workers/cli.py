@@ -26,13 +26,11 @@ def _setting_error(text: str) -> None:
 
 def checked_url(url: str | None) -> str | None:
     """``url`` as given, refused when it is not a Redis URL."""
-    from taskq.embedded import display_url
-
-    from .outage import url_problem
+    from .outage import masked, url_problem
 
     problem = url_problem(url) if url is not None else None
     if problem:
-        _setting_error(f"REDIS_URL={display_url(url)!r} is not a Redis URL: {problem}")
+        _setting_error(f"REDIS_URL={masked(url)!r} is not a Redis URL: {problem}")
     return url
 
 

@@ -13,6 +13,7 @@ cannot fix it).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from urllib.parse import urlsplit
@@ -37,7 +38,7 @@ class Outage:
                  first: float = FIRST_DELAY, most: float = MAX_DELAY):
         self.log = log
         self.what = what
-        self.where = f" at {display_url(url)}" if url else ""
+        self.where = f" at {masked(url)}" if url else ""
         self.first, self.most = first, most
         self._lock = threading.Lock()
         self._since: float | None = None
@@ -79,6 +80,15 @@ class Outage:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else "no detail"
+
+
+def masked(url: str) -> str:
+    """``url`` with its password masked, even when it does not parse
+    (display_url needs a valid port)."""
+    try:
+        return display_url(url)
+    except ValueError:
+        return re.sub(r"(//[^/:@]*):[^/@]*@", r"\1:***@", url)
 
 
 def url_problem(url: str) -> str | None:
