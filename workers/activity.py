@@ -44,12 +44,16 @@ class Activity:
         if task is not None:
             self.log.debug("%s: task %s (%s) completed", self.who, task.id, describe(task))
 
-    def failure(self, task, message: str, status: str) -> None:
-        """A reported failure; ``status`` is what the engine made of it
-        ('retrying', 'failed' or 'cancelled')."""
-        key = {"retrying": "retried", "cancelled": "cancelled"}.get(status, "failed")
+    def count(self, key: str) -> None:
         with self._lock:
             self._counts[key] += 1
+
+    def failure(self, task, message: str, status: str, count: bool = True) -> None:
+        """A reported failure; ``status`` is what the engine made of it
+        ('retrying', 'failed' or 'cancelled'). ``count`` False: the line
+        only (a forking worker counts in the parent what its horse said)."""
+        if count:
+            self.count({"retrying": "retried", "cancelled": "cancelled"}.get(status, "failed"))
         word = {"retrying": "failed, will retry", "cancelled": "cancelled"}.get(status, "failed")
         self.log.warning("%s: task %s (%s) %s: %s", self.who, task.id, describe(task), word,
                          one_line(message))

@@ -49,9 +49,10 @@ class Outage:
     def down(self) -> bool:
         return self._since is not None
 
-    def lost(self, exc: BaseException) -> float:
+    def lost(self, exc: BaseException, advance: bool = True) -> float:
         """Note a failed operation; the seconds to wait before the next try.
-        Logs one line when the outage begins."""
+        Logs one line when the outage begins. ``advance`` False: a thread
+        that does not own the retry noticed it (the backoff stays)."""
         with self._lock:
             if self._since is None:
                 self._since = time.monotonic()
@@ -60,7 +61,8 @@ class Outage:
                                  self.what, "lost" if self._reached else "cannot reach",
                                  self.where, type(exc).__name__, _first_line(exc), self.most)
                 return self._delay
-            self._delay = min(self._delay * 2, self.most)
+            if advance:
+                self._delay = min(self._delay * 2, self.most)
             return self._delay
 
     def ok(self) -> None:
@@ -75,6 +77,17 @@ class Outage:
             self._since = None
             self._delay = self.first
             self.log.warning("%s: Redis%s is back after %.1f s", self.what, self.where, gone)
+
+
+    def pause(self, seconds: float, should_stop=lambda: False) -> None:
+        """Wait before the next try, ending early on a stop or when another
+        thread found Redis back."""
+        until = time.monotonic() + seconds
+        while self.down and not should_stop():
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, 0.1))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -135,7 +135,7 @@ class PoolWorker:
                     else:
                         claim = self._wait_for_work()
                 except OUTAGE_ERRORS as exc:
-                    self._stop.wait(self.outage.lost(exc))
+                    self.outage.pause(self.outage.lost(exc), self._stop.is_set)
                     claim = True
             self._shutdown()
         finally:
@@ -161,7 +161,7 @@ class PoolWorker:
                 self.outage.ok()
                 return True
             except OUTAGE_ERRORS as exc:
-                self._stop.wait(self.outage.lost(exc))
+                self.outage.pause(self.outage.lost(exc), self._stop.is_set)
         return False
 
     def _absorb(self, items: list[tuple[Lease, bool, Any]]) -> None:
@@ -277,15 +277,17 @@ class PoolWorker:
         # a warm shutdown still holds (and must renew) leases while it drains.
         while not self._exited.wait(self._renew_interval()):
             try:
-                self._renew_leases()
+                talked = self._renew_leases()
                 now = time.monotonic()
                 if now >= next_registry:
                     self.registry.heartbeat(self.worker_id, list(self._inflight),
                                             *self._counter_deltas(), resources=resource_usage())
                     next_registry = now + HEARTBEAT_INTERVAL
-                self.outage.ok()
+                    talked = True
+                if talked:
+                    self.outage.ok()
             except OUTAGE_ERRORS as exc:
-                self.outage.lost(exc)  # the main loop says it, and waits
+                self.outage.lost(exc, advance=False)  # the main loop owns the backoff
             except Exception:
                 log.exception("heartbeat failed")
 
@@ -294,10 +296,11 @@ class PoolWorker:
         shortest = min([self.lease] + [s.lease.length for s in list(self._inflight.values())])
         return max(0.05, min(shortest / 3, HEARTBEAT_INTERVAL))
 
-    def _renew_leases(self) -> None:
+    def _renew_leases(self) -> bool:
+        """Renew every held lease in one pipeline; False when none is held."""
         slots = list(self._inflight.values())
         if not slots:
-            return
+            return False
         now = time.monotonic()
         pipe = self.redis.pipeline(transaction=False)
         for slot in slots:
@@ -314,6 +317,7 @@ class PoolWorker:
                 # reported by the main loop, as any failure (its late result is ignored)
                 slot.timed_out = True
                 self._done.put((slot.lease, False, _Timeout(slot.lease.task.timeout)))
+        return True
 
     def _counter_deltas(self) -> tuple[int, int]:
         done, failed = self.completed, self.failed
@@ -333,7 +337,7 @@ class PoolWorker:
                 self._absorb(self._collect(block=True, timeout=0.1))
                 self._step(claim_more=False)
             except OUTAGE_ERRORS as exc:
-                self._cold_event.wait(self.outage.lost(exc))
+                self.outage.pause(self.outage.lost(exc), self._cold_event.is_set)
         unsent = len(self._unsent) + len(self._unsent_failures)
         if unsent:
             log.warning("worker %s: %d finished tasks not reported (Redis unreachable); they "

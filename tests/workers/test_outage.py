@@ -21,6 +21,9 @@ from taskq.embedded import free_port, start_server
 ROOT = Path(__file__).resolve().parents[2]
 T = "tests.workers.outage_tasks"
 OUTAGE_SECONDS = 3.0
+RQ_OUTAGE_SECONDS = 6.0
+"""Longer than a few report retries: the task that finishes during the outage
+must wait for Redis, and RQ's bookkeeping after it must not end the worker."""
 
 
 def _spawn(url: str, log: Path, *args: str) -> subprocess.Popen:
@@ -123,3 +126,41 @@ def test_worker_waits_for_a_redis_that_is_not_there_yet(tmp_path):
         assert "Traceback" not in text, text
         assert text.count("cannot reach Redis") == 1, text
         assert f"127.0.0.1:{port}" in text
+
+
+@pytest.mark.parametrize("cls", ["TaskqWorker", "TaskqSimpleWorker", "TaskqPoolWorker"])
+def test_rq_worker_classes_survive_a_redis_restart(cls, private, tmp_path):
+    """RQ's own worker ends on the first Redis error after a job; ours keep
+    going, and report the task that finished during the outage."""
+    servers, port, data = private
+    url = servers[0].url
+    runs = tmp_path / "runs.txt"
+    log = tmp_path / "rq.err"
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("TASKQ_PREFIX", None)
+    worker = subprocess.Popen([str(Path(sys.executable).parent / "rq"), "worker", "-w",
+                               f"workers.rq_worker.{cls}", "--url", url, "default"],
+                              env=env, cwd=ROOT, stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    try:
+        client = redis.Redis.from_url(url, decode_responses=True)
+        q = Queue("default", client)
+        before = [q.enqueue(f"{T}:note_run", str(runs), 1.0).id for _ in range(3)]
+        assert _wait(lambda: runs.exists() and len(runs.read_text().split()) >= 1, 30)
+        client.close()
+        servers[0].stop()
+        time.sleep(RQ_OUTAGE_SECONDS)
+        assert worker.poll() is None, log.read_text()
+        servers.append(start_server(port=port, data_dir=str(data)))
+        client = redis.Redis.from_url(url, decode_responses=True)
+        q = Queue("default", client)
+        everything = before + [q.enqueue(f"{T}:note_run", str(runs)).id for _ in range(3)]
+        assert _wait(lambda: all(q.get(t).status == "completed" for t in everything), 60), \
+            ({t: q.get(t).status for t in everything}, log.read_text())
+        assert worker.poll() is None
+        assert sorted(runs.read_text().split()) == sorted(everything)
+        assert all(q.get(t).attempts == 1 for t in everything)
+        client.close()
+    finally:
+        _stop(worker)
+    assert "Traceback" not in log.read_text(), log.read_text()

@@ -167,3 +167,15 @@ def test_quiet_and_verbose(redis_url, prefix, r, tmp_path):
     assert f"task {ok2.id} ({T}:note_run) completed" in loud.stderr, loud.stderr
     normal = run_cli([sys.executable, "-m", "taskq.cli", "worker", "--burst"], redis_url, prefix)
     assert " INFO " in normal.stderr and " DEBUG " not in normal.stderr
+
+
+@pytest.mark.parametrize("cls", ["TaskqSimpleWorker", "TaskqWorker"])
+def test_rq_worker_classes_log_failures_one_line_each(cls, redis_url, prefix, r):
+    q = Queue("default", r, prefix=prefix)
+    t = q.enqueue(f"{T}:boom", "rq says no", max_retries=1, backoff="fixed", backoff_base=0)
+    out = run_cli([str(BIN / "rq"), "worker", "-w", f"workers.rq_worker.{cls}", "--burst",
+                   "--url", redis_url, "default"], redis_url, prefix)
+    lines = [line for line in out.stderr.splitlines()
+             if t.id in line and "ValueError: rq says no" in line and f"({T}:boom)" in line]
+    assert len(lines) == 2, out.stderr
+    assert "will retry" in lines[0] and "will retry" not in lines[1]
