@@ -175,7 +175,8 @@ def test_rq_worker_classes_log_failures_one_line_each(cls, redis_url, prefix, r)
     t = q.enqueue(f"{T}:boom", "rq says no", max_retries=1, backoff="fixed", backoff_base=0)
     out = run_cli([str(BIN / "rq"), "worker", "-w", f"workers.rq_worker.{cls}", "--burst",
                    "--url", redis_url, "default"], redis_url, prefix)
-    lines = [line for line in out.stderr.splitlines()
+    said = out.stdout + out.stderr  # RQ's log handler writes to stdout
+    lines = [line for line in said.splitlines()
              if t.id in line and "ValueError: rq says no" in line and f"({T}:boom)" in line]
-    assert len(lines) == 2, out.stderr
+    assert len(lines) == 2, said
     assert "will retry" in lines[0] and "will retry" not in lines[1]
