@@ -108,7 +108,8 @@ def scheduler(interval: float, verbose: bool, quiet: bool, url: str | None) -> N
     _logging(verbose, quiet)
     stop = stop_flag_on_signals(graceful=True)
     try:
-        Upkeep(client_for(url), interval=interval, url=url or DEFAULT_URL).run(should_stop=stop.is_set)
+        upkeep = Upkeep(client_for(url), interval=interval, url=url or DEFAULT_URL)
+        upkeep.run(should_stop=stop.is_set)
     except KeyboardInterrupt:
         pass
 

@@ -23,7 +23,7 @@ from taskq.keys import DEFAULT_PREFIX
 from taskq.options import check_queue_name
 from taskq.worker_registry import HEARTBEAT_INTERVAL, WorkerRegistry, resource_usage
 
-from .activity import Activity, describe, one_line
+from .activity import Activity, one_line
 from .execution import DEFAULT_TIMEOUT, TaskError, TaskTimeout, run_task
 from .outage import OUTAGE_ERRORS, Outage
 from .rq_job import TaskqJob, rq_job_id
