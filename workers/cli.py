@@ -17,6 +17,8 @@ import click
 
 from taskq.cli import DEFAULT_URL, log_to_stderr, redis_client, stop_flag_on_signals, url_option
 
+from .outage import WrongRedis
+
 
 def _setting_error(text: str) -> None:
     """One line on stderr and exit status 2 (click's usage-error status)."""
@@ -32,6 +34,13 @@ def checked_url(url: str | None) -> str | None:
     if problem:
         _setting_error(f"REDIS_URL={masked(url)!r} is not a Redis URL: {problem}")
     return url
+
+
+def _wrong_redis(url: str | None, exc: Exception) -> None:
+    from .outage import masked
+
+    _setting_error(f"REDIS_URL={masked(url or DEFAULT_URL)!r}: not a Redis this process can "
+                   f"use ({exc})")
 
 
 def client_for(url: str | None):
@@ -112,6 +121,8 @@ def scheduler(interval: float, verbose: bool, quiet: bool, url: str | None) -> N
         upkeep.run(should_stop=stop.is_set)
     except KeyboardInterrupt:
         pass
+    except WrongRedis as exc:
+        _wrong_redis(url, exc)
 
 
 @click.command()
@@ -150,4 +161,7 @@ def worker(queues: tuple[str, ...], concurrency: int, lease: float, prefetch: in
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, handler)
-    pool.run(burst=burst)
+    try:
+        pool.run(burst=burst)
+    except WrongRedis as exc:
+        _wrong_redis(url, exc)

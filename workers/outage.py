@@ -26,6 +26,13 @@ OUTAGE_ERRORS = (redis.ConnectionError, redis.TimeoutError)
 """What an unreachable, restarting (BusyLoadingError is a ConnectionError)
 or vanished Redis raises: worth waiting for, unlike a script or data error."""
 FIRST_DELAY = 0.5
+
+
+class WrongRedis(Exception):
+    """What answers at the URL, before anything ever worked there, is not a
+    Redis this process can use (a wrong password, another kind of server):
+    waiting will not help, the setting must change."""
+
 MAX_DELAY = 10.0
 URL_SCHEMES = ("redis", "rediss", "unix")
 
@@ -78,6 +85,16 @@ class Outage:
             self._delay = self.first
             self.log.warning("%s: Redis%s is back after %.1f s", self.what, self.where, gone)
 
+
+    def unusable(self, exc: BaseException) -> WrongRedis | None:
+        """The WrongRedis to raise for ``exc`` when it comes before Redis
+        ever answered this process and is not an outage (a refused password
+        counts, though redis-py files it as a ConnectionError)."""
+        if self._reached or not isinstance(exc, redis.RedisError):
+            return None
+        if isinstance(exc, OUTAGE_ERRORS) and not isinstance(exc, redis.AuthenticationError):
+            return None
+        return WrongRedis(f"{type(exc).__name__}: {_first_line(exc)}")
 
     def pause(self, seconds: float, should_stop=lambda: False) -> None:
         """Wait before the next try, ending early on a stop or when another

@@ -26,6 +26,8 @@ import threading
 import time
 from typing import Any
 
+import redis
+
 from taskq import Keys, Lease, Task, __version__
 from taskq.deps import drain_outbox
 from taskq.ids import new_token
@@ -160,7 +162,12 @@ class PoolWorker:
                                        kind="pool")
                 self.outage.ok()
                 return True
-            except OUTAGE_ERRORS as exc:
+            except redis.RedisError as exc:
+                wrong = self.outage.unusable(exc)
+                if wrong is not None:
+                    raise wrong from None
+                if not isinstance(exc, OUTAGE_ERRORS):
+                    raise
                 self.outage.pause(self.outage.lost(exc), self._stop.is_set)
         return False
 

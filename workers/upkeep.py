@@ -77,9 +77,15 @@ class Upkeep:
                     self.tick()
                     self.outage.ok()
                 except OUTAGE_ERRORS as exc:  # one line, then back off until Redis is back
+                    wrong = self.outage.unusable(exc)
+                    if wrong is not None:
+                        raise wrong from None
                     wait = self.outage.lost(exc)
                     self.is_leader = False
-                except Exception:  # nor must a bug in one step end the scheduler
+                except Exception as exc:  # nor must a bug in one step end the scheduler
+                    wrong = self.outage.unusable(exc)
+                    if wrong is not None:  # ...unless nothing ever worked: a wrong REDIS_URL
+                        raise wrong from None
                     log.exception("scheduler tick failed")
                     self.is_leader = False
                 _sleep(max(0.0, wait - (time.monotonic() - started)), should_stop)

@@ -180,3 +180,41 @@ def test_rq_worker_classes_log_failures_one_line_each(cls, redis_url, prefix, r)
              if t.id in line and "ValueError: rq says no" in line and f"({T}:boom)" in line]
     assert len(lines) == 2, said
     assert "will retry" in lines[0] and "will retry" not in lines[1]
+
+
+@pytest.fixture
+def not_redis():
+    """A server on a free port that answers like a web server, not Redis."""
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    stop = threading.Event()
+
+    def serve():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+            conn.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    yield f"redis://:s3cret@127.0.0.1:{srv.getsockname()[1]}/0"
+    stop.set()
+    t.join()
+    srv.close()
+
+
+@pytest.mark.parametrize("command", ["worker", "scheduler"])
+def test_a_server_that_is_not_redis_is_a_setting_error(command, not_redis, prefix):
+    out = run_cli([sys.executable, "-m", "taskq.cli", command], not_redis, prefix, timeout=30)
+    assert out.returncode == 2, out.stderr
+    lines = [line for line in out.stderr.strip().splitlines() if "REDIS_URL" in line]
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert "s3cret" not in out.stderr and "***" in lines[0]
