@@ -1,31 +1,128 @@
 """The worker layer's commands of ``taskq`` (declared as ``taskq.commands``
-entry points in pyproject.toml): ``taskq worker`` and ``taskq scheduler``."""
+entry points in pyproject.toml): ``taskq worker`` and ``taskq scheduler``.
+
+Both are long-running: a setting they cannot work with (a queue name
+``Queue()`` would refuse, a REDIS_URL that is not one) ends them at start
+with one line and status 2; an unreachable Redis does not (they wait for it,
+see workers.outage)."""
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
+import sys
 
 import click
 
-from taskq.cli import log_to_stderr, redis_client, stop_flag_on_signals, url_option
+from taskq.cli import DEFAULT_URL, log_to_stderr, redis_client, stop_flag_on_signals, url_option
+
+from .outage import WrongRedis
+
+
+def _setting_error(text: str) -> None:
+    """One line on stderr and exit status 2 (click's usage-error status)."""
+    click.echo(f"taskq: {text}", err=True)
+    raise SystemExit(2)
+
+
+def checked_url(url: str | None) -> str | None:
+    """``url`` as given, refused when it is not a Redis URL."""
+    from .outage import masked, url_problem
+
+    problem = url_problem(url) if url is not None else None
+    if problem:
+        _setting_error(f"REDIS_URL={masked(url)!r} is not a Redis URL: {problem}")
+    return url
+
+
+def _wrong_redis(url: str | None, exc: Exception) -> None:
+    from .outage import masked
+
+    _setting_error(f"REDIS_URL={masked(url or DEFAULT_URL)!r}: not a Redis this process can "
+                   f"use ({exc})")
+
+
+def client_for(url: str | None):
+    """The Redis client of a long-running process: connecting gives up after
+    CONNECT_TIMEOUT (an unreachable host must not hang it), then it retries."""
+    client = redis_client(url)
+    client.connection_pool.connection_kwargs.setdefault("socket_connect_timeout", CONNECT_TIMEOUT)
+    return client
+
+
+CONNECT_TIMEOUT = 5.0
+
+
+def queue_names(given: tuple[str, ...]) -> list[str]:
+    """The queues named on the command line, in order: each argument may be a
+    comma-separated list (``default,emails``); invalid names are refused."""
+    from taskq.errors import TaskqValueError
+    from taskq.options import check_queue_name
+
+    names: list[str] = []
+    for arg in given:
+        parts = arg.split(",") if "," in arg else [arg]
+        for name in parts:
+            try:
+                check_queue_name(name)
+            except TaskqValueError as exc:
+                _setting_error(f"invalid queue {arg!r}: {exc}")
+            if name not in names:
+                names.append(name)
+    return names or ["default"]
+
+
+def add_import_paths(paths: tuple[str, ...]) -> None:
+    """Make the user's modules importable (``myapp.tasks:add``), as ``rq
+    worker --path`` does: each path, the working directory by default, goes
+    on ``sys.path`` as an absolute path (after the installed packages)."""
+    for path in paths:
+        path = os.path.abspath(path)
+        if path not in sys.path:
+            sys.path.append(path)
+
+
+def verbosity(func):
+    """``--verbose`` / ``--quiet``, as ``rq worker`` has them."""
+    func = click.option("--quiet", "-q", is_flag=True,
+                        help="Log only warnings and errors (failures, Redis outages).")(func)
+    return click.option("--verbose", "-v", is_flag=True,
+                        help="Log every task, not only failures and summaries.")(func)
+
+
+def _logging(verbose: bool, quiet: bool) -> None:
+    if verbose and quiet:
+        _setting_error("--verbose and --quiet cannot be used together")
+    log_to_stderr()
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.getLogger().setLevel(level)
+    if verbose:  # our own detail, not every library's
+        for noisy in ("urllib3", "asyncio"):
+            logging.getLogger(noisy).setLevel(logging.INFO)
 
 
 @click.command()
 @click.option("--interval", default=1.0, show_default=True, type=float,
               help="Seconds between upkeep passes.")
+@verbosity
 @url_option
-def scheduler(interval: float, url: str | None) -> None:
+def scheduler(interval: float, verbose: bool, quiet: bool, url: str | None) -> None:
     """Run the scheduler: reap expired leases, promote due tasks, deliver
     dependency outcomes and more, every second. Several may run; a lock in
     Redis elects the one that acts, and a standby takes over on its death."""
     from .upkeep import Upkeep
 
-    log_to_stderr()
+    url = checked_url(url)
+    _logging(verbose, quiet)
     stop = stop_flag_on_signals(graceful=True)
     try:
-        Upkeep(redis_client(url), interval=interval).run(should_stop=stop.is_set)
+        upkeep = Upkeep(client_for(url), interval=interval, url=url or DEFAULT_URL)
+        upkeep.run(should_stop=stop.is_set)
     except KeyboardInterrupt:
         pass
+    except WrongRedis as exc:
+        _wrong_redis(url, exc)
 
 
 @click.command()
@@ -38,22 +135,33 @@ def scheduler(interval: float, url: str | None) -> None:
               help="Tasks held at once, running or waiting for a thread "
                    "[default: 4 per thread, at least 16].")
 @click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
+@click.option("--path", "-P", "paths", default=["."], multiple=True, show_default=True,
+              help="Where task modules are imported from (repeatable; as rq worker --path).")
+@verbosity
 @url_option
 def worker(queues: tuple[str, ...], concurrency: int, lease: float, prefetch: int | None,
-           burst: bool, url: str | None) -> None:
-    """Run the fast pool worker on QUEUES (default: default), in that order.
+           burst: bool, paths: tuple[str, ...], verbose: bool, quiet: bool,
+           url: str | None) -> None:
+    """Run the fast pool worker on QUEUES (default: default), in that order;
+    ``a,b`` names two queues.
 
     SIGTERM or Ctrl-C: finish the tasks in hand, then exit. A second one:
     give their leases back at once and exit."""
     from .pool import PoolWorker
 
-    log_to_stderr()
-    pool = PoolWorker(redis_client(url), list(queues) or ["default"],
-                      concurrency=concurrency, lease=lease, capacity=prefetch)
+    names = queue_names(queues)
+    url = checked_url(url)
+    add_import_paths(paths)
+    _logging(verbose, quiet)
+    pool = PoolWorker(client_for(url), names, concurrency=concurrency, lease=lease,
+                      capacity=prefetch, url=url or DEFAULT_URL)
 
     def handler(_signum, _frame):
         pool.request_stop(cold=pool._stop.is_set())
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, handler)
-    pool.run(burst=burst)
+    try:
+        pool.run(burst=burst)
+    except WrongRedis as exc:
+        _wrong_redis(url, exc)

@@ -8,6 +8,11 @@ completes the finished ones in one script call per queue, renews every
 lease it holds in one pipeline, and sleeps in a blocking pop on the queues'
 wake keys (pushed by enqueue, promotion and retries) instead of polling.
 
+Redis outages are ridden out (workers.outage): the tasks in hand keep
+running and their outcomes wait until Redis is back; nothing is claimed
+meanwhile; a completion refused then (the lease expired during the outage
+and the task went to another worker) is logged, not fatal.
+
 Threads cannot be killed: a callable that outlives its task's timeout is
 reported as failed (retryable) and its late result is discarded. Use the
 forking rq worker (workers.rq_worker) when a task needs a hard kill.
@@ -21,6 +26,8 @@ import threading
 import time
 from typing import Any
 
+import redis
+
 from taskq import Keys, Lease, Task, __version__
 from taskq.deps import drain_outbox
 from taskq.ids import new_token
@@ -29,7 +36,9 @@ from taskq.keys import DEFAULT_PREFIX
 from taskq.lua import call, execute
 from taskq.worker_registry import HEARTBEAT_INTERVAL, WorkerRegistry, new_worker_id, resource_usage
 
+from .activity import Activity, describe, one_line
 from .execution import TaskError, run_task
+from .outage import OUTAGE_ERRORS, Outage
 
 log = logging.getLogger("taskq.worker")
 
@@ -41,19 +50,21 @@ WAKE_TIMEOUT = 1.0
 class _Slot:
     """One task in flight: its lease, when it started, and its deadline."""
 
-    __slots__ = ("lease", "deadline", "abandoned")
+    __slots__ = ("lease", "deadline", "abandoned", "timed_out")
 
     def __init__(self, lease: Lease):
         self.lease = lease
         timeout = lease.task.timeout
         self.deadline = time.monotonic() + timeout if timeout else None
         self.abandoned = False
+        self.timed_out = False
 
 
 class PoolWorker:
     def __init__(self, redis, queues: list[str], concurrency: int = 8, lease: float = 30.0,
                  prefix: str | None = None, worker_id: str | None = None,
-                 tags: list[str] | None = None, capacity: int | None = None):
+                 tags: list[str] | None = None, capacity: int | None = None,
+                 url: str | None = None):
         if not queues:
             raise ValueError("a worker needs at least one queue")
         self.redis = redis
@@ -73,19 +84,29 @@ class PoolWorker:
         self._stop = threading.Event()
         self._exited = threading.Event()
         self._cold = False
+        self._cold_event = threading.Event()
+        # finished tasks not reported yet (Redis unreachable): kept until it is back
+        self._unsent: list[tuple[Lease, Any]] = []
+        self._unsent_failures: list[tuple[Lease, BaseException]] = []
+        who = f"worker {self.worker_id}"
+        self.outage = Outage(log, who, url)
+        self.activity = Activity(log, who)
         self._wake_keys = [self.keys.queue(q).wake for q in self.queues]
 
     # -- control ----------------------------------------------------------
     def request_stop(self, cold: bool = False) -> None:
         """Warm: finish what is in flight, then exit. Cold: give leases back now."""
         self._cold = self._cold or cold
+        if self._cold:
+            self._cold_event.set()
         self._stop.set()
 
     # -- main loop --------------------------------------------------------
     def run(self, burst: bool = False) -> None:
         """Work until a stop is requested (or, in burst mode, until the
         queues are empty and nothing is in flight)."""
-        self.registry.register(self.worker_id, self.queues, self.tags, __version__, kind="pool")
+        if not self._register():
+            return
         threads = [threading.Thread(target=self._execute_loop, daemon=True,
                                     name=f"taskq-exec-{i}") for i in range(self.concurrency)]
         keeper = threading.Thread(target=self._keep_alive, daemon=True, name="taskq-heartbeat")
@@ -93,53 +114,98 @@ class PoolWorker:
             t.start()
         log.info("worker %s: queues %s, %d threads", self.worker_id, self.queues, self.concurrency)
         try:
-            finished: list = []
             claim = True  # False right after a claim that emptied the queues
             while not self._stop.is_set():
-                items = finished + self._collect(block=False)
-                finished = []
-                # Steady state: one round trip reports what finished and
-                # fetches as much new work as there is room for; a claim
-                # that filled the room may leave more: claim again at once.
-                if (items or claim) and self._step(items, claim_more=True):
-                    continue
-                claim = True
-                if self._inflight:
-                    # Busy, nothing new: wait for a task to finish (idle
-                    # workers, blocked on the wake keys, take new work).
-                    finished = self._collect(block=True, timeout=WAKE_TIMEOUT)
-                elif burst:
-                    break
-                else:
-                    claim = self._wait_for_work()
+                self.activity.tick()
+                try:
+                    if self.outage.down:  # claim nothing until Redis answers again
+                        self.redis.ping()
+                        self.outage.ok()
+                    self._absorb(self._collect(block=False))
+                    # Steady state: one round trip reports what finished and
+                    # fetches as much new work as there is room for; a claim
+                    # that filled the room may leave more: claim again at once.
+                    if (self._unsent or self._unsent_failures or claim) and self._step(True):
+                        continue
+                    claim = True
+                    if self._inflight:
+                        # Busy, nothing new: wait for a task to finish (idle
+                        # workers, blocked on the wake keys, take new work).
+                        self._absorb(self._collect(block=True, timeout=WAKE_TIMEOUT))
+                    elif burst:
+                        break
+                    else:
+                        claim = self._wait_for_work()
+                except OUTAGE_ERRORS as exc:
+                    self.outage.pause(self.outage.lost(exc), self._stop.is_set)
+                    claim = True
             self._shutdown()
         finally:
             self._exited.set()
             for _ in threads:
                 self._todo.put(None)
-            self.registry.heartbeat(self.worker_id, [], *self._counter_deltas())
-            self.registry.deregister(self.worker_id)
+            try:
+                self.registry.heartbeat(self.worker_id, [], *self._counter_deltas())
+                self.registry.deregister(self.worker_id)
+            except OUTAGE_ERRORS as exc:
+                log.warning("worker %s: could not deregister (Redis unreachable: %s); the "
+                            "scheduler marks it offline", self.worker_id, one_line(exc))
             log.info("worker %s stopped: %d completed, %d failed",
                      self.worker_id, self.completed, self.failed)
 
-    def _step(self, items: list[tuple[Lease, Any]], claim_more: bool) -> bool:
-        """Report finished tasks (successes in one call per queue, together
-        with the next claim) and take new work; True when the claim filled
-        all the room there was (the queues may hold more)."""
-        successes = []
+    def _register(self) -> bool:
+        """Enter the worker registry, waiting for Redis as long as it takes;
+        False when a stop came first."""
+        while not self._stop.is_set():
+            try:
+                self.registry.register(self.worker_id, self.queues, self.tags, __version__,
+                                       kind="pool")
+                self.outage.ok()
+                return True
+            except redis.RedisError as exc:
+                wrong = self.outage.unusable(exc)
+                if wrong is not None:
+                    raise wrong from None
+                if not isinstance(exc, OUTAGE_ERRORS):
+                    raise
+                self.outage.pause(self.outage.lost(exc), self._stop.is_set)
+        return False
+
+    def _absorb(self, items: list[tuple[Lease, bool, Any]]) -> None:
+        """Take finished tasks off the in-flight list and onto the lists of
+        outcomes to report (where they stay through a Redis outage)."""
         for lease, ok, value in items:
             slot = self._inflight.pop(lease.id, None)
             if slot is None or slot.abandoned:
                 continue  # already reported (timed out) or given back
             if ok:
-                successes.append((lease, value))
+                self._unsent.append((lease, value))
             else:
-                self._report_failure(lease, value)
+                self._unsent_failures.append((lease, value))
+
+    def _step(self, claim_more: bool) -> bool:
+        """Report finished tasks (successes in one call per queue, together
+        with the next claim) and take new work; True when the claim filled
+        all the room there was (the queues may hold more). A Redis outage
+        raises, and leaves the unreported outcomes for the next step."""
+        while self._unsent_failures:
+            lease, exc = self._unsent_failures[0]
+            self._report_failure(lease, exc)
+            self._unsent_failures.pop(0)
         room = self.capacity - len(self._inflight) if claim_more else 0
+        successes = self._unsent
         if not successes and room <= 0:
             return False
         done, leases = complete_and_claim(self.redis, self.keys, successes, self.queues,
                                           room, self.lease, self.worker_id)
+        self._unsent = []
+        for (lease, _), ok in zip(successes, done):
+            if ok:
+                self.activity.completed(lease.task)
+            else:
+                log.warning("worker %s: task %s (%s) finished, but its completion was refused "
+                            "(its lease expired or it was cancelled meanwhile)",
+                            self.worker_id, lease.id, describe(lease.task))
         self.completed += sum(done)
         self._hand_out(leases)
         return room > 0 and len(leases) >= room
@@ -183,12 +249,20 @@ class PoolWorker:
             return items
 
     def _report_failure(self, lease: Lease, exc: BaseException) -> None:
+        """Report a failed attempt (a Redis outage raises: try again later)."""
         retryable = getattr(exc, "retryable", True) if isinstance(exc, TaskError) else True
+        message = f"{type(exc).__name__}: {exc}"
         try:
-            lease.fail(f"{type(exc).__name__}: {exc}", retryable=retryable)
-            self.failed += 1
+            status = lease.fail(message, retryable=retryable)
+        except OUTAGE_ERRORS:
+            raise
         except Exception as err:  # lease lost meanwhile: the task is someone else's now
-            log.warning("could not report failure of %s: %s", lease.id, err)
+            log.warning("worker %s: task %s (%s) failed (%s), but could not be reported: %s",
+                        self.worker_id, lease.id, describe(lease.task), one_line(message),
+                        one_line(err))
+            return
+        self.failed += 1
+        self.activity.failure(lease.task, message, status)
 
     def _execute_loop(self) -> None:
         while True:
@@ -210,12 +284,17 @@ class PoolWorker:
         # a warm shutdown still holds (and must renew) leases while it drains.
         while not self._exited.wait(self._renew_interval()):
             try:
-                self._renew_leases()
+                talked = self._renew_leases()
                 now = time.monotonic()
                 if now >= next_registry:
                     self.registry.heartbeat(self.worker_id, list(self._inflight),
                                             *self._counter_deltas(), resources=resource_usage())
                     next_registry = now + HEARTBEAT_INTERVAL
+                    talked = True
+                if talked:
+                    self.outage.ok()
+            except OUTAGE_ERRORS as exc:
+                self.outage.lost(exc, advance=False)  # the main loop owns the backoff
             except Exception:
                 log.exception("heartbeat failed")
 
@@ -224,10 +303,11 @@ class PoolWorker:
         shortest = min([self.lease] + [s.lease.length for s in list(self._inflight.values())])
         return max(0.05, min(shortest / 3, HEARTBEAT_INTERVAL))
 
-    def _renew_leases(self) -> None:
+    def _renew_leases(self) -> bool:
+        """Renew every held lease in one pipeline; False when none is held."""
         slots = list(self._inflight.values())
         if not slots:
-            return
+            return False
         now = time.monotonic()
         pipe = self.redis.pipeline(transaction=False)
         for slot in slots:
@@ -235,12 +315,16 @@ class PoolWorker:
             call(pipe, "heartbeat", lease._qkeys, lease.id, lease.token, int(lease.length * 1000), "renew")
         for slot, reply in zip(slots, execute(pipe, raise_on_error=False)):
             if not isinstance(reply, list) or reply[0] != 1:
-                slot.abandoned = True  # lease lost: its result would be refused
-                self._inflight.pop(slot.lease.id, None)
-            elif slot.deadline and now > slot.deadline:
-                slot.abandoned = True
-                self._inflight.pop(slot.lease.id, None)
-                self._report_failure(slot.lease, _Timeout(slot.lease.task.timeout))
+                if self._inflight.pop(slot.lease.id, None) is not None:
+                    slot.abandoned = True  # lease lost: its result would be refused
+                    log.warning("worker %s: task %s (%s): lease lost while it ran (expired, "
+                                "cancelled or deleted); its outcome will be discarded",
+                                self.worker_id, slot.lease.id, describe(slot.lease.task))
+            elif slot.deadline and now > slot.deadline and not slot.timed_out:
+                # reported by the main loop, as any failure (its late result is ignored)
+                slot.timed_out = True
+                self._done.put((slot.lease, False, _Timeout(slot.lease.task.timeout)))
+        return True
 
     def _counter_deltas(self) -> tuple[int, int]:
         done, failed = self.completed, self.failed
@@ -249,12 +333,30 @@ class PoolWorker:
         return delta
 
     def _shutdown(self) -> None:
-        """Warm: wait for the tasks in hand (a cold stop may still come)."""
-        while self._inflight and not self._cold:
-            self._step(self._collect(block=True, timeout=0.1), claim_more=False)
+        """Warm: wait for the tasks in hand and report them, through a Redis
+        outage if need be (a cold stop may still come). Cold: give back what
+        is still held."""
+        while (self._inflight or self._unsent or self._unsent_failures) and not self._cold:
+            try:
+                if self.outage.down:
+                    self.redis.ping()
+                    self.outage.ok()
+                self._absorb(self._collect(block=True, timeout=0.1))
+                self._step(claim_more=False)
+            except OUTAGE_ERRORS as exc:
+                self.outage.pause(self.outage.lost(exc), self._cold_event.is_set)
+        unsent = len(self._unsent) + len(self._unsent_failures)
+        if unsent:
+            log.warning("worker %s: %d finished tasks not reported (Redis unreachable); they "
+                        "run again when their leases expire", self.worker_id, unsent)
         for slot in list(self._inflight.values()):
             try:
                 slot.lease.release()
+            except OUTAGE_ERRORS:
+                log.warning("worker %s: could not give back %d tasks (Redis unreachable); they "
+                            "run again when their leases expire", self.worker_id,
+                            len(self._inflight))
+                break
             except Exception:  # lost meanwhile: nothing of ours to give back
                 pass
         self._inflight.clear()

@@ -23,7 +23,9 @@ from taskq.keys import DEFAULT_PREFIX
 from taskq.options import check_queue_name
 from taskq.worker_registry import HEARTBEAT_INTERVAL, WorkerRegistry, resource_usage
 
+from .activity import Activity, one_line
 from .execution import DEFAULT_TIMEOUT, TaskError, TaskTimeout, run_task
+from .outage import OUTAGE_ERRORS, Outage
 from .rq_job import TaskqJob, rq_job_id
 from .rq_process import env_lease, pin_driver_info, signals_to_main_thread, taskq_client
 
@@ -36,16 +38,18 @@ JOB_HASH_GRACE = 30
 started-registry entry does, so RQ's registry cleanup never finds a stale
 hash to move into its failed registry."""
 
-REPORT_RETRY_DELAYS = (0.5, 1.0, 2.0)
+REPORT_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 10.0, 10.0)
 """Waits between tries of a report that met a Redis connection error (every
-report is idempotent for its lease token, so trying again is safe)."""
+report is idempotent for its lease token, so trying again is safe): a
+finished task's outcome rides out an outage of about a minute (a restart, a
+failover) instead of being lost to its lease's expiry."""
 
 # What the process that ran a task reported, shared between a horse and its
 # parent through anonymous shared memory: byte 0 the outcome (_UNKNOWN:
 # Redis could not be reached; the lease will expire and the engine decides),
 # byte 1 set once RQ's traces of the job are gone (so the parent does not
 # clean up a second time).
-_NONE, _COMPLETED, _FAILED, _CANCELLED, _LOST, _UNKNOWN = 0, 1, 2, 3, 4, 5
+_NONE, _COMPLETED, _FAILED, _CANCELLED, _LOST, _UNKNOWN, _RETRYING = 0, 1, 2, 3, 4, 5, 6
 _OUTCOME, _CLEANED = 0, 1
 
 SHOW_TASK_AFTER = 0.25
@@ -57,13 +61,23 @@ RQ_HEARTBEAT_EVERY = 5.0
 is sent at most this often between jobs."""
 
 
-def _retrying(call):
-    """Run a report, trying again through a short Redis outage."""
+def _retrying(call, log=None, what: str = ""):
+    """Run a report, trying again through a short Redis outage (one line
+    when the first try fails, one when a later one succeeds)."""
+    failed = False
     for delay in REPORT_RETRY_DELAYS:
         try:
-            return call()
-        except (redis.ConnectionError, redis.TimeoutError):
+            result = call()
+        except OUTAGE_ERRORS as exc:
+            if not failed and log is not None:
+                log.warning("%s: Redis unreachable (%s); trying again for up to %.0f s", what,
+                            one_line(exc), sum(REPORT_RETRY_DELAYS))
+            failed = True
             time.sleep(delay)
+            continue
+        if failed and log is not None:
+            log.warning("%s: reported after Redis came back", what)
+        return result
     return call()
 
 
@@ -94,6 +108,8 @@ class TaskqWorkerMixin:
         self._next_beat = self._next_rq_beat = 0.0
         self._shown: str | None = None  # the task the registry last heard this worker hold
         self._beat_lock = threading.Lock()  # the simple worker beats from two threads
+        self.activity = Activity(self.log, f"Worker {self.name}")
+        self.outage = Outage(self.log, f"Worker {self.name}")
         pin_driver_info(self.connection)
 
     # -- registration -------------------------------------------------------
@@ -147,7 +163,29 @@ class TaskqWorkerMixin:
             if now < self._next_rq_beat:
                 return
             self._next_rq_beat = now + RQ_HEARTBEAT_EVERY
-        super().heartbeat(timeout, pipeline)
+        try:
+            super().heartbeat(timeout, pipeline)
+        except OUTAGE_ERRORS as exc:
+            if pipeline is not None:
+                raise
+            self.outage.lost(exc, advance=False)
+
+    # RQ's informational writes (``rq info``'s state and working time) are
+    # made outside any handler of RQ's; in an outage they would end the
+    # worker, or leave a running horse behind: skip them instead.
+    def set_state(self, state, pipeline=None):
+        try:
+            super().set_state(state, pipeline=pipeline)
+        except OUTAGE_ERRORS:
+            if pipeline is not None:
+                raise
+
+    def set_current_job_working_time(self, current_job_working_time, pipeline=None):
+        try:
+            super().set_current_job_working_time(current_job_working_time, pipeline=pipeline)
+        except OUTAGE_ERRORS:
+            if pipeline is not None:
+                raise
 
     # -- shutdown -----------------------------------------------------------
     def _shutdown(self):
@@ -211,10 +249,10 @@ class TaskqWorkerMixin:
         self.set_state(WorkerStatus.IDLE)
         self.procline("Listening on " + qnames)
         idle_since = time.monotonic()
-        wait = 1.0
         queue = None
         first = True  # RQ's work loop has just checked for suspension
         while True:
+            self.activity.tick()
             try:
                 self.heartbeat()  # at most every RQ_HEARTBEAT_EVERY
                 self._registry_beat()
@@ -234,13 +272,10 @@ class TaskqWorkerMixin:
                     return None
                 if max_idle_time is not None and time.monotonic() - idle_since >= max_idle_time:
                     return None
+                self.outage.ok()
                 self.taskq.blpop(self._wake_keys, timeout=WAKE_TIMEOUT)
-                wait = 1.0
-            except redis.ConnectionError as exc:
-                self.log.error("Worker %s: could not connect to Redis: %s; retrying in %d s",
-                               self.name, exc, wait)
-                time.sleep(wait)
-                wait = min(wait * self.exponential_backoff_factor, self.max_connection_wait_time)
+            except OUTAGE_ERRORS as exc:  # one line when lost, one when back
+                self.outage.pause(self.outage.lost(exc), lambda: self._stop_requested)
         job = self._job_for(self._lease, queue)
         self.reorder_queues(reference_queue=queue)
         self.log.info("Worker %s: %s: %s (%s)", self.name, queue.name, job.description,
@@ -283,6 +318,8 @@ class TaskqWorkerMixin:
         self._exc = None
         try:
             super().execute_job(job, queue)
+        except OUTAGE_ERRORS as exc:  # RQ's bookkeeping after the task: not worth dying for
+            self.outage.lost(exc, advance=False)
         finally:
             self._end(job)
 
@@ -296,8 +333,11 @@ class TaskqWorkerMixin:
             outcome = self._outcome[_OUTCOME]
         if outcome == _COMPLETED:
             self._completed += 1
-        elif outcome == _FAILED:
+        elif outcome in (_FAILED, _RETRYING):
             self._failed += 1
+        if outcome in (_COMPLETED, _FAILED, _RETRYING, _CANCELLED):
+            self.activity.count({_COMPLETED: "completed", _FAILED: "failed",
+                                 _RETRYING: "retried", _CANCELLED: "cancelled"}[outcome])
         self._lease = None
         if not self._outcome[_CLEANED]:  # e.g. a horse that died before its bookkeeping
             try:
@@ -322,7 +362,8 @@ class TaskqWorkerMixin:
     def handle_job_success(self, job: Job, queue: RQQueue, started_job_registry=None):
         lease: Lease = job.lease
         try:
-            _retrying(lambda: lease.complete(job._result))
+            _retrying(lambda: lease.complete(job._result), self.log,
+                      f"Worker {self.name}: task {lease.id}")
             self._outcome[_OUTCOME] = _COMPLETED
             self.log.info("Worker %s: task %s completed", self.name, lease.id)
         except TaskqError as exc:
@@ -379,7 +420,8 @@ class TaskqWorkerMixin:
         lease: Lease = job.lease
         try:
             status = _retrying(lambda: lease.cancelled(message) if cancel
-                               else lease.fail(message, retryable=retryable))
+                               else lease.fail(message, retryable=retryable), self.log,
+                               f"Worker {self.name}: task {lease.id}")
         except TaskqError as exc:
             self._outcome[_OUTCOME] = _LOST
             self.log.warning("Worker %s: task %s: could not report failure: %s",
@@ -390,8 +432,9 @@ class TaskqWorkerMixin:
             self.log.error("Worker %s: task %s: could not report failure (%s): its lease "
                            "will expire", self.name, lease.id, exc)
             return
-        self._outcome[_OUTCOME] = _CANCELLED if status == "cancelled" else _FAILED
-        self.log.warning("Worker %s: task %s %s: %s", self.name, lease.id, status, message)
+        self._outcome[_OUTCOME] = {"cancelled": _CANCELLED, "retrying": _RETRYING}.get(status,
+                                                                                      _FAILED)
+        self.activity.failure(lease.task, message, status, count=False)  # counted by _end
 
     def _rq_bookkeeping(self, job: Job, success: bool | None) -> None:
         """RQ's counters for ``rq info`` (success None: counted already);

@@ -15,6 +15,7 @@ from taskq import Keys
 from taskq.keys import DEFAULT_PREFIX
 from taskq.options import check_queue_name
 
+from .outage import OUTAGE_ERRORS, Outage
 from .rq_process import env_lease, signals_to_main_thread, taskq_client
 
 
@@ -68,6 +69,7 @@ class TaskqPoolWorker(BaseWorker):
                              self.name)
         pool = PoolWorker(self.taskq, self.queue_names(), concurrency=self.concurrency,
                           lease=self.lease_seconds, prefix=self.keys.prefix, worker_id=self.name)
+        pool.outage = Outage(pool.outage.log, f"Worker {self.name}")
         self._install_signal_handlers()
         self.set_state(WorkerStatus.BUSY)
         failure: list[BaseException] = []
@@ -82,6 +84,7 @@ class TaskqPoolWorker(BaseWorker):
         with signals_to_main_thread():  # the pool starts its own threads from this one
             thread.start()
         told = (False, False)
+        outage = pool.outage  # one pair of lines for the pool and RQ's heartbeat
         try:
             while thread.is_alive():
                 thread.join(1.0)
@@ -94,6 +97,8 @@ class TaskqPoolWorker(BaseWorker):
                     self.heartbeat()
                     self.connection.hset(self.key, mapping={
                         "successful_job_count": pool.completed, "failed_job_count": pool.failed})
+                except OUTAGE_ERRORS as exc:
+                    outage.lost(exc, advance=False)
                 except redis.RedisError as exc:
                     self.log.warning("Worker %s: RQ heartbeat: %s", self.name, exc)
             if failure:

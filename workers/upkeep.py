@@ -28,12 +28,15 @@ from taskq.keys import DEFAULT_PREFIX, Keys
 from taskq.leadership import LOCK_TTL, Leadership
 from taskq.worker_registry import WorkerRegistry
 
+from .outage import OUTAGE_ERRORS, Outage
+
 log = logging.getLogger("taskq.scheduler")
 
 
 class Upkeep:
     def __init__(self, redis, prefix: str | None = None, interval: float = 1.0,
-                 lock_ttl: float = LOCK_TTL, scheduler_id: str | None = None):
+                 lock_ttl: float = LOCK_TTL, scheduler_id: str | None = None,
+                 url: str | None = None):
         self.redis = as_taskq_client(redis)
         self.keys = Keys(prefix or DEFAULT_PREFIX)
         self.interval = interval
@@ -43,6 +46,7 @@ class Upkeep:
         self.registry = WorkerRegistry(self.redis, self.keys)
         self.is_leader = False
         self._last_prune = 0.0
+        self.outage = Outage(log, f"scheduler {self.id}", url)
 
     def tick(self) -> bool:
         """One round: claim or renew leadership, and lead if we hold it."""
@@ -68,15 +72,37 @@ class Upkeep:
         try:
             while not should_stop():
                 started = time.monotonic()
+                wait = self.interval
                 try:
                     self.tick()
-                except Exception:  # a Redis blip must not end the scheduler
+                    self.outage.ok()
+                except OUTAGE_ERRORS as exc:  # one line, then back off until Redis is back
+                    wrong = self.outage.unusable(exc)
+                    if wrong is not None:
+                        raise wrong from None
+                    wait = self.outage.lost(exc)
+                    self.is_leader = False
+                except Exception as exc:  # nor must a bug in one step end the scheduler
+                    wrong = self.outage.unusable(exc)
+                    if wrong is not None:  # ...unless nothing ever worked: a wrong REDIS_URL
+                        raise wrong from None
                     log.exception("scheduler tick failed")
                     self.is_leader = False
-                time.sleep(max(0.0, self.interval - (time.monotonic() - started)))
+                _sleep(max(0.0, wait - (time.monotonic() - started)), should_stop)
         finally:
             try:
-                self.leadership.release()
+                if not self.outage.down:
+                    self.leadership.release()
             except Exception:
                 pass
             log.info("scheduler %s stopped", self.id)
+
+
+def _sleep(seconds: float, should_stop: Callable[[], bool]) -> None:
+    """Sleep, waking early for a stop (a backoff may last seconds)."""
+    until = time.monotonic() + seconds
+    while not should_stop():
+        left = until - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, 0.25))
