@@ -35,14 +35,16 @@ def _openapi_config(app: Flask) -> None:
         OPENAPI_URL_PREFIX="/api", OPENAPI_JSON_PATH="docs.json",
         OPENAPI_SWAGGER_UI_PATH="/docs", OPENAPI_SWAGGER_UI_URL="/api/docs/static/",
         API_SPEC_OPTIONS={
+            # Swagger UI renders descriptions as Markdown (raw <x> would be an
+            # HTML tag and vanish): placeholders go in code spans.
             "info": {"description": "taskq REST API: the Distributed Task Scheduler and TaskDriver "
-                                    "dialects on /api. Authenticate with 'Authorization: Bearer <JWT>' "
-                                    "or 'ApiKey <key>'; TaskDriver agents with 'Bearer <session token>' "
-                                    "from POST /api/auth/login."},
+                                    "dialects on /api. Authenticate with `Authorization: Bearer <JWT>` "
+                                    "or `Authorization: ApiKey <key>`; TaskDriver agents with "
+                                    "`Authorization: Bearer <session token>` from POST /api/auth/login."},
             "components": {"securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
                 "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "Authorization",
-                               "description": "'ApiKey <key>'"},
+                               "description": "`ApiKey <key>`"},
                 "sessionAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "tds_ session token",
                                 "description": "a TaskDriver agent session (POST /api/auth/login)"},
             }},
@@ -86,4 +88,5 @@ def create_app(config: dict | None = None) -> Flask:
     if cfg["TASKQ_METRICS"]:
         metrics.init(app)
         metrics.init_json(app)
+        metrics.document_json(api.spec, app)
     return app

@@ -186,6 +186,34 @@ def metrics_json():
     }))
 
 
+METRICS_JSON_DOC = {"get": {
+    "tags": ["Metrics"], "summary": "Request, session and machine metrics as JSON",
+    "description": "Requests answered by every API process, their average response time in ms, "
+                   "active agent sessions, this machine's memory and CPU use in percent and this "
+                   "process's uptime in seconds. Open unless TASKQ_METRICS_TOKEN is set.",
+    "security": [{}, {"bearerAuth": []}, {"apiKeyAuth": []}],
+    "responses": {
+        "200": {"description": "OK", "content": {"application/json": {"schema": {
+            "type": "object", "properties": {
+                "success": {"type": "boolean"},
+                "data": {"type": "object", "properties": {
+                    "requests_total": {"type": "integer"}, "requests_success": {"type": "integer"},
+                    "requests_error": {"type": "integer"}, "response_time_avg": {"type": "number"},
+                    "active_sessions": {"type": "integer"},
+                    "system": {"type": "object", "properties": {
+                        "memory_usage": {"type": "number"}, "cpu_usage": {"type": "number"},
+                        "uptime": {"type": "integer"}}}}}}}}}},
+        "401": {"description": "TASKQ_METRICS_TOKEN is set and no valid credential was sent"},
+        "403": {"description": "a credential without system:read"},
+    }}}
+"""/metrics/json in the OpenAPI document (a plain Flask route, so described by hand)."""
+
+
+def document_json(spec, app: Flask) -> None:
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == "metrics_json")
+    spec.path(rule=rule, operations=METRICS_JSON_DOC)
+
+
 def init_json(app: Flask) -> None:
     psutil.cpu_percent(interval=None)  # the first reading only starts the measurement
     app.after_request(count_request)

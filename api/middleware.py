@@ -89,10 +89,7 @@ def _beat() -> None:
     if now - st.last_beat < INSTANCE_BEAT_SECONDS:
         return
     st.last_beat = now
-    pipe = st.redis.pipeline(transaction=False)
-    pipe.zadd(st.api_keys.instances, {st.instance_id: int(now * 1000)})
-    pipe.hsetnx(st.api_keys.instance_started, st.instance_id, int(st.started))
-    pipe.execute()
+    st.redis.zadd(st.api_keys.instances, {st.instance_id: int(now * 1000)})
 
 
 def before() -> object | None:

@@ -49,7 +49,7 @@ class AppState:
         self.agents = AgentService(self.tasks, self.projects)
         self.sessions = SessionStore(self.redis, self.keys.prefix)
         self.workers = WorkerRegistry(self.redis, self.keys)
-        self.system = SystemService(self.redis, self.keys, self.api_keys, self.workers)
+        self.system = SystemService(self.redis, self.keys, self.api_keys, self.workers, self.started)
         self.webhooks = WebhookStore(self.redis, self.keys)
 
     @property

@@ -65,6 +65,18 @@ class LayeredGroup(click.Group):
     def list_commands(self, ctx) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self._entry_points()))
 
+    def format_commands(self, ctx, formatter) -> None:
+        """Each command with its whole first sentence (click cuts it at the
+        terminal's width; the formatter wraps it instead)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=300)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def get_command(self, ctx, name):
         command = super().get_command(ctx, name)
         if command is None:

@@ -211,11 +211,6 @@ class ApiKeys:
         """Zset: API process id -> last seen ms (system status)."""
         return f"{self.prefix}:api:instances"
 
-    @property
-    def instance_started(self) -> str:
-        """Hash: API process id -> epoch seconds it started (uptime)."""
-        return f"{self.prefix}:api:started"
-
     def rate(self, identity: str, window: int) -> str:
         """Counter of one identity's requests in one fixed window."""
         return f"{self.prefix}:api:rate:{identity}:{window}"

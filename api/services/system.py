@@ -36,8 +36,11 @@ def _ready_score_range(lo: int | None, hi: int | None) -> tuple[str, str]:
 
 
 class SystemService:
-    def __init__(self, redis, keys: Keys, api_keys: ApiKeys, workers: WorkerRegistry):
+    def __init__(self, redis, keys: Keys, api_keys: ApiKeys, workers: WorkerRegistry,
+                 started: float | None = None):
+        """``started``: when this API process started (epoch s; its uptime)."""
         self.redis, self.keys, self.api_keys, self.workers = redis, keys, api_keys, workers
+        self.started = time.time() if started is None else started
 
     def status(self) -> dict:
         r, now = self.redis, time.time()
@@ -67,7 +70,6 @@ class SystemService:
         by_status = {s: sum(1 for w in workers if w.status == s) for s in ("active", "idle", "offline")}
         sched = leadership.status(r, self.keys)
         live = r.zrangebyscore(self.api_keys.instances, int((now - INSTANCE_TTL) * 1000), "+inf")
-        started = [float(x) for x in (r.hmget(self.api_keys.instance_started, live) if live else []) if x]
         used, cap = info_mem.get("used_memory", 0), info_mem.get("maxmemory") or info_mem.get("total_system_memory")
         components = {
             "api_server": {"status": "healthy", "instance_count": max(1, len(live))},
@@ -81,7 +83,9 @@ class SystemService:
         overall = "healthy" if all(c["status"] == "healthy" for c in components.values()) else "degraded"
         return {
             "status": overall, "version": __version__,
-            "uptime": int(now - min(started)) if started else 0,
+            # This process's, as /health says: the start times of other API
+            # processes outlive a restart by up to INSTANCE_TTL.
+            "uptime": int(now - self.started),
             "components": components,
             "task_stats": {"pending": pending, "running": running,
                            "completed_today": today["completed"], "failed_today": today["failed"]},

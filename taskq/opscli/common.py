@@ -46,8 +46,15 @@ class Ops:
 
 
 def resolve_url(url: str | None) -> str:
-    """The Redis URL a command uses: ``--url`` / ``REDIS_URL``, else the default."""
-    return url or DEFAULT_URL
+    """The Redis URL a command uses: ``--url`` / ``REDIS_URL``, else the one
+    a running ``taskq start`` wrote (.taskq/redis.url), else the default,
+    saying on stderr which it guessed (taskq.embedded.resolve_url)."""
+    from taskq.embedded import resolve_url as find
+
+    url, note = find(url, DEFAULT_URL)
+    if note:
+        click.echo(note, err=True)
+    return url
 
 
 def connect(url: str | None, prefix: str | None) -> Ops:

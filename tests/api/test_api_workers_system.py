@@ -111,3 +111,23 @@ def test_tasks_parked_behind_a_full_concurrency_key_are_in_no_priority_band(clie
     data = client.get("/api/system/status", headers=admin).json["data"]
     assert data["queue_depths"] == {"high_priority": 0, "normal_priority": 0, "low_priority": 0}
     assert data["task_stats"]["pending"] == 2 and data["task_stats"]["running"] == 1
+
+
+def test_status_uptime_is_this_process_s_not_a_previous_run_s(client, admin, app, r):
+    # A previous API process with the same instance id, started long ago and
+    # seen moments ago (its heartbeat outlives a restart by up to a minute).
+    st = app.extensions["taskq"]
+    r.zadd(st.api_keys.instances, {"old-run": int(time.time() * 1000)})
+    r.hset(f"{st.keys.prefix}:api:started", "old-run", int(time.time() - 121))  # as older versions kept
+    st.started = time.time() - 2
+    st.system.started = st.started
+    data = client.get("/api/system/status", headers=admin).json["data"]
+    health = client.get("/health").json["data"]
+    assert data["uptime"] <= 5 and abs(data["uptime"] - health["uptime"]) <= 1
+
+
+def test_openapi_documents_metrics_json_and_keeps_placeholders(client):
+    spec = client.get("/api/docs.json").json
+    assert "/metrics/json" in spec["paths"] and "get" in spec["paths"]["/metrics/json"]
+    described = spec["info"]["description"]
+    assert "`Authorization: Bearer <JWT>`" in described and "`Authorization: ApiKey <key>`" in described

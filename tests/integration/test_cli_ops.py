@@ -277,3 +277,16 @@ def test_the_prefix_comes_from_taskq_prefix_too(redis_url, prefix, q):
     result = CliRunner().invoke(main, ["queues", "list", "--json", "--url", redis_url],
                                 env={"TASKQ_PREFIX": prefix})
     assert [row["name"] for row in json.loads(result.stdout)] == ["default"]
+
+
+def test_without_url_the_commands_use_the_redis_taskq_start_wrote(tmp_path, redis_url, prefix,
+                                                                   make_queue, monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("TASKQ_STATE_DIR", str(tmp_path))
+    (tmp_path / "redis.url").write_text(redis_url + "\n")
+    make_queue("default").enqueue("app:job")
+    result = CliRunner().invoke(main, ["queues", "list", "--json", "--prefix", prefix],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert [row["name"] for row in json.loads(result.stdout)] == ["default"]
+    assert "the Redis of taskq start" in result.stderr

@@ -49,3 +49,13 @@ def test_the_layers_commands_join_the_taskq_command():
     out = CliRunner().invoke(main, ["--help"]).output
     for name in ("start", "worker", "scheduler", "auth"):
         assert f"  {name} " in out, out
+
+
+def test_the_command_list_shows_whole_descriptions():
+    from click.testing import CliRunner
+
+    from taskq.cli import main
+
+    out = CliRunner().invoke(main, ["--help"], terminal_width=80).output
+    commands = out.split("Commands:", 1)[1]
+    assert "..." not in commands and "every second" in commands, out
