@@ -27,8 +27,15 @@ def _setting_error(text: str) -> None:
 
 
 def checked_url(url: str | None) -> str | None:
-    """``url`` as given, refused when it is not a Redis URL."""
+    """``url`` as given, refused when it is not a Redis URL; the worker
+    layer's other settings are checked here too (workers.settings)."""
     from .outage import masked, url_problem
+    from .settings import SettingError, check
+
+    try:
+        check()
+    except SettingError as exc:
+        _setting_error(str(exc))
 
     problem = url_problem(url) if url is not None else None
     if problem:

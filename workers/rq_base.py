@@ -6,6 +6,7 @@ taskq worker registry."""
 from __future__ import annotations
 
 import math
+import sys
 import mmap
 import threading
 import time
@@ -23,6 +24,7 @@ from taskq.keys import DEFAULT_PREFIX
 from taskq.options import check_queue_name
 from taskq.worker_registry import HEARTBEAT_INTERVAL, WorkerRegistry, resource_usage
 
+from . import settings
 from .activity import Activity, one_line
 from .execution import DEFAULT_TIMEOUT, TaskError, TaskTimeout, run_task
 from .outage import OUTAGE_ERRORS, Outage
@@ -89,6 +91,11 @@ class TaskqWorkerMixin:
 
     def __init__(self, queues, *args, lease: float | None = None, prefix: str | None = None,
                  **kwargs):
+        try:
+            settings.check()
+        except settings.SettingError as exc:  # one line, before RQ registers anything
+            print(f"taskq: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
         super().__init__(queues, *args, **kwargs)
         for name in self.queue_names():
             check_queue_name(name)
