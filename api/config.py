@@ -67,8 +67,9 @@ def parse_rate(text: str | None, setting: str = "rate limit") -> tuple[int, int]
     """A rate limit as (requests, window seconds), None for no limit.
 
     ``100/minute`` (second, minute, hour, day, also plural), ``100/900``
-    (a window in seconds), ``100`` (per minute); ``0``, ``off`` or ``none``:
-    no limit. Anything else raises ConfigError naming ``setting``."""
+    (a window in seconds); ``0``, ``off`` or ``none``: no limit. Anything
+    else raises ConfigError naming ``setting``, a bare ``100`` too (its
+    window would be a guess)."""
     if text is None or str(text).strip().lower() in ("", "0", "off", "none"):
         return None
     m = _RATE_RE.match(str(text).lower())
@@ -79,8 +80,10 @@ def parse_rate(text: str | None, setting: str = "rate limit") -> tuple[int, int]
         if unit not in UNITS:
             raise ConfigError(setting, text, RATE_FORMS)
         window = UNITS[unit]
+    elif seconds is not None:
+        window = int(seconds)
     else:
-        window = int(seconds) if seconds is not None else 60
+        raise ConfigError(setting, text, RATE_FORMS)
     if int(count) <= 0 or window <= 0:
         raise ConfigError(setting, text, RATE_FORMS)
     return int(count), window
