@@ -210,3 +210,8 @@ if __name__ == "__main__":
     from taskq.cli import main as registered_main
 
     registered_main()
+
+
+from .workflows.cli import handlers as _handlers  # noqa: E402  (engine-only command)
+
+main.add_command(_handlers)
