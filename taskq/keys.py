@@ -310,5 +310,5 @@ class WorkflowKeys:
 
     @property
     def index(self) -> str:
-        """Zset: workflow id -> created ms (listing, newest first)."""
+        """Zset: workflow id -> created (microseconds of Redis TIME; listing, newest first)."""
         return f"{self.prefix}:wf:runs"

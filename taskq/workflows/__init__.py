@@ -8,14 +8,16 @@
 """
 
 from .catalog import publish, published, unpublish
+from .control import StepNotFound, cancel_step, list_workflows, update_step
 from .engine import (RUNNER, STEP_STATUSES, WORKFLOW_QUEUE, WORKFLOW_STATUSES, HandlerNotFound,
                      WorkflowNotFound, create, find_handler, get)
-from .handlers import (Handler, HandlerDefinitionError, Registry, StepTemplate, handler,
-                       load_configured, parse_handler, register, registry, semver_key)
+from .handlers import (Handler, HandlerDefinitionError, Registry, StepTemplate, check_step_code,
+                       handler, load_configured, parse_handler, register, registry, semver_key)
 
 __all__ = [
-    "Handler", "HandlerDefinitionError", "HandlerNotFound", "Registry", "RUNNER", "STEP_STATUSES",
-    "StepTemplate", "WORKFLOW_QUEUE", "WORKFLOW_STATUSES", "WorkflowNotFound", "create",
+    "Handler", "HandlerDefinitionError", "cancel_step", "check_step_code", "list_workflows",
+    "update_step", "HandlerNotFound", "Registry", "RUNNER", "STEP_STATUSES",
+    "StepNotFound", "StepTemplate", "WORKFLOW_QUEUE", "WORKFLOW_STATUSES", "WorkflowNotFound", "create",
     "find_handler", "get", "handler", "load_configured", "parse_handler", "publish", "published",
     "register", "registry", "semver_key", "unpublish",
 ]

@@ -15,14 +15,20 @@ def handlers() -> None:
 
 
 @handlers.command("publish")
+@click.option("--no-import-check", is_flag=True,
+              help="Publish without importing each step's handler_class first.")
 @url_option
-def publish_cmd(url: str | None) -> None:
-    """Load the handlers the settings name and publish them in Redis, so
-    every process (the web one too) lists them. Exit 2 on a bad definition."""
+def publish_cmd(no_import_check: bool, url: str | None) -> None:
+    """Load the handlers the settings name, check that every step's code
+    imports here, and publish them in Redis, so every process (the web one
+    too) lists them. Exit 2 on a bad definition or step code that does not import."""
     from . import HandlerDefinitionError, Registry, load_configured, publish
+    from .handlers import check_step_code
 
     try:
         reg = load_configured(Registry())
+        if not no_import_check:
+            check_step_code(reg)
     except HandlerDefinitionError as exc:
         click.echo(f"taskq handlers publish: {exc}", err=True)
         sys.exit(2)

@@ -110,11 +110,11 @@ def create(redis, handler: str | Handler, version: str | None = None,
             raise TaskqValueError(f"inputs of step {name!r} must be a JSON object")
         record[f"inputs:{name}"] = json_text(f"inputs.{name}", value)
     wk = WorkflowKeys(prefix)
-    now_ms = _redis_ms(redis)
-    record["created"] = now_ms
+    now_us = _redis_us(redis)  # index score: microseconds keep creation order
+    record["created"] = now_us // 1000
     pipe = redis.pipeline(transaction=True)
     pipe.hset(wk.workflow(wid), mapping=record)
-    pipe.zadd(wk.index, {wid: now_ms})
+    pipe.zadd(wk.index, {wid: now_us})
     pipe.execute()
     try:
         q.enqueue_specs(specs)
@@ -125,9 +125,9 @@ def create(redis, handler: str | Handler, version: str | None = None,
     return get(redis, wid, prefix=prefix)
 
 
-def _redis_ms(redis) -> int:
+def _redis_us(redis) -> int:
     sec, usec = redis.time()
-    return int(sec) * 1000 + int(usec) // 1000
+    return int(sec) * 1_000_000 + int(usec)
 
 
 def _iso(dt: datetime | None) -> str | None:

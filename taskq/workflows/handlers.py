@@ -365,3 +365,23 @@ def load_configured(reg: Registry | None = None, env: dict | None = None) -> Reg
         from .examples import load_examples
         load_examples(reg)
     return reg
+
+
+def check_step_code(reg: Registry) -> None:
+    """Import every step's handler_class (what a worker host does before it
+    publishes), so a published handler is one the workers can run; the
+    first that fails is a HandlerDefinitionError naming its source and step."""
+    from .runner import load_step
+
+    for h in reg.handlers():
+        for s in h.steps:
+            try:
+                fn = load_step(s.handler_class)
+            except Exception as exc:  # import errors of any kind in user code
+                raise HandlerDefinitionError(
+                    h.source, f"handler_class {s.handler_class} of {h.full_name} does not "
+                              f"import: {type(exc).__name__}: {exc}", s.name) from None
+            if not callable(fn):
+                raise HandlerDefinitionError(
+                    h.source, f"handler_class {s.handler_class} of {h.full_name} has no "
+                              "process method and is not callable", s.name)

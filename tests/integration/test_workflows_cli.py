@@ -39,3 +39,16 @@ def test_a_bad_definition_is_one_line_and_exit_2(r, prefix, redis_url, tmp_path)
     assert len(out.stderr.strip().splitlines()) == 1
     assert str(tmp_path / "bad.yaml") in out.stderr and "cycle" in out.stderr
     assert published(r, prefix).handlers() == []
+
+
+def test_step_code_that_does_not_import_is_not_published(r, prefix, redis_url, tmp_path):
+    (tmp_path / "h.yaml").write_text(
+        "namespace: shop\nname: h\nversion: '1.0.0'\nstep_templates:\n"
+        "  - {name: a, handler_class: taskq.workflows.examples.payments.ChargeCardHandler}\n"
+        "  - {name: b, handler_class: shop_missing_module.Steps, depends_on_step: a}\n")
+    out = cli(["publish"], redis_url, prefix, TASKQ_HANDLERS_PATH=str(tmp_path))
+    assert out.returncode == 2, out.stdout
+    assert "step 'b'" in out.stderr and "does not import" in out.stderr
+    assert published(r, prefix).handlers() == []
+    out = cli(["publish", "--no-import-check"], redis_url, prefix, TASKQ_HANDLERS_PATH=str(tmp_path))
+    assert out.returncode == 0 and [h.full_name for h in published(r, prefix).handlers()] == ["shop.h@1.0.0"]
