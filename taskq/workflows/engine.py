@@ -136,18 +136,30 @@ def _iso(dt: datetime | None) -> str | None:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+DEPENDENCY_REASON = "dependency "
+"""How the error of a step that ended because a step it needs did not
+complete begins: the engine's dependency failure ('dependency <id> failed')
+and the runner's stop ('dependency <step> did not complete')."""
+
+
+def ended_by_dependency(task: Task) -> bool:
+    return task.status in ("failed", "cancelled") and (task.error or "").startswith(DEPENDENCY_REASON)
+
+
 def step_status(task: Task | None, skippable: bool) -> str:
-    """The document's step status from the engine task's."""
+    """The document's step status from the engine task's. A step that ended
+    because a step it needs did not complete is ``cancelled``, skippable or
+    not (skipping it must not let its dependents run past that failure)."""
     if task is None:
         return "cancelled"  # deleted under us
     s = task.status
     if s == "completed":
         return "complete"
     if s in ("failed", "cancelled"):
+        if ended_by_dependency(task):
+            return "cancelled"
         if skippable:
             return "skipped"
-        if s == "failed" and task.attempts == 0:
-            return "cancelled"  # never ran: a dependency it needed failed
         return "error" if s == "failed" else "cancelled"
     if s == "running" or task.attempts > 0:
         return "in_progress"  # running, or waiting for its next attempt

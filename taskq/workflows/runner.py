@@ -22,6 +22,7 @@ from ..context import current_task
 from ..errors import TaskqError
 from ..keys import DEFAULT_PREFIX, Keys, WorkflowKeys, queue_of
 from ..task import Task
+from .engine import ended_by_dependency
 
 
 class DependencyNotMet(TaskqError):
@@ -62,7 +63,7 @@ def run_step(workflow: str, step: str, handler_class: str, deps: dict[str, str],
         task = Task.from_hash(deps[name], raw) if raw else None
         if task is not None and task.status == "completed":
             results[name] = task.result
-        elif name in skippable:
+        elif name in skippable and task is not None and not ended_by_dependency(task):
             results[name] = None  # skipped: its dependents go on
         else:
             # The task was released because a skippable dependency ended,

@@ -169,6 +169,19 @@ def test_a_needed_dependency_that_failed_beside_a_skipped_one_stops_the_step(r, 
     assert wf["status"] == "error"
 
 
+def test_a_skippable_step_whose_own_dependency_failed_does_not_let_its_dependents_run(
+        r, prefix, redis_url):
+    reg = reg_with({"name": "required", "handler_class": f"{S}.broken",
+                    "default_retryable": False, "default_retry_limit": 0},
+                   {"name": "optional", "handler_class": f"{S}.Source", "skippable": True,
+                    "depends_on_step": "required"},
+                   {"name": "after", "handler_class": f"{S}.after", "depends_on_step": "optional"})
+    wf = create(r, "test.flow", context={"n": 1}, registry=reg, prefix=prefix)
+    wf = run_until_done(r, redis_url, prefix, wf["id"])
+    assert [s["status"] for s in wf["steps"]] == ["error", "cancelled", "cancelled"]
+    assert wf["steps"][2]["results"] is None and wf["status"] == "error"
+
+
 def test_example_process_payment_runs_end_to_end(r, prefix, redis_url):
     reg = Registry()
     load_examples(reg)
