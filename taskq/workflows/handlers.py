@@ -281,7 +281,9 @@ class Registry:
 
     def resolve(self, full_name: str, version: str | None = None) -> Handler | None:
         """``namespace.name`` or ``namespace.name@version``."""
-        base, _, at = full_name.partition("@")
+        base, sep, at = full_name.partition("@")
+        if sep and not at:
+            return None
         namespace, _, name = base.partition(".")
         return self.get(namespace, name, version or at or None)
 

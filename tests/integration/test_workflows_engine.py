@@ -224,3 +224,18 @@ def test_unknown_handler_and_workflow_are_refused(r, prefix):
     with pytest.raises(ValueError):
         create(r, "test.flow", registry=reg_with(*DIAMOND), prefix=prefix, inputs={"ghost": {}})
     assert not r.exists(WorkflowKeys(prefix).index)
+
+
+@pytest.mark.parametrize("context", [[1, 2], "text", {"x": float("nan")}, {"x": object()},
+                                     {"s": "\ud800"}])
+def test_bad_context_is_refused_and_creates_nothing(r, prefix, context):
+    with pytest.raises(ValueError):
+        create(r, "test.flow", context=context, registry=reg_with(*DIAMOND), prefix=prefix)
+    assert not r.exists(WorkflowKeys(prefix).index)
+    assert Queue(WORKFLOW_QUEUE, redis=r, prefix=prefix).count() == 0
+
+
+@pytest.mark.parametrize("name", ["test", "test.", ".flow", "test.flow@", "test.flow@x", ""])
+def test_malformed_handler_names_are_not_found(r, prefix, name):
+    with pytest.raises(HandlerNotFound):
+        create(r, name, registry=reg_with(*DIAMOND), prefix=prefix)
