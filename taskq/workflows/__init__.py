@@ -9,13 +9,14 @@
 
 from .catalog import publish, published, unpublish
 from .control import StepNotFound, cancel_step, list_workflows, update_step
+from .graph import dependency_analysis, dependency_graph
 from .engine import (RUNNER, STEP_STATUSES, WORKFLOW_QUEUE, WORKFLOW_STATUSES, HandlerNotFound,
                      WorkflowNotFound, create, find_handler, get)
 from .handlers import (Handler, HandlerDefinitionError, Registry, StepTemplate, check_step_code,
                        handler, load_configured, parse_handler, register, registry, semver_key)
 
 __all__ = [
-    "Handler", "HandlerDefinitionError", "cancel_step", "check_step_code", "list_workflows",
+    "Handler", "HandlerDefinitionError", "dependency_analysis", "dependency_graph", "cancel_step", "check_step_code", "list_workflows",
     "update_step", "HandlerNotFound", "Registry", "RUNNER", "STEP_STATUSES",
     "StepNotFound", "StepTemplate", "WORKFLOW_QUEUE", "WORKFLOW_STATUSES", "WorkflowNotFound", "create",
     "find_handler", "get", "handler", "load_configured", "parse_handler", "publish", "published",

@@ -243,3 +243,34 @@ def test_every_example_step_class_imports():
         for s in h.steps:
             assert callable(load_step(s.handler_class)), s.handler_class
     assert isinstance(reg.get("payments", "process_payment"), Handler)
+
+
+def test_dependency_graph_of_the_example_matches_the_document():
+    from taskq.workflows import dependency_graph
+
+    reg = Registry()
+    load_examples(reg)
+    assert dependency_graph(reg.get("payments", "process_payment")) == {
+        "nodes": ["validate_payment", "charge_card", "update_order", "send_confirmation"],
+        "edges": [{"from": "validate_payment", "to": "charge_card"},
+                  {"from": "charge_card", "to": "update_order"},
+                  {"from": "update_order", "to": "send_confirmation"}],
+        "execution_order": ["validate_payment", "charge_card", "update_order", "send_confirmation"]}
+
+
+def _wf(status, **steps):
+    deps = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]}
+    return {"status": status, "steps": [{"name": n, "status": st, "depends_on": deps[n]}
+                                        for n, st in steps.items()]}
+
+
+def test_dependency_analysis_of_a_diamond():
+    from taskq.workflows import dependency_analysis
+
+    got = dependency_analysis(_wf("in_progress", a="complete", b="in_progress", c="skipped", d="pending"))
+    assert got == {"analysis": "Task is progressing normally through dependency chain",
+                   "blocked_steps": ["d"], "ready_steps": ["b"], "completed_steps": ["a"]}
+    got = dependency_analysis(_wf("pending", a="pending", b="pending", c="pending", d="pending"))
+    assert got["ready_steps"] == ["a"] and got["blocked_steps"] == ["b", "c", "d"]
+    got = dependency_analysis(_wf("error", a="complete", b="error", c="complete", d="cancelled"))
+    assert got["ready_steps"] == [] and "failed at b" in got["analysis"]
