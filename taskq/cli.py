@@ -204,6 +204,9 @@ def stop_flag_on_signals(graceful: bool) -> threading.Event:
 
 
 from taskq import opscli  # noqa: E402,F401  (adds info, tasks, queues to main)
+from taskq.workflows.cli import handlers as _handlers  # noqa: E402  (taskq handlers)
+
+main.add_command(_handlers)
 
 if __name__ == "__main__":
     # `python -m taskq.cli`: run the group the command modules registered on.

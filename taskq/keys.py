@@ -284,3 +284,31 @@ class TaskDriverKeys:
 def _queue_keys(prefix: str, name: str) -> QueueKeys:
     # Queue keys are immutable and built on every script call: build once.
     return QueueKeys(prefix, name)
+
+
+@dataclass(frozen=True)
+class WorkflowKeys:
+    """Workflow handlers published for every process, and workflow records.
+    Global keys (no hash tag): a workflow's step tasks live in an engine
+    queue and use that queue's keys."""
+
+    prefix: str
+
+    @property
+    def handlers(self) -> str:
+        """Hash: 'namespace.name@version' -> JSON definition (published by workers)."""
+        return f"{self.prefix}:wf:handlers"
+
+    @property
+    def namespaces(self) -> str:
+        """Hash: namespace -> description."""
+        return f"{self.prefix}:wf:namespaces"
+
+    def workflow(self, workflow_id: str) -> str:
+        """Hash: one workflow's record (handler, version, context, queue, steps, inputs:<step>)."""
+        return f"{self.prefix}:wf:run:{workflow_id}"
+
+    @property
+    def index(self) -> str:
+        """Zset: workflow id -> created (microseconds of Redis TIME; listing, newest first)."""
+        return f"{self.prefix}:wf:runs"

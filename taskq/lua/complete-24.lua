@@ -22,7 +22,7 @@ for i = 1, n do
   local id, token = ARGV[i * 3 - 1], ARGV[i * 3]
   local tkey = Q.task_prefix .. id
   local f = redis.call('HMGET', tkey, 'status', 'token', 'expires', 'leased', 'ckey',
-    'dedupe', 'dedupe_window', 'dependents', 'worker', 'waiters')
+    'dedupe', 'dedupe_window', 'dependents', 'worker', 'waiters', 'wf_events')
   local code, detail = OK, ''
   if not f[1] then
     code = E_NOT_FOUND
@@ -51,6 +51,9 @@ for i = 1, n do
     finished_args[#finished_args + 1] = now
     finished_args[#finished_args + 1] = id
     log_event(Q, 'completed', id, {'runtime_ms', runtime})
+    -- A workflow step's declared custom events (space-separated names that
+    -- taskq.workflows validated), published with its completion.
+    if f[11] then log_event(Q, 'custom_events', id, {'events', f[11]}) end
     if f[8] then ended[#ended + 1] = {id, 'completed'} end
     if f[10] then notify_waiters(Q, id, tkey, 'completed', ARGV[i * 3 + 1]) end
   end

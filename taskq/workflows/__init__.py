@@ -1,0 +1,24 @@
+"""Workflows: versioned handlers whose steps run as engine tasks (a DAG).
+
+    from taskq import workflows
+    workflows.load_configured()          # TASKQ_HANDLERS_PATH, TASKQ_EXAMPLES=1
+    workflows.publish(redis)             # what this process can run, for every process
+    wf = workflows.create(redis, "payments.process_payment", context={"payment_id": 1})
+    workflows.get(redis, wf["id"])["status"]
+"""
+
+from .catalog import publish, published, unpublish
+from .control import StepNotFound, cancel_step, list_workflows, update_step
+from .graph import dependency_analysis, dependency_graph
+from .engine import (RUNNER, STEP_STATUSES, WORKFLOW_QUEUE, WORKFLOW_STATUSES, HandlerNotFound,
+                     WorkflowNotFound, create, find_handler, get)
+from .handlers import (Handler, HandlerDefinitionError, Registry, StepTemplate, check_step_code,
+                       handler, load_configured, parse_handler, register, registry, semver_key)
+
+__all__ = [
+    "Handler", "HandlerDefinitionError", "dependency_analysis", "dependency_graph", "cancel_step", "check_step_code", "list_workflows",
+    "update_step", "HandlerNotFound", "Registry", "RUNNER", "STEP_STATUSES",
+    "StepNotFound", "StepTemplate", "WORKFLOW_QUEUE", "WORKFLOW_STATUSES", "WorkflowNotFound", "create",
+    "find_handler", "get", "handler", "load_configured", "parse_handler", "publish", "published",
+    "register", "registry", "semver_key", "unpublish",
+]

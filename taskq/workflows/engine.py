@@ -1,0 +1,234 @@
+"""Workflows: one run of a handler, one engine task per step.
+
+All steps of every workflow go to one shared engine queue, ``workflows``
+(WORKFLOW_QUEUE). A queue is one Redis hash tag, so a workflow's steps and
+every dependency edge between them live under one tag: creating the
+workflow is one enqueue script call, and a step's completion releases its
+dependents inside the complete script itself (no cross-queue outbox). A
+queue per workflow would give the same, but workers serve named queues, so
+each new workflow would need every worker to learn a new queue name; one
+shared queue is served by ``taskq worker workflows`` out of the box.
+
+The workflow's record (handler, version, context, per-step inputs and task
+ids) is a hash in WorkflowKeys; its status is never stored but derived from
+its steps' engine tasks each time it is read, so it cannot go stale.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from ..connection import as_taskq_client
+from ..errors import TaskqValueError
+from ..keys import DEFAULT_PREFIX, WorkflowKeys
+from ..options import build_spec, json_text
+from ..queue import Queue
+from ..task import Task, ms_to_dt
+from . import catalog
+from .handlers import Handler, Registry, registry as _process
+
+WORKFLOW_QUEUE = "workflows"
+RUNNER = "taskq.workflows.runner:run_step"
+STEP_STATUSES = ("pending", "in_progress", "complete", "error", "cancelled", "skipped")
+WORKFLOW_STATUSES = ("pending", "in_progress", "complete", "error", "cancelled")
+
+
+class HandlerNotFound(TaskqValueError):
+    code = "handler_not_found"
+
+
+class WorkflowNotFound(TaskqValueError, LookupError):
+    code = "workflow_not_found"
+
+
+def step_task_id(queue: str, workflow_id: str, step: str) -> str:
+    return f"{queue}:{workflow_id}.{step}"
+
+
+def find_handler(redis, full_name: str, version: str | None = None,
+                 registry: Registry | None = None, prefix: str | None = None) -> Handler:
+    """The handler from ``registry`` (default: this process's), else from
+    the definitions workers published."""
+    for reg in ([registry] if registry is not None else [_process]):
+        h = reg.resolve(full_name, version)
+        if h is not None:
+            return h
+    h = catalog.published(redis, prefix).resolve(full_name, version)
+    if h is None:
+        raise HandlerNotFound(f"handler {full_name!r} version {version or 'latest'!r} not found")
+    return h
+
+
+def create(redis, handler: str | Handler, version: str | None = None,
+           context: dict | None = None, *, inputs: dict[str, dict] | None = None,
+           registry: Registry | None = None, prefix: str | None = None,
+           queue: str = WORKFLOW_QUEUE) -> dict:
+    """Start a workflow of ``handler`` ("namespace.name" or with "@version";
+    version None = latest) and return it as ``get`` does. Its steps are
+    enqueued in one script call, wired with the handler's DAG."""
+    redis = as_taskq_client(redis)
+    prefix = prefix or DEFAULT_PREFIX
+    h = handler if isinstance(handler, Handler) else find_handler(redis, handler, version, registry, prefix)
+    context = {} if context is None else context
+    if not isinstance(context, dict):
+        raise TaskqValueError("context must be a JSON object")
+    inputs = inputs or {}
+    unknown = set(inputs) - {s.name for s in h.steps}
+    if unknown:
+        raise TaskqValueError(f"inputs for unknown step(s): {', '.join(sorted(unknown))}")
+    wid = str(uuid.uuid4())
+    q = Queue(queue, redis=redis, prefix=prefix)
+    ids = {s.name: step_task_id(queue, wid, s.name) for s in h.steps}
+    specs = []
+    for s in h.steps:
+        deps = s.depends_on
+        skippable_deps = [d for d in deps if h.step(d).skippable]
+        spec = build_spec(
+            queue, RUNNER, kwargs={"workflow": wid, "step": s.name, "handler_class": s.handler_class,
+                                   "deps": {d: ids[d] for d in deps},
+                                   "skippable_deps": skippable_deps},
+            task_id=ids[s.name], depends_on=[ids[d] for d in deps],
+            # a failed/cancelled skippable step must release its dependents;
+            # the runner refuses to run if a non-skippable dependency did not complete
+            dependency_policy="release" if skippable_deps else "fail",
+            max_retries=s.default_retry_limit if s.default_retryable else 0,
+            meta={"workflow": wid, "step": s.name}, tags=[f"workflow:{wid}"])
+        if s.custom_events:
+            spec.fields["wf_events"] = " ".join(s.custom_events)
+        specs.append(spec)
+    record = {"id": wid, "namespace": h.namespace, "name": h.name, "version": h.version,
+              "queue": queue, "context": json_text("context", context),
+              "steps": json.dumps({s.name: {"task": ids[s.name], "skippable": s.skippable,
+                                            "retryable": s.default_retryable,
+                                            "deps": s.depends_on} for s in h.steps}),
+              "order": json.dumps(h.execution_order)}
+    for name, value in inputs.items():
+        if not isinstance(value, dict):
+            raise TaskqValueError(f"inputs of step {name!r} must be a JSON object")
+        record[f"inputs:{name}"] = json_text(f"inputs.{name}", value)
+    wk = WorkflowKeys(prefix)
+    now_us = _redis_us(redis)  # index score: microseconds keep creation order
+    record["created"] = now_us // 1000
+    pipe = redis.pipeline(transaction=True)
+    pipe.hset(wk.workflow(wid), mapping=record)
+    pipe.zadd(wk.index, {wid: now_us})
+    pipe.execute()
+    try:
+        q.enqueue_specs(specs)
+    except Exception:
+        redis.delete(wk.workflow(wid))
+        redis.zrem(wk.index, wid)
+        raise
+    return get(redis, wid, prefix=prefix)
+
+
+def _redis_us(redis) -> int:
+    sec, usec = redis.time()
+    return int(sec) * 1_000_000 + int(usec)
+
+
+def _iso(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+DEPENDENCY_REASON = "dependency "
+"""How the error of a step that ended because a step it needs did not
+complete begins: the engine's dependency failure ('dependency <id> failed')
+and the runner's stop ('dependency <step> did not complete')."""
+
+
+def ended_by_dependency(task: Task) -> bool:
+    return task.status in ("failed", "cancelled") and (task.error or "").startswith(DEPENDENCY_REASON)
+
+
+def step_status(task: Task | None, skippable: bool) -> str:
+    """The document's step status from the engine task's. A step that ended
+    because a step it needs did not complete is ``cancelled``, skippable or
+    not (skipping it must not let its dependents run past that failure)."""
+    if task is None:
+        return "cancelled"  # deleted under us
+    s = task.status
+    if s == "completed":
+        return "complete"
+    if s in ("failed", "cancelled"):
+        if ended_by_dependency(task):
+            return "cancelled"
+        if skippable:
+            return "skipped"
+        return "error" if s == "failed" else "cancelled"
+    if s == "running" or task.attempts > 0:
+        return "in_progress"  # running, or waiting for its next attempt
+    return "pending"
+
+
+def workflow_status(statuses: list[str]) -> str:
+    """Error as soon as a step is in error; cancelled when a step was
+    cancelled; complete when every step is complete or skipped; in progress
+    once any step started; else pending."""
+    if "error" in statuses:
+        return "error"
+    if "cancelled" in statuses:
+        return "cancelled"
+    if all(s in ("complete", "skipped") for s in statuses):
+        return "complete"
+    if any(s != "pending" for s in statuses):
+        return "in_progress"
+    return "pending"
+
+
+def read_record(redis, workflow_id: str, prefix: str | None = None) -> dict:
+    raw = redis.hgetall(WorkflowKeys(prefix or DEFAULT_PREFIX).workflow(workflow_id))
+    if not raw:
+        raise WorkflowNotFound(f"workflow {workflow_id!r} not found")
+    return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in raw.items()}
+
+
+def get(redis, workflow_id: str, prefix: str | None = None) -> dict:
+    """The workflow with its steps (in execution order), statuses derived."""
+    redis = as_taskq_client(redis)
+    rec = read_record(redis, workflow_id, prefix)
+    q = Queue(rec["queue"], redis=redis, prefix=prefix)
+    meta = json.loads(rec["steps"])
+    order = json.loads(rec["order"])
+    pipe = q.redis.pipeline(transaction=False)
+    for n in order:
+        pipe.hgetall(q.qkeys.task(meta[n]["task"]))
+    tasks = [Task.from_hash(meta[n]["task"], raw, q) if raw else None
+             for n, raw in zip(order, pipe.execute())]
+    steps = []
+    updated = int(rec["created"])
+    for name, task in zip(order, tasks):
+        m = meta[name]
+        status = step_status(task, m["skippable"])
+        started = task.started_at if task else None
+        if task and task.raw.get("updated"):
+            updated = max(updated, int(float(task.raw["updated"])))
+        steps.append({
+            "name": name, "status": status,
+            "results": task.result if task and status == "complete" else None,
+            "attempts": task.attempts if task else 0,
+            "retry_limit": task.max_retries if task else 0,
+            "retryable": m["retryable"], "skippable": m["skippable"],
+            "depends_on": m["deps"],
+            "inputs": json.loads(rec.get(f"inputs:{name}", "{}")),
+            "error": task.error if task and status in ("error", "skipped", "cancelled") else None,
+            "started_at": _iso(started),
+            "completed_at": _iso(task.finished_at) if task and status != "pending" and status != "in_progress" else None,
+            "duration_ms": (int((task.finished_at - started).total_seconds() * 1000)
+                            if task and started and task.finished_at else None),
+            "task_id": m["task"],
+        })
+    created = ms_to_dt(rec["created"])
+    return {"id": workflow_id, "namespace": rec["namespace"], "name": rec["name"],
+            "version": rec["version"],
+            "full_name": f"{rec['namespace']}.{rec['name']}@{rec['version']}",
+            "status": workflow_status([s["status"] for s in steps]),
+            "context": json.loads(rec["context"]), "queue": rec["queue"],
+            "created_at": _iso(created), "updated_at": _iso(ms_to_dt(str(updated))),
+            "steps": steps}
