@@ -150,3 +150,31 @@ def test_the_runs_list_is_bounded(sched, prefix):
     pipe.execute()
     assert sched.redis.llen(sched.sk.runs(sid)) == RUNS_KEPT
     assert sched.get(sid, runs=0)["runs_total"] == RUNS_KEPT + 5
+
+
+def test_three_taskq_scheduler_processes_fire_each_due_schedule_once(sched, q, prefix, redis_url, wait_for):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    sids = [sched.create(spec(payload={"callable": "builtins:len", "args": [[]]}))["id"] for _ in range(20)]
+    now = sched.now_ms()
+    for sid in sids:
+        make_due(sched, sid, now - 1000)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKQ_")}
+    env.update(REDIS_URL=redis_url, TASKQ_PREFIX=prefix, PYTHONPATH=str(root))
+    procs = [subprocess.Popen([sys.executable, "-m", "taskq.cli", "scheduler", "--interval", "0.2"],
+                              env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             for _ in range(3)]
+    try:
+        assert wait_for(lambda: q.count() >= len(sids), timeout=30)
+        # keep them running a little longer: a second fire would show up below
+        wait_for(lambda: False, timeout=1.0)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=15)
+    assert q.count() == len(sids)
+    assert all(len(runs_created(sched, sid)) == 1 for sid in sids)
