@@ -3,10 +3,11 @@ snooze, cancel. One call each; the due zset always agrees with the hash.
 KEYS[1] the schedule hash   KEYS[2] due zset   KEYS[3] index zset
 ARGV[1] op   ARGV[2] schedule id   then per op:
   create  ARGV[3] due ms or ''; ARGV[4..] field, value pairs (values as text)
-  update  ARGV[3] expected ver; ARGV[4] due ms, '' (none) or '-' (unchanged);
+  update  ARGV[3] expected ver; ARGV[4] due ms, '' (no run left: finished),
+          'untimed' (an event schedule: active, never due) or '-' (unchanged);
           ARGV[5..] field, value pairs
   pause   -
-  resume  ARGV[3] due ms or '' (none: finished)
+  resume  ARGV[3] due ms, '' (none: finished) or 'untimed' (event schedule)
   snooze  ARGV[3] delay ms (the next run moves to max(due, now) + delay); ARGV[4] reason
   cancel  -
 Returns {1, status, due} on a change, {0, status, due} when it already was so
@@ -61,6 +62,9 @@ if op == 'update' then
   if ARGV[4] ~= '-' then
     if status == 'paused' then
       redis.call('HSET', skey, 'due', '')
+    elseif ARGV[4] == 'untimed' then
+      redis.call('HSET', skey, 'status', 'active')
+      set_due('')
     elseif ARGV[4] == '' then
       if status == 'active' then redis.call('HSET', skey, 'status', 'finished') end
       set_due('')
@@ -82,12 +86,18 @@ elseif op == 'pause' then
 elseif op == 'resume' then
   if status == 'active' then return {0, status, due} end
   if status ~= 'paused' then return {-3, status} end
-  redis.call('HSET', skey, 'status', ARGV[3] == '' and 'finished' or 'active')
-  set_due(ARGV[3])
+  if ARGV[3] == 'untimed' then
+    redis.call('HSET', skey, 'status', 'active')
+    set_due('')
+  else
+    redis.call('HSET', skey, 'status', ARGV[3] == '' and 'finished' or 'active')
+    set_due(ARGV[3])
+  end
   touch()
-  return {1, redis.call('HGET', skey, 'status'), ARGV[3]}
+  return {1, redis.call('HGET', skey, 'status'), redis.call('HGET', skey, 'due')}
 elseif op == 'snooze' then
-  if status ~= 'active' or due == '' then return {-3, status} end
+  if status ~= 'active' then return {-3, status} end
+  if due == '' then return {-3, 'not timed (an event schedule)'} end
   local moved = tostring(math.max(tonumber(due), now) + tonumber(ARGV[3]))
   set_due(moved)
   redis.call('HSET', skey, 'snooze_reason', ARGV[4], 'snoozed_at', now)

@@ -197,7 +197,7 @@ class Schedules:
             model.check_whole(merged)
             due = "-"
             if any(k in clean for k in model.TIMING_FIELDS):
-                due = ""
+                due = "untimed"
                 if merged["schedule_kind"] != "event":
                     nxt = self._first_due(merged, self.now_ms(), old.get("anchor") or self.now_ms())
                     if nxt is None:
@@ -230,7 +230,7 @@ class Schedules:
         missed while paused are not made up), a once time not yet fired
         stays due (the misfire policy decides whether it still runs)."""
         f = self._raw(sid)
-        due = ""
+        due = "untimed" if f["schedule_kind"] == "event" else ""
         if f["schedule_kind"] == "once":
             if not f.get("runs_total"):
                 due = str(timing.to_ms(timing.parse_once(f["schedule_expr"], timing.zone(f["timezone"]))))

@@ -16,6 +16,7 @@ Nothing here reads a clock: callers pass ``after`` (Redis time when firing).
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -27,9 +28,12 @@ from ..options import InvalidField
 
 KINDS = ("cron", "rrule", "once", "event")
 UTC = timezone.utc
-MAX_STEPS = 1000
+SHIFT_WINDOW = timedelta(hours=3)
+"""How far back an offset change is looked for (changes are at most two hours)."""
+MAX_STEPS = 10_000
 """Wall-time candidates examined per lookup before giving up (a guard
-against expressions that only ever produce instants already passed)."""
+against expressions that only ever produce instants already passed; a
+per-second cron just after an offset change walks back one hour: 3600)."""
 
 
 def zone(name: str) -> ZoneInfo:
@@ -112,17 +116,18 @@ def next_run(kind: str, expr: str | None, tz_name: str, after: datetime,
         at = parse_once(expr, tz)
         return at if at > after else None
     wall = _wall(after, tz)
+    # Right after an offset change, wall times a little before ``after``'s
+    # may map to instants after it (a gap time moved forward): start earlier.
+    shift = after.astimezone(tz).utcoffset() - (after - SHIFT_WINDOW).astimezone(tz).utcoffset()
+    wall -= abs(shift)
     if kind == "cron":
-        it = croniter(expr.strip(), wall - timedelta(hours=3))
+        it = croniter(expr.strip(), wall)
         candidates = (it.get_next(datetime) for _ in range(MAX_STEPS))
     elif kind == "rrule":
         start = _wall(anchor or after, tz).replace(microsecond=0)
-        rule = parse_rrule(expr, start)
-        candidates = _rrule_walk(rule, wall - timedelta(hours=3))
+        candidates = _rrule_walk(_cached_rrule(expr, start), wall)
     else:
         raise InvalidField("schedule_kind", f"must be one of {', '.join(KINDS)}")
-    # Start a few hours of wall time early: after a fall-back, the instant
-    # ``after`` may lie in the repeated hour whose wall times come "before" it.
     for n, cand in enumerate(candidates):
         instant = wall_to_utc(cand, tz)
         if instant > after:
@@ -130,6 +135,12 @@ def next_run(kind: str, expr: str | None, tz_name: str, after: datetime,
         if n >= MAX_STEPS:
             break
     return None
+
+
+@lru_cache(maxsize=4096)
+def _cached_rrule(expr: str, start: datetime):
+    """A parsed rule per (text, DTSTART): parsing costs more than a lookup."""
+    return parse_rrule(expr, start)
 
 
 def _rrule_walk(rule, start: datetime):

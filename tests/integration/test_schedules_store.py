@@ -182,3 +182,28 @@ def test_a_pipeline_run_is_executed_by_a_real_worker(sched, q, prefix, redis_url
     assert "hello from a schedule" in [x["message"] for x in q.logs(ids[0])]
     (run,) = sched.get(sid)["recent_runs"]
     assert run["status"] == "completed" and run["ended_at"] is not None
+
+
+def test_an_event_schedule_stays_active_and_untimed_through_pause_resume_and_update(sched):
+    sid = sched.create(spec(schedule_kind="event", schedule_expr="deploy.done"))["id"]
+    sched.pause(sid)
+    view = sched.resume(sid)
+    assert view["status"] == "active" and view["next_run_at"] is None
+    with pytest.raises(InvalidState):
+        sched.snooze(sid, 60)  # nothing timed to move
+    timed = sched.update(sid, {"schedule_kind": "cron", "schedule_expr": "*/5 * * * *"})
+    assert timed["status"] == "active" and timed["next_run_at"] is not None
+    assert sched.redis.sismember(sched.sk.event("deploy.done"), sid) == 0
+    back = sched.update(sid, {"schedule_kind": "event", "schedule_expr": "deploy.again"})
+    assert back["status"] == "active" and back["next_run_at"] is None and due_ms(sched, sid) is None
+    assert sched.redis.sismember(sched.sk.event("deploy.again"), sid) == 1
+
+
+def test_a_finished_once_schedule_comes_back_with_a_new_time(sched, prefix):
+    sid = sched.create(spec(schedule_kind="once", schedule_expr="2099-01-01T00:00:00Z"))["id"]
+    sched.redis.hset(sched.sk.schedule(sid), "due", sched.now_ms() - 10)
+    sched.redis.zadd(sched.sk.due, {sid: sched.now_ms() - 10})
+    fire_due(sched.redis, prefix)
+    assert sched.get(sid)["status"] == "finished"
+    view = sched.update(sid, {"schedule_expr": "2099-06-01T00:00:00Z"})
+    assert view["status"] == "active" and view["next_run_at"] == "2099-06-01T00:00:00Z"

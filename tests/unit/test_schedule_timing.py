@@ -177,3 +177,17 @@ def test_the_payload_text_is_kept_exactly():
 
 def test_priority_one_is_the_engine_highest():
     assert model.engine_priority(1) > model.engine_priority(5) > model.engine_priority(9)
+
+
+@pytest.mark.parametrize("tz,when", [("America/New_York", datetime(2026, 11, 1, 7, 0, 1, tzinfo=UTC)),
+                                     ("America/New_York", datetime(2026, 3, 8, 7, 0, 1, tzinfo=UTC)),
+                                     ("Europe/Chisinau", datetime(2026, 10, 25, 1, 0, 1, tzinfo=UTC))])
+def test_a_per_second_cron_keeps_running_right_after_an_offset_change(tz, when):
+    nxt = next_run("cron", "* * * * * *", tz, when)
+    assert nxt is not None and timedelta(0) < nxt - when <= timedelta(seconds=1)
+
+
+def test_inside_the_repeated_hour_a_wall_time_already_run_is_not_run_again():
+    # 06:10Z is the second 01:10 in New York: 01:10..01:59 ran in the first pass
+    nxt = next_run("cron", "* * * * * *", "America/New_York", datetime(2026, 11, 1, 6, 10, tzinfo=UTC))
+    assert nxt == datetime(2026, 11, 1, 7, 0, 0, tzinfo=UTC)  # 02:00 EST, the first new wall time
