@@ -39,6 +39,9 @@ DELIVER_BATCH = 500
 MISFIRE_GRACE_MS = 30_000
 RUNS_KEPT = 50
 """Runs remembered per schedule (newest first)."""
+PLAN_FIELDS = ("id", "due", "schedule_kind", "schedule_expr", "timezone", "misfire_policy",
+               "anchor", "dedupe_key", "dedupe_window_seconds")
+"""What firing reads of a schedule (not its payload: the script copies that)."""
 log = logging.getLogger("taskq.schedules")
 
 
@@ -75,25 +78,27 @@ def plan(f: dict[str, Any], due_ms: int, now_ms: int) -> tuple[str, bool]:
 
 def fire_due(client, prefix: str | None = None, limit: int = FIRE_LIMIT) -> dict[str, int]:
     """Fire every schedule due by Redis time, then deliver the runs.
-    Returns counts (fired, skipped, deduplicated, lost = another process won)."""
+    Returns counts (due: schedules read, fired, skipped, deduplicated,
+    lost: another process fired it first, delivered)."""
     from .store import decode  # store imports this module
     client = as_taskq_client(client)
     sk = ScheduleKeys(prefix or DEFAULT_PREFIX)
     sec, usec = client.time()
     now = int(sec) * 1000 + int(usec) // 1000
     due = client.zrangebyscore(sk.due, "-inf", now, start=0, num=limit, withscores=True)
-    counts = {"fired": 0, "skipped": 0, "deduplicated": 0, "lost": 0, "delivered": 0}
+    counts = {"due": len(due), "fired": 0, "skipped": 0, "deduplicated": 0, "lost": 0,
+              "delivered": 0}
     if due:
         pipe = client.pipeline(transaction=False)
         for sid, _ in due:
-            pipe.hgetall(sk.schedule(sid))
+            pipe.hmget(sk.schedule(sid), PLAN_FIELDS)
         raws = pipe.execute()
         pipe = client.pipeline(transaction=False)
-        for (sid, score), raw in zip(due, raws):
-            if not raw:
+        for (sid, score), values in zip(due, raws):
+            if values[0] is None:
                 pipe.zrem(sk.due, sid)  # a stray index entry: its schedule is gone
                 continue
-            f = decode(raw)
+            f = decode({k: v for k, v in zip(PLAN_FIELDS, values) if v is not None})
             if f.get("due") is None:  # not due any more (paused meanwhile): the script refuses it
                 f["due"] = int(score)
             nxt, skip = plan(f, f["due"], now)
@@ -241,6 +246,13 @@ def publish(client, name: str, payload: Any = None, prefix: str | None = None) -
     return created
 
 
+STEP_ROUNDS = 50
+"""fire_due calls per scheduler tick at most (FIRE_LIMIT schedules each):
+a burst of due schedules is fired in one tick, not one thousand a tick."""
+
+
 def step(client, keys: Keys) -> None:
     """The scheduler's per-tick step (taskq.maintenance.STEPS)."""
-    fire_due(client, keys.prefix)
+    for _ in range(STEP_ROUNDS):
+        if fire_due(client, keys.prefix)["due"] < FIRE_LIMIT:
+            return

@@ -15,6 +15,7 @@ Nothing here reads a clock: callers pass ``after`` (Redis time when firing).
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -121,7 +122,7 @@ def next_run(kind: str, expr: str | None, tz_name: str, after: datetime,
     shift = after.astimezone(tz).utcoffset() - (after - SHIFT_WINDOW).astimezone(tz).utcoffset()
     wall -= abs(shift)
     if kind == "cron":
-        it = croniter(expr.strip(), wall)
+        it = _cron_iter(expr.strip(), wall)
         candidates = (it.get_next(datetime) for _ in range(MAX_STEPS))
     elif kind == "rrule":
         start = _wall(anchor or after, tz).replace(microsecond=0)
@@ -135,6 +136,23 @@ def next_run(kind: str, expr: str | None, tz_name: str, after: datetime,
         if n >= MAX_STEPS:
             break
     return None
+
+
+_local = threading.local()
+
+
+def _cron_iter(expr: str, start: datetime) -> croniter:
+    """A croniter set to ``start``, reused per expression and thread:
+    parsing the expression costs more than finding the next time."""
+    cache = _local.__dict__.setdefault("cron", {})
+    it = cache.get(expr)
+    if it is None:
+        if len(cache) >= 4096:
+            cache.clear()
+        it = cache[expr] = croniter(expr, start)
+    else:
+        it.set_current(start, force=True)
+    return it
 
 
 @lru_cache(maxsize=4096)
