@@ -178,3 +178,10 @@ def test_three_taskq_scheduler_processes_fire_each_due_schedule_once(sched, q, p
             p.wait(timeout=15)
     assert q.count() == len(sids)
     assert all(len(runs_created(sched, sid)) == 1 for sid in sids)
+
+
+def test_taskq_publish_is_the_same_publish(sched, make_queue, prefix):
+    import taskq
+    sid = sched.create(spec(schedule_kind="event", schedule_expr="invoice.paid", queue="events"))["id"]
+    assert len(taskq.publish("invoice.paid", {"n": 1}, redis=sched.redis, prefix=prefix)) == 1
+    assert sched.get(sid)["runs_total"] == 1 and make_queue("events").count() == 1
