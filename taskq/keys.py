@@ -312,3 +312,48 @@ class WorkflowKeys:
     def index(self) -> str:
         """Zset: workflow id -> created (microseconds of Redis TIME; listing, newest first)."""
         return f"{self.prefix}:wf:runs"
+
+
+@dataclass(frozen=True)
+class ScheduleKeys:
+    """Schedules (taskq.schedules): every key carries the ``{schedules}`` hash
+    tag, so the firing and transition scripts touch one slot; the runs they
+    create live in their queues' slots and are enqueued by a follow-up call
+    (the outbox), as cross-queue dependencies are."""
+
+    prefix: str
+
+    @property
+    def base(self) -> str:
+        return f"{self.prefix}:{{schedules}}:"
+
+    def schedule(self, schedule_id: str) -> str:
+        """Hash: one schedule's fields; ``payload`` is the client's JSON text."""
+        return f"{self.base}s:{schedule_id}"
+
+    def runs(self, schedule_id: str) -> str:
+        """List: the schedule's recent runs, newest first (bounded)."""
+        return f"{self.base}runs:{schedule_id}"
+
+    @property
+    def due(self) -> str:
+        """Zset: schedule id -> next due ms (active timed schedules only)."""
+        return f"{self.base}due"
+
+    @property
+    def index(self) -> str:
+        """Zset: every schedule id -> created ms (listing order)."""
+        return f"{self.base}index"
+
+    @property
+    def outbox(self) -> str:
+        """Stream: runs fired but not yet enqueued as engine tasks."""
+        return f"{self.base}outbox"
+
+    def event(self, name: str) -> str:
+        """Set: ids of the event schedules that fire on event ``name``."""
+        return f"{self.base}event:{name}"
+
+    def dedupe(self, dedupe_key: str) -> str:
+        """String with a TTL: held while a run with this dedupe key is recent."""
+        return f"{self.base}dedupe:{dedupe_key}"
