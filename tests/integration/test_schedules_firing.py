@@ -3,28 +3,13 @@ schedulers, misfire after downtime, idempotent delivery, event schedules.
 The clock is controlled by putting due times in the past, never by sleeping."""
 
 import threading
-import uuid
 
-import pytest
 import redis
 
-from taskq.schedules import Schedules, deliver, fire_due, publish
+from taskq.schedules import deliver, fire_due, publish
 from taskq.schedules.firing import RUNS_KEPT
 
-AGENT = "6a1f4a6c-7c43-4d4c-9a0b-3d1a7b2f9c11"
-HOUR = 3600_000
-
-
-def spec(**over):
-    base = {"title": "t", "description": "", "schedule_kind": "cron", "schedule_expr": "0 * * * *",
-            "payload": {"pipeline": [{"step": "echo", "args": {"message": "hi"}}]},
-            "created_by": AGENT}
-    return {**base, **over}
-
-
-@pytest.fixture
-def sched(r, prefix):
-    return Schedules(r, prefix=prefix)
+from schedule_helpers import HOUR, spec
 
 
 def make_due(sched, sid, ms):
