@@ -15,7 +15,8 @@ from typing import Any
 
 from .. import backoff as _backoff
 from ..keys import valid_queue_name
-from ..options import InvalidField, check_text
+from ..errors import TaskqValueError
+from ..options import InvalidField, check_json_text, check_text, json_text
 from . import steps, timing
 
 MISFIRE_POLICIES = ("run_once", "skip")
@@ -66,6 +67,7 @@ def payload_text(value: Any) -> tuple[str, dict]:
         text = value.decode() if isinstance(value, bytes) else value
         if len(text) > MAX_PAYLOAD_CHARS:
             raise InvalidField("payload", f"at most {MAX_PAYLOAD_CHARS} characters of JSON")
+        check_json_text("payload", text)  # too deep for json, or a lone surrogate
         try:
             obj = json.loads(text)
         except ValueError:
@@ -73,8 +75,10 @@ def payload_text(value: Any) -> tuple[str, dict]:
     else:
         obj = value
         try:
-            text = json.dumps(obj, separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError):
+            text = json_text("payload", obj)  # the engine's exact encoding and limits
+        except InvalidField:
+            raise
+        except TaskqValueError:
             raise InvalidField("payload", "must be a JSON object") from None
         if len(text) > MAX_PAYLOAD_CHARS:
             raise InvalidField("payload", f"at most {MAX_PAYLOAD_CHARS} characters of JSON")

@@ -10,23 +10,10 @@ import pytest
 
 from taskq.errors import InvalidState
 from taskq.options import InvalidField
-from taskq.schedules import ScheduleNotFound, Schedules, fire_due
+from taskq.schedules import ScheduleNotFound, fire_due
 
 ROOT = Path(__file__).resolve().parents[2]
-AGENT = "6a1f4a6c-7c43-4d4c-9a0b-3d1a7b2f9c11"
-HOUR = 3600_000
-
-
-def spec(**over):
-    base = {"title": "t", "description": "", "schedule_kind": "cron", "schedule_expr": "0 * * * *",
-            "payload": {"pipeline": [{"step": "echo", "args": {"message": "hi"}}]},
-            "created_by": AGENT}
-    return {**base, **over}
-
-
-@pytest.fixture
-def sched(r, prefix):
-    return Schedules(r, prefix=prefix)
+from schedule_helpers import spec
 
 
 def due_ms(sched, sid):
@@ -209,3 +196,22 @@ def test_a_finished_once_schedule_comes_back_with_a_new_time(sched, prefix):
     assert sched.get(sid)["status"] == "finished"
     view = sched.update(sid, {"schedule_expr": "2099-06-01T00:00:00Z"})
     assert view["status"] == "active" and view["next_run_at"] == "2099-06-01T00:00:00Z"
+
+
+def _nested(depth):
+    value = cur = {}
+    for _ in range(depth):
+        cur["a"] = {}
+        cur = cur["a"]
+    return value
+
+
+@pytest.mark.parametrize("payload", [
+    {"pipeline": [{"step": "echo", "args": _nested(10_000)}]},
+    '{"pipeline": [{"step": "echo", "args": ' + '{"a": ' * 10_000 + '1' + '}' * 10_000 + '}]}',
+    {"pipeline": [{"step": "echo", "args": {"message": "\udfff"}}]},
+], ids=["deep object", "deep text", "lone surrogate"])
+def test_hostile_payloads_are_refused_naming_the_payload(sched, payload):
+    with pytest.raises(InvalidField) as exc:
+        sched.create(spec(payload=payload))
+    assert exc.value.field == "payload"
