@@ -18,7 +18,7 @@
   check; every scoped route refuses it (403).
 
 Scope ``admin`` allows everything; ``<area>:write`` includes
-``<area>:read``. Missing, expired or forged credentials -> 401; valid
+``<area>:read``; Tasker permissions (TASKER_PERMISSIONS) take wildcards. Missing, expired or forged credentials -> 401; valid
 credentials without the scope -> 403. Secrets and tokens are never logged.
 """
 
@@ -40,8 +40,22 @@ from .errors import ApiError
 from .services.sessions import SessionStore, is_session_token
 from taskq.keys import ApiKeys
 
+TASKER_PERMISSIONS = (
+    "tasker.handler:index", "tasker.handler:show",
+    "tasker.task:index", "tasker.task:show", "tasker.task:create",
+    "tasker.workflow_step:index", "tasker.workflow_step:show", "tasker.workflow_step:update",
+    "tasker.workflow_step:destroy",
+    "tasker.task_diagram:index",
+    "tasker.analytics:performance", "tasker.analytics:bottlenecks",
+    "tasker.health_status:index", "tasker.metrics:index",
+)
+"""The /tasker routes' permissions, named as the Tasker document names them
+(``resource:action``); each is a scope. ``tasker.<resource>:*`` grants every
+action on a resource and ``tasker.*`` every Tasker permission."""
+TASKER_WILDCARDS = ("tasker.*",) + tuple(sorted({p.split(":")[0] + ":*" for p in TASKER_PERMISSIONS}))
 SCOPES = ("admin", "tasks:read", "tasks:write", "workers:read", "system:read",
-          "webhooks:read", "webhooks:write", "projects:read", "projects:write", "agents:write")
+          "webhooks:read", "webhooks:write", "projects:read", "projects:write", "agents:write",
+          ) + TASKER_PERMISSIONS + TASKER_WILDCARDS
 """Every scope a token or key may carry."""
 KEY_PREFIX = "tq_"
 """API keys start with this, so a leaked one is recognisable in a scan."""
@@ -64,8 +78,11 @@ class Principal:
 
     def allows(self, scope: str) -> bool:
         s = self.scopes
-        return "admin" in s or scope in s or (
-            scope.endswith(":read") and scope[: -len("read")] + "write" in s)
+        if "admin" in s or scope in s:
+            return True
+        if scope.startswith("tasker."):
+            return "tasker.*" in s or scope.split(":")[0] + ":*" in s
+        return scope.endswith(":read") and scope[: -len("read")] + "write" in s
 
     def may_act_as(self, agent: str | None) -> bool:
         return self.agents is None or agent in self.agents
