@@ -130,6 +130,8 @@ def handle_api_error(exc: ApiError):
 def handle_taskq_error(exc: TaskqError):
     if isinstance(exc, TaskNotFound):
         return respond(404, "not_found", str(exc))
+    if isinstance(exc, LookupError):  # workflow, step, handler, schedule not found
+        return respond(404, exc.code, str(exc))
     if isinstance(exc, Conflict):
         return respond(409, exc.code, str(exc), {"status": exc.status} if exc.status else None)
     if isinstance(exc, TaskqValueError):

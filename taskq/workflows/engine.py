@@ -36,7 +36,7 @@ STEP_STATUSES = ("pending", "in_progress", "complete", "error", "cancelled", "sk
 WORKFLOW_STATUSES = ("pending", "in_progress", "complete", "error", "cancelled")
 
 
-class HandlerNotFound(TaskqValueError):
+class HandlerNotFound(TaskqValueError, LookupError):
     code = "handler_not_found"
 
 
