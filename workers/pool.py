@@ -35,6 +35,7 @@ from taskq.lease import complete_and_claim
 from taskq.keys import DEFAULT_PREFIX
 from taskq.lua import call, execute
 from taskq.workflows import Registry, publish
+from taskq.workflows.step_reads import preread
 from taskq.worker_registry import HEARTBEAT_INTERVAL, WorkerRegistry, new_worker_id, resource_usage
 
 from .activity import Activity, describe, one_line
@@ -228,6 +229,7 @@ class PoolWorker:
         return room > 0 and len(leases) >= room
 
     def _hand_out(self, leases: list[Lease]) -> None:
+        preread(self.redis, self.keys, leases)  # workflow steps: their reads in one round trip
         for lease in leases:
             self._inflight[lease.id] = _Slot(lease)
             self._todo.put(lease)
