@@ -18,6 +18,9 @@ flushes anything. What it measures, through the public API only:
                   queues are sampled alternately so machine noise hits both alike.
   worker          drain, idle pickup (scripts/bench_worker.py) and enqueue ->
                   result in hand with Task.wait (scripts/bench_result.py).
+  schedules       10,000 cron schedules due in the same second: time until
+                  every run is an engine task, with 1 and with 3 racing scheduler
+                  processes, and duplicate runs (scripts/bench_schedules.py).
   memory          MEMORY USAGE of one small queued task's hash, and the growth of
                   INFO used_memory over the enqueue_many runs divided by the task
                   count (so it includes the index zsets and the event stream).
@@ -29,7 +32,7 @@ reported beside the individual runs. Times are wall clock at the client
 trips. Targets are printed beside the figures, not asserted. used_memory is
 server-wide: other clients writing to the same Redis during a run skew it.
 
---rq adds the RQ baseline (scripts/bench_rq.py: the taskq ``rq worker``
+--schedules-only runs just the schedules scenario. --rq adds the RQ baseline (scripts/bench_rq.py: the taskq ``rq worker``
 classes beside RQ's own Worker and SimpleWorker); --rq-only runs just that.
 """
 
@@ -50,13 +53,14 @@ import taskq  # noqa: E402
 import bench_worker  # noqa: E402  (scripts/ is this file's folder)
 import bench_result  # noqa: E402
 import bench_rq  # noqa: E402
+import bench_schedules  # noqa: E402
 
 NOOP = "app.tasks:noop"
 CHUNK = 1000
 FULL = dict(runs=3, enqueue=5_000, bulk=100_000, claim1=3_000, claim100=20_000, samples=2_000,
-            drain=50_000, pickups=200, rq_tasks=1_000)
+            drain=50_000, pickups=200, rq_tasks=1_000, schedules=10_000)
 QUICK = dict(runs=1, enqueue=2_000, bulk=50_000, claim1=1_000, claim100=10_000, samples=500,
-             drain=20_000, pickups=100, rq_tasks=300)
+             drain=20_000, pickups=100, rq_tasks=300, schedules=10_000)
 WORKER_CONCURRENCY, WORKER_PREFETCH = 4, 100
 SMALL_Q, BIG_Q = 1_000, 100_000
 
@@ -79,6 +83,7 @@ ROWS = {
     "pickup_p99": ("idle worker pickup p99", "ms", None),
 }
 ROWS.update(bench_result.ROWS)  # enqueue -> result in hand (Task.wait), after pickup
+ROWS.update(bench_schedules.ROWS)
 
 
 def small(start: int, count: int) -> list[dict]:
@@ -217,6 +222,10 @@ class Bench:
         for i in range(runs):
             log(f"  worker drain and pickup: run {i + 1}/{runs}")
             self.run_worker()
+        self.run_schedules()
+
+    def run_schedules(self) -> None:
+        bench_schedules.run(self, self.sizes["schedules"], self.sizes["runs"])
 
     def run_worker(self) -> None:
         rate = bench_worker.drain(self.r, self.url, self.prefix, self.queue("drain"),
@@ -250,6 +259,8 @@ def report(bench: Bench, meta: dict) -> dict:
     out = dict(meta, results={})
     for key, (label, unit, target) in ROWS.items():
         runs = bench.results[key]
+        if not runs:  # a scenario not run (--schedules-only)
+            continue
         median = statistics.median(runs)
         out["results"][key] = {
             "label": label, "unit": unit, "median": median, "runs": runs,
@@ -274,7 +285,8 @@ def print_table(data: dict) -> None:
     print(f"\nsizes: enqueue {s['enqueue']:,}; enqueue_many {s['bulk']:,} (lists of {CHUNK:,}); "
           f"claim(1) {s['claim1']:,}; claim(100) {s['claim100']:,}; "
           f"latency {s['samples']:,} samples per queue size per run; worker drain {s['drain']:,} "
-          f"(--concurrency {WORKER_CONCURRENCY} --prefetch {WORKER_PREFETCH}); pickup {s['pickups']:,} samples")
+          f"(--concurrency {WORKER_CONCURRENCY} --prefetch {WORKER_PREFETCH}); pickup {s['pickups']:,} samples; "
+          f"schedules {s['schedules']:,} due at once, racing scheduler processes {bench_schedules.SCHEDULERS}")
 
 
 def redact(url: str) -> str:
@@ -292,6 +304,7 @@ def main() -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     ap.add_argument("--rq", action="store_true", help="add the RQ baseline (scripts/bench_rq.py)")
     ap.add_argument("--rq-only", action="store_true", help="run only the RQ baseline")
+    ap.add_argument("--schedules-only", action="store_true", help="run only the schedules scenario")
     ap.add_argument("--rq-tasks", type=int, default=None, help="no-op jobs per RQ baseline run")
     args = ap.parse_args()
 
@@ -301,7 +314,9 @@ def main() -> int:
     log(f"taskq bench: key prefix {bench.prefix}")
     start = time.perf_counter()
     try:
-        if not args.rq_only:
+        if args.schedules_only:
+            bench.run_schedules()
+        elif not args.rq_only:
             bench.run_all()
         rq = None
         if args.rq or args.rq_only:
