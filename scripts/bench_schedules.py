@@ -43,7 +43,7 @@ def child(url: str, prefix: str, go_key: str, ready_key: str, done_key: str) -> 
     import taskq
     from taskq.lua import all_scripts
     from taskq.schedules import firing
-    r = redis.Redis.from_url(url, decode_responses=True)
+    r = redis.Redis.from_url(url, decode_responses=True, socket_timeout=None)  # BLPOP waits
     for s in all_scripts().values():
         r.script_load(s.source)
     keys = taskq.Keys(prefix)
@@ -63,6 +63,7 @@ def create(r, prefix: str, n: int) -> list[str]:
 
 def one_run(r, url: str, prefix: str, sids: list[str], schedulers: int, run_no: int) -> tuple[float, int]:
     """(ms from release to the last scheduler done, duplicate runs)."""
+    import redis
     from taskq import Queue
     from taskq.keys import ScheduleKeys
     sk = ScheduleKeys(prefix)
@@ -76,19 +77,21 @@ def one_run(r, url: str, prefix: str, sids: list[str], schedulers: int, run_no: 
     tag = f"{prefix}:bench-sched:{run_no}:{schedulers}"
     go, ready, done = f"{tag}:go", f"{tag}:ready", f"{tag}:done"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([HERE, os.path.dirname(HERE), os.environ.get("PYTHONPATH", "")]))
+    waiter = redis.Redis.from_url(url, decode_responses=True, socket_timeout=None)  # BLPOP waits
     procs = [subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child", url, prefix, go, ready, done],
                               env=env) for _ in range(schedulers)]
     try:
         for _ in range(schedulers):
-            if not r.blpop([ready], timeout=60):
+            if not waiter.blpop([ready], timeout=60):
                 raise RuntimeError("a scheduler process did not start")
         time.sleep(0.2)  # every child is blocked on the release by now
         start = time.time()
         r.rpush(go, *["go"] * schedulers)
-        ends = [float(r.blpop([done], timeout=120)[1]) for _ in range(schedulers)]
+        ends = [float(waiter.blpop([done], timeout=120)[1]) for _ in range(schedulers)]
     finally:
         for p in procs:
             p.wait(timeout=60)
+        waiter.close()
     elapsed_ms = (max(ends) - start) * 1000
     pipe = r.pipeline(transaction=False)
     for sid in sids:
