@@ -7,43 +7,12 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections import Counter
-
-import pytest
-import redis
-from redis.client import Pipeline
-
 from taskq.schedules import Schedules, fire_due
 from taskq.schedules.store import decode
 
 from schedule_helpers import AGENT, spec
 
 OTHER = "0b7e2f54-9f1c-4a55-8d21-3c6f0f6a9e42"
-
-
-@pytest.fixture
-def counted(redis_url, monkeypatch):
-    """A client of its own that counts every command it sends, pipelined or not."""
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    counts: Counter = Counter()
-    send = client.execute_command
-
-    def execute_command(*args, **options):
-        counts[str(args[0]).upper()] += 1
-        return send(*args, **options)
-
-    client.execute_command = execute_command
-    pool, run = client.connection_pool, Pipeline.execute
-
-    def execute(self, raise_on_error=True):
-        if self.connection_pool is pool:
-            counts.update(str(args[0]).upper() for args, _ in self.command_stack)
-        return run(self, raise_on_error)
-
-    monkeypatch.setattr(Pipeline, "execute", execute)
-    client.counts = counts
-    yield client
-    client.close()
 
 
 def reference(sched, status=None, created_by=None, schedule_kind=None):
