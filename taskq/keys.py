@@ -336,6 +336,39 @@ class ScheduleKeys:
         return f"{self.base}runs:{schedule_id}"
 
     @property
+    def schedule_prefix(self) -> str:
+        """+ schedule id -> the schedule hash (how the batched fire script reaches each one)."""
+        return self.schedule("")
+
+    @property
+    def runs_prefix(self) -> str:
+        """+ schedule id -> the schedule's runs list."""
+        return self.runs("")
+
+    @property
+    def dedupe_prefix(self) -> str:
+        """+ dedupe key -> the schedule dedupe string (see dedupe)."""
+        return self.dedupe("")
+
+    @property
+    def listing_prefix(self) -> str:
+        """+ '<status>:<kind>:<created_by>' ('*' = any) -> zset of schedule ids,
+        score = created ms: one per filter combination, so a filtered page
+        costs O(page). The unfiltered listing is ``index``."""
+        return f"{self.base}ix:"
+
+    def listing(self, status: str | None, kind: str | None, created_by: str | None) -> str:
+        if status is None and kind is None and created_by is None:
+            return self.index
+        return f"{self.listing_prefix}{status or '*'}:{kind or '*'}:{created_by or '*'}"
+
+    @property
+    def listing_version(self) -> str:
+        """String: the listing indexes' format version, set once they are
+        complete (schedules stored before they existed are added first)."""
+        return f"{self.base}ix-version"
+
+    @property
     def due(self) -> str:
         """Zset: schedule id -> next due ms (active timed schedules only)."""
         return f"{self.base}due"
