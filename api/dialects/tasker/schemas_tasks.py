@@ -59,18 +59,9 @@ class TaskerDependenciesSchema(Schema):
     completed_steps = fields.List(fields.String(), required=True)
 
 
-class TaskerTaskDetailSchema(Schema):
-    id = fields.String(required=True)
-    name = fields.String(required=True)
-    namespace = fields.String(required=True)
-    version = fields.String(required=True)
-    full_name = fields.String(required=True)
-    status = fields.String(required=True, metadata={"enum": list(WORKFLOW_STATUSES)})
-    context = fields.Dict(required=True)
+class TaskerTaskDetailSchema(TaskerTaskSchema):
     steps = fields.List(fields.Nested(TaskerStepSchema), required=True)
     dependencies = fields.Nested(TaskerDependenciesSchema, metadata={"description": "with include_dependencies=true"})
-    created_at = fields.String(required=True)
-    updated_at = fields.String(required=True)
 
 
 class TaskerPaginationSchema(Schema):
