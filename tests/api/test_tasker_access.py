@@ -57,7 +57,11 @@ def test_health_ready_and_live_need_no_credential_and_ignore_a_bad_one(client):
 
 
 def test_ready_is_503_when_redis_does_not_answer(make_app):
-    dead = redis_lib.Redis(host="127.0.0.1", port=1, decode_responses=True, socket_connect_timeout=0.5)
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    dead = redis_lib.Redis(host="127.0.0.1", port=1, decode_responses=True, socket_connect_timeout=0.5,
+                           retry=Retry(NoBackoff(), 0))
     client = make_app(REDIS=dead).test_client()
     resp = client.get("/tasker/health/ready")
     assert resp.status_code == 503 and resp.json["ready"] is False and resp.json["status"] == "not_ready"
