@@ -45,10 +45,10 @@ def step(wf: dict, name: str) -> dict:
 
 
 def refused_change(exc: InvalidState, step_name: str) -> ApiError:
-    """A step that has finished (STEP_FINISHED) or, for retry_limit or a
-    cancel, has gone too far (STEP_STARTED): 409 with its status."""
+    """A step that has finished (STEP_FINISHED), or that the engine would
+    not change in the state it is in (STEP_CONFLICT): 409 with its status."""
     status = exc.status
-    code = "step_finished" if status in FINISHED else "step_started"
+    code = "step_finished" if status in FINISHED else "step_conflict"
     return ApiError(409, code, str(exc), {"step": step_name, "status": status})
 
 

@@ -41,11 +41,11 @@ def show_step(task_id, step_id):
 @blp.response(200, TaskerStepSchema)
 @blp.alt_response(404, schema=TaskerErrorSchema, description="TASK_NOT_FOUND or STEP_NOT_FOUND")
 @blp.alt_response(409, schema=TaskerErrorSchema,
-                  description="STEP_FINISHED (it can no longer change) or STEP_STARTED "
-                              "(retry_limit changes only before its first run)")
+                  description="STEP_FINISHED: it can no longer change")
 def update_step(body, task_id, step_id):
-    """Change a step that has not finished: ``retry_limit`` before it first
-    runs, ``inputs`` (read when it starts) until it finishes."""
+    """Change a step that has not finished: ``retry_limit`` (also while it
+    runs or waits for a retry: the new limit decides whether a failure is
+    retried) and ``inputs`` (read when it starts)."""
     svc = state().workflows
     step = lookup.step_change(lambda t, s: svc.update_step(t, s, **body), task_id, step_id)
     return step_view(task_id.lower(), step)

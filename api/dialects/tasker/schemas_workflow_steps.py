@@ -30,7 +30,7 @@ class TaskerStepSchema(Schema):
 
 class TaskerStepUpdateSchema(Schema):
     retry_limit = fields.Integer(strict=True, validate=Range(0, MAX_RETRY_LIMIT), metadata={
-        "description": "retries after a failure (only before the step first runs)", "example": 5})
+        "description": "retries after a failure (until the step finishes)", "example": 5})
     inputs = fields.Dict(keys=fields.String(), error_messages={"invalid": "must be a JSON object"},
                          metadata={"description": "what the step reads when it starts (replaces the old)",
                                    "example": {"timeout": 30}})
