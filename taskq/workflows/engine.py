@@ -27,7 +27,8 @@ from ..keys import DEFAULT_PREFIX, WorkflowKeys
 from ..options import build_spec, json_text
 from ..queue import Queue
 from ..task import Task, ms_to_dt
-from . import catalog
+from . import catalog, indexes
+from .counters import STATS_TTL, hour_of, workflow_prefix
 from .handlers import Handler, Registry, registry as _process
 
 WORKFLOW_QUEUE = "workflows"
@@ -112,15 +113,27 @@ def create(redis, handler: str | Handler, version: str | None = None,
     wk = WorkflowKeys(prefix)
     now_us = _redis_us(redis)  # index score: microseconds keep creation order
     record["created"] = now_us // 1000
-    pipe = redis.pipeline(transaction=True)
+    index_keys = [*indexes.state_keys(wk, "all", h.namespace, h.name, h.version),
+                  *indexes.state_keys(wk, "open", h.namespace, h.name, h.version)]
+    pipe = redis.pipeline(transaction=True)  # one slot: every key has the {wf} tag
     pipe.hset(wk.workflow(wid), mapping=record)
-    pipe.zadd(wk.index, {wid: now_us})
+    for key in index_keys:
+        pipe.zadd(key, {wid: now_us})
+    pipe.zadd(wk.check, {wid: record["created"]})
+    stats = wk.stats(hour_of(record["created"]))
+    pipe.hincrby(stats, workflow_prefix(h.namespace, h.name, h.version) + "created", 1)
+    pipe.expire(stats, STATS_TTL)
     pipe.execute()
     try:
         q.enqueue_specs(specs)
     except Exception:
-        redis.delete(wk.workflow(wid))
-        redis.zrem(wk.index, wid)
+        pipe = redis.pipeline(transaction=True)
+        pipe.delete(wk.workflow(wid))
+        for key in index_keys:
+            pipe.zrem(key, wid)
+        pipe.zrem(wk.check, wid)
+        pipe.hincrby(stats, workflow_prefix(h.namespace, h.name, h.version) + "created", -1)
+        pipe.execute()
         raise
     return get(redis, wid, prefix=prefix)
 

@@ -10,12 +10,20 @@ result, which is the step's ``results``.
 The step code is called as ``process(context, inputs, dependencies)``
 where ``dependencies`` maps each dependency's step name to its results
 (None for a skipped step).
+
+Around the step's code the runner measures the attempt (duration on the
+worker's monotonic clock, placed in the hour of Redis TIME read when it
+started; the exception's class name when it raised) and counts it once
+(taskq.workflows.outcomes.record_step; what a SIGKILL loses is said there).
+A failure to count is logged and never changes the step's outcome.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import logging
+import time
 from typing import Any, Callable
 
 from ..context import current_task
@@ -23,6 +31,9 @@ from ..errors import TaskqError
 from ..keys import DEFAULT_PREFIX, Keys, WorkflowKeys, queue_of
 from ..task import Task
 from .engine import ended_by_dependency
+from .outcomes import error_type, record_step
+
+log = logging.getLogger("taskq.workflows")
 
 
 class DependencyNotMet(TaskqError):
@@ -48,18 +59,21 @@ def run_step(workflow: str, step: str, handler_class: str, deps: dict[str, str],
     client, keys = ctx.lease.client, ctx.lease.keys
     wk = WorkflowKeys(keys.prefix if isinstance(keys, Keys) else DEFAULT_PREFIX)
     pipe = client.pipeline(transaction=False)
-    pipe.hmget(wk.workflow(workflow), "context", f"inputs:{step}")
+    pipe.hmget(wk.workflow(workflow), "context", f"inputs:{step}", "namespace", "name", "version")
+    pipe.time()
     names = list(deps)
     for name in names:
         tid = deps[name]
         pipe.hgetall(keys.queue(queue_of(tid)).task(tid))
     reply = pipe.execute()
-    context_text, inputs_text = reply[0]
+    context_text, inputs_text, *scope = reply[0]
+    sec, usec = reply[1]
+    started_ms = int(sec) * 1000 + int(usec) // 1000
     if context_text is None:
         raise DependencyNotMet(f"workflow {workflow} has no record (deleted?)")
     results: dict[str, Any] = {}
     skippable = set(skippable_deps or ())
-    for name, raw in zip(names, reply[1:]):
+    for name, raw in zip(names, reply[2:]):
         task = Task.from_hash(deps[name], raw) if raw else None
         if task is not None and task.status == "completed":
             results[name] = task.result
@@ -75,4 +89,35 @@ def run_step(workflow: str, step: str, handler_class: str, deps: dict[str, str],
             raise DependencyNotMet(f"step {step}: dependency {name} did not complete")
     context = json.loads(context_text)
     inputs = json.loads(inputs_text) if inputs_text else {}
-    return load_step(handler_class)(context, inputs, results)
+    code = load_step(handler_class)
+    fact = _Fact(client, wk, workflow, tuple(scope), step, ctx, started_ms, inputs)
+    try:
+        result = code(context, inputs, results)
+    except Exception as exc:
+        fact.record(error_type(exc))
+        raise
+    fact.record(None)
+    return result
+
+
+class _Fact:
+    """One attempt of a step, counted when its code has returned or raised."""
+
+    def __init__(self, client, wk, workflow, scope, step, ctx, started_ms, inputs):
+        self.args = (client, wk, workflow, scope, step, ctx.attempt)
+        self.started_ms, self.clock = started_ms, time.monotonic()
+        timeout = ctx.task.timeout
+        if timeout is None and isinstance(inputs.get("timeout"), (int, float)) \
+                and not isinstance(inputs.get("timeout"), bool) and inputs["timeout"] > 0:
+            timeout = inputs["timeout"]  # the Tasker document's step inputs carry it
+        self.timeout = timeout
+
+    def record(self, error: str | None) -> None:
+        elapsed = int((time.monotonic() - self.clock) * 1000)
+        client, wk, workflow, scope, step, attempt = self.args
+        try:
+            record_step(client, wk, workflow, scope, step, attempt, self.started_ms + elapsed,
+                        elapsed, error, self.timeout)
+        except Exception as exc:  # analytics must not fail a step that ran
+            log.warning("workflow %s step %s: attempt %s not counted: %s", workflow, step,
+                        attempt, exc)
