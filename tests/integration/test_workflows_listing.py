@@ -10,7 +10,9 @@ from collections import Counter
 import pytest
 import redis
 
-from taskq.workflows import cancel_step, create, get, list_workflows
+from taskq import Queue
+from taskq.lease import complete_many
+from taskq.workflows import WORKFLOW_QUEUE, cancel_step, create, get, list_workflows
 from taskq.workflows.sweep import sweep
 
 from workflow_drive import complete, fail, registry
@@ -85,8 +87,8 @@ def counted(redis_url):
 def test_a_page_costs_a_page(r, prefix, counted, monkeypatch):
     reg = registry()
     ids = [create(r, "shop.pay", registry=reg, prefix=prefix)["id"] for _ in range(250)]
-    for wid in ids[:200]:
-        complete(r, prefix, get(r, wid, prefix=prefix))
+    leases = Queue(WORKFLOW_QUEUE, redis=r, prefix=prefix).claim(200)  # the oldest 200
+    complete_many(r, [(lease, None) for lease in leases])
     sweep(r, prefix)
     sweep(r, prefix)  # 200 per tick
     from redis.client import Pipeline
