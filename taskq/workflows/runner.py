@@ -12,8 +12,8 @@ where ``dependencies`` maps each dependency's step name to its results
 (None for a skipped step).
 
 Around the step's code the runner measures the attempt (duration on the
-worker's monotonic clock, placed in the hour of Redis TIME read when it
-started; the exception's class name when it raised) and counts it once
+worker's monotonic clock, placed in an hour by the Redis time of the
+attempt's claim; the exception's class name when it raised) and counts it once
 (taskq.workflows.outcomes.record_step; what a SIGKILL loses is said there).
 A failure to count is logged and never changes the step's outcome.
 """
@@ -28,10 +28,11 @@ from typing import Any, Callable
 
 from ..context import current_task
 from ..errors import TaskqError
-from ..keys import DEFAULT_PREFIX, Keys, WorkflowKeys, queue_of
+from ..keys import queue_of
 from ..task import Task
 from .engine import ended_by_dependency
 from .outcomes import error_type, record_step
+from .step_reads import dep_hash, queue_reads, step_callable, workflow_keys
 
 log = logging.getLogger("taskq.workflows")
 
@@ -57,23 +58,20 @@ def run_step(workflow: str, step: str, handler_class: str, deps: dict[str, str],
     if ctx is None:
         raise TaskqError("run_step runs inside a taskq worker only")
     client, keys = ctx.lease.client, ctx.lease.keys
-    wk = WorkflowKeys(keys.prefix if isinstance(keys, Keys) else DEFAULT_PREFIX)
-    pipe = client.pipeline(transaction=False)
-    pipe.hmget(wk.workflow(workflow), "context", f"inputs:{step}", "namespace", "name", "version")
-    pipe.time()
+    wk = workflow_keys(keys)
+    reply = ctx.lease.preread  # read with the rest of its claim (step_reads.preread)
+    if reply is None:
+        pipe = client.pipeline(transaction=False)
+        queue_reads(pipe, keys, workflow, step, deps)
+        reply = pipe.execute()
     names = list(deps)
-    for name in names:
-        tid = deps[name]
-        pipe.hgetall(keys.queue(queue_of(tid)).task(tid))
-    reply = pipe.execute()
     context_text, inputs_text, *scope = reply[0]
-    sec, usec = reply[1]
-    started_ms = int(sec) * 1000 + int(usec) // 1000
     if context_text is None:
         raise DependencyNotMet(f"workflow {workflow} has no record (deleted?)")
     results: dict[str, Any] = {}
     skippable = set(skippable_deps or ())
-    for name, raw in zip(names, reply[2:]):
+    for name, values in zip(names, reply[1:]):
+        raw = dep_hash(values)
         task = Task.from_hash(deps[name], raw) if raw else None
         if task is not None and task.status == "completed":
             results[name] = task.result
@@ -89,8 +87,8 @@ def run_step(workflow: str, step: str, handler_class: str, deps: dict[str, str],
             raise DependencyNotMet(f"step {step}: dependency {name} did not complete")
     context = json.loads(context_text)
     inputs = json.loads(inputs_text) if inputs_text else {}
-    code = load_step(handler_class)
-    fact = _Fact(client, wk, workflow, tuple(scope), step, ctx, started_ms, inputs)
+    code = step_callable(handler_class)
+    fact = _Fact(client, wk, workflow, tuple(scope), step, ctx, inputs)
     try:
         result = code(context, inputs, results)
     except Exception as exc:
@@ -103,9 +101,11 @@ def run_step(workflow: str, step: str, handler_class: str, deps: dict[str, str],
 class _Fact:
     """One attempt of a step, counted when its code has returned or raised."""
 
-    def __init__(self, client, wk, workflow, scope, step, ctx, started_ms, inputs):
+    def __init__(self, client, wk, workflow, scope, step, ctx, inputs):
         self.args = (client, wk, workflow, scope, step, ctx.attempt)
-        self.started_ms, self.clock = started_ms, time.monotonic()
+        # the claim of this attempt, by Redis's clock (claim-24.lua sets 'leased')
+        self.started_ms = int(float(ctx.task.raw.get("leased") or time.time() * 1000))
+        self.clock = time.monotonic()
         timeout = ctx.task.timeout
         if timeout is None and isinstance(inputs.get("timeout"), (int, float)) \
                 and not isinstance(inputs.get("timeout"), bool) and inputs["timeout"] > 0:
