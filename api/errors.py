@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from functools import wraps
 from typing import Any
 
+import redis
 from flask import Flask, current_app, g, jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -162,6 +163,13 @@ def handle_taskq_error(exc: TaskqError):
     return respond(500, "internal_error", "internal error")
 
 
+def handle_store_down(exc: Exception):
+    """Redis unreachable (a view's read or the rate limiter's count): 503,
+    the service is unavailable, not broken."""
+    log.warning("data store unreachable: %s", exc)
+    return respond(503, "unavailable", "Service unavailable: the data store cannot be reached")
+
+
 def handle_unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return handle_http(exc)
@@ -173,4 +181,6 @@ def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(TaskqError, handle_taskq_error)
+    app.register_error_handler(redis.ConnectionError, handle_store_down)
+    app.register_error_handler(redis.TimeoutError, handle_store_down)
     app.register_error_handler(Exception, handle_unexpected)

@@ -27,7 +27,8 @@ from ..keys import DEFAULT_PREFIX, WorkflowKeys
 from ..options import build_spec, json_text
 from ..queue import Queue
 from ..task import Task, ms_to_dt
-from . import catalog
+from . import catalog, indexes
+from .counters import STATS_TTL, hour_of, workflow_prefix
 from .handlers import Handler, Registry, registry as _process
 
 WORKFLOW_QUEUE = "workflows"
@@ -118,10 +119,23 @@ def create(redis, handler: str | Handler, version: str | None = None,
         record[f"inputs:{name}"] = json_text(f"inputs.{name}", value)
     wk = WorkflowKeys(prefix)
     now_us = _redis_us(redis)  # index score: microseconds keep creation order
-    pipe = redis.pipeline(transaction=True)
-    pipe.hsetnx(wk.workflow(wid), "created", now_us // 1000)  # a repeated call keeps the first
+    record["created"] = now_us // 1000
+    # With a workflow_id a repeated call keeps the first record's creation
+    # time and must not index or count the workflow twice: HSETNX decides.
+    first = workflow_id is None or bool(redis.hsetnx(wk.workflow(wid), "created", record["created"]))
+    if not first:
+        del record["created"]
+    index_keys = [*indexes.state_keys(wk, "all", h.namespace, h.name, h.version),
+                  *indexes.state_keys(wk, "open", h.namespace, h.name, h.version)]
+    stats = wk.stats(hour_of(now_us // 1000))
+    pipe = redis.pipeline(transaction=True)  # one slot: every key has the {wf} tag
     pipe.hset(wk.workflow(wid), mapping=record)
-    pipe.zadd(wk.index, {wid: now_us}, nx=True)
+    if first:
+        for key in index_keys:
+            pipe.zadd(key, {wid: now_us})
+        pipe.zadd(wk.check, {wid: now_us // 1000})
+        pipe.hincrby(stats, workflow_prefix(h.namespace, h.name, h.version) + "created", 1)
+        pipe.expire(stats, STATS_TTL)
     pipe.execute()
     try:
         q.enqueue_specs(specs)
@@ -131,8 +145,13 @@ def create(redis, handler: str | Handler, version: str | None = None,
         # the same workflow_id again: its steps were enqueued by an earlier call
     except Exception:
         if workflow_id is None:  # with an id, the next call with it finishes the job
-            redis.delete(wk.workflow(wid))
-            redis.zrem(wk.index, wid)
+            pipe = redis.pipeline(transaction=True)
+            pipe.delete(wk.workflow(wid))
+            for key in index_keys:
+                pipe.zrem(key, wid)
+            pipe.zrem(wk.check, wid)
+            pipe.hincrby(stats, workflow_prefix(h.namespace, h.name, h.version) + "created", -1)
+            pipe.execute()
         raise
     return get(redis, wid, prefix=prefix)
 
