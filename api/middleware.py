@@ -24,9 +24,10 @@ access_log = logging.getLogger("taskq.api.access")
 
 SUPPORTED_VERSIONS = ("1.0",)
 """API versions this server speaks (``Accept: application/json; version=1.0``)."""
-OPEN_PATHS = ("/health", "/api/health", "/metrics", "/api/docs")
+OPEN_PATHS = ("/health", "/api/health", "/metrics", "/api/docs", "/tasker/assets")
 """Paths served without credentials and outside rate limits (/metrics* may
-ask for TASKQ_METRICS_TOKEN itself, api.metrics)."""
+ask for TASKQ_METRICS_TOKEN itself, api.metrics; /tasker/assets holds the
+task diagram page's scripts)."""
 LOGIN_PATH = "/api/auth/login"
 """POST here also counts against TASKQ_LOGIN_RATE_LIMIT per client IP."""
 CORS_HEADERS = "Authorization, Content-Type, Accept, X-Request-ID, X-Correlation-ID, X-Lease-Token"

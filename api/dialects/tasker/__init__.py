@@ -6,9 +6,10 @@ bare shape (error style ``tasker``)."""
 from __future__ import annotations
 
 from ..base import Dialect
+from . import routes_diagrams
 from .state import NAME, SETTINGS, make_state
 
 DIALECT = Dialect(
     name=NAME, url_prefix="/tasker",
-    blueprints=(),
+    blueprints=(routes_diagrams.blp,),
     error_style="tasker", settings=SETTINGS, make_state=make_state, paths=("/",))
