@@ -49,7 +49,8 @@ def _mount_prefix() -> str:
 @access.permission("tasker.task_diagram:index")
 @blp.arguments(DiagramArgsSchema, location="query")
 @blp.response(200, TaskDiagramSchema)
-@blp.doc(responses={"200": {"content": {"text/html": {"schema": {"type": "string"}}}}})
+@blp.doc(responses={"200": {"description": "the diagram; with format=html, the page", "content": {
+    "application/json": {"schema": TaskDiagramSchema}, "text/html": {"schema": {"type": "string"}}}}})
 @blp.alt_response(404, description="no task with this id")
 def task_diagrams(args, task_id):
     """The task's steps as nodes (coloured by status, linked to the step)
@@ -71,6 +72,8 @@ def task_diagrams(args, task_id):
 
 
 @blp.route("/assets/<name>")
+@blp.doc(responses={"200": {"description": "the file", "content": {
+    "text/javascript": {"schema": {"type": "string"}}, "image/svg+xml": {"schema": {"type": "string"}}}}})
 @blp.alt_response(404, description="no such asset")
 def asset(name):
     """The task diagram page's scripts (Mermaid and taskq's diagram.js) and icon; no
