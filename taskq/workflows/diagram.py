@@ -41,8 +41,12 @@ def step_label(name: str) -> str:
 
 def step_url(prefix: str, task_id: str, step: str) -> str:
     """Where the step's own resource is (GET .../workflow_steps/<step>)."""
-    return (f"{quote(prefix.rstrip('/'), safe='/')}/tasks/{quote(task_id, safe='')}"
-            f"/workflow_steps/{quote(step, safe='')}")
+    return f"{_pct(prefix.rstrip('/'), '/')}/tasks/{_pct(task_id)}/workflow_steps/{_pct(step)}"
+
+
+def _pct(text: str, safe: str = "") -> str:
+    # surrogatepass: a lone surrogate in stored text is encoded, not an error
+    return quote(text, safe=safe, errors="surrogatepass")
 
 
 def task_diagram(workflow: dict, prefix: str = "/tasker") -> dict:
@@ -72,7 +76,7 @@ def mermaid_text(text: str) -> str:
 def _link(url: str) -> str:
     """A URL safe inside a quoted Mermaid click target (step_url's are
     already; anything else is percent-encoded, existing escapes kept)."""
-    return quote(url, safe="/%._-~:?=&")
+    return _pct(url, "/%._-~:?=&")
 
 
 def _class_name(status: str) -> str:
