@@ -95,6 +95,12 @@ def test_page_draws_steps_by_status_and_stops_refreshing_when_complete(
     assert page.foreign_requests() == []
     assert any("/tasker/assets/mermaid.min.js" in u for u in page.requests)
 
+    # a click on a node opens its step (answered here: the step route is another module's)
+    page.route("**/workflow_steps/**", lambda route: route.fulfill(status=200, body="step"))
+    with page.expect_navigation() as nav:
+        page.click("#diagram g.node:has-text('Reserve Stock')")
+    assert nav.value.url == live_server.url(f"/tasker/tasks/{wf['id']}/workflow_steps/reserve_stock")
+
 
 def test_hostile_step_names_are_shown_as_text_and_run_nothing(r, prefix, live_server, make_page):
     wf = start(r, prefix, chain(len(HOSTILE_NAMES)))
