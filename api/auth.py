@@ -53,7 +53,7 @@ TASKER_PERMISSIONS = (
 (``resource:action``); each is a scope. ``tasker.<resource>:*`` grants every
 action on a resource and ``tasker.*`` every Tasker permission."""
 TASKER_WILDCARDS = ("tasker.*",) + tuple(sorted({p.split(":")[0] + ":*" for p in TASKER_PERMISSIONS}))
-SCOPES = ("admin", "tasks:read", "tasks:write", "workers:read", "system:read",
+SCOPES = ("admin", "tasks:read", "tasks:write", "workers:read", "system:read", "schedules:read", "schedules:write", "events:write",
           "webhooks:read", "webhooks:write", "projects:read", "projects:write", "agents:write",
           ) + TASKER_PERMISSIONS + TASKER_WILDCARDS
 """Every scope a token or key may carry."""

@@ -1,5 +1,6 @@
-"""The operator's commands: ``taskq info``, ``taskq tasks ...`` and
-``taskq queues ...`` (what ``rq info`` is to RQ), engine-only.
+"""The operator's commands: ``taskq info``, ``taskq tasks ...``,
+``taskq queues ...`` (what ``rq info`` is to RQ) and ``taskq schedules ...``,
+engine-only.
 
 taskq/cli.py imports this package once, at its end; importing it adds the
 commands to the ``taskq`` group. Later features add their groups here too.
@@ -11,7 +12,8 @@ from taskq.cli import main
 
 from .info_cmd import info
 from .queues_cmd import queues
+from .schedules_cmd import schedules
 from .tasks_cmd import tasks
 
-for _command in (info, tasks, queues):
+for _command in (info, tasks, queues, schedules):
     main.add_command(_command)
