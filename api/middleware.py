@@ -25,10 +25,11 @@ access_log = logging.getLogger("taskq.api.access")
 SUPPORTED_VERSIONS = ("1.0",)
 """API versions this server speaks (``Accept: application/json; version=1.0``)."""
 OPEN_PATHS = ("/health", "/api/health", "/metrics", "/api/docs", "/tasker/health/ready",
-              "/tasker/health/live")
+              "/tasker/health/live", "/tasker/assets")
 """Paths served without credentials and outside rate limits (/metrics* may
-ask for TASKQ_METRICS_TOKEN itself, api.metrics); a credential sent there is
-not even read, so a bad one cannot turn a probe into a 401."""
+ask for TASKQ_METRICS_TOKEN itself, api.metrics; /tasker/assets holds the
+task diagram page's scripts); a credential sent there is not even read, so a
+bad one cannot turn a probe into a 401."""
 VERSIONED_PATHS = ("/api", "/tasks", "/events")
 """Paths that negotiate the API version and answer ``X-API-Version`` and
 ``Cache-Control: no-store`` (the /api dialects and the scheduled-tasks
