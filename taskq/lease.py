@@ -9,6 +9,7 @@ completions into one round trip, which is where throughput comes from.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import socket
 import os
@@ -22,8 +23,10 @@ from .errors import raise_for
 from .ids import new_token
 from .keys import Keys, queue_of
 from .options import check_json_text
-from .lua import call, execute
+from .lua import call, execute, script
 from .task import Task, ms_to_dt
+
+log = logging.getLogger("taskq.lease")
 
 DEFAULT_LEASE = 30.0
 """Seconds a claim holds a task unless renewed (heartbeat) or overridden."""
@@ -59,6 +62,10 @@ class Lease:
     preread: Any = field(default=None, repr=False, compare=False)
     """What a worker read for the task together with others of its claim, so
     the task need not read it alone (workflow steps: taskq.workflows.runner)."""
+    after: list | None = field(default=None, repr=False, compare=False)
+    """Script calls (name, keys, args) to send in the same round trip as
+    this lease's completion. A worker that batches completions sets it to
+    [] (see complete_and_claim); None: the holder sends its own calls."""
 
     def __post_init__(self) -> None:
         self.client = as_taskq_client(self.client)
@@ -216,12 +223,24 @@ def complete_and_claim(client, keys: Keys, items: Sequence[tuple[Lease, Any]],
             held, result = items[i]
             args += [held.id, held.token, _json(result)]
         call(pipe, "complete", keys.queue(queue), *args)
+    riders = len(pipe)
+    for held, _ in items:  # calls riding with the completions (Lease.after)
+        for name, call_keys, call_args in held.after or ():
+            s = script(name)
+            pipe.evalsha(s.sha, s.numkeys, *call_keys, *call_args)
+    riders = range(riders, len(pipe))
     worker = worker or default_worker_id()
     token = new_token()
     remaining = list(queues) if n > 0 else []
     if remaining:
         call(pipe, "claim", keys.queue(remaining[0]), *claim_args(n, token, lease, worker, cap))
-    replies = execute(pipe) if len(pipe) else []
+    replies = execute(pipe, raise_on_error=False) if len(pipe) else []
+    for i, reply in enumerate(replies):
+        if isinstance(reply, Exception):
+            if i not in riders:
+                raise reply
+            log.warning("a call sent with a completion failed: %s", reply)  # never fails the batch
+    replies = [r for i, r in enumerate(replies) if i not in riders]
     done = [False] * len(items)
     outboxes = set()
     for (queue, idx), reply in zip(by_queue.items(), replies):

@@ -237,6 +237,7 @@ class PoolWorker:
     def _hand_out(self, leases: list[Lease]) -> None:
         preread(self.redis, self.keys, leases)  # workflow steps: their reads in one round trip
         for lease in leases:
+            lease.after = []  # calls a task adds ride with its completion (complete_and_claim)
             self._inflight[lease.id] = _Slot(lease)
             self._todo.put(lease)
 

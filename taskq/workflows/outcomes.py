@@ -139,11 +139,12 @@ def record_finished(redis, wk: WorkflowKeys, finished: list[Observed]) -> int:
     return sum(int(x) for x in execute(pipe))
 
 
-def record_step(redis, wk: WorkflowKeys, workflow_id: str, scope: tuple[str, str, str],
-                step: str, attempt: int, ended_ms: int, duration_ms: int,
-                error: str | None, timeout: float | None) -> bool:
-    """Count one attempt of a step (see the module docstring); True when
-    this call counted it. ``error`` is the exception's class name (None: ok)."""
+def step_fact(wk: WorkflowKeys, workflow_id: str, scope: tuple[str, str, str],
+              step: str, attempt: int, ended_ms: int, duration_ms: int,
+              error: str | None, timeout: float | None) -> tuple[str, list, list]:
+    """The wf_step-2.lua call (script name, keys, args) that counts one
+    attempt of a step, to run now (record_step) or with the attempt's
+    completion (taskq.lease.Lease.after)."""
     ns, nm, ver = scope
     duration_ms = max(0, int(duration_ms))
     keys = [wk.workflow(workflow_id), wk.stats(hour_of(ended_ms))]
@@ -151,4 +152,14 @@ def record_step(redis, wk: WorkflowKeys, workflow_id: str, scope: tuple[str, str
             histogram.bucket(duration_ms), "0" if error else "1", error or "",
             "1" if attempt > 1 else "0", "" if timeout is None else repr(float(timeout)),
             STATS_TTL]
-    return bool(script("wf_step")(redis, keys, args))
+    return "wf_step", keys, args
+
+
+def record_step(redis, wk: WorkflowKeys, workflow_id: str, scope: tuple[str, str, str],
+                step: str, attempt: int, ended_ms: int, duration_ms: int,
+                error: str | None, timeout: float | None) -> bool:
+    """Count one attempt of a step (see the module docstring); True when
+    this call counted it. ``error`` is the exception's class name (None: ok)."""
+    name, keys, args = step_fact(wk, workflow_id, scope, step, attempt, ended_ms, duration_ms,
+                                 error, timeout)
+    return bool(script(name)(redis, keys, args))

@@ -31,7 +31,8 @@ from ..errors import TaskqError
 from ..keys import queue_of
 from ..task import Task
 from .engine import ended_by_dependency
-from .outcomes import error_type, record_step
+from ..lua import script
+from .outcomes import error_type, step_fact
 from .step_reads import dep_hash, queue_reads, step_callable, workflow_keys
 
 log = logging.getLogger("taskq.workflows")
@@ -89,12 +90,16 @@ def run_step(workflow: str, step: str, handler_class: str, deps: dict[str, str],
     inputs = json.loads(inputs_text) if inputs_text else {}
     code = step_callable(handler_class)
     fact = _Fact(client, wk, workflow, tuple(scope), step, ctx, inputs)
+    after = ctx.lease.after
     try:
         result = code(context, inputs, results)
     except Exception as exc:
         fact.record(error_type(exc))
         raise
-    fact.record(None)
+    if after is not None:  # the worker sends it with this attempt's completion
+        after.append(fact.call(None))
+    else:
+        fact.record(None)
     return result
 
 
@@ -112,12 +117,17 @@ class _Fact:
             timeout = inputs["timeout"]  # the Tasker document's step inputs carry it
         self.timeout = timeout
 
-    def record(self, error: str | None) -> None:
+    def call(self, error: str | None) -> tuple[str, list, list]:
         elapsed = int((time.monotonic() - self.clock) * 1000)
-        client, wk, workflow, scope, step, attempt = self.args
+        _, wk, workflow, scope, step, attempt = self.args
+        return step_fact(wk, workflow, scope, step, attempt, self.started_ms + elapsed, elapsed,
+                         error, self.timeout)
+
+    def record(self, error: str | None) -> None:
+        client, _, workflow, _, step, attempt = self.args
         try:
-            record_step(client, wk, workflow, scope, step, attempt, self.started_ms + elapsed,
-                        elapsed, error, self.timeout)
+            name, keys, args = self.call(error)
+            script(name)(client, keys, args)
         except Exception as exc:  # analytics must not fail a step that ran
             log.warning("workflow %s step %s: attempt %s not counted: %s", workflow, step,
                         attempt, exc)
