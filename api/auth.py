@@ -56,7 +56,7 @@ DASHBOARD_SCOPES = ("dashboard", "dashboard:read")
 """The operator dashboard (/dashboard): ``dashboard`` looks and acts,
 ``dashboard:read`` only looks (api.dashboard.access)."""
 TASKER_WILDCARDS = ("tasker.*",) + tuple(sorted({p.split(":")[0] + ":*" for p in TASKER_PERMISSIONS}))
-SCOPES = ("admin", "tasks:read", "tasks:write", "workers:read", "system:read",
+SCOPES = ("admin", "tasks:read", "tasks:write", "workers:read", "system:read", "schedules:read", "schedules:write", "events:write",
           "webhooks:read", "webhooks:write", "projects:read", "projects:write", "agents:write",
           ) + TASKER_PERMISSIONS + TASKER_WILDCARDS + DASHBOARD_SCOPES
 """Every scope a token or key may carry."""

@@ -27,6 +27,10 @@ SUPPORTED_VERSIONS = ("1.0",)
 OPEN_PATHS = ("/health", "/api/health", "/metrics", "/api/docs")
 """Paths served without credentials and outside rate limits (/metrics* may
 ask for TASKQ_METRICS_TOKEN itself, api.metrics)."""
+VERSIONED_PATHS = ("/api", "/tasks", "/events")
+"""Paths that negotiate the API version and answer ``X-API-Version`` and
+``Cache-Control: no-store`` (the /api dialects and the scheduled-tasks
+dialect at the root; not /tasker, whose document has neither)."""
 LOGIN_PATH = "/api/auth/login"
 """POST here also counts against TASKQ_LOGIN_RATE_LIMIT per client IP."""
 CORS_HEADERS = "Authorization, Content-Type, Accept, X-Request-ID, X-Correlation-ID, X-Lease-Token"
@@ -49,6 +53,10 @@ def _is_open(path: str) -> bool:
 
 def _has_own_auth(path: str) -> bool:
     return any(path == p or path.startswith(p + "/") for p in OWN_AUTH_PATHS)
+
+
+def _versioned(path: str) -> bool:
+    return not _is_open(path) and any(path == p or path.startswith(p + "/") for p in VERSIONED_PATHS)
 
 
 def requested_versions(accept: str) -> list[str]:
@@ -105,7 +113,7 @@ def before() -> object | None:
     if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
         return _preflight()
     path = request.path
-    if path.startswith("/api") and not _is_open(path):
+    if _versioned(path):
         versions = requested_versions(request.headers.get("Accept", ""))
         if versions and not any(_supported(v) for v in versions):
             raise ApiError(406, "unsupported_version",
@@ -154,7 +162,7 @@ def after(resp):
     h["Referrer-Policy"] = "no-referrer"
     if request.is_secure:
         h["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-    if request.path.startswith("/api") and not _is_open(request.path):
+    if _versioned(request.path):
         h["X-API-Version"] = SUPPORTED_VERSIONS[-1]
         h.setdefault("Cache-Control", "no-store")
     origin = request.headers.get("Origin", "")

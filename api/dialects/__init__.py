@@ -5,6 +5,6 @@ folder and one entry here."""
 
 from __future__ import annotations
 
-from . import dts, taskdriver, tasker
+from . import dts, schedules, taskdriver, tasker
 
-DIALECTS = (dts.DIALECT, taskdriver.DIALECT, tasker.DIALECT)
+DIALECTS = (dts.DIALECT, taskdriver.DIALECT, tasker.DIALECT, schedules.DIALECT)

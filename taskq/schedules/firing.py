@@ -219,6 +219,13 @@ def publish(client, name: str, payload: Any = None, prefix: str | None = None) -
     """Fire every active event schedule waiting for event ``name``; returns
     the run keys created. ``payload`` (JSON-able, or JSON text) reaches
     each run's tasks as meta['event']."""
+    return [run for _, run in publish_runs(client, name, payload, prefix)]
+
+
+def publish_runs(client, name: str, payload: Any = None, prefix: str | None = None
+                 ) -> list[tuple[str, str]]:
+    """``publish`` answering (schedule id, run key) of each run created: a
+    run key alone ("n3") does not say whose run it is."""
     from .store import decode
     if not isinstance(name, str) or not model.EVENT_RE.match(name):
         raise model.InvalidField("name", "an event name: [A-Za-z0-9_.:-]{1,128}")
@@ -238,10 +245,13 @@ def publish(client, name: str, payload: Any = None, prefix: str | None = None) -
     for sid in sids:
         pipe.hgetall(sk.schedule(sid))
     pipe2 = client.pipeline(transaction=False)
+    fired = []
     for sid, raw in zip(sids, pipe.execute()):
         if raw:
             fire(client, sk, sid, "event", decode(raw), event_text=text, pipe=pipe2)
-    created = [r[1] for r in execute(pipe2) if isinstance(r, list) and r[0] == 1 and r[3] == "created"]
+            fired.append(sid)
+    created = [(sid, r[1]) for sid, r in zip(fired, execute(pipe2))
+               if isinstance(r, list) and r[0] == 1 and r[3] == "created"]
     deliver(client, sk.prefix)
     return created
 
