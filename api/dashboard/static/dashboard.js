@@ -11,7 +11,6 @@
   const POLL_MS = 2000;
   const body = document.body;
   const pollUrl = body.getAttribute("data-poll");
-  const csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   const liveStatus = document.getElementById("live-status");
   let timer = null;
   let drawn = "";
@@ -59,11 +58,15 @@
       .finally(function () { timer = setTimeout(poll, POLL_MS); });
   }
 
+  function csrfToken() {
+    return (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  }
+
   function send(form) {
     const data = new FormData(form);
     return fetch(form.action, {
       method: "POST", body: data, credentials: "same-origin",
-      headers: { Accept: "application/json", "X-CSRF-Token": csrf },
+      headers: { Accept: "application/json", "X-CSRF-Token": csrfToken() },
     }).then(function (resp) {
       if (resp.status === 401) { toLogin(); return; }
       return resp.json().then(function (answer) {
