@@ -47,10 +47,12 @@ def timeline(redis, keys: Keys, task: Task, cap: int = SCAN_CAP) -> Timeline:
     first = redis.xrange(stream, "-", "+", count=1)
     out.trimmed = bool(first) and _ms(first[0][0]) > created
     start, seen = str(created), 0
-    while seen < cap:
-        batch = redis.xrange(stream, start, end, count=min(CHUNK, cap - seen))
-        if not batch:
+    while True:
+        want = min(CHUNK, cap - seen)
+        if want <= 0:
+            out.truncated = True
             break
+        batch = redis.xrange(stream, start, end, count=want)
         seen += len(batch)
         for entry_id, fields in batch:
             if fields.get("id") == task.id:
@@ -58,9 +60,10 @@ def timeline(redis, keys: Keys, task: Task, cap: int = SCAN_CAP) -> Timeline:
                 out.events.append({"at": datetime.fromtimestamp(_ms(entry_id) / 1000, tz=timezone.utc)
                                    .isoformat(timespec="milliseconds"),
                                    "event": fields.get("event", ""), "fields": extra})
-        if len(batch) < CHUNK:
+        if len(batch) < want:
             break
         start = "(" + batch[-1][0]
-    else:
-        out.truncated = True
+        if seen >= cap:  # is anything left past the cap?
+            out.truncated = bool(redis.xrange(stream, start, end, count=1))
+            break
     return out
