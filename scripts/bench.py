@@ -2,6 +2,7 @@
 """Benchmark the taskq engine against a live Redis: throughput, claim latency, memory.
 
     python scripts/bench.py [--redis-url URL] [--quick] [--json] [--rq | --rq-only]
+                            [--workflows | --workflows-only]
 
 URL defaults to $REDIS_URL, else redis://127.0.0.1:6379/0. Every key the
 benchmark writes lives under a unique prefix (taskq-bench-<pid>-<random>) and
@@ -29,6 +30,11 @@ reported beside the individual runs. Times are wall clock at the client
 trips. Targets are printed beside the figures, not asserted. used_memory is
 server-wide: other clients writing to the same Redis during a run skew it.
 
+--workflows adds the workflow scenario (scripts/bench_workflows.py: 1,000
+four-step diamond workflows through one worker, steps/s beside plain no-op
+tasks/s of the same worker in the same run, and workflow create latency);
+--workflows-only runs just that.
+
 --rq adds the RQ baseline (scripts/bench_rq.py: the taskq ``rq worker``
 classes beside RQ's own Worker and SimpleWorker); --rq-only runs just that.
 """
@@ -50,6 +56,7 @@ import taskq  # noqa: E402
 import bench_worker  # noqa: E402  (scripts/ is this file's folder)
 import bench_result  # noqa: E402
 import bench_rq  # noqa: E402
+import bench_workflows  # noqa: E402
 
 NOOP = "app.tasks:noop"
 CHUNK = 1000
@@ -79,6 +86,7 @@ ROWS = {
     "pickup_p99": ("idle worker pickup p99", "ms", None),
 }
 ROWS.update(bench_result.ROWS)  # enqueue -> result in hand (Task.wait), after pickup
+ROWS.update(bench_workflows.ROWS)  # only with --workflows / --workflows-only
 
 
 def small(start: int, count: int) -> list[dict]:
@@ -250,6 +258,8 @@ def report(bench: Bench, meta: dict) -> dict:
     out = dict(meta, results={})
     for key, (label, unit, target) in ROWS.items():
         runs = bench.results[key]
+        if not runs:  # a scenario not asked for
+            continue
         median = statistics.median(runs)
         out["results"][key] = {
             "label": label, "unit": unit, "median": median, "runs": runs,
@@ -293,6 +303,9 @@ def main() -> int:
     ap.add_argument("--rq", action="store_true", help="add the RQ baseline (scripts/bench_rq.py)")
     ap.add_argument("--rq-only", action="store_true", help="run only the RQ baseline")
     ap.add_argument("--rq-tasks", type=int, default=None, help="no-op jobs per RQ baseline run")
+    ap.add_argument("--workflows", action="store_true",
+                    help="add the workflow scenario (scripts/bench_workflows.py)")
+    ap.add_argument("--workflows-only", action="store_true", help="run only the workflow scenario")
     args = ap.parse_args()
 
     client = redis.Redis.from_url(args.redis_url, decode_responses=True)
@@ -301,8 +314,13 @@ def main() -> int:
     log(f"taskq bench: key prefix {bench.prefix}")
     start = time.perf_counter()
     try:
-        if not args.rq_only:
+        if not (args.rq_only or args.workflows_only):
             bench.run_all()
+        if args.workflows or args.workflows_only:
+            bench.warm_up()
+            for i in range(sizes["runs"]):
+                log(f"  workflows: run {i + 1}/{sizes['runs']}")
+                bench_workflows.run(bench)
         rq = None
         if args.rq or args.rq_only:
             rq = bench_rq.run(args.redis_url, bench.prefix, args.rq_tasks or sizes["rq_tasks"],

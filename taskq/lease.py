@@ -12,7 +12,7 @@ import json
 import random
 import socket
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
@@ -51,6 +51,9 @@ class Lease:
     length: float = DEFAULT_LEASE
     """Seconds the claim holds the task: the task's own ``lease`` option, else
     the claimer's; what a renewal extends by unless told otherwise."""
+    preread: Any = field(default=None, repr=False, compare=False)
+    """What a worker read for the task together with others of its claim, so
+    the task need not read it alone (workflow steps: taskq.workflows.runner)."""
 
     def __post_init__(self) -> None:
         self.client = as_taskq_client(self.client)

@@ -261,6 +261,17 @@ class Queue:
         deps.link(self.redis, self.keys, [(task_id, d) for d in foreign])
         return reply[1]
 
+    def set_retry_limit(self, task_id: str, max_retries: int) -> str:
+        """Change a task's retry budget even after it started (retrying or
+        running: its future retries follow the new budget; its lease is not
+        touched); returns its status. A finished task raises InvalidState."""
+        n = build_update(self.name, task_id, {"max_retries": max_retries})["max_retries"]
+        if not self._owns(task_id):
+            raise TaskNotFound(f"task {task_id} not found in queue {self.name}")
+        reply = call(self.redis, "retry_limit", self.qkeys, task_id, n)
+        raise_for(reply[0], task_id, reply[1] if len(reply) > 1 else None)
+        return reply[1]
+
     def _run_update(self, task_id: str, spec: dict) -> list | None:
         """One update call; None when the meta it merged changed meanwhile."""
         reply = call(self.redis, "update", self.qkeys, task_id, json_text("changes", spec))

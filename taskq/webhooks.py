@@ -22,6 +22,14 @@ Payloads follow the Distributed Task Scheduler document:
 ``{"event": "task.completed", "timestamp": ..., "task": {...}}`` (or
 ``"worker": {...}``); the body of an entry is fixed at its first attempt, so
 every redelivery carries the same bytes and signature.
+
+Custom events: a workflow step's declared ``custom_events`` enter its
+queue's stream when it completes, one entry per name. They are task events
+of that queue like the others: an endpoint receives one when it lists the
+name in ``events`` (or lists no events) and covers the queue (``workflows``
+for steps of the shared workflow queue), with the body
+``{"event": <name>, "timestamp", "workflow": {id, namespace, name,
+version}, "step": {name, task_id, results, attempts, completed_at}}``.
 """
 
 from __future__ import annotations
@@ -41,17 +49,22 @@ from typing import Any, Callable
 from . import maintenance, netguard
 from .connection import as_taskq_client
 from .errors import TaskqValueError
-from .keys import Keys, WebhookKeys, valid_queue_name
+from .keys import Keys, WebhookKeys, WorkflowKeys, valid_queue_name
 from .queue import get_task
 from .webhook_http import http_post
 from .worker_registry import WorkerRegistry
+from .workflows.handlers import is_custom_event
 
 EVENTS = ("task.created", "task.started", "task.completed", "task.failed", "task.cancelled",
           "task.retrying", "worker.registered", "worker.offline")
 TASK_EVENTS = {"created": "task.created", "started": "task.started",
                "completed": "task.completed", "failed": "task.failed",
                "cancelled": "task.cancelled", "retrying": "task.retrying"}
-"""Engine event (queue stream) -> webhook event; other engine events are skipped."""
+"""Engine event (queue stream) -> webhook event; other engine events are skipped
+(but ``custom_event`` entries, whose ``name`` is the webhook event)."""
+CUSTOM_EVENT = "custom_event"
+MAX_EVENTS = 100
+"""Event names one endpoint may list (the engine's and custom ones)."""
 EVENT_STATUS = {"task.created": "pending", "task.started": "running",
                 "task.completed": "completed", "task.failed": "failed",
                 "task.cancelled": "cancelled", "task.retrying": "pending"}
@@ -78,6 +91,11 @@ MAX_QUEUES = 100
 _ERROR_CLASS = re.compile(r"^[a-z0-9_]{1,32}$")
 
 log = logging.getLogger("taskq.webhooks")
+
+
+def valid_event(name) -> bool:
+    """One of EVENTS, or a name a workflow step may declare as a custom event."""
+    return name in EVENTS or is_custom_event(name)
 
 
 def default_queues() -> list[str]:
@@ -116,9 +134,10 @@ class WebhookStore:
         """Raises netguard.InvalidUrl / UrlNotAllowed for a URL that may not
         be called, TaskqValueError for unknown events or bad queue names."""
         events = list(dict.fromkeys(events or []))
-        bad = [e for e in events if e not in EVENTS]
-        if bad:
-            raise TaskqValueError(f"unknown events {bad}")
+        bad = [e for e in events if not valid_event(e)]
+        if bad or len(events) > MAX_EVENTS:
+            raise TaskqValueError(f"events must be at most {MAX_EVENTS} of {', '.join(EVENTS)} "
+                                  f"or custom event names (refused: {bad[:3]})")
         queues = list(dict.fromkeys(default_queues() if queues is None else queues))
         if not 1 <= len(queues) <= MAX_QUEUES or not all(
                 q == ALL_QUEUES or valid_queue_name(q) for q in queues):
@@ -174,6 +193,23 @@ def task_payload(event: str, task_id: str, entry_ms: int, redis, keys: Keys) -> 
             "completed_at": iso_ms(_ms(task.finished_at)),
         })
     return {"event": event, "timestamp": iso_ms(entry_ms), "task": body}
+
+
+def custom_payload(event: str, task_id: str, entry_ms: int, redis, keys: Keys) -> dict:
+    """A workflow step's custom event: which workflow, which step, its results."""
+    task = get_task(task_id, redis=redis, prefix=keys.prefix)
+    meta = task.meta if task is not None and isinstance(task.meta, dict) else {}
+    workflow = None
+    wid = meta.get("workflow")
+    if isinstance(wid, str):
+        ns, name, version = redis.hmget(WorkflowKeys(keys.prefix).workflow(wid),
+                                        "namespace", "name", "version")
+        workflow = {"id": wid, "namespace": ns, "name": name, "version": version}
+    step = {"name": meta.get("step"), "task_id": task_id,
+            "results": task.result if task is not None else None,
+            "attempts": task.attempts if task is not None else None,
+            "completed_at": iso_ms(_ms(task.finished_at)) if task is not None else None}
+    return {"event": event, "timestamp": iso_ms(entry_ms), "workflow": workflow, "step": step}
 
 
 def worker_payload(event: str, worker_id: str, entry_ms: int, redis, keys: Keys) -> dict:
@@ -314,12 +350,16 @@ class Deliverer:
             return None
         if stream == self.keys.events:
             return f.get("event") if f.get("event") in ("worker.registered", "worker.offline") else None
+        if f.get("event") == CUSTOM_EVENT:
+            return f.get("name") if is_custom_event(f.get("name")) else None
         return TASK_EVENTS.get(f.get("event", ""))
 
     def _payload(self, event: str, obj_id: str, entry_ms: int) -> dict:
         if event.startswith("worker."):
             return worker_payload(event, obj_id, entry_ms, self.redis, self.keys)
-        return task_payload(event, obj_id, entry_ms, self.redis, self.keys)
+        if event in EVENT_STATUS:
+            return task_payload(event, obj_id, entry_ms, self.redis, self.keys)
+        return custom_payload(event, obj_id, entry_ms, self.redis, self.keys)
 
     def _post_all(self, work: dict, endpoints: dict, items, plans) -> dict:
         """POST in parallel across endpoints, in stream order within one; an

@@ -150,18 +150,22 @@ def worker(queues: tuple[str, ...], concurrency: int, lease: float, prefetch: in
            burst: bool, paths: tuple[str, ...], verbose: bool, quiet: bool,
            url: str | None) -> None:
     """Run the fast pool worker on QUEUES (default: default), in that order;
-    ``a,b`` names two queues.
+    ``a,b`` names two queues. Serving ``workflows``, it first loads the
+    workflow handlers (TASKQ_HANDLERS_PATH, TASKQ_EXAMPLES=1), refuses to
+    start when a step's code does not import, and publishes them.
 
     SIGTERM or Ctrl-C: finish the tasks in hand, then exit. A second one:
     give their leases back at once and exit."""
+    from .handlers import handlers_to_publish
     from .pool import PoolWorker
 
     names = queue_names(queues)
     url = checked_url(url)
     add_import_paths(paths)
+    handlers = handlers_to_publish(names)
     _logging(verbose, quiet)
     pool = PoolWorker(client_for(url), names, concurrency=concurrency, lease=lease,
-                      capacity=prefetch, url=url or DEFAULT_URL)
+                      capacity=prefetch, url=url or DEFAULT_URL, handlers=handlers)
 
     def handler(_signum, _frame):
         pool.request_stop(cold=pool._stop.is_set())

@@ -51,6 +51,7 @@ class Outage:
         self._since: float | None = None
         self._delay = first
         self._reached = False  # whether Redis ever answered this process
+        self.ended = 0  # outages over so far: a caller compares it to redo what a restart loses
 
     @property
     def down(self) -> bool:
@@ -83,6 +84,7 @@ class Outage:
             gone = time.monotonic() - self._since
             self._since = None
             self._delay = self.first
+            self.ended += 1
             self.log.warning("%s: Redis%s is back after %.1f s", self.what, self.where, gone)
 
 

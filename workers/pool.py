@@ -34,6 +34,8 @@ from taskq.ids import new_token
 from taskq.lease import complete_and_claim
 from taskq.keys import DEFAULT_PREFIX
 from taskq.lua import call, execute
+from taskq.workflows import Registry, publish
+from taskq.workflows.step_reads import preread
 from taskq.worker_registry import HEARTBEAT_INTERVAL, WorkerRegistry, new_worker_id, resource_usage
 
 from .activity import Activity, describe, one_line
@@ -64,7 +66,9 @@ class PoolWorker:
     def __init__(self, redis, queues: list[str], concurrency: int = 8, lease: float = 30.0,
                  prefix: str | None = None, worker_id: str | None = None,
                  tags: list[str] | None = None, capacity: int | None = None,
-                 url: str | None = None):
+                 url: str | None = None, handlers: Registry | None = None):
+        """``handlers``: workflow handlers to publish once registered and
+        again after each Redis outage (workers.handlers)."""
         if not queues:
             raise ValueError("a worker needs at least one queue")
         self.redis = redis
@@ -92,6 +96,8 @@ class PoolWorker:
         self.outage = Outage(log, who, url)
         self.activity = Activity(log, who)
         self._wake_keys = [self.keys.queue(q).wake for q in self.queues]
+        self.handlers = handlers
+        self._published_after: int | None = None  # outage.ended when last published
 
     # -- control ----------------------------------------------------------
     def request_stop(self, cold: bool = False) -> None:
@@ -121,6 +127,7 @@ class PoolWorker:
                     if self.outage.down:  # claim nothing until Redis answers again
                         self.redis.ping()
                         self.outage.ok()
+                    self._publish_handlers()
                     self._absorb(self._collect(block=False))
                     # Steady state: one round trip reports what finished and
                     # fetches as much new work as there is room for; a claim
@@ -161,6 +168,7 @@ class PoolWorker:
                 self.registry.register(self.worker_id, self.queues, self.tags, __version__,
                                        kind="pool")
                 self.outage.ok()
+                self._publish_handlers()
                 return True
             except redis.RedisError as exc:
                 wrong = self.outage.unusable(exc)
@@ -170,6 +178,16 @@ class PoolWorker:
                     raise
                 self.outage.pause(self.outage.lost(exc), self._stop.is_set)
         return False
+
+    def _publish_handlers(self) -> None:
+        """Publish the workflow handlers at start and after each outage
+        (a restarted Redis may have lost them); a no-op otherwise."""
+        if self.handlers is None or self._published_after == self.outage.ended:
+            return
+        ended = self.outage.ended
+        n = publish(self.redis, self.handlers, prefix=self.keys.prefix)
+        self._published_after = ended
+        log.info("worker %s: published %d workflow handler(s)", self.worker_id, n)
 
     def _absorb(self, items: list[tuple[Lease, bool, Any]]) -> None:
         """Take finished tasks off the in-flight list and onto the lists of
@@ -211,6 +229,7 @@ class PoolWorker:
         return room > 0 and len(leases) >= room
 
     def _hand_out(self, leases: list[Lease]) -> None:
+        preread(self.redis, self.keys, leases)  # workflow steps: their reads in one round trip
         for lease in leases:
             self._inflight[lease.id] = _Slot(lease)
             self._todo.put(lease)

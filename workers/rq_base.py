@@ -23,10 +23,12 @@ from taskq.errors import LeaseLost, TaskNotFound, TaskqError
 from taskq.keys import DEFAULT_PREFIX
 from taskq.options import check_queue_name
 from taskq.worker_registry import HEARTBEAT_INTERVAL, WorkerRegistry, resource_usage
+from taskq.workflows import publish
 
 from . import settings
 from .activity import Activity, one_line
 from .execution import DEFAULT_TIMEOUT, TaskError, TaskTimeout, run_task
+from .handlers import handlers_to_publish
 from .outage import OUTAGE_ERRORS, Outage
 from .rq_job import TaskqJob, rq_job_id
 from .rq_process import env_lease, pin_driver_info, signals_to_main_thread, taskq_client
@@ -99,6 +101,7 @@ class TaskqWorkerMixin:
         super().__init__(queues, *args, **kwargs)
         for name in self.queue_names():
             check_queue_name(name)
+        self.handlers = handlers_to_publish(self.queue_names())
         self.keys = Keys(prefix or DEFAULT_PREFIX)
         self.taskq = taskq_client(self.connection)
         self.registry = WorkerRegistry(self.taskq, self.keys)
@@ -130,6 +133,12 @@ class TaskqWorkerMixin:
             self.registry.register(self.name, self.queue_names(), version=__version__)
         except redis.RedisError as exc:
             self.log.warning("Worker %s: taskq registry: %s", self.name, exc)
+        if self.handlers is not None:
+            try:
+                n = publish(self.taskq, self.handlers, prefix=self.keys.prefix)
+                self.log.info("Worker %s: published %d workflow handler(s)", self.name, n)
+            except redis.RedisError as exc:
+                self.log.warning("Worker %s: publishing workflow handlers: %s", self.name, exc)
 
     def register_death(self):
         try:

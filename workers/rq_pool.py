@@ -15,6 +15,7 @@ from taskq import Keys
 from taskq.keys import DEFAULT_PREFIX
 from taskq.options import check_queue_name
 
+from .handlers import handlers_to_publish
 from .outage import OUTAGE_ERRORS, Outage
 from .rq_process import env_lease, signals_to_main_thread, taskq_client
 
@@ -33,6 +34,7 @@ class TaskqPoolWorker(BaseWorker):
         super().__init__(queues, *args, **kwargs)
         for name in self.queue_names():
             check_queue_name(name)
+        self.handlers = handlers_to_publish(self.queue_names())
         self.keys = Keys(prefix or DEFAULT_PREFIX)
         self.taskq = taskq_client(self.connection)
         self.lease_seconds = float(lease or env_lease())
@@ -68,7 +70,8 @@ class TaskqPoolWorker(BaseWorker):
             self.log.warning("Worker %s: --max-jobs / --max-idle-time do not apply to the pool",
                              self.name)
         pool = PoolWorker(self.taskq, self.queue_names(), concurrency=self.concurrency,
-                          lease=self.lease_seconds, prefix=self.keys.prefix, worker_id=self.name)
+                          lease=self.lease_seconds, prefix=self.keys.prefix, worker_id=self.name,
+                          handlers=self.handlers)
         pool.outage = Outage(pool.outage.log, f"Worker {self.name}")
         self._install_signal_handlers()
         self.set_state(WorkerStatus.BUSY)

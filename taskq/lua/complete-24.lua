@@ -52,8 +52,11 @@ for i = 1, n do
     finished_args[#finished_args + 1] = id
     log_event(Q, 'completed', id, {'runtime_ms', runtime})
     -- A workflow step's declared custom events (space-separated names that
-    -- taskq.workflows validated), published with its completion.
-    if f[11] then log_event(Q, 'custom_events', id, {'events', f[11]}) end
+    -- taskq.workflows validated), published with its completion: one entry
+    -- per name, so a webhook delivers each event on its own.
+    if f[11] then
+      for name in string.gmatch(f[11], '%S+') do log_event(Q, 'custom_event', id, {'name', name}) end
+    end
     if f[8] then ended[#ended + 1] = {id, 'completed'} end
     if f[10] then notify_waiters(Q, id, tkey, 'completed', ARGV[i * 3 + 1]) end
   end

@@ -37,8 +37,10 @@ def _step(redis, workflow_id: str, step: str, prefix: str | None) -> tuple[dict,
 def update_step(redis, workflow_id: str, step: str, *, retry_limit: Any = None,
                 inputs: Any = None, prefix: str | None = None) -> dict:
     """Change a step that has not finished: ``retry_limit`` (its engine
-    task's max_retries; only before it first runs) and ``inputs`` (read by
-    the step when it starts). Returns the step as ``get`` shows it."""
+    task's max_retries, in one script call: before it runs, while it waits
+    out a retry's backoff, or while it runs, when the new limit decides
+    whether its current attempt's failure is retried) and ``inputs`` (read
+    by the step when it starts). Returns the step as ``get`` shows it."""
     redis = as_taskq_client(redis)
     if retry_limit is None and inputs is None:
         raise TaskqValueError("nothing to update: give retry_limit and/or inputs")
@@ -53,10 +55,10 @@ def update_step(redis, workflow_id: str, step: str, *, retry_limit: Any = None,
         raise InvalidState(f"step {step} is {s['status']}: it can no longer change", status=s["status"])
     if retry_limit is not None:
         try:
-            Queue(wf["queue"], redis=redis, prefix=prefix).update(s["task_id"], max_retries=retry_limit)
-        except InvalidState as exc:
-            raise InvalidState(f"step {step} has started: its retry_limit can no longer change",
-                               status=s["status"]) from exc
+            Queue(wf["queue"], redis=redis, prefix=prefix).set_retry_limit(s["task_id"], retry_limit)
+        except InvalidState as exc:  # it finished since it was read
+            now = _step(redis, workflow_id, step, prefix)[1]["status"]
+            raise InvalidState(f"step {step} is {now}: it can no longer change", status=now) from exc
     if text is not None:
         redis.hset(WorkflowKeys(prefix or DEFAULT_PREFIX).workflow(workflow_id), f"inputs:{step}", text)
     return _step(redis, workflow_id, step, prefix)[1]

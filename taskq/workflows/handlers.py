@@ -27,6 +27,9 @@ SEMVER_RE = re.compile(
     r"(?:\+[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*)?$")
 DOTTED_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")
 EVENT_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
+RESERVED_EVENT_PREFIXES = ("task.", "worker.")
+"""Namespaces of the engine's own webhook events: a custom event named
+like one would reach that event's subscribers with another body."""
 MAX_RETRY_LIMIT = 1000
 STEP_FIELDS = frozenset({"name", "description", "handler_class", "depends_on_step",
                          "default_retryable", "default_retry_limit", "skippable", "custom_events"})
@@ -164,6 +167,12 @@ def _bool(source: str, step: str, key: str, value: Any) -> bool:
     return value
 
 
+def is_custom_event(name: Any) -> bool:
+    """Whether ``name`` may be a step's custom event (and so a webhook's)."""
+    return (isinstance(name, str) and bool(EVENT_RE.match(name))
+            and not name.startswith(RESERVED_EVENT_PREFIXES))
+
+
 def parse_step(source: str, raw: Any) -> StepTemplate:
     if not isinstance(raw, dict):
         raise HandlerDefinitionError(source, f"a step template must be a mapping, got {raw!r}")
@@ -191,10 +200,10 @@ def parse_step(source: str, raw: Any) -> StepTemplate:
         raise HandlerDefinitionError(
             source, f"default_retry_limit must be an integer from 0 to {MAX_RETRY_LIMIT}, got {limit!r}", name)
     events = raw.get("custom_events") or []
-    if not isinstance(events, (list, tuple)) or not all(
-            isinstance(e, str) and EVENT_RE.match(e) for e in events):
+    if not isinstance(events, (list, tuple)) or not all(is_custom_event(e) for e in events):
         raise HandlerDefinitionError(
-            source, "custom_events must be a list of event names (letters, digits, '_', '.', '-')", name)
+            source, "custom_events must be a list of event names (letters, digits, '_', '.', '-'; "
+                    "not beginning with 'task.' or 'worker.')", name)
     return StepTemplate(
         name=name, handler_class=hc,
         description=_text(source, name, "description", raw.get("description")),

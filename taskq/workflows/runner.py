@@ -20,9 +20,10 @@ from typing import Any, Callable
 
 from ..context import current_task
 from ..errors import TaskqError
-from ..keys import DEFAULT_PREFIX, Keys, WorkflowKeys, queue_of
+from ..keys import queue_of
 from ..task import Task
 from .engine import ended_by_dependency
+from .step_reads import dep_hash, queue_reads, step_callable, workflow_keys
 
 
 class DependencyNotMet(TaskqError):
@@ -46,20 +47,20 @@ def run_step(workflow: str, step: str, handler_class: str, deps: dict[str, str],
     if ctx is None:
         raise TaskqError("run_step runs inside a taskq worker only")
     client, keys = ctx.lease.client, ctx.lease.keys
-    wk = WorkflowKeys(keys.prefix if isinstance(keys, Keys) else DEFAULT_PREFIX)
-    pipe = client.pipeline(transaction=False)
-    pipe.hmget(wk.workflow(workflow), "context", f"inputs:{step}")
+    wk = workflow_keys(keys)
+    reply = ctx.lease.preread  # read with the rest of its claim (step_reads.preread)
+    if reply is None:
+        pipe = client.pipeline(transaction=False)
+        queue_reads(pipe, keys, workflow, step, deps)
+        reply = pipe.execute()
     names = list(deps)
-    for name in names:
-        tid = deps[name]
-        pipe.hgetall(keys.queue(queue_of(tid)).task(tid))
-    reply = pipe.execute()
     context_text, inputs_text = reply[0]
     if context_text is None:
         raise DependencyNotMet(f"workflow {workflow} has no record (deleted?)")
     results: dict[str, Any] = {}
     skippable = set(skippable_deps or ())
-    for name, raw in zip(names, reply[1:]):
+    for name, values in zip(names, reply[1:]):
+        raw = dep_hash(values)
         task = Task.from_hash(deps[name], raw) if raw else None
         if task is not None and task.status == "completed":
             results[name] = task.result
@@ -75,4 +76,4 @@ def run_step(workflow: str, step: str, handler_class: str, deps: dict[str, str],
             raise DependencyNotMet(f"step {step}: dependency {name} did not complete")
     context = json.loads(context_text)
     inputs = json.loads(inputs_text) if inputs_text else {}
-    return load_step(handler_class)(context, inputs, results)
+    return step_callable(handler_class)(context, inputs, results)

@@ -91,9 +91,9 @@ def test_diamond_runs_with_results_flowing_to_dependents(r, prefix, redis_url):
     assert steps["source"]["completed_at"] <= steps["join"]["started_at"]
 
     # the declared custom events went into the queue's event stream on completion
-    events = [f for _, f in r.xrange(q.qkeys.events) if f.get("event") == "custom_events"]
-    assert events == [{"event": "custom_events", "id": tasks["add_ten"].id,
-                       "events": "test.added test.audited"}]
+    events = [f for _, f in r.xrange(q.qkeys.events) if f.get("event") == "custom_event"]
+    assert events == [{"event": "custom_event", "id": tasks["add_ten"].id, "name": "test.added"},
+                      {"event": "custom_event", "id": tasks["add_ten"].id, "name": "test.audited"}]
 
 
 def test_retryable_step_fails_then_succeeds(r, prefix, redis_url):
@@ -195,7 +195,7 @@ def test_example_process_payment_runs_end_to_end(r, prefix, redis_url):
     steps = {s["name"]: s for s in wf["steps"]}
     assert steps["validate_payment"]["results"]["valid"] is True
     assert steps["send_confirmation"]["results"]["sent_to"] == "customer-67890@example.com"
-    events = [f["events"] for _, f in r.xrange(q.qkeys.events) if f.get("event") == "custom_events"]
+    events = [f["name"] for _, f in r.xrange(q.qkeys.events) if f.get("event") == "custom_event"]
     assert sorted(events) == ["notification.email.sent", "payment.gateway.charged"]
 
 

@@ -164,6 +164,8 @@ def test_an_unquoted_yaml_version_read_as_a_number_is_refused(tmp_path):
     ("{name: a, handler_class: p.A, skippable: 1}", "skippable"),
     ("{name: a, handler_class: p.A, custom_events: 'x'}", "custom_events"),
     ("{name: a, handler_class: p.A, custom_events: ['has space']}", "custom_events"),
+    ("{name: a, handler_class: p.A, custom_events: [task.completed]}", "custom_events"),
+    ("{name: a, handler_class: p.A, custom_events: [worker.offline]}", "custom_events"),
     ("{name: a, handler_class: p.A, depends_on_step: [b, b]}", "twice"),
     ("{name: a, handler_class: p.A, retries: 3}", "unknown field"),
 ])

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
-from marshmallow.validate import Length, OneOf
+from marshmallow import Schema, ValidationError, fields
+from marshmallow.validate import Length
 
-from taskq.webhooks import EVENTS
+from taskq.webhooks import EVENTS, MAX_EVENTS, valid_event
+
+
+def _event_name(value: str) -> None:
+    if not valid_event(value):
+        raise ValidationError(f"must be one of {', '.join(EVENTS)} or a custom event name "
+                              "(letters, digits, '_', '.', '-'; not beginning with 'task.' or "
+                              "'worker.')")
+
 
 class WebhookCreateSchema(Schema):
     url = fields.String(required=True, validate=Length(1, 2048), metadata={
@@ -16,8 +24,13 @@ class WebhookCreateSchema(Schema):
     queues = fields.List(fields.String(validate=Length(1, 128)), validate=Length(1, 100), metadata={
         "description": "engine queues whose task events this endpoint receives, or [\"*\"] for "
                        "all; default: the DTS queue. Any other queue needs scope admin"})
-    events = fields.List(fields.String(validate=OneOf(EVENTS)), validate=Length(max=len(EVENTS)),
-                         metadata={"description": "events to receive; empty or absent: all"})
+    events = fields.List(
+        fields.String(validate=_event_name),
+        validate=Length(max=MAX_EVENTS),
+        metadata={"description": "events to receive; empty or absent: all. Besides "
+                                 f"{', '.join(EVENTS)}: custom event names that workflow steps "
+                                 "declare (e.g. payment.gateway.charged), delivered for the "
+                                 "queues the endpoint covers (workflows: the shared workflow queue)"})
     secret = fields.String(validate=Length(16, 256), metadata={
         "description": "HMAC key for X-Taskq-Signature; generated when absent"})
     description = fields.String(allow_none=True, validate=Length(max=1024))

@@ -1,0 +1,73 @@
+"""What a workflow step reads before it runs, read for many steps at once.
+
+A step needs two fields of its workflow's record (context, its inputs) and
+the status, result and error of each dependency's engine task. Read alone,
+that is one round trip per step, which costs more than the rest of a no-op
+step; ``preread`` does the reads of every step among a worker's claimed
+batch in one pipeline (the pool worker calls it on each batch) and leaves
+each step's replies on its lease, so the runner reads only when nothing
+was read for it (another worker kind, or the batch read failed).
+
+Inputs are thus read when the step is claimed, just before it starts.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+
+from ..keys import DEFAULT_PREFIX, Keys, WorkflowKeys, queue_of
+from .engine import RUNNER
+
+log = logging.getLogger("taskq.workflows")
+
+DEP_FIELDS = ("status", "result", "error")
+"""What a step reads of each dependency's engine task."""
+
+
+def workflow_keys(keys) -> WorkflowKeys:
+    return WorkflowKeys(keys.prefix if isinstance(keys, Keys) else DEFAULT_PREFIX)
+
+
+def queue_reads(pipe, keys, workflow: str, step: str, deps: dict[str, str]) -> int:
+    """Queue one step's reads on ``pipe``; how many replies they make."""
+    pipe.hmget(workflow_keys(keys).workflow(workflow), "context", f"inputs:{step}")
+    for tid in deps.values():
+        pipe.hmget(keys.queue(queue_of(tid)).task(tid), *DEP_FIELDS)
+    return 1 + len(deps)
+
+
+def dep_hash(values: list) -> dict[str, str]:
+    """One dependency's reply as the task hash fields it holds ({} = gone)."""
+    return {k: v for k, v in zip(DEP_FIELDS, values) if v is not None}
+
+
+def preread(client, keys, leases) -> None:
+    """Read what every workflow step among ``leases`` needs in one pipeline
+    and leave it on its lease (``Lease.preread``). Best effort: on any
+    error the steps read for themselves."""
+    steps = [lease for lease in leases if lease.task.func == RUNNER]
+    if not steps:
+        return
+    try:
+        pipe = client.pipeline(transaction=False)
+        counts = []
+        for lease in steps:
+            kw = lease.task.kwargs
+            counts.append(queue_reads(pipe, keys, kw["workflow"], kw["step"], kw["deps"]))
+        replies = pipe.execute()
+    except Exception as exc:  # noqa: BLE001  (the steps read for themselves)
+        log.debug("workflow step preread failed: %s", exc)
+        return
+    at = 0
+    for lease, n in zip(steps, counts):
+        lease.preread = replies[at:at + n]
+        at += n
+
+
+@lru_cache(maxsize=1024)
+def step_callable(handler_class: str):
+    """The runner's load_step once per handler_class and process: one
+    instance of a step class serves every run of that step here."""
+    from .runner import load_step
+    return load_step(handler_class)
