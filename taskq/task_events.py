@@ -45,7 +45,7 @@ def timeline(redis, keys: Keys, task: Task, cap: int = SCAN_CAP) -> Timeline:
     end = f"{int(float(finished)) + END_SLACK_MS}" if finished else "+"
     out = Timeline()
     first = redis.xrange(stream, "-", "+", count=1)
-    out.trimmed = bool(first) and _ms(first[0][0]) > created
+    first_ms = _ms(first[0][0]) if first else None
     start, seen = str(created), 0
     while True:
         want = min(CHUNK, cap - seen)
@@ -66,4 +66,8 @@ def timeline(redis, keys: Keys, task: Task, cap: int = SCAN_CAP) -> Timeline:
         if seen >= cap:  # is anything left past the cap?
             out.truncated = bool(redis.xrange(stream, start, end, count=1))
             break
+    # trimmed: the stream starts after the task was created, or in that very
+    # millisecond without the task's own "created" entry
+    out.trimmed = first_ms is not None and (first_ms > created or (
+        first_ms == created and not any(e["event"] == "created" for e in out.events)))
     return out
