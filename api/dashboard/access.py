@@ -4,9 +4,10 @@ The API's middleware leaves /dashboard to this module
 (api.middleware.OWN_AUTH_PATHS): a browser sends a session cookie, not an
 Authorization header. Before every dashboard request :func:`before`:
 
-- serves the login page and the static files to anyone, counted per
-  client IP (TASKQ_RATE_LIMIT_IP; a login POST also counts against
-  TASKQ_LOGIN_RATE_LIMIT);
+- serves the static files (a stylesheet, a script, an icon) to anyone,
+  uncounted like the API's docs assets, and the login page to anyone,
+  counted per client IP (TASKQ_RATE_LIMIT_IP; a login POST also counts
+  against TASKQ_LOGIN_RATE_LIMIT);
 - else resolves the cookie's session (api.dashboard.sessions): none sends
   a page to the login form and answers a data endpoint or an action 401;
   a session is counted against TASKQ_DASHBOARD_RATE_LIMIT;
@@ -35,7 +36,8 @@ COOKIE = "taskq_dashboard"
 LOGIN_COOKIE = "taskq_dashboard_login"
 """Holds the login form's CSRF token until the login succeeds (double submit)."""
 PATH = "/dashboard"
-ANONYMOUS_ENDPOINTS = ("dashboard.login", "dashboard.static")
+STATIC_ENDPOINT = "dashboard.static"
+LOGIN_ENDPOINT = "dashboard.login"
 ACT_SCOPE = "dashboard"
 READ_SCOPE = "dashboard:read"
 
@@ -98,9 +100,11 @@ def check_csrf(expected: str) -> None:
 def before():
     """The dashboard blueprint's first hook (see the module docstring)."""
     st = state()
-    if request.endpoint in ANONYMOUS_ENDPOINTS or request.endpoint is None:
+    if request.endpoint == STATIC_ENDPOINT:
+        return None
+    if request.endpoint == LOGIN_ENDPOINT:
         _count(f"ip:{_client_ip()}", st.rate_ip, "rate limit of {limit} requests exceeded")
-        if request.endpoint == "dashboard.login" and request.method == "POST":
+        if request.method == "POST":
             _count(f"login-ip:{_client_ip()}", st.rate_login,
                    "too many login attempts from this address (at most {limit})")
         return None

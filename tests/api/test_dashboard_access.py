@@ -214,3 +214,14 @@ def test_login_attempts_count_against_the_login_limit(make_app):
 
 def test_sessions_use_the_key_schema(prefix):
     assert DashboardKeys(prefix).session("ab") == f"{prefix}:dash:session:ab"
+
+
+def test_static_files_need_no_session_and_spend_no_budget(make_app):
+    c = make_app(TASKQ_RATE_LIMIT_IP="2/minute").test_client()
+    for name, mime in (("dashboard.css", "text/css"), ("dashboard.js", "text/javascript"),
+                       ("favicon.svg", "image/svg+xml")):
+        for _ in range(3):
+            resp = c.get(f"/dashboard/static/{name}")
+            assert resp.status_code == 200 and resp.mimetype == mime, name
+    assert c.get("/dashboard/static/../access.py").status_code == 404
+    assert c.get("/dashboard/login").status_code == 200  # the IP budget is untouched
