@@ -8,7 +8,7 @@ import re
 
 import pytest
 from apihelpers import SECRET
-from dashboard_helpers import act, form_token, login
+from dashboard_client import act, form_token, login
 
 from api.auth import create_api_key, mint_token, revoke_api_key
 from taskq.keys import ApiKeys, DashboardKeys

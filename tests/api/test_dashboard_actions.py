@@ -6,7 +6,7 @@ delete), schedules (pause, resume, run now, snooze), a workflow's step
 from __future__ import annotations
 
 import pytest
-from dashboard_helpers import act, login
+from dashboard_client import act, login
 from test_dashboard_pages import SCHEDULE, flow
 
 from taskq.schedules import Schedules

@@ -4,7 +4,7 @@ polls (same data, same rendered region), and hostile input on each."""
 from __future__ import annotations
 
 import pytest
-from dashboard_helpers import login
+from dashboard_client import login
 
 from taskq.leadership import Leadership
 from taskq.projects import ProjectStore
