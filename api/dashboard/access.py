@@ -60,8 +60,9 @@ def current() -> Session | None:
 
 
 def wants_json() -> bool:
-    """Data endpoints and script-sent actions answer JSON; pages and plain form posts HTML."""
-    return (request.path.startswith(PATH + "/data/")
+    """Data endpoints, script-sent actions and JSON bodies answer JSON;
+    pages and plain form posts HTML."""
+    return (request.path.startswith(PATH + "/data/") or request.is_json
             or "application/json" in request.headers.get("Accept", ""))
 
 

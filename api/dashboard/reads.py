@@ -231,12 +231,15 @@ def workflow_page(st, workflow_id: str) -> dict:
 
 def mermaid_source(wf: dict) -> str | None:
     """The workflow as Mermaid flowchart text (taskq.workflows.diagram, the
-    Tasker diagram's own), or None where that module is not installed."""
+    Tasker diagram's own) without its click links, which lead to the Tasker
+    API (the steps table links each step's dashboard page); None where that
+    module is not installed."""
     try:
         from taskq.workflows.diagram import mermaid, task_diagram
     except ImportError:
         return None
-    return mermaid(task_diagram(wf))
+    lines = mermaid(task_diagram(wf)).splitlines()
+    return "\n".join(line for line in lines if not line.lstrip().startswith("click ")) + "\n"
 
 
 # -- TaskDriver projects --------------------------------------------------------------
