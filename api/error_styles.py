@@ -7,11 +7,15 @@ the dialect a request belongs to.
 - ``string``: ``{"success": false, "error": "<message>", "code", ...}``
   (TaskDriver's clients do ``raise Exception(data['error'])``);
 - ``tasker``: ``{"error": {"type", "message", "code", "details"}}`` with no
-  envelope (the Tasker document): ``type`` names the kind of failure,
-  ``code`` is the upper-case code, ``details`` only when there are some.
+  envelope (the Tasker document): ``type`` names the kind of failure
+  (``HandlerNotFound`` for a 404 ``handler_not_found``, else by status),
+  ``code`` is the upper-case code, ``details`` only when there are some; on
+  a 422 naming fields, ``details`` maps each field to its messages, as the
+  document's ``{"namespace": ["must be present"]}``.
 
 ``extra`` (e.g. ``validationDetails`` on 422) sits beside ``error`` in the
-envelope styles and inside ``error.details`` in the Tasker one.
+envelope styles and inside ``error.details`` in the Tasker one (except the
+422 field list, which becomes the field map).
 """
 
 from __future__ import annotations
@@ -49,11 +53,40 @@ def string_body(status: int, code: str, message: str, details: Any = None,
     return body
 
 
+def _tasker_type(status: int, code: str) -> str:
+    if status == 404 and code.endswith("_not_found") and code != "not_found":
+        return "".join(part.capitalize() for part in code.split("_"))
+    return TASKER_TYPES.get(status, "InternalError")
+
+
+def _field_messages(details: dict, extra: dict) -> dict[str, list[str]] | None:
+    """A 422's fields as the Tasker document shows them: field -> messages
+    (from the flat ``validationDetails``, whose paths name nested fields,
+    else from ``details["fields"]`` when it is already such a map)."""
+    flat = extra.get("validationDetails")
+    if not isinstance(flat, list) or not flat:
+        given = details.get("fields")
+        if isinstance(given, dict) and given and all(
+                isinstance(v, list) and all(isinstance(m, str) for m in v) for v in given.values()):
+            return {str(k): list(v) for k, v in given.items()}
+        return None
+    out: dict[str, list[str]] = {}
+    for d in flat:
+        out.setdefault(str(d.get("field") or "(body)"), []).append(str(d.get("message")))
+    return out
+
+
 def tasker_body(status: int, code: str, message: str, details: Any = None,
                 extra: dict | None = None) -> dict:
-    error = {"type": TASKER_TYPES.get(status, "InternalError"), "message": message,
-             "code": code.upper()}
-    merged = {**(details or {}), **(extra or {})}
+    error = {"type": _tasker_type(status, code), "message": message, "code": code.upper()}
+    details, extra = dict(details or {}), dict(extra or {})
+    fields = _field_messages(details, extra) if status == 422 else None
+    if fields is not None:
+        details.pop("fields", None)
+        extra.pop("validationDetails", None)
+        merged = {**fields, **details, **extra}
+    else:
+        merged = {**details, **extra}
     if merged:
         error["details"] = merged
     return {"error": error}

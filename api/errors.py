@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import wraps
 from typing import Any
 
-from flask import Flask, current_app, jsonify
+import redis
+from flask import Flask, current_app, g, jsonify
 from werkzeug.exceptions import HTTPException
 
 from taskq.errors import Conflict, TaskNotFound, TaskqError, TaskqValueError
@@ -49,12 +51,30 @@ def _style() -> str:
     return dialect.error_style if dialect is not None else error_styles.DEFAULT
 
 
+def validation_as(code: str, message: str):
+    """View decorator (outside its arguments): the 422s of this view's input
+    carry ``code`` and ``message`` instead of ``validation_error`` and the
+    generic text, as a document asks (Tasker's ``INVALID_TASK_CONFIG``)."""
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            g.validation_as = (code, message)
+            return view(*args, **kwargs)
+        return wrapper
+    return decorator
+
+
+def _validation_label(details: list[dict]) -> tuple[str, str]:
+    code, message = g.get("validation_as") or ("validation_error", None)
+    return code, message or "Validation failed: " + "; ".join(
+        f"{d['field']}: {d['message']}" for d in details)[:1000]
+
+
 def validation_error(details: list[dict]) -> ApiError:
     """A 422 like a schema violation's, from [{field, message, value}]."""
-    return ApiError(422, "validation_error", "Validation failed: " + "; ".join(
-        f"{d['field']}: {d['message']}" for d in details)[:1000],
-        {"fields": {d["field"]: [d["message"]] for d in details}},
-        extra={"validationDetails": details})
+    return ApiError(422, *_validation_label(details),
+                    {"fields": {d["field"]: [d["message"]] for d in details}},
+                    extra={"validationDetails": details})
 
 
 _HTTP_CODES = {
@@ -112,9 +132,8 @@ def handle_http(exc: HTTPException):
         fields = {k: v for loc in messages.values() if isinstance(loc, dict) for k, v in loc.items()}
         source = getattr(getattr(exc, "exc", None), "data", None)
         flat = [{**d, "value": _value_at(source, d["field"])} for d in _flatten(fields)]
-        return respond(422, "validation_error", "Validation failed: " + "; ".join(
-            f"{d['field']}: {d['message']}" for d in flat)[:1000],
-            {"fields": fields}, headers, {"validationDetails": flat})
+        return respond(422, *_validation_label(flat), {"fields": fields}, headers,
+                       {"validationDetails": flat})
     if status == 400 and messages:
         return respond(400, "malformed_request", "The request body could not be read: "
                        + "; ".join(d["message"] for d in _flatten(messages)), {"fields": messages},
@@ -144,6 +163,13 @@ def handle_taskq_error(exc: TaskqError):
     return respond(500, "internal_error", "internal error")
 
 
+def handle_store_down(exc: Exception):
+    """Redis unreachable (a view's read or the rate limiter's count): 503,
+    the service is unavailable, not broken."""
+    log.warning("data store unreachable: %s", exc)
+    return respond(503, "unavailable", "Service unavailable: the data store cannot be reached")
+
+
 def handle_unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return handle_http(exc)
@@ -155,4 +181,6 @@ def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(TaskqError, handle_taskq_error)
+    app.register_error_handler(redis.ConnectionError, handle_store_down)
+    app.register_error_handler(redis.TimeoutError, handle_store_down)
     app.register_error_handler(Exception, handle_unexpected)

@@ -7,7 +7,9 @@ input answers 4xx on every route alike (the open login included), never 500:
   ``invalid_json`` (Python's parser would raise RecursionError, far below
   the body size limit: 10,000 ``[`` are 10 kB);
 - a JSON string or key holding a lone surrogate (``"\\udfff"``, which no
-  UTF-8 store can hold) -> 422 ``validation_error`` naming the field.
+  UTF-8 store can hold) -> 422 ``validation_error`` naming the field;
+- a JSON number of more digits than Python converts (4,300) -> 400
+  ``invalid_json`` (the parser raises a plain ValueError, not a decode error).
 
 The depth is read from the text without recursion; the body is parsed here
 only when it holds a ``\\ud`` escape (else the view's own parser reads it
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -35,6 +38,7 @@ MAX_BODY_DEPTH = MAX_JSON_DEPTH + 36
 the few levels of a dialect's body around it (100)."""
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_LONG_DIGITS = re.compile(r"\d{%d}" % (sys.get_int_max_str_digits() + 1)) if sys.get_int_max_str_digits() else None
 
 
 def _check_url() -> None:
@@ -83,12 +87,15 @@ def _check_body() -> None:
         raise ApiError(400, "invalid_json",
                        f"the request body nests deeper than {MAX_BODY_DEPTH} levels of arrays and objects",
                        {"max_depth": MAX_BODY_DEPTH})
-    if not _SURROGATE_ESCAPE.search(text):
+    long_number = _LONG_DIGITS is not None and _LONG_DIGITS.search(text)
+    if not long_number and not _SURROGATE_ESCAPE.search(text):
         return
     try:
         body = json.loads(text)
-    except (ValueError, RecursionError):
+    except json.JSONDecodeError:
         return  # malformed: the view's parser answers 400 as for any bad body
+    except ValueError as exc:  # a number too long to convert
+        raise ApiError(400, "invalid_json", f"the request body holds a number Python cannot read: {exc}"[:300]) from None
     bad = _surrogate_fields(body)
     if bad:
         raise validation_error([{"field": f, "message": "contains a lone surrogate (not valid Unicode text)",

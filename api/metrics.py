@@ -26,7 +26,7 @@ import os
 import time
 
 import psutil
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -127,25 +127,38 @@ class QueueCollector:
 def init(app: Flask) -> None:
     registry = CollectorRegistry(auto_describe=True)
     exporter = PrometheusMetrics(app, path=None, registry=registry, group_by="url_rule",
-                                 excluded_paths=["^/metrics$", "^/health$", "^/api/health$"])
+                                 excluded_paths=["^/metrics$", "^/health$", "^/api/health$", "^/tasker/metrics$",
+                                                 "^/tasker/health/(ready|live)$"])
     app.extensions["taskq_metrics"] = exporter
 
     def metrics_view():
         check_access()
-        st = state()
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            http = CollectorRegistry()
-            MultiProcessCollector(http)
-        else:
-            http = registry
-        engine = CollectorRegistry(auto_describe=False)
-        engine.register(QueueCollector(st.redis, st.keys, st.workers))
-        return Response(generate_latest(http) + generate_latest(engine), mimetype=CONTENT_TYPE_LATEST)
+        return exposition()
 
     app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])
 
 
-UNCOUNTED = ("/metrics", "/metrics/json", "/health", "/api/health")
+def exposition() -> Response:
+    """The Prometheus text of /metrics (HTTP metrics of every worker, then
+    the engine's families read from Redis now), for any route that serves
+    it after its own access check (/tasker/metrics too). 404 when
+    TASKQ_METRICS is off."""
+    exporter = current_app.extensions.get("taskq_metrics")
+    if exporter is None:
+        raise ApiError(404, "metrics_disabled", "metrics are turned off (TASKQ_METRICS=0)")
+    st = state()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        http = CollectorRegistry()
+        MultiProcessCollector(http)
+    else:
+        http = exporter.registry
+    engine = CollectorRegistry(auto_describe=False)
+    engine.register(QueueCollector(st.redis, st.keys, st.workers))
+    return Response(generate_latest(http) + generate_latest(engine), mimetype=CONTENT_TYPE_LATEST)
+
+
+UNCOUNTED = ("/metrics", "/metrics/json", "/health", "/api/health", "/tasker/metrics",
+             "/tasker/health/ready", "/tasker/health/live")
 """Probes and scrapes: not counted as requests (and never wait on Redis for it)."""
 
 

@@ -24,9 +24,12 @@ access_log = logging.getLogger("taskq.api.access")
 
 SUPPORTED_VERSIONS = ("1.0",)
 """API versions this server speaks (``Accept: application/json; version=1.0``)."""
-OPEN_PATHS = ("/health", "/api/health", "/metrics", "/api/docs")
+OPEN_PATHS = ("/health", "/api/health", "/metrics", "/api/docs", "/tasker/health/ready",
+              "/tasker/health/live", "/tasker/assets")
 """Paths served without credentials and outside rate limits (/metrics* may
-ask for TASKQ_METRICS_TOKEN itself, api.metrics)."""
+ask for TASKQ_METRICS_TOKEN itself, api.metrics; /tasker/assets holds the
+task diagram page's scripts); a credential sent there is not even read, so a
+bad one cannot turn a probe into a 401."""
 VERSIONED_PATHS = ("/api", "/tasks", "/events")
 """Paths that negotiate the API version and answer ``X-API-Version`` and
 ``Cache-Control: no-store`` (the /api dialects and the scheduled-tasks
@@ -142,6 +145,7 @@ def before() -> object | None:
     if request.method == "POST" and path == LOGIN_PATH:
         budgets.append((ratelimit.count(st.redis, st.api_keys, f"login-ip:{_client_ip()}", st.rate_login),
                         "too many login attempts from this address (at most {limit})"))
+    budgets += _dialect_ip_budgets(st, path)
     budgets = [(s, m) for s, m in budgets if s is not None]
     if budgets:
         g.rate_state = min(budgets, key=lambda b: b[0].remaining)[0]  # the headers show the tightest
@@ -149,6 +153,21 @@ def before() -> object | None:
         if spent.exceeded:
             raise ratelimit.too_many(spent, message)
     return None
+
+
+def _dialect_ip_budgets(st, path: str) -> list:
+    """The per-IP budget of the dialect serving ``path`` (the Tasker one's
+    TASKQ_TASKER_RATE_LIMIT), counted whoever the caller is."""
+    registry = current_app.extensions.get("taskq.dialects")
+    out = []
+    for d in registry or ():
+        if d.ip_rate is None or not d.serves(path):
+            continue
+        rate = d.ip_rate(registry[d.name])
+        if rate is not None:
+            out.append((ratelimit.count(st.redis, st.api_keys, f"{d.name}-ip:{_client_ip()}", rate),
+                        f"rate limit of {{limit}} requests from this address on {d.url_prefix} exceeded"))
+    return out
 
 
 def after(resp):

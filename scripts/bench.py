@@ -19,6 +19,9 @@ flushes anything. What it measures, through the public API only:
                   queues are sampled alternately so machine noise hits both alike.
   worker          drain, idle pickup (scripts/bench_worker.py) and enqueue ->
                   result in hand with Task.wait (scripts/bench_result.py).
+  schedules       10,000 cron schedules due in the same second: time until
+                  every run is an engine task, with 1 and with 3 racing scheduler
+                  processes, and duplicate runs (scripts/bench_schedules.py).
   memory          MEMORY USAGE of one small queued task's hash, and the growth of
                   INFO used_memory over the enqueue_many runs divided by the task
                   count (so it includes the index zsets and the event stream).
@@ -34,6 +37,8 @@ server-wide: other clients writing to the same Redis during a run skew it.
 four-step diamond workflows through one worker, steps/s beside plain no-op
 tasks/s of the same worker in the same run, and workflow create latency);
 --workflows-only runs just that.
+
+--schedules-only runs just the schedules scenario.
 
 --rq adds the RQ baseline (scripts/bench_rq.py: the taskq ``rq worker``
 classes beside RQ's own Worker and SimpleWorker); --rq-only runs just that.
@@ -57,13 +62,14 @@ import bench_worker  # noqa: E402  (scripts/ is this file's folder)
 import bench_result  # noqa: E402
 import bench_rq  # noqa: E402
 import bench_workflows  # noqa: E402
+import bench_schedules  # noqa: E402
 
 NOOP = "app.tasks:noop"
 CHUNK = 1000
 FULL = dict(runs=3, enqueue=5_000, bulk=100_000, claim1=3_000, claim100=20_000, samples=2_000,
-            drain=50_000, pickups=200, rq_tasks=1_000)
+            drain=50_000, pickups=200, rq_tasks=1_000, schedules=10_000)
 QUICK = dict(runs=1, enqueue=2_000, bulk=50_000, claim1=1_000, claim100=10_000, samples=500,
-             drain=20_000, pickups=100, rq_tasks=300)
+             drain=20_000, pickups=100, rq_tasks=300, schedules=10_000)
 WORKER_CONCURRENCY, WORKER_PREFETCH = 4, 100
 SMALL_Q, BIG_Q = 1_000, 100_000
 
@@ -87,6 +93,7 @@ ROWS = {
 }
 ROWS.update(bench_result.ROWS)  # enqueue -> result in hand (Task.wait), after pickup
 ROWS.update(bench_workflows.ROWS)  # only with --workflows / --workflows-only
+ROWS.update(bench_schedules.ROWS)
 
 
 def small(start: int, count: int) -> list[dict]:
@@ -225,6 +232,10 @@ class Bench:
         for i in range(runs):
             log(f"  worker drain and pickup: run {i + 1}/{runs}")
             self.run_worker()
+        self.run_schedules()
+
+    def run_schedules(self) -> None:
+        bench_schedules.run(self, self.sizes["schedules"], self.sizes["runs"])
 
     def run_worker(self) -> None:
         rate = bench_worker.drain(self.r, self.url, self.prefix, self.queue("drain"),
@@ -284,7 +295,8 @@ def print_table(data: dict) -> None:
     print(f"\nsizes: enqueue {s['enqueue']:,}; enqueue_many {s['bulk']:,} (lists of {CHUNK:,}); "
           f"claim(1) {s['claim1']:,}; claim(100) {s['claim100']:,}; "
           f"latency {s['samples']:,} samples per queue size per run; worker drain {s['drain']:,} "
-          f"(--concurrency {WORKER_CONCURRENCY} --prefetch {WORKER_PREFETCH}); pickup {s['pickups']:,} samples")
+          f"(--concurrency {WORKER_CONCURRENCY} --prefetch {WORKER_PREFETCH}); pickup {s['pickups']:,} samples; "
+          f"schedules {s['schedules']:,} due at once, racing scheduler processes {bench_schedules.SCHEDULERS}")
 
 
 def redact(url: str) -> str:
@@ -302,6 +314,7 @@ def main() -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     ap.add_argument("--rq", action="store_true", help="add the RQ baseline (scripts/bench_rq.py)")
     ap.add_argument("--rq-only", action="store_true", help="run only the RQ baseline")
+    ap.add_argument("--schedules-only", action="store_true", help="run only the schedules scenario")
     ap.add_argument("--rq-tasks", type=int, default=None, help="no-op jobs per RQ baseline run")
     ap.add_argument("--workflows", action="store_true",
                     help="add the workflow scenario (scripts/bench_workflows.py)")
@@ -314,7 +327,9 @@ def main() -> int:
     log(f"taskq bench: key prefix {bench.prefix}")
     start = time.perf_counter()
     try:
-        if not (args.rq_only or args.workflows_only):
+        if args.schedules_only:
+            bench.run_schedules()
+        elif not (args.rq_only or args.workflows_only):
             bench.run_all()
         if args.workflows or args.workflows_only:
             bench.warm_up()

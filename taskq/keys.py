@@ -299,11 +299,18 @@ def _queue_keys(prefix: str, name: str) -> QueueKeys:
     return QueueKeys(prefix, name)
 
 
+WORKFLOW_STATES = ("all", "open", "complete", "error", "cancelled")
+"""The workflow indexes kept per scope: every workflow, the ones not yet
+recorded as finished, and the finished ones by outcome (taskq.workflows.outcomes)."""
+
+
 @dataclass(frozen=True)
 class WorkflowKeys:
-    """Workflow handlers published for every process, and workflow records.
-    Global keys (no hash tag): a workflow's step tasks live in an engine
-    queue and use that queue's keys."""
+    """Workflow handlers published for every process, and workflow runs.
+    A run's record, its indexes and the workflow analytics carry the
+    ``{wf}`` hash tag, so the scripts that record an outcome or prune a run
+    touch one slot; a workflow's step tasks live in an engine queue and use
+    that queue's keys."""
 
     prefix: str
 
@@ -317,14 +324,47 @@ class WorkflowKeys:
         """Hash: namespace -> description."""
         return f"{self.prefix}:wf:namespaces"
 
+    @property
+    def base(self) -> str:
+        return f"{self.prefix}:{{wf}}:"
+
     def workflow(self, workflow_id: str) -> str:
-        """Hash: one workflow's record (handler, version, context, queue, steps, inputs:<step>)."""
-        return f"{self.prefix}:wf:run:{workflow_id}"
+        """Hash: one workflow's record (handler, version, context, queue, steps,
+        inputs:<step>; outcome and finished once recorded; fact:<step>:<attempt>
+        markers of the step facts counted)."""
+        return f"{self.base}run:{workflow_id}"
+
+    def scoped(self, state: str, scope: str) -> str:
+        """Zset: workflow id -> created (microseconds of Redis TIME), for one
+        state of WORKFLOW_STATES and one scope (taskq.workflows.indexes:
+        '*', or a namespace / name / version filter)."""
+        if state not in WORKFLOW_STATES:
+            raise KeyError(state)
+        return f"{self.base}ix:{state}:{scope}"
 
     @property
     def index(self) -> str:
-        """Zset: workflow id -> created (microseconds of Redis TIME; listing, newest first)."""
-        return f"{self.prefix}:wf:runs"
+        """Zset: every workflow id -> created (listing, newest first)."""
+        return self.scoped("all", "*")
+
+    @property
+    def check(self) -> str:
+        """Zset: open workflow id -> ms when the sweep looks at it next."""
+        return f"{self.base}check"
+
+    @property
+    def ended(self) -> str:
+        """Zset: finished workflow id -> finished ms (pruning order)."""
+        return f"{self.base}ended"
+
+    def stats(self, hour: int) -> str:
+        """Hash with a TTL: the analytics counters of one epoch hour
+        (taskq.workflows.outcomes writes them, taskq.workflows.analytics reads)."""
+        return f"{self.base}stats:{hour}"
+
+    def analytics_cache(self, report: str, digest: str) -> str:
+        """String with a TTL: one analytics report as JSON, per query digest."""
+        return f"{self.base}cache:{report}:{digest}"
 
 
 @dataclass(frozen=True)
@@ -347,6 +387,39 @@ class ScheduleKeys:
     def runs(self, schedule_id: str) -> str:
         """List: the schedule's recent runs, newest first (bounded)."""
         return f"{self.base}runs:{schedule_id}"
+
+    @property
+    def schedule_prefix(self) -> str:
+        """+ schedule id -> the schedule hash (how the batched fire script reaches each one)."""
+        return self.schedule("")
+
+    @property
+    def runs_prefix(self) -> str:
+        """+ schedule id -> the schedule's runs list."""
+        return self.runs("")
+
+    @property
+    def dedupe_prefix(self) -> str:
+        """+ dedupe key -> the schedule dedupe string (see dedupe)."""
+        return self.dedupe("")
+
+    @property
+    def listing_prefix(self) -> str:
+        """+ '<status>:<kind>:<created_by>' ('*' = any) -> zset of schedule ids,
+        score = created ms: one per filter combination, so a filtered page
+        costs O(page). The unfiltered listing is ``index``."""
+        return f"{self.base}ix:"
+
+    def listing(self, status: str | None, kind: str | None, created_by: str | None) -> str:
+        if status is None and kind is None and created_by is None:
+            return self.index
+        return f"{self.listing_prefix}{status or '*'}:{kind or '*'}:{created_by or '*'}"
+
+    @property
+    def listing_version(self) -> str:
+        """String: the listing indexes' format version, set once they are
+        complete (schedules stored before they existed are added first)."""
+        return f"{self.base}ix-version"
 
     @property
     def due(self) -> str:

@@ -7,9 +7,11 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections import Counter
 
 import pytest
 import redis
+from redis.client import Pipeline
 
 from taskq import Keys, Queue
 
@@ -71,3 +73,30 @@ def _wait_for(pred, timeout: float = 15.0, every: float = 0.05) -> bool:
 def wait_for():
     """wait_for(pred, timeout=15): poll until pred() is true; False on timeout."""
     return _wait_for
+
+
+@pytest.fixture
+def counted(redis_url, monkeypatch):
+    """A client of its own that counts every command it sends, pipelined or not."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    counts: Counter = Counter()
+    send = client.execute_command
+
+    def execute_command(*args, **options):
+        counts[str(args[0]).upper()] += 1
+        if str(args[0]).upper() == "LRANGE":
+            counts["lines asked"] += int(args[3]) - int(args[2]) + 1
+        return send(*args, **options)
+
+    client.execute_command = execute_command
+    pool, run = client.connection_pool, Pipeline.execute
+
+    def execute(self, raise_on_error=True):
+        if self.connection_pool is pool:
+            counts.update(str(args[0]).upper() for args, _ in self.command_stack)
+        return run(self, raise_on_error)
+
+    monkeypatch.setattr(Pipeline, "execute", execute)
+    client.counts = counts
+    yield client
+    client.close()

@@ -23,6 +23,7 @@ from typing import Callable
 import taskq.projects  # noqa: F401  (registers the per-project lease reaper in maintenance.STEPS)
 import taskq.schedules  # noqa: F401  (registers schedule firing in maintenance.STEPS)
 import taskq.webhooks  # noqa: F401  (registers webhook delivery in maintenance.STEPS)
+import taskq.workflows  # noqa: F401  (registers the workflow sweep in maintenance.STEPS)
 from taskq import maintenance
 from taskq.connection import as_taskq_client
 from taskq.keys import DEFAULT_PREFIX, Keys

@@ -35,6 +35,13 @@ class Dialect:
     claims: Callable[[], bool] | None = None
     """A request of this dialect whatever route matched (e.g. TaskDriver's
     agent sessions); checked first."""
+    ip_rate: Callable[[Any], tuple[int, int] | None] | None = None
+    """(the dialect's state) -> a budget per client IP on every route under
+    url_prefix, counted on top of the caller's own (None: no such budget);
+    api.middleware applies it, outside its open paths."""
+
+    def serves(self, path: str) -> bool:
+        return path == self.url_prefix or path.startswith(self.url_prefix.rstrip("/") + "/")
 
     def owns_path(self, path: str) -> int:
         """Length of the longest of ``paths`` the path falls under (0: none)."""

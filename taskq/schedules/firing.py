@@ -3,16 +3,21 @@
 Two steps, each safe to run in any number of processes at once:
 
 1. ``fire_due`` reads the schedules whose due time has come (by Redis
-   time), computes each one's next due time in Python (taskq.schedules.timing)
-   and calls fire-5.lua, which fires only if the schedule still has the due
-   time that was read (compare-and-set): of several schedulers racing on one
-   due time exactly one wins. The winning call moves the due time and
-   appends the run to the outbox stream, in the schedules' slot.
-2. ``deliver`` turns outbox entries into engine tasks in the run's queue
-   (another slot, so a separate call, like cross-queue dependencies in
-   taskq.deps). Task ids derive from the schedule id and run key, so
-   delivering an entry twice (a crash between enqueue and XDEL, two
-   schedulers) is refused as TaskExists the second time: nothing runs twice.
+   time), computes each one's next due time in Python (taskq.schedules.timing,
+   once per distinct expression, timezone and time within a call) and calls
+   fire-6.lua on batches of FIRE_BATCH schedules, all in one round trip. The
+   script fires a schedule only if it still has the due time that was read
+   (compare-and-set): of several schedulers racing on one due time exactly
+   one wins. The winning call moves the due time and appends the run to the
+   outbox stream, in the schedules' slot, and hands the run back.
+2. The winner turns its runs into engine tasks in the runs' queues (another
+   slot, so a separate call, like cross-queue dependencies in taskq.deps)
+   and removes them from the outbox; ``deliver`` does the same for any entry
+   (``fire_due`` sweeps entries older than ORPHAN_MS: a winner that died
+   between the two steps). Task ids derive from the schedule id and run key,
+   so delivering an entry twice is refused as TaskExists the second time:
+   nothing runs twice. A handler payload's run is a workflow whose id derives
+   from the run in the same way.
 
 Misfire: a due time more than MISFIRE_GRACE_MS late (the scheduler was
 down) is a misfire. ``run_once`` fires it once and continues from now (the
@@ -24,60 +29,95 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import uuid
+from functools import lru_cache
 from typing import Any
 
 from ..connection import as_taskq_client
-from ..errors import TaskExists
+from ..errors import TaskExists, TaskqValueError
 from ..keys import DEFAULT_PREFIX, Keys, ScheduleKeys
 from ..lua import execute, script
+from ..options import TaskSpec, build_spec, json_text
 from ..queue import Queue
 from . import model, steps, timing
 
 FIRE_LIMIT = 1000
-"""Schedules fired per step call, at most (the rest on the next tick)."""
+"""Schedules read per fire_due call, at most (the rest on the next call)."""
+FIRE_BATCH = 200
+"""Schedules per fire-6.lua call: a call this size keeps Redis busy for a
+few milliseconds; the calls of one fire_due share one round trip."""
 DELIVER_BATCH = 500
+ORPHAN_MS = 10_000
+"""An outbox entry this old was left by a scheduler that died after firing
+it: fire_due delivers it."""
 MISFIRE_GRACE_MS = 30_000
 RUNS_KEPT = 50
 """Runs remembered per schedule (newest first)."""
 PLAN_FIELDS = ("id", "due", "schedule_kind", "schedule_expr", "timezone", "misfire_policy",
-               "anchor", "dedupe_key", "dedupe_window_seconds")
+               "anchor")
 """What firing reads of a schedule (not its payload: the script copies that)."""
+ENTRY_FIELDS = ("queue", "payload", "priority", "max_retries", "backoff_strategy",
+                "concurrency_key")
+"""The run fields a created reply of fire-6.lua carries, in order (as in the outbox entry)."""
+WORKFLOW_RUNS = uuid.UUID("5f0c2a47-2b8e-4e0e-9d43-6c1f1e0b7a10")
+"""Namespace of the workflow ids of handler runs (uuid5 of schedule id and run key)."""
 log = logging.getLogger("taskq.schedules")
 
 
-def fire(client, sk: ScheduleKeys, sid: str, mode: str, f: dict[str, Any], expected: str = "",
-         nxt: str = "", skip: bool = False, event_text: str = "", pipe=None):
-    """One fire-5.lua call (on ``pipe`` when given: queued, not run)."""
-    window = f.get("dedupe_window_seconds")
-    dedupe = f.get("dedupe_key")
+def fire_keys(sk: ScheduleKeys) -> list[str]:
+    return [sk.schedule_prefix, sk.due, sk.outbox, sk.runs_prefix, sk.dedupe_prefix,
+            sk.listing_prefix]
+
+
+def fire_batch(client, sk: ScheduleKeys, mode: str, items: list[tuple[str, str, str, bool]],
+               event_text: str = "", pipe=None):
+    """One fire-6.lua call for ``items`` = (schedule id, expected due ms,
+    next due ms, skip) and its list of replies (on ``pipe``: queued, not run)."""
     s = script("fire")
-    keys = [sk.schedule(sid), sk.due, sk.outbox, sk.runs(sid), sk.dedupe(dedupe or "")]
-    args = [sid, mode, expected, nxt, "1" if skip else "0",
-            str(int(window) * 1000) if window and dedupe else "", event_text, RUNS_KEPT]
+    args: list[Any] = [mode, RUNS_KEPT, event_text]
+    for sid, expected, nxt, skip in items:
+        args += [sid, expected, nxt, "1" if skip else "0"]
     if pipe is not None:
-        return pipe.evalsha(s.sha, s.numkeys, *keys, *args)
-    return s(client, keys, args)
+        return pipe.evalsha(s.sha, s.numkeys, *fire_keys(sk), *args)
+    return s(client, fire_keys(sk), args)
 
 
-def plan(f: dict[str, Any], due_ms: int, now_ms: int) -> tuple[str, bool]:
+def fire(client, sk: ScheduleKeys, sid: str, mode: str, expected: str = "", nxt: str = "",
+         skip: bool = False, event_text: str = ""):
+    """Fire one schedule; returns its reply (see fire-6.lua)."""
+    return fire_batch(client, sk, mode, [(sid, expected, nxt, skip)], event_text)[0]
+
+
+def plan(f: dict[str, Any], due_ms: int, now_ms: int, cache: dict | None = None) -> tuple[str, bool]:
     """(next due ms or '', skip?) for a schedule due at ``due_ms`` fired at
-    ``now_ms``: pure, so misfire rules are tested without a clock."""
+    ``now_ms``: pure, so misfire rules are tested without a clock. ``cache``
+    (a dict kept for one firing pass) shares the next-run computation between
+    schedules with the same expression, timezone and due time."""
     late = now_ms - due_ms > MISFIRE_GRACE_MS
     skip = late and f.get("misfire_policy") == "skip"
     if f["schedule_kind"] == "once":
         return "", skip
     after = now_ms if late else due_ms
+    anchor = f.get("anchor") or after
+    key = (f["schedule_kind"], f.get("schedule_expr"), f["timezone"], after,
+           anchor if f["schedule_kind"] == "rrule" else None)
+    if cache is not None and key in cache:
+        return cache[key], skip
     try:
         nxt = timing.next_run(f["schedule_kind"], f.get("schedule_expr"), f["timezone"],
-                              timing.from_ms(after), anchor=timing.from_ms(f.get("anchor") or after))
+                              timing.from_ms(after), anchor=timing.from_ms(anchor))
     except (ValueError, KeyError) as e:  # stored before a rule change; never fire it blind
         log.error("schedule %s: cannot compute its next run (%s): finishing it", f.get("id"), e)
         nxt = None
-    return ("" if nxt is None else str(timing.to_ms(nxt))), skip
+    out = "" if nxt is None else str(timing.to_ms(nxt))
+    if cache is not None:
+        cache[key] = out
+    return out, skip
 
 
 def fire_due(client, prefix: str | None = None, limit: int = FIRE_LIMIT) -> dict[str, int]:
-    """Fire every schedule due by Redis time, then deliver the runs.
+    """Fire every schedule due by Redis time, then deliver the runs won.
     Returns counts (due: schedules read, fired, skipped, deduplicated,
     lost: another process fired it first, delivered)."""
     from .store import decode  # store imports this module
@@ -88,41 +128,78 @@ def fire_due(client, prefix: str | None = None, limit: int = FIRE_LIMIT) -> dict
     due = client.zrangebyscore(sk.due, "-inf", now, start=0, num=limit, withscores=True)
     counts = {"due": len(due), "fired": 0, "skipped": 0, "deduplicated": 0, "lost": 0,
               "delivered": 0}
+    won: list[tuple[str, dict[str, str]]] = []
     if due:
         pipe = client.pipeline(transaction=False)
         for sid, _ in due:
             pipe.hmget(sk.schedule(sid), PLAN_FIELDS)
         raws = pipe.execute()
-        pipe = client.pipeline(transaction=False)
+        items, stray, cache = [], [], {}
         for (sid, score), values in zip(due, raws):
             if values[0] is None:
-                pipe.zrem(sk.due, sid)  # a stray index entry: its schedule is gone
+                stray.append(sid)  # a stray index entry: its schedule is gone
                 continue
             f = decode({k: v for k, v in zip(PLAN_FIELDS, values) if v is not None})
             if f.get("due") is None:  # not due any more (paused meanwhile): the script refuses it
                 f["due"] = int(score)
-            nxt, skip = plan(f, f["due"], now)
-            fire(client, sk, sid, "due", f, str(f["due"]), nxt, skip, pipe=pipe)
-        for reply in execute(pipe):
-            if not isinstance(reply, list):
-                continue
-            if reply[0] == 1:
+            nxt, skip = plan(f, f["due"], now, cache)
+            items.append((sid, str(f["due"]), nxt, skip))
+        pipe = client.pipeline(transaction=False)
+        if stray:
+            pipe.zrem(sk.due, *stray)
+        batches = [items[i:i + FIRE_BATCH] for i in range(0, len(items), FIRE_BATCH)]
+        # racing schedulers start at different batches: each wins its own first
+        turn = random.randrange(len(batches)) if batches else 0
+        batches = batches[turn:] + batches[:turn]
+        for batch in batches:
+            fire_batch(client, sk, "due", batch, pipe=pipe)
+        replies = execute(pipe)[1 if stray else 0:]
+        for batch, batch_replies in zip(batches, replies):
+            for (sid, _, _, _), reply in zip(batch, batch_replies):
+                if reply[0] != 1:
+                    counts["lost"] += 1
+                    continue
                 outcome = reply[3]
                 counts["fired" if outcome == "created" else outcome] += 1
-            else:
-                counts["lost"] += 1
-    counts["delivered"] = len(deliver(client, sk.prefix))
+                if outcome == "created":
+                    won.append(created_entry(sid, reply))
+    counts["delivered"] = len(deliver_entries(client, sk.prefix, won))
+    counts["delivered"] += len(deliver(client, sk.prefix, older_than_ms=now - ORPHAN_MS))
     return counts
 
 
-def run_tasks(entry: dict[str, str]) -> list[dict[str, Any]]:
-    """The enqueue_many dicts of one outbox entry (a run)."""
-    sid, run_key, queue = entry["sid"], entry["run"], entry["queue"]
-    payload = json.loads(entry["payload"])
-    base_id = f"{queue}:sched-{sid}-{run_key}"
-    meta: dict[str, Any] = {"schedule_id": sid, "schedule_run": run_key}
+def created_entry(sid: str, reply: list, event_text: str = "") -> tuple[str, dict[str, str]]:
+    """(outbox entry id, entry fields) of a created reply of fire-6.lua."""
+    fields = dict(zip(ENTRY_FIELDS, reply[5:5 + len(ENTRY_FIELDS)]))
+    fields.update(sid=sid, run=reply[1], at=str(reply[2]), event=event_text)
+    return reply[4], fields
+
+
+@lru_cache(maxsize=1024)
+def _payload(text: str) -> dict:
+    """A run payload decoded once per distinct text (many schedules share
+    one); callers only read it."""
+    return json.loads(text)
+
+
+def run_base_id(entry: dict[str, str]) -> str:
+    """The task id of a callable run; a pipeline step's is this + '-<name>'."""
+    return f"{entry['queue']}:sched-{entry['sid']}-{entry['run']}"
+
+
+def run_meta(entry: dict[str, str]) -> dict[str, Any]:
+    meta: dict[str, Any] = {"schedule_id": entry["sid"], "schedule_run": entry["run"]}
     if entry.get("event"):
         meta["event"] = json.loads(entry["event"])
+    return meta
+
+
+def run_tasks(entry: dict[str, str]) -> list[dict[str, Any]]:
+    """The enqueue_many dicts of one outbox entry (a run of tasks)."""
+    sid, run_key = entry["sid"], entry["run"]
+    payload = _payload(entry["payload"])
+    base_id = run_base_id(entry)
+    meta = run_meta(entry)
     common: dict[str, Any] = {
         "priority": model.engine_priority(int(entry.get("priority") or model.PRIORITY_DEFAULT)),
         "max_retries": int(entry.get("max_retries") or 0),
@@ -145,47 +222,127 @@ def run_tasks(entry: dict[str, str]) -> list[dict[str, Any]]:
     return tasks
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=True).encode
+"""A str as JSON text, the same text build_spec's meta and tags hold."""
+TEMPLATE_FIELDS = ("queue", "payload", "priority", "max_retries", "backoff_strategy",
+                   "concurrency_key", "event")
+"""Runs equal in these differ only in their ids, meta and tag (see run_specs)."""
+
+
+def run_specs(entry: dict[str, str], templates: dict) -> list[TaskSpec]:
+    """The validated task specs of one run. Runs of many schedules often
+    share a payload: the first such run is validated in full (build_spec) and
+    the others copy its specs with their own ids, meta and tag, which is
+    most of the cost of delivering thousands of runs at once. A copy needs
+    ids of the template's length (so the same length limits hold)."""
+    key = tuple(map(entry.get, TEMPLATE_FIELDS))
+    base = run_base_id(entry)
+    template = templates.get(key)
+    if template is None or len(template[0]) != len(base):
+        specs = [build_spec(entry["queue"], **t) for t in run_tasks(entry)]
+        templates.setdefault(key, (base, specs))
+        return specs
+    old_base, specs = template
+    meta = json_text("meta", run_meta(entry)) if entry.get("event") else (
+        f'{{"schedule_id":{_ENCODE(entry["sid"])},"schedule_run":{_ENCODE(entry["run"])}}}')
+    tag = run_tag(entry["sid"], entry["run"])
+    tags = f"[{_ENCODE(tag)}]"
+    out = []
+    for spec in specs:
+        deps = [base + d[len(old_base):] for d in spec.deps]
+        fields = dict(spec.fields, meta=meta, tags=tags)
+        if deps:
+            fields["deps"] = json_text("deps", deps)
+        out.append(TaskSpec(base + spec.id[len(old_base):], fields, deps, [tag], spec.delay_ms,
+                            spec.at_ms, spec.own_id))
+    return out
+
+
 def run_tag(sid: str, run_key: str) -> str:
     return f"sched:{sid}:{run_key}"
 
 
-def deliver(client, prefix: str | None = None, batch: int = DELIVER_BATCH) -> dict[tuple[str, str], list[str]]:
-    """Enqueue the runs waiting in the outbox; returns {(schedule id, run key):
-    task ids} of the entries handled. A run already enqueued (TaskExists) is
-    not enqueued again."""
+def workflow_run_id(sid: str, run_key: str) -> str:
+    """The workflow id of a handler payload's run: derived, so delivering
+    the run twice starts one workflow."""
+    return str(uuid.uuid5(WORKFLOW_RUNS, f"{sid}/{run_key}"))
+
+
+def start_workflow(client, prefix: str, entry: dict[str, str], found: dict) -> list[str]:
+    """Start the workflow of a handler run (``found`` caches the handlers
+    resolved during one delivery); returns its step task ids."""
+    from .. import workflows  # imported here: the workflow engine is optional for schedules
+    payload = _payload(entry["payload"])
+    name = payload["handler"]
+    if name not in found:
+        found[name] = workflows.find_handler(client, name, prefix=prefix)
+    wf = workflows.create(
+        client, found[name], context=payload.get("context", {}), prefix=prefix,
+        queue=entry["queue"], workflow_id=workflow_run_id(entry["sid"], entry["run"]),
+        priority=model.engine_priority(int(entry.get("priority") or model.PRIORITY_DEFAULT)),
+        concurrency_key=entry.get("concurrency_key") or None)
+    return [s["task_id"] for s in wf["steps"]]
+
+
+def deliver(client, prefix: str | None = None, batch: int = DELIVER_BATCH,
+            older_than_ms: int | None = None) -> dict[tuple[str, str], list[str]]:
+    """Enqueue the runs waiting in the outbox (only those added at or
+    before ``older_than_ms``, Redis ms, when given); returns {(schedule id,
+    run key): task ids} of the entries handled. A run already enqueued
+    (TaskExists) is not enqueued again."""
     client = as_taskq_client(client)
     prefix = prefix or DEFAULT_PREFIX
     sk = ScheduleKeys(prefix)
+    end = "+" if older_than_ms is None else str(max(0, older_than_ms))
     done: dict[tuple[str, str], list[str]] = {}
     while True:
-        entries = client.xrange(sk.outbox, "-", "+", count=batch)
+        entries = client.xrange(sk.outbox, "-", end, count=batch)
         if not entries:
             return done
-        by_queue: dict[str, list[tuple[str, dict, list[dict]]]] = {}
-        handled = []
-        for entry_id, fields in entries:
-            fields = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-                      for k, v in fields.items()}
-            handled.append(entry_id)
-            try:
-                tasks = run_tasks(fields)
-            except (ValueError, KeyError, TypeError) as e:
-                log.error("schedule run %s/%s dropped: %s", fields.get("sid"), fields.get("run"), e)
+        done.update(deliver_entries(client, prefix, [
+            (entry_id, {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+                        for k, v in fields.items()}) for entry_id, fields in entries]))
+
+
+def deliver_entries(client, prefix: str, entries: list[tuple[str, dict[str, str]]]
+                    ) -> dict[tuple[str, str], list[str]]:
+    """Enqueue these outbox entries' runs, then remove the entries."""
+    if not entries:
+        return {}
+    by_queue: dict[str, list[tuple[dict, list[TaskSpec]]]] = {}
+    done: dict[tuple[str, str], list[str]] = {}
+    found: dict = {}
+    templates: dict = {}
+    for _, fields in entries:
+        run = (fields.get("sid"), fields.get("run"))
+        try:
+            if "handler" in _payload(fields["payload"]):
+                done[run] = start_workflow(client, prefix, fields, found)
                 continue
-            by_queue.setdefault(fields["queue"], []).append((entry_id, fields, tasks))
-        for queue, runs in by_queue.items():
-            q = Queue(queue, redis=client, prefix=prefix)
-            try:
-                q.enqueue_many([t for _, _, tasks in runs for t in tasks])
-            except TaskExists:  # some were delivered before: one by one, skipping those
-                for _, _, tasks in runs:
-                    try:
-                        q.enqueue_many(tasks)
-                    except TaskExists:
-                        pass
-            for _, fields, tasks in runs:
-                done[(fields["sid"], fields["run"])] = [t["task_id"] for t in tasks]
-        client.xdel(sk.outbox, *handled)
+            specs = run_specs(fields, templates)
+        except (ValueError, KeyError, TypeError, TaskqValueError) as e:
+            log.error("schedule run %s/%s dropped: %s", run[0], run[1], e)
+            continue
+        by_queue.setdefault(fields["queue"], []).append((fields, specs))
+    for queue, runs in by_queue.items():
+        q = Queue(queue, redis=client, prefix=prefix)
+        try:
+            q.enqueue_specs([s for _, specs in runs for s in specs])
+        except TaskExists:  # some were delivered before: one by one, skipping those
+            for _, specs in runs:
+                try:
+                    q.enqueue_specs(specs)
+                except TaskExists:
+                    pass
+        for fields, specs in runs:
+            done[(fields["sid"], fields["run"])] = [s.id for s in specs]
+    sk = ScheduleKeys(prefix)
+    ids = [entry_id for entry_id, _ in entries]
+    pipe = client.pipeline(transaction=False)
+    for i in range(0, len(ids), DELIVER_BATCH):
+        pipe.xdel(sk.outbox, *ids[i:i + DELIVER_BATCH])
+    pipe.execute()
+    return done
 
 
 def run_status(q: Queue, sid: str, run_key: str) -> dict[str, Any]:
@@ -194,7 +351,7 @@ def run_status(q: Queue, sid: str, run_key: str) -> dict[str, Any]:
     with start, end and the first error."""
     tasks = q.list(tag=run_tag(sid, run_key), limit=model.MAX_PIPELINE_STEPS)
     if not tasks:
-        return {"status": "unknown", "task_ids": []}
+        return workflow_run_status(q, sid, run_key)
     states = [t.status for t in tasks]
     if "failed" in states:
         status = "failed"
@@ -215,6 +372,32 @@ def run_status(q: Queue, sid: str, run_key: str) -> dict[str, Any]:
             "error": errors[0] if errors else None}
 
 
+WORKFLOW_RUN_STATUS = {"pending": "pending", "in_progress": "running", "complete": "completed",
+                       "error": "failed", "cancelled": "cancelled"}
+"""A handler run's status from its workflow's (taskq.workflows.WORKFLOW_STATUSES)."""
+
+
+def workflow_run_status(q: Queue, sid: str, run_key: str) -> dict[str, Any]:
+    """A handler run's state from its workflow (its status as the workflow
+    engine derives it: a skippable step that failed does not fail the run)."""
+    from .. import workflows
+    wid = workflow_run_id(sid, run_key)
+    try:
+        wf = workflows.get(q.redis, wid, prefix=q.keys.prefix)
+    except workflows.WorkflowNotFound:
+        return {"status": "unknown", "task_ids": []}
+    steps_ = wf["steps"]
+    started = [s["started_at"] for s in steps_ if s["started_at"]]
+    ended = [s["completed_at"] for s in steps_ if s["completed_at"]]
+    errors = [s["error"] for s in steps_ if s["error"]]
+    status = WORKFLOW_RUN_STATUS[wf["status"]]
+    return {"status": status, "task_ids": sorted(s["task_id"] for s in steps_),
+            "workflow_id": wid,
+            "started_at": min(started) if started else None,
+            "ended_at": max(ended) if status in ("completed", "failed", "cancelled") and ended else None,
+            "error": errors[0] if errors else None}
+
+
 def publish(client, name: str, payload: Any = None, prefix: str | None = None) -> list[str]:
     """Fire every active event schedule waiting for event ``name``; returns
     the run keys created. ``payload`` (JSON-able, or JSON text) reaches
@@ -226,7 +409,6 @@ def publish_runs(client, name: str, payload: Any = None, prefix: str | None = No
                  ) -> list[tuple[str, str]]:
     """``publish`` answering (schedule id, run key) of each run created: a
     run key alone ("n3") does not say whose run it is."""
-    from .store import decode
     if not isinstance(name, str) or not model.EVENT_RE.match(name):
         raise model.InvalidField("name", "an event name: [A-Za-z0-9_.:-]{1,128}")
     client = as_taskq_client(client)
@@ -242,18 +424,13 @@ def publish_runs(client, name: str, payload: Any = None, prefix: str | None = No
     if not sids:
         return []
     pipe = client.pipeline(transaction=False)
-    for sid in sids:
-        pipe.hgetall(sk.schedule(sid))
-    pipe2 = client.pipeline(transaction=False)
-    fired = []
-    for sid, raw in zip(sids, pipe.execute()):
-        if raw:
-            fire(client, sk, sid, "event", decode(raw), event_text=text, pipe=pipe2)
-            fired.append(sid)
-    created = [(sid, r[1]) for sid, r in zip(fired, execute(pipe2))
-               if isinstance(r, list) and r[0] == 1 and r[3] == "created"]
-    deliver(client, sk.prefix)
-    return created
+    batches = [sids[i:i + FIRE_BATCH] for i in range(0, len(sids), FIRE_BATCH)]
+    for batch in batches:
+        fire_batch(client, sk, "event", [(sid, "", "", False) for sid in batch], text, pipe=pipe)
+    won = [created_entry(sid, reply, text) for batch, replies in zip(batches, execute(pipe))
+           for sid, reply in zip(batch, replies) if reply[0] == 1 and reply[3] == "created"]
+    deliver_entries(client, sk.prefix, won)
+    return [(fields["sid"], fields["run"]) for _, fields in won]
 
 
 STEP_ROUNDS = 50

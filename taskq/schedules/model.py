@@ -1,5 +1,6 @@
 """The schedule record: validation of what a client may set, and the
-payload ("the pipeline definition") a run is built from.
+payload ("the pipeline definition") a run is built from: a pipeline of
+steps, one callable, or a Tasker handler whose workflow each run starts.
 
 Every mistake is refused before Redis with an InvalidField naming the field
 (``payload.pipeline[1].depends_on`` ...), which a REST layer turns into 422
@@ -86,11 +87,20 @@ def payload_text(value: Any) -> tuple[str, dict]:
     return text, obj
 
 
+PAYLOAD_KINDS = ("pipeline", "callable", "handler")
+"""What a run is: engine tasks (a pipeline of steps, one callable) or a
+workflow of a Tasker handler."""
+MAX_HANDLER_NAME = 256
+
+
 def check_payload(obj: Any) -> None:
     if not isinstance(obj, dict):
-        raise InvalidField("payload", "must be an object with 'pipeline' or 'callable'")
-    if ("pipeline" in obj) == ("callable" in obj):
-        raise InvalidField("payload", "must have exactly one of 'pipeline' or 'callable'")
+        raise InvalidField("payload", "must be an object with 'pipeline', 'callable' or 'handler'")
+    if sum(kind in obj for kind in PAYLOAD_KINDS) != 1:
+        raise InvalidField("payload", "must have exactly one of 'pipeline', 'callable' or 'handler'")
+    if "handler" in obj:
+        check_handler_payload(obj)
+        return
     if "callable" in obj:
         extra = set(obj) - {"callable", "args", "kwargs"}
         if extra:
@@ -134,6 +144,31 @@ def check_payload(obj: Any) -> None:
             if d not in seen:
                 raise InvalidField(f"{at}.depends_on", f"{d!r} is not an earlier step's name")
         seen.add(name)
+
+
+def check_handler_payload(obj: dict) -> None:
+    """The shape of ``{"handler": "namespace.name@version", "context": {...}}``
+    (that the handler exists is checked against Redis by the store)."""
+    extra = set(obj) - {"handler", "context"}
+    if extra:
+        raise InvalidField(f"payload.{sorted(extra)[0]}", "unknown field")
+    name = obj["handler"]
+    base, sep, version = name.partition("@") if isinstance(name, str) else ("", "", "")
+    namespace, dot, short = base.partition(".")
+    if not (isinstance(name, str) and len(name) <= MAX_HANDLER_NAME and namespace and dot and short
+            and (version or not sep)):
+        raise InvalidField("payload.handler", "must be 'namespace.name' or 'namespace.name@version'")
+    check_text("payload.handler", name)
+    if not isinstance(obj.get("context", {}), dict):
+        raise InvalidField("payload.context", "must be a JSON object")
+
+
+def handler_of(payload_text_: str | None) -> str | None:
+    """The handler a stored payload runs, or None (tasks)."""
+    if not payload_text_ or '"handler"' not in payload_text_:
+        return None
+    obj = json.loads(payload_text_)
+    return obj.get("handler") if isinstance(obj, dict) else None
 
 
 def clean(data: Any, partial: bool = False) -> dict[str, Any]:

@@ -1,6 +1,9 @@
 """Schedules: create, read, list, update and the transitions (pause,
 resume, snooze, cancel, run_now). Each change is one script call
-(schedule-3.lua; run_now goes through fire-5.lua like a due fire).
+(schedule-4.lua; run_now goes through fire-6.lua like a due fire). The
+listing indexes (one sorted set per filter combination, see
+ScheduleKeys.listing) change in the same script calls, so a filtered page
+costs O(page).
 
     from taskq.schedules import Schedules
     s = Schedules(redis)
@@ -19,7 +22,7 @@ from typing import Any
 from ..connection import as_taskq_client
 from ..errors import InvalidState, TaskNotFound, TaskqError
 from ..keys import DEFAULT_PREFIX, ScheduleKeys
-from ..lua import call_with_keys
+from ..lua import call_with_keys, execute, script
 from ..options import InvalidField
 from ..queue import Queue
 from . import firing, model, timing
@@ -29,6 +32,8 @@ MAX_PAGE = 1000
 RECENT_RUNS = 20
 """Runs shown with a schedule (the runs list keeps firing.RUNS_KEPT)."""
 UPDATE_ATTEMPTS = 5
+LISTING_VERSION = "1"
+"""Format of the listing indexes (ScheduleKeys.listing_version)."""
 INT_FIELDS = ("priority", "max_retries", "dedupe_window_seconds", "created_at", "updated_at",
               "last_run_at", "runs_total", "anchor", "ver", "seq", "snoozed_at")
 
@@ -39,6 +44,13 @@ class ScheduleNotFound(TaskNotFound):
 
 class ScheduleError(TaskqError):
     pass
+
+
+def _canonical_uuid(text: str) -> str | None:
+    try:
+        return str(uuid.UUID(text)) if len(text) <= 64 else None
+    except ValueError:
+        return None
 
 
 def _to_text(value: Any) -> str:
@@ -77,9 +89,11 @@ class Schedules:
         sec, usec = self.redis.time()
         return int(sec) * 1000 + int(usec) // 1000
 
+    def _keys(self, sid: str) -> list[str]:
+        return [self.sk.schedule(sid), self.sk.due, self.sk.index, self.sk.listing_prefix]
+
     def _script(self, op: str, sid: str, *args) -> list:
-        keys = [self.sk.schedule(sid), self.sk.due, self.sk.index]
-        return call_with_keys(self.redis, "schedule", keys, op, sid, *args)
+        return call_with_keys(self.redis, "schedule", self._keys(sid), op, sid, *args)
 
     def _raw(self, sid: str) -> dict[str, Any]:
         if not isinstance(sid, str) or not 1 <= len(sid) <= 64:
@@ -96,6 +110,18 @@ class Schedules:
                               anchor=timing.from_ms(anchor_ms))
         return None if nxt is None else timing.to_ms(nxt)
 
+    def _check_handler(self, payload: str | None) -> None:
+        """A handler payload must name a handler this process has registered
+        or a worker has published (taskq.workflows.find_handler)."""
+        name = model.handler_of(payload)
+        if name is None:
+            return
+        from .. import workflows
+        try:
+            workflows.find_handler(self.redis, name, prefix=self.prefix)
+        except workflows.HandlerNotFound:
+            raise InvalidField("payload.handler", f"no handler {name!r} is registered or published") from None
+
     def _refused(self, sid: str, reply: list) -> None:
         if reply[0] == -1:
             raise ScheduleNotFound(f"schedule {sid} not found")
@@ -108,6 +134,7 @@ class Schedules:
         InvalidField (a TaskqValueError naming the field) on bad input."""
         fields = model.clean(data)
         model.check_whole(fields)
+        self._check_handler(fields.get("payload"))
         sid = schedule_id or str(uuid.uuid4())
         now = self.now_ms()
         due = None
@@ -172,25 +199,41 @@ class Schedules:
             raise InvalidField("limit", f"must be 1..{MAX_PAGE}")
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise InvalidField("offset", "must be >= 0")
-        ids = self.redis.zrevrange(self.sk.index, 0, -1)
+        if created_by is not None and not isinstance(created_by, str):
+            raise InvalidField("created_by", "must be a string")
+        if created_by is not None and created_by != _canonical_uuid(created_by):
+            return [], 0  # stored values are canonical UUIDs: nothing else matches
+        self._ensure_listing()
+        key = self.sk.listing(status, schedule_kind, created_by)
         pipe = self.redis.pipeline(transaction=False)
-        for sid in ids:
-            pipe.hmget(self.sk.schedule(sid), ["status", "created_by", "schedule_kind"])
-        matching = [sid for sid, (st, cb, kind) in zip(ids, pipe.execute())
-                    if st is not None and (status is None or st == status)
-                    and (created_by is None or cb == created_by)
-                    and (schedule_kind is None or kind == schedule_kind)]
-        page = matching[offset:offset + limit]
+        pipe.zcard(key)
+        pipe.zrevrange(key, offset, offset + limit - 1)
+        total, page = pipe.execute()
         pipe = self.redis.pipeline(transaction=False)
         for sid in page:
             pipe.hgetall(self.sk.schedule(sid))
         views = [self._view(decode(raw), 0) for raw in pipe.execute() if raw]
-        return views, len(matching)
+        return views, total
+
+    def _ensure_listing(self) -> None:
+        """Add schedules stored before the listing indexes existed (once per
+        store: a version key marks them complete)."""
+        if self.redis.get(self.sk.listing_version) == LISTING_VERSION:
+            return
+        ids = self.redis.zrange(self.sk.index, 0, -1)
+        s = script("schedule")
+        for i in range(0, len(ids), MAX_PAGE):
+            pipe = self.redis.pipeline(transaction=False)
+            for sid in ids[i:i + MAX_PAGE]:
+                pipe.evalsha(s.sha, s.numkeys, *self._keys(sid), "relist", sid)
+            execute(pipe)
+        self.redis.set(self.sk.listing_version, LISTING_VERSION)
 
     # -- changes ----------------------------------------------------------------
     def update(self, sid: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Partial update; recomputes the next run when timing fields change."""
         clean = model.clean(changes, partial=True)
+        self._check_handler(clean.get("payload"))
         for _ in range(UPDATE_ATTEMPTS):
             old = self._raw(sid)
             merged = {**{k: old.get(k) for k in model.FIELDS}, **clean}
@@ -261,10 +304,12 @@ class Schedules:
     def run_now(self, sid: str) -> dict[str, Any]:
         """One immediate run; the schedule itself is unchanged. Returns
         {run, outcome, task_ids}."""
-        f = self._raw(sid)
-        reply = firing.fire(self.redis, self.sk, sid, "now", f)
+        self._raw(sid)
+        reply = firing.fire(self.redis, self.sk, sid, "now")
         self._refused(sid, reply)
-        delivered = firing.deliver(self.redis, self.prefix)
+        delivered = {}
+        if reply[3] == "created":
+            delivered = firing.deliver_entries(self.redis, self.prefix, [firing.created_entry(sid, reply)])
         return {"run": reply[1], "outcome": reply[3],
                 "task_ids": delivered.get((sid, reply[1]), [])}
 

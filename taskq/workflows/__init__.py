@@ -5,8 +5,14 @@
     workflows.publish(redis)             # what this process can run, for every process
     wf = workflows.create(redis, "payments.process_payment", context={"payment_id": 1})
     workflows.get(redis, wf["id"])["status"]
+
+Importing this package registers the workflow sweep (outcomes, pruning) in
+taskq.maintenance.STEPS, so ``taskq scheduler`` runs it.
 """
 
+from .. import maintenance
+from . import sweep as _sweep
+from .analytics import bottlenecks, performance
 from .catalog import publish, published, unpublish
 from .control import StepNotFound, cancel_step, list_workflows, update_step
 from .graph import dependency_analysis, dependency_graph
@@ -15,7 +21,11 @@ from .engine import (RUNNER, STEP_STATUSES, WORKFLOW_QUEUE, WORKFLOW_STATUSES, H
 from .handlers import (Handler, HandlerDefinitionError, Registry, StepTemplate, check_step_code,
                        handler, load_configured, parse_handler, register, registry, semver_key)
 
+if _sweep.step not in maintenance.STEPS:
+    maintenance.STEPS.append(_sweep.step)
+
 __all__ = [
+    "bottlenecks", "performance",
     "Handler", "HandlerDefinitionError", "dependency_analysis", "dependency_graph", "cancel_step", "check_step_code", "list_workflows",
     "update_step", "HandlerNotFound", "Registry", "RUNNER", "STEP_STATUSES",
     "StepNotFound", "StepTemplate", "WORKFLOW_QUEUE", "WORKFLOW_STATUSES", "WorkflowNotFound", "create",

@@ -16,7 +16,8 @@ from ..errors import Conflict, InvalidState, TaskqValueError
 from ..keys import DEFAULT_PREFIX, WorkflowKeys
 from ..options import InvalidField, json_text
 from ..queue import Queue
-from .engine import WORKFLOW_STATUSES, get, read_record
+from . import listing
+from .engine import get
 from .handlers import MAX_RETRY_LIMIT
 
 FINISHED = ("complete", "error", "cancelled", "skipped")
@@ -85,22 +86,7 @@ def cancel_step(redis, workflow_id: str, step: str, *, force: bool = False,
 def list_workflows(redis, *, namespace: str | None = None, name: str | None = None,
                    version: str | None = None, status: str | None = None,
                    offset: int = 0, limit: int = 25, prefix: str | None = None) -> tuple[list[dict], int]:
-    """Workflows newest first matching the filters, and how many match.
-    Filters read each workflow's record (and, for ``status``, its steps):
-    linear in the number of workflows kept."""
-    redis = as_taskq_client(redis)
-    if status is not None and status not in WORKFLOW_STATUSES:
-        raise InvalidField("status", f"must be one of {', '.join(WORKFLOW_STATUSES)}")
-    wk = WorkflowKeys(prefix or DEFAULT_PREFIX)
-    ids = redis.zrevrange(wk.index, 0, -1)
-    pipe = redis.pipeline(transaction=False)
-    for wid in ids:
-        pipe.hmget(wk.workflow(wid), "namespace", "name", "version")
-    matching = [wid for wid, (ns, nm, ver) in zip(ids, pipe.execute())
-                if ns is not None and (namespace is None or ns == namespace)
-                and (name is None or nm == name) and (version is None or ver == version)]
-    if status is None:
-        page = [get(redis, wid, prefix=prefix) for wid in matching[offset:offset + limit]]
-        return page, len(matching)
-    every = [wf for wf in (get(redis, wid, prefix=prefix) for wid in matching) if wf["status"] == status]
-    return every[offset:offset + limit], len(every)
+    """Workflows newest first matching the filters, and how many match,
+    read from indexes (taskq.workflows.listing says what a page costs)."""
+    return listing.list_workflows(redis, namespace=namespace, name=name, version=version,
+                                  status=status, offset=offset, limit=limit, prefix=prefix)

@@ -22,12 +22,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..connection import as_taskq_client
-from ..errors import TaskqValueError
+from ..errors import TaskExists, TaskqValueError
 from ..keys import DEFAULT_PREFIX, WorkflowKeys
 from ..options import build_spec, json_text
 from ..queue import Queue
 from ..task import Task, ms_to_dt
-from . import catalog
+from . import catalog, indexes
+from .counters import STATS_TTL, hour_of, workflow_prefix
 from .handlers import Handler, Registry, registry as _process
 
 WORKFLOW_QUEUE = "workflows"
@@ -65,10 +66,16 @@ def find_handler(redis, full_name: str, version: str | None = None,
 def create(redis, handler: str | Handler, version: str | None = None,
            context: dict | None = None, *, inputs: dict[str, dict] | None = None,
            registry: Registry | None = None, prefix: str | None = None,
-           queue: str = WORKFLOW_QUEUE) -> dict:
+           queue: str = WORKFLOW_QUEUE, workflow_id: str | None = None,
+           priority: int = 0, concurrency_key: str | None = None) -> dict:
     """Start a workflow of ``handler`` ("namespace.name" or with "@version";
     version None = latest) and return it as ``get`` does. Its steps are
-    enqueued in one script call, wired with the handler's DAG."""
+    enqueued in one script call, wired with the handler's DAG.
+
+    ``workflow_id`` makes the call idempotent (a schedule's run derives it
+    from the run): the record is kept if it exists, steps already enqueued
+    are not enqueued again. ``priority`` and ``concurrency_key`` (limit 1)
+    apply to every step task."""
     redis = as_taskq_client(redis)
     prefix = prefix or DEFAULT_PREFIX
     h = handler if isinstance(handler, Handler) else find_handler(redis, handler, version, registry, prefix)
@@ -79,7 +86,7 @@ def create(redis, handler: str | Handler, version: str | None = None,
     unknown = set(inputs) - {s.name for s in h.steps}
     if unknown:
         raise TaskqValueError(f"inputs for unknown step(s): {', '.join(sorted(unknown))}")
-    wid = str(uuid.uuid4())
+    wid = workflow_id or str(uuid.uuid4())
     q = Queue(queue, redis=redis, prefix=prefix)
     ids = {s.name: step_task_id(queue, wid, s.name) for s in h.steps}
     specs = []
@@ -95,7 +102,8 @@ def create(redis, handler: str | Handler, version: str | None = None,
             # the runner refuses to run if a non-skippable dependency did not complete
             dependency_policy="release" if skippable_deps else "fail",
             max_retries=s.default_retry_limit if s.default_retryable else 0,
-            meta={"workflow": wid, "step": s.name}, tags=[f"workflow:{wid}"])
+            meta={"workflow": wid, "step": s.name}, tags=[f"workflow:{wid}"], priority=priority,
+            **({"concurrency_key": concurrency_key, "concurrency_limit": 1} if concurrency_key else {}))
         if s.custom_events:
             spec.fields["wf_events"] = " ".join(s.custom_events)
         specs.append(spec)
@@ -112,15 +120,38 @@ def create(redis, handler: str | Handler, version: str | None = None,
     wk = WorkflowKeys(prefix)
     now_us = _redis_us(redis)  # index score: microseconds keep creation order
     record["created"] = now_us // 1000
-    pipe = redis.pipeline(transaction=True)
+    # With a workflow_id a repeated call keeps the first record's creation
+    # time and must not index or count the workflow twice: HSETNX decides.
+    first = workflow_id is None or bool(redis.hsetnx(wk.workflow(wid), "created", record["created"]))
+    if not first:
+        del record["created"]
+    index_keys = [*indexes.state_keys(wk, "all", h.namespace, h.name, h.version),
+                  *indexes.state_keys(wk, "open", h.namespace, h.name, h.version)]
+    stats = wk.stats(hour_of(now_us // 1000))
+    pipe = redis.pipeline(transaction=True)  # one slot: every key has the {wf} tag
     pipe.hset(wk.workflow(wid), mapping=record)
-    pipe.zadd(wk.index, {wid: now_us})
+    if first:
+        for key in index_keys:
+            pipe.zadd(key, {wid: now_us})
+        pipe.zadd(wk.check, {wid: now_us // 1000})
+        pipe.hincrby(stats, workflow_prefix(h.namespace, h.name, h.version) + "created", 1)
+        pipe.expire(stats, STATS_TTL)
     pipe.execute()
     try:
         q.enqueue_specs(specs)
+    except TaskExists:
+        if workflow_id is None:
+            raise
+        # the same workflow_id again: its steps were enqueued by an earlier call
     except Exception:
-        redis.delete(wk.workflow(wid))
-        redis.zrem(wk.index, wid)
+        if workflow_id is None:  # with an id, the next call with it finishes the job
+            pipe = redis.pipeline(transaction=True)
+            pipe.delete(wk.workflow(wid))
+            for key in index_keys:
+                pipe.zrem(key, wid)
+            pipe.zrem(wk.check, wid)
+            pipe.hincrby(stats, workflow_prefix(h.namespace, h.name, h.version) + "created", -1)
+            pipe.execute()
         raise
     return get(redis, wid, prefix=prefix)
 

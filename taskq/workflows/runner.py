@@ -10,12 +10,20 @@ result, which is the step's ``results``.
 The step code is called as ``process(context, inputs, dependencies)``
 where ``dependencies`` maps each dependency's step name to its results
 (None for a skipped step).
+
+Around the step's code the runner measures the attempt (duration on the
+worker's monotonic clock, placed in an hour by the Redis time of the
+attempt's claim; the exception's class name when it raised) and counts it once
+(taskq.workflows.outcomes.record_step; what a SIGKILL loses is said there).
+A failure to count is logged and never changes the step's outcome.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import logging
+import time
 from typing import Any, Callable
 
 from ..context import current_task
@@ -23,7 +31,10 @@ from ..errors import TaskqError
 from ..keys import queue_of
 from ..task import Task
 from .engine import ended_by_dependency
+from .outcomes import error_type, record_step
 from .step_reads import dep_hash, queue_reads, step_callable, workflow_keys
+
+log = logging.getLogger("taskq.workflows")
 
 
 class DependencyNotMet(TaskqError):
@@ -54,7 +65,7 @@ def run_step(workflow: str, step: str, handler_class: str, deps: dict[str, str],
         queue_reads(pipe, keys, workflow, step, deps)
         reply = pipe.execute()
     names = list(deps)
-    context_text, inputs_text = reply[0]
+    context_text, inputs_text, *scope = reply[0]
     if context_text is None:
         raise DependencyNotMet(f"workflow {workflow} has no record (deleted?)")
     results: dict[str, Any] = {}
@@ -76,4 +87,37 @@ def run_step(workflow: str, step: str, handler_class: str, deps: dict[str, str],
             raise DependencyNotMet(f"step {step}: dependency {name} did not complete")
     context = json.loads(context_text)
     inputs = json.loads(inputs_text) if inputs_text else {}
-    return step_callable(handler_class)(context, inputs, results)
+    code = step_callable(handler_class)
+    fact = _Fact(client, wk, workflow, tuple(scope), step, ctx, inputs)
+    try:
+        result = code(context, inputs, results)
+    except Exception as exc:
+        fact.record(error_type(exc))
+        raise
+    fact.record(None)
+    return result
+
+
+class _Fact:
+    """One attempt of a step, counted when its code has returned or raised."""
+
+    def __init__(self, client, wk, workflow, scope, step, ctx, inputs):
+        self.args = (client, wk, workflow, scope, step, ctx.attempt)
+        # the claim of this attempt, by Redis's clock (claim-24.lua sets 'leased')
+        self.started_ms = int(float(ctx.task.raw.get("leased") or time.time() * 1000))
+        self.clock = time.monotonic()
+        timeout = ctx.task.timeout
+        if timeout is None and isinstance(inputs.get("timeout"), (int, float)) \
+                and not isinstance(inputs.get("timeout"), bool) and inputs["timeout"] > 0:
+            timeout = inputs["timeout"]  # the Tasker document's step inputs carry it
+        self.timeout = timeout
+
+    def record(self, error: str | None) -> None:
+        elapsed = int((time.monotonic() - self.clock) * 1000)
+        client, wk, workflow, scope, step, attempt = self.args
+        try:
+            record_step(client, wk, workflow, scope, step, attempt, self.started_ms + elapsed,
+                        elapsed, error, self.timeout)
+        except Exception as exc:  # analytics must not fail a step that ran
+            log.warning("workflow %s step %s: attempt %s not counted: %s", workflow, step,
+                        attempt, exc)

@@ -1,6 +1,7 @@
 """What a workflow step reads before it runs, read for many steps at once.
 
-A step needs two fields of its workflow's record (context, its inputs) and
+A step needs fields of its workflow's record (context, its inputs, the
+handler's namespace / name / version its facts are counted under) and
 the status, result and error of each dependency's engine task. Read alone,
 that is one round trip per step, which costs more than the rest of a no-op
 step; ``preread`` does the reads of every step among a worker's claimed
@@ -21,6 +22,8 @@ from .engine import RUNNER
 
 log = logging.getLogger("taskq.workflows")
 
+SCOPE_FIELDS = ("namespace", "name", "version")
+"""Read with the context: which handler's stats the step's facts go to."""
 DEP_FIELDS = ("status", "result", "error")
 """What a step reads of each dependency's engine task."""
 
@@ -31,7 +34,8 @@ def workflow_keys(keys) -> WorkflowKeys:
 
 def queue_reads(pipe, keys, workflow: str, step: str, deps: dict[str, str]) -> int:
     """Queue one step's reads on ``pipe``; how many replies they make."""
-    pipe.hmget(workflow_keys(keys).workflow(workflow), "context", f"inputs:{step}")
+    pipe.hmget(workflow_keys(keys).workflow(workflow), "context", f"inputs:{step}",
+               *SCOPE_FIELDS)
     for tid in deps.values():
         pipe.hmget(keys.queue(queue_of(tid)).task(tid), *DEP_FIELDS)
     return 1 + len(deps)

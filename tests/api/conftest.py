@@ -12,7 +12,8 @@ from api import create_app
 def make_app(r, prefix):
     def make(**overrides):
         cfg = {"REDIS": r, "TASKQ_PREFIX": prefix, "TASKQ_JWT_SECRET": SECRET,
-               "TASKQ_RATE_LIMIT": "100000/60", "TASKQ_CORS_ORIGINS": "https://ui.example.com"}
+               "TASKQ_RATE_LIMIT": "100000/60", "TASKQ_TASKER_RATE_LIMIT": "100000/60",
+               "TASKQ_CORS_ORIGINS": "https://ui.example.com"}
         cfg.update(overrides)
         return create_app(cfg)
     return make

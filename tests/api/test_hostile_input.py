@@ -35,6 +35,9 @@ def _write_routes(app):
 def _assert_dialect_error(resp, status, code):
     assert resp.status_code == status, (resp.status_code, resp.get_data(as_text=True)[:300])
     body = resp.json
+    if "success" not in body:           # Tasker: {"error": {type, message, code}}, no envelope
+        assert set(body) == {"error"} and body["error"]["code"] == code.upper() and body["error"]["type"]
+        return {"error": {**body["error"], "code": code}}
     assert body["success"] is False
     if isinstance(body["error"], str):  # TaskDriver: the message, code beside it
         assert body["code"] == code
@@ -53,6 +56,17 @@ def test_a_deep_body_is_400_on_every_route(app, client, admin, who):
         body = _assert_dialect_error(resp, 400, "invalid_json")
         text = body["error"] if isinstance(body["error"], str) else body["error"]["message"]
         assert "deeper" in text, (method, path)
+
+
+def test_a_number_too_long_to_read_is_400_on_every_route(app, client, admin):
+    body = '{"name":"x","n":' + "9" * 5000 + "}"
+    for method, path in _write_routes(app):
+        resp = client.open(path, method=method, data=body, headers={**JSON, **admin})
+        _assert_dialect_error(resp, 400, "invalid_json")
+    # digits in a string are text: read, then judged by the field's own rules
+    text = '{"name":"x","command":"echo","description":"%s"}' % ("9" * 5000)
+    resp = client.post("/api/tasks", data=text, headers={**JSON, **admin})
+    assert resp.status_code == 422 and list(resp.json["error"]["details"]["fields"]) == ["description"]
 
 
 def test_error_body_follows_the_dialect(client, admin):

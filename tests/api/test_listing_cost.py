@@ -8,11 +8,8 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections import Counter
 
 import pytest
-import redis
-from redis.client import Pipeline
 from test_taskdriver_support import ok, plain_type, project
 
 import api.services.listing as listing
@@ -28,33 +25,6 @@ TD_STATUS = {"queued": {"queued", "delayed", "blocked"}, "running": {"running"},
 SORT_FIELDS = {"created_at": "created", "updated_at": "updated", "priority": "priority",
                "scheduled_at": "scheduled", "started_at": "started", "completed_at": "finished",
                "status": "status", "name": "meta"}
-
-
-@pytest.fixture
-def counted(redis_url, monkeypatch):
-    """A client of its own that counts every command it sends, pipelined or not."""
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    counts: Counter = Counter()
-    send = client.execute_command
-
-    def execute_command(*args, **options):
-        counts[str(args[0]).upper()] += 1
-        if str(args[0]).upper() == "LRANGE":
-            counts["lines asked"] += int(args[3]) - int(args[2]) + 1
-        return send(*args, **options)
-
-    client.execute_command = execute_command
-    pool, run = client.connection_pool, Pipeline.execute
-
-    def execute(self, raise_on_error=True):
-        if self.connection_pool is pool:
-            counts.update(str(args[0]).upper() for args, _ in self.command_stack)
-        return run(self, raise_on_error)
-
-    monkeypatch.setattr(Pipeline, "execute", execute)
-    client.counts = counts
-    yield client
-    client.close()
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def test_delivering_an_outbox_entry_twice_creates_its_tasks_once(sched, q, prefi
     # fire without delivering: keep a copy of the entry, deliver, put it back, deliver again
     from taskq.schedules.firing import fire
     f = sched._raw(sid)
-    reply = fire(r, sched.sk, sid, "due", f, str(f["due"]), str(sched.now_ms() + HOUR))
+    reply = fire(r, sched.sk, sid, "due", str(f["due"]), str(sched.now_ms() + HOUR))
     assert reply[0] == 1 and reply[3] == "created"
     (entry_id, fields), = r.xrange(sched.sk.outbox)
     first = deliver(r, prefix)
@@ -127,12 +127,8 @@ def test_an_event_schedule_fires_on_publish_with_the_payload(sched, make_queue, 
 
 def test_the_runs_list_is_bounded(sched, prefix):
     sid = sched.create(spec(payload={"callable": "builtins:len", "args": [[]]}))["id"]
-    pipe = sched.redis.pipeline()
-    from taskq.schedules.firing import fire
-    f = sched._raw(sid)
-    for _ in range(RUNS_KEPT + 5):
-        fire(sched.redis, sched.sk, sid, "now", f, pipe=pipe)
-    pipe.execute()
+    from taskq.schedules.firing import fire_batch
+    fire_batch(sched.redis, sched.sk, "now", [(sid, "", "", False)] * (RUNS_KEPT + 5))
     assert sched.redis.llen(sched.sk.runs(sid)) == RUNS_KEPT
     assert sched.get(sid, runs=0)["runs_total"] == RUNS_KEPT + 5
 

@@ -16,17 +16,34 @@ from api.errors import ApiError
 
 def test_tasker_body_has_no_envelope_and_names_the_type():
     body = error_styles.render("tasker", 404, "handler_not_found", "Handler 'x' not found")
-    assert body == {"error": {"type": "NotFound", "message": "Handler 'x' not found",
+    assert body == {"error": {"type": "HandlerNotFound", "message": "Handler 'x' not found",
                               "code": "HANDLER_NOT_FOUND"}}
+    assert error_styles.render("tasker", 404, "not_found", "no")["error"]["type"] == "NotFound"
+    assert error_styles.render("tasker", 409, "step_not_found", "x")["error"]["type"] == "Conflict"
 
 
 def test_tasker_body_carries_details_and_extras_inside_error():
-    body = error_styles.render("tasker", 422, "validation_error", "bad", {"fields": {"a": ["required"]}},
-                               {"validationDetails": [{"field": "a"}]})
-    assert body == {"error": {"type": "ValidationError", "message": "bad", "code": "VALIDATION_ERROR",
-                              "details": {"fields": {"a": ["required"]},
-                                          "validationDetails": [{"field": "a"}]}}}
+    body = error_styles.render("tasker", 409, "conflict", "bad", {"status": "complete"}, {"hint": "x"})
+    assert body == {"error": {"type": "Conflict", "message": "bad", "code": "CONFLICT",
+                              "details": {"status": "complete", "hint": "x"}}}
     assert error_styles.render("tasker", 418, "teapot", "t")["error"]["type"] == "InternalError"
+
+
+def test_tasker_422_details_map_each_field_to_its_messages():
+    flat = [{"field": "namespace", "message": "must be present", "value": None},
+            {"field": "version", "message": "must be a valid semantic version", "value": "x"},
+            {"field": "context.a", "message": "no", "value": None},
+            {"field": "version", "message": "too long", "value": "x"}]
+    body = error_styles.render("tasker", 422, "invalid_task_config", "Invalid task configuration",
+                               {"fields": {"namespace": ["must be present"]}, "max": 3},
+                               {"validationDetails": flat})
+    assert body == {"error": {"type": "ValidationError", "message": "Invalid task configuration",
+                              "code": "INVALID_TASK_CONFIG", "details": {
+                                  "namespace": ["must be present"],
+                                  "version": ["must be a valid semantic version", "too long"],
+                                  "context.a": ["no"], "max": 3}}}
+    # a 422 naming no field keeps its details as they are
+    assert error_styles.render("tasker", 422, "c", "m", {"fields": {}})["error"]["details"] == {"fields": {}}
 
 
 def test_object_and_string_bodies_keep_their_shapes():
@@ -71,7 +88,7 @@ def test_the_matched_blueprint_picks_the_style():
     c = _app().test_client()
     assert c.get("/tasker/boom").json == {"error": {
         "type": "ValidationError", "message": "bad input", "code": "VALIDATION_ERROR",
-        "details": {"fields": {"x": ["no"]}}}}
+        "details": {"x": ["no"]}}}
     assert c.get("/obj/boom").json["error"]["code"] == "validation_error"
     assert c.get("/str/boom").json["error"] == "bad input"
 

@@ -1,14 +1,18 @@
 """The Tasker dialect (its API document), mounted on /tasker: handler
 discovery, workflows ("tasks") and their steps, diagrams, analytics, health
 and metrics. The engine half is taskq.workflows; errors take Tasker's own
-bare shape (error style ``tasker``)."""
+bare shape (error style ``tasker``); every route also counts against a
+budget per client IP (TASKQ_TASKER_RATE_LIMIT)."""
 
 from __future__ import annotations
 
 from ..base import Dialect
-from .state import NAME, SETTINGS, make_state
+from . import (routes_analytics, routes_diagrams, routes_docs, routes_handlers, routes_health,
+               routes_tasks, routes_workflow_steps)
+from .state import NAME, SETTINGS, ip_rate, make_state
 
 DIALECT = Dialect(
     name=NAME, url_prefix="/tasker",
-    blueprints=(),
-    error_style="tasker", settings=SETTINGS, make_state=make_state, paths=("/",))
+    blueprints=(routes_handlers.blp, routes_tasks.blp, routes_workflow_steps.blp,
+                routes_diagrams.blp, routes_analytics.blp, routes_health.blp, routes_docs.blp),
+    error_style="tasker", settings=SETTINGS, make_state=make_state, paths=("/",), ip_rate=ip_rate)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from flask import Flask, current_app
 
 from ...config import ConfigError, parse_rate
+from ...services.workflows import WorkflowService
 
 NAME = "tasker"
 SETTINGS = {
@@ -25,6 +26,7 @@ class TaskerState:
     prefix: str
     rate_ip: object             # api.config.parse_rate(...) of TASKQ_TASKER_RATE_LIMIT
     health_status_auth: bool
+    workflows: WorkflowService
 
 
 def _flag(name: str, value) -> bool:
@@ -33,7 +35,7 @@ def _flag(name: str, value) -> bool:
         return True
     if text in ("0", "false", "no", "off"):
         return False
-    raise ConfigError(f"{name}={value!r}: use true or false")
+    raise ConfigError(name, value, "true or false")
 
 
 def make_state(app: Flask, st) -> TaskerState:
@@ -41,7 +43,13 @@ def make_state(app: Flask, st) -> TaskerState:
         redis=st.redis, prefix=st.keys.prefix,
         rate_ip=parse_rate(app.config["TASKQ_TASKER_RATE_LIMIT"], "TASKQ_TASKER_RATE_LIMIT"),
         health_status_auth=_flag("TASKQ_TASKER_HEALTH_STATUS_AUTH",
-                                 app.config["TASKQ_TASKER_HEALTH_STATUS_AUTH"]))
+                                 app.config["TASKQ_TASKER_HEALTH_STATUS_AUTH"]),
+        workflows=WorkflowService(st.redis, st.keys.prefix, st.workers))
+
+
+def ip_rate(tasker: TaskerState):
+    """The per-IP budget api.middleware counts on every /tasker route."""
+    return tasker.rate_ip
 
 
 def state() -> TaskerState:

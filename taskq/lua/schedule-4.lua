@@ -1,6 +1,8 @@
 --[[ Every change of a schedule but firing: create, update, pause, resume,
-snooze, cancel. One call each; the due zset always agrees with the hash.
+snooze, cancel. One call each; the due zset and the listing indexes always
+agree with the hash.
 KEYS[1] the schedule hash   KEYS[2] due zset   KEYS[3] index zset
+KEYS[4] listing index prefix (includes/schedule_listing.lua)
 ARGV[1] op   ARGV[2] schedule id   then per op:
   create  ARGV[3] due ms or ''; ARGV[4..] field, value pairs (values as text)
   update  ARGV[3] expected ver; ARGV[4] due ms, '' (no run left: finished),
@@ -10,12 +12,14 @@ ARGV[1] op   ARGV[2] schedule id   then per op:
   resume  ARGV[3] due ms, '' (none: finished) or 'untimed' (event schedule)
   snooze  ARGV[3] delay ms (the next run moves to max(due, now) + delay); ARGV[4] reason
   cancel  -
+  relist  - (list a schedule stored before the listing indexes existed)
 Returns {1, status, due} on a change, {0, status, due} when it already was so
 (pause twice, cancel twice), {-1} unknown, {-3, status} refused, {-4} exists,
 {0, 'changed'} (update) when ver moved since the caller read it.
 ]]
 --- @include "includes/now_ms.lua"
-local skey, due_key, index_key = KEYS[1], KEYS[2], KEYS[3]
+--- @include "includes/schedule_listing.lua"
+local skey, due_key, index_key, listing_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local op, id = ARGV[1], ARGV[2]
 local now = now_ms()
 
@@ -39,6 +43,7 @@ if op == 'create' then
   redis.call('HSET', skey, 'id', id, 'status', 'active', 'created_at', now,
     'updated_at', now, 'ver', 1, 'seq', 0, 'runs_total', 0)
   redis.call('ZADD', index_key, now, id)
+  relist(listing_key, id, now, nil, listed_as(skey))
   set_due(ARGV[3])
   return {1, 'active', ARGV[3]}
 end
@@ -46,13 +51,24 @@ end
 local status = redis.call('HGET', skey, 'status')
 if not status then return {-1} end
 local due = redis.call('HGET', skey, 'due') or ''
+local listed_before = listed_as(skey)
+if op == 'relist' then
+  relist(listing_key, id, redis.call('HGET', skey, 'created_at'), nil, listed_before)
+  return {1, status, due}
+end
+
+-- After a change: the listing indexes follow the hash.
+local function changed(reply)
+  relist(listing_key, id, redis.call('HGET', skey, 'created_at'), listed_before, listed_as(skey))
+  return reply
+end
 
 if op == 'cancel' then
   if status == 'canceled' then return {0, status, ''} end
   redis.call('HSET', skey, 'status', 'canceled')
   set_due('')
   touch()
-  return {1, 'canceled', ''}
+  return changed({1, 'canceled', ''})
 end
 if status == 'canceled' then return {-3, status} end
 
@@ -75,14 +91,14 @@ if op == 'update' then
     status = redis.call('HGET', skey, 'status')
   end
   touch()
-  return {1, status, redis.call('HGET', skey, 'due')}
+  return changed({1, status, redis.call('HGET', skey, 'due')})
 elseif op == 'pause' then
   if status == 'paused' then return {0, status, ''} end
   if status ~= 'active' then return {-3, status} end
   redis.call('HSET', skey, 'status', 'paused')
   set_due('')
   touch()
-  return {1, 'paused', ''}
+  return changed({1, 'paused', ''})
 elseif op == 'resume' then
   if status == 'active' then return {0, status, due} end
   if status ~= 'paused' then return {-3, status} end
@@ -94,7 +110,7 @@ elseif op == 'resume' then
     set_due(ARGV[3])
   end
   touch()
-  return {1, redis.call('HGET', skey, 'status'), redis.call('HGET', skey, 'due')}
+  return changed({1, redis.call('HGET', skey, 'status'), redis.call('HGET', skey, 'due')})
 elseif op == 'snooze' then
   if status ~= 'active' then return {-3, status} end
   if due == '' then return {-3, 'not timed (an event schedule)'} end

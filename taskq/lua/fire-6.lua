@@ -1,0 +1,89 @@
+--[[ Fire schedules: the compare-and-set that makes each due time fire once,
+for a batch of schedules in one call (all in the schedules' slot).
+KEYS[1] schedule hash prefix (+ id)   KEYS[2] due zset   KEYS[3] outbox stream
+KEYS[4] runs list prefix (+ id)   KEYS[5] dedupe key prefix (+ the schedule's
+        dedupe_key)   KEYS[6] listing index prefix (includes/schedule_listing.lua)
+ARGV[1] mode: 'due' (a timed fire) | 'now' (run_now) | 'event' (a publish)
+ARGV[2] runs kept in a runs list
+ARGV[3] event payload JSON text ('' = none), copied as text
+ARGV[4..] per schedule, four values:
+        id;
+        the due ms the caller read (mode 'due': the fire happens only if the
+        schedule is still active with exactly this due time, and it has come);
+        the next due ms ('' = no next run: the schedule is finished);
+        '1' = misfire skip: advance to the next due time without a run.
+Returns one reply per schedule, in order:
+  {1, run id (d<due ms> or n<seq>), now ms, outcome} where outcome is
+  deduplicated | skipped, or created followed by the outbox entry id and the
+  run's fields: queue, payload, priority, max_retries, backoff_strategy,
+  concurrency_key (so the winner delivers its own runs);
+  {0, reason} when nothing happened (moved, early, inactive); {-1} unknown
+  schedule; {-3, status} refused (canceled).
+The run itself is an outbox entry (the schedule's run fields copied as
+text); taskq.schedules.firing turns it into engine tasks with ids derived
+from the run key, so enqueueing an entry twice creates nothing the second time.
+]]
+--- @include "includes/now_ms.lua"
+--- @include "includes/schedule_listing.lua"
+local due_key, outbox_key, listing_key = KEYS[2], KEYS[3], KEYS[6]
+local mode, kept, event = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local now = now_ms()
+
+local function record(rkey, run_id, outcome, queue)
+  redis.call('LPUSH', rkey, run_id .. '|' .. now .. '|' .. outcome .. '|' .. (queue or ''))
+  redis.call('LTRIM', rkey, 0, kept - 1)
+end
+
+local function fire(id, expected, nxt, skip)
+  local skey = KEYS[1] .. id
+  local rkey = KEYS[4] .. id
+  local state = redis.call('HMGET', skey, 'status', 'due')
+  local status = state[1]
+  if not status then return {-1} end
+  local run_id
+  if mode == 'due' then
+    if status ~= 'active' then return {0, 'inactive'} end
+    if state[2] ~= expected then return {0, 'moved'} end
+    if tonumber(expected) > now then return {0, 'early'} end
+    if nxt == '' then
+      local before = listed_as(skey)
+      redis.call('HSET', skey, 'status', 'finished', 'due', '')
+      redis.call('ZREM', due_key, id)
+      relist(listing_key, id, redis.call('HGET', skey, 'created_at'), before, listed_as(skey))
+    else
+      redis.call('HSET', skey, 'due', nxt)
+      redis.call('ZADD', due_key, nxt, id)
+    end
+    run_id = 'd' .. expected
+    if skip == '1' then
+      record(rkey, run_id, 'skipped', redis.call('HGET', skey, 'queue'))
+      return {1, run_id, now, 'skipped'}
+    end
+  else
+    if status == 'canceled' then return {-3, status} end
+    if mode == 'event' and status ~= 'active' then return {0, 'inactive'} end
+    run_id = 'n' .. redis.call('HINCRBY', skey, 'seq', 1)
+  end
+
+  local f = redis.call('HMGET', skey, 'queue', 'payload', 'priority', 'max_retries',
+    'backoff_strategy', 'concurrency_key', 'dedupe_key', 'dedupe_window_seconds', 'runs_total')
+  if f[7] and f[7] ~= '' and f[8] and f[8] ~= '' then
+    local dkey = KEYS[5] .. f[7]
+    if not redis.call('SET', dkey, run_id, 'NX', 'PX', tonumber(f[8]) * 1000) then
+      record(rkey, run_id, 'deduplicated', f[1])
+      return {1, run_id, now, 'deduplicated'}
+    end
+  end
+  local entry = redis.call('XADD', outbox_key, '*', 'sid', id, 'run', run_id, 'at', now,
+    'queue', f[1], 'payload', f[2], 'priority', f[3] or '', 'max_retries', f[4] or '',
+    'backoff_strategy', f[5] or '', 'concurrency_key', f[6] or '', 'event', event)
+  redis.call('HSET', skey, 'last_run_at', now, 'runs_total', tonumber(f[9] or '0') + 1)
+  record(rkey, run_id, 'created', f[1])
+  return {1, run_id, now, 'created', entry, f[1], f[2], f[3] or '', f[4] or '', f[5] or '', f[6] or ''}
+end
+
+local out = {}
+for i = 4, #ARGV, 4 do
+  out[#out + 1] = fire(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
+end
+return out

@@ -1,0 +1,104 @@
+"""The workflow sweep, a step of ``taskq scheduler`` (maintenance.STEPS).
+
+Each tick it looks at up to SWEEP_BATCH open workflows whose check time
+has come (the ``check`` zset), records the finished ones (outcomes:
+exactly once, whatever else sweeps or reads), and sets the next check of
+the others: soon for a young workflow, at most every MAX_RECHECK seconds
+for an old one. Then it deletes up to PRUNE_BATCH workflows that finished
+more than TASKQ_WORKFLOW_RETENTION seconds ago (record and every index
+entry, one wf_prune-18.lua call each). Their step tasks are engine tasks:
+the engine's own retention (maintenance.RETENTION_SECONDS) deletes them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..connection import as_taskq_client
+from ..errors import TaskqValueError
+from ..keys import Keys, WorkflowKeys
+from ..lua import execute, script
+from . import indexes
+from .outcomes import observe, record_finished, redis_ms
+
+SWEEP_BATCH = 200
+"""Open workflows looked at per tick, at most."""
+PRUNE_BATCH = 100
+"""Finished workflows deleted per tick, at most."""
+MIN_RECHECK = 1.0
+MAX_RECHECK = 60.0
+"""Seconds between two looks at one open workflow: a tenth of its age, within these."""
+RETENTION_ENV = "TASKQ_WORKFLOW_RETENTION"
+DEFAULT_RETENTION = 7 * 24 * 3600
+
+
+def retention_seconds(env=None) -> float:
+    """TASKQ_WORKFLOW_RETENTION: seconds a finished workflow is kept."""
+    text = (os.environ if env is None else env).get(RETENTION_ENV, "").strip()
+    if not text:
+        return float(DEFAULT_RETENTION)
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 10 ** 10:
+        raise TaskqValueError(f"{RETENTION_ENV}={text!r}: give a number of seconds above 0")
+    return value
+
+
+def recheck_ms(now_ms: int, created_ms: int) -> int:
+    age = max(0.0, (now_ms - created_ms) / 1000)
+    return now_ms + int(1000 * min(MAX_RECHECK, max(MIN_RECHECK, age / 10)))
+
+
+def sweep(redis, prefix: str, now_ms: int | None = None,
+          retention: float | None = None) -> dict[str, int]:
+    """One pass; returns {'looked', 'recorded', 'pruned'}."""
+    redis = as_taskq_client(redis)
+    wk = WorkflowKeys(prefix)
+    now = redis_ms(redis) if now_ms is None else now_ms
+    due = redis.zrangebyscore(wk.check, "-inf", now, start=0, num=SWEEP_BATCH)
+    seen = observe(redis, wk, due)
+    recorded = record_finished(redis, wk, seen)
+    pipe = redis.pipeline(transaction=False)
+    for o in seen:
+        if o.record is None:  # deleted under us: nothing left to record
+            pipe.zrem(wk.check, o.id)
+            pipe.zrem(wk.scoped("open", "*"), o.id)
+        elif o.status not in indexes.FINISHED_STATES:
+            pipe.zadd(wk.check, {o.id: recheck_ms(now, int(o.record["created"]))}, xx=True)
+    pipe.execute()
+    kept = retention_seconds() if retention is None else retention
+    pruned = prune(redis, wk, now - int(kept * 1000))
+    return {"looked": len(seen), "recorded": recorded, "pruned": pruned}
+
+
+def prune(redis, wk: WorkflowKeys, before_ms: int) -> int:
+    """Delete up to PRUNE_BATCH workflows that finished before ``before_ms``."""
+    old = redis.zrangebyscore(wk.ended, "-inf", f"({before_ms}", start=0, num=PRUNE_BATCH,
+                              withscores=True)
+    if not old:
+        return 0
+    pipe = redis.pipeline(transaction=False)
+    for wid, _ in old:
+        pipe.hmget(wk.workflow(wid), "namespace", "name", "version", "outcome")
+    s = script("wf_prune")
+    calls = redis.pipeline(transaction=False)
+    orphans = []
+    for (wid, finished), (ns, nm, ver, outcome) in zip(old, pipe.execute()):
+        if ns is None or outcome not in indexes.FINISHED_STATES:
+            orphans.append(wid)  # no record to say where it is indexed
+            continue
+        keys = [wk.workflow(wid), wk.ended, *indexes.state_keys(wk, "all", ns, nm, ver),
+                *indexes.state_keys(wk, outcome, ns, nm, ver)]
+        calls.evalsha(s.sha, s.numkeys, *keys, wid, int(finished))
+    deleted = sum(int(x) for x in execute(calls)) if calls.command_stack else 0
+    if orphans:
+        redis.zrem(wk.ended, *orphans)
+        redis.zrem(wk.index, *orphans)
+    return deleted
+
+
+def step(client, keys: Keys) -> None:
+    """The maintenance step (taskq.maintenance.STEPS)."""
+    sweep(client, keys.prefix)
