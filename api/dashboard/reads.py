@@ -229,15 +229,12 @@ def workflow_page(st, workflow_id: str) -> dict:
     return {"workflow": wf, "mermaid": mermaid_source(wf)}
 
 
-def mermaid_source(wf: dict) -> str | None:
+def mermaid_source(wf: dict) -> str:
     """The workflow as Mermaid flowchart text (taskq.workflows.diagram, the
     Tasker diagram's own) without its click links, which lead to the Tasker
-    API (the steps table links each step's dashboard page); None where that
-    module is not installed."""
-    try:
-        from taskq.workflows.diagram import mermaid, task_diagram
-    except ImportError:
-        return None
+    API (the steps table links each step's dashboard page)."""
+    from taskq.workflows.diagram import mermaid, task_diagram
+
     lines = mermaid(task_diagram(wf)).splitlines()
     return "\n".join(line for line in lines if not line.lstrip().startswith("click ")) + "\n"
 

@@ -162,7 +162,11 @@ def test_workflow_pages(dash, r, prefix):
     html, data, live = page_and_data(dash, f"/workflows/{wf['id']}")
     assert [s["name"] for s in data["workflow"]["steps"]] == ["source", "after"]
     assert 'data-step="source"' in live and "/steps/source/cancel" in live
-    assert 'id="diagram"' in html
+    assert 'id="diagram"' in html and '<script src="/tasker/assets/mermaid.min.js" defer>' in html
+    assert data["mermaid"].startswith("flowchart TD") and "s0 --> s1" in data["mermaid"]
+    assert "click" not in data["mermaid"]  # node links would lead to the Tasker API
+    csp = dash.get(f"/dashboard/workflows/{wf['id']}").headers["Content-Security-Policy"]
+    assert "script-src 'self';" in csp and "style-src 'self' 'unsafe-inline'" in csp
 
 
 def test_projects_page_shows_depth_and_agents_with_leases(dash, app, r, prefix):
