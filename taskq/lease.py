@@ -27,6 +27,11 @@ from .task import Task, ms_to_dt
 
 DEFAULT_LEASE = 30.0
 """Seconds a claim holds a task unless renewed (heartbeat) or overridden."""
+WORKER_LEASE = 5.0
+"""Seconds a taskq worker holds each task it claimed, running or prefetched:
+short, because the worker renews all of them in one call per queue every
+third of it (:func:`renew_many`), so a SIGKILLed worker's tasks come back
+within about this long instead of waiting out DEFAULT_LEASE."""
 LOG_MAX_LINES = 1000
 """Each task keeps only its newest log lines."""
 LOG_LEVELS = ("debug", "info", "warn", "error")
@@ -149,13 +154,57 @@ def complete_many(client, items: Sequence[tuple[Lease, Any]]) -> list[bool]:
     return complete_and_claim(client, items[0][0].keys, items, [], 0)[0]
 
 
+def claim_args(n: int, token: str, lease: float, worker: str, cap: bool) -> list[Any]:
+    """The claim script's ARGV (``cap``: ``lease`` also caps a task's own)."""
+    return [n, token, int(lease * 1000), worker] + (["1"] if cap else [])
+
+
+def leases_from_claim(reply: list, token: str, client, keys: Keys, lease: float,
+                      cap: bool = False) -> list[Lease]:
+    """The leases a claim script's reply hands out, each with its length."""
+    out = []
+    for tid, raw in reply[2:]:
+        task = Task.from_hash(tid, raw)
+        own = task.lease_seconds or lease
+        out.append(Lease(task, token, client, keys, min(own, lease) if cap else own))
+    return out
+
+
+def renew_many(client, leases: Sequence[Lease]) -> list[int]:
+    """Renew many leases, each for its own length, in one round trip (one
+    script call per queue): per lease 1 renewed, 2 renewed and a cancel was
+    requested, 0 refused (lost: let it go). The per-task cost of short
+    leases is then a few bytes in one call, not a call."""
+    if not leases:
+        return []
+    client = as_taskq_client(client)
+    by_queue: dict[str, list[int]] = {}
+    for i, held in enumerate(leases):
+        by_queue.setdefault(queue_of(held.id), []).append(i)
+    pipe = client.pipeline(transaction=False)
+    for queue, idx in by_queue.items():
+        args: list[Any] = [len(idx)]
+        for i in idx:
+            held = leases[i]
+            args += [held.id, held.token, max(1, int(held.length * 1000))]
+        call(pipe, "renew", leases[idx[0]].keys.queue(queue), *args)
+    codes = [0] * len(leases)
+    for idx, reply in zip(by_queue.values(), execute(pipe, raise_on_error=False)):
+        if isinstance(reply, list):
+            for j, i in enumerate(idx):
+                codes[i] = int(reply[1 + j])
+    return codes
+
+
 def complete_and_claim(client, keys: Keys, items: Sequence[tuple[Lease, Any]],
                        queues: Sequence[str], n: int, lease: float = DEFAULT_LEASE,
-                       worker: str | None = None) -> tuple[list[bool], list[Lease]]:
+                       worker: str | None = None,
+                       cap: bool = False) -> tuple[list[bool], list[Lease]]:
     """Complete finished leases and claim up to n new tasks in the same
     round trip (a worker's steady state); further queues in ``queues`` are
     asked in later round trips only while fewer than n were found.
-    ``client`` is any redis-py client."""
+    ``cap``: ``lease`` also caps each task's own lease option (a worker
+    renewing in bulk, see WORKER_LEASE). ``client`` is any redis-py client."""
     client = as_taskq_client(client)
     by_queue: dict[str, list[int]] = {}
     for i, (held, _) in enumerate(items):
@@ -171,7 +220,7 @@ def complete_and_claim(client, keys: Keys, items: Sequence[tuple[Lease, Any]],
     token = new_token()
     remaining = list(queues) if n > 0 else []
     if remaining:
-        call(pipe, "claim", keys.queue(remaining[0]), n, token, int(lease * 1000), worker)
+        call(pipe, "claim", keys.queue(remaining[0]), *claim_args(n, token, lease, worker, cap))
     replies = execute(pipe) if len(pipe) else []
     done = [False] * len(items)
     outboxes = set()
@@ -186,13 +235,11 @@ def complete_and_claim(client, keys: Keys, items: Sequence[tuple[Lease, Any]],
         queue = remaining.pop(0)
         if reply[1]:
             outboxes.add(queue)
-        for tid, raw in reply[2:]:
-            task = Task.from_hash(tid, raw)
-            claimed.append(Lease(task, token, client, keys, task.lease_seconds or lease))
+        claimed += leases_from_claim(reply, token, client, keys, lease, cap)
         reply = None
         if remaining and len(claimed) < n:
-            reply = call(client, "claim", keys.queue(remaining[0]), n - len(claimed), token,
-                         int(lease * 1000), worker)
+            reply = call(client, "claim", keys.queue(remaining[0]),
+                         *claim_args(n - len(claimed), token, lease, worker, cap))
     for queue in outboxes:
         deps.drain_outbox(client, keys, queue)
     return done, claimed

@@ -16,6 +16,7 @@ import sys
 import click
 
 from taskq.cli import DEFAULT_URL, log_to_stderr, redis_client, stop_flag_on_signals, url_option
+from taskq.lease import WORKER_LEASE
 
 from .outage import WrongRedis
 
@@ -136,8 +137,10 @@ def scheduler(interval: float, verbose: bool, quiet: bool, url: str | None) -> N
 @click.argument("queues", nargs=-1)
 @click.option("--concurrency", "-c", default=8, show_default=True, type=click.IntRange(min=1),
               help="Threads running tasks.")
-@click.option("--lease", default=30.0, show_default=True, type=float,
-              help="Seconds each claim holds a task (renewed while it runs).")
+@click.option("--lease", default=WORKER_LEASE, show_default=True, type=float,
+              help="Seconds each claim holds a task, running or prefetched (all renewed "
+                   "in one call per queue every third of it): how soon a killed "
+                   "worker's tasks run elsewhere.")
 @click.option("--prefetch", default=None, type=click.IntRange(min=1),
               help="Tasks held at once, running or waiting for a thread "
                    "[default: 4 per thread, at least 16].")

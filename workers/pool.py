@@ -5,8 +5,14 @@ Python calls that need no process of their own. This worker claims up to
 ``capacity`` tasks per round trip (the prefetch: 4 per thread by default,
 which keeps threads busy without hoarding slow tasks), runs them on ``concurrency`` threads,
 completes the finished ones in one script call per queue, renews every
-lease it holds in one pipeline, and sleeps in a blocking pop on the queues'
-wake keys (pushed by enqueue, promotion and retries) instead of polling.
+lease it holds (running or prefetched) in one script call per queue, and
+sleeps in a blocking pop on the queues' wake keys (pushed by enqueue,
+promotion and retries) instead of polling.
+
+Leases are short (taskq.lease.WORKER_LEASE, 5 s), a task's own longer
+lease option included: renewing them all costs one call per queue every
+third of that, and a SIGKILLed worker's tasks, started or not, are reaped
+and run elsewhere within seconds instead of a 30 s lease.
 
 Redis outages are ridden out (workers.outage): the tasks in hand keep
 running and their outcomes wait until Redis is back; nothing is claimed
@@ -28,10 +34,10 @@ from typing import Any
 
 import redis
 
-from taskq import Keys, Lease, Task, __version__
+from taskq import Keys, Lease, __version__
 from taskq.deps import drain_outbox
 from taskq.ids import new_token
-from taskq.lease import complete_and_claim
+from taskq.lease import WORKER_LEASE, claim_args, complete_and_claim, leases_from_claim, renew_many
 from taskq.keys import DEFAULT_PREFIX
 from taskq.lua import call, execute
 from taskq.workflows import Registry, publish
@@ -63,7 +69,7 @@ class _Slot:
 
 
 class PoolWorker:
-    def __init__(self, redis, queues: list[str], concurrency: int = 8, lease: float = 30.0,
+    def __init__(self, redis, queues: list[str], concurrency: int = 8, lease: float = WORKER_LEASE,
                  prefix: str | None = None, worker_id: str | None = None,
                  tags: list[str] | None = None, capacity: int | None = None,
                  url: str | None = None, handlers: Registry | None = None):
@@ -215,7 +221,7 @@ class PoolWorker:
         if not successes and room <= 0:
             return False
         done, leases = complete_and_claim(self.redis, self.keys, successes, self.queues,
-                                          room, self.lease, self.worker_id)
+                                          room, self.lease, self.worker_id, cap=True)
         self._unsent = []
         for (lease, _), ok in zip(successes, done):
             if ok:
@@ -244,12 +250,9 @@ class PoolWorker:
         token = new_token()
         pipe = self.redis.pipeline(transaction=False)
         pipe.blpop(self._wake_keys, timeout=WAKE_TIMEOUT)
-        call(pipe, "claim", qkeys, room, token, int(self.lease * 1000), self.worker_id)
+        call(pipe, "claim", qkeys, *claim_args(room, token, self.lease, self.worker_id, True))
         reply = execute(pipe)[1]
-        leases = []
-        for tid, raw in reply[2:]:
-            task = Task.from_hash(tid, raw)
-            leases.append(Lease(task, token, self.redis, self.keys, task.lease_seconds or self.lease))
+        leases = leases_from_claim(reply, token, self.redis, self.keys, self.lease, cap=True)
         if reply[1]:
             drain_outbox(self.redis, self.keys, self.queues[0])
         self._hand_out(leases)
@@ -323,17 +326,14 @@ class PoolWorker:
         return max(0.05, min(shortest / 3, HEARTBEAT_INTERVAL))
 
     def _renew_leases(self) -> bool:
-        """Renew every held lease in one pipeline; False when none is held."""
+        """Renew every held lease, running or waiting for a thread, in one
+        script call per queue; False when none is held."""
         slots = list(self._inflight.values())
         if not slots:
             return False
         now = time.monotonic()
-        pipe = self.redis.pipeline(transaction=False)
-        for slot in slots:
-            lease = slot.lease
-            call(pipe, "heartbeat", lease._qkeys, lease.id, lease.token, int(lease.length * 1000), "renew")
-        for slot, reply in zip(slots, execute(pipe, raise_on_error=False)):
-            if not isinstance(reply, list) or reply[0] != 1:
+        for slot, code in zip(slots, renew_many(self.redis, [s.lease for s in slots])):
+            if code == 0:
                 if self._inflight.pop(slot.lease.id, None) is not None:
                     slot.abandoned = True  # lease lost: its result would be refused
                     log.warning("worker %s: task %s (%s): lease lost while it ran (expired, "

@@ -292,7 +292,15 @@ class TaskqWorkerMixin:
                 self.taskq.blpop(self._wake_keys, timeout=WAKE_TIMEOUT)
             except OUTAGE_ERRORS as exc:  # one line when lost, one when back
                 self.outage.pause(self.outage.lost(exc), lambda: self._stop_requested)
-        job = self._job_for(self._lease, queue)
+        while True:  # the job hash is written after the claim: Redis may go meanwhile
+            try:
+                job = self._job_for(self._lease, queue)
+                break
+            except OUTAGE_ERRORS as exc:
+                if self._stop_requested:  # leave the task to its (short) lease
+                    self._lease = None
+                    return None
+                self.outage.pause(self.outage.lost(exc), lambda: self._stop_requested)
         self.reorder_queues(reference_queue=queue)
         self.log.info("Worker %s: %s: %s (%s)", self.name, queue.name, job.description,
                       self._lease.id)

@@ -11,12 +11,13 @@ import signal
 
 import redis
 
-from taskq.lease import DEFAULT_LEASE
+from taskq.lease import WORKER_LEASE
 from taskq.parent_death import signal_on_parent_death
 
 
 def env_lease() -> float:
-    return float(os.environ.get("TASKQ_LEASE") or DEFAULT_LEASE)
+    """TASKQ_LEASE, else WORKER_LEASE: short, as the worker renews it."""
+    return float(os.environ.get("TASKQ_LEASE") or WORKER_LEASE)
 
 
 def taskq_client(connection: redis.Redis) -> redis.Redis:

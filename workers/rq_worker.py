@@ -30,7 +30,7 @@ SIMPLE_LEASE_MARGIN.  A horse dies with its parent (PR_SET_PDEATHSIG on
 Linux), so a SIGKILLed worker never leaves a task running unleased.
 
 Environment: rq reads its Redis from ``--url`` or RQ_REDIS_URL; TASKQ_PREFIX (taskq key prefix),
-TASKQ_LEASE (seconds, default 30), TASKQ_CONCURRENCY (pool threads, default 8),
+TASKQ_LEASE (seconds, default 5), TASKQ_CONCURRENCY (pool threads, default 8),
 TASKQ_ALLOW_COMMANDS and TASKQ_COMMAND_ENV (see workers.execution).
 
 Layout.  This module holds the forking and the simple worker and re-exports

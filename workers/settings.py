@@ -34,7 +34,7 @@ def _positive(name: str, cast, what: str) -> None:
 
 def check() -> None:
     """Raise SettingError for the first bad TASKQ_* worker setting."""
-    _positive("TASKQ_LEASE", float, "seconds, a number above 0 (default 30)")
+    _positive("TASKQ_LEASE", float, "seconds, a number above 0 (default 5)")
     _positive("TASKQ_CONCURRENCY", int, "a whole number of threads above 0 (default 8)")
     flag = os.environ.get("TASKQ_ALLOW_COMMANDS")
     if flag is not None and flag.strip().lower() not in _FLAG_WORDS:

@@ -9,6 +9,9 @@ ARGV[1] n           how many tasks at most
 ARGV[2] token       the lease token (random, from the caller)
 ARGV[3] lease_ms    lease length, unless the task carries its own lease_ms
 ARGV[4] worker      who holds the lease (worker id or agent name)
+ARGV[5] cap         optional, '1': lease_ms also caps a task's own lease_ms
+                    (a worker that renews every lease it holds in bulk keeps
+                    them all short, so its death frees them in seconds)
 Returns {OK, outbox_entries, {id, {field, value, ...}}, ...}
 ]]
 --- @include "includes/codes.lua"
@@ -22,6 +25,7 @@ Returns {OK, outbox_entries, {id, {field, value, ...}}, ...}
 -- run of tasks whose key filled up while they were queued).
 local SCAN_LIMIT = 10000
 local n, token, lease, worker = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local cap = ARGV[5] == '1'
 local now = now_ms()
 promote_due(Q, now, 1000)
 local _, _, sent = reap_expired(Q, now, 100)
@@ -54,7 +58,9 @@ while #taken < n and scanned < SCAN_LIMIT do
     if take then
       pos = pos + 1
       if f[2] then redis.call('HINCRBY', Q.conc, f[2], 1) end
-      local expires = now + (tonumber(f[4] or '') or lease)
+      local own = tonumber(f[4] or '') or lease
+      if cap and own > lease then own = lease end
+      local expires = now + own
       redis.call('HSET', tkey, 'status', 'running', 'token', token, 'expires', expires,
         'worker', worker, 'leased', now, 'updated', now, 'started', f[6] or now,
         'attempts', tonumber(f[5] or '0') + 1)

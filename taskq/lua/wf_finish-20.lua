@@ -30,5 +30,11 @@ redis.call('HINCRBY', stats_key, f .. outcome, 1)
 redis.call('HINCRBY', stats_key, f .. 'sum_ms', ARGV[5])
 redis.call('HINCRBY', stats_key, f .. 'b' .. ARGV[8], 1)
 if ARGV[6] == '1' then redis.call('HINCRBY', stats_key, f .. 'retried', 1) end
+-- the same facts system-wide per epoch minute, for sliding trend windows
+local m = 'm|' .. math.floor(tonumber(finished) / 60000) .. '|'
+redis.call('HINCRBY', stats_key, m .. 'finished', 1)
+redis.call('HINCRBY', stats_key, m .. outcome, 1)
+redis.call('HINCRBY', stats_key, m .. 'sum_ms', ARGV[5])
+if ARGV[6] == '1' then redis.call('HINCRBY', stats_key, m .. 'retried', 1) end
 redis.call('EXPIRE', stats_key, ARGV[9])
 return 1

@@ -1,15 +1,18 @@
 """The Tasker document's analytics reports, computed from the hourly stats
 (taskq.workflows.counters): nothing here reads a workflow.
 
-Windows are whole epoch hours: "N hours" is the current hour (so far) and
-the N-1 before it. Durations: averages are exact (summed ms / count);
+Trend windows (1h, 4h, 24h) and the health score slide to the minute: a
+window is the last N*60 minutes, from per-minute counters. Everything else
+(task_statistics, processing_times, bottlenecks) is in whole epoch hours:
+"N hours" is the current hour (so far) and the N-1 before it, because the
+duration histograms and per-handler counters are kept per hour. Durations: averages are exact (summed ms / count);
 percentiles come from the log-scale histogram, within 9.1 % (histogram.py).
 A figure with nothing behind it is null (rates, durations, the score) or 0
 (counts), never a default, and ``data_available`` says whether anything
 finished in the window.
 
 system_health_score (0-100, one decimal), over the last 24 hours of
-finished workflows: 100 * completion_rate * (1 - 0.25 * retry_rate), where
+finished workflows (sliding): 100 * completion_rate * (1 - 0.25 * retry_rate), where
 completion_rate = complete / finished and retry_rate = (finished workflows
 where a step needed more than one attempt) / finished. Null with none finished.
 """
@@ -53,18 +56,26 @@ def performance(redis, now: float | None = None, prefix: str | None = None) -> d
     """GET /tasker/analytics/performance. ``now``: epoch seconds (default: this host's clock)."""
     redis = as_taskq_client(redis)
     wk = WorkflowKeys(prefix or DEFAULT_PREFIX)
-    hours = _hours(now, max(TREND_WINDOWS))
-    per_hour = {h: total(w.values()) for h, (w, _) in read_hours(redis, wk, hours).items()}
-    trends = {}
+    longest = max(TREND_WINDOWS)
+    hours = _hours(now, longest + 1)  # a sliding 24 h window reaches into a 25th clock hour
+    parsed = read_hours(redis, wk, hours)
+    minutes: dict[int, Tally] = {}
+    for _, _, per_minute in parsed.values():
+        minutes.update(per_minute)  # a minute lies in one hour's hash
+    now_minute = int((time.time() if now is None else now) * 1000) // 60_000
+    trends, windows = {}, {}
     for n in TREND_WINDOWS:
-        t = total(per_hour[h] for h in hours[-n:])
+        t = windows[n] = total(m for minute, m in minutes.items()
+                               if now_minute - n * 60 < minute <= now_minute)
         trends[f"{n}h"] = {"completion_rate": _ratio(t["complete"], t["finished"]),
                            "avg_duration_ms": _avg(t, "finished"), "finished": t["finished"]}
-    day = total(per_hour.values())
-    finished = day["finished"]
+    sliding = windows[longest]
     score = None
-    if finished:
-        score = round(100 * (day["complete"] / finished) * (1 - 0.25 * day["retried"] / finished), 1)
+    if sliding["finished"]:
+        f = sliding["finished"]
+        score = round(100 * (sliding["complete"] / f) * (1 - 0.25 * sliding["retried"] / f), 1)
+    day = total(t for h in hours[-longest:] for t in parsed[h][0].values())
+    finished = day["finished"]
     return {
         "system_health_score": score,
         "performance_trends": trends,

@@ -8,8 +8,11 @@ created, finished, complete, error, cancelled, retried, sum_ms and b<i>
 (histogram bucket i of the workflow durations); and
 ``s|<namespace>|<name>|<version>|<step>|<counter>`` per step, counters
 runs, errors, retries, sum_ms, b<i>, e:<error type>, and timeout (the
-step's last known timeout in seconds, a value, not a count). Names and
-versions never hold '|' (handlers.NAME_RE, SEMVER_RE).
+step's last known timeout in seconds, a value, not a count); and
+``m|<epoch minute>|<counter>`` system-wide per minute the workflow finished
+in (finished, complete, error, cancelled, retried, sum_ms), for trend
+windows that slide to the minute. Names and versions never hold '|'
+(handlers.NAME_RE, SEMVER_RE).
 """
 
 from __future__ import annotations
@@ -60,9 +63,10 @@ class Tally(defaultdict):
             self.timeout = other.timeout
 
 
-def read_hours(redis, wk: WorkflowKeys, hours: Iterable[int]) -> dict[int, tuple[dict, dict]]:
+def read_hours(redis, wk: WorkflowKeys, hours: Iterable[int]) -> dict[int, tuple[dict, dict, dict]]:
     """Each hour's stats hash parsed (one round trip): hour -> (workflows,
-    steps), {(ns, name, version): Tally} and {(ns, name, version, step): Tally}."""
+    steps, minutes), {(ns, name, version): Tally}, {(ns, name, version,
+    step): Tally} and {epoch minute: Tally}."""
     hours = sorted(hours)
     pipe = redis.pipeline(transaction=False)
     for h in hours:
@@ -71,13 +75,16 @@ def read_hours(redis, wk: WorkflowKeys, hours: Iterable[int]) -> dict[int, tuple
     for h, raw in zip(hours, pipe.execute()):
         workflows: dict[tuple, Tally] = defaultdict(Tally)
         steps: dict[tuple, Tally] = defaultdict(Tally)
+        minutes: dict[int, Tally] = defaultdict(Tally)
         for field, value in raw.items():
             parts = field.split("|")
             if parts[0] == "w" and len(parts) == 5:
                 _add(workflows[tuple(parts[1:4])], parts[4], value)
             elif parts[0] == "s" and len(parts) == 6:
                 _add(steps[tuple(parts[1:5])], parts[5], value)
-        out[h] = (dict(workflows), dict(steps))
+            elif parts[0] == "m" and len(parts) == 3 and parts[1].isdigit():
+                _add(minutes[int(parts[1])], parts[2], value)
+        out[h] = (dict(workflows), dict(steps), dict(minutes))
     return out
 
 
@@ -85,7 +92,7 @@ def read(redis, wk: WorkflowKeys, hours: Iterable[int]) -> tuple[dict, dict]:
     """The stats of ``hours`` summed, as read_hours gives one hour's."""
     workflows: dict[tuple, Tally] = defaultdict(Tally)
     steps: dict[tuple, Tally] = defaultdict(Tally)
-    for h, (w, s) in sorted(read_hours(redis, wk, hours).items()):  # oldest first:
+    for h, (w, s, _) in sorted(read_hours(redis, wk, hours).items()):  # oldest first:
         for key, t in w.items():                                   # the last timeout wins
             workflows[key].merge(t)
         for key, t in s.items():

@@ -267,3 +267,22 @@ def test_a_real_worker_counts_step_attempts_and_error_types(r, prefix, redis_url
             for t in doc["slowest_tasks"]] == [("fragile", 1, 1.0)]
     assert performance(r, prefix=prefix)["task_statistics"]["retried"] == 1
     assert math.isclose(performance(r, prefix=prefix)["performance_trends"]["24h"]["completion_rate"], 0.0)
+
+
+def test_trend_windows_slide_to_the_minute(r, prefix):
+    finish_known_run(r, prefix)
+    assert sweep(r, prefix)["recorded"] == 10
+    done_ms = redis_ms(r)
+    # just into the next clock hour: the last 60 minutes still hold the run
+    # (unless it finished in the first minute of its hour)
+    next_hour = (done_ms // 3_600_000 + 1) * 3_600_000
+    if next_hour - done_ms < 3_540_000:
+        early = performance(r, now=(next_hour + 1000) / 1000, prefix=prefix)["performance_trends"]
+        assert early["1h"]["finished"] == 10 and early["1h"]["completion_rate"] == 0.8
+    now = done_ms / 1000
+    later = performance(r, now=now + 61 * 60, prefix=prefix)["performance_trends"]
+    assert later["1h"]["finished"] == 0 and later["1h"]["completion_rate"] is None
+    assert later["4h"]["finished"] == later["24h"]["finished"] == 10
+    day_later = performance(r, now=now + 24 * 3600 + 120, prefix=prefix)
+    assert day_later["performance_trends"]["24h"]["finished"] == 0
+    assert day_later["system_health_score"] is None

@@ -136,7 +136,10 @@ def test_rq_worker_classes_survive_a_redis_restart(cls, private, tmp_path):
     url = servers[0].url
     runs = tmp_path / "runs.txt"
     log = tmp_path / "rq.err"
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # Leases outlasting the outage: the task in hand must not run twice
+    # (with the short default, an outage longer than it lets others rerun it).
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               TASKQ_LEASE="30")
     env.pop("TASKQ_PREFIX", None)
     worker = subprocess.Popen([str(Path(sys.executable).parent / "rq"), "worker", "-w",
                                f"workers.rq_worker.{cls}", "--url", url, "default"],

@@ -1,0 +1,16 @@
+--- @include "includes/lease.lua"
+-- Renew one fenced lease: expires = now + ms ('extend': old expiry + ms), in
+-- the task, the running index and its holder's index. An expired lease is
+-- refused even before the reaper sees it, so a renewal never revives it.
+-- Returns expires, cancel_requested (bool) or nil, refusal.
+local function renew_lease(Q, id, token, now, ms, extend)
+  local tkey = Q.task_prefix .. id
+  local f, refusal = check_lease(tkey, token, now, 'cancel', 'worker')
+  if refusal then return nil, refusal end
+  local expires = now + ms
+  if extend then expires = tonumber(f[3]) + ms end
+  redis.call('HSET', tkey, 'expires', expires)
+  redis.call('ZADD', Q.running, expires, id)
+  if f[5] then redis.call('ZADD', Q.held_prefix .. f[5], expires, id) end
+  return expires, f[4] == '1'
+end
