@@ -12,7 +12,7 @@ from taskq import __version__
 from taskq.keys import Keys
 
 from . import config as config_mod
-from . import errors, health, input_guard, metrics, middleware, shared_tasks
+from . import dashboard, errors, health, input_guard, metrics, middleware, shared_tasks
 from .dialects import DIALECTS
 from .dialects.base import Dialects
 from .schemas import ErrorSchema
@@ -69,7 +69,8 @@ def create_app(config: dict | None = None) -> Flask:
         redis=client, keys=Keys(cfg["TASKQ_PREFIX"]), jwt_secret=cfg["TASKQ_JWT_SECRET"],
         rate=settings["rate"], rate_ip=settings["rate_ip"], cors_origins=origins,
         rate_login=settings["rate_login"],
-        metrics_token=settings["metrics_token"])
+        metrics_token=settings["metrics_token"],
+        rate_dashboard=settings["rate_dashboard"], dashboard_ttl=settings["dashboard_ttl"])
 
     _openapi_config(app)
     api = TaskqApi(app)
@@ -85,6 +86,7 @@ def create_app(config: dict | None = None) -> Flask:
         registry.add(dialect, app, app.extensions["taskq"])
         for blp in dialect.blueprints:
             api.register_blueprint(blp, url_prefix=dialect.url_prefix)
+    dashboard.register(app)
     if cfg["TASKQ_METRICS"]:
         metrics.init(app)
         metrics.init_json(app)

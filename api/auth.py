@@ -52,10 +52,13 @@ TASKER_PERMISSIONS = (
 """The /tasker routes' permissions, named as the Tasker document names them
 (``resource:action``); each is a scope. ``tasker.<resource>:*`` grants every
 action on a resource and ``tasker.*`` every Tasker permission."""
+DASHBOARD_SCOPES = ("dashboard", "dashboard:read")
+"""The operator dashboard (/dashboard): ``dashboard`` looks and acts,
+``dashboard:read`` only looks (api.dashboard.access)."""
 TASKER_WILDCARDS = ("tasker.*",) + tuple(sorted({p.split(":")[0] + ":*" for p in TASKER_PERMISSIONS}))
 SCOPES = ("admin", "tasks:read", "tasks:write", "workers:read", "system:read", "schedules:read", "schedules:write", "events:write",
           "webhooks:read", "webhooks:write", "projects:read", "projects:write", "agents:write",
-          ) + TASKER_PERMISSIONS + TASKER_WILDCARDS
+          ) + TASKER_PERMISSIONS + TASKER_WILDCARDS + DASHBOARD_SCOPES
 """Every scope a token or key may carry."""
 KEY_PREFIX = "tq_"
 """API keys start with this, so a leaked one is recognisable in a scan."""

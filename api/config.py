@@ -27,15 +27,19 @@ DEFAULTS: dict[str, Any] = {
     "TASKQ_TRUSTED_PROXIES": 0,       # X-Forwarded-* hops to trust (1 on Heroku)
     "TASKQ_METRICS": True,            # serve /metrics
     "TASKQ_METRICS_TOKEN": None,      # when set, /metrics* need it as a bearer token (or system:read)
+    "TASKQ_DASHBOARD_RATE_LIMIT": "600/minute",  # requests per dashboard session (pages poll every 2 s)
+    "TASKQ_DASHBOARD_SESSION_TTL": 28800,        # seconds a dashboard login lasts (capped by a JWT's exp)
 }
 
-RATE_SETTINGS = ("TASKQ_RATE_LIMIT", "TASKQ_RATE_LIMIT_IP", "TASKQ_LOGIN_RATE_LIMIT")
+RATE_SETTINGS = ("TASKQ_RATE_LIMIT", "TASKQ_RATE_LIMIT_IP", "TASKQ_LOGIN_RATE_LIMIT",
+                 "TASKQ_DASHBOARD_RATE_LIMIT")
 """Settings holding a rate limit (see :func:`parse_rate`)."""
 
 _ENV = {
     "REDIS_URL": str, "TASKQ_PREFIX": str, "TASKQ_JWT_SECRET": str, "TASKQ_RATE_LIMIT": str,
     "TASKQ_RATE_LIMIT_IP": str, "TASKQ_LOGIN_RATE_LIMIT": str, "TASKQ_CORS_ORIGINS": str,
     "TASKQ_TRUSTED_PROXIES": str, "TASKQ_METRICS_TOKEN": str,
+    "TASKQ_DASHBOARD_RATE_LIMIT": str, "TASKQ_DASHBOARD_SESSION_TTL": str,
     "TASKQ_METRICS": lambda v: v.lower() not in ("0", "false", "no", "off"),
 }
 
@@ -119,9 +123,18 @@ def check(cfg: dict[str, Any]) -> dict[str, Any]:
                 raise ValueError
         except (TypeError, ValueError):
             raise ConfigError("TASKQ_TASKDRIVER_SESSION_TTL", ttl, "seconds, more than 0") from None
+    dash_ttl = cfg.get("TASKQ_DASHBOARD_SESSION_TTL")
+    try:
+        dash_ttl = int(dash_ttl)
+        if not 60 <= dash_ttl <= 30 * 86400:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigError("TASKQ_DASHBOARD_SESSION_TTL", cfg.get("TASKQ_DASHBOARD_SESSION_TTL"),
+                          "whole seconds from 60 to 2592000 (30 days)") from None
     token = cfg.get("TASKQ_METRICS_TOKEN")
     if token is not None and (not isinstance(token, str) or not token.strip()):
         raise ConfigError("TASKQ_METRICS_TOKEN", token, "a non-empty secret")
     return {"rate": rates["TASKQ_RATE_LIMIT"], "rate_ip": rates["TASKQ_RATE_LIMIT_IP"],
             "rate_login": rates["TASKQ_LOGIN_RATE_LIMIT"], "trusted_proxies": proxies,
-            "login": login, "metrics_token": token.strip() if token else None}
+            "login": login, "metrics_token": token.strip() if token else None,
+            "rate_dashboard": rates["TASKQ_DASHBOARD_RATE_LIMIT"], "dashboard_ttl": dash_ttl}

@@ -41,6 +41,9 @@ EXPOSED_HEADERS = ("X-Request-ID, X-Correlation-ID, X-RateLimit-Limit, X-RateLim
                    "X-RateLimit-Reset, Retry-After, X-API-Version")
 INSTANCE_BEAT_SECONDS = 10.0
 """How often an API process records that it is alive (system status)."""
+OWN_AUTH_PATHS = ("/dashboard",)
+"""Paths that authenticate and rate-limit their callers themselves (the
+dashboard: a session cookie, not an Authorization header; api.dashboard.access)."""
 
 
 def _state():
@@ -49,6 +52,10 @@ def _state():
 
 def _is_open(path: str) -> bool:
     return any(path == p or path.startswith(p + "/") or path.startswith(p + ".") for p in OPEN_PATHS)
+
+
+def _has_own_auth(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in OWN_AUTH_PATHS)
 
 
 def _versioned(path: str) -> bool:
@@ -115,7 +122,7 @@ def before() -> object | None:
             raise ApiError(406, "unsupported_version",
                            f"API version {versions[0]!r} is not supported",
                            {"requested": versions, "supported": list(SUPPORTED_VERSIONS)})
-    if _is_open(path):
+    if _is_open(path) or _has_own_auth(path):
         return None
     st = _state()
     try:

@@ -37,6 +37,8 @@ class AppState:
     cors_origins: frozenset[str]
     rate_login: tuple[int, int] | None = None       # POST /api/auth/login per client IP
     metrics_token: str | None = None                # TASKQ_METRICS_TOKEN
+    rate_dashboard: tuple[int, int] | None = None   # TASKQ_DASHBOARD_RATE_LIMIT, per session
+    dashboard_ttl: int = 28800                      # TASKQ_DASHBOARD_SESSION_TTL, seconds
     started: float = field(default_factory=time.time)
     last_beat: float = 0.0
 

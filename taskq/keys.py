@@ -223,6 +223,19 @@ class ApiKeys:
 
 
 @dataclass(frozen=True)
+class DashboardKeys:
+    """Sessions of the operator dashboard (api.dashboard): a cookie names
+    one, stored by the sha256 of its token so a read of Redis yields no
+    usable cookie."""
+
+    prefix: str
+
+    def session(self, token_hash: str) -> str:
+        """Hash with a TTL: who logged in (scopes, credential), the CSRF token."""
+        return f"{self.prefix}:dash:session:{token_hash}"
+
+
+@dataclass(frozen=True)
 class TaskDriverKeys:
     """Projects, task types and agent sessions of the TaskDriver dialect. A
     project's tasks live in its own engine queue (taskq.projects.queue_name),

@@ -1,4 +1,5 @@
-"""``taskq info``: queues, workers, the scheduler leader and Redis at a glance."""
+"""``taskq info``: queues, workers, the scheduler leader, Redis, the
+schedules due next and the workflows in flight, at a glance."""
 
 from __future__ import annotations
 
@@ -7,33 +8,15 @@ import time
 import click
 
 from .common import json_option, ops_command, queue_callback
-from .output import emit_json, fields, iso, table
-from .queues_cmd import queue_rows, queue_table
+from .output import emit_json, fields, table
+from .queues_cmd import queue_table
 
 
 def snapshot(ops, only: tuple[str, ...]) -> dict:
-    """Everything ``info`` shows, as plain data (the --json shape)."""
-    from taskq import leadership
-    from taskq.worker_registry import WorkerRegistry
+    """Everything ``info`` shows, as plain data (the --json shape; taskq.overview)."""
+    from taskq.overview import snapshot as read
 
-    names = list(only) if only else ops.queue_names()
-    workers = WorkerRegistry(ops.redis, ops.keys).all()
-    if only:
-        workers = [w for w in workers if set(w.queues) & set(only)]
-    server = ops.redis.info("server")
-    memory = ops.redis.info("memory")
-    return {
-        "queues": queue_rows(ops, names),
-        "workers": [{"id": w.id, "status": w.status, "queues": w.queues, "kind": w.kind,
-                     "hostname": w.hostname, "pid": w.pid,
-                     "current_task_ids": w.current_task_ids,
-                     "tasks_completed": w.tasks_completed, "tasks_failed": w.tasks_failed,
-                     "last_heartbeat": iso(w.last_heartbeat)} for w in workers],
-        "scheduler": leadership.status(ops.redis, ops.keys),
-        "redis": {"version": server.get("redis_version"),
-                  "used_memory": memory.get("used_memory"),
-                  "used_memory_human": memory.get("used_memory_human")},
-    }
+    return read(ops.redis, ops.prefix, only)
 
 
 def render(data: dict) -> str:
@@ -42,12 +25,23 @@ def render(data: dict) -> str:
                       w["last_heartbeat"]] for w in data["workers"]],
                     empty="(no workers)")
     sched, redis = data["scheduler"], data["redis"]
+    due = table(["schedule", "title", "kind", "next run"],
+                [[s["id"], s["title"], s["schedule_kind"], s["next_run_at"]]
+                 for s in data["schedules_due"]], empty="(no schedules due)")
+    flight = data["workflows_in_flight"]
+    workflows = table(["workflow", "handler", "status", "steps done", "created"],
+                      [[w["id"], w["handler"], w["status"], f"{w['steps_done']}/{w['steps']}",
+                        w["created_at"]] for w in flight["workflows"]], empty="(none)")
+    shown = len(flight["workflows"])
+    more = f" (newest {shown} shown)" if flight["total"] > shown else ""
     return "\n\n".join([
         queue_table(data["queues"]),
         f"{len(data['workers'])} worker{'' if len(data['workers']) == 1 else 's'}\n{workers}",
         fields([("scheduler leader", sched["leader_id"] or "(none)"),
                 ("schedulers alive", sched["instance_count"]),
                 ("redis", f"{redis['version']}, {redis['used_memory_human']} used")]),
+        f"schedules due next\n{due}",
+        f"{flight['total']} workflow{'' if flight['total'] == 1 else 's'} in flight{more}\n{workflows}",
     ])
 
 

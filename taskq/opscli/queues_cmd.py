@@ -11,13 +11,10 @@ from .output import emit_json, table
 
 
 def queue_rows(ops, names: list[str]) -> list[dict]:
-    """Each queue's name, paused flag and task counts by status (a task
-    parked behind a full concurrency key counts as queued)."""
-    out = []
-    for name in names:
-        q = ops.queue(name)
-        out.append({"name": name, "paused": q.is_paused, "counts": q.counts()})
-    return out
+    """Each queue's name, paused flag and counts by status (taskq.overview)."""
+    from taskq.overview import queue_rows as read
+
+    return read(ops.redis, ops.keys, names)
 
 
 def queue_table(rows: list[dict]) -> str:

@@ -1,0 +1,136 @@
+"""What an operator looks at first, read once for every view of it:
+``taskq info`` (taskq.opscli.info_cmd) and the dashboard's overview
+(api.dashboard) both call :func:`snapshot`.
+
+Queues with their counts by status and paused flag, workers, the
+scheduler leader, Redis's version and memory, the schedules due next and
+the workflows in flight; :func:`last_hour` adds the per-minute completed
+and failed counts of the engine's series (taskq.series reads them).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any, Sequence
+
+from . import leadership, series
+from .keys import STATUSES, Keys, ScheduleKeys
+from .maintenance import queue_names
+from .worker_registry import WorkerInfo, WorkerRegistry
+
+SCHEDULES_DUE = 5
+"""Schedules ``snapshot`` lists, soonest first."""
+WORKFLOWS_IN_FLIGHT = 10
+"""Workflows ``snapshot`` lists (pending or in progress), newest first."""
+CHART_MINUTES = 60
+
+
+def iso(value: float | None) -> str | None:
+    """Epoch seconds as ISO 8601 UTC with milliseconds; None stays None."""
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value, tz=timezone.utc).isoformat(timespec="milliseconds")
+
+
+def queue_rows(redis, keys: Keys, names: Sequence[str]) -> list[dict]:
+    """Each queue's name, paused flag and task counts by status (a task
+    parked behind a full concurrency key counts as queued); one round trip."""
+    pipe = redis.pipeline(transaction=False)
+    for name in names:
+        qk = keys.queue(name)
+        pipe.hget(qk.meta, "paused")
+        for s in STATUSES:
+            pipe.zcard(qk.status_index(s))
+    replies = pipe.execute() if names else []
+    per = 1 + len(STATUSES)
+    out = []
+    for i, name in enumerate(names):
+        row = replies[i * per:(i + 1) * per]
+        out.append({"name": name, "paused": row[0] in ("1", b"1"),
+                    "counts": dict(zip(STATUSES, (int(n) for n in row[1:])))})
+    return out
+
+
+def worker_row(w: WorkerInfo) -> dict:
+    return {"id": w.id, "status": w.status, "queues": w.queues, "kind": w.kind,
+            "hostname": w.hostname, "pid": w.pid, "current_task_ids": w.current_task_ids,
+            "tasks_completed": w.tasks_completed, "tasks_failed": w.tasks_failed,
+            "cpu_usage": w.resources.get("cpu_usage"), "memory_usage": w.resources.get("memory_usage"),
+            "version": w.version, "registered_at": iso(w.registered_at),
+            "last_heartbeat": iso(w.last_heartbeat)}
+
+
+def workers(redis, keys: Keys, only: Sequence[str] = ()) -> list[dict]:
+    """Known workers, most recently heard from first (those serving one of
+    ``only`` when given)."""
+    found = WorkerRegistry(redis, keys).all()
+    if only:
+        found = [w for w in found if set(w.queues) & set(only)]
+    return [worker_row(w) for w in found]
+
+
+def redis_info(redis) -> dict:
+    server, memory = redis.info("server"), redis.info("memory")
+    return {"version": server.get("redis_version"), "used_memory": memory.get("used_memory"),
+            "used_memory_human": memory.get("used_memory_human"),
+            "maxmemory": memory.get("maxmemory") or None}
+
+
+def schedules_due(redis, prefix: str, limit: int = SCHEDULES_DUE) -> list[dict]:
+    """The active timed schedules that fire next: id, title, kind, next run."""
+    sk = ScheduleKeys(prefix)
+    due = redis.zrange(sk.due, 0, limit - 1, withscores=True)
+    pipe = redis.pipeline(transaction=False)
+    for sid, _ in due:
+        pipe.hmget(sk.schedule(sid), ["title", "schedule_kind", "schedule_expr", "timezone"])
+    out = []
+    for (sid, at), (title, kind, expr, tz) in zip(due, pipe.execute() if due else []):
+        if title is None:
+            continue
+        out.append({"id": sid, "title": title, "schedule_kind": kind, "schedule_expr": expr,
+                    "timezone": tz, "next_run_at": iso(at / 1000)})
+    return out
+
+
+def workflows_in_flight(redis, prefix: str, limit: int = WORKFLOWS_IN_FLIGHT) -> dict:
+    """Workflows not finished, newest first: {"total", "workflows": [...]},
+    each with its handler, status and steps done out of all."""
+    from .workflows import list_workflows
+
+    rows, total = [], 0
+    for status in ("in_progress", "pending"):
+        page, n = list_workflows(redis, status=status, limit=max(0, limit - len(rows)), prefix=prefix)
+        total += n
+        rows += page
+    return {"total": total, "workflows": [{
+        "id": wf["id"], "handler": wf["full_name"], "status": wf["status"],
+        "created_at": wf["created_at"],
+        "steps_done": sum(s["status"] in ("complete", "skipped") for s in wf["steps"]),
+        "steps": len(wf["steps"])} for wf in rows]}
+
+
+def snapshot(redis, prefix: str, only: Sequence[str] = ()) -> dict[str, Any]:
+    """Everything ``taskq info`` shows, as plain data (its --json shape)."""
+    keys = Keys(prefix)
+    names = list(only) if only else queue_names(redis, keys)
+    return {
+        "queues": queue_rows(redis, keys, names),
+        "workers": workers(redis, keys, only),
+        "scheduler": leadership.status(redis, keys),
+        "redis": redis_info(redis),
+        "schedules_due": schedules_due(redis, prefix),
+        "workflows_in_flight": workflows_in_flight(redis, prefix),
+    }
+
+
+def last_hour(redis, keys: Keys, names: Sequence[str], now: float | None = None,
+              minutes: int = CHART_MINUTES) -> list[dict]:
+    """Completed and failed tasks per minute over the last ``minutes``,
+    oldest first, summed over ``names``: [{minute (ISO), completed, failed}]."""
+    last = series.bucket_of(series.MINUTE, time.time() if now is None else now)
+    buckets = range(last - minutes + 1, last + 1)
+    counts = series.read(redis, [keys.queue(n).series for n in names], series.MINUTE, buckets,
+                         ("completed", "failed"))
+    return [{"minute": iso(b * 60), "completed": counts.get((b, "completed"), 0),
+             "failed": counts.get((b, "failed"), 0)} for b in buckets]
