@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import pytest
 from apihelpers import SECRET, bearer
 
@@ -38,3 +41,19 @@ def admin() -> dict:
 def dts(make_queue):
     """The engine queue behind the DTS dialect."""
     return make_queue("dts")
+
+
+@pytest.fixture(scope="session")
+def axios_dir(tmp_path_factory):
+    """A folder with axios installed by npm, for the documents' JavaScript
+    clients (skipped when node or npm cannot be had)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        pytest.skip("node and npm are needed for the JavaScript client")
+    where = tmp_path_factory.mktemp("axios")
+    try:
+        subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(where),
+                        "axios@1"], check=True, capture_output=True, timeout=120)
+    except (subprocess.SubprocessError, OSError) as exc:
+        pytest.skip(f"could not install axios with npm: {exc}")
+    return where

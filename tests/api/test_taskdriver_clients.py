@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -107,19 +106,6 @@ async function main() {
 main().catch((e) => { console.error(e.response ? JSON.stringify(e.response.data) : e); process.exit(1); });
 """
 
-
-@pytest.fixture(scope="module")
-def axios_dir(tmp_path_factory):
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
-        pytest.skip("node and npm are needed for the JavaScript client")
-    where = tmp_path_factory.mktemp("axios")
-    try:
-        subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(where),
-                        "axios@1"], check=True, capture_output=True, timeout=120)
-    except (subprocess.SubprocessError, OSError) as exc:
-        pytest.skip(f"could not install axios with npm: {exc}")
-    return where
 
 
 @pytest.fixture
