@@ -1,0 +1,19 @@
+"""Clients of the kind the test Redis URL names (one Redis or a cluster),
+for tests that make their own rather than use the ``r`` fixture."""
+
+from __future__ import annotations
+
+import redis
+
+from taskq.connection import client_from_url, cluster_node_url
+
+__all__ = ["client_from_url", "plain_client"]
+
+
+def plain_client(url: str, **kwargs):
+    """A client that does not decode replies (the redis-py default), of the
+    kind ``url`` names: redis.Redis, or a plain RedisCluster."""
+    node_url = cluster_node_url(url)
+    if node_url is not None:
+        return redis.RedisCluster.from_url(node_url, **kwargs)
+    return redis.Redis.from_url(url, **kwargs)
