@@ -29,13 +29,16 @@ ON_CLUSTER = os.environ.get("TASKQ_TEST_CLUSTER", "") == "1"
 def pytest_configure(config):
     config.addinivalue_line("markers", "single_redis: about one plain Redis server; "
                                        "skipped when TASKQ_TEST_CLUSTER=1")
+    config.addinivalue_line("markers", "rq_worker: runs RQ's own `rq worker` machinery, which "
+                                       "does not run on a Redis Cluster; skipped when "
+                                       "TASKQ_TEST_CLUSTER=1")
 
 
 def pytest_collection_modifyitems(config, items):
     if ON_CLUSTER:
         skip = pytest.mark.skip(reason="about one plain Redis (TASKQ_TEST_CLUSTER=1)")
         for item in items:
-            if "single_redis" in item.keywords:
+            if "single_redis" in item.keywords or "rq_worker" in item.keywords:
                 item.add_marker(skip)
 
 
