@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections import Counter
 
 import pytest
@@ -21,6 +20,8 @@ from redis.client import Pipeline
 
 from taskq import Keys, Queue
 from taskq.connection import client_from_url, cluster_node_url
+
+from redis_clients import fresh_prefix
 
 REDIS_URL = os.environ.get("TASKQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ON_CLUSTER = os.environ.get("TASKQ_TEST_CLUSTER", "") == "1"
@@ -69,11 +70,7 @@ def r(redis_url):
 
 @pytest.fixture
 def prefix(r):
-    p = f"tqtest-{uuid.uuid4().hex[:10]}"
-    yield p
-    keys = list(r.scan_iter(match=f"{p}:*", count=1000))
-    for i in range(0, len(keys), 500):
-        r.delete(*keys[i:i + 500])
+    yield from fresh_prefix(r)
 
 
 @pytest.fixture

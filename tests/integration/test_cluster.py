@@ -7,8 +7,6 @@ started for this module (taskq.local_cluster, a few seconds)."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 import redis
 
@@ -19,6 +17,8 @@ from taskq.deps import drain_outbox
 from taskq.local_cluster import LocalCluster
 from taskq.worker_registry import WorkerRegistry
 from workers.pool import PoolWorker
+
+from redis_clients import fresh_prefix
 
 T = "tests.workers.pool_tasks"
 QUEUES = ["a", "b", "c", "d", "e", "f"]
@@ -42,11 +42,7 @@ def cr(cluster_url):
 
 @pytest.fixture
 def cprefix(cr):
-    p = f"tqcl-{uuid.uuid4().hex[:10]}"
-    yield p
-    keys = list(cr.scan_iter(match=f"{p}:*", count=1000))
-    if keys:
-        cr.delete(*keys)
+    yield from fresh_prefix(cr, "tqcl")
 
 
 def master_of(client, key: str) -> str:
