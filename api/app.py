@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import redis as redis_lib
 from flask import Flask, send_from_directory
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from taskq import __version__
+from taskq.connection import client_from_url
 from taskq.keys import Keys
 
 from . import config as config_mod
@@ -62,8 +62,7 @@ def create_app(config: dict | None = None) -> Flask:
     if settings["trusted_proxies"]:
         n = settings["trusted_proxies"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
-    client = cfg["REDIS"] or redis_lib.Redis.from_url(
-        cfg["REDIS_URL"] or "redis://127.0.0.1:6379/0", decode_responses=True)
+    client = cfg["REDIS"] or client_from_url(cfg["REDIS_URL"] or "redis://127.0.0.1:6379/0")
     origins = frozenset(o.strip() for o in str(cfg["TASKQ_CORS_ORIGINS"] or "").split(",") if o.strip())
     app.extensions["taskq"] = AppState(
         redis=client, keys=Keys(cfg["TASKQ_PREFIX"]), jwt_secret=cfg["TASKQ_JWT_SECRET"],

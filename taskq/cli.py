@@ -39,14 +39,13 @@ def url_option(func):
 def redis_client(url: str | None):
     """A redis-py client for ``url``, else the Redis of a running ``taskq
     start`` (.taskq/redis.url), else the default local Redis (said on stderr)."""
-    import redis
-
+    from taskq.connection import client_from_url
     from taskq.embedded import resolve_url
 
     url, note = resolve_url(url, DEFAULT_URL)
     if note:
         click.echo(note, err=True)
-    return redis.Redis.from_url(url, decode_responses=True)
+    return client_from_url(url)
 
 
 ENTRY_POINTS = "taskq.commands"

@@ -1,6 +1,13 @@
 """Redis connections: one client per URL, and the one place a caller's
 client is made fit for the engine (replies decoded to str).
 
+A URL names a Redis Cluster when its scheme is ``redis+cluster://`` or
+``rediss+cluster://`` (any node's address; the others are discovered), or
+when ``TASKQ_REDIS_CLUSTER=1`` is set beside a plain ``redis://`` URL. Every
+process (producers, both worker kinds, the scheduler, the web process, the
+CLIs) gets its client from :func:`client_from_url`, so that is the one place
+a cluster is recognised.
+
 The engine compares script replies, ids and hash fields with str, so it needs
 a client created with ``decode_responses=True``. Users pass whatever redis-py
 client they have; every public entry point that takes one passes it through
@@ -18,11 +25,17 @@ from typing import Any
 
 import redis
 from redis.client import Pipeline
-from redis.cluster import ClusterPipeline, RedisCluster
+from redis.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.connection import BlockingConnectionPool, ConnectionPool
 from redis.sentinel import SentinelConnectionPool
 
+from .cluster import SlotPipeline, TaskqCluster
+
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
+
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+"""Cluster URL schemes and the node URL scheme redis-py is given for each."""
+CLUSTER_SETTING = "TASKQ_REDIS_CLUSTER"
 
 _POOL_OWNED = ("maint_notifications_pool_handler", "oss_cluster_maint_notifications_handler")
 """Connection kwargs a pool adds for itself (they point back at that pool):
@@ -33,9 +46,30 @@ def redis_url() -> str:
     return os.environ.get("REDIS_URL") or DEFAULT_URL
 
 
+def cluster_node_url(url: str) -> str | None:
+    """The node URL to give RedisCluster when ``url`` names a cluster, else None."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.lower() in CLUSTER_SCHEMES:
+        return f"{CLUSTER_SCHEMES[scheme.lower()]}://{rest}"
+    if os.environ.get(CLUSTER_SETTING, "").strip().lower() in ("1", "true", "yes", "on"):
+        return url
+    return None
+
+
+def client_from_url(url: str, **kwargs: Any) -> Any:
+    """A new decoding client for ``url``: a :class:`taskq.cluster.TaskqCluster`
+    when the URL (or TASKQ_REDIS_CLUSTER) names a cluster, else ``redis.Redis``.
+    ``kwargs`` are connection settings (timeouts, ...) for either."""
+    kwargs.setdefault("decode_responses", True)
+    node_url = cluster_node_url(url)
+    if node_url is not None:
+        return TaskqCluster.from_url(node_url, **kwargs)
+    return redis.Redis.from_url(url, **kwargs)
+
+
 @cache
 def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, decode_responses=True)
+    return client_from_url(url)
 
 
 def get_redis(url: str | None = None) -> redis.Redis:
@@ -68,10 +102,11 @@ def as_taskq_client(client: Any = None) -> Any:
       reconnects after a fork like any pool. Not carried over: client-side
       caching, response callbacks registered on the original, and
       ``single_connection_client`` (the twin uses a pool, one more connection).
-    - A ``RedisCluster``: refused with TypeError. Keys are cluster-ready
-      (one hash tag per queue) but redis-py's cluster pipelines cannot carry
-      scripts, and the engine pipelines them; a clear refusal up front beats
-      an error in the middle of the first enqueue.
+    - A ``TaskqCluster`` that decodes replies: returned untouched.
+    - Any other ``RedisCluster``: a decoding ``TaskqCluster`` twin on the same
+      startup nodes with the same connection settings, built once per
+      original (redis-py's own cluster pipelines refuse scripts, which the
+      engine pipelines; see taskq.cluster).
     - A pipeline or an asyncio client: refused with TypeError, since the
       engine needs each reply at once, synchronously.
     - Anything else (a wrapper, a test double): taken as is.
@@ -87,8 +122,10 @@ def as_taskq_client(client: Any = None) -> Any:
         twin = _twins.get(pool)
         return twin if twin is not None else _make_twin(pool)
     if kind == "cluster":
-        raise TypeError("taskq does not run on a RedisCluster client (its pipelines cannot "
-                        "carry scripts): pass a redis.Redis client")
+        if client.encoder.decode_responses and isinstance(client, TaskqCluster):
+            return client
+        twin = _cluster_twins.get(client)
+        return twin if twin is not None else _make_cluster_twin(client)
     if kind == "pipeline":
         raise TypeError("taskq needs a Redis client, not a pipeline: pass the client "
                         "the pipeline came from")
@@ -99,7 +136,7 @@ def as_taskq_client(client: Any = None) -> Any:
 
 
 def _classify(cls: type) -> str:
-    if issubclass(cls, (Pipeline, ClusterPipeline)):
+    if issubclass(cls, (Pipeline, ClusterPipeline, SlotPipeline)):
         kind = "pipeline"
     elif issubclass(cls, redis.Redis):
         kind = "redis"
@@ -121,6 +158,22 @@ def _make_twin(pool: ConnectionPool) -> redis.Redis:
         return twin
 
 
+_cluster_twins: "weakref.WeakKeyDictionary[RedisCluster, Any]" = weakref.WeakKeyDictionary()
+
+
+def _make_cluster_twin(cluster: RedisCluster) -> Any:
+    with _twins_lock:
+        twin = _cluster_twins.get(cluster)
+        if twin is None:
+            manager = cluster.nodes_manager
+            kwargs = {k: v for k, v in manager.connection_kwargs.items()
+                      if k not in _POOL_OWNED and k != "redis_connect_func"}
+            kwargs["decode_responses"] = True
+            nodes = [ClusterNode(n.host, n.port) for n in manager.startup_nodes.values()]
+            twin = _cluster_twins[cluster] = TaskqCluster(startup_nodes=nodes, **kwargs)
+        return twin
+
+
 def _decoding_pool(pool: ConnectionPool) -> ConnectionPool:
     """A pool like ``pool`` (same class of pool and connection, same limits
     and connection kwargs) whose connections decode replies."""
@@ -137,4 +190,5 @@ def _decoding_pool(pool: ConnectionPool) -> ConnectionPool:
     return ConnectionPool(**kwargs)
 
 
-__all__ = ["DEFAULT_URL", "as_taskq_client", "get_redis", "redis_url"]
+__all__ = ["DEFAULT_URL", "as_taskq_client", "client_from_url", "cluster_node_url", "get_redis",
+           "redis_url"]

@@ -42,10 +42,10 @@ LOG_NAME = "redis.log"
 
 def redis_answers(url: str, timeout: float = 0.5) -> bool:
     """True when a PING to ``url`` succeeds; any error (bad URL too) is False."""
+    from .connection import client_from_url
+
     try:
-        client = redis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout
-        )
+        client = client_from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         try:
             return bool(client.ping())
         finally:

@@ -239,58 +239,63 @@ class DashboardKeys:
 class TaskDriverKeys:
     """Projects, task types and agent sessions of the TaskDriver dialect. A
     project's tasks live in its own engine queue (taskq.projects.queue_name),
-    so they use that queue's keys."""
+    so they use that queue's keys. Every key carries the ``{td}`` hash tag,
+    so the MULTIs that create a project or a session touch one slot."""
 
     prefix: str
 
     @property
+    def base(self) -> str:
+        return f"{self.prefix}:{{td}}:"
+
+    @property
     def projects(self) -> str:
         """Zset: project id -> created ms (listing order)."""
-        return f"{self.prefix}:td:projects"
+        return f"{self.base}projects"
 
     def project(self, project_id: str) -> str:
         """Hash: one project's fields and config."""
-        return f"{self.prefix}:td:project:{project_id}"
+        return f"{self.base}project:{project_id}"
 
     @property
     def project_names(self) -> str:
         """Hash: project name -> id (names are unique)."""
-        return f"{self.prefix}:td:project-names"
+        return f"{self.base}project-names"
 
     def task_types(self, project_id: str) -> str:
         """Zset: a project's task type ids -> created ms."""
-        return f"{self.prefix}:td:project:{project_id}:types"
+        return f"{self.base}project:{project_id}:types"
 
     def type_names(self, project_id: str) -> str:
         """Hash: task type name -> id, per project (names are unique in a project)."""
-        return f"{self.prefix}:td:project:{project_id}:type-names"
+        return f"{self.base}project:{project_id}:type-names"
 
     def task_type(self, type_id: str) -> str:
         """String: one task type as JSON."""
-        return f"{self.prefix}:td:type:{type_id}"
+        return f"{self.base}type:{type_id}"
 
     @property
     def reaper(self) -> str:
         """Zset: project id -> ms when its reaper runs next."""
-        return f"{self.prefix}:td:reaper"
+        return f"{self.base}reaper"
 
     @property
     def reaped(self) -> str:
         """Hash: project id -> ms when its reaper last ran."""
-        return f"{self.prefix}:td:reaped"
+        return f"{self.base}reaped"
 
     def agent_lock(self, project_id: str, agent: str) -> str:
         """String with a TTL: held while one next-task call of this agent runs."""
-        return f"{self.prefix}:td:agent-lock:{project_id}:{agent}"
+        return f"{self.base}agent-lock:{project_id}:{agent}"
 
     def session(self, token_hash: str) -> str:
         """Hash with a TTL: one agent session, by sha256 of its token."""
-        return f"{self.prefix}:td:session:{token_hash}"
+        return f"{self.base}session:{token_hash}"
 
     @property
     def sessions(self) -> str:
         """Zset: sha256 of session token -> expiry ms (active session count)."""
-        return f"{self.prefix}:td:sessions"
+        return f"{self.base}sessions"
 
 
 @lru_cache(maxsize=4096)

@@ -18,8 +18,8 @@ import threading
 import time
 import urllib.request
 
-import redis
 
+from taskq.connection import client_from_url
 from taskq.keys import DEFAULT_PREFIX
 
 ADMIN_KEY_NAME = "local-admin"
@@ -40,7 +40,7 @@ def first_admin_key(url: str, env: dict) -> str:
     """The line to print about the admin key: the key itself on a fresh store,
     else how to make one."""
     prefix = env.get("TASKQ_PREFIX") or DEFAULT_PREFIX
-    client = redis.Redis.from_url(url, decode_responses=True)
+    client = client_from_url(url)
     try:
         if not client.set(marker_key(prefix), str(int(time.time())), nx=True):
             return (f"way in   the admin API key was printed on the first start; "

@@ -144,6 +144,8 @@ def _slice_limit(redis) -> float:
     """WAIT_SLICE, kept under the client's socket timeout (a blocking call
     that outlasts it fails as a timed-out connection)."""
     pool = getattr(redis, "connection_pool", None)
+    if pool is None and hasattr(redis, "get_default_node"):  # a cluster: its nodes' settings
+        pool = getattr(redis.get_default_node().redis_connection, "connection_pool", None)
     kwargs = getattr(pool, "connection_kwargs", None) or {}
     # redis-py 8 sets 5 s unless told otherwise; from_url keeps it as orig_*
     socket_timeout = kwargs.get("socket_timeout", kwargs.get("orig_socket_timeout"))

@@ -1,12 +1,17 @@
 """Shared fixtures: a real Redis (TASKQ_TEST_REDIS_URL, set by scripts/test),
 and a fresh key prefix per test so tests never collide and clean up after
-themselves without flushing a server they do not own."""
+themselves without flushing a server they do not own.
+
+TASKQ_TEST_CLUSTER=1 runs the same tests on a Redis Cluster: the one named
+by TASKQ_TEST_REDIS_URL when it is a ``redis+cluster://`` URL, else a local
+3-master cluster started for the session (taskq.local_cluster). ``r`` is then
+a TaskqCluster; tests about one plain Redis are marked ``single_redis`` and
+skipped."""
 
 from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections import Counter
 
 import pytest
@@ -14,18 +19,47 @@ import redis
 from redis.client import Pipeline
 
 from taskq import Keys, Queue
+from taskq.connection import client_from_url, cluster_node_url
+
+from redis_clients import fresh_prefix
 
 REDIS_URL = os.environ.get("TASKQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+ON_CLUSTER = os.environ.get("TASKQ_TEST_CLUSTER", "") == "1"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "single_redis: about one plain Redis server; "
+                                       "skipped when TASKQ_TEST_CLUSTER=1")
+    config.addinivalue_line("markers", "rq_worker: runs RQ's own `rq worker` machinery, which "
+                                       "does not run on a Redis Cluster; skipped when "
+                                       "TASKQ_TEST_CLUSTER=1")
+
+
+def pytest_collection_modifyitems(config, items):
+    if ON_CLUSTER:
+        skip = pytest.mark.skip(reason="about one plain Redis (TASKQ_TEST_CLUSTER=1)")
+        for item in items:
+            if "single_redis" in item.keywords or "rq_worker" in item.keywords:
+                item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    return REDIS_URL
+    global REDIS_URL
+    if ON_CLUSTER and cluster_node_url(REDIS_URL) is None:
+        from taskq.local_cluster import LocalCluster
+
+        with LocalCluster() as cluster:
+            REDIS_URL = cluster.url
+            os.environ["TASKQ_TEST_REDIS_URL"] = cluster.url
+            yield cluster.url
+        return
+    yield REDIS_URL
 
 
 @pytest.fixture
 def r(redis_url):
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = client_from_url(redis_url)
     try:
         client.ping()
     except redis.ConnectionError:
@@ -36,11 +70,7 @@ def r(redis_url):
 
 @pytest.fixture
 def prefix(r):
-    p = f"tqtest-{uuid.uuid4().hex[:10]}"
-    yield p
-    keys = list(r.scan_iter(match=f"{p}:*", count=1000))
-    for i in range(0, len(keys), 500):
-        r.delete(*keys[i:i + 500])
+    yield from fresh_prefix(r)
 
 
 @pytest.fixture
@@ -77,7 +107,10 @@ def wait_for():
 
 @pytest.fixture
 def counted(redis_url, monkeypatch):
-    """A client of its own that counts every command it sends, pipelined or not."""
+    """A client of its own that counts every command it sends, pipelined or not
+    (one plain Redis client: the cost tests using it are skipped on a cluster)."""
+    if ON_CLUSTER:
+        pytest.skip("counts the commands of one plain Redis client")
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     counts: Counter = Counter()
     send = client.execute_command

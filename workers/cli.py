@@ -54,6 +54,10 @@ def _wrong_redis(url: str | None, exc: Exception) -> None:
 def client_for(url: str | None):
     """The Redis client of a long-running process: connecting gives up after
     CONNECT_TIMEOUT (an unreachable host must not hang it), then it retries."""
+    from taskq.connection import client_from_url, cluster_node_url
+
+    if url is not None and cluster_node_url(url) is not None:
+        return client_from_url(url, socket_connect_timeout=CONNECT_TIMEOUT)
     client = redis_client(url)
     client.connection_pool.connection_kwargs.setdefault("socket_connect_timeout", CONNECT_TIMEOUT)
     return client

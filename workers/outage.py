@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import redis
 
+from taskq.connection import cluster_node_url
 from taskq.embedded import display_url
 
 OUTAGE_ERRORS = (redis.ConnectionError, redis.TimeoutError)
@@ -34,7 +35,7 @@ class WrongRedis(Exception):
     waiting will not help, the setting must change."""
 
 MAX_DELAY = 10.0
-URL_SCHEMES = ("redis", "rediss", "unix")
+URL_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
 
 
 class Outage:
@@ -131,11 +132,12 @@ def url_problem(url: str) -> str | None:
     except ValueError as exc:
         return str(exc)
     if parts.scheme not in URL_SCHEMES:
-        return "expected redis://[[user]:password@]host[:port][/db], rediss://... or unix:///path"
+        return ("expected redis://[[user]:password@]host[:port][/db], rediss://..., "
+                "redis+cluster://host:port or unix:///path")
     if parts.scheme == "unix" and not parts.path:
         return "expected a socket path, as in unix:///run/redis.sock"
     try:
-        redis.Redis.from_url(url)  # parses only; connects on first use
+        redis.Redis.from_url(cluster_node_url(url) or url)  # parses only; connects on first use
     except ValueError as exc:
         return f"{exc}"
     return None

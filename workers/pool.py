@@ -35,6 +35,7 @@ from typing import Any
 import redis
 
 from taskq import Keys, Lease, __version__
+from taskq.cluster import same_slot
 from taskq.deps import drain_outbox
 from taskq.ids import new_token
 from taskq.lease import WORKER_LEASE, claim_args, complete_and_claim, leases_from_claim, renew_many
@@ -101,7 +102,9 @@ class PoolWorker:
         who = f"worker {self.worker_id}"
         self.outage = Outage(log, who, url)
         self.activity = Activity(log, who)
-        self._wake_keys = [self.keys.queue(q).wake for q in self.queues]
+        # one BLPOP waits on one slot of a cluster: there, the queues sharing the
+        # first one's slot wake it, the others are seen within WAKE_TIMEOUT
+        self._wake_keys = same_slot(self.redis, [self.keys.queue(q).wake for q in self.queues])
         self.handlers = handlers
         self._published_after: int | None = None  # outage.ended when last published
 

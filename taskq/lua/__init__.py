@@ -18,6 +18,8 @@ from redis.client import Pipeline
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
+from taskq.cluster import SlotPipeline
+
 LUA_DIR = Path(__file__).parent
 _INCLUDE_RE = re.compile(r'^--- @include "([^"]+)"\s*$', re.MULTILINE)
 _NAME_RE = re.compile(r"^(?P<verb>[a-z_]+)-(?P<numkeys>\d+)\.lua$")
@@ -83,7 +85,7 @@ def call(client, verb: str, queue_keys, *args):
     :func:`execute`): redis-py's own script handling would add a SCRIPT
     EXISTS round trip to every pipeline."""
     s = script(verb)
-    if isinstance(client, Pipeline):
+    if isinstance(client, (Pipeline, SlotPipeline)):
         return client.evalsha(s.sha, s.numkeys, *queue_keys.script_keys, *args)
     return s(client, queue_keys.script_keys, args)
 

@@ -24,11 +24,14 @@ def _text(v) -> str:
 
 
 def publish(redis, reg: Registry | None = None, prefix: str | None = None) -> int:
-    """Publish ``reg``'s handlers and namespace descriptions (one MULTI)."""
+    """Publish ``reg``'s handlers and namespace descriptions: two HSETs in
+    one round trip, each atomic on its own (the two hashes live in different
+    slots of a cluster; a reader between them sees a handler a moment before
+    its namespace's description, which is harmless)."""
     reg = _process if reg is None else reg
     wk = WorkflowKeys(prefix or DEFAULT_PREFIX)
     handlers = reg.handlers()
-    pipe = redis.pipeline(transaction=True)
+    pipe = redis.pipeline(transaction=False)
     if handlers:
         pipe.hset(wk.handlers, mapping={
             h.full_name: json.dumps(h.to_dict(), separators=(",", ":")) for h in handlers})

@@ -12,7 +12,7 @@ from apihelpers import bearer
 from test_taskdriver_support import login, next_task, ok, plain_tasks, plain_type, project
 
 from api.auth import create_api_key
-from taskq.keys import ApiKeys
+from taskq.keys import ApiKeys, TaskDriverKeys
 
 TOKEN = "metrics-token-5b1e0c6f"
 
@@ -43,7 +43,7 @@ def test_an_anonymous_scrape_never_shows_a_project_id(client, busy):
 
 
 def test_a_deleted_projects_queue_is_labelled_without_its_id(client, admin, busy, r, prefix):
-    r.delete(f"{prefix}:td:project:{busy['id']}")               # the record is gone, the queue is not
+    r.delete(TaskDriverKeys(prefix).project(busy['id']))             # the record is gone, the queue is not
     body = _scrape(client).get_data(as_text=True)
     assert busy["id"] not in body and 'queue="project:unknown-' in body
 

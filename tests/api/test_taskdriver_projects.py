@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 
+from taskq.keys import TaskDriverKeys
+
 from apihelpers import bearer
 from test_taskdriver_support import TEMPLATE, VARIABLES, login, ok, project, task, task_type
 
@@ -210,5 +212,5 @@ def test_a_session_reads_its_own_project_only(client, admin):
 
 def test_a_name_left_by_a_half_made_project_is_taken_over(client, admin, r, prefix):
     p = project(client, admin, "orphan")
-    r.delete(f"{prefix}:td:project:{p['id']}")                 # as if a create died half-way
+    r.delete(TaskDriverKeys(prefix).project(p["id"]))                 # as if a create died half-way
     assert project(client, admin, "orphan")["id"] != p["id"]

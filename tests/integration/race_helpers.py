@@ -8,6 +8,8 @@ import time
 
 import redis
 
+from taskq.connection import client_from_url
+
 from taskq import Queue
 from taskq.keys import STATUSES
 
@@ -103,4 +105,4 @@ def run_threads(targets, timeout: float = 30) -> None:
 def own_client(url: str) -> redis.Redis:
     """A client with its own connection pool, so racing threads really
     arrive at Redis concurrently instead of queueing for one connection."""
-    return redis.Redis.from_url(url, decode_responses=True)
+    return client_from_url(url)

@@ -1,6 +1,7 @@
 """The Python API works with whatever redis-py client the caller has: the
 redis-py default (replies as bytes), a decoding one, one over a pool the
-caller built, RESP3, a unix socket, a password-protected user."""
+caller built, RESP3, a unix socket, a password-protected user, a plain
+RedisCluster. About one plain Redis: skipped on a cluster run."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ from taskq.projects import ProjectStore
 from taskq.task_types import TaskTypeStore
 from taskq.webhooks import WebhookStore
 from taskq.worker_registry import WorkerRegistry
+
+pytestmark = pytest.mark.single_redis
 
 CLIENTS = {
     "plain": lambda url: redis.Redis.from_url(url),
@@ -280,7 +283,7 @@ def _cluster_port() -> int:
             return port
 
 
-def test_a_cluster_client_is_refused_up_front():
+def test_a_cluster_client_works_through_a_decoding_twin():
     port = _cluster_port()
     with spawned_redis("--port", str(port), "--cluster-enabled", "yes"):
         node = redis.Redis(port=port)
@@ -289,9 +292,16 @@ def test_a_cluster_client_is_refused_up_front():
         _until(lambda: node.execute_command("CLUSTER INFO")["cluster_state"] == "ok")
         for decode in (True, False):
             cluster = RedisCluster(host="127.0.0.1", port=port, decode_responses=decode)
-            with pytest.raises(TypeError, match="RedisCluster"):
-                Queue("x", redis=cluster)
-            with pytest.raises(TypeError, match="RedisCluster"):
-                claim(cluster, Keys(), ["x"])
+            twin = as_taskq_client(cluster)
+            assert twin is as_taskq_client(cluster) and twin is not cluster
+            assert twin.encoder.decode_responses
+            q = Queue("x", redis=cluster, prefix=f"plain-{decode}")
+            task = q.enqueue("job", args=[1])
+            (lease,) = claim(cluster, Keys(f"plain-{decode}"), ["x"])
+            assert lease.id == task.id
+            lease.complete({"ok": True})
+            assert get_task(task.id, redis=cluster, prefix=f"plain-{decode}").status == "completed"
+            raw = cluster.hget(Keys(f"plain-{decode}").queue("x").task(task.id), "status")
+            assert raw == ("completed" if decode else b"completed")  # the caller's client as it was
             cluster.close()
         node.close()

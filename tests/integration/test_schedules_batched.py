@@ -10,6 +10,8 @@ import threading
 
 import redis
 
+from taskq.connection import client_from_url
+
 from taskq import Keys
 from taskq.options import build_spec
 from taskq.schedules import firing, timing
@@ -52,7 +54,7 @@ def test_racing_schedulers_fire_thousands_of_due_schedules_once_each_in_batches(
     totals = []
 
     def scheduler():
-        client = redis.Redis.from_url(redis_url, decode_responses=True)
+        client = client_from_url(redis_url)
         barrier.wait()
         while True:
             counts = firing.fire_due(client, prefix)

@@ -6,6 +6,8 @@ import threading
 
 import redis
 
+from taskq.connection import client_from_url
+
 from taskq.schedules import deliver, fire_due, publish
 from taskq.schedules.firing import RUNS_KEPT
 
@@ -34,7 +36,7 @@ def test_three_racing_schedulers_fire_each_due_time_exactly_once(sched, q, prefi
         totals = []
 
         def scheduler():
-            client = redis.Redis.from_url(redis_url, decode_responses=True)
+            client = client_from_url(redis_url)
             barrier.wait()
             for _ in range(3):
                 totals.append(fire_due(client, prefix))

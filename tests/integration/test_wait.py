@@ -11,11 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-import redis as redis_lib
 
 from taskq import (Queue, Task, TaskCancelled, TaskFailed, TaskNotFound, TaskqError,
                    WaitTimeout)
 from taskq import waiting
+
+from redis_clients import client_from_url, plain_client
 
 ROOT = Path(__file__).resolve().parents[2]
 T = "tests.workers.pool_tasks"
@@ -37,9 +38,9 @@ class Waiter(threading.Thread):
         self.ended_at = time.monotonic()
 
 
-class SpyRedis(redis_lib.Redis):
-    """A client that counts the blocking calls it is about to make, alone
-    or in a pipeline."""
+class Spy:
+    """Mixed into a client: counts the blocking calls it is about to make,
+    alone or in a pipeline."""
 
     def blmove(self, *args, **kwargs):
         self.blocking.release()
@@ -59,7 +60,8 @@ class SpyRedis(redis_lib.Redis):
 @pytest.fixture
 def spy_queue(redis_url, prefix):
     def make(**client_options) -> Queue:
-        client = SpyRedis.from_url(redis_url, **client_options)
+        client = client_from_url(redis_url, **client_options)
+        client.__class__ = type("Spy" + type(client).__name__, (Spy, type(client)), {})
         client.blocking = threading.Semaphore(0)
         made.append(client)
         return Queue("default", redis=client, prefix=prefix)
@@ -302,7 +304,7 @@ def test_a_waiter_on_a_client_without_decode_responses(q, redis_url, prefix, no_
     # The queue decodes through its own twin of the plain client
     # (taskq.connection), so there is no spy to say when the waiter blocks:
     # give it a moment instead.
-    plain = redis_lib.Redis.from_url(redis_url)
+    plain = plain_client(redis_url)
     raw_q = Queue("default", redis=plain, prefix=prefix)
     t = q.enqueue("f")
     w = Waiter(raw_q, t.id)

@@ -22,6 +22,8 @@ from workers.rq_worker import rq_job_id, task_id_of
 ROOT = Path(__file__).resolve().parents[2]
 T = "tests.workers.tasks"
 
+pytestmark = pytest.mark.rq_worker
+
 
 # -- helpers -------------------------------------------------------------------
 def wait_for(cond, timeout: float = 10.0, what: str = "condition", procs=()):

@@ -88,8 +88,10 @@ def test_taskq_worker_publishes_what_the_web_side_then_lists_and_runs(r, prefix,
 
 @pytest.mark.parametrize("command", [
     taskq_worker("default", "workflows"),
-    rq_worker("TaskqSimpleWorker", "wf-simple-bad", "workflows"),
-    rq_worker("TaskqPoolWorker", "wf-pool-bad", "workflows"),
+    pytest.param(rq_worker("TaskqSimpleWorker", "wf-simple-bad", "workflows"),
+                 marks=pytest.mark.rq_worker),
+    pytest.param(rq_worker("TaskqPoolWorker", "wf-pool-bad", "workflows"),
+                 marks=pytest.mark.rq_worker),
 ], ids=["taskq-worker", "rq-simple", "rq-pool"])
 def test_a_worker_refuses_to_start_when_step_code_does_not_import(r, prefix, redis_url,
                                                                    handlers_dir, command):
@@ -109,6 +111,7 @@ def test_a_worker_not_serving_workflows_neither_checks_nor_publishes(r, prefix, 
     assert names(r, prefix) == []
 
 
+@pytest.mark.rq_worker
 @pytest.mark.parametrize("cls", ["TaskqSimpleWorker", "TaskqPoolWorker"])
 def test_rq_worker_classes_publish_at_start(r, prefix, redis_url, handlers_dir, cls):
     name = f"wf-{cls}-{prefix}"

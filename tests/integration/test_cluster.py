@@ -1,0 +1,94 @@
+"""taskq on a 3-master Redis Cluster: a queue's keys live in one slot,
+queues spread over the masters, a cross-queue dependency between two
+masters resolves, and a plain pool worker drains queues on every master.
+
+Runs on the cluster of a TASKQ_TEST_CLUSTER=1 run, else on a local cluster
+started for this module (taskq.local_cluster, a few seconds)."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from taskq import Keys, Queue
+from taskq.cluster import TaskqCluster, is_cluster
+from taskq.connection import as_taskq_client, client_from_url, cluster_node_url
+from taskq.deps import drain_outbox
+from taskq.local_cluster import LocalCluster
+from taskq.worker_registry import WorkerRegistry
+from workers.pool import PoolWorker
+
+from redis_clients import fresh_prefix
+
+T = "tests.workers.pool_tasks"
+QUEUES = ["a", "b", "c", "d", "e", "f"]
+
+
+@pytest.fixture(scope="module")
+def cluster_url(redis_url):
+    if cluster_node_url(redis_url) is not None:
+        yield redis_url
+        return
+    with LocalCluster() as local:
+        yield local.url
+
+
+@pytest.fixture
+def cr(cluster_url):
+    client = client_from_url(cluster_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def cprefix(cr):
+    yield from fresh_prefix(cr, "tqcl")
+
+
+def master_of(client, key: str) -> str:
+    return client.nodes_manager.get_node_from_slot(client.keyslot(key)).name
+
+
+def test_a_queues_keys_share_one_slot_and_queues_spread_over_the_masters(cr, cprefix):
+    assert isinstance(cr, TaskqCluster) and len(cr.get_primaries()) >= 3
+    masters = set()
+    for name in QUEUES:
+        q = Queue(name, redis=cr, prefix=cprefix)
+        first = q.enqueue("job", args=[1], tags=["x"], dedupe_key="k", concurrency_key="c")
+        q.enqueue("job", depends_on=[first.id], delay=60)
+        [lease] = q.claim(worker="w1")
+        lease.log("hello")
+        slots = {cr.keyslot(k) for k in cr.scan_iter(match=q.qkeys.pattern, count=1000)}
+        assert slots == {cr.keyslot(q.qkeys.meta)}, name  # task, log, tag, dedupe, held... one slot
+        masters.add(master_of(cr, q.qkeys.meta))
+    assert len(masters) == 3
+
+
+def test_a_dependency_in_a_queue_on_another_master_releases_its_dependent(cr, cprefix):
+    upstream, downstream = Queue("a", redis=cr, prefix=cprefix), Queue("c", redis=cr, prefix=cprefix)
+    assert master_of(cr, upstream.qkeys.meta) != master_of(cr, downstream.qkeys.meta)
+    dep = upstream.enqueue("job")
+    child = downstream.enqueue("job", depends_on=[dep.id])
+    assert downstream.get(child.id).status == "blocked"
+    [lease] = upstream.claim()
+    lease.complete({"ok": True})
+    drain_outbox(cr, Keys(cprefix), "a")  # the idempotent follow-up to the other slot
+    assert downstream.get(child.id).status == "queued"
+
+
+def test_a_pool_worker_drains_queues_on_every_master_and_is_registered(cr, cprefix):
+    queues = [Queue(n, redis=cr, prefix=cprefix) for n in QUEUES]
+    ids = [q.enqueue(f"{T}:now").id for q in queues for _ in range(5)]
+    w = PoolWorker(cr, QUEUES, concurrency=2, prefix=cprefix)
+    w.run(burst=True)
+    assert all(q.get(i).status == "completed" for q in queues for i in ids if i.startswith(q.name + ":"))
+    assert w.worker_id in {info.id for info in WorkerRegistry(cr, Keys(cprefix)).all()}
+
+
+def test_a_plain_cluster_client_is_given_a_decoding_twin(cluster_url, cprefix):
+    plain = redis.RedisCluster.from_url(cluster_node_url(cluster_url))
+    twin = as_taskq_client(plain)
+    assert is_cluster(twin) and twin is as_taskq_client(plain) and twin.encoder.decode_responses
+    t = Queue("b", redis=plain, prefix=cprefix).enqueue("job")
+    assert t.id.startswith("b:")
+    plain.close()

@@ -1,0 +1,30 @@
+"""Clients of the kind the test Redis URL names (one Redis or a cluster),
+for tests that make their own rather than use the ``r`` fixture."""
+
+from __future__ import annotations
+
+import uuid
+
+import redis
+
+from taskq.connection import client_from_url, cluster_node_url
+
+__all__ = ["client_from_url", "fresh_prefix", "plain_client"]
+
+
+def plain_client(url: str, **kwargs):
+    """A client that does not decode replies (the redis-py default), of the
+    kind ``url`` names: redis.Redis, or a plain RedisCluster."""
+    node_url = cluster_node_url(url)
+    if node_url is not None:
+        return redis.RedisCluster.from_url(node_url, **kwargs)
+    return redis.Redis.from_url(url, **kwargs)
+
+
+def fresh_prefix(client, head: str = "tqtest"):
+    """Yield a new key prefix, then delete every key under it (a fixture body)."""
+    p = f"{head}-{uuid.uuid4().hex[:10]}"
+    yield p
+    keys = list(client.scan_iter(match=f"{p}:*", count=1000))
+    for i in range(0, len(keys), 500):
+        client.delete(*keys[i:i + 500])
