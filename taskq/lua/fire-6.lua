@@ -30,20 +30,25 @@ local mode, kept, event = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local now = now_ms()
 
 local function record(rkey, run_id, outcome, queue)
-  redis.call('LPUSH', rkey, run_id .. '|' .. now .. '|' .. outcome .. '|' .. (queue or ''))
-  redis.call('LTRIM', rkey, 0, kept - 1)
+  if redis.call('LPUSH', rkey, run_id .. '|' .. now .. '|' .. outcome .. '|' .. (queue or '')) > kept then
+    redis.call('LTRIM', rkey, 0, kept - 1)
+  end
 end
 
 local function fire(id, expected, nxt, skip)
   local skey = KEYS[1] .. id
   local rkey = KEYS[4] .. id
-  local state = redis.call('HMGET', skey, 'status', 'due')
-  local status = state[1]
+  -- everything a fire reads, in one HMGET; what it writes, in one HSET at the end
+  local f = redis.call('HMGET', skey, 'status', 'due', 'queue', 'payload', 'priority',
+    'max_retries', 'backoff_strategy', 'concurrency_key', 'dedupe_key', 'dedupe_window_seconds',
+    'runs_total')
+  local status = f[1]
   if not status then return {-1} end
+  local set = {}
   local run_id
   if mode == 'due' then
     if status ~= 'active' then return {0, 'inactive'} end
-    if state[2] ~= expected then return {0, 'moved'} end
+    if f[2] ~= expected then return {0, 'moved'} end
     if tonumber(expected) > now then return {0, 'early'} end
     if nxt == '' then
       local before = listed_as(skey)
@@ -51,12 +56,13 @@ local function fire(id, expected, nxt, skip)
       redis.call('ZREM', due_key, id)
       relist(listing_key, id, redis.call('HGET', skey, 'created_at'), before, listed_as(skey))
     else
-      redis.call('HSET', skey, 'due', nxt)
+      set = {'due', nxt}
       redis.call('ZADD', due_key, nxt, id)
     end
     run_id = 'd' .. expected
     if skip == '1' then
-      record(rkey, run_id, 'skipped', redis.call('HGET', skey, 'queue'))
+      if #set > 0 then redis.call('HSET', skey, unpack(set)) end
+      record(rkey, run_id, 'skipped', f[3])
       return {1, run_id, now, 'skipped'}
     end
   else
@@ -65,21 +71,26 @@ local function fire(id, expected, nxt, skip)
     run_id = 'n' .. redis.call('HINCRBY', skey, 'seq', 1)
   end
 
-  local f = redis.call('HMGET', skey, 'queue', 'payload', 'priority', 'max_retries',
-    'backoff_strategy', 'concurrency_key', 'dedupe_key', 'dedupe_window_seconds', 'runs_total')
-  if f[7] and f[7] ~= '' and f[8] and f[8] ~= '' then
-    local dkey = KEYS[5] .. f[7]
-    if not redis.call('SET', dkey, run_id, 'NX', 'PX', tonumber(f[8]) * 1000) then
-      record(rkey, run_id, 'deduplicated', f[1])
+  local queue, payload = f[3], f[4]
+  if f[9] and f[9] ~= '' and f[10] and f[10] ~= '' then
+    local dkey = KEYS[5] .. f[9]
+    if not redis.call('SET', dkey, run_id, 'NX', 'PX', tonumber(f[10]) * 1000) then
+      if #set > 0 then redis.call('HSET', skey, unpack(set)) end
+      record(rkey, run_id, 'deduplicated', queue)
       return {1, run_id, now, 'deduplicated'}
     end
   end
   local entry = redis.call('XADD', outbox_key, '*', 'sid', id, 'run', run_id, 'at', now,
-    'queue', f[1], 'payload', f[2], 'priority', f[3] or '', 'max_retries', f[4] or '',
-    'backoff_strategy', f[5] or '', 'concurrency_key', f[6] or '', 'event', event)
-  redis.call('HSET', skey, 'last_run_at', now, 'runs_total', tonumber(f[9] or '0') + 1)
-  record(rkey, run_id, 'created', f[1])
-  return {1, run_id, now, 'created', entry, f[1], f[2], f[3] or '', f[4] or '', f[5] or '', f[6] or ''}
+    'queue', queue, 'payload', payload, 'priority', f[5] or '', 'max_retries', f[6] or '',
+    'backoff_strategy', f[7] or '', 'concurrency_key', f[8] or '', 'event', event)
+  set[#set + 1] = 'last_run_at'
+  set[#set + 1] = now
+  set[#set + 1] = 'runs_total'
+  set[#set + 1] = tonumber(f[11] or '0') + 1
+  redis.call('HSET', skey, unpack(set))
+  record(rkey, run_id, 'created', queue)
+  return {1, run_id, now, 'created', entry, queue, payload, f[5] or '', f[6] or '', f[7] or '',
+    f[8] or ''}
 end
 
 local out = {}
