@@ -28,12 +28,24 @@ from typing import Any
 
 from redis.cluster import RedisCluster
 from redis.commands.core import CoreCommands
+from redis.connection import Connection
 from redis.exceptions import (AskError, ClusterDownError, ConnectionError, MovedError,
                               NoScriptError, RedisClusterException, TryAgainError)
 
 REDIRECTS = (MovedError, AskError, TryAgainError, ClusterDownError)
 """Replies that mean "not run here": safe to send again after a refresh."""
 ATTEMPTS = 3
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+"""Cluster URL schemes and the node URL scheme redis-py is given for each."""
+
+
+def node_url(url: str) -> str:
+    """``url`` with a cluster scheme (``redis+cluster://``) turned into the
+    node URL redis-py takes; any other URL as given."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.lower() in CLUSTER_SCHEMES:
+        return f"{CLUSTER_SCHEMES[scheme.lower()]}://{rest}"
+    return url
 
 
 class TaskqCluster(RedisCluster):
@@ -41,6 +53,20 @@ class TaskqCluster(RedisCluster):
     As for any RedisCluster, ``pipeline()`` without ``transaction=True`` is
     not a transaction (redis-py's own multi-key commands rely on that); the
     engine always says which it wants."""
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs) -> "TaskqCluster":
+        """As RedisCluster's, taking taskq's ``redis+cluster://`` URLs too:
+        ``rq worker --connection-class taskq.cluster.TaskqCluster`` builds
+        its client this way from ``--url`` / RQ_REDIS_URL."""
+        return super().from_url(node_url(url), **kwargs)
+
+    @property
+    def connection_pool(self) -> "NodeSettings":
+        """What RQ reads from ``connection.connection_pool`` (the settings
+        and class of new connections), which a RedisCluster has not: RQ's
+        own Worker class, as ``rq info`` builds it, reads it."""
+        return NodeSettings(self)
 
     def pipeline(self, transaction: bool | None = None, shard_hint: Any = None) -> "SlotPipeline":
         return SlotPipeline(self, transaction=bool(transaction))
@@ -60,17 +86,18 @@ class TaskqCluster(RedisCluster):
             raise
 
 
+class NodeSettings:
+    """A cluster's stand-in for a pool: ``connection_kwargs`` is the dict
+    node clients are made with (changes reach nodes connected later),
+    ``connection_class`` their connections' class."""
+
+    def __init__(self, cluster: RedisCluster):
+        self.connection_kwargs = cluster.nodes_manager.connection_kwargs
+        self.connection_class = self.connection_kwargs.get("connection_class", Connection)
+
+
 def is_cluster(client: Any) -> bool:
     return isinstance(client, RedisCluster)
-
-
-def same_slot(client: Any, keys: list[str]) -> list[str]:
-    """The keys among ``keys`` that share the first one's slot (all of them
-    on one Redis): what one blocking call (BLPOP) may wait on in a cluster."""
-    if not is_cluster(client) or len(keys) < 2:
-        return list(keys)
-    first = client.keyslot(keys[0])
-    return [k for k in keys if client.keyslot(k) == first]
 
 
 class SlotPipeline(CoreCommands):
@@ -223,4 +250,5 @@ def cluster_from_url(url: str, **kwargs) -> TaskqCluster:
     return TaskqCluster.from_url(url, **kwargs)
 
 
-__all__ = ["SlotPipeline", "TaskqCluster", "cluster_from_url", "is_cluster", "same_slot"]
+__all__ = ["CLUSTER_SCHEMES", "SlotPipeline", "TaskqCluster", "cluster_from_url", "is_cluster",
+           "node_url"]

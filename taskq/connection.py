@@ -29,12 +29,10 @@ from redis.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.connection import BlockingConnectionPool, ConnectionPool
 from redis.sentinel import SentinelConnectionPool
 
-from .cluster import SlotPipeline, TaskqCluster
+from .cluster import CLUSTER_SCHEMES, SlotPipeline, TaskqCluster, node_url
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
-CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
-"""Cluster URL schemes and the node URL scheme redis-py is given for each."""
 CLUSTER_SETTING = "TASKQ_REDIS_CLUSTER"
 
 _POOL_OWNED = ("maint_notifications_pool_handler", "oss_cluster_maint_notifications_handler")
@@ -48,9 +46,9 @@ def redis_url() -> str:
 
 def cluster_node_url(url: str) -> str | None:
     """The node URL to give RedisCluster when ``url`` names a cluster, else None."""
-    scheme, sep, rest = url.partition("://")
-    if sep and scheme.lower() in CLUSTER_SCHEMES:
-        return f"{CLUSTER_SCHEMES[scheme.lower()]}://{rest}"
+    scheme = url.partition("://")[0].lower()
+    if scheme in CLUSTER_SCHEMES:
+        return node_url(url)
     if os.environ.get(CLUSTER_SETTING, "").strip().lower() in ("1", "true", "yes", "on"):
         return url
     return None

@@ -6,7 +6,8 @@ TASKQ_TEST_CLUSTER=1 runs the same tests on a Redis Cluster: the one named
 by TASKQ_TEST_REDIS_URL when it is a ``redis+cluster://`` URL, else a local
 3-master cluster started for the session (taskq.local_cluster). ``r`` is then
 a TaskqCluster; tests about one plain Redis are marked ``single_redis`` and
-skipped."""
+skipped. The `rq` commands tests start reach the cluster through
+RQ_CONNECTION_CLASS=taskq.cluster.TaskqCluster, as a user's would."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from redis.client import Pipeline
 from taskq import Keys, Queue
 from taskq.connection import client_from_url, cluster_node_url
 
-from redis_clients import fresh_prefix
+from redis_clients import fresh_prefix, plain_client
 
 REDIS_URL = os.environ.get("TASKQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ON_CLUSTER = os.environ.get("TASKQ_TEST_CLUSTER", "") == "1"
@@ -30,22 +31,25 @@ ON_CLUSTER = os.environ.get("TASKQ_TEST_CLUSTER", "") == "1"
 def pytest_configure(config):
     config.addinivalue_line("markers", "single_redis: about one plain Redis server; "
                                        "skipped when TASKQ_TEST_CLUSTER=1")
-    config.addinivalue_line("markers", "rq_worker: runs RQ's own `rq worker` machinery, which "
-                                       "does not run on a Redis Cluster; skipped when "
-                                       "TASKQ_TEST_CLUSTER=1")
 
 
 def pytest_collection_modifyitems(config, items):
     if ON_CLUSTER:
         skip = pytest.mark.skip(reason="about one plain Redis (TASKQ_TEST_CLUSTER=1)")
         for item in items:
-            if "single_redis" in item.keywords or "rq_worker" in item.keywords:
+            if "single_redis" in item.keywords:
                 item.add_marker(skip)
+
+
+RQ_CLUSTER_CLASS = "taskq.cluster.TaskqCluster"
+"""What ``rq`` is told (RQ_CONNECTION_CLASS) to reach a cluster with."""
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     global REDIS_URL
+    if ON_CLUSTER:  # every `rq` command a test starts reaches the cluster
+        os.environ["RQ_CONNECTION_CLASS"] = RQ_CLUSTER_CLASS
     if ON_CLUSTER and cluster_node_url(REDIS_URL) is None:
         from taskq.local_cluster import LocalCluster
 
@@ -64,6 +68,14 @@ def r(redis_url):
         client.ping()
     except redis.ConnectionError:
         pytest.fail(f"no Redis at {redis_url}: run the tests with scripts/test")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def raw(redis_url):
+    """A client as RQ uses it (bytes: RQ's job hashes hold pickles)."""
+    client = plain_client(redis_url)
     yield client
     client.close()
 

@@ -3,13 +3,24 @@ for tests that make their own rather than use the ``r`` fixture."""
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import redis
 
 from taskq.connection import client_from_url, cluster_node_url
 
-__all__ = ["client_from_url", "fresh_prefix", "plain_client"]
+__all__ = ["child_env", "client_from_url", "fresh_prefix", "plain_client"]
+
+
+def child_env(**extra: str) -> dict:
+    """The environment for a worker process a test starts: this one's without
+    its TASKQ_/RQ_ settings (the test gives its own in ``extra``), but keeping
+    RQ_CONNECTION_CLASS, which lets `rq` reach the test Redis on a cluster."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TASKQ_", "RQ_")) or k == "RQ_CONNECTION_CLASS"}
+    env.update(extra)
+    return env
 
 
 def plain_client(url: str, **kwargs):

@@ -11,6 +11,8 @@ import signal
 
 import redis
 
+from taskq.cluster import is_cluster
+from taskq.connection import as_taskq_client
 from taskq.lease import WORKER_LEASE
 from taskq.parent_death import signal_on_parent_death
 
@@ -20,16 +22,49 @@ def env_lease() -> float:
     return float(os.environ.get("TASKQ_LEASE") or WORKER_LEASE)
 
 
-def taskq_client(connection: redis.Redis) -> redis.Redis:
-    """A client to the same server as RQ's connection, decoding replies to
-    str (the engine compares script replies with str); its own pool, so a
-    forked horse reconnects on first use."""
-    pool = connection.connection_pool
-    kwargs = dict(pool.connection_kwargs, decode_responses=True)
-    client = redis.Redis(connection_pool=redis.ConnectionPool(
-        connection_class=pool.connection_class, **kwargs))
+def new_connection_kwargs(client) -> dict:
+    """The settings redis-py gives the client's next connections, as a dict
+    to change in place: its pool's for one Redis; for a Redis Cluster, the
+    ones every node client is made with (node clients made already keep
+    theirs)."""
+    if is_cluster(client):
+        return client.nodes_manager.connection_kwargs
+    return client.connection_pool.connection_kwargs
+
+
+def taskq_client(connection):
+    """A client to the same server (or cluster) as RQ's connection, decoding
+    replies to str (the engine compares script replies with str); its own
+    pool, so a forked horse reconnects on first use."""
+    if is_cluster(connection):
+        client = as_taskq_client(connection)  # a decoding TaskqCluster twin
+    else:
+        pool = connection.connection_pool
+        kwargs = dict(pool.connection_kwargs, decode_responses=True)
+        client = redis.Redis(connection_pool=redis.ConnectionPool(
+            connection_class=pool.connection_class, **kwargs))
     pin_driver_info(client)
     return client
+
+
+class ClusterConnection:
+    """Lets RQ's worker machinery take a Redis Cluster client
+    (``rq worker --connection-class taskq.cluster.TaskqCluster``)."""
+
+    def _set_connection(self, connection):
+        """RQ's own version reads ``connection.connection_pool``, which a
+        Redis Cluster client has not: there the longer socket timeout RQ's
+        blocking calls need goes to every node's connections."""
+        if not is_cluster(connection):
+            return super()._set_connection(connection)
+        kwargs = [new_connection_kwargs(connection)]
+        kwargs += [node.redis_connection.connection_pool.connection_kwargs
+                   for node in connection.get_nodes() if node.redis_connection is not None]
+        for each in kwargs:
+            current = each.get("socket_timeout")
+            if current is None or current < self.connection_timeout:
+                each["socket_timeout"] = self.connection_timeout
+        return connection
 
 
 def pin_driver_info(client: redis.Redis) -> None:
@@ -40,7 +75,7 @@ def pin_driver_info(client: redis.Redis) -> None:
         from redis.driver_info import resolve_driver_info
     except ImportError:  # older redis-py: nothing resolved per connection
         return
-    kwargs = client.connection_pool.connection_kwargs
+    kwargs = new_connection_kwargs(client)
     if "driver_info" not in kwargs and "lib_name" not in kwargs and "lib_version" not in kwargs:
         kwargs["driver_info"] = resolve_driver_info()
 
@@ -55,7 +90,7 @@ def lighten_connections(*clients: redis.Redis) -> None:
     except ImportError:
         MaintNotificationsConfig = None
     for client in clients:
-        kwargs = client.connection_pool.connection_kwargs
+        kwargs = new_connection_kwargs(client)
         kwargs["driver_info"] = None  # no CLIENT SETINFO
         kwargs.pop("lib_name", None)
         kwargs.pop("lib_version", None)

@@ -63,7 +63,6 @@ def test_taskq_worker_path_option(project, redis_url, prefix, r, tmp_path_factor
     assert q.get(t.id).result == 2, q.get(t.id).error
 
 
-@pytest.mark.rq_worker
 @pytest.mark.parametrize("cls", ["TaskqSimpleWorker", "TaskqWorker", "TaskqPoolWorker"])
 def test_rq_worker_classes_import_from_the_working_directory(cls, project, redis_url,
                                                              prefix, r):
@@ -170,7 +169,6 @@ def test_quiet_and_verbose(redis_url, prefix, r, tmp_path):
     assert " INFO " in normal.stderr and " DEBUG " not in normal.stderr
 
 
-@pytest.mark.rq_worker
 @pytest.mark.parametrize("cls", ["TaskqSimpleWorker", "TaskqWorker"])
 def test_rq_worker_classes_log_failures_one_line_each(cls, redis_url, prefix, r):
     q = Queue("default", r, prefix=prefix)

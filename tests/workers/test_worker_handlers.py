@@ -6,7 +6,6 @@ publishes again after a Redis outage (not on a timer)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from redis_clients import child_env
 from taskq import Keys
 from taskq.workflows import Registry, create, get, published, unpublish
 from taskq.workflows.examples import load_examples
@@ -39,8 +39,7 @@ step_templates:
 
 
 def run(args, redis_url, prefix, **env_extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TASKQ_", "RQ_"))}
-    env.update(REDIS_URL=redis_url, TASKQ_PREFIX=prefix, PYTHONPATH=str(ROOT), **env_extra)
+    env = child_env(REDIS_URL=redis_url, TASKQ_PREFIX=prefix, PYTHONPATH=str(ROOT), **env_extra)
     return subprocess.run([sys.executable, "-m", *args], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
 
@@ -88,10 +87,8 @@ def test_taskq_worker_publishes_what_the_web_side_then_lists_and_runs(r, prefix,
 
 @pytest.mark.parametrize("command", [
     taskq_worker("default", "workflows"),
-    pytest.param(rq_worker("TaskqSimpleWorker", "wf-simple-bad", "workflows"),
-                 marks=pytest.mark.rq_worker),
-    pytest.param(rq_worker("TaskqPoolWorker", "wf-pool-bad", "workflows"),
-                 marks=pytest.mark.rq_worker),
+    rq_worker("TaskqSimpleWorker", "wf-simple-bad", "workflows"),
+    rq_worker("TaskqPoolWorker", "wf-pool-bad", "workflows"),
 ], ids=["taskq-worker", "rq-simple", "rq-pool"])
 def test_a_worker_refuses_to_start_when_step_code_does_not_import(r, prefix, redis_url,
                                                                    handlers_dir, command):
@@ -111,7 +108,6 @@ def test_a_worker_not_serving_workflows_neither_checks_nor_publishes(r, prefix, 
     assert names(r, prefix) == []
 
 
-@pytest.mark.rq_worker
 @pytest.mark.parametrize("cls", ["TaskqSimpleWorker", "TaskqPoolWorker"])
 def test_rq_worker_classes_publish_at_start(r, prefix, redis_url, handlers_dir, cls):
     name = f"wf-{cls}-{prefix}"

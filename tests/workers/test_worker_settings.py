@@ -31,7 +31,6 @@ def test_taskq_worker_refuses_a_bad_setting(name, value, redis_url):
     assert len(lines) == 1 and name in lines[0] and repr(value) in lines[0], out.stderr
 
 
-@pytest.mark.rq_worker
 def test_the_rq_worker_class_refuses_a_bad_setting(redis_url):
     rq = str(Path(sys.executable).with_name("rq"))
     out = _run([rq, "worker", "--burst", "--url", redis_url, "-w", "workers.rq_worker.TaskqWorker",
