@@ -141,8 +141,10 @@ class Fleet:
         return p.pid
 
     def workers(self) -> list[int]:
+        """Live workers to kill (one that exited on its own is never picked,
+        so a kill cannot hide it from the died check)."""
         return [pid for pid, (k, p) in self.procs.items()
-                if k != "scheduler" and pid not in self.killed]
+                if k != "scheduler" and pid not in self.killed and p.poll() is None]
 
     def kill(self, pid: int) -> None:
         kind, p = self.procs[pid]

@@ -35,7 +35,6 @@ from typing import Any
 import redis
 
 from taskq import Keys, Lease, __version__
-from taskq.cluster import same_slot
 from taskq.deps import drain_outbox
 from taskq.ids import new_token
 from taskq.lease import WORKER_LEASE, claim_args, complete_and_claim, leases_from_claim, renew_many
@@ -48,6 +47,7 @@ from taskq.worker_registry import HEARTBEAT_INTERVAL, WorkerRegistry, new_worker
 from .activity import Activity, describe, one_line
 from .execution import TaskError, run_task
 from .outage import OUTAGE_ERRORS, Outage
+from .wake import SlotWake, slot_groups
 
 log = logging.getLogger("taskq.worker")
 
@@ -102,9 +102,10 @@ class PoolWorker:
         who = f"worker {self.worker_id}"
         self.outage = Outage(log, who, url)
         self.activity = Activity(log, who)
-        # one BLPOP waits on one slot of a cluster: there, the queues sharing the
-        # first one's slot wake it, the others are seen within WAKE_TIMEOUT
-        self._wake_keys = same_slot(self.redis, [self.keys.queue(q).wake for q in self.queues])
+        self._wake_keys = [self.keys.queue(q).wake for q in self.queues]
+        # on a cluster, queues in several slots: one BLPOP per slot (workers.wake)
+        self._slot_wake = (SlotWake(self.redis, self._wake_keys)
+                           if len(slot_groups(self.redis, self._wake_keys)) > 1 else None)
         self.handlers = handlers
         self._published_after: int | None = None  # outage.ended when last published
 
@@ -249,6 +250,9 @@ class PoolWorker:
         pipelined behind the pop, so the claim runs in Redis the moment a
         wake arrives (or the wait ends) instead of a round trip later.
         True when the claim filled the room (claim again at once)."""
+        if self._slot_wake is not None:  # the next step claims from every queue
+            self._slot_wake.wait(WAKE_TIMEOUT)
+            return True
         room = self.capacity - len(self._inflight)
         qkeys = self.keys.queue(self.queues[0])
         token = new_token()
@@ -359,6 +363,8 @@ class PoolWorker:
         """Warm: wait for the tasks in hand and report them, through a Redis
         outage if need be (a cold stop may still come). Cold: give back what
         is still held."""
+        if self._slot_wake is not None:
+            self._slot_wake.close()
         while (self._inflight or self._unsent or self._unsent_failures) and not self._cold:
             try:
                 if self.outage.down:

@@ -30,8 +30,10 @@ from .activity import Activity, one_line
 from .execution import DEFAULT_TIMEOUT, TaskError, TaskTimeout, run_task
 from .handlers import handlers_to_publish
 from .outage import OUTAGE_ERRORS, Outage
+from .wake import SlotWake, slot_groups
 from .rq_job import TaskqJob, rq_job_id
-from .rq_process import env_lease, pin_driver_info, signals_to_main_thread, taskq_client
+from .rq_process import (ClusterConnection, env_lease, pin_driver_info, signals_to_main_thread,
+                         taskq_client)
 
 WAKE_TIMEOUT = 1.0
 """Seconds an idle worker blocks on the queues' wake keys before claiming
@@ -85,7 +87,7 @@ def _retrying(call, log=None, what: str = ""):
     return call()
 
 
-class TaskqWorkerMixin:
+class TaskqWorkerMixin(ClusterConnection):
     """What both taskq RQ workers share: claiming, wrapping a task in a job,
     reporting its outcome to the engine, and the taskq worker registry."""
 
@@ -108,6 +110,9 @@ class TaskqWorkerMixin:
         self.lease_seconds = float(lease or env_lease())
         self._cli_monitoring_interval = self.job_monitoring_interval
         self._wake_keys = [self.keys.queue(n).wake for n in self.queue_names()]
+        # on a cluster, queues in several slots: one BLPOP per slot (workers.wake)
+        self._slot_wake = (SlotWake(self.taskq, self._wake_keys)
+                           if len(slot_groups(self.taskq, self._wake_keys)) > 1 else None)
         self._outcome = mmap.mmap(-1, 2)
         self._lease: Lease | None = None
         self._claiming = False
@@ -184,6 +189,29 @@ class TaskqWorkerMixin:
         except OUTAGE_ERRORS as exc:
             if pipeline is not None:
                 raise
+            self.outage.lost(exc, advance=False)
+
+    # RQ's work loop calls these between jobs, outside every handler of
+    # ours; RQ would end the worker on their connection error.
+    def check_for_suspension(self, burst: bool):
+        """RQ's ``rq suspend`` check, waiting out a Redis outage."""
+        while True:
+            try:
+                super().check_for_suspension(burst)
+            except OUTAGE_ERRORS as exc:
+                self.outage.pause(self.outage.lost(exc), lambda: self._stop_requested)
+                if self._stop_requested:
+                    return
+                continue
+            if self.outage.down:
+                self.outage.ok()
+            return
+
+    def run_maintenance_tasks(self):
+        """RQ's registry cleanup; in an outage it waits for the next round."""
+        try:
+            super().run_maintenance_tasks()
+        except OUTAGE_ERRORS as exc:
             self.outage.lost(exc, advance=False)
 
     # RQ's informational writes (``rq info``'s state and working time) are
@@ -289,7 +317,10 @@ class TaskqWorkerMixin:
                 if max_idle_time is not None and time.monotonic() - idle_since >= max_idle_time:
                     return None
                 self.outage.ok()
-                self.taskq.blpop(self._wake_keys, timeout=WAKE_TIMEOUT)
+                if self._slot_wake is not None:
+                    self._slot_wake.wait(WAKE_TIMEOUT)
+                else:
+                    self.taskq.blpop(self._wake_keys, timeout=WAKE_TIMEOUT)
             except OUTAGE_ERRORS as exc:  # one line when lost, one when back
                 self.outage.pause(self.outage.lost(exc), lambda: self._stop_requested)
         while True:  # the job hash is written after the claim: Redis may go meanwhile

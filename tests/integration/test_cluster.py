@@ -1,11 +1,20 @@
 """taskq on a 3-master Redis Cluster: a queue's keys live in one slot,
 queues spread over the masters, a cross-queue dependency between two
-masters resolves, and a plain pool worker drains queues on every master.
+masters resolves, a plain pool worker drains queues on every master and an
+idle one wakes for any of them, and RQ's own `rq worker` / `rq info` run the
+taskq worker classes there.
 
 Runs on the cluster of a TASKQ_TEST_CLUSTER=1 run, else on a local cluster
 started for this module (taskq.local_cluster, a few seconds)."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
 
 import pytest
 import redis
@@ -16,11 +25,15 @@ from taskq.connection import as_taskq_client, client_from_url, cluster_node_url
 from taskq.deps import drain_outbox
 from taskq.local_cluster import LocalCluster
 from taskq.worker_registry import WorkerRegistry
+from workers import pool as pool_module
 from workers.pool import PoolWorker
+from workers.wake import SlotWake, slot_groups
 
-from redis_clients import fresh_prefix
+from redis_clients import child_env, fresh_prefix
 
 T = "tests.workers.pool_tasks"
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
 QUEUES = ["a", "b", "c", "d", "e", "f"]
 
 
@@ -92,3 +105,77 @@ def test_a_plain_cluster_client_is_given_a_decoding_twin(cluster_url, cprefix):
     t = Queue("b", redis=plain, prefix=cprefix).enqueue("job")
     assert t.id.startswith("b:")
     plain.close()
+
+
+def spread(client, names=QUEUES) -> list[str]:
+    """One queue name per master, in the masters' order of appearance."""
+    seen: dict[str, str] = {}
+    for name in names:
+        seen.setdefault(master_of(client, Keys("x").queue(name).meta), name)
+    assert len(seen) == 3
+    return list(seen.values())
+
+
+def test_a_wait_on_wake_keys_of_three_masters_ends_at_a_wake_on_any(cr, cprefix):
+    keys = [Keys(cprefix).queue(n).wake for n in spread(cr)]
+    assert len(slot_groups(cr, keys)) == 3
+    wake = SlotWake(cr, keys)
+    try:
+        assert wake.wait(0.2) is False  # nothing pushed: the wait times out
+        for key in keys:
+            threading.Timer(0.2, cr.lpush, (key, "1")).start()
+            started = time.monotonic()
+            assert wake.wait(30) is True  # a poll would take 30 s
+            assert time.monotonic() - started < 10
+    finally:
+        wake.close()
+
+
+def test_an_idle_pool_worker_is_woken_by_a_queue_on_another_master(cr, cprefix, monkeypatch):
+    monkeypatch.setattr(pool_module, "WAKE_TIMEOUT", 30.0)  # a poll would take 30 s
+    names = spread(cr)
+    w = PoolWorker(cr, names, concurrency=1, prefix=cprefix)
+    th = threading.Thread(target=w.run, daemon=True)
+    th.start()
+    try:
+        last = Queue(names[-1], redis=cr, prefix=cprefix)
+        time.sleep(0.3)  # let it block
+        t = last.enqueue(f"{T}:now")
+        deadline = time.monotonic() + 10
+        while last.get(t.id).status != "completed" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert last.get(t.id).status == "completed"
+    finally:
+        w.request_stop()
+        for n in names:
+            cr.lpush(Keys(cprefix).queue(n).wake, "1")
+        th.join(10)
+    assert not th.is_alive()
+
+
+@pytest.mark.parametrize("cls", ["TaskqWorker", "TaskqSimpleWorker", "TaskqPoolWorker"])
+def test_rq_worker_and_rq_info_run_on_the_cluster(cluster_url, cr, cprefix, cls, tmp_path):
+    names = spread(cr)
+    ids = {n: [Queue(n, redis=cr, prefix=cprefix).enqueue(f"{T}:now").id for _ in range(3)]
+           for n in names}
+    env = child_env(RQ_CONNECTION_CLASS="taskq.cluster.TaskqCluster", RQ_REDIS_URL=cluster_url,
+                    TASKQ_PREFIX=cprefix, PYTHONPATH=str(ROOT))
+    name = f"tqcl-{uuid.uuid4().hex[:8]}"
+    try:
+        out = subprocess.run([str(BIN / "rq"), "worker", "-w", f"workers.rq_worker.{cls}", "--burst",
+                              "--name", name, *names], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        for n in names:
+            assert [Queue(n, redis=cr, prefix=cprefix).get(i).status for i in ids[n]] == ["completed"] * 3
+        info = subprocess.run([str(BIN / "rq"), "info", "--queue-class", "workers.rq_worker.TaskqQueue",
+                               "--raw", *names], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=60)
+        assert info.returncode == 0, info.stderr
+        for n in names:
+            assert f"queue {n} 0, 0 executing, 3 finished, 0 failed" in info.stdout, info.stdout
+    finally:
+        cr.delete(f"rq:worker:{name}")
+        cr.srem("rq:workers", f"rq:worker:{name}")
+        for n in names:
+            cr.srem(f"rq:workers:{n}", f"rq:worker:{name}")

@@ -63,7 +63,6 @@ def test_task_body_checkpoints_and_logs(r, q, prefix):
     assert [x["message"] for x in q.logs(t.id)] == ["step 0 done", "step 1 done", "step 2 done"]
 
 
-@pytest.mark.single_redis  # on a cluster one BLPOP waits on one slot: see workers/pool.py
 def test_idle_worker_is_woken_by_enqueue_not_by_polling(r, q, prefix, monkeypatch, wait_for):
     monkeypatch.setattr(pool_module, "WAKE_TIMEOUT", 30.0)  # a poll would take 30 s
     w = PoolWorker(r, ["other", "default"], concurrency=1, prefix=prefix)

@@ -15,15 +15,13 @@ from pathlib import Path
 import pytest
 import redis
 
+from redis_clients import child_env
 from taskq import maintenance
 from taskq.worker_registry import WorkerRegistry
 from workers.rq_worker import rq_job_id, task_id_of
 
 ROOT = Path(__file__).resolve().parents[2]
 T = "tests.workers.tasks"
-
-pytestmark = pytest.mark.rq_worker
-
 
 # -- helpers -------------------------------------------------------------------
 def wait_for(cond, timeout: float = 10.0, what: str = "condition", procs=()):
@@ -89,14 +87,6 @@ def tq(make_queue, qname):
 
 
 @pytest.fixture
-def raw(redis_url):
-    """A client as RQ uses it (bytes): RQ's job hashes hold pickles."""
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
 def start_worker(redis_url, prefix, r, qname, tmp_path):
     started: list[WorkerProc] = []
 
@@ -105,8 +95,7 @@ def start_worker(redis_url, prefix, r, qname, tmp_path):
         name = f"{qname}-{len(started)}"
         cmd = [sys.executable, "-m", "rq.cli", "worker", "-w", f"workers.rq_worker.{cls}",
                "--name", name, *(["--burst"] if burst else []), *args, *(queues or (qname,))]
-        e = {k: v for k, v in os.environ.items() if not k.startswith(("TASKQ_", "RQ_"))}
-        e.update(TASKQ_PREFIX=prefix, REDIS_URL=redis_url, PYTHONPATH=str(ROOT), **(env or {}))
+        e = child_env(TASKQ_PREFIX=prefix, REDIS_URL=redis_url, PYTHONPATH=str(ROOT), **(env or {}))
         log = tmp_path / f"{name}.log"
         with open(log, "wb") as out:
             p = subprocess.Popen(cmd, cwd=ROOT, env=e, stdout=out, stderr=subprocess.STDOUT,
@@ -405,3 +394,33 @@ def test_the_registry_shows_a_running_task_then_idle_with_its_count(r, tq, prefi
     w.signal(signal.SIGTERM)
     assert w.wait() == 0, w.output()
     assert registry.get(w.name).status == "offline"
+
+
+def test_rq_work_loop_checks_ride_out_a_redis_outage(raw, qname, prefix, monkeypatch, caplog):
+    """RQ's work loop checks for `rq suspend` and cleans its registries
+    between jobs, outside the worker's own handlers: a connection error
+    there must not end the worker (RQ's own loop would quit)."""
+    import rq.worker.base as rq_base_module
+
+    from workers.rq_worker import TaskqWorker
+
+    w = TaskqWorker([qname], connection=raw, prefix=prefix)
+    calls = []
+
+    def suspended_check(connection, worker=None):
+        calls.append(1)
+        if len(calls) == 1:
+            raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        return False
+
+    monkeypatch.setattr(rq_base_module, "is_suspended", suspended_check)
+    w.check_for_suspension(burst=False)
+    assert len(calls) == 2  # tried again after the backoff, then went on
+    assert not w.outage.down
+
+    def cleanup():
+        raise redis.ConnectionError("Error 111 connecting")
+
+    monkeypatch.setattr(w, "clean_registries", cleanup)
+    w.last_cleaned_at = None
+    w.run_maintenance_tasks()  # no raise: the next round cleans
