@@ -7,6 +7,9 @@ started for this module (taskq.local_cluster, a few seconds)."""
 
 from __future__ import annotations
 
+import importlib
+from pathlib import Path
+
 import pytest
 import redis
 
@@ -21,6 +24,7 @@ from workers.pool import PoolWorker
 from redis_clients import fresh_prefix
 
 T = "tests.workers.pool_tasks"
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 QUEUES = ["a", "b", "c", "d", "e", "f"]
 
 
@@ -92,3 +96,20 @@ def test_a_plain_cluster_client_is_given_a_decoding_twin(cluster_url, cprefix):
     t = Queue("b", redis=plain, prefix=cprefix).enqueue("job")
     assert t.id.startswith("b:")
     plain.close()
+
+
+def test_the_cluster_benchmark_puts_two_queues_on_each_master(cr, monkeypatch):
+    """scripts/bench_cluster.py: its queue names, 2 per master, listed master
+    by master, so consecutive workers start on different masters."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    bench_cluster = importlib.import_module("bench_cluster")
+    keys = Keys("taskq-bench")
+    pairs = bench_cluster.spread_queues(cr, keys)
+    masters = sorted(node.name for node in cr.get_primaries())
+    assert [m for _, m in pairs] == masters * 2
+    assert all(master_of(cr, keys.queue(name).wake) == m for name, m in pairs)
+    names = [name for name, _ in pairs]
+    assert len(set(names)) == len(names)
+    firsts = {master_of(cr, keys.queue(bench_cluster.rotated(names, i)[0]).wake)
+              for i in range(len(masters))}
+    assert firsts == set(masters)
