@@ -3,6 +3,7 @@
 
     python scripts/bench.py [--redis-url URL] [--quick] [--json] [--rq | --rq-only]
                             [--workflows | --workflows-only]
+                            [--cluster | --cluster-only] [--cluster-workers W]
 
 URL defaults to $REDIS_URL, else redis://127.0.0.1:6379/0. Every key the
 benchmark writes lives under a unique prefix (taskq-bench-<pid>-<random>) and
@@ -40,6 +41,14 @@ tasks/s of the same worker in the same run, and workflow create latency);
 
 --schedules-only runs just the schedules scenario.
 
+--cluster adds the cluster scenario (scripts/bench_cluster.py: 6 queues, 2
+on each master of a private 3-master cluster, drained by W worker processes
+(--cluster-workers, default one per core, at least 3), beside the same
+drain on a private plain Redis, alternating in the same run: tasks/s of
+both, the ratio, and how busy each Redis server and the workers were, which
+says what limits it); --cluster-only runs just that, and needs no Redis at
+--redis-url.
+
 --rq adds the RQ baseline (scripts/bench_rq.py: the taskq ``rq worker``
 classes beside RQ's own Worker and SimpleWorker); --rq-only runs just that.
 """
@@ -63,13 +72,14 @@ import bench_result  # noqa: E402
 import bench_rq  # noqa: E402
 import bench_workflows  # noqa: E402
 import bench_schedules  # noqa: E402
+import bench_cluster  # noqa: E402
 
 NOOP = "app.tasks:noop"
 CHUNK = 1000
 FULL = dict(runs=3, enqueue=5_000, bulk=100_000, claim1=3_000, claim100=20_000, samples=2_000,
-            drain=50_000, pickups=200, rq_tasks=1_000, schedules=10_000)
+            drain=50_000, pickups=200, rq_tasks=1_000, schedules=10_000, cluster_tasks=60_000)
 QUICK = dict(runs=1, enqueue=2_000, bulk=50_000, claim1=1_000, claim100=10_000, samples=500,
-             drain=20_000, pickups=100, rq_tasks=300, schedules=10_000)
+             drain=20_000, pickups=100, rq_tasks=300, schedules=10_000, cluster_tasks=24_000)
 WORKER_CONCURRENCY, WORKER_PREFETCH = 4, 100
 SMALL_Q, BIG_Q = 1_000, 100_000
 
@@ -94,6 +104,7 @@ ROWS = {
 ROWS.update(bench_result.ROWS)  # enqueue -> result in hand (Task.wait), after pickup
 ROWS.update(bench_workflows.ROWS)  # only with --workflows / --workflows-only
 ROWS.update(bench_schedules.ROWS)
+ROWS.update(bench_cluster.ROWS)  # only with --cluster / --cluster-only
 
 
 def small(start: int, count: int) -> list[dict]:
@@ -260,7 +271,7 @@ def meets(value: float, target) -> bool | None:
 def fmt(value: float, unit: str) -> str:
     if unit == "ms":
         return f"{value:.3f}"
-    if unit == "x":
+    if unit in ("x", "cores"):
         return f"{value:.2f}"
     return f"{value:,.0f}"
 
@@ -297,6 +308,16 @@ def print_table(data: dict) -> None:
           f"latency {s['samples']:,} samples per queue size per run; worker drain {s['drain']:,} "
           f"(--concurrency {WORKER_CONCURRENCY} --prefetch {WORKER_PREFETCH}); pickup {s['pickups']:,} samples; "
           f"schedules {s['schedules']:,} due at once, racing scheduler processes {bench_schedules.SCHEDULERS}")
+    if "cluster" in data:
+        c = data["cluster"]
+        print(f"cluster: {c['tasks']:,} no-op tasks over 6 queues (2 per master), {c['workers']} "
+              f"worker processes (--concurrency {c['concurrency']} --prefetch {c['prefetch']}), "
+              f"private redis-server {c['redis_version']}: one plain, one 3-master cluster; "
+              f"{c['cpu_count']} cores. Busy % is a server's CPU time over the drain's wall time "
+              f"(100 = one core); per master, each run: "
+              + "; ".join(" ".join(f"{v:.0f}" for v in r["cluster"]["redis_busy_pct"])
+                          for r in c["runs"]))
+        print(c["limit"])
 
 
 def redact(url: str) -> str:
@@ -319,6 +340,11 @@ def main() -> int:
     ap.add_argument("--workflows", action="store_true",
                     help="add the workflow scenario (scripts/bench_workflows.py)")
     ap.add_argument("--workflows-only", action="store_true", help="run only the workflow scenario")
+    ap.add_argument("--cluster", action="store_true",
+                    help="add the cluster scenario (scripts/bench_cluster.py)")
+    ap.add_argument("--cluster-only", action="store_true", help="run only the cluster scenario")
+    ap.add_argument("--cluster-workers", type=int, default=bench_cluster.default_workers(),
+                    help="worker processes in the cluster scenario (default: one per core, at least 3)")
     args = ap.parse_args()
 
     client = redis.Redis.from_url(args.redis_url, decode_responses=True)
@@ -329,22 +355,33 @@ def main() -> int:
     try:
         if args.schedules_only:
             bench.run_schedules()
-        elif not (args.rq_only or args.workflows_only):
+        elif not (args.rq_only or args.workflows_only or args.cluster_only):
             bench.run_all()
         if args.workflows or args.workflows_only:
             bench.warm_up()
             for i in range(sizes["runs"]):
                 log(f"  workflows: run {i + 1}/{sizes['runs']}")
                 bench_workflows.run(bench)
+        cluster = None
+        if args.cluster or args.cluster_only:
+            cluster = bench_cluster.run(bench, sizes["cluster_tasks"], sizes["runs"],
+                                        args.cluster_workers)
         rq = None
         if args.rq or args.rq_only:
             rq = bench_rq.run(args.redis_url, bench.prefix, args.rq_tasks or sizes["rq_tasks"],
                               sizes["runs"])
     finally:
-        bench.wipe()
-    meta = {"redis_version": client.info("server")["redis_version"], "url": redact(args.redis_url),
+        if not args.cluster_only:  # that one writes to its own servers only
+            bench.wipe()
+    if args.cluster_only:
+        version, url = cluster["redis_version"], "private servers (--cluster-only)"
+    else:
+        version, url = client.info("server")["redis_version"], redact(args.redis_url)
+    meta = {"redis_version": version, "url": url,
             "quick": args.quick, "sizes": sizes, "elapsed_s": time.perf_counter() - start}
     data = report(bench, meta) if not args.rq_only else dict(meta, results={})
+    if cluster:
+        data["cluster"] = cluster
     if rq:
         data["rq_baseline"] = rq
     if args.json:

@@ -34,32 +34,40 @@ def stamp(key: str) -> None:
     get_redis().rpush(key, repr(time.time()))
 
 
-def start_worker(url: str, prefix: str, queue: str, concurrency: int,
+def start_worker(url: str, prefix: str, queue: str | list[str], concurrency: int,
                  prefetch: int | None = None) -> subprocess.Popen:
+    """A ``taskq worker`` process serving ``queue`` (a name, or names in the
+    order the worker asks them)."""
+    queues = [queue] if isinstance(queue, str) else list(queue)
     env = dict(os.environ, REDIS_URL=url, TASKQ_PREFIX=prefix,
                PYTHONPATH=os.pathsep.join([HERE, os.path.dirname(HERE), os.environ.get("PYTHONPATH", "")]))
     extra = ["--prefetch", str(prefetch)] if prefetch else []
     return subprocess.Popen([sys.executable, "-m", "taskq.cli", "worker", "--concurrency",
-                             str(concurrency), *extra, queue], env=env, stdout=subprocess.DEVNULL,
+                             str(concurrency), *extra, *queues], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
 
 
-def wait_registered(r, keys: taskq.Keys, timeout: float = 20.0) -> None:
+def wait_registered(r, keys: taskq.Keys, timeout: float = 20.0, count: int = 1) -> None:
+    """Until ``count`` workers are registered, and a moment more."""
     deadline = time.monotonic() + timeout
-    while not r.zcard(keys.workers):
+    while r.zcard(keys.workers) < count:
         if time.monotonic() > deadline:
             raise RuntimeError("the benchmark worker did not register")
         time.sleep(0.05)
     time.sleep(0.3)  # let it reach its blocking wait
 
 
-def stop_worker(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+def stop_worker(*procs: subprocess.Popen) -> None:
+    """Warm stop (one SIGTERM each, all at once: a second would be a cold
+    stop), SIGKILL for any still running 15 s later."""
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def drain(r, url: str, prefix: str, q: taskq.Queue, n: int, concurrency: int, chunk: int,

@@ -9,6 +9,7 @@ started for this module (taskq.local_cluster, a few seconds)."""
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 import threading
@@ -34,6 +35,7 @@ from redis_clients import child_env, fresh_prefix
 T = "tests.workers.pool_tasks"
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+SCRIPTS = ROOT / "scripts"
 QUEUES = ["a", "b", "c", "d", "e", "f"]
 
 
@@ -179,3 +181,20 @@ def test_rq_worker_and_rq_info_run_on_the_cluster(cluster_url, cr, cprefix, cls,
         cr.srem("rq:workers", f"rq:worker:{name}")
         for n in names:
             cr.srem(f"rq:workers:{n}", f"rq:worker:{name}")
+
+
+def test_the_cluster_benchmark_puts_two_queues_on_each_master(cr, monkeypatch):
+    """scripts/bench_cluster.py: its queue names, 2 per master, listed master
+    by master, so consecutive workers start on different masters."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    bench_cluster = importlib.import_module("bench_cluster")
+    keys = Keys("taskq-bench")
+    pairs = bench_cluster.spread_queues(cr, keys)
+    masters = sorted(node.name for node in cr.get_primaries())
+    assert [m for _, m in pairs] == masters * 2
+    assert all(master_of(cr, keys.queue(name).wake) == m for name, m in pairs)
+    names = [name for name, _ in pairs]
+    assert len(set(names)) == len(names)
+    firsts = {master_of(cr, keys.queue(bench_cluster.rotated(names, i)[0]).wake)
+              for i in range(len(masters))}
+    assert firsts == set(masters)
