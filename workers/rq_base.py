@@ -207,6 +207,16 @@ class TaskqWorkerMixin(ClusterConnection):
                 self.outage.ok()
             return
 
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False):
+        """RQ's bookkeeping before a job runs (what ``rq info`` shows of it).
+        In a Redis outage it is skipped, not the task: RQ would count the
+        connection error as the task's own failure and use up a retry."""
+        try:
+            super().prepare_job_execution(job, remove_from_intermediate_queue)
+        except OUTAGE_ERRORS as exc:
+            self.log.warning("Worker %s: RQ bookkeeping before %s skipped: %s", self.name, job.id,
+                             one_line(exc))
+
     def run_maintenance_tasks(self):
         """RQ's registry cleanup; in an outage it waits for the next round."""
         try:

@@ -424,3 +424,29 @@ def test_rq_work_loop_checks_ride_out_a_redis_outage(raw, qname, prefix, monkeyp
     monkeypatch.setattr(w, "clean_registries", cleanup)
     w.last_cleaned_at = None
     w.run_maintenance_tasks()  # no raise: the next round cleans
+
+
+def test_an_outage_in_rqs_bookkeeping_before_a_job_does_not_fail_the_task(
+        r, raw, tq, qname, prefix, monkeypatch):
+    """RQ writes its own records of a job (status, started registry) just
+    before running it; a connection error there used to be reported as the
+    task's failure, using up a retry. The task runs and completes instead."""
+    from rq.job import Job
+
+    from workers.rq_worker import TaskqSimpleWorker
+
+    t = tq.enqueue(f"{T}:record", k(prefix, "runs"), max_retries=0)
+
+    def unreachable(self, *args, **kwargs):
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(Job, "prepare_for_execution", unreachable)
+    w = TaskqSimpleWorker([qname], connection=raw, prefix=prefix)
+    try:
+        w.work(burst=True)
+    finally:
+        raw.delete(w.key)
+        raw.srem("rq:workers", w.key)
+    got = tq.get(t.id)
+    assert (got.status, got.attempts) == ("completed", 1), got.error
+    assert r.get(k(prefix, "runs")) == "1"
