@@ -18,7 +18,8 @@ Checks (each must be 0): acknowledged but never finished, finished with an
 unexpected outcome, completed twice (accepted completions counted by the
 engine vs completed tasks), dependents started before a dependency
 completed, overlapping runs of one concurrency key, tasks left running,
-long-running processes that exited on their own. Reported besides: bodies
+long-running processes that exited on their own, tracebacks in the
+process logs (other than those of planned task failures). Reported besides: bodies
 that ran more often than their planned attempts (allowed: at-least-once),
 recovery time after each worker kill (until every task it held was running
 elsewhere or done) and after each Redis restart (until completions resumed).
@@ -497,7 +498,7 @@ def run(args) -> dict:
 
 FAILING = ("lost", "unexpected_outcome", "completed_twice", "dependents_released_early",
            "concurrency_overlaps", "stuck_running_without_lease", "still_running",
-           "processes_died_on_their_own")
+           "processes_died_on_their_own", "tracebacks_in_logs")
 
 
 def build_parser() -> argparse.ArgumentParser:
