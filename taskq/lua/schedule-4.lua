@@ -40,10 +40,15 @@ end
 if op == 'create' then
   if redis.call('EXISTS', skey) == 1 then return {-4} end
   for i = 4, #ARGV, 2 do redis.call('HSET', skey, ARGV[i], ARGV[i + 1]) end
+  -- The listing order: created ms, but strictly after the newest listed
+  -- schedule, so two made in one millisecond still list newest first.
+  local order = now
+  local top = redis.call('ZREVRANGE', index_key, 0, 0, 'WITHSCORES')
+  if top[2] and tonumber(top[2]) >= order then order = tonumber(top[2]) + 1 end
   redis.call('HSET', skey, 'id', id, 'status', 'active', 'created_at', now,
-    'updated_at', now, 'ver', 1, 'seq', 0, 'runs_total', 0)
-  redis.call('ZADD', index_key, now, id)
-  relist(listing_key, id, now, nil, listed_as(skey))
+    'updated_at', now, 'ver', 1, 'seq', 0, 'runs_total', 0, 'list_order', order)
+  redis.call('ZADD', index_key, order, id)
+  relist(listing_key, id, order, nil, listed_as(skey))
   set_due(ARGV[3])
   return {1, 'active', ARGV[3]}
 end
@@ -52,14 +57,18 @@ local status = redis.call('HGET', skey, 'status')
 if not status then return {-1} end
 local due = redis.call('HGET', skey, 'due') or ''
 local listed_before = listed_as(skey)
+-- Schedules stored before 'list_order' existed list by created ms.
+local function list_order()
+  return redis.call('HGET', skey, 'list_order') or redis.call('HGET', skey, 'created_at')
+end
 if op == 'relist' then
-  relist(listing_key, id, redis.call('HGET', skey, 'created_at'), nil, listed_before)
+  relist(listing_key, id, list_order(), nil, listed_before)
   return {1, status, due}
 end
 
 -- After a change: the listing indexes follow the hash.
 local function changed(reply)
-  relist(listing_key, id, redis.call('HGET', skey, 'created_at'), listed_before, listed_as(skey))
+  relist(listing_key, id, list_order(), listed_before, listed_as(skey))
   return reply
 end
 

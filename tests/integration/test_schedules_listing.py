@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import itertools
 import random
-from taskq.schedules import Schedules, fire_due
-from taskq.schedules.store import decode
+import uuid
+
+from taskq.lua import script
+from taskq.schedules import Schedules, fire_due, model
+from taskq.schedules.store import _to_text, decode
 
 from schedule_helpers import AGENT, spec
 
@@ -114,3 +117,20 @@ def test_schedules_stored_before_the_indexes_are_listed_after_one_backfill(sched
     counted.counts.clear()
     store.list(status="paused")
     assert counted.counts["EVALSHA"] == 0  # the backfill ran once
+
+
+def test_schedules_made_in_the_same_millisecond_list_newest_first(sched):
+    """Creation order decides the listing, not the ids, when created_at ties."""
+    fields = model.clean(spec(schedule_kind="event", schedule_expr="thing.happened"))
+    pairs = [x for k, v in fields.items() for x in (k, _to_text(v))]
+    s = script("schedule")
+    sched.redis.script_load(s.source)
+    sids = [str(uuid.uuid4()) for _ in range(30)]
+    pipe = sched.redis.pipeline(transaction=False)  # one round trip: creates a few µs apart
+    for sid in sids:
+        pipe.evalsha(s.sha, s.numkeys, *sched._keys(sid), "create", sid, "", *pairs)
+    assert all(reply[0] == 1 for reply in pipe.execute())
+    created = [sched._raw(sid)["created_at"] for sid in sids]
+    assert len(set(created)) < len(created)  # some share a millisecond
+    assert [v["id"] for v in sched.list(limit=30)[0]] == sids[::-1]
+    assert [v["id"] for v in sched.list(schedule_kind="event", limit=30)[0]] == sids[::-1]
