@@ -21,8 +21,7 @@ the ratio cluster / one Redis is taken within each run, its median reported.
 
 Every worker serves all 6 queues, but in its own order. A pool worker asks
 its queues in the order given, the next one only while the earlier ones
-came up short (taskq.lease.complete_and_claim), and on a cluster it blocks
-only on the first queue's slot (workers.pool): with one order for all, every
+came up short (taskq.lease.complete_and_claim): with one order for all, every
 worker would drain the same queue, on one master, while the other two sat
 idle. So the queues are listed master by master (m1 m2 m3 m1 m2 m3) and
 worker i starts at position i: the first queues of the workers fall on
