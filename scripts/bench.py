@@ -43,7 +43,7 @@ tasks/s of the same worker in the same run, and workflow create latency);
 
 --cluster adds the cluster scenario (scripts/bench_cluster.py: 6 queues, 2
 on each master of a private 3-master cluster, drained by W worker processes
-(--cluster-workers, default one per core, at least 3), beside the same
+(--cluster-workers, default one per queue: 6, or one per core if more), beside the same
 drain on a private plain Redis, alternating in the same run: tasks/s of
 both, the ratio, and how busy each Redis server and the workers were, which
 says what limits it); --cluster-only runs just that, and needs no Redis at
@@ -344,7 +344,7 @@ def main() -> int:
                     help="add the cluster scenario (scripts/bench_cluster.py)")
     ap.add_argument("--cluster-only", action="store_true", help="run only the cluster scenario")
     ap.add_argument("--cluster-workers", type=int, default=bench_cluster.default_workers(),
-                    help="worker processes in the cluster scenario (default: one per core, at least 3)")
+                    help="worker processes in the cluster scenario (default: one per queue, 6, or one per core if more)")
     args = ap.parse_args()
 
     client = redis.Redis.from_url(args.redis_url, decode_responses=True)

@@ -13,8 +13,8 @@ Six queue names are picked whose hash slots (their keys carry the
 ``{queue}`` tag) fall 2 on each master; the same names are used on the one
 Redis. A drain: the 6 queues are paused and filled with N no-op tasks in
 all (N/6 each, enqueue_many 1,000 at a time), W ``taskq worker`` processes
-start and register (W: --cluster-workers, default one per core and at least
-one per master, see default_workers), the queues are resumed and the clock
+start and register (W: --cluster-workers, default one per queue or one per
+core if there are more cores, see default_workers), the queues are resumed and the clock
 runs until all N tasks are completed: tasks/s. The two sides alternate (one
 Redis, cluster, one Redis, cluster, ...) so machine noise hits both alike;
 the ratio cluster / one Redis is taken within each run, its median reported.
@@ -35,14 +35,14 @@ processes' CPU time (psutil), this process's own (polling the counts) and
 the machine's (busy, in interrupts, stolen by a hypervisor; what is left
 is other processes). A cluster can only gain where one Redis is the
 bottleneck: a server near 100 % busy while the client side has CPU to
-spare. On a small machine (2 cores) neither holds: the worker processes
-(their Python: claim replies parsed, tasks run, completions built) and the
-servers share the same two cores, the machine is saturated while the one
-Redis stays below a full core, and a cluster brings three servers to share
-those same cores and a client that splits its pipelines per node (one
-round trip per master a worker's batch touches) -- so the ratio stays near
-1 or below there. Throughput can grow with masters only given cores for
-more workers than one Redis can serve. The printed ``limit:`` line says
+spare. A worker spends most of its time waiting on round trips (its
+claim-and-complete script call per batch), so on a small machine (2 cores)
+it takes several worker processes per core to keep one Redis busy: with
+3 workers neither the one Redis (about 80 %) nor the machine saturates and
+the ratio stays near 1; with 6 the one Redis nears a full core while the
+masters sit near a third each, and the cluster drains faster. Past that the
+machine's two cores, shared by the workers and the servers, are the limit:
+a cluster adds servers, not cores. The printed ``limit:`` line says
 which case the figures show.
 """
 
@@ -79,10 +79,11 @@ ROWS = {
 
 
 def default_workers() -> int:
-    """One worker process per core, and at least one per master (a worker's
-    round trip goes to the master of the queue it is claiming from, so fewer
-    workers than masters leave a master idle at any moment)."""
-    return max(MASTERS, os.cpu_count() or 1)
+    """One worker process per queue, or per core where there are more cores.
+    A worker mostly waits on its round trips, so it takes more processes
+    than cores to keep one Redis busy (fewer than one per master would leave
+    a master idle at any moment)."""
+    return max(MASTERS * PER_MASTER, os.cpu_count() or 1)
 
 
 def spread_queues(cluster, keys: taskq.Keys, per_master: int = PER_MASTER) -> list[tuple[str, str]]:
