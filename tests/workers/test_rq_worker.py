@@ -427,7 +427,7 @@ def test_rq_work_loop_checks_ride_out_a_redis_outage(raw, qname, prefix, monkeyp
 
 
 def test_an_outage_in_rqs_bookkeeping_before_a_job_does_not_fail_the_task(
-        r, raw, tq, qname, prefix, monkeypatch):
+        r, raw, tq, qname, prefix, redis_url, monkeypatch):
     """RQ writes its own records of a job (status, started registry) just
     before running it; a connection error there used to be reported as the
     task's failure, using up a retry. The task runs and completes instead."""
@@ -441,6 +441,7 @@ def test_an_outage_in_rqs_bookkeeping_before_a_job_does_not_fail_the_task(
         raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
     monkeypatch.setattr(Job, "prepare_for_execution", unreachable)
+    monkeypatch.setenv("REDIS_URL", redis_url)  # the body's get_redis(): the test's Redis
     w = TaskqSimpleWorker([qname], connection=raw, prefix=prefix)
     try:
         w.work(burst=True)
