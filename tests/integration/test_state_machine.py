@@ -46,6 +46,7 @@ import os
 import uuid
 
 import pytest
+from example_budget import examples
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (Bundle, RuleBasedStateMachine, initialize, invariant,
@@ -328,7 +329,7 @@ def test_the_queue_behaves_like_its_model(r):
     # CI replays the same examples every run (a red build must mean a change
     # broke something); developers' runs explore new ones.
     run_state_machine_as_test(lambda: QueueMachine(r), settings=settings(
-        max_examples=300, stateful_step_count=60, deadline=None,
+        max_examples=examples(300), stateful_step_count=60, deadline=None,
         derandomize=os.environ.get("CI") == "true",
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
 
