@@ -43,7 +43,7 @@ class Outage:
     long to wait before the next try (FIRST_DELAY doubling to MAX_DELAY)."""
 
     def __init__(self, log: logging.Logger, what: str, url: str | None = None,
-                 first: float = FIRST_DELAY, most: float = MAX_DELAY):
+                 first: float = FIRST_DELAY, most: float = MAX_DELAY, reached: bool = False):
         self.log = log
         self.what = what
         self.where = f" at {masked(url)}" if url else ""
@@ -51,7 +51,7 @@ class Outage:
         self._lock = threading.Lock()
         self._since: float | None = None
         self._delay = first
-        self._reached = False  # whether Redis ever answered this process
+        self._reached = reached  # whether Redis ever answered this process
         self.ended = 0  # outages over so far: a caller compares it to redo what a restart loses
 
     @property
@@ -141,3 +141,15 @@ def url_problem(url: str) -> str | None:
     except ValueError as exc:
         return f"{exc}"
     return None
+
+
+def pubsub_outage_pause(outage: Outage | None, exc: BaseException, otherwise) -> None:
+    """For RQ's command-channel thread (its ``_pubsub_exception_handler``):
+    a connection error is the worker's outage (its one line, not RQ's line
+    every 2 s); the thread waits and tries again. Anything else goes to
+    ``otherwise``, RQ's own handler."""
+    if outage is None or not isinstance(exc, redis.ConnectionError):
+        otherwise()
+        return
+    outage.lost(exc, advance=False)
+    time.sleep(2.0)

@@ -29,7 +29,7 @@ from . import settings
 from .activity import Activity, one_line
 from .execution import DEFAULT_TIMEOUT, TaskError, TaskTimeout, run_task
 from .handlers import handlers_to_publish
-from .outage import OUTAGE_ERRORS, Outage
+from .outage import OUTAGE_ERRORS, Outage, pubsub_outage_pause
 from .wake import SlotWake, slot_groups
 from .rq_job import TaskqJob, rq_job_id
 from .rq_process import (ClusterConnection, env_lease, pin_driver_info, signals_to_main_thread,
@@ -67,22 +67,22 @@ RQ_HEARTBEAT_EVERY = 5.0
 is sent at most this often between jobs."""
 
 
-def _retrying(call, log=None, what: str = ""):
-    """Run a report, trying again through a short Redis outage (one line
-    when the first try fails, one when a later one succeeds)."""
+def _retrying(call, outage: Outage, log, what: str):
+    """Run a report, trying again through a short Redis outage (the
+    outage's one line when it begins and one when it ends, and a line
+    for the report that got through after it)."""
     failed = False
     for delay in REPORT_RETRY_DELAYS:
         try:
             result = call()
         except OUTAGE_ERRORS as exc:
-            if not failed and log is not None:
-                log.warning("%s: Redis unreachable (%s); trying again for up to %.0f s", what,
-                            one_line(exc), sum(REPORT_RETRY_DELAYS))
+            outage.lost(exc, advance=False)
             failed = True
             time.sleep(delay)
             continue
-        if failed and log is not None:
-            log.warning("%s: reported after Redis came back", what)
+        if failed:
+            outage.ok()
+            log.info("%s: reported after Redis came back", what)
         return result
     return call()
 
@@ -167,8 +167,13 @@ class TaskqWorkerMixin(ClusterConnection):
                                         *delta, resources=resource_usage())
                 self._reported = (done, failed)
                 self._shown = lease.id if lease else None
+            except OUTAGE_ERRORS as exc:
+                self.outage.lost(exc, advance=False)
+                return
             except redis.RedisError as exc:
                 self.log.warning("Worker %s: taskq registry heartbeat: %s", self.name, exc)
+                return
+        self.outage.ok()
 
     def _unreported(self) -> bool:
         """Whether the registry still shows a task this worker no longer
@@ -190,6 +195,12 @@ class TaskqWorkerMixin(ClusterConnection):
             if pipeline is not None:
                 raise
             self.outage.lost(exc, advance=False)
+
+    def _pubsub_exception_handler(self, exc, pubsub, pubsub_thread):
+        """RQ's command channel thread: through an outage it retries every
+        2 s, logging each try; here the outage's lines say it once."""
+        pubsub_outage_pause(self.outage, exc, lambda: super(TaskqWorkerMixin, self)
+                            ._pubsub_exception_handler(exc, pubsub, pubsub_thread))
 
     # RQ's work loop calls these between jobs, outside every handler of
     # ours; RQ would end the worker on their connection error.
@@ -319,6 +330,7 @@ class TaskqWorkerMixin(ClusterConnection):
                     return None
                 queue = self._claim()
                 if queue is not None:
+                    self.outage.ok()  # a busy worker reached Redis too: its next outage is "lost"
                     break
                 if self._unreported():  # idle now: say so at once
                     self._registry_beat(force=True)
@@ -427,7 +439,7 @@ class TaskqWorkerMixin(ClusterConnection):
     def handle_job_success(self, job: Job, queue: RQQueue, started_job_registry=None):
         lease: Lease = job.lease
         try:
-            _retrying(lambda: lease.complete(job._result), self.log,
+            _retrying(lambda: lease.complete(job._result), self.outage, self.log,
                       f"Worker {self.name}: task {lease.id}")
             self._outcome[_OUTCOME] = _COMPLETED
             self.log.info("Worker %s: task %s completed", self.name, lease.id)
@@ -485,8 +497,8 @@ class TaskqWorkerMixin(ClusterConnection):
         lease: Lease = job.lease
         try:
             status = _retrying(lambda: lease.cancelled(message) if cancel
-                               else lease.fail(message, retryable=retryable), self.log,
-                               f"Worker {self.name}: task {lease.id}")
+                               else lease.fail(message, retryable=retryable), self.outage,
+                               self.log, f"Worker {self.name}: task {lease.id}")
         except TaskqError as exc:
             self._outcome[_OUTCOME] = _LOST
             self.log.warning("Worker %s: task %s: could not report failure: %s",

@@ -16,7 +16,7 @@ from taskq.keys import DEFAULT_PREFIX
 from taskq.options import check_queue_name
 
 from .handlers import handlers_to_publish
-from .outage import OUTAGE_ERRORS, Outage
+from .outage import OUTAGE_ERRORS, Outage, pubsub_outage_pause
 from .rq_process import ClusterConnection, env_lease, signals_to_main_thread, taskq_client
 
 
@@ -46,6 +46,10 @@ class TaskqPoolWorker(ClusterConnection, BaseWorker):
         with signals_to_main_thread():
             super().subscribe()
 
+    def _pubsub_exception_handler(self, exc, pubsub, pubsub_thread):
+        pubsub_outage_pause(getattr(self, "outage", None), exc, lambda: super(
+            TaskqPoolWorker, self)._pubsub_exception_handler(exc, pubsub, pubsub_thread))
+
     def _install_signal_handlers(self):
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -72,7 +76,7 @@ class TaskqPoolWorker(ClusterConnection, BaseWorker):
         pool = PoolWorker(self.taskq, self.queue_names(), concurrency=self.concurrency,
                           lease=self.lease_seconds, prefix=self.keys.prefix, worker_id=self.name,
                           handlers=self.handlers)
-        pool.outage = Outage(pool.outage.log, f"Worker {self.name}")
+        pool.outage = self.outage = Outage(pool.outage.log, f"Worker {self.name}")
         self._install_signal_handlers()
         self.set_state(WorkerStatus.BUSY)
         failure: list[BaseException] = []

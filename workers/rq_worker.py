@@ -58,6 +58,7 @@ from taskq.errors import LeaseLost, TaskNotFound, TaskqError
 from taskq.worker_registry import HEARTBEAT_INTERVAL
 
 from .execution import DEFAULT_TIMEOUT
+from .outage import OUTAGE_ERRORS, Outage
 from .rq_base import (JOB_HASH_GRACE, REPORT_RETRY_DELAYS, SHOW_TASK_AFTER, WAKE_TIMEOUT,
                       TaskqWorkerMixin)
 from .rq_job import TaskqJob, rq_job_id, stop_task, task_id_of
@@ -142,6 +143,9 @@ class TaskqWorker(TaskqWorkerMixin, Worker):
         signal.signal(signal.SIGTERM, ignore_signal)
         die_with_parent(self._parent_pid)
         lighten_connections(self.connection, self.taskq)
+        # The horse reports its task itself: its outage lines are its own.
+        self.outage = Outage(self.log, f"Worker {self.name} (horse pid {os.getpid()})",
+                             reached=True)
 
     def maintain_heartbeats(self, job: Job):
         """Every monitoring interval while the horse works: renew the lease
@@ -151,6 +155,8 @@ class TaskqWorker(TaskqWorkerMixin, Worker):
         try:
             super().maintain_heartbeats(job)
             self.connection.expire(job.key, self._job_hash_ttl(job))
+        except OUTAGE_ERRORS as exc:
+            self.outage.lost(exc, advance=False)
         except redis.RedisError as exc:
             self.log.warning("Worker %s: RQ heartbeat: %s", self.name, exc)
         self._registry_beat(force=self._shown != job.lease.id)
@@ -167,7 +173,10 @@ class TaskqWorker(TaskqWorkerMixin, Worker):
                              self.name, lease.id, exc)
             self.kill_horse()
             return
-        except redis.RedisError as exc:  # the lease may still hold; try again next time
+        except OUTAGE_ERRORS as exc:  # the lease may still hold; try again next time
+            self.outage.lost(exc, advance=False)
+            return
+        except redis.RedisError as exc:
             self.log.warning("Worker %s: lease renewal of %s failed: %s", self.name, lease.id, exc)
             return
         if cancel:

@@ -141,14 +141,15 @@ def test_rq_worker_classes_survive_a_redis_restart(cls, private, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                TASKQ_LEASE="30")
     env.pop("TASKQ_PREFIX", None)
+    client = redis.Redis.from_url(url, decode_responses=True)
+    q = Queue("default", client)
+    # queued before it starts: a worker that was never idle must know it had Redis
+    before = [q.enqueue(f"{T}:note_run", str(runs), 1.0).id for _ in range(3)]
     worker = subprocess.Popen([str(Path(sys.executable).parent / "rq"), "worker", "-w",
                                f"workers.rq_worker.{cls}", "--url", url, "default"],
                               env=env, cwd=ROOT, stdout=open(log, "w"), stderr=subprocess.STDOUT,
                               start_new_session=True)
     try:
-        client = redis.Redis.from_url(url, decode_responses=True)
-        q = Queue("default", client)
-        before = [q.enqueue(f"{T}:note_run", str(runs), 1.0).id for _ in range(3)]
         assert _wait(lambda: runs.exists() and len(runs.read_text().split()) >= 1, 30)
         client.close()
         servers[0].stop()
@@ -166,4 +167,11 @@ def test_rq_worker_classes_survive_a_redis_restart(cls, private, tmp_path):
         client.close()
     finally:
         _stop(worker)
-    assert "Traceback" not in log.read_text(), log.read_text()
+    text = log.read_text()
+    assert "Traceback" not in text, text
+    # one line when lost and one when back, per process: the forking
+    # worker's horse reports its task itself, so it may say it too
+    assert "lost Redis" in text and "cannot reach Redis" not in text, text
+    most = 2 if cls == "TaskqWorker" else 1
+    assert text.count("lost Redis") == text.count("is back after") <= most, text
+    assert "could not connect to Redis instance" not in text, text  # RQ's line every 2 s
