@@ -26,12 +26,13 @@ from taskq.worker_registry import HEARTBEAT_INTERVAL, WorkerRegistry, resource_u
 from taskq.workflows import publish
 
 from . import settings
-from .activity import Activity, one_line
+from .activity import Activity
 from .execution import DEFAULT_TIMEOUT, TaskError, TaskTimeout, run_task
 from .handlers import handlers_to_publish
-from .outage import OUTAGE_ERRORS, Outage, pubsub_outage_pause
+from .outage import OUTAGE_ERRORS, Outage
 from .wake import SlotWake, slot_groups
 from .rq_job import TaskqJob, rq_job_id
+from .rq_outage import RidesOutages, retrying
 from .rq_process import (ClusterConnection, env_lease, pin_driver_info, signals_to_main_thread,
                          taskq_client)
 
@@ -44,11 +45,6 @@ JOB_HASH_GRACE = 30
 started-registry entry does, so RQ's registry cleanup never finds a stale
 hash to move into its failed registry."""
 
-REPORT_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 10.0, 10.0)
-"""Waits between tries of a report that met a Redis connection error (every
-report is idempotent for its lease token, so trying again is safe): a
-finished task's outcome rides out an outage of about a minute (a restart, a
-failover) instead of being lost to its lease's expiry."""
 
 # What the process that ran a task reported, shared between a horse and its
 # parent through anonymous shared memory: byte 0 the outcome (_UNKNOWN:
@@ -62,32 +58,9 @@ SHOW_TASK_AFTER = 0.25
 """Seconds a task runs before the registry is told about it out of turn
 (the heartbeat every HEARTBEAT_INTERVAL says it anyway): a worker draining
 short tasks does not pay a registry round trip per task."""
-RQ_HEARTBEAT_EVERY = 5.0
-"""RQ's own worker heartbeat (two round trips; its key lives for minutes)
-is sent at most this often between jobs."""
 
 
-def _retrying(call, outage: Outage, log, what: str):
-    """Run a report, trying again through a short Redis outage (the
-    outage's one line when it begins and one when it ends, and a line
-    for the report that got through after it)."""
-    failed = False
-    for delay in REPORT_RETRY_DELAYS:
-        try:
-            result = call()
-        except OUTAGE_ERRORS as exc:
-            outage.lost(exc, advance=False)
-            failed = True
-            time.sleep(delay)
-            continue
-        if failed:
-            outage.ok()
-            log.info("%s: reported after Redis came back", what)
-        return result
-    return call()
-
-
-class TaskqWorkerMixin(ClusterConnection):
+class TaskqWorkerMixin(RidesOutages, ClusterConnection):
     """What both taskq RQ workers share: claiming, wrapping a task in a job,
     reporting its outcome to the engine, and the taskq worker registry."""
 
@@ -179,78 +152,6 @@ class TaskqWorkerMixin(ClusterConnection):
         """Whether the registry still shows a task this worker no longer
         holds, or counts it has not heard yet."""
         return self._shown is not None or self._reported != (self._completed, self._failed)
-
-    def heartbeat(self, timeout: int | None = None, pipeline=None):
-        # RQ sends its plain heartbeat (two round trips) after every job;
-        # its key lives for worker_ttl, so between jobs once in a while is
-        # enough. Heartbeats with a timeout or in a pipeline go through.
-        now = time.monotonic()
-        if timeout is None and pipeline is None:
-            if now < self._next_rq_beat:
-                return
-            self._next_rq_beat = now + RQ_HEARTBEAT_EVERY
-        try:
-            super().heartbeat(timeout, pipeline)
-        except OUTAGE_ERRORS as exc:
-            if pipeline is not None:
-                raise
-            self.outage.lost(exc, advance=False)
-
-    def _pubsub_exception_handler(self, exc, pubsub, pubsub_thread):
-        """RQ's command channel thread: through an outage it retries every
-        2 s, logging each try; here the outage's lines say it once."""
-        pubsub_outage_pause(self.outage, exc, lambda: super(TaskqWorkerMixin, self)
-                            ._pubsub_exception_handler(exc, pubsub, pubsub_thread))
-
-    # RQ's work loop calls these between jobs, outside every handler of
-    # ours; RQ would end the worker on their connection error.
-    def check_for_suspension(self, burst: bool):
-        """RQ's ``rq suspend`` check, waiting out a Redis outage."""
-        while True:
-            try:
-                super().check_for_suspension(burst)
-            except OUTAGE_ERRORS as exc:
-                self.outage.pause(self.outage.lost(exc), lambda: self._stop_requested)
-                if self._stop_requested:
-                    return
-                continue
-            if self.outage.down:
-                self.outage.ok()
-            return
-
-    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False):
-        """RQ's bookkeeping before a job runs (what ``rq info`` shows of it).
-        In a Redis outage it is skipped, not the task: RQ would count the
-        connection error as the task's own failure and use up a retry."""
-        try:
-            super().prepare_job_execution(job, remove_from_intermediate_queue)
-        except OUTAGE_ERRORS as exc:
-            self.log.warning("Worker %s: RQ bookkeeping before %s skipped: %s", self.name, job.id,
-                             one_line(exc))
-
-    def run_maintenance_tasks(self):
-        """RQ's registry cleanup; in an outage it waits for the next round."""
-        try:
-            super().run_maintenance_tasks()
-        except OUTAGE_ERRORS as exc:
-            self.outage.lost(exc, advance=False)
-
-    # RQ's informational writes (``rq info``'s state and working time) are
-    # made outside any handler of RQ's; in an outage they would end the
-    # worker, or leave a running horse behind: skip them instead.
-    def set_state(self, state, pipeline=None):
-        try:
-            super().set_state(state, pipeline=pipeline)
-        except OUTAGE_ERRORS:
-            if pipeline is not None:
-                raise
-
-    def set_current_job_working_time(self, current_job_working_time, pipeline=None):
-        try:
-            super().set_current_job_working_time(current_job_working_time, pipeline=pipeline)
-        except OUTAGE_ERRORS:
-            if pipeline is not None:
-                raise
 
     # -- shutdown -----------------------------------------------------------
     def _shutdown(self):
@@ -439,7 +340,7 @@ class TaskqWorkerMixin(ClusterConnection):
     def handle_job_success(self, job: Job, queue: RQQueue, started_job_registry=None):
         lease: Lease = job.lease
         try:
-            _retrying(lambda: lease.complete(job._result), self.outage, self.log,
+            retrying(lambda: lease.complete(job._result), self.outage, self.log,
                       f"Worker {self.name}: task {lease.id}")
             self._outcome[_OUTCOME] = _COMPLETED
             self.log.info("Worker %s: task %s completed", self.name, lease.id)
@@ -496,7 +397,7 @@ class TaskqWorkerMixin(ClusterConnection):
     def _report_failure(self, job: Job, message: str, retryable: bool, cancel: bool = False) -> None:
         lease: Lease = job.lease
         try:
-            status = _retrying(lambda: lease.cancelled(message) if cancel
+            status = retrying(lambda: lease.cancelled(message) if cancel
                                else lease.fail(message, retryable=retryable), self.outage,
                                self.log, f"Worker {self.name}: task {lease.id}")
         except TaskqError as exc:

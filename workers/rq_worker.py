@@ -59,9 +59,9 @@ from taskq.worker_registry import HEARTBEAT_INTERVAL
 
 from .execution import DEFAULT_TIMEOUT
 from .outage import OUTAGE_ERRORS, Outage
-from .rq_base import (JOB_HASH_GRACE, REPORT_RETRY_DELAYS, SHOW_TASK_AFTER, WAKE_TIMEOUT,
-                      TaskqWorkerMixin)
+from .rq_base import JOB_HASH_GRACE, SHOW_TASK_AFTER, WAKE_TIMEOUT, TaskqWorkerMixin
 from .rq_job import TaskqJob, rq_job_id, stop_task, task_id_of
+from .rq_outage import REPORT_RETRY_DELAYS
 from .rq_pool import TaskqPoolWorker
 from .rq_process import (die_with_parent, env_lease, exits_within, ignore_signal,
                          lighten_connections, signals_to_main_thread, taskq_client)
