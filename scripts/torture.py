@@ -1,7 +1,7 @@
 """Torture run: taskq under worker SIGKILLs, scheduler-leader kills and Redis
 restarts, then checks that nothing acknowledged was lost or completed twice.
 
-    python scripts/torture.py                          # CI size: 5,000 tasks, 5 kills
+    python scripts/torture.py                          # CI size: 5,000 tasks, 5 kills, 2 restarts
     python scripts/torture.py --tasks 100000 --kills 20 --leader-kills 2 --restarts 2
 
 It starts its own redis-server on a free loopback port (AOF on,
@@ -33,13 +33,11 @@ import json
 import os
 import random
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import redis
@@ -52,10 +50,12 @@ from taskq.embedded import free_port, redis_server_path  # noqa: E402
 from taskq.ids import new_task_id  # noqa: E402
 from taskq.worker_registry import WorkerRegistry  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "scripts"))
+from torture_checks import FAILING, TERMINAL, check, recovery_figures, tracebacks  # noqa: E402,F401
+
 QUEUES = ("tq_a", "tq_b")
 BODY = "torture_tasks:work"
 CKEYS = ("ck0", "ck1", "ck2")
-TERMINAL = ("completed", "failed", "cancelled")
 OUTAGE = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 
 
@@ -318,93 +318,6 @@ def restart(server: Server, client, how: str, seed: int) -> dict:
             "probe_done_after_s": round(time.monotonic() - back, 2)}
 
 
-def recovery_figures(kills: list[tuple[int, float]]) -> dict:
-    """Over the kills that met a worker holding tasks: how many, how many
-    tasks they held, and the median and worst time until all were freed."""
-    held = [(n, t) for n, t in kills if n]
-    if not held:
-        return {"kills_holding_tasks": 0}
-    times = [t for _, t in held]
-    return {"kills_holding_tasks": len(held), "tasks_held": sum(n for n, _ in held),
-            "median": round(statistics.median(times), 2), "max": round(max(times), 2)}
-
-
-def tracebacks(logs: str) -> int:
-    """Tracebacks in the process logs, but for the planned task failures
-    that RQ logs with theirs."""
-    blocks = logs.split("Traceback (most recent call last)")[1:]
-    return sum(1 for b in blocks if "planned failure" not in b.split("\n\n")[0])
-
-
-def completed_total(client) -> int:
-    return sum(int(client.hget(Keys().queue(n).stats, "completed") or 0) for n in QUEUES)
-
-
-# -- the checks ------------------------------------------------------------------
-def side_channel(path: Path):
-    starts: dict[str, int] = defaultdict(int)
-    open_runs: dict[tuple, tuple[float, str]] = {}
-    intervals: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    if path.exists():
-        for line in path.read_text().splitlines():
-            what, tid, attempt, pid, t, ckey = line.split()
-            run = (tid, attempt, pid)
-            if what == "S":
-                starts[tid] += 1
-                open_runs[run] = (float(t), ckey)
-            elif run in open_runs:
-                begun, ckey = open_runs.pop(run)
-                if ckey != "-":
-                    intervals[ckey].append((begun, float(t)))
-    return starts, intervals
-
-
-def overlaps(intervals: dict[str, list[tuple[float, float]]]) -> int:
-    n = 0
-    for spans in intervals.values():
-        spans.sort()
-        end = float("-inf")
-        for begun, ended in spans:
-            if begun < end:
-                n += 1
-            end = max(end, ended)
-    return n
-
-
-def check(client, producer: Producer, side: Path) -> dict:
-    ids = list(producer.expected)
-    pipe = client.pipeline(transaction=False)
-    for tid in ids:
-        pipe.hmget(Keys().queue(tid.split(":")[0]).task(tid), "status", "started", "finished",
-                   "expires")
-    rows = dict(zip(ids, pipe.execute()))
-    now_ms = int(client.time()[0]) * 1000
-    lost = [t for t, (s, *_r) in rows.items() if s not in TERMINAL]
-    wrong = [t for t, (s, *_r) in rows.items() if s in TERMINAL and s != producer.expected[t]]
-    stuck = [t for t, (s, _st, _f, exp) in rows.items()
-             if s == "running" and (exp is None or int(exp) < now_ms)]
-    early = [(a, b) for a, b in producer.edges
-             if rows[b][1] and (not rows[a][2] or int(rows[b][1]) < int(rows[a][2]))]
-    # The engine counts each accepted completion; a second one of a task
-    # would make the count exceed the tasks in the completed index.
-    counted = completed_total(client)
-    completed_tasks = sum(client.zcard(Keys().queue(n).status_index("completed")) for n in QUEUES)
-    starts, intervals = side_channel(side)
-    reran = [t for t in ids if starts.get(t, 0) > producer.planned[t]]
-    return {
-        "acknowledged": len(ids),
-        "lost": len(lost), "lost_ids": lost[:10],
-        "unexpected_outcome": len(wrong), "unexpected_ids": wrong[:10],
-        "completed_twice": counted - completed_tasks,
-        "dependents_released_early": len(early),
-        "concurrency_overlaps": overlaps(intervals),
-        "stuck_running_without_lease": len(stuck),
-        "still_running": sum(1 for s, *_r in rows.values() if s == "running"),
-        "bodies_ran_more_than_planned": len(reran),
-        "extra_body_runs": sum(starts.get(t, 0) - producer.planned[t] for t in reran),
-    }
-
-
 # -- the run ----------------------------------------------------------------------
 def run(args) -> dict:
     rng = random.Random(args.seed)
@@ -482,7 +395,7 @@ def run(args) -> dict:
     died = fleet.died_on_their_own()
     fleet.stop()
     logs = fleet.logs()
-    result = check(client, producer, side)
+    result = check(client, producer, side, QUEUES)
     result.update(
         seconds=round(elapsed, 1), tasks_per_s=round(producer.made / elapsed, 1),
         worker_kills=len(kill_recovery),
@@ -496,17 +409,12 @@ def run(args) -> dict:
     return result
 
 
-FAILING = ("lost", "unexpected_outcome", "completed_twice", "dependents_released_early",
-           "concurrency_overlaps", "stuck_running_without_lease", "still_running",
-           "processes_died_on_their_own", "tracebacks_in_logs")
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tasks", type=int, default=5000)
     p.add_argument("--kills", type=int, default=5, help="worker SIGKILLs")
     p.add_argument("--leader-kills", type=int, default=1, help="scheduler leader SIGKILLs")
-    p.add_argument("--restarts", type=int, default=1,
+    p.add_argument("--restarts", type=int, default=2,
                    help="Redis restarts: the first by SHUTDOWN, the next by SIGKILL")
     p.add_argument("--kill-every", type=float, default=3.0, help="seconds between chaos events")
     p.add_argument("--pool-workers", type=int, default=2)
