@@ -341,7 +341,7 @@ class TaskqWorkerMixin(RidesOutages, ClusterConnection):
         lease: Lease = job.lease
         try:
             retrying(lambda: lease.complete(job._result), self.outage, self.log,
-                      f"Worker {self.name}: task {lease.id}")
+                     f"Worker {self.name}: task {lease.id}")
             self._outcome[_OUTCOME] = _COMPLETED
             self.log.info("Worker %s: task %s completed", self.name, lease.id)
         except TaskqError as exc:
@@ -398,8 +398,8 @@ class TaskqWorkerMixin(RidesOutages, ClusterConnection):
         lease: Lease = job.lease
         try:
             status = retrying(lambda: lease.cancelled(message) if cancel
-                               else lease.fail(message, retryable=retryable), self.outage,
-                               self.log, f"Worker {self.name}: task {lease.id}")
+                              else lease.fail(message, retryable=retryable), self.outage,
+                              self.log, f"Worker {self.name}: task {lease.id}")
         except TaskqError as exc:
             self._outcome[_OUTCOME] = _LOST
             self.log.warning("Worker %s: task %s: could not report failure: %s",
