@@ -41,8 +41,8 @@ it takes several worker processes per core to keep one Redis busy: with
 3 workers neither the one Redis (about 80 %) nor the machine saturates and
 the ratio stays near 1; with 6 the one Redis nears a full core while the
 masters sit near a third each, and the cluster drains faster. Past that the
-machine's two cores, shared by the workers and the servers, are the limit:
-a cluster adds servers, not cores. The printed ``limit:`` line says
+machine's two cores, shared by the workers and the servers, should be the
+limit (6 already kept 1.5 of them busy): a cluster adds servers, not cores. The printed ``limit:`` line says
 which case the figures show.
 """
 
