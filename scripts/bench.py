@@ -4,6 +4,7 @@
     python scripts/bench.py [--redis-url URL] [--quick] [--json] [--rq | --rq-only]
                             [--workflows | --workflows-only]
                             [--cluster | --cluster-only] [--cluster-workers W]
+                            [--bullmq | --bullmq-only]
 
 URL defaults to $REDIS_URL, else redis://127.0.0.1:6379/0. Every key the
 benchmark writes lives under a unique prefix (taskq-bench-<pid>-<random>) and
@@ -49,6 +50,10 @@ both, the ratio, and how busy each Redis server and the workers were, which
 says what limits it); --cluster-only runs just that, and needs no Redis at
 --redis-url.
 
+--bullmq adds BullMQ beside taskq on the same Redis (scripts/bench_bullmq.py:
+bulk add and worker drain, one and two processes each, ratios within each
+run; needs node and npm); --bullmq-only runs just that.
+
 --rq adds the RQ baseline (scripts/bench_rq.py: the taskq ``rq worker``
 classes beside RQ's own Worker and SimpleWorker); --rq-only runs just that.
 """
@@ -73,6 +78,7 @@ import bench_rq  # noqa: E402
 import bench_workflows  # noqa: E402
 import bench_schedules  # noqa: E402
 import bench_cluster  # noqa: E402
+import bench_bullmq  # noqa: E402
 
 NOOP = "app.tasks:noop"
 CHUNK = 1000
@@ -105,6 +111,7 @@ ROWS.update(bench_result.ROWS)  # enqueue -> result in hand (Task.wait), after p
 ROWS.update(bench_workflows.ROWS)  # only with --workflows / --workflows-only
 ROWS.update(bench_schedules.ROWS)
 ROWS.update(bench_cluster.ROWS)  # only with --cluster / --cluster-only
+ROWS.update(bench_bullmq.ROWS)  # only with --bullmq / --bullmq-only
 
 
 def small(start: int, count: int) -> list[dict]:
@@ -318,6 +325,8 @@ def print_table(data: dict) -> None:
               + "; ".join(" ".join(f"{v:.0f}" for v in r["cluster"]["redis_busy_pct"])
                           for r in c["runs"]))
         print(c["limit"])
+    if "bullmq" in data:
+        print(bench_bullmq.describe(data["bullmq"]))
 
 
 def redact(url: str) -> str:
@@ -343,6 +352,9 @@ def main() -> int:
     ap.add_argument("--cluster", action="store_true",
                     help="add the cluster scenario (scripts/bench_cluster.py)")
     ap.add_argument("--cluster-only", action="store_true", help="run only the cluster scenario")
+    ap.add_argument("--bullmq", action="store_true",
+                    help="add BullMQ beside taskq (scripts/bench_bullmq.py; needs node and npm)")
+    ap.add_argument("--bullmq-only", action="store_true", help="run only the BullMQ comparison")
     ap.add_argument("--cluster-workers", type=int, default=bench_cluster.default_workers(),
                     help="worker processes in the cluster scenario (default: one per queue, 6, or one per core if more)")
     args = ap.parse_args()
@@ -355,7 +367,7 @@ def main() -> int:
     try:
         if args.schedules_only:
             bench.run_schedules()
-        elif not (args.rq_only or args.workflows_only or args.cluster_only):
+        elif not (args.rq_only or args.workflows_only or args.cluster_only or args.bullmq_only):
             bench.run_all()
         if args.workflows or args.workflows_only:
             bench.warm_up()
@@ -366,6 +378,10 @@ def main() -> int:
         if args.cluster or args.cluster_only:
             cluster = bench_cluster.run(bench, sizes["cluster_tasks"], sizes["runs"],
                                         args.cluster_workers)
+        bullmq = None
+        if args.bullmq or args.bullmq_only:
+            bench.warm_up()
+            bullmq = bench_bullmq.run(bench, sizes["drain"], sizes["bulk"] // 2, sizes["runs"])
         rq = None
         if args.rq or args.rq_only:
             rq = bench_rq.run(args.redis_url, bench.prefix, args.rq_tasks or sizes["rq_tasks"],
@@ -382,6 +398,8 @@ def main() -> int:
     data = report(bench, meta) if not args.rq_only else dict(meta, results={})
     if cluster:
         data["cluster"] = cluster
+    if bullmq:
+        data["bullmq"] = bullmq
     if rq:
         data["rq_baseline"] = rq
     if args.json:

@@ -71,23 +71,33 @@ def stop_worker(*procs: subprocess.Popen) -> None:
 
 
 def drain(r, url: str, prefix: str, q: taskq.Queue, n: int, concurrency: int, chunk: int,
-          prefetch: int | None = None) -> float:
-    """No-op tasks per second drained by one worker process."""
+          prefetch: int | None = None, processes: int = 1, busy: list | None = None) -> float:
+    """No-op tasks per second drained by ``processes`` worker processes;
+    ``busy`` (a list) gets the Redis server's busy % over the drain."""
     q.pause()
     for i in range(0, n, chunk):
         q.enqueue_many([{"func": "bench_worker:noop"} for _ in range(min(chunk, n - i))])
-    proc = start_worker(url, prefix, q.name, concurrency, prefetch)
+    procs = [start_worker(url, prefix, q.name, concurrency, prefetch) for _ in range(processes)]
     try:
-        wait_registered(r, q.keys)
-        t = time.perf_counter()
+        wait_registered(r, q.keys, count=processes)
+        cpu, t = redis_cpu(r), time.perf_counter()
         q.resume()
         while q.count("completed") < n:
-            if proc.poll() is not None:
-                raise RuntimeError("the benchmark worker died")
+            if any(proc.poll() is not None for proc in procs):
+                raise RuntimeError("a benchmark worker died")
             time.sleep(0.01)
-        return n / (time.perf_counter() - t)
+        elapsed = time.perf_counter() - t
+        if busy is not None:
+            busy.append(100 * (redis_cpu(r) - cpu) / elapsed)
+        return n / elapsed
     finally:
-        stop_worker(proc)
+        stop_worker(*procs)
+
+
+def redis_cpu(r) -> float:
+    """CPU seconds the Redis server has used (user + system)."""
+    info = r.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 def pickup(r, url: str, prefix: str, q: taskq.Queue, samples: int) -> list[float]:
