@@ -30,6 +30,7 @@ import logging
 import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import redis
@@ -54,6 +55,17 @@ log = logging.getLogger("taskq.worker")
 WAKE_TIMEOUT = 1.0
 """Seconds an idle worker blocks on the wake keys before looking again
 (bounds how late it notices a stop request or a due delayed task)."""
+
+
+SPLIT_AT = 16
+"""Finished tasks from which a step sends their completion and the next
+claim as two round trips at once, the completion from a helper thread on a
+connection of its own, instead of one round trip: Redis runs one call while
+this process encodes or decodes the other and its threads start on the new
+tasks, so a worker draining short tasks no longer alternates between waiting
+on Redis and leaving Redis idle (about a quarter more no-op tasks per second
+on one process, scripts/bench.py --bullmq). Below it the single round trip
+costs less than the hand-off."""
 
 
 class _Slot:
@@ -108,6 +120,7 @@ class PoolWorker:
                            if len(slot_groups(self.redis, self._wake_keys)) > 1 else None)
         self.handlers = handlers
         self._published_after: int | None = None  # outage.ended when last published
+        self._reporter: ThreadPoolExecutor | None = None  # completions beside claims (SPLIT_AT)
 
     # -- control ----------------------------------------------------------
     def request_stop(self, cold: bool = False) -> None:
@@ -159,6 +172,8 @@ class PoolWorker:
             self._shutdown()
         finally:
             self._exited.set()
+            if self._reporter is not None:
+                self._reporter.shutdown(wait=True)  # idle: every step waits for its completion
             for _ in threads:
                 self._todo.put(None)
             try:
@@ -213,7 +228,7 @@ class PoolWorker:
 
     def _step(self, claim_more: bool) -> bool:
         """Report finished tasks (successes in one call per queue, together
-        with the next claim) and take new work; True when the claim filled
+        with the next claim, or beside it from SPLIT_AT on) and take new work; True when the claim filled
         all the room there was (the queues may hold more). A Redis outage
         raises, and leaves the unreported outcomes for the next step."""
         while self._unsent_failures:
@@ -224,8 +239,43 @@ class PoolWorker:
         successes = self._unsent
         if not successes and room <= 0:
             return False
-        done, leases = complete_and_claim(self.redis, self.keys, successes, self.queues,
-                                          room, self.lease, self.worker_id, cap=True)
+        if room > 0 and len(successes) >= SPLIT_AT:
+            leases = self._complete_beside_claim(successes, room)
+        else:
+            done, leases = complete_and_claim(self.redis, self.keys, successes, self.queues,
+                                              room, self.lease, self.worker_id, cap=True)
+            self._reported_done(successes, done)
+        self._hand_out(leases)
+        return room > 0 and len(leases) >= room
+
+    def _complete_beside_claim(self, successes: list, room: int) -> list[Lease]:
+        """Complete ``successes`` from the helper thread while this thread
+        claims up to ``room`` tasks; returns the claimed leases. Whichever
+        half went through is kept when the other raises (completions are
+        not sent again, claimed tasks are handed out) before the error is."""
+        if self._reporter is None:
+            self._reporter = ThreadPoolExecutor(1, thread_name_prefix="taskq-report")
+        completing = self._reporter.submit(complete_and_claim, self.redis, self.keys, successes,
+                                           [], 0, self.lease, self.worker_id, True)
+        try:
+            _, leases = complete_and_claim(self.redis, self.keys, [], self.queues, room,
+                                           self.lease, self.worker_id, cap=True)
+        except BaseException:
+            try:
+                self._reported_done(successes, completing.result()[0])
+            except BaseException:
+                pass  # the claim's error is raised; the completions are sent again later
+            raise
+        try:
+            done = completing.result()[0]
+        except BaseException:
+            self._hand_out(leases)
+            raise
+        self._reported_done(successes, done)
+        return leases
+
+    def _reported_done(self, successes: list, done: list[bool]) -> None:
+        """Completions went through: forget them, count and log them."""
         self._unsent = []
         for (lease, _), ok in zip(successes, done):
             if ok:
@@ -235,8 +285,6 @@ class PoolWorker:
                             "(its lease expired or it was cancelled meanwhile)",
                             self.worker_id, lease.id, describe(lease.task))
         self.completed += sum(done)
-        self._hand_out(leases)
-        return room > 0 and len(leases) >= room
 
     def _hand_out(self, leases: list[Lease]) -> None:
         preread(self.redis, self.keys, leases)  # workflow steps: their reads in one round trip
