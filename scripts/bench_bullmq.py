@@ -57,12 +57,12 @@ ROWS = {
     "bmq_add_bulk": ("BullMQ addBulk, 1,000 per call", "jobs/s", None),
     "bmq_ratio_bulk": ("bulk add ratio taskq/BullMQ", "x", None),
     "bmq_taskq_drain1": ("taskq drain, 1 process", "tasks/s", None),
-    "bmq_drain_c1": ("BullMQ drain, 1 process, concurrency 1", "jobs/s", None),
+    "bmq_drain_c1": ("BullMQ drain, 1 proc, concurrency 1", "jobs/s", None),
     "bmq_ratio_c1": ("drain ratio vs BullMQ concurrency 1", "x", (">=", 3.0)),
-    "bmq_drain_tuned": (f"BullMQ drain, 1 process, concurrency {TUNED}", "jobs/s", None),
+    "bmq_drain_tuned": (f"BullMQ drain, 1 proc, concurrency {TUNED}", "jobs/s", None),
     "bmq_ratio_tuned": (f"drain ratio vs BullMQ concurrency {TUNED}", "x", (">=", 3.0)),
     "bmq_taskq_drain2": (f"taskq drain, {PROCESSES} processes", "tasks/s", None),
-    "bmq_drain2_tuned": (f"BullMQ drain, {PROCESSES} processes, conc. {TUNED}", "jobs/s", None),
+    "bmq_drain2_tuned": (f"BullMQ drain, {PROCESSES} procs, conc. {TUNED}", "jobs/s", None),
     "bmq_ratio_2p": (f"drain ratio, {PROCESSES} processes each", "x", None),
 }
 """Rows bench.py adds to its table (same shape as its ROWS)."""

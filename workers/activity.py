@@ -41,7 +41,7 @@ class Activity:
     def completed(self, task, n: int = 1) -> None:
         with self._lock:
             self._counts["completed"] += n
-        if task is not None:
+        if task is not None and self.log.isEnabledFor(logging.DEBUG):  # describe costs per task
             self.log.debug("%s: task %s (%s) completed", self.who, task.id, describe(task))
 
     def count(self, key: str) -> None:
