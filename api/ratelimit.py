@@ -1,13 +1,9 @@
-"""Sliding-window rate limits counted in Redis, so every gunicorn worker (and
+"""Fixed-window rate limits counted in Redis, so every gunicorn worker (and
 every dyno) shares one count per caller.
 
 A caller is its token subject or API key when authenticated, else its IP.
-Each fixed window is one key (``ApiKeys.rate``), incremented and read with
-the window before it in one round trip. The count a request is judged by
-is this window's plus the share of the previous one still inside the
-sliding window (the estimate Cloudflare and nginx-style limiters use), so
-a caller cannot spend two budgets back to back across a window boundary,
-and a limit never depends on where in a window a burst happens to fall.
+Each window is one key (``ApiKeys.rate``) incremented and given a TTL in
+one round trip; the key names the window, so a new window starts at zero.
 POST /api/auth/login also counts against a stricter budget per client IP
 (TASKQ_LOGIN_RATE_LIMIT), so a project id cannot be guessed at speed.
 """
@@ -15,7 +11,6 @@ POST /api/auth/login also counts against a stricter budget per client IP
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass
 
@@ -35,8 +30,7 @@ _WARN_AT_MOST = 1000
 class RateState:
     limit: int
     remaining: int
-    reset: int          # epoch seconds when every request counted so far has aged out
-    retry_after: int = 0  # seconds until one more request would be let through
+    reset: int          # epoch seconds when the window ends
 
     @property
     def exceeded(self) -> bool:
@@ -50,42 +44,15 @@ class RateState:
 
 def hit(redis, keys: ApiKeys, identity: str, limit: int, window: int,
         now: float | None = None) -> RateState:
-    """Count one request of ``identity``; ``exceeded`` once past ``limit``
-    requests in the sliding ``window`` seconds before it."""
+    """Count one request of ``identity``; ``exceeded`` once past ``limit``."""
     now = time.time() if now is None else now
     n = int(now // window)
+    key = keys.rate(identity, n)
     pipe = redis.pipeline(transaction=True)
-    pipe.incr(keys.rate(identity, n))
-    pipe.expire(keys.rate(identity, n), 2 * window + 1)   # it is the previous window next
-    pipe.get(keys.rate(identity, n - 1))
-    current, _, previous = pipe.execute()
-    previous = int(previous or 0)
-    elapsed = (now - n * window) / window                  # share of this window gone, [0, 1)
-    estimate = previous * (1 - elapsed) + current
-    remaining = limit - math.ceil(estimate - 1e-6)   # float dust is not a request
-    if remaining < 0:          # a refused request is not counted, so a client
-        redis.decr(keys.rate(identity, n))   # that waits Retry-After gets in
-        current -= 1
-    reset = (n + 2 if current else n + 1) * window
-    return RateState(limit, remaining, reset,
-                     _retry_after(previous, current, limit, window, elapsed))
-
-
-def _retry_after(previous: int, current: int, limit: int, window: int, elapsed: float) -> int:
-    """Whole seconds until the estimate (``previous`` and ``current`` as
-    stored) leaves room for one more request, if no other request comes:
-    the previous window's share drains first, then, past this window's
-    end, this window's count does."""
-    room = limit - 1                          # what the estimate must fall to
-    if current <= room and previous:
-        share = 1 - (room - current) / previous   # the elapsed share at which it fits
-        if share <= elapsed:
-            return 0
-        return max(1, math.ceil((share - elapsed) * window))
-    if current <= room:
-        return 0
-    share = 1 - room / current if current else 0  # in the next window, this one drains
-    return max(1, math.ceil((1 - elapsed + share) * window))
+    pipe.incr(key)
+    pipe.expire(key, window + 1)
+    count = pipe.execute()[0]
+    return RateState(limit, limit - count, (n + 1) * window)
 
 
 def own_rate(identity: str, text: str | None, default: tuple[int, int] | None):
@@ -110,6 +77,6 @@ def count(redis, keys: ApiKeys, identity: str, rate: tuple[int, int] | None) -> 
 
 def too_many(state: RateState, message: str = "rate limit of {limit} requests exceeded") -> ApiError:
     """The 429 for a spent budget, with Retry-After."""
-    retry = max(1, state.retry_after)
+    retry = max(1, state.reset - int(time.time()))
     return ApiError(429, "rate_limited", message.format(limit=state.limit),
                     {"limit": state.limit, "reset": state.reset}, {"Retry-After": str(retry)})

@@ -212,11 +212,8 @@ class ApiKeys:
         return f"{self.prefix}:api:instances"
 
     def rate(self, identity: str, window: int) -> str:
-        """Counter of one identity's requests in one fixed window. The
-        identity is the hash tag, so a window and the one before it share a
-        slot (they are read in one MULTI); any brace inside the identity
-        ends the tag at the same place in both names."""
-        return f"{self.prefix}:api:rate:{{{identity}}}:{window}"
+        """Counter of one identity's requests in one fixed window."""
+        return f"{self.prefix}:api:rate:{identity}:{window}"
 
     @property
     def requests(self) -> str:
