@@ -3,7 +3,9 @@ every dyno) shares one count per caller.
 
 A caller is its token subject or API key when authenticated, else its IP.
 Each window is one key (``ApiKeys.rate``) incremented and given a TTL in
-one round trip; the key names the window, so a new window starts at zero.
+one round trip; the key names the window, so a new window starts at zero
+(the model of Rack::Attack's throttle and express-rate-limit, which the
+API documents name: X-RateLimit-Reset is when the full budget is back).
 POST /api/auth/login also counts against a stricter budget per client IP
 (TASKQ_LOGIN_RATE_LIMIT), so a project id cannot be guessed at speed.
 """
@@ -26,6 +28,12 @@ _WARN_AT_MOST = 1000
 """Credentials whose bad own limit this process has already logged."""
 
 
+def clock() -> float:
+    """The epoch seconds windows are counted in (tests pin it, so a test's
+    requests never straddle a window boundary)."""
+    return time.time()
+
+
 @dataclass(frozen=True)
 class RateState:
     limit: int
@@ -45,7 +53,7 @@ class RateState:
 def hit(redis, keys: ApiKeys, identity: str, limit: int, window: int,
         now: float | None = None) -> RateState:
     """Count one request of ``identity``; ``exceeded`` once past ``limit``."""
-    now = time.time() if now is None else now
+    now = clock() if now is None else now
     n = int(now // window)
     key = keys.rate(identity, n)
     pipe = redis.pipeline(transaction=True)
@@ -77,6 +85,6 @@ def count(redis, keys: ApiKeys, identity: str, rate: tuple[int, int] | None) -> 
 
 def too_many(state: RateState, message: str = "rate limit of {limit} requests exceeded") -> ApiError:
     """The 429 for a spent budget, with Retry-After."""
-    retry = max(1, state.reset - int(time.time()))
+    retry = max(1, state.reset - int(clock()))
     return ApiError(429, "rate_limited", message.format(limit=state.limit),
                     {"limit": state.limit, "reset": state.reset}, {"Retry-After": str(retry)})

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 
 import pytest
 from apihelpers import SECRET, bearer
 
-from api import create_app
+from api import create_app, ratelimit
+
+
+@pytest.fixture(autouse=True)
+def rate_windows_start_with_the_test(monkeypatch):
+    """Count rate windows on a clock that starts just after an hour boundary
+    (a multiple of every window the tests use) and runs at real speed, so a
+    test's burst never straddles two fixed windows and sees two budgets.
+    The boundary is the next one, so X-RateLimit-Reset stays in the future."""
+    base = (int(time.time()) // 3600 + 1) * 3600 + 1
+    started = time.monotonic()
+    monkeypatch.setattr(ratelimit, "clock", lambda: base + (time.monotonic() - started))
 
 
 @pytest.fixture
