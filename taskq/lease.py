@@ -19,7 +19,7 @@ from typing import Any, Iterable, Sequence
 
 from . import deps
 from .connection import as_taskq_client
-from .errors import raise_for
+from .errors import NOOP, OK, raise_for
 from .ids import new_token
 from .keys import Keys, queue_of
 from .options import check_json_text
@@ -210,13 +210,16 @@ def renew_many(client, leases: Sequence[Lease]) -> list[int]:
 
 def complete_and_claim(client, keys: Keys, items: Sequence[tuple[Lease, Any]],
                        queues: Sequence[str], n: int, lease: float = DEFAULT_LEASE,
-                       worker: str | None = None,
-                       cap: bool = False) -> tuple[list[bool], list[Lease]]:
+                       worker: str | None = None, cap: bool = False,
+                       resent: bool = False) -> tuple[list[bool], list[Lease]]:
     """Complete finished leases and claim up to n new tasks in the same
     round trip (a worker's steady state); further queues in ``queues`` are
     asked in later round trips only while fewer than n were found.
     ``cap``: ``lease`` also caps each task's own lease option (a worker
-    renewing in bulk, see WORKER_LEASE). ``client`` is any redis-py client."""
+    renewing in bulk, see WORKER_LEASE). ``resent``: a task already
+    completed under the same lease token counts as done, not refused (a
+    worker sending again completions whose reply an outage lost: the first
+    send went through). ``client`` is any redis-py client."""
     client = as_taskq_client(client)
     by_queue: dict[str, list[int]] = {}
     for i, (held, _) in enumerate(items):
@@ -250,7 +253,8 @@ def complete_and_claim(client, keys: Keys, items: Sequence[tuple[Lease, Any]],
     outboxes = set()
     for (queue, idx), reply in zip(by_queue.items(), replies):
         for j, i in enumerate(idx):
-            done[i] = reply[2 + 2 * j] == 1
+            code = reply[2 + 2 * j]
+            done[i] = code == OK or (resent and code == NOOP)
         if reply[1]:
             outboxes.add(queue)
     claimed: list[Lease] = []

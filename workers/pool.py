@@ -243,7 +243,8 @@ class PoolWorker:
             leases = self._complete_beside_claim(successes, room)
         else:
             done, leases = complete_and_claim(self.redis, self.keys, successes, self.queues,
-                                              room, self.lease, self.worker_id, cap=True)
+                                              room, self.lease, self.worker_id, cap=True,
+                                              resent=True)
             self._reported_done(successes, done)
         self._hand_out(leases)
         return room > 0 and len(leases) >= room
@@ -256,7 +257,7 @@ class PoolWorker:
         if self._reporter is None:
             self._reporter = ThreadPoolExecutor(1, thread_name_prefix="taskq-report")
         completing = self._reporter.submit(complete_and_claim, self.redis, self.keys, successes,
-                                           [], 0, self.lease, self.worker_id, True)
+                                           [], 0, self.lease, self.worker_id, True, True)
         try:
             _, leases = complete_and_claim(self.redis, self.keys, [], self.queues, room,
                                            self.lease, self.worker_id, cap=True)

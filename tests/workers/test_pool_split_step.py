@@ -22,10 +22,12 @@ def task_redis(redis_url, monkeypatch):
     monkeypatch.setenv("REDIS_URL", redis_url)
 
 
-def _spy(monkeypatch, fail=None):
+def _spy(monkeypatch, fail=None, reply_lost=False):
     """Record each complete_and_claim call as (completions, room); ``fail``
-    ('claim' or 'complete') refuses that half once with a ConnectionError
-    before it reaches Redis, on the first step that sends the halves apart."""
+    ('claim' or 'complete') refuses that half once with a ConnectionError,
+    on the first step that sends the halves apart: before it reaches Redis,
+    or (``reply_lost``) after Redis ran it, as when the connection drops
+    while the reply is on its way."""
     calls, real, state = [], pool_module.complete_and_claim, {"failed": False}
 
     def spy(client, keys, items, queues, n, *args, **kwargs):
@@ -38,6 +40,8 @@ def _spy(monkeypatch, fail=None):
             half = "complete"
         if fail is not None and fail == half and not state["failed"]:
             state["failed"] = True
+            if reply_lost:
+                real(client, keys, items, queues, n, *args, **kwargs)
             raise redis.ConnectionError("Redis went away")
         return real(client, keys, items, queues, n, *args, **kwargs)
 
@@ -78,4 +82,18 @@ def test_when_one_half_fails_the_other_is_kept(r, q, prefix, monkeypatch, caplog
     assert counts["completed"] == 600 and counts["running"] == 0 and counts["queued"] == 0
     assert q.stats()["completed"] == 600
     assert w.completed == 600                     # each completion counted once, never refused
+    assert "completion was refused" not in caplog.text
+
+
+def test_completions_whose_reply_was_lost_count_once_when_sent_again(r, q, prefix, monkeypatch, caplog):
+    monkeypatch.setattr(pool_module, "SPLIT_AT", 2)
+    calls, state = _spy(monkeypatch, "complete", reply_lost=True)
+    key = _fill(q, prefix, 600)
+    w = PoolWorker(r, ["default"], concurrency=4, prefix=prefix, capacity=100)
+    state["worker"] = w
+    w.outage.pause = lambda *a, **k: None
+    w.run(burst=True)
+    assert state["failed"] and int(r.get(key)) == 600
+    assert q.counts()["completed"] == 600 and q.stats()["completed"] == 600
+    assert w.completed == 600                     # the resent ones are this worker's completions
     assert "completion was refused" not in caplog.text
