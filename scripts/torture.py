@@ -51,7 +51,8 @@ from taskq.ids import new_task_id  # noqa: E402
 from taskq.worker_registry import WorkerRegistry  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from torture_checks import FAILING, TERMINAL, check, recovery_figures, tracebacks  # noqa: E402,F401
+from torture_checks import (FAILING, TERMINAL, all_ended, check, recovery_figures,  # noqa: E402,F401
+                            tracebacks)
 
 QUEUES = ("tq_a", "tq_b")
 BODY = "torture_tasks:work"
@@ -383,8 +384,10 @@ def run(args) -> dict:
     deadline = time.monotonic() + args.drain_timeout
     while time.monotonic() < deadline:
         try:
-            if sum(client.zcard(Keys().queue(n).status_index(s)) for n in QUEUES
-                   for s in TERMINAL) >= producer.made:
+            # the counts first (cheap); then every acknowledged task itself
+            if (sum(client.zcard(Keys().queue(n).status_index(s)) for n in QUEUES
+                    for s in TERMINAL) >= producer.made
+                    and all_ended(client, list(producer.expected))):
                 break
         except OUTAGE:
             pass

@@ -73,6 +73,19 @@ def overlaps(intervals: dict[str, list[tuple[float, float]]]) -> int:
     return n
 
 
+def all_ended(client, ids: list[str], batch: int = 10_000) -> bool:
+    """Whether every one of ``ids`` has reached a terminal status (read per
+    task: the terminal indexes also hold tasks the producer did not make,
+    such as the probes enqueued after each Redis restart)."""
+    for start in range(0, len(ids), batch):
+        pipe = client.pipeline(transaction=False)
+        for tid in ids[start:start + batch]:
+            pipe.hget(Keys().queue(tid.split(":")[0]).task(tid), "status")
+        if any(s not in TERMINAL for s in pipe.execute()):
+            return False
+    return True
+
+
 def check(client, producer, side: Path, queues: tuple[str, ...]) -> dict:
     """The checks and figures over every task the producer had acknowledged
     (``producer.expected``: id -> outcome; ``planned``: id -> runs of the

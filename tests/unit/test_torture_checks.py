@@ -13,7 +13,7 @@ import pytest
 fakeredis = pytest.importorskip("fakeredis")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-from torture_checks import FAILING, check, overlaps, side_channel, tracebacks  # noqa: E402
+from torture_checks import FAILING, all_ended, check, overlaps, side_channel, tracebacks  # noqa: E402
 
 from taskq import Keys  # noqa: E402
 
@@ -87,3 +87,14 @@ def test_tracebacks_other_than_planned_failures_count():
     real = "Traceback (most recent call last):\n  File y\nredis.ConnectionError: gone\n\n"
     assert tracebacks(planned * 3) == 0
     assert tracebacks(planned + real + planned) == 1
+
+
+def test_the_wait_for_the_end_reads_every_task_not_the_counts():
+    # A probe task enqueued after a Redis restart is completed too: by the
+    # counts the run would look finished while one of its own tasks is not.
+    r = store({"tq_a:1": {"status": "completed"}, "tq_b:2": {"status": "queued"},
+               "tq_a:probe": {"status": "completed"}}, 2)
+    assert not all_ended(r, ["tq_a:1", "tq_b:2"])
+    r.hset(Keys().queue("tq_b").task("tq_b:2"), "status", "failed")
+    assert all_ended(r, ["tq_a:1", "tq_b:2"], batch=1)
+    assert not all_ended(r, ["tq_a:1", "tq_b:missing"])
