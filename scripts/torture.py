@@ -6,7 +6,8 @@ restarts, then checks that nothing acknowledged was lost or completed twice.
 
 It starts its own redis-server on a free loopback port (AOF on,
 ``appendfsync always``), a mix of `taskq worker` pool processes and forking
-`rq worker` processes on two queues, and two `taskq scheduler` processes.
+`rq worker` processes on two queues (every other one lists them the other
+way round), and two `taskq scheduler` processes.
 A producer enqueues mixed tasks (priorities, delays, planned failures with
 retries, dependency chains and diamonds across the queues, a concurrency key
 of limit 1) while the chaos loop SIGKILLs a random worker every few seconds
@@ -127,13 +128,17 @@ class Fleet:
 
     def spawn(self, kind: str) -> int:
         self.n += 1
+        # Workers serve their queues in the order given, the next only while
+        # the first is empty: alternate the order, so a backlog on one queue
+        # does not leave the other (and a restart's probe on it) waiting.
+        queues = QUEUES if self.n % 2 else QUEUES[::-1]
         if kind == "pool":
             argv = [sys.executable, "-m", "taskq.cli", "worker", "-c", str(self.threads),
-                    "-P", str(ROOT / "scripts"), *QUEUES]
+                    "-P", str(ROOT / "scripts"), *queues]
         elif kind == "rq":
             argv = [str(Path(sys.executable).parent / "rq"), "worker", "-w",
                     "workers.rq_worker.TaskqWorker", "--url", self.url,
-                    "--path", str(ROOT / "scripts"), *QUEUES]
+                    "--path", str(ROOT / "scripts"), *queues]
         else:
             argv = [sys.executable, "-m", "taskq.cli", "scheduler"]
         out = open(self.work / f"{kind}-{self.n}.log", "w")
