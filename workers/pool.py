@@ -31,6 +31,7 @@ import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import redis
@@ -228,9 +229,10 @@ class PoolWorker:
 
     def _step(self, claim_more: bool) -> bool:
         """Report finished tasks (successes in one call per queue, together
-        with the next claim, or beside it from SPLIT_AT on) and take new work; True when the claim filled
-        all the room there was (the queues may hold more). A Redis outage
-        raises, and leaves the unreported outcomes for the next step."""
+        with the next claim, or beside it from SPLIT_AT on) and take new
+        work; True when the claim filled all the room there was (the queues
+        may hold more). A Redis outage raises, and leaves the unreported
+        outcomes for the next step."""
         while self._unsent_failures:
             lease, exc = self._unsent_failures[0]
             self._report_failure(lease, exc)
@@ -256,8 +258,9 @@ class PoolWorker:
         not sent again, claimed tasks are handed out) before the error is."""
         if self._reporter is None:
             self._reporter = ThreadPoolExecutor(1, thread_name_prefix="taskq-report")
-        completing = self._reporter.submit(complete_and_claim, self.redis, self.keys, successes,
-                                           [], 0, self.lease, self.worker_id, True, True)
+        completing = self._reporter.submit(partial(
+            complete_and_claim, self.redis, self.keys, successes, [], 0, self.lease,
+            self.worker_id, cap=True, resent=True))
         try:
             _, leases = complete_and_claim(self.redis, self.keys, [], self.queues, room,
                                            self.lease, self.worker_id, cap=True)
