@@ -39,6 +39,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -69,7 +70,7 @@ ROWS = {
 
 
 def log(msg: str) -> None:
-    print(msg, file=__import__("sys").stderr, flush=True)
+    print(msg, file=sys.stderr, flush=True)
 
 
 def install() -> Path:
