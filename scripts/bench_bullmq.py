@@ -92,12 +92,18 @@ def install() -> Path:
     return folder
 
 
+def _env(url: str) -> dict:
+    """The node side's environment: the URL (and any password in it) kept
+    off the command line, which other local users can read."""
+    return dict(os.environ, BENCH_REDIS_URL=url)
+
+
 def _node(folder: Path, *args: str) -> list[str]:
     return [shutil.which("node") or "node", str(folder / "bench.mjs"), *args]
 
 
 def add_bulk(folder: Path, url: str, prefix: str, n: int) -> float:
-    out = subprocess.run(_node(folder, "add", url, prefix, str(n)), check=True,
+    out = subprocess.run(_node(folder, "add", prefix, str(n)), check=True, env=_env(url),
                          capture_output=True, text=True, timeout=600)
     return float(json.loads(out.stdout.strip().splitlines()[-1])["add_bulk"])
 
@@ -106,7 +112,8 @@ def bullmq_drain(r, folder: Path, url: str, prefix: str, n: int, concurrency: in
                  processes: int, busy: list) -> float:
     """Jobs per second drained by ``processes`` BullMQ worker processes."""
     add_bulk(folder, url, prefix, n)
-    procs = [subprocess.Popen(_node(folder, "work", url, prefix, str(n), str(concurrency)),
+    procs = [subprocess.Popen(_node(folder, "work", prefix, str(n), str(concurrency)),
+                              env=_env(url),
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
              for _ in range(processes)]
     try:

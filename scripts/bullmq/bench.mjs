@@ -1,19 +1,22 @@
 // BullMQ's side of scripts/bench_bullmq.py; the Python side times the drain.
 //
-//   node bench.mjs add  URL PREFIX N        addBulk N no-op jobs, 1,000 per call;
+//   node bench.mjs add  PREFIX N            addBulk N no-op jobs, 1,000 per call;
 //                                           prints {"add_bulk": jobs/s}
-//   node bench.mjs work URL PREFIX N CONC   one Worker (concurrency CONC, no-op
+//   node bench.mjs work PREFIX N CONC       one Worker (concurrency CONC, no-op
 //                                           processor); says it is ready (INCR
 //                                           PREFIX:bench:ready), starts when
 //                                           PREFIX:bench:go exists, and exits
 //                                           once the queue has N completed jobs
 //
-// The queue is named "drain"; BullMQ keeps completed jobs by default, as
-// taskq does, so both sides write the same kind of history.
+// The Redis URL comes in BENCH_REDIS_URL (not argv, where any local user
+// could read its password). The queue is named "drain"; BullMQ keeps
+// completed jobs by default, as taskq does, so both sides write the same
+// kind of history.
 import { Queue, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 
-const [mode, url, prefix, nText, concText] = process.argv.slice(2);
+const [mode, prefix, nText, concText] = process.argv.slice(2);
+const url = process.env.BENCH_REDIS_URL;
 const n = Number(nText);
 const u = new URL(url);
 const connection = {
