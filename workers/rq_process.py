@@ -133,6 +133,29 @@ def signals_to_main_thread():
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
+PUBSUB_POLL = 1.0
+"""Seconds RQ's command-channel thread (stop-job, kill-horse, shutdown) blocks
+per read: the most that stopping it adds to a worker's exit."""
+
+
+def subscribe_commands(worker) -> None:
+    """RQ's ``subscribe``, with the pub/sub thread started inside
+    :func:`signals_to_main_thread` and polling its stop flag every
+    PUBSUB_POLL seconds rather than RQ's 60: redis-py 8 joins that thread
+    when RQ stops it, and once the thread has read the UNSUBSCRIBE reply it
+    waits out a whole poll for a new subscription, so a worker took up to a
+    minute to exit after its last task (a SIGTERMed dyno is SIGKILLed after
+    30 s)."""
+    worker.log.info("Worker %s: subscribing to channel %s", worker.name,
+                    worker.pubsub_channel_name)
+    with signals_to_main_thread():
+        worker.pubsub = worker.connection.pubsub()
+        worker.pubsub.subscribe(**{worker.pubsub_channel_name: worker.handle_payload})
+        worker.pubsub_thread = worker.pubsub.run_in_thread(
+            sleep_time=PUBSUB_POLL, daemon=True,
+            exception_handler=worker._pubsub_exception_handler)
+
+
 def die_with_parent(parent_pid: int) -> None:
     """Have the kernel SIGKILL this horse when its parent dies: a horse
     orphaned by a SIGKILLed worker would run on unleased while its task runs
