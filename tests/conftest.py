@@ -28,7 +28,26 @@ REDIS_URL = os.environ.get("TASKQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ON_CLUSTER = os.environ.get("TASKQ_TEST_CLUSTER", "") == "1"
 
 
+def _isolate_from_local_state() -> None:
+    """Point every taskq command of the run, in process or child, away from a
+    developer's own state: ``.taskq/redis.url`` of a ``taskq start`` running
+    in this folder would otherwise send a CLI call without ``--url`` to that
+    Redis, and an unset REDIS_URL falls back to 127.0.0.1:6379, which may not
+    be the Redis the run chose. Tests about those fallbacks set their own."""
+    import tempfile
+
+    os.environ["TASKQ_STATE_DIR"] = tempfile.mkdtemp(prefix="taskq-test-state-")
+    os.environ["REDIS_URL"] = REDIS_URL
+
+
+def pytest_unconfigure(config):
+    import shutil
+
+    shutil.rmtree(os.environ.get("TASKQ_STATE_DIR", ""), ignore_errors=True)
+
+
 def pytest_configure(config):
+    _isolate_from_local_state()
     config.addinivalue_line("markers", "single_redis: about one plain Redis server; "
                                        "skipped when TASKQ_TEST_CLUSTER=1")
 

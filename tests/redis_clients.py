@@ -13,12 +13,17 @@ from taskq.connection import client_from_url, cluster_node_url
 __all__ = ["child_env", "client_from_url", "fresh_prefix", "plain_client"]
 
 
+KEPT = ("RQ_CONNECTION_CLASS", "TASKQ_STATE_DIR")
+
+
 def child_env(**extra: str) -> dict:
     """The environment for a worker process a test starts: this one's without
     its TASKQ_/RQ_ settings (the test gives its own in ``extra``), but keeping
-    RQ_CONNECTION_CLASS, which lets `rq` reach the test Redis on a cluster."""
+    RQ_CONNECTION_CLASS, which lets `rq` reach the test Redis on a cluster,
+    and TASKQ_STATE_DIR, which keeps the child away from a developer's
+    ``.taskq/`` (tests/conftest.py)."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TASKQ_", "RQ_")) or k == "RQ_CONNECTION_CLASS"}
+           if not k.startswith(("TASKQ_", "RQ_")) or k in KEPT}
     env.update(extra)
     return env
 
