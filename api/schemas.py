@@ -6,21 +6,27 @@ from __future__ import annotations
 from datetime import timezone
 from functools import cache
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields
 from marshmallow.validate import Range
 
-from .envelope import iso
+from taskq.isotime import MAX_MS, MIN_MS, iso, to_ms
 
 
 class UTCDateTime(fields.DateTime):
-    """ISO 8601 in, UTC with a Z out; a time without a zone is read as UTC."""
+    """ISO 8601 in, UTC with a Z out (taskq.isotime); a time without a zone
+    is read as UTC. Any year from 0001 to 9999 is taken; an offset that moves
+    the time out of those years is refused (422), not a 500."""
 
     def _serialize(self, value, attr, obj, **kwargs):
         return iso(value)
 
     def _deserialize(self, value, attr, data, **kwargs):
         dt = super()._deserialize(value, attr, data, **kwargs)
-        return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+        if dt.tzinfo is None:
+            return dt.replace(tzinfo=timezone.utc)
+        if not MIN_MS <= to_ms(dt) <= MAX_MS:
+            raise ValidationError("Not a valid datetime: outside the years 0001 to 9999 in UTC.")
+        return dt.astimezone(timezone.utc)
 
 
 class ErrorDetailSchema(Schema):
