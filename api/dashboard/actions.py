@@ -19,7 +19,7 @@ from taskq.schedules.store import MAX_SNOOZE
 
 from ..errors import ApiError
 from ..state import state
-from . import access, reads
+from . import access, privacy, reads
 
 RETRY_ALL_CAP = 5000
 """Failed tasks one "retry all failed" retries at most (click again for more)."""
@@ -46,6 +46,7 @@ def add_action(bp: Blueprint, rule: str, endpoint: str, act: Callable[..., tuple
     """POST ``rule``: ``act(**view_args) -> (message, location or None)``."""
     def view(**kwargs):
         access.require_act()
+        privacy.guard(endpoint, kwargs)
         return _done(*act(**kwargs))
     bp.add_url_rule(rule, endpoint, view, methods=["POST"])
 
