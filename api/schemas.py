@@ -11,6 +11,8 @@ from marshmallow.validate import Range
 
 from taskq.isotime import MAX_MS, MIN_MS, iso, to_ms
 
+from .numbers import QueryInt
+
 
 class UTCDateTime(fields.DateTime):
     """ISO 8601 in, UTC with a Z out (taskq.isotime); a time without a zone
@@ -52,9 +54,9 @@ class PageMetaSchema(Schema):
 
 
 class PageArgsSchema(Schema):
-    page = fields.Integer(load_default=1, validate=Range(1, 1_000_000),
+    page = QueryInt(load_default=1, validate=Range(1, 1_000_000),
                           metadata={"description": "page number, from 1"})
-    limit = fields.Integer(load_default=20, validate=Range(1, 100),
+    limit = QueryInt(load_default=20, validate=Range(1, 100),
                            metadata={"description": "items per page (max 100)"})
 
 

@@ -19,6 +19,7 @@ from taskq.task import Task
 from taskq.task_events import timeline
 
 from ..errors import ApiError
+from ..numbers import NotANumber, parse_int
 
 PAGE_SIZE = 25
 MAX_PAGE = 10_000
@@ -37,9 +38,10 @@ def page_number(raw: str | None) -> int:
     """?page=N: 1 to MAX_PAGE; anything else is a 400 naming the field."""
     if raw in (None, ""):
         return 1
-    if not raw.isdigit() or len(raw) > 6 or not 1 <= int(raw) <= MAX_PAGE:
-        raise ApiError(400, "invalid_page", f"page must be a whole number from 1 to {MAX_PAGE}")
-    return int(raw)
+    try:
+        return parse_int(raw, 1, MAX_PAGE)
+    except NotANumber as e:
+        raise ApiError(400, "invalid_page", f"page {e}") from None
 
 
 def paging(total: int, page: int, size: int = PAGE_SIZE) -> dict:
