@@ -15,19 +15,10 @@ from typing import Any
 
 from flask import g, has_request_context, request
 
+from taskq.isotime import iso
+
 _ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 CORRELATION_HEADERS = ("X-Request-ID", "X-Correlation-ID")
-
-
-def iso(dt: datetime | None) -> str | None:
-    """UTC ISO 8601 with a Z, milliseconds only when there are some."""
-    if dt is None:
-        return None
-    dt = dt.astimezone(timezone.utc)
-    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
-    if dt.microsecond:
-        text += f".{dt.microsecond // 1000:03d}"
-    return text + "Z"
 
 
 def now_iso() -> str:

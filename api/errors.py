@@ -113,7 +113,7 @@ def _value_at(data: Any, path: str) -> Any:
     for part in path.split(".") if path else []:
         if isinstance(data, Mapping):
             data = data.get(part)
-        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+        elif isinstance(data, list) and part.isascii() and part.isdigit() and int(part) < len(data):
             data = data[int(part)]
         else:
             return None

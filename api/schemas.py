@@ -6,21 +6,29 @@ from __future__ import annotations
 from datetime import timezone
 from functools import cache
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields
 from marshmallow.validate import Range
 
-from .envelope import iso
+from taskq.isotime import MAX_MS, MIN_MS, iso, to_ms
+
+from .numbers import QueryInt
 
 
 class UTCDateTime(fields.DateTime):
-    """ISO 8601 in, UTC with a Z out; a time without a zone is read as UTC."""
+    """ISO 8601 in, UTC with a Z out (taskq.isotime); a time without a zone
+    is read as UTC. Any year from 0001 to 9999 is taken; an offset that moves
+    the time out of those years is refused (422), not a 500."""
 
     def _serialize(self, value, attr, obj, **kwargs):
         return iso(value)
 
     def _deserialize(self, value, attr, data, **kwargs):
         dt = super()._deserialize(value, attr, data, **kwargs)
-        return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+        if dt.tzinfo is None:
+            return dt.replace(tzinfo=timezone.utc)
+        if not MIN_MS <= to_ms(dt) <= MAX_MS:
+            raise ValidationError("Not a valid datetime: outside the years 0001 to 9999 in UTC.")
+        return dt.astimezone(timezone.utc)
 
 
 class ErrorDetailSchema(Schema):
@@ -46,9 +54,9 @@ class PageMetaSchema(Schema):
 
 
 class PageArgsSchema(Schema):
-    page = fields.Integer(load_default=1, validate=Range(1, 1_000_000),
+    page = QueryInt(load_default=1, validate=Range(1, 1_000_000),
                           metadata={"description": "page number, from 1"})
-    limit = fields.Integer(load_default=20, validate=Range(1, 100),
+    limit = QueryInt(load_default=20, validate=Range(1, 100),
                            metadata={"description": "items per page (max 100)"})
 
 

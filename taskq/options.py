@@ -348,8 +348,8 @@ def build_update(queue: str, task_id: str, changes: dict) -> dict:
         at = changes["scheduled_at"]
         if at is None:
             spec["at"] = "0"
-        elif isinstance(at, datetime):
-            spec["at"] = str(max(1, dt_to_ms(at)))
+        elif isinstance(at, datetime):  # kept exact, before 1970 too ('0' means "clear")
+            spec["at"] = str(dt_to_ms(at) or 1)
         elif isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at) and at > 0:
             spec["at"] = str(int(at * 1000))
         else:

@@ -11,10 +11,10 @@ and failed counts of the engine's series (taskq.series reads them).
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from . import leadership, series
+from .isotime import iso
 from .keys import STATUSES, Keys, ScheduleKeys
 from .maintenance import queue_names
 from .worker_registry import WorkerInfo, WorkerRegistry
@@ -24,13 +24,6 @@ SCHEDULES_DUE = 5
 WORKFLOWS_IN_FLIGHT = 10
 """Workflows ``snapshot`` lists (pending or in progress), newest first."""
 CHART_MINUTES = 60
-
-
-def iso(value: float | None) -> str | None:
-    """Epoch seconds as ISO 8601 UTC with milliseconds; None stays None."""
-    if value is None:
-        return None
-    return datetime.fromtimestamp(value, tz=timezone.utc).isoformat(timespec="milliseconds")
 
 
 def queue_rows(redis, keys: Keys, names: Sequence[str]) -> list[dict]:

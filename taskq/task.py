@@ -9,10 +9,11 @@ tasks a second reads a few fields of each, not all thirty.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable
 
 from .errors import TaskqError
+from .isotime import from_ms, to_ms
 from .jsontext import deeper_than
 from .keys import queue_of
 
@@ -36,13 +37,10 @@ def decode_hash(raw: Any) -> dict[str, str]:
 def ms_to_dt(ms: Any) -> datetime | None:
     if ms in (None, ""):
         return None
-    return datetime.fromtimestamp(int(float(ms)) / 1000, tz=timezone.utc)
+    return from_ms(int(float(ms)))
 
 
-def dt_to_ms(dt: datetime) -> int:
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return int(dt.timestamp() * 1000)
+dt_to_ms = to_ms
 
 
 MAX_READ_DEPTH = 200

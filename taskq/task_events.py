@@ -12,8 +12,8 @@ task's first events have already been trimmed away.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
+from .isotime import iso_ms
 from .keys import Keys
 from .task import Task
 
@@ -57,8 +57,7 @@ def timeline(redis, keys: Keys, task: Task, cap: int = SCAN_CAP) -> Timeline:
         for entry_id, fields in batch:
             if fields.get("id") == task.id:
                 extra = {k: v for k, v in fields.items() if k not in ("event", "id")}
-                out.events.append({"at": datetime.fromtimestamp(_ms(entry_id) / 1000, tz=timezone.utc)
-                                   .isoformat(timespec="milliseconds"),
+                out.events.append({"at": iso_ms(_ms(entry_id)),
                                    "event": fields.get("event", ""), "fields": extra})
         if len(batch) < want:
             break

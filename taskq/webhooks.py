@@ -43,11 +43,12 @@ import re
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable
 
 from . import maintenance, netguard
 from .connection import as_taskq_client
+from .isotime import iso_ms, to_ms
 from .errors import TaskqValueError
 from .keys import Keys, WebhookKeys, WorkflowKeys, valid_queue_name
 from .queue import get_task
@@ -105,13 +106,6 @@ def default_queues() -> list[str]:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def iso_ms(ms: int | None) -> str | None:
-    if not ms:
-        return None
-    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S") + (f".{ms % 1000:03d}Z" if ms % 1000 else "Z")
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -224,7 +218,7 @@ def worker_payload(event: str, worker_id: str, entry_ms: int, redis, keys: Keys)
 
 
 def _ms(dt: datetime | None) -> int | None:
-    return int(dt.timestamp() * 1000) if dt else None
+    return to_ms(dt) if dt else None
 
 
 def _entries(reply) -> list[tuple[str, dict | None]]:

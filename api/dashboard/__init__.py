@@ -8,6 +8,7 @@ nothing from another host and no build step.
     login     the login form and logout
     reads     what each page shows (engine and service reads, as plain data)
     pages     each page as HTML and as JSON
+    privacy   what a session without projects:read sees of TaskDriver projects
     actions   the buttons (POST, CSRF-checked, scope ``dashboard``)
     render    responses, the Content-Security-Policy, error pages
 
@@ -22,7 +23,8 @@ from flask import Blueprint, Flask
 from taskq.errors import TaskqError
 
 from ..errors import ApiError
-from . import access, actions, login, pages, render
+from ..state import state
+from . import access, actions, login, pages, privacy, render
 
 URL_PREFIX = access.PATH
 
@@ -31,9 +33,11 @@ def blueprint() -> Blueprint:
     bp = Blueprint("dashboard", __name__, url_prefix=URL_PREFIX, template_folder="templates",
                    static_folder="static", static_url_path="/static")
     bp.before_request(access.before)
+    bp.after_request(lambda resp: privacy.scrub(resp, state()))
     bp.register_error_handler(ApiError, render.handle_error)
     bp.register_error_handler(TaskqError, render.handle_error)
     bp.app_template_global("mermaid_url")(render.mermaid_url)
+    bp.app_template_global("linkable_queue")(privacy.linkable_queue)
     login.register(bp)
     pages.register(bp)
     actions.register(bp)

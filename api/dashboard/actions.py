@@ -18,8 +18,9 @@ from taskq.schedules import Schedules
 from taskq.schedules.store import MAX_SNOOZE
 
 from ..errors import ApiError
+from ..numbers import NotANumber, parse_int
 from ..state import state
-from . import access, reads
+from . import access, privacy, reads
 
 RETRY_ALL_CAP = 5000
 """Failed tasks one "retry all failed" retries at most (click again for more)."""
@@ -46,6 +47,7 @@ def add_action(bp: Blueprint, rule: str, endpoint: str, act: Callable[..., tuple
     """POST ``rule``: ``act(**view_args) -> (message, location or None)``."""
     def view(**kwargs):
         access.require_act()
+        privacy.guard(endpoint, kwargs)
         return _done(*act(**kwargs))
     bp.add_url_rule(rule, endpoint, view, methods=["POST"])
 
@@ -124,11 +126,12 @@ def run_schedule_now(sid: str):
 
 
 def snooze_schedule(sid: str):
-    raw = request.form.get("delay_seconds", "")
-    if not raw.isdigit() or len(raw) > 7 or not 1 <= int(raw) <= MAX_SNOOZE:
-        raise ApiError(422, "invalid_delay", f"delay_seconds must be a whole number from 1 to {MAX_SNOOZE}",
-                       {"fields": {"delay_seconds": [f"1 to {MAX_SNOOZE}"]}})
-    s = _schedules().snooze(sid, int(raw), "snoozed from the dashboard")
+    try:
+        delay = parse_int(request.form.get("delay_seconds", ""), 1, MAX_SNOOZE)
+    except NotANumber as e:
+        raise ApiError(422, "invalid_delay", f"delay_seconds {e}",
+                       {"fields": {"delay_seconds": [f"1 to {MAX_SNOOZE}"]}}) from None
+    s = _schedules().snooze(sid, delay, "snoozed from the dashboard")
     return f"schedule {s['title']} snoozed; next run {s['next_run_at']}", None
 
 

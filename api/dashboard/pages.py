@@ -11,7 +11,7 @@ from typing import Callable
 from flask import Blueprint, jsonify, render_template, request
 
 from ..state import state
-from . import access, reads
+from . import access, privacy, reads
 from .render import html_response
 
 DATA_PREFIX = access.PATH + "/data"
@@ -45,8 +45,12 @@ def add_page(bp: Blueprint, rule: str, endpoint: str, template: str, read: Calla
     """Serve ``read(st, **view_args)`` as the page ``template`` (which
     includes its live region ``_<template>``) and as JSON."""
 
+    def page_data(kwargs: dict) -> dict:
+        privacy.guard(endpoint, kwargs)
+        return context(privacy.mask(endpoint, read(state(), **kwargs), state()))
+
     def html_view(**kwargs):
-        ctx = context(read(state(), **kwargs))
+        ctx = page_data(kwargs)
         flash = access.store().take_flash(access.current())
         body = render_template(f"dashboard/{template}", title=title(ctx) if callable(title) else title,
                                region=f"dashboard/_{template}", flash=flash,
@@ -54,7 +58,7 @@ def add_page(bp: Blueprint, rule: str, endpoint: str, template: str, read: Calla
         return html_response(body, csp)
 
     def data_view(**kwargs):
-        ctx = context(read(state(), **kwargs))
+        ctx = page_data(kwargs)
         region = render_template(f"dashboard/_{template}", **ctx)
         data = {k: v for k, v in ctx.items() if k not in ("session", "csrf_token", "here")}
         resp = jsonify({"data": data, "regions": {"live": region}})

@@ -7,11 +7,11 @@ api.services (tasks, listing, projects), taskq.schedules, taskq.workflows.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from typing import Any
 
 from taskq import overview
 from taskq.errors import TaskNotFound
+from taskq.isotime import iso, iso_ms
 from taskq.keys import STATUSES, queue_of, valid_queue_name
 from taskq.maintenance import queue_names
 from taskq.schedules import Schedules
@@ -19,6 +19,7 @@ from taskq.task import Task
 from taskq.task_events import timeline
 
 from ..errors import ApiError
+from ..numbers import NotANumber, parse_int
 
 PAGE_SIZE = 25
 MAX_PAGE = 10_000
@@ -26,10 +27,6 @@ SEARCH_MAX = 200
 LOG_LINES = 200
 """Newest log lines a task page shows."""
 CHART_WIDTH, CHART_HEIGHT = 600, 120
-
-
-def iso(dt: datetime | None) -> str | None:
-    return None if dt is None else dt.astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def pretty(value: Any) -> str:
@@ -41,9 +38,10 @@ def page_number(raw: str | None) -> int:
     """?page=N: 1 to MAX_PAGE; anything else is a 400 naming the field."""
     if raw in (None, ""):
         return 1
-    if not raw.isdigit() or len(raw) > 6 or not 1 <= int(raw) <= MAX_PAGE:
-        raise ApiError(400, "invalid_page", f"page must be a whole number from 1 to {MAX_PAGE}")
-    return int(raw)
+    try:
+        return parse_int(raw, 1, MAX_PAGE)
+    except NotANumber as e:
+        raise ApiError(400, "invalid_page", f"page {e}") from None
 
 
 def paging(total: int, page: int, size: int = PAGE_SIZE) -> dict:
@@ -174,7 +172,7 @@ def task_page(st, task_id: str) -> dict:
                  "result": pretty(d["result"]) if d["result"] is not None else None,
                  "checkpoint": pretty(d["checkpoint"]) if d["checkpoint"] is not None else None,
                  "workflow": meta.get("workflow") if isinstance(meta.get("workflow"), str) else None},
-        "logs": [{"ts": iso(datetime.fromtimestamp(line.get("ts", 0) / 1000, tz=timezone.utc)),
+        "logs": [{"ts": iso_ms(line.get("ts")),
                   "level": str(line.get("level", "")), "message": str(line.get("message", ""))}
                  for line in logs],
         "log_total": log_total,
@@ -250,7 +248,7 @@ def projects_page(st) -> dict:
         for lease in leases:
             agents.setdefault(lease["agent"], []).append({
                 "task_id": lease["task_id"],
-                "expires_at": iso(datetime.fromtimestamp(lease["expires_ms"] / 1000, tz=timezone.utc))})
+                "expires_at": iso_ms(lease["expires_ms"])})
         rows.append({"id": p.id, "name": p.name, "status": p.status, "queue": p.queue,
                      "counts": counts[p.id], "available": st.projects.available(p.id),
                      "lease_minutes": p.lease_minutes,

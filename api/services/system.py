@@ -8,6 +8,7 @@ import time
 from datetime import datetime, timezone
 
 from taskq import __version__
+from taskq.isotime import iso
 from taskq.keys import Keys
 from taskq.maintenance import queue_names
 from taskq.options import PRIORITY_MAX, SEQ_SPAN
@@ -113,12 +114,11 @@ class SystemService:
         out = {m: [] for m in wanted}
         for s, rng in zip(starts, buckets):
             c, f, rt = (counts.total(e, rng) for e in events)
-            ts = datetime.fromtimestamp(s, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            ts = iso(s)
             values = {"task_completion_rate": c,
                       "error_rate": round(f / (c + f), 4) if c + f else 0.0,
                       "average_execution_time": round(rt / c / 1000, 3) if c else 0.0}
             for m in wanted:
                 out[m].append({"timestamp": ts, "value": values[m]})
-        fmt = lambda t: datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
-        return out, {"period": period, "start_time": fmt(starts[0]), "end_time": fmt(starts[-1]),
+        return out, {"period": period, "start_time": iso(starts[0]), "end_time": iso(starts[-1]),
                         "interval_seconds": step}

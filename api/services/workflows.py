@@ -120,12 +120,13 @@ class WorkflowService:
         for wf in recent:
             by_status[wf["status"]] += 1
         handlers = reg.handlers()
-        degraded = not serving or not handlers
+        degraded = not serving or not handlers or bool(reg.skipped)
         return {
             "status": "degraded" if degraded else "healthy",
             "redis": redis,
             "workers": {"online": len(online), "serving_workflows": len(serving),
                         "queue": workflows.WORKFLOW_QUEUE},
-            "handlers": {"published": len(handlers), "namespaces": len(namespaces)},
+            "handlers": {"published": len(handlers), "namespaces": len(namespaces),
+                         "invalid": len(reg.skipped)},
             "workflows": {"total": total, "recent": len(recent), "recent_by_status": by_status},
         }

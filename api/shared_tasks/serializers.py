@@ -17,11 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 from taskq import Task
+from taskq.isotime import iso_ms
 from taskq.projects import project_of_queue
-from taskq.task import ms_to_dt
 from taskq.webhooks import PUBLIC_STATUS
-
-from ..envelope import iso
 
 TD_STATUS = {"queued": "queued", "delayed": "queued", "blocked": "queued", "running": "running",
              "completed": "completed", "failed": "failed", "cancelled": "failed"}
@@ -57,8 +55,7 @@ def _seconds(value: float | None) -> int | float | None:
     return int(value) if float(value).is_integer() else value
 
 
-def ms_iso(ms: int | None) -> str | None:
-    return iso(ms_to_dt(ms)) if ms else None
+ms_iso = iso_ms
 
 
 def is_td_task(task: Task) -> bool:

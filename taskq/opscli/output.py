@@ -4,19 +4,12 @@ scripts (ISO 8601 UTC times, field names that stay put)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterable, Sequence
 
 import click
 
-
-def iso(value: Any) -> str | None:
-    """A datetime or epoch seconds as ISO 8601 UTC; None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, (int, float)):
-        value = datetime.fromtimestamp(value, tz=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+from ..isotime import iso
 
 
 def _plain(value: Any) -> Any:
@@ -34,7 +27,7 @@ def cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        return iso(value)[:19].replace("T", " ")
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (list, tuple)):

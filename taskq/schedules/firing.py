@@ -36,6 +36,7 @@ from typing import Any
 
 from ..connection import as_taskq_client
 from ..errors import TaskExists, TaskqValueError
+from ..isotime import iso
 from ..keys import DEFAULT_PREFIX, Keys, ScheduleKeys
 from ..lua import execute, script
 from ..options import TaskSpec, build_spec, json_text
@@ -367,8 +368,8 @@ def run_status(q: Queue, sid: str, run_key: str) -> dict[str, Any]:
     ended = [t.finished_at for t in tasks if getattr(t, "finished_at", None)]
     errors = [t.error for t in tasks if getattr(t, "error", None)]
     return {"status": status, "task_ids": sorted(t.id for t in tasks),
-            "started_at": min(started).isoformat() if started else None,
-            "ended_at": max(ended).isoformat() if status in ("completed", "failed", "cancelled") and ended else None,
+            "started_at": iso(min(started)) if started else None,
+            "ended_at": iso(max(ended)) if status in ("completed", "failed", "cancelled") and ended else None,
             "error": errors[0] if errors else None}
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..connection import as_taskq_client
 from ..errors import InvalidState, TaskNotFound, TaskqError
+from ..isotime import from_ms, iso
 from ..keys import DEFAULT_PREFIX, ScheduleKeys
 from ..lua import call_with_keys, execute, script
 from ..options import InvalidField
@@ -58,7 +59,7 @@ def _to_text(value: Any) -> str:
 
 
 def _iso(ms: int | None) -> str | None:
-    return None if ms is None else timing.from_ms(ms).isoformat().replace("+00:00", "Z")
+    return None if ms is None else iso(from_ms(ms))
 
 
 def decode(raw: dict) -> dict[str, Any]:

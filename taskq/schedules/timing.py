@@ -64,9 +64,10 @@ def parse_once(expr: str, tz: ZoneInfo) -> datetime:
         dt = datetime.fromisoformat(expr.strip().replace("Z", "+00:00"))
     except (ValueError, AttributeError):
         raise InvalidField("schedule_expr", "must be an ISO 8601 time, e.g. 2026-03-01T09:00:00") from None
-    if dt.tzinfo is None:
-        return wall_to_utc(dt, tz)
-    return dt.astimezone(UTC)
+    try:
+        return wall_to_utc(dt, tz) if dt.tzinfo is None else dt.astimezone(UTC)
+    except OverflowError:  # the year 1 or 9999 moved past the calendar's end by its offset
+        raise InvalidField("schedule_expr", "is outside the years 0001 to 9999 in UTC") from None
 
 
 def parse_rrule(expr: str, dtstart_wall: datetime):

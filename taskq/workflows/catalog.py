@@ -14,9 +14,13 @@ replaces definitions; it never removes one another process published
 from __future__ import annotations
 
 import json
+import logging
 
 from ..keys import DEFAULT_PREFIX, WorkflowKeys
 from .handlers import Handler, HandlerDefinitionError, Registry, parse_handler, registry as _process
+
+
+log = logging.getLogger("taskq.workflows")
 
 
 def _text(v) -> str:
@@ -47,9 +51,21 @@ def unpublish(redis, full_names: list[str], prefix: str | None = None) -> int:
     return redis.hdel(WorkflowKeys(prefix or DEFAULT_PREFIX).handlers, *full_names)
 
 
+def _stored(full_name: str, text) -> Handler:
+    """One stored definition, checked as a YAML file is, and filed under its own name."""
+    h = parse_handler(json.loads(text), source=f"redis:{full_name}")
+    if h.full_name != full_name:
+        raise HandlerDefinitionError(f"redis:{full_name}", f"defines {h.full_name}, not {full_name}")
+    return Handler(h.namespace, h.name, h.version, h.steps, h.description, h.namespace_description,
+                   "published")
+
+
 def published(redis, prefix: str | None = None) -> Registry:
-    """A Registry of every published handler (a definition that no longer
-    parses is skipped rather than hiding all the others)."""
+    """A Registry of every published handler. A definition that does not
+    load (not JSON, nested too deep, a cycle, too many steps, missing
+    fields, filed under another name: written by an older taskq or by hand)
+    is skipped with a warning rather than hiding all the others; its name
+    is in the registry's ``skipped``."""
     wk = WorkflowKeys(prefix or DEFAULT_PREFIX)
     pipe = redis.pipeline(transaction=False)
     pipe.hgetall(wk.handlers)
@@ -59,11 +75,10 @@ def published(redis, prefix: str | None = None) -> Registry:
     for full_name, text in raw_handlers.items():
         full_name = _text(full_name)
         try:
-            h = parse_handler(json.loads(text), source=f"redis:{full_name}")
-        except (ValueError, HandlerDefinitionError):
-            continue
-        reg.add(Handler(h.namespace, h.name, h.version, h.steps, h.description,
-                        h.namespace_description, "published"))
+            reg.add(_stored(full_name, text))
+        except (ValueError, TypeError, RecursionError) as exc:  # HandlerDefinitionError, JSON errors
+            log.warning("skipping the published handler %r: %s", full_name[:200], str(exc)[:300])
+            reg.skipped.append(full_name)
     for ns, desc in raw_namespaces.items():
         reg.namespaces[_text(ns)] = _text(desc)
     return reg

@@ -39,8 +39,12 @@ def publish_cmd(no_import_check: bool, url: str | None) -> None:
 @handlers.command("list")
 @url_option
 def list_cmd(url: str | None) -> None:
-    """The published handlers, one ``namespace.name@version: steps`` a line."""
+    """The published handlers, one ``namespace.name@version: steps`` a line;
+    a stored definition that does not load is named on stderr."""
     from . import published
 
-    for h in published(redis_client(url)).handlers():
+    reg = published(redis_client(url))
+    for h in reg.handlers():
         click.echo(f"{h.full_name}: {' -> '.join(h.execution_order)}")
+    for name in reg.skipped:
+        click.echo(f"taskq handlers list: skipped {name}: does not load (see the log)", err=True)

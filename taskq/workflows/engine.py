@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
-from typing import Any
 
 from ..connection import as_taskq_client
 from ..errors import TaskExists, TaskqValueError
+from ..isotime import iso
 from ..keys import DEFAULT_PREFIX, WorkflowKeys
 from ..options import build_spec, json_text
 from ..queue import Queue
@@ -161,12 +160,6 @@ def _redis_us(redis) -> int:
     return int(sec) * 1_000_000 + int(usec)
 
 
-def _iso(dt: datetime | None) -> str | None:
-    if dt is None:
-        return None
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 DEPENDENCY_REASON = "dependency "
 """How the error of a step that ended because a step it needs did not
 complete begins: the engine's dependency failure ('dependency <id> failed')
@@ -249,8 +242,8 @@ def get(redis, workflow_id: str, prefix: str | None = None) -> dict:
             "depends_on": m["deps"],
             "inputs": json.loads(rec.get(f"inputs:{name}", "{}")),
             "error": task.error if task and status in ("error", "skipped", "cancelled") else None,
-            "started_at": _iso(started),
-            "completed_at": _iso(task.finished_at) if task and status != "pending" and status != "in_progress" else None,
+            "started_at": iso(started),
+            "completed_at": iso(task.finished_at) if task and status != "pending" and status != "in_progress" else None,
             "duration_ms": (int((task.finished_at - started).total_seconds() * 1000)
                             if task and started and task.finished_at else None),
             "task_id": m["task"],
@@ -261,5 +254,5 @@ def get(redis, workflow_id: str, prefix: str | None = None) -> dict:
             "full_name": f"{rec['namespace']}.{rec['name']}@{rec['version']}",
             "status": workflow_status([s["status"] for s in steps]),
             "context": json.loads(rec["context"]), "queue": rec["queue"],
-            "created_at": _iso(created), "updated_at": _iso(ms_to_dt(str(updated))),
+            "created_at": iso(created), "updated_at": iso(ms_to_dt(str(updated))),
             "steps": steps}

@@ -4,12 +4,15 @@ A handler is defined in a YAML file (every ``*.yaml``/``*.yml`` in the
 folder named by ``TASKQ_HANDLERS_PATH``) or in Python (``register`` or the
 ``handler`` decorator). Everything that would only break at run time -- a
 cycle, a step depending on an unknown step, two steps or two handlers with
-one name, a version that is not semantic -- is refused at load time with one
-HandlerDefinitionError naming the source (file) and the step.
+one name, a version that is not semantic, more than MAX_STEPS steps -- is
+refused at load time with one HandlerDefinitionError naming the source
+(file) and the step. Nothing here recurses: a chain of any length is
+ordered by one loop.
 """
 
 from __future__ import annotations
 
+import heapq
 import os
 import re
 from dataclasses import asdict, dataclass, field
@@ -31,6 +34,13 @@ RESERVED_EVENT_PREFIXES = ("task.", "worker.")
 """Namespaces of the engine's own webhook events: a custom event named
 like one would reach that event's subscribers with another body."""
 MAX_RETRY_LIMIT = 1000
+MAX_STEPS = 256
+"""Steps a handler may have (DESIGN invariant 10): a workflow is one engine
+task per step, and every read of it (a Tasker page of up to 100 workflows,
+a dashboard diagram) reads each step's task, so its size bounds the cost of
+every request about it. A larger definition is refused at load time."""
+CYCLE_SHOWN = 8
+"""Steps of a dependency cycle an error names before it elides the rest."""
 STEP_FIELDS = frozenset({"name", "description", "handler_class", "depends_on_step",
                          "default_retryable", "default_retry_limit", "skippable", "custom_events"})
 HANDLER_FIELDS = frozenset({"namespace", "name", "version", "description", "step_templates",
@@ -123,27 +133,45 @@ class Handler:
 
 
 def topological_order(steps: Iterable[StepTemplate], source: str) -> list[str]:
+    """Kahn's algorithm, without recursion (a chain of any length is one
+    loop): among the steps whose dependencies are all placed, the first
+    defined goes next. A cycle is a HandlerDefinitionError naming it."""
     steps = list(steps)
     index = {s.name: i for i, s in enumerate(steps)}
-    state: dict[str, int] = {}
-    order: list[str] = []
-
-    def visit(s: StepTemplate, path: list[str]) -> None:
-        state[s.name] = 1
+    waiting = [len(s.depends_on) for s in steps]
+    dependents: list[list[int]] = [[] for _ in steps]
+    for i, s in enumerate(steps):
         for d in s.depends_on:
-            if state.get(d) == 1:
-                cycle = path[path.index(d):] + [s.name, d] if d in path else [s.name, d]
-                raise HandlerDefinitionError(
-                    source, f"dependency cycle {' -> '.join(cycle)}", s.name)
-            if not state.get(d):
-                visit(steps[index[d]], path + [s.name])
-        state[s.name] = 2
-        order.append(s.name)
-
-    for s in steps:
-        if not state.get(s.name):
-            visit(s, [])
+            dependents[index[d]].append(i)
+    ready = [i for i, n in enumerate(waiting) if n == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(steps[i].name)
+        for j in dependents[i]:
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                heapq.heappush(ready, j)
+    if len(order) < len(steps):
+        cycle = _a_cycle(steps, index, {i for i, n in enumerate(waiting) if n})
+        shown = cycle if len(cycle) <= CYCLE_SHOWN else [
+            *cycle[:CYCLE_SHOWN // 2], f"... ({len(cycle) - 1} steps) ...", *cycle[-CYCLE_SHOWN // 2:]]
+        raise HandlerDefinitionError(source, f"dependency cycle {' -> '.join(shown)}", cycle[-2])
     return order
+
+
+def _a_cycle(steps: list[StepTemplate], index: dict[str, int], left: set[int]) -> list[str]:
+    """One cycle among the steps Kahn's algorithm could not place (each of
+    them waits on another of them): follow dependencies until one repeats."""
+    path: list[int] = []
+    seen: dict[int, int] = {}
+    i = min(left)
+    while i not in seen:
+        seen[i] = len(path)
+        path.append(i)
+        i = next(index[d] for d in steps[i].depends_on if index[d] in left)
+    return [steps[j].name for j in path[seen[i]:]] + [steps[i].name]
 
 
 def _text(source: str, step: str | None, key: str, value: Any, required: bool = False) -> str:
@@ -229,6 +257,9 @@ def parse_handler(raw: Any, source: str = "python") -> Handler:
     raw_steps = raw.get("step_templates")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise HandlerDefinitionError(source, f"{namespace}.{name}@{version} needs a non-empty step_templates list")
+    if len(raw_steps) > MAX_STEPS:
+        raise HandlerDefinitionError(
+            source, f"{namespace}.{name}@{version} has {len(raw_steps)} steps; a handler has at most {MAX_STEPS}")
     steps = [parse_step(source, s) for s in raw_steps]
     seen: set[str] = set()
     for s in steps:
@@ -255,6 +286,8 @@ class Registry:
     def __init__(self) -> None:
         self._handlers: dict[tuple[str, str, str], Handler] = {}
         self.namespaces: dict[str, str] = {}
+        self.skipped: list[str] = []
+        """Names of stored definitions that did not load (catalog.published)."""
 
     def add(self, handler: Handler) -> Handler:
         key = (handler.namespace, handler.name, handler.version)

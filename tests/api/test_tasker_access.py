@@ -77,7 +77,7 @@ def test_health_status_behind_its_permission_by_default(client, examples):
     assert d["status"] == "degraded"  # no worker serves the workflows queue
     assert d["redis"]["status"] == "healthy" and d["redis"]["version"]
     assert d["workers"] == {"online": 0, "serving_workflows": 0, "queue": "workflows"}
-    assert d["handlers"] == {"published": 12, "namespaces": 3}
+    assert d["handlers"] == {"published": 12, "namespaces": 3, "invalid": 0}
     assert d["workflows"]["total"] == 0
 
 

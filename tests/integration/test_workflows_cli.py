@@ -52,3 +52,37 @@ def test_step_code_that_does_not_import_is_not_published(r, prefix, redis_url, t
     assert published(r, prefix).handlers() == []
     out = cli(["publish", "--no-import-check"], redis_url, prefix, TASKQ_HANDLERS_PATH=str(tmp_path))
     assert out.returncode == 0 and [h.full_name for h in published(r, prefix).handlers()] == ["shop.h@1.0.0"]
+
+
+def _chain_yaml(n: int) -> str:
+    lines = ["namespace: shop", "name: long", "version: '1.0.0'", "step_templates:",
+             "  - {name: s0, handler_class: p.Step}"]
+    lines += [f"  - {{name: s{i}, handler_class: p.Step, depends_on_step: s{i - 1}}}" for i in range(1, n)]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_1200_step_chain_is_refused_in_one_line_not_a_traceback(r, prefix, redis_url, tmp_path):
+    (tmp_path / "long.yaml").write_text(_chain_yaml(1200))
+    out = cli(["publish", "--no-import-check"], redis_url, prefix, TASKQ_HANDLERS_PATH=str(tmp_path))
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().splitlines() == [
+        f"taskq handlers publish: {tmp_path / 'long.yaml'}: shop.long@1.0.0 has 1200 steps; "
+        "a handler has at most 256"]
+    assert published(r, prefix).handlers() == []
+
+
+def test_a_chain_at_the_bound_publishes_and_lists(r, prefix, redis_url, tmp_path):
+    (tmp_path / "long.yaml").write_text(_chain_yaml(256))
+    out = cli(["publish", "--no-import-check"], redis_url, prefix, TASKQ_HANDLERS_PATH=str(tmp_path))
+    assert out.returncode == 0 and out.stdout.strip() == "published 1 handler(s)", out.stderr
+    out = cli(["list"], redis_url, prefix)
+    assert out.returncode == 0 and out.stdout == "shop.long@1.0.0: " + " -> ".join(f"s{i}" for i in range(256)) + "\n"
+
+
+def test_list_names_a_stored_definition_that_does_not_load(r, prefix, redis_url):
+    from taskq.keys import WorkflowKeys
+
+    r.hset(WorkflowKeys(prefix).handlers, "shop.broken@1.0.0", "{not json")
+    out = cli(["list"], redis_url, prefix)
+    assert out.returncode == 0 and out.stdout == ""
+    assert "taskq handlers list: skipped shop.broken@1.0.0: does not load" in out.stderr

@@ -8,16 +8,15 @@ and ``workers:read`` show; an endpoint covering any other queue (or all,
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from taskq import netguard
 from taskq.errors import TaskqValueError
+from taskq.isotime import iso_ms
 
 from ...auth import current_principal, secured
-from ...envelope import iso, ok
+from ...envelope import ok
 from ...errors import ApiError
 from ...schemas import envelope
 from ...state import state
@@ -30,7 +29,7 @@ blp = Blueprint("Webhooks", __name__, description="Webhooks: endpoints told abou
 
 def _view(rec: dict) -> dict:
     out = dict(rec)
-    out["created_at"] = iso(datetime.fromtimestamp(rec["created_at"] / 1000, tz=timezone.utc))
+    out["created_at"] = iso_ms(rec["created_at"])
     return out
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 from marshmallow.validate import Length, OneOf, Range
 
+from ...numbers import QueryInt
 from ...schemas import PageArgsSchema, UTCDateTime
 from ...shared_tasks.schemas import DTS_STATUSES, TaskFieldsSchema
 
@@ -42,8 +43,8 @@ class TaskStatusSchema(Schema):
 
 
 class LogArgsSchema(Schema):
-    limit = fields.Integer(load_default=100, validate=Range(1, 1000))
-    offset = fields.Integer(load_default=0, validate=Range(0, 1_000_000))
+    limit = QueryInt(load_default=100, validate=Range(1, 1000))
+    offset = QueryInt(load_default=0, validate=Range(0, 1_000_000))
     level = fields.String(validate=OneOf(LOG_LEVELS))
 
 

@@ -14,6 +14,8 @@ from taskq.schedules.model import (MISFIRE_POLICIES, PRIORITY_MAX, PRIORITY_MIN,
 from taskq.schedules.store import MAX_PAGE, MAX_SNOOZE
 from taskq.schedules.timing import KINDS
 
+from ...numbers import QueryInt
+
 
 def _doc(description: str, **extra) -> dict:
     return {"description": description, **extra}
@@ -71,8 +73,8 @@ class ScheduledTaskListArgsSchema(Schema):
         "active, paused or canceled (finished: a once or ended rrule schedule that has run)"))
     created_by = fields.UUID(metadata=_doc("the creating agent's UUID"))
     schedule_kind = fields.String(validate=OneOf(KINDS))
-    limit = fields.Integer(load_default=50, validate=Range(1, MAX_PAGE))
-    offset = fields.Integer(load_default=0, validate=Range(0, 1_000_000))
+    limit = QueryInt(load_default=50, validate=Range(1, MAX_PAGE))
+    offset = QueryInt(load_default=0, validate=Range(0, 1_000_000))
 
 
 class SnoozeSchema(Schema):

@@ -8,6 +8,7 @@ from marshmallow.validate import Length, OneOf, Range
 from taskq.projects import NAME_MESSAGE, NAME_RE
 from taskq.task_types import DUPLICATE_HANDLING, MAX_TEMPLATE, MAX_VARIABLES, TYPE_NAME_MESSAGE, VARIABLE_RE
 
+from ...numbers import QueryInt
 from ...shared_tasks.schemas import MAX_INSTRUCTIONS
 from .schemas_common import Minutes, Regexp, minutes_field
 
@@ -38,8 +39,8 @@ class ProjectUpdateSchema(Schema):
 
 class ProjectListArgsSchema(Schema):
     status = fields.String(load_default="active", validate=OneOf(("active", "closed", "all")))
-    limit = fields.Integer(load_default=100, validate=Range(1, 100))
-    offset = fields.Integer(load_default=0, validate=Range(0, 1_000_000))
+    limit = QueryInt(load_default=100, validate=Range(1, 100))
+    offset = QueryInt(load_default=0, validate=Range(0, 1_000_000))
 
 
 class StatsSchema(Schema):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 from marshmallow.validate import Length, OneOf, Range
 
+from ...numbers import QueryInt
 from ...shared_tasks.schemas import MAX_INSTRUCTIONS, TD_STATUSES, TDTaskSchema, variables_field
 from .schemas_common import UUIDString, batch_field
 
@@ -29,8 +30,8 @@ class TDTaskListArgsSchema(Schema):
     assignedTo = fields.String(validate=Length(1, 128))
     batchId = fields.String(validate=Length(1, 100))
     typeId = fields.String(validate=Length(1, 64))
-    limit = fields.Integer(load_default=100, validate=Range(1, 1000))
-    offset = fields.Integer(load_default=0, validate=Range(0, 10_000_000))
+    limit = QueryInt(load_default=100, validate=Range(1, 1000))
+    offset = QueryInt(load_default=0, validate=Range(0, 10_000_000))
 
 
 class BulkResultSchema(Schema):

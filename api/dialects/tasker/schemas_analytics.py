@@ -7,6 +7,8 @@ from marshmallow.validate import Range
 
 from taskq.workflows.counters import MAX_PERIOD_HOURS
 
+from ...numbers import QueryInt
+
 
 class BottlenecksArgsSchema(Schema):
     class Meta:
@@ -15,7 +17,7 @@ class BottlenecksArgsSchema(Schema):
     namespace = fields.String(metadata={"description": "Only workflows of this namespace"})
     name = fields.String(metadata={"description": "Only workflows of this handler name"})
     version = fields.String(metadata={"description": "Only workflows of this handler version"})
-    period = fields.Integer(strict=False, load_default=24,
+    period = QueryInt(load_default=24,
                             validate=Range(min=1, max=MAX_PERIOD_HOURS),
                             metadata={"description": f"Hours analysed, 1 to {MAX_PERIOD_HOURS}"})
 

@@ -39,6 +39,8 @@ class WorkerCountsSchema(Schema):
 class HandlerCountsSchema(Schema):
     published = fields.Integer(required=True, metadata={"description": "handler versions published"})
     namespaces = fields.Integer(required=True)
+    invalid = fields.Integer(required=True, metadata={
+        "description": "stored definitions that do not load (skipped by every read; the status is then degraded)"})
 
 
 class TaskerWorkflowCountsSchema(Schema):

@@ -8,6 +8,8 @@ from marshmallow.validate import OneOf, Range
 
 from taskq.workflows import WORKFLOW_STATUSES
 
+from ...numbers import QueryInt
+
 from .schemas_common import PRESENT, name_field, semver
 from .schemas_workflow_steps import TaskerStepSchema
 
@@ -30,8 +32,8 @@ class TaskerTaskListArgsSchema(Schema):
     name = fields.String(metadata={"description": "only this handler name"})
     version = semver("only this handler version")
     status = fields.String(validate=OneOf(WORKFLOW_STATUSES))
-    page = fields.Integer(load_default=1, validate=Range(1, 1_000_000), metadata={"description": "from 1"})
-    per_page = fields.Integer(load_default=25, validate=Range(min=1), metadata={
+    page = QueryInt(load_default=1, validate=Range(1, 1_000_000), metadata={"description": "from 1"})
+    per_page = QueryInt(load_default=25, validate=Range(min=1), ceiling=MAX_PER_PAGE, metadata={
         "description": f"items per page (default 25; above {MAX_PER_PAGE}: {MAX_PER_PAGE})"})
 
 
