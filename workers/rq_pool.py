@@ -17,7 +17,8 @@ from taskq.options import check_queue_name
 
 from .handlers import handlers_to_publish
 from .outage import OUTAGE_ERRORS, Outage, pubsub_outage_pause
-from .rq_process import ClusterConnection, env_lease, signals_to_main_thread, taskq_client
+from .rq_process import (ClusterConnection, env_lease, signals_to_main_thread, subscribe_to_commands,
+                         taskq_client)
 
 
 class TaskqPoolWorker(ClusterConnection, BaseWorker):
@@ -43,8 +44,7 @@ class TaskqPoolWorker(ClusterConnection, BaseWorker):
         self._cold = False
 
     def subscribe(self):
-        with signals_to_main_thread():
-            super().subscribe()
+        subscribe_to_commands(self)
 
     def _pubsub_exception_handler(self, exc, pubsub, pubsub_thread):
         pubsub_outage_pause(getattr(self, "outage", None), exc, lambda: super(

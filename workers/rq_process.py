@@ -133,6 +133,27 @@ def signals_to_main_thread():
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
+COMMAND_POLL = 1.0
+"""Seconds the thread reading the worker's command channel waits per read.
+RQ's 60 made a stopping worker wait up to a minute: redis-py 8's thread
+``stop()`` joins the thread, which waits out a whole read when the reply to
+RQ's UNSUBSCRIBE reached it before the stop did (a race, seen on loopback)."""
+
+
+def subscribe_to_commands(worker) -> None:
+    """RQ's ``Worker.subscribe`` (``rq`` worker commands over pub/sub),
+    its thread started with the signals left to the main thread
+    (:func:`signals_to_main_thread`) and reading for COMMAND_POLL seconds
+    at a time."""
+    worker.log.info("Worker %s: subscribing to channel %s", worker.name, worker.pubsub_channel_name)
+    worker.pubsub = worker.connection.pubsub()
+    worker.pubsub.subscribe(**{worker.pubsub_channel_name: worker.handle_payload})
+    with signals_to_main_thread():
+        worker.pubsub_thread = worker.pubsub.run_in_thread(
+            sleep_time=COMMAND_POLL, daemon=True,
+            exception_handler=worker._pubsub_exception_handler)
+
+
 def die_with_parent(parent_pid: int) -> None:
     """Have the kernel SIGKILL this horse when its parent dies: a horse
     orphaned by a SIGKILLed worker would run on unleased while its task runs
