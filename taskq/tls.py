@@ -92,7 +92,7 @@ def certificate_problem(exc: BaseException) -> str | None:
         if isinstance(seen, ssl.SSLCertVerificationError):
             reason = seen.verify_message or str(seen)
             break
-        seen = seen.__cause__ or seen.__context__
+        seen = seen.__cause__ or (None if seen.__suppress_context__ else seen.__context__)
     if reason is None:
         text = str(exc).strip()
         if "CERTIFICATE_VERIFY_FAILED" not in text:

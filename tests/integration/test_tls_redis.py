@@ -213,9 +213,12 @@ def test_every_process_works_with_the_setting(server, relaxed, prefix):
         _, err = proc.communicate(timeout=30)
     assert q.count() == before + 1 and sched.get(sid)["runs_total"] == 1, err
 
-    # the operator CLI
+    # the CLI, each layer's commands
     out = run([str(BIN / "taskq"), "info"], env)
     assert out.returncode == 0 and "default" in out.stdout, out.stderr
+    for args in (["auth", "apikey", "list"], ["handlers", "list"]):
+        out = run([str(BIN / "taskq"), *args], env)
+        assert out.returncode == 0, (args, out.stderr)
 
 
 def test_rq_worker_takes_redis_pys_url_parameter(server, relaxed, prefix):
@@ -260,6 +263,12 @@ def test_without_the_setting_each_process_says_why_in_one_line(server, prefix):
     out = run([str(BIN / "taskq"), "info"], env)
     assert out.returncode == 1 and lines(out.stderr)[0].startswith(
         f"Error: cannot reach Redis at {server.url}: {why}") and len(lines(out.stderr)) == 1, out.stderr
+    for args in (["auth", "apikey", "list"], ["handlers", "list"]):  # the other layers' commands
+        out = run([str(BIN / "taskq"), *args], env)
+        assert out.returncode == 1 and lines(out.stderr) == [
+            f"Error: cannot reach Redis: {why}: trust its CA with ssl_ca_certs=<file> in the URL or "
+            f"{CA_CERTS_SETTING}, or turn the check off with ssl_cert_reqs=none in the URL or "
+            f"{CERT_REQS_SETTING}=none"], (args, out.stderr)
     out = run([str(BIN / "taskq"), "start"], env)
     assert out.returncode == 1 and len(lines(out.stderr)) == 1 and why in out.stderr, out.stderr
     out = run([str(BIN / "rq"), "worker", "--burst", "-w", "workers.rq_worker.TaskqWorker",
