@@ -55,7 +55,7 @@ def _openapi_config(app: Flask) -> None:
 def create_app(config: dict | None = None) -> Flask:
     cfg = config_mod.load(config)
     settings = config_mod.check(cfg)  # ConfigError: one line naming the bad setting
-    app = Flask("taskq.api")
+    app = Flask("taskq.api", static_folder=None)  # no ./static of the working folder
     app.json.sort_keys = False  # keep the documents' field order ("success" first)
     app.config.update({k: v for k, v in cfg.items() if k != "REDIS"})
     app.config["MAX_CONTENT_LENGTH"] = 1 << 20

@@ -134,7 +134,22 @@ def check(cfg: dict[str, Any]) -> dict[str, Any]:
     token = cfg.get("TASKQ_METRICS_TOKEN")
     if token is not None and (not isinstance(token, str) or not token.strip()):
         raise ConfigError("TASKQ_METRICS_TOKEN", token, "a non-empty secret")
+    _check_redis_tls(cfg)
     return {"rate": rates["TASKQ_RATE_LIMIT"], "rate_ip": rates["TASKQ_RATE_LIMIT_IP"],
             "rate_login": rates["TASKQ_LOGIN_RATE_LIMIT"], "trusted_proxies": proxies,
             "login": login, "metrics_token": token.strip() if token else None,
             "rate_dashboard": rates["TASKQ_DASHBOARD_RATE_LIMIT"], "dashboard_ttl": dash_ttl}
+
+
+def _check_redis_tls(cfg: dict[str, Any]) -> None:
+    """The TASKQ_REDIS_SSL_* settings and TLS parameters of REDIS_URL
+    (taskq.tls), when the app will make its client from the URL."""
+    url = cfg.get("REDIS_URL")
+    if cfg.get("REDIS") is not None or not url:
+        return
+    from taskq.tls import TlsSettingError, tls_kwargs
+
+    try:
+        tls_kwargs(url)
+    except TlsSettingError as exc:
+        raise ConfigError(exc.setting, exc.value, exc.expected) from None

@@ -26,6 +26,7 @@ from flask import Flask, current_app, g, jsonify
 from werkzeug.exceptions import HTTPException
 
 from taskq.errors import Conflict, TaskNotFound, TaskqError, TaskqValueError
+from taskq.tls import certificate_problem
 
 from . import error_styles
 
@@ -165,8 +166,9 @@ def handle_taskq_error(exc: TaskqError):
 
 def handle_store_down(exc: Exception):
     """Redis unreachable (a view's read or the rate limiter's count): 503,
-    the service is unavailable, not broken."""
-    log.warning("data store unreachable: %s", exc)
+    the service is unavailable, not broken. A refused TLS certificate is
+    logged with the setting that would accept it."""
+    log.warning("data store unreachable: %s", certificate_problem(exc) or exc)
     return respond(503, "unavailable", "Service unavailable: the data store cannot be reached")
 
 

@@ -5,7 +5,9 @@ package would import prometheus_client in the master before
 PROMETHEUS_MULTIPROC_DIR is set, and every worker would inherit
 single-process metrics.
 
-Binds $PORT, runs $WEB_CONCURRENCY workers, and sets up prometheus_client's
+Binds $PORT, runs $WEB_CONCURRENCY workers, leaves forwarded headers to
+the app (TASKQ_TRUSTED_PROXIES), opens no control socket unless
+TASKQ_WEB_CONTROL_SOCKET names one, and sets up prometheus_client's
 multiprocess mode: every worker writes its HTTP metrics to files in
 PROMETHEUS_MULTIPROC_DIR (emptied at start, a fresh temporary folder unless
 given) and any worker's /metrics aggregates them; a dead worker's files are
@@ -44,7 +46,17 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("WEB_THREADS", "4"))
 timeout = 30
 accesslog = None            # the app writes its own JSON access log
-forwarded_allow_ips = "*"   # behind a router (Heroku): trust its X-Forwarded-Proto
+# X-Forwarded-* are read by the app alone, as far as TASKQ_TRUSTED_PROXIES
+# says (ProxyFix, api/app.py): gunicorn itself trusts no peer's forwarded
+# scheme, not even on a unix socket (which it would trust whatever the list).
+forwarded_allow_ips = ""
+secure_scheme_headers: dict = {}
+# gunicorn 25.1+ opens a control socket at one path per user by default, which a
+# second web process of that user takes over and removes on exit: none, unless
+# TASKQ_WEB_CONTROL_SOCKET names this process's own path (for gunicornc).
+control_socket_disable = not os.environ.get("TASKQ_WEB_CONTROL_SOCKET")
+if not control_socket_disable:
+    control_socket = os.environ["TASKQ_WEB_CONTROL_SOCKET"]
 
 _given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 _dir = _given or tempfile.mkdtemp(prefix="taskq-prom-")

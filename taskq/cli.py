@@ -48,6 +48,24 @@ def redis_client(url: str | None):
     return client_from_url(url)
 
 
+def unreachable_redis_line(exc: BaseException) -> str | None:
+    """``cannot reach Redis: <why>`` for a connection failure (a refused TLS
+    certificate with what to set, taskq.tls), else None."""
+    import redis
+    from redis.exceptions import RedisClusterException
+
+    from taskq.tls import certificate_problem
+
+    if isinstance(exc, click.ClickException):  # said already, in the command's own words
+        return None
+    refused = certificate_problem(exc)
+    if not refused and not isinstance(exc, (redis.ConnectionError, redis.TimeoutError)) and not (
+            isinstance(exc, RedisClusterException) and "cannot be connected" in str(exc)):
+        return None
+    text = str(exc).strip()
+    return f"cannot reach Redis: {refused or (text.splitlines()[0] if text else type(exc).__name__)}"
+
+
 ENTRY_POINTS = "taskq.commands"
 """The entry-point group through which workers/ and api/ add commands."""
 
@@ -75,6 +93,17 @@ class LayeredGroup(click.Group):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+    def invoke(self, ctx):
+        """A command that could not reach Redis ends with one line (exit 1),
+        whatever the layer: tracebacks stay for every other error."""
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            line = unreachable_redis_line(exc)
+            if line is None:
+                raise
+            raise click.ClickException(line) from None
 
     def get_command(self, ctx, name):
         command = super().get_command(ctx, name)

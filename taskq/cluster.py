@@ -32,6 +32,8 @@ from redis.connection import Connection
 from redis.exceptions import (AskError, ClusterDownError, ConnectionError, MovedError,
                               NoScriptError, RedisClusterException, TryAgainError)
 
+from .tls import tls_kwargs
+
 REDIRECTS = (MovedError, AskError, TryAgainError, ClusterDownError)
 """Replies that mean "not run here": safe to send again after a refresh."""
 ATTEMPTS = 3
@@ -56,10 +58,12 @@ class TaskqCluster(RedisCluster):
 
     @classmethod
     def from_url(cls, url: str, **kwargs) -> "TaskqCluster":
-        """As RedisCluster's, taking taskq's ``redis+cluster://`` URLs too:
-        ``rq worker --connection-class taskq.cluster.TaskqCluster`` builds
-        its client this way from ``--url`` / RQ_REDIS_URL."""
-        return super().from_url(node_url(url), **kwargs)
+        """As RedisCluster's, taking taskq's ``redis+cluster://`` URLs and
+        the TASKQ_REDIS_SSL_* settings (taskq.tls) too: ``rq worker
+        --connection-class taskq.cluster.TaskqCluster`` builds its client
+        this way from ``--url`` / RQ_REDIS_URL."""
+        url = node_url(url)
+        return super().from_url(url, **{**tls_kwargs(url), **kwargs})
 
     @property
     def connection_pool(self) -> "NodeSettings":

@@ -30,6 +30,7 @@ from redis.connection import BlockingConnectionPool, ConnectionPool
 from redis.sentinel import SentinelConnectionPool
 
 from .cluster import CLUSTER_SCHEMES, SlotPipeline, TaskqCluster, node_url
+from .tls import tls_kwargs
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
@@ -57,7 +58,10 @@ def cluster_node_url(url: str) -> str | None:
 def client_from_url(url: str, **kwargs: Any) -> Any:
     """A new decoding client for ``url``: a :class:`taskq.cluster.TaskqCluster`
     when the URL (or TASKQ_REDIS_CLUSTER) names a cluster, else ``redis.Redis``.
-    ``kwargs`` are connection settings (timeouts, ...) for either."""
+    ``kwargs`` are connection settings (timeouts, ...) for either. A TLS URL
+    gets the TASKQ_REDIS_SSL_* settings (taskq.tls; TlsSettingError, a
+    ValueError, for one redis-py would refuse at the first command)."""
+    kwargs = {**tls_kwargs(url), **kwargs}
     kwargs.setdefault("decode_responses", True)
     node_url = cluster_node_url(url)
     if node_url is not None:

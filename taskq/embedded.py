@@ -42,16 +42,23 @@ LOG_NAME = "redis.log"
 
 def redis_answers(url: str, timeout: float = 0.5) -> bool:
     """True when a PING to ``url`` succeeds; any error (bad URL too) is False."""
+    return ping_problem(url, timeout) is None
+
+
+def ping_problem(url: str, timeout: float = 0.5) -> str | None:
+    """Why a PING to ``url`` fails, in one line; None when it succeeds."""
     from .connection import client_from_url
+    from .tls import certificate_problem
 
     try:
         client = client_from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         try:
-            return bool(client.ping())
+            return None if client.ping() else "no reply to PING"
         finally:
             client.close()
-    except Exception:
-        return False
+    except Exception as exc:
+        text = str(exc).strip()
+        return certificate_problem(exc) or (text.splitlines()[0] if text else type(exc).__name__)
 
 
 def free_port() -> int:
@@ -362,11 +369,12 @@ def ensure_redis(url: str | None, data_dir: str = ".taskq/redis"
     when ``url`` was used.
     """
     if url:
-        if redis_answers(url, timeout=2.0):
+        problem = ping_problem(url, timeout=2.0)
+        if problem is None:
             return url, None
         raise RedisUnreachable(
-            f"REDIS_URL={display_url(url)} does not answer (expected a reachable Redis; "
-            f"unset REDIS_URL to use an embedded one)")
+            f"REDIS_URL={display_url(url)} does not answer: {problem} (expected a reachable "
+            f"Redis; unset REDIS_URL to use an embedded one)")
     print(f"taskq: REDIS_URL is not set: starting an embedded Redis (data in {data_dir})",
           file=sys.stderr)
     server = start_server(data_dir=data_dir, persistent=True)

@@ -5,7 +5,9 @@
 port, port + 10000, free too), joins them with ``redis-cli --cluster create``
 (no replicas), waits until every node reports ``cluster_state:ok``, and stops
 them and removes their directory on exit. The data lives in memory only (no
-RDB, no AOF): it is a scratch cluster, not a store.
+RDB, no AOF): it is a scratch cluster, not a store. With ``tls`` (certificate,
+key and CA files) the nodes speak only TLS, to clients and to each other
+(``--tls-cluster yes``), and the URL is ``rediss+cluster://``.
 
 ``python -m taskq.local_cluster`` runs one in the foreground and prints its
 URL (``redis+cluster://127.0.0.1:<port>``) as its first line; scripts/test
@@ -56,8 +58,10 @@ def cluster_ports(n: int) -> list[int]:
 class LocalCluster:
     """``with LocalCluster() as c: c.url`` -- a running n-master cluster."""
 
-    def __init__(self, masters: int = 3, server: str | None = None, cli: str | None = None):
+    def __init__(self, masters: int = 3, server: str | None = None, cli: str | None = None,
+                 tls: tuple[str, str, str] | None = None):
         self.masters = masters
+        self.tls = tls  # (cert file, key file, CA file), absolute paths
         self.server = server or shutil.which("redis-server") or "redis-server"
         self.cli = cli or shutil.which("redis-cli") or "redis-cli"
         self.ports: list[int] = []
@@ -66,11 +70,11 @@ class LocalCluster:
 
     @property
     def url(self) -> str:
-        return f"redis+cluster://127.0.0.1:{self.ports[0]}"
+        return f"{'rediss' if self.tls else 'redis'}+cluster://127.0.0.1:{self.ports[0]}"
 
     @property
     def node_urls(self) -> list[str]:
-        return [f"redis://127.0.0.1:{p}/0" for p in self.ports]
+        return [f"{'rediss' if self.tls else 'redis'}://127.0.0.1:{p}/0" for p in self.ports]
 
     def start(self) -> "LocalCluster":
         self.dir = Path(tempfile.mkdtemp(prefix="taskq-cluster-"))
@@ -81,8 +85,8 @@ class LocalCluster:
             for port in self.ports:
                 self._wait(lambda p=port: self._cli(p, "ping").strip() == "PONG")
             subprocess.run(
-                [self.cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports),
-                 "--cluster-replicas", "0", "--cluster-yes"],
+                [self.cli, *self._cli_tls(), "--cluster", "create",
+                 *(f"127.0.0.1:{p}" for p in self.ports), "--cluster-replicas", "0", "--cluster-yes"],
                 check=True, capture_output=True, timeout=START_TIMEOUT)
             for port in self.ports:
                 self._wait(lambda p=port: "cluster_state:ok" in self._cli(p, "cluster", "info"))
@@ -94,17 +98,27 @@ class LocalCluster:
     def _spawn(self, port: int) -> subprocess.Popen:
         node_dir = self.dir / str(port)
         node_dir.mkdir()
+        listen = ["--port", str(port)]
+        if self.tls:
+            cert, key, ca = self.tls
+            listen = ["--port", "0", "--tls-port", str(port), "--tls-cluster", "yes",
+                      "--tls-replication", "yes", "--tls-cert-file", cert, "--tls-key-file", key,
+                      "--tls-ca-cert-file", ca, "--tls-auth-clients", "no"]
         return subprocess.Popen(
-            [self.server, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+            [self.server, *listen, "--bind", "127.0.0.1", "--cluster-enabled", "yes",
              "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000",
              "--dir", str(node_dir), "--save", "", "--appendonly", "no",
              "--logfile", str(node_dir / "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             preexec_fn=lambda: signal_on_parent_death(signal.SIGTERM))
 
+    def _cli_tls(self) -> list[str]:
+        return ["--tls", "--cacert", self.tls[2]] if self.tls else []
+
     def _cli(self, port: int, *args: str) -> str:
-        done = subprocess.run([self.cli, "-h", "127.0.0.1", "-p", str(port), *args],
-                              capture_output=True, text=True, timeout=5)
+        done = subprocess.run(
+            [self.cli, *self._cli_tls(), "-h", "127.0.0.1", "-p", str(port), *args],
+            capture_output=True, text=True, timeout=5)
         return done.stdout
 
     def _wait(self, ready) -> None:

@@ -29,7 +29,10 @@ def _setting_error(text: str) -> None:
 
 def checked_url(url: str | None) -> str | None:
     """``url`` as given, refused when it is not a Redis URL; the worker
-    layer's other settings are checked here too (workers.settings)."""
+    layer's other settings (workers.settings) and the Redis TLS settings
+    (taskq.tls) are checked here too."""
+    from taskq.tls import TlsSettingError, tls_kwargs
+
     from .outage import masked, url_problem
     from .settings import SettingError, check
 
@@ -41,6 +44,10 @@ def checked_url(url: str | None) -> str | None:
     problem = url_problem(url) if url is not None else None
     if problem:
         _setting_error(f"REDIS_URL={masked(url)!r} is not a Redis URL: {problem}")
+    try:
+        tls_kwargs(url or DEFAULT_URL)
+    except TlsSettingError as exc:
+        _setting_error(str(exc))
     return url
 
 
@@ -54,10 +61,19 @@ def _wrong_redis(url: str | None, exc: Exception) -> None:
 def client_for(url: str | None):
     """The Redis client of a long-running process: connecting gives up after
     CONNECT_TIMEOUT (an unreachable host must not hang it), then it retries."""
+    from redis.exceptions import RedisClusterException
+
     from taskq.connection import client_from_url, cluster_node_url
+    from taskq.tls import certificate_problem
 
     if url is not None and cluster_node_url(url) is not None:
-        return client_from_url(url, socket_connect_timeout=CONNECT_TIMEOUT)
+        try:  # a cluster client reads the slot map as it is made
+            return client_from_url(url, socket_connect_timeout=CONNECT_TIMEOUT)
+        except RedisClusterException as exc:
+            refused = certificate_problem(exc)
+            if refused:
+                _wrong_redis(url, refused)
+            raise
     client = redis_client(url)
     client.connection_pool.connection_kwargs.setdefault("socket_connect_timeout", CONNECT_TIMEOUT)
     return client

@@ -22,6 +22,7 @@ import redis
 
 from taskq.connection import cluster_node_url
 from taskq.embedded import display_url
+from taskq.tls import certificate_problem
 
 OUTAGE_ERRORS = (redis.ConnectionError, redis.TimeoutError)
 """What an unreachable, restarting (BusyLoadingError is a ConnectionError)
@@ -92,9 +93,13 @@ class Outage:
     def unusable(self, exc: BaseException) -> WrongRedis | None:
         """The WrongRedis to raise for ``exc`` when it comes before Redis
         ever answered this process and is not an outage (a refused password
-        counts, though redis-py files it as a ConnectionError)."""
+        counts, though redis-py files it as a ConnectionError, and so does a
+        TLS certificate refused by this process's settings, taskq.tls)."""
         if self._reached or not isinstance(exc, redis.RedisError):
             return None
+        refused = certificate_problem(exc)  # waiting will not make it acceptable
+        if refused:
+            return WrongRedis(refused)
         if isinstance(exc, OUTAGE_ERRORS) and not isinstance(exc, redis.AuthenticationError):
             return None
         return WrongRedis(f"{type(exc).__name__}: {_first_line(exc)}")

@@ -33,7 +33,7 @@ from .outage import OUTAGE_ERRORS, Outage
 from .wake import SlotWake, slot_groups
 from .rq_job import TaskqJob, rq_job_id
 from .rq_outage import RidesOutages, retrying
-from .rq_process import (ClusterConnection, env_lease, pin_driver_info, subscribe_commands,
+from .rq_process import (ClusterConnection, env_lease, pin_driver_info, subscribe_to_commands,
                          taskq_client)
 
 WAKE_TIMEOUT = 1.0
@@ -102,7 +102,7 @@ class TaskqWorkerMixin(RidesOutages, ClusterConnection):
 
     # -- registration -------------------------------------------------------
     def subscribe(self):
-        subscribe_commands(self)
+        subscribe_to_commands(self)
 
     def register_birth(self):
         super().register_birth()

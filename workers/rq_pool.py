@@ -17,7 +17,7 @@ from taskq.options import check_queue_name
 
 from .handlers import handlers_to_publish
 from .outage import OUTAGE_ERRORS, Outage, pubsub_outage_pause
-from .rq_process import (ClusterConnection, env_lease, signals_to_main_thread, subscribe_commands,
+from .rq_process import (ClusterConnection, env_lease, signals_to_main_thread, subscribe_to_commands,
                          taskq_client)
 
 
@@ -44,7 +44,7 @@ class TaskqPoolWorker(ClusterConnection, BaseWorker):
         self._cold = False
 
     def subscribe(self):
-        subscribe_commands(self)
+        subscribe_to_commands(self)
 
     def _pubsub_exception_handler(self, exc, pubsub, pubsub_thread):
         pubsub_outage_pause(getattr(self, "outage", None), exc, lambda: super(

@@ -133,26 +133,24 @@ def signals_to_main_thread():
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-PUBSUB_POLL = 1.0
-"""Seconds RQ's command-channel thread (stop-job, kill-horse, shutdown) blocks
-per read: the most that stopping it adds to a worker's exit."""
+COMMAND_POLL = 1.0
+"""Seconds the thread reading the worker's command channel waits per read.
+RQ's 60 made a stopping worker wait up to a minute: redis-py 8's thread
+``stop()`` joins the thread, which waits out a whole read when the reply to
+RQ's UNSUBSCRIBE reached it before the stop did (a race, seen on loopback)."""
 
 
-def subscribe_commands(worker) -> None:
-    """RQ's ``subscribe``, with the pub/sub thread started inside
-    :func:`signals_to_main_thread` and polling its stop flag every
-    PUBSUB_POLL seconds rather than RQ's 60: redis-py 8 joins that thread
-    when RQ stops it, and once the thread has read the UNSUBSCRIBE reply it
-    waits out a whole poll for a new subscription, so a worker took up to a
-    minute to exit after its last task (a SIGTERMed dyno is SIGKILLed after
-    30 s)."""
-    worker.log.info("Worker %s: subscribing to channel %s", worker.name,
-                    worker.pubsub_channel_name)
+def subscribe_to_commands(worker) -> None:
+    """RQ's ``Worker.subscribe`` (``rq`` worker commands over pub/sub),
+    its thread started with the signals left to the main thread
+    (:func:`signals_to_main_thread`) and reading for COMMAND_POLL seconds
+    at a time."""
+    worker.log.info("Worker %s: subscribing to channel %s", worker.name, worker.pubsub_channel_name)
+    worker.pubsub = worker.connection.pubsub()
+    worker.pubsub.subscribe(**{worker.pubsub_channel_name: worker.handle_payload})
     with signals_to_main_thread():
-        worker.pubsub = worker.connection.pubsub()
-        worker.pubsub.subscribe(**{worker.pubsub_channel_name: worker.handle_payload})
         worker.pubsub_thread = worker.pubsub.run_in_thread(
-            sleep_time=PUBSUB_POLL, daemon=True,
+            sleep_time=COMMAND_POLL, daemon=True,
             exception_handler=worker._pubsub_exception_handler)
 
 

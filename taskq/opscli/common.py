@@ -60,16 +60,18 @@ def resolve_url(url: str | None) -> str:
 def connect(url: str | None, prefix: str | None) -> Ops:
     """A client that answered PING, or OpsError naming the (masked) URL."""
     import redis
+    from redis.exceptions import RedisClusterException
 
     from taskq.embedded import display_url
     from taskq.keys import DEFAULT_PREFIX
+    from taskq.tls import certificate_problem
 
     url = resolve_url(url)
     try:
-        client = redis_client(url)
+        client = redis_client(url)  # a cluster's reads its slot map here
         client.ping()
-    except (redis.RedisError, ValueError, OSError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    except (redis.RedisError, RedisClusterException, ValueError, OSError) as exc:
+        reason = certificate_problem(exc) or (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         raise OpsError(f"cannot reach Redis at {display_url(url)}: {reason}") from None
     return Ops(url, prefix or DEFAULT_PREFIX, client)
 
