@@ -33,8 +33,8 @@ from .outage import OUTAGE_ERRORS, Outage
 from .wake import SlotWake, slot_groups
 from .rq_job import TaskqJob, rq_job_id
 from .rq_outage import RidesOutages, retrying
-from .rq_process import (ClusterConnection, env_lease, pin_driver_info, signals_to_main_thread,
-                         taskq_client)
+from .rq_process import (ClusterConnection, PubsubStop, env_lease, pin_driver_info,
+                         signals_to_main_thread, taskq_client)
 
 WAKE_TIMEOUT = 1.0
 """Seconds an idle worker blocks on the queues' wake keys before claiming
@@ -60,7 +60,7 @@ SHOW_TASK_AFTER = 0.25
 short tasks does not pay a registry round trip per task."""
 
 
-class TaskqWorkerMixin(RidesOutages, ClusterConnection):
+class TaskqWorkerMixin(RidesOutages, PubsubStop, ClusterConnection):
     """What both taskq RQ workers share: claiming, wrapping a task in a job,
     reporting its outcome to the engine, and the taskq worker registry."""
 

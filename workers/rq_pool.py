@@ -17,10 +17,11 @@ from taskq.options import check_queue_name
 
 from .handlers import handlers_to_publish
 from .outage import OUTAGE_ERRORS, Outage, pubsub_outage_pause
-from .rq_process import ClusterConnection, env_lease, signals_to_main_thread, taskq_client
+from .rq_process import (ClusterConnection, PubsubStop, env_lease, signals_to_main_thread,
+                         taskq_client)
 
 
-class TaskqPoolWorker(ClusterConnection, BaseWorker):
+class TaskqPoolWorker(PubsubStop, ClusterConnection, BaseWorker):
     """RQ's registration, heartbeats and signals around workers.pool's
     threaded PoolWorker (TASKQ_CONCURRENCY threads, default 8), which does
     its own claiming, lease renewal and taskq registry heartbeats.

@@ -67,6 +67,20 @@ class ClusterConnection:
         return connection
 
 
+class PubsubStop:
+    """RQ's unsubscribe, with the pub/sub thread told to stop before the
+    UNSUBSCRIBE goes out. RQ sends it first and then stops the thread,
+    whose stop() (redis-py 8) waits for it: a thread that reads the reply
+    before the stop flag is cleared goes back to waiting for a subscription,
+    for RQ's 60 s sleep time, and a warm-stopped worker hangs that long."""
+
+    def unsubscribe(self):
+        running = getattr(getattr(self, "pubsub_thread", None), "_running", None)
+        if running is not None:
+            running.clear()
+        super().unsubscribe()
+
+
 def pin_driver_info(client: redis.Redis) -> None:
     """Resolve redis-py's client name and version once for this pool: left
     unset, every new connection reads the package metadata from disk (a few
