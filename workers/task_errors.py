@@ -25,6 +25,13 @@ class TaskTimeout(TaskError):
     pass
 
 
+class NotAResult(TaskError):
+    """The function returned something that is not its value (a coroutine,
+    a generator): running it again would not change that."""
+
+    retryable = False
+
+
 class CommandStopped(TaskError):
     """The worker stopped and took the command down with it: the task is
     given back (queued again, the attempt not counted), not failed."""
