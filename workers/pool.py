@@ -21,7 +21,10 @@ and the task went to another worker) is logged, not fatal.
 
 Threads cannot be killed: a callable that outlives its task's timeout is
 reported as failed (retryable) and its late result is discarded. Use the
-forking rq worker (workers.rq_worker) when a task needs a hard kill.
+forking rq worker (workers.rq_worker) when a task needs a hard kill. A
+shell command can be killed, with everything it started (workers.commands):
+at its timeout, on a cancel, when its lease is lost and when the worker
+stops.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ from taskq.workflows.step_reads import preread
 from taskq.worker_registry import HEARTBEAT_INTERVAL, WorkerRegistry, new_worker_id, resource_usage
 
 from .activity import Activity, describe, one_line
-from .execution import TaskError, run_task
+from .commands import REAP_SECONDS, stop_commands, wait_commands_gone
+from .execution import CommandCancelled, CommandStopped, TaskError, is_retryable, run_task
 from .outage import OUTAGE_ERRORS, Outage
 from .wake import SlotWake, slot_groups
 
@@ -125,8 +129,11 @@ class PoolWorker:
 
     # -- control ----------------------------------------------------------
     def request_stop(self, cold: bool = False) -> None:
-        """Warm: finish what is in flight, then exit. Cold: give leases back now."""
+        """Warm: finish what is in flight, then exit; shell commands are
+        stopped at once (SIGTERM, then SIGKILL) and their tasks given back.
+        Cold: kill the commands and give every lease back now."""
         self._cold = self._cold or cold
+        stop_commands("stopped", graceful=not self._cold)
         if self._cold:
             self._cold_event.set()
         self._stop.set()
@@ -332,10 +339,17 @@ class PoolWorker:
 
     def _report_failure(self, lease: Lease, exc: BaseException) -> None:
         """Report a failed attempt (a Redis outage raises: try again later)."""
-        retryable = getattr(exc, "retryable", True) if isinstance(exc, TaskError) else True
         message = f"{type(exc).__name__}: {exc}"
         try:
-            status = lease.fail(message, retryable=retryable)
+            if isinstance(exc, CommandStopped):  # the worker stopped: queued again
+                lease.release()
+                log.info("worker %s: task %s (%s) given back: %s", self.worker_id, lease.id,
+                         describe(lease.task), exc)
+                return
+            if isinstance(exc, CommandCancelled):
+                status = lease.cancelled(str(exc))
+            else:
+                status = lease.fail(message, retryable=is_retryable(exc))
         except OUTAGE_ERRORS:
             raise
         except Exception as err:  # lease lost meanwhile: the task is someone else's now
@@ -393,15 +407,20 @@ class PoolWorker:
             return False
         now = time.monotonic()
         for slot, code in zip(slots, renew_many(self.redis, [s.lease for s in slots])):
+            if code == 2:  # cancel requested: a command is killed (a function may ask)
+                stop_commands("cancelled", task_id=slot.lease.id)
             if code == 0:
+                stop_commands("lost", task_id=slot.lease.id)
                 if self._inflight.pop(slot.lease.id, None) is not None:
                     slot.abandoned = True  # lease lost: its result would be refused
                     log.warning("worker %s: task %s (%s): lease lost while it ran (expired, "
                                 "cancelled or deleted); its outcome will be discarded",
                                 self.worker_id, slot.lease.id, describe(slot.lease.task))
             elif slot.deadline and now > slot.deadline and not slot.timed_out:
-                # reported by the main loop, as any failure (its late result is ignored)
+                # reported by the main loop, as any failure (its late result is
+                # ignored); a command dies with its task
                 slot.timed_out = True
+                stop_commands("timeout", task_id=slot.lease.id)
                 self._done.put((slot.lease, False, _Timeout(slot.lease.task.timeout)))
         return True
 
@@ -426,6 +445,16 @@ class PoolWorker:
                 self._step(claim_more=False)
             except OUTAGE_ERRORS as exc:
                 self.outage.pause(self.outage.lost(exc), self._cold_event.is_set)
+        if self._cold:
+            if not wait_commands_gone(REAP_SECONDS + 1.0):
+                log.warning("worker %s: a command is still dying as its task is given back",
+                            self.worker_id)
+            if not self.outage.down:  # one try: what finished (a command stopped) is reported
+                try:
+                    self._absorb(self._collect(block=False))
+                    self._step(claim_more=False)
+                except OUTAGE_ERRORS:
+                    pass
         unsent = len(self._unsent) + len(self._unsent_failures)
         if unsent:
             log.warning("worker %s: %d finished tasks not reported (Redis unreachable); they "

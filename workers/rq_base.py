@@ -27,7 +27,9 @@ from taskq.workflows import publish
 
 from . import settings
 from .activity import Activity
-from .execution import DEFAULT_TIMEOUT, TaskError, TaskTimeout, run_task
+from .commands import REAP_SECONDS, stop_commands, wait_commands_gone
+from .execution import (DEFAULT_TIMEOUT, CommandCancelled, CommandStopped, TaskError, TaskTimeout,
+                        is_retryable, run_task)
 from .handlers import handlers_to_publish
 from .outage import OUTAGE_ERRORS, Outage
 from .wake import SlotWake, slot_groups
@@ -51,7 +53,9 @@ hash to move into its failed registry."""
 # Redis could not be reached; the lease will expire and the engine decides),
 # byte 1 set once RQ's traces of the job are gone (so the parent does not
 # clean up a second time).
-_NONE, _COMPLETED, _FAILED, _CANCELLED, _LOST, _UNKNOWN, _RETRYING = 0, 1, 2, 3, 4, 5, 6
+# _RETURNED: given back (queued again, attempt not counted): a command the
+# worker's stop took down.
+_NONE, _COMPLETED, _FAILED, _CANCELLED, _LOST, _UNKNOWN, _RETRYING, _RETURNED = range(8)
 _OUTCOME, _CLEANED = 0, 1
 
 SHOW_TASK_AFTER = 0.25
@@ -158,13 +162,24 @@ class TaskqWorkerMixin(RidesOutages, ClusterConnection):
         # StopRequested here when idle, orphaning a lease just claimed).
         if self._claiming or self._lease is not None:
             self._stop_requested = True
+            if self._lease is not None:
+                self._stop_commands()
             return
         super()._shutdown()
+
+    def _stop_commands(self) -> None:
+        """A warm stop while a task runs: a shell command is stopped at once
+        (SIGTERM, then SIGKILL) and its task given back; a function
+        finishes. Here: the command runs in this process."""
+        stop_commands("stopped", graceful=True)
 
     def request_force_stop(self, signum, frame):
         try:
             super().request_force_stop(signum, frame)
         except SystemExit:
+            # a command in this process dies before its task is given back
+            if stop_commands("stopped"):
+                wait_commands_gone(REAP_SECONDS + 1.0)
             self._give_back()
             raise
 
@@ -371,9 +386,14 @@ class TaskqWorkerMixin(RidesOutages, ClusterConnection):
         if self._lease_lost or isinstance(exc, (LeaseLost, TaskNotFound)):
             self._outcome[_OUTCOME] = _LOST
             self.log.warning("Worker %s: task %s: lease lost, not reporting", self.name, lease.id)
-        elif stopped or self._cancel_seen:
+        elif stopped or self._cancel_seen or isinstance(exc, CommandCancelled):
             self._report_failure(job, "stopped by rq stop-job" if stopped else "cancelled",
                                  False, cancel=True)
+        elif isinstance(exc, CommandStopped):  # the worker is stopping: queued again
+            self._give_back()
+            self._outcome[_OUTCOME] = _RETURNED
+            self._rq_bookkeeping(job, success=None)
+            return
         else:
             if exc is None:
                 message, retryable = exc_string.strip() or "the work horse died", True
@@ -381,7 +401,7 @@ class TaskqWorkerMixin(RidesOutages, ClusterConnection):
                 if isinstance(exc, JobTimeoutException):
                     exc = TaskTimeout(f"timed out after {job.timeout} s")
                 message = f"{type(exc).__name__}: {exc}"
-                retryable = exc.retryable if isinstance(exc, TaskError) else True
+                retryable = is_retryable(exc)
                 if exc_string and not isinstance(exc, TaskError):
                     self._log_to_task(lease, exc_string)
             self._report_failure(job, message, retryable)

@@ -8,7 +8,6 @@ it to send RQ's stop-job command to the worker running a task.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from rq.job import Job, _job_stack
@@ -63,7 +62,4 @@ class TaskqJob(Job):
         return self._result
 
     def _execute(self) -> Any:
-        result = run_task(self.lease)
-        if asyncio.iscoroutine(result):
-            result = asyncio.run(result)
-        return result
+        return run_task(self.lease)  # refuses a coroutine, as every worker kind does

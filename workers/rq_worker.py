@@ -27,7 +27,9 @@ runs every ``job_monitoring_interval`` (capped at a third of the lease); a
 lost lease or a requested cancel kills the horse.  The simple worker has no
 parent to renew for it, so it holds each lease for the task's timeout plus
 SIMPLE_LEASE_MARGIN.  A horse dies with its parent (PR_SET_PDEATHSIG on
-Linux), so a SIGKILLed worker never leaves a task running unleased.
+Linux), so a SIGKILLed worker never leaves a task running unleased; a
+command's supervisor dies with the horse and takes the command's every
+process with it (workers.commands).
 
 Environment: rq reads its Redis from ``--url`` or RQ_REDIS_URL; TASKQ_PREFIX (taskq key prefix),
 TASKQ_LEASE (seconds, default 5), TASKQ_CONCURRENCY (pool threads, default 8),
@@ -46,6 +48,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 
 import psutil
 import redis
@@ -57,6 +60,7 @@ from taskq import Lease
 from taskq.errors import LeaseLost, TaskNotFound, TaskqError
 from taskq.worker_registry import HEARTBEAT_INTERVAL
 
+from .commands import REAP_SECONDS, is_supervisor, stop_commands
 from .execution import DEFAULT_TIMEOUT
 from .outage import OUTAGE_ERRORS, Outage
 from .rq_base import JOB_HASH_GRACE, SHOW_TASK_AFTER, WAKE_TIMEOUT, TaskqWorkerMixin
@@ -85,10 +89,11 @@ report the timeout after the death penalty fires."""
 class TaskqWorker(TaskqWorkerMixin, Worker):
     """Forks a horse per task; the parent renews the lease meanwhile.
 
-    SIGTERM (a dyno stopping) or Ctrl-C: finish the current task, then exit;
-    the horse ignores both, so a SIGTERM sent to every process still lets
-    the task finish. A second signal (after a second): kill the horse and
-    give the task back. RQ's stop-job ends the task ``cancelled``."""
+    SIGTERM (a dyno stopping) or Ctrl-C: finish the current task, then exit
+    (a function finishes, even when the SIGTERM reaches the horse too; a
+    shell command is stopped and its task given back). A second signal
+    (after a second): kill the horse and give the task back. RQ's stop-job
+    ends the task ``cancelled``."""
 
     def _monitoring_interval_for(self, lease: Lease) -> None:
         # RQ arms the monitor with signal.alarm: whole seconds, at least 1.
@@ -111,19 +116,25 @@ class TaskqWorker(TaskqWorkerMixin, Worker):
         return super().wait_for_horse()
 
     def kill_horse(self, sig: signal.Signals = signal.SIGKILL):
-        """Kill the horse and what it started: a command runs in a session
-        of its own, out of reach of RQ's killpg of the horse's group."""
-        kids, groups = [], set()
+        """Kill the horse and every process it started. A command's
+        supervisor (Linux) kills the command's whole subtree when the horse
+        dies (its parent-death signal): wait for that. Anything else the
+        horse started (a function's subprocesses; a command without a
+        supervisor, which leads a group of its own out of reach of RQ's
+        killpg of the horse's group) is killed here."""
+        kids, groups, supervisors = [], set(), []
         if self.horse_pid and sig == signal.SIGKILL:
             try:
                 horse = psutil.Process(self.horse_pid)
+                direct = horse.children()
                 kids = horse.children(recursive=True)
-                # a command leads a group of its own: members it left
-                # behind are no longer the horse's descendants
-                groups = {k.pid for k in horse.children() if os.getpgid(k.pid) == k.pid}
+                supervisors = [k for k in direct if _supervises(k)]
+                groups = {k.pid for k in direct
+                          if k not in supervisors and os.getpgid(k.pid) == k.pid}
             except (psutil.Error, OSError):
                 pass
         super().kill_horse(sig)
+        _wait_gone(supervisors, REAP_SECONDS + 1.0)
         for pgid in groups:
             try:
                 os.killpg(pgid, signal.SIGKILL)
@@ -135,12 +146,23 @@ class TaskqWorker(TaskqWorkerMixin, Worker):
             except psutil.Error:
                 pass
 
+    def _stop_commands(self) -> None:
+        # The horse runs the task: its SIGTERM handler stops a command (a
+        # function goes on).
+        if self.horse_pid:
+            try:
+                os.kill(self.horse_pid, signal.SIGTERM)
+            except OSError:
+                pass
+
     def setup_work_horse_signals(self):
-        # Handlers that do nothing, not SIG_IGN: an ignored signal stays
-        # ignored through exec, and a command the task starts must still
-        # die of a plain SIGTERM.
+        # Handlers, not SIG_IGN: an ignored signal stays ignored through
+        # exec, and a command the task starts must still die of a plain
+        # SIGTERM. SIGTERM (the parent's warm stop, or a platform signalling
+        # every process) stops a running command, whose task is given back;
+        # a function finishes.
         signal.signal(signal.SIGINT, ignore_signal)
-        signal.signal(signal.SIGTERM, ignore_signal)
+        signal.signal(signal.SIGTERM, _stop_commands_gracefully)
         die_with_parent(self._parent_pid)
         lighten_connections(self.connection, self.taskq)
         # The horse reports its task itself: its outage lines are its own.
@@ -242,3 +264,31 @@ class TaskqSimpleWorker(TaskqWorkerMixin, SimpleWorker):
             self._registry_beat(force=True)
             while not self._done.wait(HEARTBEAT_INTERVAL):
                 self._registry_beat()
+
+
+def _stop_commands_gracefully(signum, frame) -> None:
+    stop_commands("stopped", graceful=True)
+
+
+def _supervises(proc: psutil.Process) -> bool:
+    try:
+        return is_supervisor(proc.cmdline())
+    except psutil.Error:
+        return False
+
+
+def _wait_gone(procs: list[psutil.Process], seconds: float) -> None:
+    """Wait until none of ``procs`` runs (a zombie has ended: not our child,
+    it may wait long for init to reap it)."""
+    until = time.monotonic() + seconds
+    while procs and time.monotonic() < until:
+        procs = [p for p in procs if _running(p)]
+        if procs:
+            time.sleep(0.01)
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

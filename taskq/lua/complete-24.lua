@@ -40,7 +40,8 @@ for i = 1, n do
     runtime_total = runtime_total + runtime
     redis.call('HSET', tkey, 'status', 'completed', 'result', ARGV[i * 3 + 1],
       'finished', now, 'updated', now)
-    redis.call('HDEL', tkey, 'expires', 'cancel')
+    -- an earlier attempt's error (a failure, an expired lease) is not this outcome's
+    redis.call('HDEL', tkey, 'expires', 'cancel', 'error')
     if f[5] then release_concurrency(Q, tkey) end
     release_hold(Q, id, f[9])
     if f[6] and not f[7] then

@@ -169,6 +169,19 @@ def test_completed_task_shows_result_worker_and_times(client, admin, dts):
     assert got["worker_id"] == "worker-001" and got["started_at"] and got["completed_at"]
 
 
+def test_a_task_that_failed_once_then_completed_shows_no_error(client, admin, dts, wait_for):
+    d = create(client, admin, max_retries=2)
+    [lease] = dts.claim()
+    lease.fail("boom")
+    assert wait_for(lambda: dts.reap() and dts.count("queued") == 1, 10)  # its backoff is over
+    assert client.get(f"/api/tasks/{d['id']}", headers=admin).json["data"]["error"] == "boom"
+    [lease] = dts.claim()
+    lease.complete("fine")
+    got = client.get(f"/api/tasks/{d['id']}", headers=admin).json["data"]
+    assert (got["status"], got["result"], got["error"], got["retry_count"]) == \
+        ("completed", "fine", None, 1)
+
+
 def test_logs_with_level_filter_and_paging(client, admin, dts):
     d = create(client, admin)
     [lease] = dts.claim()

@@ -184,6 +184,29 @@ def test_expired_lease_is_reaped_counting_the_attempt(q):
         lease2.complete()
 
 
+def test_completing_clears_the_error_of_an_earlier_attempt(q, wait_for):
+    """An earlier attempt's error (its failure, its expired lease) is not the
+    outcome of a task that then completes, whichever way it is completed."""
+    expired = q.enqueue("f", max_retries=2)
+    failed = q.enqueue("g", max_retries=2, backoff="fixed", backoff_base=0.05)
+    alone = q.enqueue("h", max_retries=2)
+    first = {lease.id: lease for lease in q.claim(3, lease=0.2)}
+    first[failed.id].fail("first attempt broke")
+    first[alone.id].fail("so did this one")
+    # the reaper requeues the expired lease and promotes the others after their backoff
+    assert wait_for(lambda: q.reap() and q.count("queued") == 3, 10)
+    assert q.get(failed.id).error == "first attempt broke"
+    second = {lease.id: lease for lease in q.claim(3)}
+    assert set(second) == {expired.id, failed.id, alone.id}
+    assert q.get(expired.id).error == "lease expired"  # kept while the retry runs
+    assert second[alone.id].complete("done") is True  # one at a time
+    assert complete_many(q.redis, [(second[expired.id], 1), (second[failed.id], 2)]) == [True] * 2
+    for t in (expired, failed, alone):
+        got = q.get(t.id)
+        assert got.status == "completed" and got.error is None and "error" not in got.raw
+        assert got.attempts == 2
+
+
 def test_expired_lease_with_cancel_requested_ends_cancelled(q):
     t = q.enqueue("f")
     q.claim(1, lease=0.05)

@@ -44,3 +44,18 @@ def resume_from_checkpoint(steps: int, crash_key: str, seconds_per_step: float =
 
 def now() -> float:
     return time.time()
+
+
+async def async_double(x: int) -> int:
+    """Never awaited by a worker: such a task fails (workers.execution)."""
+    return 2 * x
+
+
+def countdown(n: int):
+    """A generator function: its body would run only when iterated."""
+    yield from range(n, 0, -1)
+
+
+async def async_ticks(n: int):
+    for i in range(n):
+        yield i
