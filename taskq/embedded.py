@@ -41,13 +41,21 @@ LOG_NAME = "redis.log"
 
 
 def redis_answers(url: str, timeout: float = 0.5) -> bool:
-    """True when a PING to ``url`` succeeds; any error (bad URL too) is False."""
+    """True when a PING to ``url`` succeeds, or is refused because that
+    Redis is loading its data set (it is there: taskq.startup waits for
+    it); any other error (bad URL too) is False."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     from .connection import client_from_url
 
     try:
-        client = client_from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        client = client_from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                 retry=Retry(NoBackoff(), 0))  # a LOADING reply is an answer
         try:
             return bool(client.ping())
+        except redis.BusyLoadingError:
+            return True
         finally:
             client.close()
     except Exception:
