@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..cli import redis_client, url_option
+from ..cli import ready_client, url_option
 
 
 @click.group("handlers")
@@ -32,7 +32,7 @@ def publish_cmd(no_import_check: bool, url: str | None) -> None:
     except HandlerDefinitionError as exc:
         click.echo(f"taskq handlers publish: {exc}", err=True)
         sys.exit(2)
-    n = publish(redis_client(url), reg)
+    n = publish(ready_client(url)[1], reg)
     click.echo(f"published {n} handler(s)")
 
 
@@ -42,5 +42,5 @@ def list_cmd(url: str | None) -> None:
     """The published handlers, one ``namespace.name@version: steps`` a line."""
     from . import published
 
-    for h in published(redis_client(url)).handlers():
+    for h in published(ready_client(url)[1]).handlers():
         click.echo(f"{h.full_name}: {' -> '.join(h.execution_order)}")
