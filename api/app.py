@@ -6,10 +6,12 @@ from flask import Flask, send_from_directory
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
+import redis
 
 from taskq import __version__
 from taskq.connection import client_from_url
 from taskq.keys import Keys
+from taskq.startup import ready
 
 from . import config as config_mod
 from . import dashboard, errors, health, input_guard, metrics, middleware, shared_tasks
@@ -52,6 +54,16 @@ def _openapi_config(app: Flask) -> None:
     )
 
 
+def _start_check(client, prefix: str) -> None:
+    """Wait while Redis loads its data set; refuse data in another key
+    schema (taskq.schema.SchemaError). A Redis that does not answer is left
+    to the requests (503 until it does)."""
+    try:
+        ready(client, prefix)
+    except redis.ConnectionError:
+        pass
+
+
 def create_app(config: dict | None = None) -> Flask:
     cfg = config_mod.load(config)
     settings = config_mod.check(cfg)  # ConfigError: one line naming the bad setting
@@ -62,7 +74,10 @@ def create_app(config: dict | None = None) -> Flask:
     if settings["trusted_proxies"]:
         n = settings["trusted_proxies"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
-    client = cfg["REDIS"] or client_from_url(cfg["REDIS_URL"] or "redis://127.0.0.1:6379/0")
+    client = cfg["REDIS"]
+    if client is None:  # a process of its own (gunicorn's master waited already)
+        client = client_from_url(cfg["REDIS_URL"] or "redis://127.0.0.1:6379/0")
+        _start_check(client, cfg["TASKQ_PREFIX"])
     origins = frozenset(o.strip() for o in str(cfg["TASKQ_CORS_ORIGINS"] or "").split(",") if o.strip())
     app.extensions["taskq"] = AppState(
         redis=client, keys=Keys(cfg["TASKQ_PREFIX"]), jwt_secret=cfg["TASKQ_JWT_SECRET"],

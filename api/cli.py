@@ -26,12 +26,14 @@ _prefix = click.option("--prefix", envvar="TASKQ_PREFIX", default=DEFAULT_PREFIX
                        help="Key prefix [env: TASKQ_PREFIX].")
 
 
-def _redis(url: str | None):
+def _redis(url: str | None, prefix: str):
     """The Redis named by --url / REDIS_URL, else the one a running ``taskq
-    start`` uses (.taskq/redis.url), else the default, said on stderr."""
-    from taskq.cli import redis_client
+    start`` uses (.taskq/redis.url), else the default, said on stderr; once
+    it has loaded its data set and holds ``prefix``'s data in this release's
+    key schema (one line and exit 1 otherwise)."""
+    from taskq.cli import ready_client
 
-    return redis_client(url)
+    return ready_client(url, prefix)[1]
 
 
 def _rate(ctx, param, value: str | None) -> str | None:
@@ -102,8 +104,8 @@ def apikey() -> None:
 def apikey_create(name: str, scopes, rate_limit: str | None, agents, projects,
                   url: str | None, prefix: str) -> None:
     """Create a key and print it (shown only this once)."""
-    key, rec = auth.create_api_key(_redis(url), ApiKeys(prefix), name, _checked(scopes), rate_limit,
-                                   agents, projects)
+    key, rec = auth.create_api_key(_redis(url, prefix), ApiKeys(prefix), name, _checked(scopes),
+                                   rate_limit, agents, projects)
     click.echo(key)
     limits = "".join(f", {k} {' '.join(rec[k])}" for k in ("agents", "projects") if rec.get(k))
     click.echo(f"id {rec['id']}, scopes {' '.join(rec['scopes'])}{limits}", err=True)
@@ -114,7 +116,7 @@ def apikey_create(name: str, scopes, rate_limit: str | None, agents, projects,
 @_prefix
 def apikey_list(url: str | None, prefix: str) -> None:
     """List keys (id, name, scopes; never the keys themselves)."""
-    for rec in auth.list_api_keys(_redis(url), ApiKeys(prefix)):
+    for rec in auth.list_api_keys(_redis(url, prefix), ApiKeys(prefix)):
         click.echo(json.dumps(rec))
 
 
@@ -124,7 +126,7 @@ def apikey_list(url: str | None, prefix: str) -> None:
 @_prefix
 def apikey_revoke(key_id: str, url: str | None, prefix: str) -> None:
     """Revoke the key with this id."""
-    if not auth.revoke_api_key(_redis(url), ApiKeys(prefix), key_id):
+    if not auth.revoke_api_key(_redis(url, prefix), ApiKeys(prefix), key_id):
         raise click.ClickException(f"no API key with id {key_id}")
     click.echo(f"revoked {key_id}")
 

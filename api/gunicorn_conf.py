@@ -16,7 +16,9 @@ marked so its gauges disappear.
 The TASKQ_* settings are checked here, as the file loads, with api/config.py
 loaded by path (the same reason as above): a bad one stops the master
 before any worker boots, with one line naming it (exit status 1), instead
-of a traceback from every worker.
+of a traceback from every worker. Then Redis (taskq.startup, engine only):
+the master waits, with one line, for a Redis that does not answer yet or is
+loading its data set, and data in another key schema stops it in one line.
 """
 
 from __future__ import annotations
@@ -28,18 +30,40 @@ import sys
 import tempfile
 
 
-def _check_settings() -> None:
+def _check_settings() -> dict:
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.py")
     spec = importlib.util.spec_from_file_location("_taskq_api_config", path)
     config = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(config)
     try:
-        config.check(config.load())
+        cfg = config.load()
+        config.check(cfg)
     except config.ConfigError as exc:
         sys.exit(f"taskq: {exc}")
+    return cfg
 
 
-_check_settings()
+def _ready_redis(cfg: dict) -> None:
+    import redis
+
+    from taskq.connection import DEFAULT_URL, client_from_url
+    from taskq.schema import SchemaError
+    from taskq.startup import ready_when_reachable
+
+    client = client_from_url(cfg["REDIS_URL"] or DEFAULT_URL)
+    try:
+        ready_when_reachable(client, cfg["TASKQ_PREFIX"])
+    except SchemaError as exc:
+        sys.exit(f"taskq: {exc}")
+    except redis.RedisError as exc:  # a refused password: waiting will not help
+        sys.exit(f"taskq: Redis refused the web process ({type(exc).__name__}: {exc})")
+    except KeyboardInterrupt:
+        sys.exit(130)
+    finally:
+        client.close()
+
+
+_ready_redis(_check_settings())
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))

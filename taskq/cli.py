@@ -66,6 +66,36 @@ def unreachable_redis_line(exc: BaseException) -> str | None:
     return f"cannot reach Redis: {refused or (text.splitlines()[0] if text else type(exc).__name__)}"
 
 
+def ready_client(url: str | None, prefix: str | None = None, check_schema: bool = True):
+    """``(url, client)`` for a command, as :func:`redis_client` finds them,
+    once Redis has loaded its data set (one line while it waits) and, with
+    ``check_schema``, the data is in this release's key schema
+    (taskq.startup). Otherwise one line on stderr and exit 1."""
+    import redis
+    from redis.exceptions import RedisClusterException
+
+    from taskq.connection import client_from_url
+    from taskq.embedded import display_url, resolve_url
+    from taskq.schema import SchemaError
+    from taskq.startup import ready
+    from taskq.tls import certificate_problem
+
+    url, note = resolve_url(url, DEFAULT_URL)
+    if note:
+        click.echo(note, err=True)
+    try:
+        client = client_from_url(url)
+        ready(client, prefix, say=lambda line: click.echo(f"taskq: {line}", err=True),
+              check_schema=check_schema)
+    except SchemaError as exc:
+        raise click.ClickException(str(exc)) from None
+    except (redis.RedisError, RedisClusterException, ValueError, OSError) as exc:
+        reason = certificate_problem(exc) or (str(exc).splitlines()[0] if str(exc)
+                                              else type(exc).__name__)
+        raise click.ClickException(f"cannot reach Redis at {display_url(url)}: {reason}") from None
+    return url, client
+
+
 ENTRY_POINTS = "taskq.commands"
 """The entry-point group through which workers/ and api/ add commands."""
 
@@ -152,6 +182,10 @@ def start(procfile: str, data_dir: str | None, port: int, bind: str, url: str | 
     URL goes to .taskq/redis.url for the other taskq commands, and on a fresh
     store an admin API key is created and printed, once. The web process
     listens on --bind:--port (127.0.0.1:8000 unless told otherwise).
+
+    Before the processes start: a Redis loading its data set is waited for,
+    the Procfile's ``release`` command (``taskq migrate``) runs once, as on
+    Heroku, and the key schema is checked; the other lines then run together.
     """
     from taskq import local_start
     from taskq.embedded import (child_preexec, display_url, ensure_redis, remove_url_file,
@@ -174,12 +208,19 @@ def start(procfile: str, data_dir: str | None, port: int, bind: str, url: str | 
     try:
         if server is not None:
             write_url_file(url)
+        # Before any process starts: Redis has loaded its data, the release
+        # command ran, the key schema is this release's (one line if not).
+        try:
+            names = local_start.prepare(url, env, procfile)
+        except local_start.StartError as exc:
+            raise click.ClickException(str(exc)) from None
+        if server is not None:
             way_in = local_start.first_admin_key(url, env)
         else:
             way_in = local_start.key_command_hint()
         # Own session: a terminal's Ctrl-C reaches honcho once, through us.
         child = subprocess.Popen(
-            [sys.executable, "-m", "honcho", "start", "-f", procfile],
+            [sys.executable, "-m", "honcho", "start", "-f", procfile, *names],
             env=env, start_new_session=True, preexec_fn=child_preexec(),
         )
         announcer = local_start.announce_when_up(child, bind, port, way_in, env)

@@ -41,19 +41,28 @@ LOG_NAME = "redis.log"
 
 
 def redis_answers(url: str, timeout: float = 0.5) -> bool:
-    """True when a PING to ``url`` succeeds; any error (bad URL too) is False."""
+    """True when a PING to ``url`` succeeds, or is refused because that
+    Redis is loading its data set (it is there: taskq.startup waits for
+    it); any other error (bad URL too) is False."""
     return ping_problem(url, timeout) is None
 
 
 def ping_problem(url: str, timeout: float = 0.5) -> str | None:
-    """Why a PING to ``url`` fails, in one line; None when it succeeds."""
+    """Why a PING to ``url`` fails, in one line; None when it succeeds or
+    Redis is loading its data set."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     from .connection import client_from_url
     from .tls import certificate_problem
 
     try:
-        client = client_from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        client = client_from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                 retry=Retry(NoBackoff(), 0))  # a LOADING reply is an answer
         try:
             return None if client.ping() else "no reply to PING"
+        except redis.BusyLoadingError:
+            return None
         finally:
             client.close()
     except Exception as exc:

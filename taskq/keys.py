@@ -112,6 +112,12 @@ class Keys:
         """Zset of running scheduler ids, score = last seen ms."""
         return f"{self.prefix}:schedulers"
 
+    @property
+    def schema(self) -> str:
+        """String: the key-schema version of everything under this prefix
+        (taskq.schema); absent before the first start of a versioned taskq."""
+        return f"{self.prefix}:schema"
+
     def queue(self, name: str) -> "QueueKeys":
         return _queue_keys(self.prefix, name)
 
@@ -296,6 +302,38 @@ class TaskDriverKeys:
     def sessions(self) -> str:
         """Zset: sha256 of session token -> expiry ms (active session count)."""
         return f"{self.base}sessions"
+
+
+@dataclass(frozen=True)
+class TaskDriverKeysV1:
+    """Where key schema 1 kept what TaskDriverKeys names now: the same
+    names under ``<prefix>:td:``, without a hash tag. Read only by the
+    migration to schema 2 (taskq.migrations)."""
+
+    prefix: str
+
+    @property
+    def pattern(self) -> str:
+        """SCAN pattern matching every schema-1 TaskDriver key."""
+        return glob_escape(f"{self.prefix}:td:") + "*"
+
+    @property
+    def indexes(self) -> tuple[str, ...]:
+        """The keys that exist whenever schema-1 TaskDriver data does."""
+        return tuple(f"{self.prefix}:td:{name}"
+                     for name in ("projects", "project-names", "reaper", "reaped", "sessions"))
+
+    def renamed(self, old_key: str) -> str:
+        """The schema-2 name of ``old_key`` (one of this layout's keys)."""
+        head = f"{self.prefix}:td:"
+        if not old_key.startswith(head):
+            raise ValueError(f"not a schema-1 TaskDriver key: {old_key!r}")
+        return TaskDriverKeys(self.prefix).base + old_key[len(head):]
+
+
+def glob_escape(text: str) -> str:
+    """``text`` as a literal in a SCAN / KEYS pattern."""
+    return re.sub(r"([\\*?\[\]])", r"\\\1", text)
 
 
 @lru_cache(maxsize=4096)

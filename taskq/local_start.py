@@ -1,4 +1,6 @@
-"""What ``taskq start`` tells a newcomer: where things are and a way in.
+"""What ``taskq start`` does around the Procfile's processes: makes the
+store ready before they start (:func:`prepare`), and tells a newcomer where
+things are and a way in.
 
 On a fresh embedded store it creates one admin API key and prints it, once:
 a marker in that Redis records that it was done, so a restart (the data
@@ -18,6 +20,7 @@ import threading
 import time
 import urllib.request
 
+import redis
 
 from taskq.connection import client_from_url
 from taskq.keys import DEFAULT_PREFIX
@@ -25,6 +28,55 @@ from taskq.keys import DEFAULT_PREFIX
 ADMIN_KEY_NAME = "local-admin"
 ANNOUNCE_TIMEOUT = 120.0
 MAKE_KEY = "taskq auth apikey create --name me -s admin"
+
+
+RELEASE = "release"
+"""The Procfile line run once before the others (Heroku's release phase)."""
+
+
+class StartError(RuntimeError):
+    """What stops ``taskq start`` before any process starts (one line)."""
+
+
+def prepare(url: str, env: dict, procfile: str) -> list[str]:
+    """Make the store ready for the Procfile's processes: wait while Redis
+    loads its data set, run the ``release`` line (once, to its end), check
+    the key schema (taskq.startup). Returns the process names for honcho:
+    every line but ``release`` (honcho would run it beside the others, and
+    stop them all when it exits)."""
+    from honcho.environ import parse_procfile
+
+    from taskq.schema import SchemaError
+    from taskq.startup import ready
+
+    with open(procfile) as fh:
+        lines = parse_procfile(fh.read()).processes
+    names = [name for name in lines if name != RELEASE]
+    if RELEASE in lines and not names:
+        raise StartError(f"{procfile} has nothing to run but its {RELEASE} line")
+    prefix = env.get("TASKQ_PREFIX") or DEFAULT_PREFIX
+    client = client_from_url(url)
+    try:
+        ready(client, prefix, say=say, check_schema=False)
+        if RELEASE in lines:
+            say(f"release: {lines[RELEASE]}")
+            done = subprocess.run(lines[RELEASE], shell=True, env=env)
+            if done.returncode != 0:
+                raise StartError(f"the {RELEASE} command failed (exit {done.returncode}); "
+                                 f"no process started")
+        ready(client, prefix, say=say)
+    except SchemaError as exc:
+        raise StartError(str(exc)) from None
+    except redis.RedisError as exc:
+        raise StartError(f"Redis stopped answering before the processes started: "
+                         f"{type(exc).__name__}: {exc}") from None
+    finally:
+        client.close()
+    return names if RELEASE in lines else []
+
+
+def say(line: str) -> None:
+    print(f"taskq: {line}", flush=True)
 
 
 def marker_key(prefix: str) -> str:

@@ -3,8 +3,9 @@ entry points in pyproject.toml): ``taskq worker`` and ``taskq scheduler``.
 
 Both are long-running: a setting they cannot work with (a queue name
 ``Queue()`` would refuse, a REDIS_URL that is not one) ends them at start
-with one line and status 2; an unreachable Redis does not (they wait for it,
-see workers.outage)."""
+with one line and status 2, data in another key schema with one line and
+status 1 (taskq.startup); an unreachable Redis does not (they wait for it,
+see workers.outage), nor does one loading its data set (taskq.startup)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import click
 
 from taskq.cli import DEFAULT_URL, log_to_stderr, redis_client, stop_flag_on_signals, url_option
 from taskq.lease import WORKER_LEASE
+from taskq.schema import SchemaError
 
 from .outage import WrongRedis
 
@@ -49,6 +51,13 @@ def checked_url(url: str | None) -> str | None:
     except TlsSettingError as exc:
         _setting_error(str(exc))
     return url
+
+
+def _wrong_schema(exc: Exception) -> None:
+    """Data in another key schema: one line, exit 1 (``taskq migrate``, or
+    another release, fixes it; a supervisor may start the process again)."""
+    click.echo(f"taskq: {exc}", err=True)
+    raise SystemExit(1)
 
 
 def _wrong_redis(url: str | None, exc: Exception) -> None:
@@ -151,6 +160,8 @@ def scheduler(interval: float, verbose: bool, quiet: bool, url: str | None) -> N
         pass
     except WrongRedis as exc:
         _wrong_redis(url, exc)
+    except SchemaError as exc:
+        _wrong_schema(exc)
 
 
 @click.command()
@@ -199,3 +210,5 @@ def worker(queues: tuple[str, ...], concurrency: int, lease: float, prefetch: in
         pool.run(burst=burst)
     except WrongRedis as exc:
         _wrong_redis(url, exc)
+    except SchemaError as exc:
+        _wrong_schema(exc)

@@ -45,6 +45,7 @@ from taskq.ids import new_token
 from taskq.lease import WORKER_LEASE, claim_args, complete_and_claim, leases_from_claim, renew_many
 from taskq.keys import DEFAULT_PREFIX
 from taskq.lua import call, execute
+from taskq.startup import ready
 from taskq.workflows import Registry, publish
 from taskq.workflows.step_reads import preread
 from taskq.worker_registry import HEARTBEAT_INTERVAL, WorkerRegistry, new_worker_id, resource_usage
@@ -198,6 +199,10 @@ class PoolWorker:
         False when a stop came first."""
         while not self._stop.is_set():
             try:
+                # Redis loaded, data in this release's key schema (SchemaError if not)
+                if not ready(self.redis, self.keys.prefix, say=self._say,
+                             should_stop=self._stop.is_set):
+                    return False
                 self.registry.register(self.worker_id, self.queues, self.tags, __version__,
                                        kind="pool")
                 self.outage.ok()
@@ -211,6 +216,9 @@ class PoolWorker:
                     raise
                 self.outage.pause(self.outage.lost(exc), self._stop.is_set)
         return False
+
+    def _say(self, line: str) -> None:
+        log.warning("worker %s: %s", self.worker_id, line)
 
     def _publish_handlers(self) -> None:
         """Publish the workflow handlers at start and after each outage

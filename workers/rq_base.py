@@ -35,6 +35,7 @@ from .outage import OUTAGE_ERRORS, Outage
 from .wake import SlotWake, slot_groups
 from .rq_job import TaskqJob, rq_job_id
 from .rq_outage import RidesOutages, retrying
+from .rq_startup import start_check
 from .rq_process import (ClusterConnection, env_lease, pin_driver_info, subscribe_to_commands,
                          taskq_client)
 
@@ -83,6 +84,7 @@ class TaskqWorkerMixin(RidesOutages, ClusterConnection):
         self.handlers = handlers_to_publish(self.queue_names())
         self.keys = Keys(prefix or DEFAULT_PREFIX)
         self.taskq = taskq_client(self.connection)
+        start_check(self.taskq, self.keys.prefix, self.log)
         self.registry = WorkerRegistry(self.taskq, self.keys)
         self.lease_seconds = float(lease or env_lease())
         self._cli_monitoring_interval = self.job_monitoring_interval

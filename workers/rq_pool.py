@@ -19,6 +19,7 @@ from .handlers import handlers_to_publish
 from .outage import OUTAGE_ERRORS, Outage, pubsub_outage_pause
 from .rq_process import (ClusterConnection, env_lease, signals_to_main_thread, subscribe_to_commands,
                          taskq_client)
+from .rq_startup import start_check
 
 
 class TaskqPoolWorker(ClusterConnection, BaseWorker):
@@ -38,6 +39,7 @@ class TaskqPoolWorker(ClusterConnection, BaseWorker):
         self.handlers = handlers_to_publish(self.queue_names())
         self.keys = Keys(prefix or DEFAULT_PREFIX)
         self.taskq = taskq_client(self.connection)
+        start_check(self.taskq, self.keys.prefix, self.log)
         self.lease_seconds = float(lease or env_lease())
         self.concurrency = int(concurrency or os.environ.get("TASKQ_CONCURRENCY") or 8)
         self._stop_at: float | None = None

@@ -28,6 +28,8 @@ from taskq import maintenance
 from taskq.connection import as_taskq_client
 from taskq.keys import DEFAULT_PREFIX, Keys
 from taskq.leadership import LOCK_TTL, Leadership
+from taskq.schema import SchemaError
+from taskq.startup import ready
 from taskq.worker_registry import WorkerRegistry
 
 from .outage import OUTAGE_ERRORS, Outage
@@ -50,6 +52,9 @@ class Upkeep:
         self._last_prune = 0.0
         self.outage = Outage(log, f"scheduler {self.id}", url)
 
+    def _say(self, line: str) -> None:
+        log.warning("scheduler %s: %s", self.id, line)
+
     def tick(self) -> bool:
         """One round: claim or renew leadership, and lead if we hold it."""
         was_leader, self.is_leader = self.is_leader, self.leadership.acquire()
@@ -70,12 +75,21 @@ class Upkeep:
         return True
 
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> None:
-        log.info("scheduler %s started (lock TTL %.1f s)", self.id, self.lock_ttl)
+        """Tick every interval until ``should_stop``. Raises SchemaError
+        (data in another key schema) before the first tick."""
+        checked = False  # Redis loaded, data in this release's key schema
         try:
             while not should_stop():
                 started = time.monotonic()
                 wait = self.interval
                 try:
+                    if not checked:
+                        if not ready(self.redis, self.keys.prefix, say=self._say,
+                                     should_stop=should_stop):
+                            break
+                        checked = True
+                        log.info("scheduler %s started (lock TTL %.1f s)", self.id,
+                                 self.lock_ttl)
                     self.tick()
                     self.outage.ok()
                 except OUTAGE_ERRORS as exc:  # one line, then back off until Redis is back
@@ -84,6 +98,8 @@ class Upkeep:
                         raise wrong from None
                     wait = self.outage.lost(exc)
                     self.is_leader = False
+                except SchemaError:
+                    raise
                 except Exception as exc:  # nor must a bug in one step end the scheduler
                     wrong = self.outage.unusable(exc)
                     if wrong is not None:  # ...unless nothing ever worked: a wrong REDIS_URL
@@ -93,11 +109,12 @@ class Upkeep:
                 _sleep(max(0.0, wait - (time.monotonic() - started)), should_stop)
         finally:
             try:
-                if not self.outage.down:
+                if checked and not self.outage.down:
                     self.leadership.release()
             except Exception:
                 pass
-            log.info("scheduler %s stopped", self.id)
+            if checked:
+                log.info("scheduler %s stopped", self.id)
 
 
 def _sleep(seconds: float, should_stop: Callable[[], bool]) -> None:

@@ -1,8 +1,9 @@
 """What every operator command shares: finding Redis, the key prefix,
 checking names, and errors that end the command with one line.
 
-All Redis lookup goes through :func:`resolve_url`, so a new source of the
-URL (e.g. a file written by ``taskq start``) is added in one place.
+Every command reaches Redis through :func:`connect` (taskq.cli.ready_client:
+the URL found in one place, a loading Redis waited for, the key schema
+checked).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import functools
 
 import click
 
-from taskq.cli import DEFAULT_URL, redis_client, url_option
+from taskq.cli import ready_client, url_option
 
 
 class OpsError(click.ClickException):
@@ -45,42 +46,25 @@ class Ops:
         return queue_names(self.redis, self.keys)
 
 
-def resolve_url(url: str | None) -> str:
-    """The Redis URL a command uses: ``--url`` / ``REDIS_URL``, else the one
-    a running ``taskq start`` wrote (.taskq/redis.url), else the default,
-    saying on stderr which it guessed (taskq.embedded.resolve_url)."""
-    from taskq.embedded import resolve_url as find
-
-    url, note = find(url, DEFAULT_URL)
-    if note:
-        click.echo(note, err=True)
-    return url
-
-
-def connect(url: str | None, prefix: str | None) -> Ops:
-    """A client that answered PING, or OpsError naming the (masked) URL."""
-    import redis
-    from redis.exceptions import RedisClusterException
-
-    from taskq.embedded import display_url
+def connect(url: str | None, prefix: str | None, check_schema: bool = True) -> Ops:
+    """A client to a Redis that answers, has its data set loaded and (with
+    ``check_schema``) holds data in this release's key schema under
+    ``prefix`` (taskq.cli.ready_client); else one line and exit 1."""
     from taskq.keys import DEFAULT_PREFIX
-    from taskq.tls import certificate_problem
 
-    url = resolve_url(url)
-    try:
-        client = redis_client(url)  # a cluster's reads its slot map here
-        client.ping()
-    except (redis.RedisError, RedisClusterException, ValueError, OSError) as exc:
-        reason = certificate_problem(exc) or (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        raise OpsError(f"cannot reach Redis at {display_url(url)}: {reason}") from None
-    return Ops(url, prefix or DEFAULT_PREFIX, client)
+    prefix = prefix or DEFAULT_PREFIX
+    url, client = ready_client(url, prefix, check_schema=check_schema)
+    return Ops(url, prefix, client)
+
+
+prefix_option = click.option("--prefix", envvar="TASKQ_PREFIX", default=None, metavar="PREFIX",
+                             help="Key prefix [env: TASKQ_PREFIX; default: taskq].")
 
 
 def ops_command(func):
     """``--url``, ``--prefix`` and a connected :class:`Ops` as ``ops``."""
     @url_option
-    @click.option("--prefix", envvar="TASKQ_PREFIX", default=None, metavar="PREFIX",
-                  help="Key prefix [env: TASKQ_PREFIX; default: taskq].")
+    @prefix_option
     @functools.wraps(func)
     def wrapper(*args, url=None, prefix=None, **kwargs):
         return func(*args, ops=connect(url, prefix), **kwargs)

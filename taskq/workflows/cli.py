@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..cli import redis_client, url_option
+from ..cli import ready_client, url_option
 
 
 @click.group("handlers")
@@ -32,7 +32,7 @@ def publish_cmd(no_import_check: bool, url: str | None) -> None:
     except HandlerDefinitionError as exc:
         click.echo(f"taskq handlers publish: {exc}", err=True)
         sys.exit(2)
-    n = publish(redis_client(url), reg)
+    n = publish(ready_client(url)[1], reg)
     click.echo(f"published {n} handler(s)")
 
 
@@ -43,7 +43,7 @@ def list_cmd(url: str | None) -> None:
     a stored definition that does not load is named on stderr."""
     from . import published
 
-    reg = published(redis_client(url))
+    reg = published(ready_client(url)[1])
     for h in reg.handlers():
         click.echo(f"{h.full_name}: {' -> '.join(h.execution_order)}")
     for name in reg.skipped:

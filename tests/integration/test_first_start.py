@@ -22,8 +22,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import redis
 
 from taskq.embedded import free_port, redis_answers
+from taskq.keys import Keys
 
 REPO = Path(__file__).resolve().parents[2]
 KEY_LINE = re.compile(r"^\s*API key\s+(tq_\S+)", re.M)
@@ -190,6 +192,9 @@ def test_cli_without_a_start_says_which_redis_it_uses(tmp_path):
     assert listed.returncode == 0, listed.stderr
     assert "REDIS_URL is not set and no taskq start is running here" in listed.stderr
     assert "redis://127.0.0.1:6379/0" in listed.stderr
+    client = redis.Redis()  # that Redis: the key-schema version the command recorded
+    client.delete(Keys("taskq-test-nostart").schema)
+    client.close()
 
 
 def web_bind(**env: str) -> str:
