@@ -266,7 +266,7 @@ def test_without_the_setting_each_process_says_why_in_one_line(server, prefix):
     for args in (["auth", "apikey", "list"], ["handlers", "list"]):  # the other layers' commands
         out = run([str(BIN / "taskq"), *args], env)
         assert out.returncode == 1 and lines(out.stderr) == [
-            f"Error: cannot reach Redis: {why}: trust its CA with ssl_ca_certs=<file> in the URL or "
+            f"Error: cannot reach Redis at {server.url}: {why}: trust its CA with ssl_ca_certs=<file> in the URL or "
             f"{CA_CERTS_SETTING}, or turn the check off with ssl_cert_reqs=none in the URL or "
             f"{CERT_REQS_SETTING}=none"], (args, out.stderr)
     out = run([str(BIN / "taskq"), "start"], env)
