@@ -22,6 +22,12 @@ DEFAULT_PREFIX = os.environ.get("TASKQ_PREFIX", "taskq")
 QUEUE_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 """Queue names: URL-safe, no hash-tag braces, no ':' (it separates task ids)."""
 
+TD_TAG, WF_TAG, SCHEDULES_TAG = "td", "wf", "schedules"
+"""The hash tags of TaskDriver's, the workflows' and the schedules' keys."""
+RESERVED_QUEUE_NAMES = frozenset({TD_TAG, WF_TAG, SCHEDULES_TAG})
+"""A queue's keys carry its name as their hash tag, so a queue named like one
+of the tags above would share (and a purge of it would delete) those keys."""
+
 ID_SEP = ":"
 """Separates the queue name from the local part of a task id."""
 
@@ -64,7 +70,8 @@ TERMINAL_STATUSES = ("completed", "failed", "cancelled")
 
 
 def valid_queue_name(name: str) -> bool:
-    return isinstance(name, str) and bool(QUEUE_NAME_RE.match(name))
+    return (isinstance(name, str) and bool(QUEUE_NAME_RE.match(name))
+            and name not in RESERVED_QUEUE_NAMES)
 
 
 def queue_of(task_id: str) -> str:
@@ -252,7 +259,7 @@ class TaskDriverKeys:
 
     @property
     def base(self) -> str:
-        return f"{self.prefix}:{{td}}:"
+        return f"{self.prefix}:{{{TD_TAG}}}:"
 
     @property
     def projects(self) -> str:
@@ -369,7 +376,7 @@ class WorkflowKeys:
 
     @property
     def base(self) -> str:
-        return f"{self.prefix}:{{wf}}:"
+        return f"{self.prefix}:{{{WF_TAG}}}:"
 
     def workflow(self, workflow_id: str) -> str:
         """Hash: one workflow's record (handler, version, context, queue, steps,
@@ -421,7 +428,7 @@ class ScheduleKeys:
 
     @property
     def base(self) -> str:
-        return f"{self.prefix}:{{schedules}}:"
+        return f"{self.prefix}:{{{SCHEDULES_TAG}}}:"
 
     def schedule(self, schedule_id: str) -> str:
         """Hash: one schedule's fields; ``payload`` is the client's JSON text."""

@@ -19,7 +19,7 @@ from . import backoff as _backoff
 from .errors import CyclicDependencyError, TaskqValueError
 from .ids import new_task_id
 from .jsontext import deeper_than
-from .keys import ID_SEP, queue_of, valid_queue_name
+from .keys import ID_SEP, RESERVED_QUEUE_NAMES, queue_of, valid_queue_name
 from .task import dt_to_ms
 
 PRIORITY_MIN, PRIORITY_MAX = -1000, 1000
@@ -321,7 +321,8 @@ def order_batch(specs: list[TaskSpec]) -> list[TaskSpec]:
 def check_queue_name(name: str) -> str:
     if not valid_queue_name(name):
         raise TaskqValueError(
-            f"queue name {name!r} must be 1-128 characters of letters, digits, '_', '.', '-'")
+            f"queue name {name!r} must be 1-128 characters of letters, digits, '_', '.', '-', "
+            f"and none of {', '.join(sorted(RESERVED_QUEUE_NAMES))} (taskq's own key groups)")
     return name
 
 
