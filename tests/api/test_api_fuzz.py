@@ -11,7 +11,11 @@ from hypothesis.errors import Unsatisfiable
 
 MAX_EXAMPLES = examples(20)
 """Examples per operation and mode (valid, then invalid input), for every
-operation of the document: under a minute at 20."""
+operation of the document: about a minute at 20, over all shards."""
+SHARDS = 6
+"""The document's operations are fuzzed in this many tests (every SHARDS-th
+operation each), so none runs long enough to meet the per-test timeout on a
+loaded machine."""
 
 
 @pytest.fixture
@@ -23,11 +27,13 @@ def fuzz_app(make_app, dts):
     return make_app(TASKQ_RATE_LIMIT="0")
 
 
-def test_no_operation_answers_5xx(fuzz_app, admin):
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_no_operation_answers_5xx(fuzz_app, admin, shard):
     schema = schemathesis.openapi.from_wsgi("/api/docs.json", fuzz_app)
     failures, seen = [], []
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 15
+    operations = operations[shard::SHARDS]
 
     cases = [(op, mode) for op in operations
              for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)]
@@ -49,4 +55,5 @@ def test_no_operation_answers_5xx(fuzz_app, admin):
         except Unsatisfiable:  # nothing to make invalid (an operation without inputs)
             assert mode == schemathesis.GenerationMode.NEGATIVE
     assert not failures, "\n".join(failures[:20])
-    assert {200, 201, 404, 422} <= set(seen)   # both valid and refused input got through
+    # both valid and refused input got through
+    assert any(s < 300 for s in seen) and any(400 <= s < 500 for s in seen), sorted(set(seen))

@@ -18,7 +18,22 @@ from taskq.schedules import firing, timing
 
 from schedule_helpers import spec
 
-RULES = [("*/5 * * * *", "UTC"), ("30 1 * * *", "Europe/Chisinau"), ("0 9 * * 1-5", "America/New_York")]
+ZONES = ("UTC", "Europe/Chisinau", "America/New_York")
+
+
+def far_rules() -> list[tuple[str, str]]:
+    """An hourly, a daily and a weekday rule in three zones, each next due
+    at least half an hour from now: racing schedulers fire until nothing is
+    due, so a rule due again before they finish (a */5 rule crossing its
+    boundary on a slow machine) would rightly fire twice."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    local = [datetime.now(ZoneInfo(z)) for z in ZONES]
+    minute = (local[0].minute + 30) % 60
+    return [(f"{minute} * * * *", ZONES[0]),
+            (f"{minute} {(local[1].hour + 12) % 24} * * *", ZONES[1]),
+            (f"{minute} {(local[2].hour + 12) % 24} * * 1-5", ZONES[2])]
 
 
 def arm(sched, sids, ms):
@@ -47,7 +62,8 @@ def many(sched, n, rules):
 
 def test_racing_schedulers_fire_thousands_of_due_schedules_once_each_in_batches(sched, q, prefix, redis_url):
     n = 2 * firing.FIRE_LIMIT + 300  # several fire_due passes of several batches each
-    sids = many(sched, n, RULES)
+    rules = far_rules()
+    sids = many(sched, n, rules)
     due = sched.now_ms() - 1000
     arm(sched, sids, due)
     barrier = threading.Barrier(3)
@@ -80,13 +96,13 @@ def test_racing_schedulers_fire_thousands_of_due_schedules_once_each_in_batches(
     for i, sid in enumerate(sids):
         runs_total, runs, score = replies[3 * i:3 * i + 3]
         assert runs_total == "1" and len(runs) == 1 and runs[0].startswith(f"d{due}|")
-        expr, tz = RULES[i % 3]
+        expr, tz = rules[i % 3]
         assert int(score) == timing.to_ms(timing.next_run("cron", expr, tz, after))
     assert sched.redis.xlen(sched.sk.outbox) == 0
 
 
 def test_the_next_run_is_computed_once_per_expression_timezone_and_time(sched, q, prefix, monkeypatch):
-    sids = many(sched, 300, RULES[:2])
+    sids = many(sched, 300, far_rules()[:2])
     arm(sched, sids, sched.now_ms() - 1000)
     calls = []
     real = timing.next_run
