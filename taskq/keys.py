@@ -380,8 +380,9 @@ class WorkflowKeys:
 
     def workflow(self, workflow_id: str) -> str:
         """Hash: one workflow's record (handler, version, context, queue, steps,
-        inputs:<step>; outcome and finished once recorded; fact:<step>:<attempt>
-        markers of the step facts counted)."""
+        inputs:<step>; creating until its steps are enqueued; outcome and
+        finished once recorded; fact:<step>:<attempt> markers of the step
+        facts counted)."""
         return f"{self.base}run:{workflow_id}"
 
     def scoped(self, state: str, scope: str) -> str:
