@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import os
 import queue as _queue
-import select
+import selectors
 import socket
 import threading
 import time
@@ -101,6 +101,8 @@ class Hub:
         self._pubsub = None
         self._pending: set[str] = set()
         self._parked: dict[str, list[Waiter]] = {}
+        self._selector: selectors.BaseSelector | None = None
+        self._selected = None
         self._thread = threading.Thread(target=self._run, name="taskq-waiter-hub", daemon=True)
 
     # -- the waiters' side ---------------------------------------------------
@@ -198,14 +200,30 @@ class Hub:
             pass
 
     def _sleep(self, timeout: float) -> None:
+        """Until a waiter wakes the hub, something arrives, or ``timeout``."""
         sock = self._socket()
         if sock is None and self._pubsub is not None:
             timeout = min(timeout, POLL)
-        readable = [self._wake_r] + ([sock] if sock is not None else [])
+        if self._selector is None or sock is not self._selected:
+            self._select_on(sock)
         try:
-            select.select(readable, [], [], timeout)
+            self._selector.select(timeout)
         except (OSError, ValueError):  # the socket was closed under us: read (and reconnect)
+            self._select_on(None)
             time.sleep(POLL)
+
+    def _select_on(self, sock) -> None:
+        """A selector (epoll where there is one: any fd number) on the wake
+        socket and the pub/sub connection's, made anew when that changes."""
+        if self._selector is not None:
+            self._selector.close()
+        self._selector, self._selected = selectors.DefaultSelector(), sock
+        self._selector.register(self._wake_r, selectors.EVENT_READ)
+        if sock is not None:
+            try:
+                self._selector.register(sock, selectors.EVENT_READ)
+            except (OSError, ValueError, KeyError):  # closed meanwhile: the next read reconnects
+                self._selected = None
 
     def _socket(self):
         conn = getattr(self._pubsub, "connection", None)
@@ -348,6 +366,8 @@ class Hub:
 
     def _close(self) -> None:
         self._reset_pubsub()
+        if self._selector is not None:
+            self._selector.close()
         self.client = None  # lets the registry forget the client
         for s in (self._wake_r, self._wake_w):
             s.close()
