@@ -185,9 +185,9 @@ class Hub:
                 self._look(looks)
                 self._sleep(IDLE_STOP)
         except BaseException as exc:  # a bug here must not leave waiters hanging
-            self._fail_all(exc)
             with self._lock:
-                self.stopped = True
+                self.stopped = True  # first: no waiter may join a hub that is going
+            self._fail_all(exc)
             raise
         finally:
             self._close()
