@@ -1,32 +1,32 @@
 """Every Task.wait of a process, on one client, through one thread: the hub.
 
 A waiter does not hold a connection while it waits. It hands itself to its
-client's hub, a thread that owns one pub/sub connection and does all the
-Redis work of every waiter of that client in this process:
+client's hub, a thread that owns one pub/sub connection for every waiter of
+that client in this process:
 
-- it SUBSCRIBEs to the notify channel of each queue waited on (the queue's
-  ``notify_prefix`` key name; one subscription per queue for as long as the
-  hub lives, so a wait after the first on a queue costs no extra round
-  trip), and runs the watch script for new waiters once their queue's
-  subscription is confirmed (one pipeline for all of them, on a pooled
-  connection for that round trip). The script answers for a task that has
-  ended and otherwise sets the task's ``waiters`` flag; since the
-  subscription came first, an ending after the check is published where the
-  hub listens (taskq/lua/includes/notify.lua);
-- it hands each waiter what concerns it: the watch reply, the outcome
-  published for its task (with the result when it is small), or the error
-  that stopped the hub;
-- it runs the watch again for a waiter that asks (its periodic look, its
-  final look at the deadline, the task as it is after a push), batched the
-  same way.
+- the hub SUBSCRIBEs to the notify channel of each queue waited on (the
+  queue's ``notify_channel``; one subscription per queue for as long as the
+  hub lives, so only the first wait on a queue waits for one);
+- once that subscription is confirmed, the waiter's task is looked at: the
+  watch script answers for a task that has ended and otherwise sets the
+  task's ``waiters`` flag; since the subscription came first, an ending
+  after the check is published where the hub listens
+  (taskq/lua/includes/notify.lua). Looks asked for at the same time go in
+  one pipeline, run by whichever thread asks when none is running (the
+  waiter itself, so a lone wait costs one round trip as a direct call
+  would) or by the hub; at most one runs at a time, on one pooled
+  connection;
+- the hub hands each waiter the outcome published for its task (with the
+  result when it is small), or the error that stopped it; a waiter asks for
+  another look when it needs one (every waiting.RECHECK seconds, at its
+  deadline, to read a task whose push said it ended).
 
 So N waiters cost two connections per process and client, whatever N. Every
 process subscribed to a queue receives the outcome of every waited task of
 that queue (and drops those nobody of its own waits on): the price of
 subscribing once per queue rather than once per wait. A published message
 is lost if the pub/sub connection drops: the hub then connects and
-subscribes again, and every waiter looks at its task once more. A waiter
-also looks again every waiting.RECHECK seconds on its own.
+subscribes again, and every waiter looks at its task once more.
 
 The hub starts with its first waiter and stops after IDLE_STOP seconds
 without one, closing its connection. A forked child never uses its
@@ -60,9 +60,12 @@ POLL = 0.05
 
 
 class Waiter:
-    """One wait: a task, its queue's notify channel and the inbox the hub
-    fills with ``("watch", reply)``, ``("push", "<status>\\n<text>")`` or
-    ``("error", exception)``."""
+    """One wait: a task, its queue's notify channel and its inbox, which gets
+    ``("watch", reply, seq)``, ``("push", "<status>\\n<text>", seq)`` or
+    ``("error", exception, 0)``. ``seq`` orders pushes against looks: a push's
+    is the hub's count of messages read when it was read, a look's that count
+    just before it was sent, so a push with a seq not above a look's was
+    published before that look ran."""
 
     __slots__ = ("qkeys", "task_id", "channel", "inbox", "armed")
 
@@ -72,7 +75,7 @@ class Waiter:
         self.inbox: _queue.SimpleQueue = _queue.SimpleQueue()
         self.armed = False
 
-    def take(self, timeout: float) -> tuple[str, Any] | None:
+    def take(self, timeout: float) -> tuple[str, Any, int] | None:
         try:
             return self.inbox.get(timeout=max(0.0, timeout))
         except _queue.Empty:
@@ -88,11 +91,17 @@ class Hub:
         self.stopped = False
         self.armed = 0
         """Waiters registered with their task and waiting for its push (tests read it)."""
+        self.reads = 0
+        """Messages read from the pub/sub connection so far (see Waiter)."""
         self._lock = threading.Lock()
         self._waiters: dict[tuple[str, str], list[Waiter]] = {}
         self._channels: set[str] = set()
         self._new_channels: list[str] = []
         self._fresh: list[Waiter] = []
+        self._live: set[str] = set()
+        """Channels whose subscription is confirmed on the current connection."""
+        self._looks: list[Waiter] = []
+        self._look_lock = threading.Lock()
         self._woken = False
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -107,7 +116,8 @@ class Hub:
 
     # -- the waiters' side ---------------------------------------------------
     def join(self, waiter: Waiter) -> bool:
-        """Register a waiter (False: this hub has stopped, take another)."""
+        """Register a waiter and have its task looked at (False: this hub has
+        stopped, take another)."""
         with self._lock:
             if self.stopped:
                 return False
@@ -115,15 +125,22 @@ class Hub:
             if waiter.channel not in self._channels:
                 self._channels.add(waiter.channel)
                 self._new_channels.append(waiter.channel)
-            self._fresh.append(waiter)
-            self._wake()
+        self.look(waiter)
         return True
 
     def look(self, waiter: Waiter) -> None:
-        """Run the watch for this waiter again; the reply comes to its inbox."""
+        """Run the watch for this waiter; the reply comes to its inbox. On a
+        confirmed channel the caller's thread runs it, with every look asked
+        for meanwhile (see _lead); else the hub runs it once the channel's
+        subscription is confirmed."""
         with self._lock:
-            self._fresh.append(waiter)
-            self._wake()
+            if waiter.channel in self._live:
+                self._looks.append(waiter)
+            else:
+                self._fresh.append(waiter)
+                self._wake()
+                return
+        self._lead()
 
     def leave(self, waiter: Waiter) -> None:
         with self._lock:
@@ -145,6 +162,26 @@ class Hub:
             if not waiter.armed:
                 waiter.armed = True
                 self.armed += 1
+
+    def _lead(self) -> bool:
+        """Run the looks asked for, one pipeline, unless another thread is
+        running some (it or the hub takes these next). No thread hands its
+        look to another and waits when none is running: one waiting alone
+        costs one round trip, as a direct call would, and many at once share
+        pipelines and one pooled connection. True when this call ran some."""
+        if not self._look_lock.acquire(blocking=False):
+            return False
+        try:
+            with self._lock:
+                batch, self._looks = self._looks[:LOOK_BATCH], self._looks[LOOK_BATCH:]
+            if batch:
+                self._look(batch)
+        finally:
+            self._look_lock.release()
+        with self._lock:
+            if self._looks:  # asked for while this pipeline ran: the hub runs them
+                self._wake()
+        return bool(batch)
 
     def _wake(self) -> None:  # under self._lock
         if not self._woken:
@@ -182,7 +219,11 @@ class Hub:
                     if not self._recover(fresh):
                         self._fail_all(exc)
                     continue
-                self._look(looks)
+                if looks:
+                    with self._lock:
+                        self._looks += looks
+                while self._looks and self._lead():
+                    pass
                 self._sleep(IDLE_STOP)
         except BaseException as exc:  # a bug here must not leave waiters hanging
             with self._lock:
@@ -259,6 +300,7 @@ class Hub:
         lost, so every waiter looks again once its channel is confirmed."""
         self._pending = {c.decode() if isinstance(c, bytes) else c for c in self._pubsub.channels}
         with self._lock:
+            self._live.clear()
             for (channel, _), waiters in self._waiters.items():
                 self._parked.setdefault(channel, []).extend(waiters)
 
@@ -288,13 +330,16 @@ class Hub:
             if isinstance(channel, bytes):
                 channel = channel.decode()
             if msg["type"] == "message":
+                self.reads += 1
                 task_id, outcome = _split(msg["data"])
                 with self._lock:
                     targets = list(self._waiters.get((channel, task_id), ()))
                 for w in targets:
-                    w.inbox.put(("push", outcome))
+                    w.inbox.put(("push", outcome, self.reads))
             elif msg["type"] == "subscribe" and channel in self._pending:
                 self._pending.discard(channel)
+                with self._lock:
+                    self._live.add(channel)
                 ready += self._parked.pop(channel, [])
         return ready
 
@@ -303,6 +348,7 @@ class Hub:
         unique = list({id(w): w for w in waiters}.values())
         for i in range(0, len(unique), LOOK_BATCH):
             chunk = unique[i:i + LOOK_BATCH]
+            seq = self.reads
             try:
                 replies = self._watch(chunk)
             except ConnectionError:  # a pooled connection the server had closed: once more
@@ -313,7 +359,7 @@ class Hub:
             except Exception as exc:
                 replies = [exc] * len(chunk)
             for w, reply in zip(chunk, replies):
-                w.inbox.put(("error", reply) if isinstance(reply, Exception) else ("watch", reply))
+                w.inbox.put(("error", reply, 0) if isinstance(reply, Exception) else ("watch", reply, seq))
 
     def _watch(self, waiters: list[Waiter]) -> list:
         pipe = self.client.pipeline(transaction=False)
@@ -343,15 +389,17 @@ class Hub:
         waiter gets the error (and ends), and the next waiter starts afresh."""
         with self._lock:
             waiters = [w for ws in self._waiters.values() for w in ws] + self._fresh
-            self._waiters, self._fresh = {}, []
+            self._waiters, self._fresh, self._looks = {}, [], []
             self._channels, self._new_channels = set(), []
         for w in {id(w): w for w in waiters}.values():
-            w.inbox.put(("error", exc))
+            w.inbox.put(("error", exc, 0))
         self._reset_pubsub()
 
     def _reset_pubsub(self) -> None:
         ps, self._pubsub = self._pubsub, None
         self._pending, self._parked = set(), {}
+        with self._lock:
+            self._live.clear()
         if ps is None:
             return
         conn = ps.connection

@@ -53,6 +53,7 @@ def wait_for(queue, task_id: str, timeout: float | None = None) -> Any:
 def _await(queue, hub, waiter: Waiter, deadline: float | None, timeout: float | None) -> Any:
     task_id = waiter.task_id
     pushed: str | None = None
+    pushed_seq = 0
     looked = final = False
     while True:
         if final:
@@ -66,28 +67,43 @@ def _await(queue, hub, waiter: Waiter, deadline: float | None, timeout: float | 
             final = deadline is not None and time.monotonic() >= deadline
             hub.look(waiter)  # nothing pushed for a while, or time is up: one more look
             continue
-        kind, value = item
+        kind, value, seq = item
         if kind == "error":
             raise value
         if kind == "push":
-            pushed = value
-            if not looked:  # the first look's reply (on its way) says what it is worth
-                continue
-            status, carried, text = value.partition("\n")
-            if status == "completed" and carried:  # the result came with the wake
-                return Task(task_id, {"status": status, "result": text}, queue).result
-            hub.look(waiter)  # read the task as it is now
+            pushed, pushed_seq = value, seq
+            if looked:
+                done, result = _take_push(queue, hub, waiter, value)
+                if done:
+                    return result
+            # else the first look's reply (on its way) says what the push is worth
             continue
         first, looked = not looked, True
         if value[0] != NOOP:
             return _answer(queue, task_id, value, pushed)
-        if first:  # pushed before this look found the task running: an earlier run's end
-            pushed = None
+        if first and pushed is not None:
+            if pushed_seq <= seq:  # read before this look that found the task running: an earlier run's
+                pushed = None
+            else:  # it ended after this look
+                done, result = _take_push(queue, hub, waiter, pushed)
+                if done:
+                    return result
+                continue
         if pushed is not None:  # it ended while we waited, and is running again (retried)
             return _pushed_outcome(queue, task_id, pushed)
         if final:
             raise WaitTimeout(f"task {task_id} did not end within {timeout:g} s", task_id, timeout)
         hub.arm(waiter)
+
+
+def _take_push(queue, hub, waiter: Waiter, pushed: str) -> tuple[bool, Any]:
+    """A completed task's result that came with the wake: (True, result);
+    anything else is read from the task: (False, None), a look asked for."""
+    status, carried, text = pushed.partition("\n")
+    if status == "completed" and carried:
+        return True, Task(waiter.task_id, {"status": status, "result": text}, queue).result
+    hub.look(waiter)
+    return False, None
 
 
 def _answer(queue, task_id: str, reply: list, pushed: str | None) -> Any:

@@ -9,9 +9,11 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import redis
@@ -267,3 +269,29 @@ def _pings(client) -> bool:
         return client.ping()
     except redis.ConnectionError:
         return False
+
+
+def test_back_to_back_waits_on_a_real_worker_are_each_pushed(redis_url, r, prefix, slow_recheck):
+    """A waiter's look and the push of the task's end race each other (the
+    look runs in the waiter's thread, the push is read by the hub): every
+    one of these waits must end with the task, not at its deadline."""
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, REDIS_URL=redis_url, TASKQ_PREFIX=prefix,
+               PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-m", "taskq.cli", "worker", "--concurrency", "1",
+                             "b2b"], env=env, cwd=root, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        q = Queue("b2b", redis=r, prefix=prefix)
+        incr = "tests.workers.pool_tasks:incr"
+        assert q.enqueue(incr, f"{prefix}:n").wait(timeout=30) == 1
+        slow = []
+        for i in range(300):
+            started = time.monotonic()
+            assert q.enqueue(incr, f"{prefix}:n").wait(timeout=20) == i + 2
+            if time.monotonic() - started > 5:
+                slow.append(i)
+        assert slow == []
+    finally:
+        proc.terminate()
+        proc.wait(15)
