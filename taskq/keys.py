@@ -60,8 +60,9 @@ SCRIPT_KEY_NAMES: tuple[str, ...] = (
                           #   slot of that key, score = ready score (claims skip them)
     "held_prefix",        # + holder (worker id or agent name) -> zset: ids it holds
                           #   leased, score = lease expiry ms
-    "notify_prefix",      # + id -> list: the task's outcome, pushed when it ends to a
-                          #   waiter that registered on it (Task.wait)
+    "notify_prefix",      # no key: the name of the queue's pub/sub channel, where a
+                          #   task that ends with a waiter (Task.wait) publishes its
+                          #   outcome (taskq.waiter_hub)
 )
 
 STATUSES = ("queued", "delayed", "blocked", "running", "completed", "failed", "cancelled")
@@ -171,8 +172,10 @@ class QueueKeys:
     def held(self, holder: str) -> str:
         return self.held_prefix + holder
 
-    def notify(self, task_id: str) -> str:
-        return self.notify_prefix + task_id
+    @property
+    def notify_channel(self) -> str:
+        """Pub/sub channel of the queue's waited outcomes (taskq.waiter_hub)."""
+        return self.notify_prefix
 
     def status_index(self, status: str) -> str:
         if status not in STATUSES:
@@ -380,8 +383,9 @@ class WorkflowKeys:
 
     def workflow(self, workflow_id: str) -> str:
         """Hash: one workflow's record (handler, version, context, queue, steps,
-        inputs:<step>; outcome and finished once recorded; fact:<step>:<attempt>
-        markers of the step facts counted)."""
+        inputs:<step>; creating until its steps are enqueued; outcome and
+        finished once recorded; fact:<step>:<attempt> markers of the step
+        facts counted)."""
         return f"{self.base}run:{workflow_id}"
 
     def scoped(self, state: str, scope: str) -> str:

@@ -36,7 +36,9 @@ CANCEL_MODES = ("request", "force")
 
 class Queue:
     """A queue's producer API. ``redis`` is any redis-py client (decoding
-    replies or not; default: $REDIS_URL), see taskq.connection."""
+    replies or not; default: $REDIS_URL), see taskq.connection. One Queue
+    may be shared by any number of threads: its only state besides its
+    names is whether it has registered the queue name yet."""
 
     def __init__(self, name: str = "default", redis=None, prefix: str | None = None):
         self.name = check_queue_name(name)
@@ -72,16 +74,19 @@ class Queue:
             return []
         ordered = order_batch(specs)
         self._check_foreign_deps(ordered)
+        # Read once: threads share a Queue, and another one may set the flag
+        # between building this pipeline and reading its replies.
+        register = not self._registered
         pipe = self.redis.pipeline(transaction=False)
-        if not self._registered:
+        if register:
             pipe.sadd(self.keys.queues, self.name)
         for i in range(0, len(ordered), BATCH_SIZE):
             chunk = ordered[i:i + BATCH_SIZE]
             call(pipe, "enqueue", self.qkeys, specs_json(chunk))
         replies = execute(pipe)
-        if not self._registered:
+        if register:
             replies = replies[1:]
-            self._registered = True
+            self._registered = True  # a racing thread's extra SADD is harmless
         created: dict[str, tuple[str, str, int]] = {}
         for chunk_no, reply in enumerate(replies):
             chunk = ordered[chunk_no * BATCH_SIZE:(chunk_no + 1) * BATCH_SIZE]

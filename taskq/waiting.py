@@ -1,132 +1,127 @@
 """Waiting for a task's outcome (Queue.result, Task.wait), pushed, not polled.
 
-One script call (watch) answers for a task that has ended and otherwise
-records the caller as a waiter, atomically. The script that ends a task with
-a waiter pushes its outcome (``<status>\\n<result or error text>``) to the
-task's notify list, once; each waiter takes it with a blocking BLMOVE from
-the list to itself, which leaves it in place for the next waiter, so one push
-wakes them all and the completed result arrives with the wake itself, with no
-further round trip. The check and the blocking call go in one pipeline (the
-check leaves the outcome of a task that has already ended listed, so the
-blocking call returns at once). The list expires on its own. A task nobody
-waits on pays nothing but one field read when it ends.
+The watch script answers for a task that has ended and otherwise records
+the caller as a waiter, atomically. The script that ends a task with a
+waiter publishes its outcome on its queue's notify channel, once, with the
+result or error text unless it is over 64 KiB (taskq/lua/includes/notify.lua);
+a task nobody waits on pays nothing but one field read when it ends.
 
-A blocking call holds one connection of the client's pool while it waits, so
-the wait is cut into slices of at most WAIT_SLICE seconds (and under the
-client's socket timeout), each followed by a fresh check: ``timeout=None``
-waits as long as it takes without holding a connection for longer than a
-slice, and a wake that was missed (the list expired, or a manual retry of the
-task cleared it) costs at most one slice.
+A waiting thread holds no connection: its client's hub (taskq.waiter_hub),
+one thread and one pub/sub connection per process and client, is subscribed
+to the queue's channel before it runs the watch script for the waiter (so
+an ending after the check reaches it), and hands the waiter the reply or
+the published outcome, result included. A thousand threads waiting cost two
+connections, not a thousand. A waiter looks at its task again every RECHECK
+seconds, in case a push was lost with a dropped connection, and once more
+at its deadline.
 """
 
 from __future__ import annotations
 
 import time
-import weakref
 from typing import Any
 
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from .errors import E_NOT_FOUND, NOOP, OK, TaskCancelled, TaskFailed, TaskNotFound, WaitTimeout
-from .keys import TERMINAL_STATUSES
 from .lua import call
-from .task import Task, _s
+from .task import Task
+from .waiter_hub import Waiter, join
 
-WAIT_SLICE = 1.0
-"""Longest single blocking call, in seconds: bounds how long a wait holds a
-pooled connection, and how late a waiter notices a wake it missed."""
-MIN_SLICE = 0.01
-"""Shortest blocking call (0 would mean forever to Redis)."""
-BLOCK_LATENESS = 0.15
-"""Seconds a blocking call may outlast its timeout (Redis checks them about
-ten times a second): the margin kept under a client's socket timeout."""
+RECHECK = 30.0
+"""Seconds between a waiter's own looks at its task while nothing was
+pushed: how late it notices an outcome whose push was lost."""
+FINAL_LOOK = 10.0
+"""Seconds the look at the deadline may take before the wait gives up."""
 
 
 def wait_for(queue, task_id: str, timeout: float | None = None) -> Any:
     """Block until the task has ended; return its result or raise what its
     ending calls for (see Queue.result)."""
-    deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
-    redis, qkeys = queue.redis, queue.qkeys
-    notify = qkeys.notify(task_id)
-    longest = _slice_limit(redis)
-    while True:
-        wait = longest
-        if deadline is not None:
-            wait = min(wait, deadline - time.monotonic())
-        if wait <= 0:  # time is up: one last look
-            reply = call(redis, "watch", qkeys, task_id, "0")
-            if reply[0] == NOOP:
-                raise WaitTimeout(f"task {task_id} did not end within {timeout:g} s", task_id, timeout)
-            return _answer(queue, task_id, reply, None)
-        reply, pushed = _watch_and_block(redis, qkeys, task_id, notify, max(MIN_SLICE, wait))
-        if reply is not None and (reply[0] != NOOP or pushed is not None):
-            return _answer(queue, task_id, reply, pushed)
-
-
-def _watch_and_block(redis, qkeys, task_id: str, notify: str, wait: float):
-    """The check (which registers the waiter) and one blocking slice: in one
-    round trip once this client has run the script (a pipelined EVALSHA
-    refused with NOSCRIPT would leave the pop with nothing registered).
-    Returns (watch reply or None, pushed outcome text or None)."""
+    if timeout is not None and timeout <= 0:  # only look
+        reply = call(queue.redis, "watch", queue.qkeys, task_id)
+        if reply[0] == NOOP:
+            raise WaitTimeout(f"task {task_id} did not end within {timeout:g} s", task_id, timeout)
+        return _answer(queue, task_id, reply, None)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    waiter = Waiter(queue.qkeys, task_id)
+    hub = join(queue.redis, waiter)
     try:
-        if _proven(redis):
-            pipe = redis.pipeline(transaction=False)
-            call(pipe, "watch", qkeys, task_id, "1")
-            pipe.blmove(notify, notify, wait, "LEFT", "RIGHT")
-            reply, pushed = pipe.execute(raise_on_error=False)
-            if isinstance(reply, Exception):  # not run (NOSCRIPT): what was popped means nothing
-                _PROVEN.discard(redis)
-                return None, None
-            if isinstance(pushed, Exception):
-                raise pushed
+        return _await(queue, hub, waiter, deadline, timeout)
+    finally:
+        hub.leave(waiter)
+
+
+def _await(queue, hub, waiter: Waiter, deadline: float | None, timeout: float | None) -> Any:
+    task_id = waiter.task_id
+    pushed: str | None = None
+    pushed_seq = 0
+    looked = final = False
+    while True:
+        if final:
+            wait = FINAL_LOOK
         else:
-            reply = call(redis, "watch", qkeys, task_id, "0")
-            _remember(redis)
-            if reply[0] != NOOP:
-                return reply, None
-            pushed = redis.blmove(notify, notify, wait, "LEFT", "RIGHT")
-    except RedisTimeoutError:  # the socket gave up first (that connection is dropped)
-        return None, None
-    return reply, None if pushed is None else _s(pushed)
+            wait = RECHECK if deadline is None else min(RECHECK, deadline - time.monotonic())
+        item = waiter.take(wait) if wait > 0 else None
+        if item is None:
+            if final:
+                raise WaitTimeout(f"task {task_id} did not end within {timeout:g} s", task_id, timeout)
+            final = deadline is not None and time.monotonic() >= deadline
+            hub.look(waiter)  # nothing pushed for a while, or time is up: one more look
+            continue
+        kind, value, seq = item
+        if kind == "error":
+            raise value
+        if kind == "push":
+            pushed, pushed_seq = value, seq
+            if looked:
+                done, result = _take_push(queue, hub, waiter, value)
+                if done:
+                    return result
+            # else the first look's reply (on its way) says what the push is worth
+            continue
+        first, looked = not looked, True
+        if value[0] != NOOP:
+            return _answer(queue, task_id, value, pushed)
+        if first and pushed is not None:
+            if pushed_seq <= seq:  # read before this look that found the task running: an earlier run's
+                pushed = None
+            else:  # it ended after this look
+                done, result = _take_push(queue, hub, waiter, pushed)
+                if done:
+                    return result
+                continue
+        if pushed is not None:  # it ended while we waited, and is running again (retried)
+            return _pushed_outcome(queue, task_id, pushed)
+        if final:
+            raise WaitTimeout(f"task {task_id} did not end within {timeout:g} s", task_id, timeout)
+        hub.arm(waiter)
+
+
+def _take_push(queue, hub, waiter: Waiter, pushed: str) -> tuple[bool, Any]:
+    """A completed task's result that came with the wake: (True, result);
+    anything else is read from the task: (False, None), a look asked for."""
+    status, carried, text = pushed.partition("\n")
+    if status == "completed" and carried:
+        return True, Task(waiter.task_id, {"status": status, "result": text}, queue).result
+    hub.look(waiter)
+    return False, None
 
 
 def _answer(queue, task_id: str, reply: list, pushed: str | None) -> Any:
     if reply[0] == OK:
         return outcome(Task.from_hash(task_id, reply[2], queue))
     if reply[0] == E_NOT_FOUND:
-        if pushed and pushed.startswith("cancelled\n"):  # deleted before it ended
+        if pushed and pushed.startswith("cancelled"):  # deleted before it ended
             return _pushed_outcome(queue, task_id, pushed)
-        raise TaskNotFound(f"task {task_id} not found")
-    return _pushed_outcome(queue, task_id, pushed)
-
-
-_PROVEN: "weakref.WeakSet" = weakref.WeakSet()
-"""Clients on which the watch script has run (so Redis has it loaded)."""
-
-
-def _proven(redis) -> bool:
-    try:
-        return redis in _PROVEN
-    except TypeError:
-        return False
-
-
-def _remember(redis) -> None:
-    try:
-        _PROVEN.add(redis)
-    except TypeError:  # a client that cannot be weakly referenced: never pipelined
-        pass
+    raise TaskNotFound(f"task {task_id} not found")
 
 
 def _pushed_outcome(queue, task_id: str, pushed: str) -> Any:
-    status, _, text = pushed.partition("\n")
+    """The outcome as it was published, for a task that is gone (deleted)
+    or running again since: the exception carries the task as it ended."""
+    status, carried, text = pushed.partition("\n")
     if status == "completed":
         return Task(task_id, {"status": status, "result": text}, queue).result
-    # Failed or cancelled: the exception carries the task as it is now, or,
-    # once it is gone (deleted) or running again, as it ended.
-    task = queue.get(task_id)
-    if task is None or task.status not in TERMINAL_STATUSES:
-        task = Task(task_id, {"status": status, **({"error": text} if text else {})}, queue)
+    task = Task(task_id, {"status": status, **({"error": text} if text else {})}, queue)
     return outcome(task)
 
 
@@ -140,15 +135,4 @@ def outcome(task: Task) -> Any:
     raise TaskFailed(f"task {task.id} failed" + (f": {error}" if error else ""), task, error)
 
 
-def _slice_limit(redis) -> float:
-    """WAIT_SLICE, kept under the client's socket timeout (a blocking call
-    that outlasts it fails as a timed-out connection)."""
-    pool = getattr(redis, "connection_pool", None)
-    if pool is None and hasattr(redis, "get_default_node"):  # a cluster: its nodes' settings
-        pool = getattr(redis.get_default_node().redis_connection, "connection_pool", None)
-    kwargs = getattr(pool, "connection_kwargs", None) or {}
-    # redis-py 8 sets 5 s unless told otherwise; from_url keeps it as orig_*
-    socket_timeout = kwargs.get("socket_timeout", kwargs.get("orig_socket_timeout"))
-    if socket_timeout:
-        return max(MIN_SLICE, min(WAIT_SLICE, socket_timeout - BLOCK_LATENESS))
-    return WAIT_SLICE
+__all__ = ["RECHECK", "outcome", "wait_for"]

@@ -12,6 +12,15 @@ shared queue is served by ``taskq worker workflows`` out of the box.
 The workflow's record (handler, version, context, per-step inputs and task
 ids) is a hash in WorkflowKeys; its status is never stored but derived from
 its steps' engine tasks each time it is read, so it cannot go stale.
+
+The record (``{wf}`` slot) and the steps (the queue's slot) cannot be written
+by one script on a cluster, so the record comes first, marked ``creating``,
+and the marker is removed once the steps are enqueued. Between the two, a
+reader finds steps that do not exist yet: while the marker is there, a
+missing step is ``pending`` (not yet enqueued), never ``cancelled``, and
+nothing files the workflow's outcome; only the sweep, after CREATE_GRACE
+seconds, takes a creation whose steps never came (its creator died) as
+cancelled (taskq.workflows.sweep).
 """
 
 from __future__ import annotations
@@ -34,6 +43,11 @@ WORKFLOW_QUEUE = "workflows"
 RUNNER = "taskq.workflows.runner:run_step"
 STEP_STATUSES = ("pending", "in_progress", "complete", "error", "cancelled", "skipped")
 WORKFLOW_STATUSES = ("pending", "in_progress", "complete", "error", "cancelled")
+CREATING = "creating"
+"""Record field present from the record's write until its steps are enqueued."""
+CREATE_GRACE = 300.0
+"""Seconds a record marked creating may wait for its steps before the sweep
+takes them for never coming (the creator died between its two writes)."""
 
 
 class HandlerNotFound(TaskqValueError, LookupError):
@@ -111,7 +125,7 @@ def create(redis, handler: str | Handler, version: str | None = None,
               "steps": json.dumps({s.name: {"task": ids[s.name], "skippable": s.skippable,
                                             "retryable": s.default_retryable,
                                             "deps": s.depends_on} for s in h.steps}),
-              "order": json.dumps(h.execution_order)}
+              "order": json.dumps(h.execution_order), CREATING: "1"}
     for name, value in inputs.items():
         if not isinstance(value, dict):
             raise TaskqValueError(f"inputs of step {name!r} must be a JSON object")
@@ -152,7 +166,11 @@ def create(redis, handler: str | Handler, version: str | None = None,
             pipe.hincrby(stats, workflow_prefix(h.namespace, h.name, h.version) + "created", -1)
             pipe.execute()
         raise
-    return get(redis, wid, prefix=prefix)
+    # The steps exist: drop the marker, and read the record in the same trip.
+    pipe = redis.pipeline(transaction=False)
+    pipe.hdel(wk.workflow(wid), CREATING)
+    pipe.hgetall(wk.workflow(wid))
+    return _view(redis, wid, _decoded(pipe.execute()[1]), prefix)
 
 
 def _redis_us(redis) -> int:
@@ -170,12 +188,14 @@ def ended_by_dependency(task: Task) -> bool:
     return task.status in ("failed", "cancelled") and (task.error or "").startswith(DEPENDENCY_REASON)
 
 
-def step_status(task: Task | None, skippable: bool) -> str:
+def step_status(task: Task | None, skippable: bool, enqueued: bool = True) -> str:
     """The document's step status from the engine task's. A step that ended
     because a step it needs did not complete is ``cancelled``, skippable or
-    not (skipping it must not let its dependents run past that failure)."""
+    not (skipping it must not let its dependents run past that failure).
+    A missing task is ``pending`` while the steps may not be enqueued yet
+    (``enqueued`` False: see awaits_steps), else ``cancelled`` (deleted)."""
     if task is None:
-        return "cancelled"  # deleted under us
+        return "cancelled" if enqueued else "pending"
     s = task.status
     if s == "completed":
         return "complete"
@@ -205,18 +225,34 @@ def workflow_status(statuses: list[str]) -> str:
     return "pending"
 
 
+def awaits_steps(record: dict) -> bool:
+    """Whether the record's steps may not all be enqueued yet: it is still
+    marked creating and no outcome was filed (the sweep files a creation
+    whose steps never came)."""
+    return bool(record.get(CREATING)) and not record.get("outcome")
+
+
+def _decoded(raw: dict) -> dict:
+    return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in raw.items()}
+
+
 def read_record(redis, workflow_id: str, prefix: str | None = None) -> dict:
     raw = redis.hgetall(WorkflowKeys(prefix or DEFAULT_PREFIX).workflow(workflow_id))
     if not raw:
         raise WorkflowNotFound(f"workflow {workflow_id!r} not found")
-    return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-            for k, v in raw.items()}
+    return _decoded(raw)
 
 
 def get(redis, workflow_id: str, prefix: str | None = None) -> dict:
     """The workflow with its steps (in execution order), statuses derived."""
     redis = as_taskq_client(redis)
-    rec = read_record(redis, workflow_id, prefix)
+    return _view(redis, workflow_id, read_record(redis, workflow_id, prefix), prefix)
+
+
+def _view(redis, workflow_id: str, rec: dict, prefix: str | None) -> dict:
+    if not rec:
+        raise WorkflowNotFound(f"workflow {workflow_id!r} not found")
     q = Queue(rec["queue"], redis=redis, prefix=prefix)
     meta = json.loads(rec["steps"])
     order = json.loads(rec["order"])
@@ -227,9 +263,10 @@ def get(redis, workflow_id: str, prefix: str | None = None) -> dict:
              for n, raw in zip(order, pipe.execute())]
     steps = []
     updated = int(rec["created"])
+    enqueued = not awaits_steps(rec)
     for name, task in zip(order, tasks):
         m = meta[name]
-        status = step_status(task, m["skippable"])
+        status = step_status(task, m["skippable"], enqueued)
         started = task.started_at if task else None
         if task and task.raw.get("updated"):
             updated = max(updated, int(float(task.raw["updated"])))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 import os
 import re
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -281,35 +282,45 @@ def parse_handler(raw: Any, source: str = "python") -> Handler:
 
 
 class Registry:
-    """Handlers by namespace, name and version, plus namespace descriptions."""
+    """Handlers by namespace, name and version, plus namespace descriptions.
+    Threads may register and read at once: writes hold a lock, reads work
+    on a copy taken under it."""
 
     def __init__(self) -> None:
         self._handlers: dict[tuple[str, str, str], Handler] = {}
         self.namespaces: dict[str, str] = {}
         self.skipped: list[str] = []
         """Names of stored definitions that did not load (catalog.published)."""
+        self._lock = threading.Lock()
 
     def add(self, handler: Handler) -> Handler:
         key = (handler.namespace, handler.name, handler.version)
-        old = self._handlers.get(key)
-        if old is not None and old != handler:
-            raise HandlerDefinitionError(
-                handler.source, f"{handler.full_name} is already defined (in {old.source})")
-        self._handlers[key] = handler
-        if handler.namespace_description or handler.namespace not in self.namespaces:
-            self.namespaces[handler.namespace] = (
-                handler.namespace_description or self.namespaces.get(handler.namespace, ""))
+        with self._lock:
+            old = self._handlers.get(key)
+            if old is not None and old != handler:
+                raise HandlerDefinitionError(
+                    handler.source, f"{handler.full_name} is already defined (in {old.source})")
+            self._handlers[key] = handler
+            if handler.namespace_description or handler.namespace not in self.namespaces:
+                self.namespaces[handler.namespace] = (
+                    handler.namespace_description or self.namespaces.get(handler.namespace, ""))
         return handler
 
     def describe_namespace(self, namespace: str, description: str) -> None:
-        self.namespaces[_name("python", None, "namespace", namespace)] = description
+        name = _name("python", None, "namespace", namespace)
+        with self._lock:
+            self.namespaces[name] = description
+
+    def _snapshot(self) -> list[tuple[tuple[str, str, str], Handler]]:
+        with self._lock:
+            return list(self._handlers.items())
 
     def handlers(self) -> list[Handler]:
-        return sorted(self._handlers.values(),
+        return sorted((h for _, h in self._snapshot()),
                       key=lambda h: (h.namespace, h.name, semver_key(h.version)))
 
     def versions(self, namespace: str, name: str) -> list[str]:
-        return sorted((v for (n, m, v) in self._handlers if (n, m) == (namespace, name)),
+        return sorted((v for (n, m, v), _ in self._snapshot() if (n, m) == (namespace, name)),
                       key=semver_key)
 
     def get(self, namespace: str, name: str, version: str | None = None) -> Handler | None:
@@ -357,7 +368,9 @@ class Registry:
             raise HandlerDefinitionError(source, "handlers must be a list")
         parsed = [parse_handler(item, source) for item in items]
         for ns, desc in namespaces.items():
-            self.namespaces[_name(source, None, "namespace", ns)] = desc
+            name = _name(source, None, "namespace", ns)
+            with self._lock:
+                self.namespaces[name] = desc
         return [self.add(h) for h in parsed]
 
     def load_folder(self, folder: str | os.PathLike) -> list[Handler]:

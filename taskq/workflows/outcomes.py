@@ -12,6 +12,9 @@ with a TTL of STATS_TTL) that taskq.workflows.analytics reads:
   happened, moves its index entries and counts it. Any number of sweepers
   and readers racing count it once. An outcome is recorded once: a step
   changed afterwards (a failed step task retried by hand) does not re-count.
+  A workflow whose record is still marked creating has steps that may not
+  be enqueued yet: a missing one is pending, so it is not finished, unless
+  the sweep says the creation is older than engine.CREATE_GRACE.
 - A step attempt's duration, whether it was a retry, and the exception class
   name when its code raised. The runner measures them in the worker around
   the step's code (the engine task keeps only the error text and the last
@@ -36,10 +39,10 @@ from ..lua import execute, script
 from ..task import Task
 from . import histogram, indexes
 from .counters import STATS_TTL, hour_of, step_prefix, workflow_prefix
-from .engine import step_status, workflow_status
+from .engine import CREATE_GRACE, CREATING, awaits_steps, step_status, workflow_status
 
 STEP_FIELDS = ("status", "attempts", "error", "finished")
-RECORD_FIELDS = ("namespace", "name", "version", "queue", "steps", "created")
+RECORD_FIELDS = ("namespace", "name", "version", "queue", "steps", "created", CREATING)
 ERROR_TYPE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,99}$")
 
 
@@ -66,9 +69,11 @@ class Observed:
     retried: bool
 
 
-def observe(redis, wk: WorkflowKeys, ids: list[str]) -> list[Observed]:
+def observe(redis, wk: WorkflowKeys, ids: list[str], now_ms: int | None = None) -> list[Observed]:
     """The current status of each workflow in ``ids``: two round trips
-    (their records, then every step task's status fields)."""
+    (their records, then every step task's status fields). ``now_ms``
+    (Redis time; the sweep's) lets a creation older than CREATE_GRACE count
+    its missing steps as cancelled; without it they stay pending."""
     if not ids:
         return []
     pipe = redis.pipeline(transaction=False)
@@ -100,10 +105,12 @@ def observe(redis, wk: WorkflowKeys, ids: list[str]) -> list[Observed]:
             out.append(Observed(wid, None, score, None, None, False))
             continue
         statuses, ends, retried = [], [], False
+        enqueued = not awaits_steps(rec) or (
+            now_ms is not None and now_ms - int(rec["created"]) >= CREATE_GRACE * 1000)
         for tid, skippable in plan:
             raw = next(values)
             task = Task.from_hash(tid, dict(zip(STEP_FIELDS, raw))) if raw[0] is not None else None
-            statuses.append(step_status(task, skippable))
+            statuses.append(step_status(task, skippable, enqueued))
             if task is not None:
                 retried = retried or task.attempts > 1
                 if task.raw.get("finished"):

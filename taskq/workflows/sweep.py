@@ -4,9 +4,12 @@ Each tick it looks at up to SWEEP_BATCH open workflows whose check time
 has come (the ``check`` zset), records the finished ones (outcomes:
 exactly once, whatever else sweeps or reads), and sets the next check of
 the others: soon for a young workflow, at most every MAX_RECHECK seconds
-for an old one. Then it deletes up to PRUNE_BATCH workflows that finished
-more than TASKQ_WORKFLOW_RETENTION seconds ago (record and every index
-entry, one wf_prune-18.lua call each). Their step tasks are engine tasks:
+for an old one. A workflow still being created (its steps not yet
+enqueued) stays open; one whose steps have not come engine.CREATE_GRACE
+seconds after its record is filed cancelled (its creator died). Then it
+deletes up to PRUNE_BATCH workflows that finished more than
+TASKQ_WORKFLOW_RETENTION seconds ago (record and every index entry, one
+wf_prune-18.lua call each). Their step tasks are engine tasks:
 the engine's own retention (maintenance.RETENTION_SECONDS) deletes them.
 """
 
@@ -58,7 +61,7 @@ def sweep(redis, prefix: str, now_ms: int | None = None,
     wk = WorkflowKeys(prefix)
     now = redis_ms(redis) if now_ms is None else now_ms
     due = redis.zrangebyscore(wk.check, "-inf", now, start=0, num=SWEEP_BATCH)
-    seen = observe(redis, wk, due)
+    seen = observe(redis, wk, due, now)
     recorded = record_finished(redis, wk, seen)
     pipe = redis.pipeline(transaction=False)
     for o in seen:

@@ -14,7 +14,7 @@ import pytest
 
 from taskq import (Queue, Task, TaskCancelled, TaskFailed, TaskNotFound, TaskqError,
                    WaitTimeout)
-from taskq import waiting
+from taskq import waiter_hub, waiting
 
 from redis_clients import client_from_url, plain_client
 
@@ -38,62 +38,38 @@ class Waiter(threading.Thread):
         self.ended_at = time.monotonic()
 
 
-class Spy:
-    """Mixed into a client: counts the blocking calls it is about to make,
-    alone or in a pipeline."""
-
-    def blmove(self, *args, **kwargs):
-        self.blocking.release()
-        return super().blmove(*args, **kwargs)
-
-    def pipeline(self, *args, **kwargs):
-        pipe = super().pipeline(*args, **kwargs)
-        queue_blmove = pipe.blmove
-
-        def blmove(*a, **k):
-            self.blocking.release()
-            return queue_blmove(*a, **k)
-        pipe.blmove = blmove
-        return pipe
-
-
-@pytest.fixture
-def spy_queue(redis_url, prefix):
-    def make(**client_options) -> Queue:
-        client = client_from_url(redis_url, **client_options)
-        client.__class__ = type("Spy" + type(client).__name__, (Spy, type(client)), {})
-        client.blocking = threading.Semaphore(0)
-        made.append(client)
-        return Queue("default", redis=client, prefix=prefix)
-    made: list = []
-    yield make
-    for c in made:
-        c.close()
+def armed(q: Queue) -> int:
+    """Waiters of q's client registered with their task and waiting for its push."""
+    return waiter_hub.hub_for(q.redis).armed
 
 
 def start_waiters(q, task_id, n=1, timeout=10):
-    """n waiters on q (a spy_queue), each in its blocking call when this returns."""
+    """n waiters on q, each registered and waiting for a push when this returns."""
+    before = armed(q)
     ws = [Waiter(q, task_id, timeout) for _ in range(n)]
     for w in ws:
         w.start()
-    for _ in ws:
-        assert q.redis.blocking.acquire(timeout=5), "a waiter did not get to wait"
-    time.sleep(0.05)  # from the call to Redis having it
+    deadline = time.monotonic() + 10
+    while armed(q) < before + n:
+        assert time.monotonic() < deadline, "a waiter did not get to wait"
+        time.sleep(0.005)
     return ws
 
 
 @pytest.fixture
 def no_polling(monkeypatch):
-    """A wait that relied on re-checking rather than being pushed would now
-    take a slice as long as the client allows (~5 s): the tests using this
-    join their waiters within 2 s, so only a pushed wake passes them."""
-    monkeypatch.setattr(waiting, "WAIT_SLICE", 30.0)
+    """A wait that relied on looking again rather than being pushed would now
+    take a minute: the tests using this join their waiters within 2 s, so
+    only a pushed wake passes them."""
+    monkeypatch.setattr(waiting, "RECHECK", 60.0)
 
 
 @pytest.fixture
-def wq(spy_queue):
-    """The waiters' view of the `q` fixture's queue, through a spy client."""
-    return spy_queue(decode_responses=True)
+def wq(redis_url, prefix):
+    """The waiters' view of the `q` fixture's queue, through a client of their own."""
+    client = client_from_url(redis_url)
+    yield Queue("default", redis=client, prefix=prefix)
+    client.close()
 
 
 def test_result_is_returned_when_the_task_completes(q, wq, no_polling):
@@ -241,10 +217,7 @@ def test_a_waiter_after_a_manual_retry_waits_for_the_new_run(q, wq, no_polling):
     assert w2.value == "second"
 
 
-def test_a_client_that_waited_before_waits_in_one_round_trip(q, wq, no_polling):
-    first = q.enqueue("f")
-    q.claim()[0].complete("one")
-    assert wq.result(first.id, 1) == "one"  # the first wait runs the check alone
+def test_an_ended_or_unknown_task_answers_at_once_after_other_waits(q, wq, no_polling):
     for i in range(3):
         t = q.enqueue("f")
         [w] = start_waiters(wq, t.id)
@@ -252,13 +225,13 @@ def test_a_client_that_waited_before_waits_in_one_round_trip(q, wq, no_polling):
         w.join(2)
         assert w.value == i
     start = time.monotonic()
-    assert wq.result(t.id, 5) == 2  # ended: the pipelined pop returns at once
+    assert wq.result(t.id, 5) == 2  # ended: the hub's first look answers
     with pytest.raises(TaskNotFound):
         wq.result("default:gone", 5)
     assert time.monotonic() - start < 0.5
 
 
-def test_no_waiter_no_notify_key(q, r):
+def test_no_waiter_no_flag_and_no_key(q, r):
     t = q.enqueue("f")
     q.claim()[0].complete(1)
     f = q.enqueue("f", max_retries=0)
@@ -266,57 +239,58 @@ def test_no_waiter_no_notify_key(q, r):
     c = q.enqueue("f")
     q.cancel(c.id)
     for task_id in (t.id, f.id, c.id):
-        assert r.exists(q.qkeys.notify(task_id)) == 0
+        assert r.exists(q.qkeys.notify_prefix + task_id) == 0
         assert r.hget(q.qkeys.task(task_id), "waiters") is None
 
 
-def test_after_a_wake_the_notify_key_expires_and_the_flag_is_cleared(q, wq, r, no_polling):
+def test_a_wake_clears_the_flag_and_leaves_no_key(q, wq, r, no_polling):
     t = q.enqueue("f")
     [w] = start_waiters(wq, t.id)
+    assert r.hget(q.qkeys.task(t.id), "waiters") == "1"
     q.claim()[0].complete(1)
     w.join(2)
     assert w.value == 1
     assert r.hget(q.qkeys.task(t.id), "waiters") is None
-    assert 0 < r.ttl(q.qkeys.notify(t.id)) <= 60
+    assert r.exists(q.qkeys.notify_prefix + t.id) == 0
 
 
-def test_a_waiter_that_times_out_leaves_only_expiring_keys(q, r):
+def test_a_waiter_that_timed_out_leaves_no_key(q, wq, r):
     t = q.enqueue("f")
     with pytest.raises(WaitTimeout):
-        q.result(t.id, timeout=0.05)
-    assert r.exists(q.qkeys.notify(t.id)) == 0
-    q.claim()[0].complete(1)
-    assert 0 < r.ttl(q.qkeys.notify(t.id)) <= 60  # the outcome nobody took goes by itself
+        wq.result(t.id, timeout=0.05)
+    assert r.exists(q.qkeys.notify_prefix + t.id) == 0
+    q.claim()[0].complete(1)  # published to a hub that drops it
+    assert r.exists(q.qkeys.notify_prefix + t.id) == 0
+    assert r.hget(q.qkeys.task(t.id), "waiters") is None
+    assert wq.result(t.id, 1) == 1
 
 
-def test_slices_stay_under_a_short_socket_timeout(q, spy_queue):
-    wq = spy_queue(decode_responses=True, socket_timeout=0.2)
+def test_a_short_socket_timeout_does_not_cut_a_long_wait(q, redis_url, prefix, no_polling):
+    client = client_from_url(redis_url, socket_timeout=0.2)
+    wq = Queue("default", redis=client, prefix=prefix)
     t = q.enqueue("f")
     with pytest.raises(WaitTimeout):
         wq.result(t.id, timeout=0.5)
     [w] = start_waiters(wq, t.id)
+    time.sleep(0.5)  # longer than the socket timeout
     q.claim()[0].complete("late")
     w.join(2)
     assert w.value == "late"
+    client.close()
 
 
 def test_a_waiter_on_a_client_without_decode_responses(q, redis_url, prefix, no_polling):
     # The queue decodes through its own twin of the plain client
-    # (taskq.connection), so there is no spy to say when the waiter blocks:
-    # give it a moment instead.
+    # (taskq.connection): the hub is the twin's.
     plain = plain_client(redis_url)
     raw_q = Queue("default", redis=plain, prefix=prefix)
     t = q.enqueue("f")
-    w = Waiter(raw_q, t.id)
-    w.start()
-    time.sleep(0.3)
+    [w] = start_waiters(raw_q, t.id)
     q.claim()[0].complete({"a": 1})
     w.join(2)
     assert w.value == {"a": 1}
     d = q.enqueue("f")
-    w = Waiter(raw_q, d.id)
-    w.start()
-    time.sleep(0.3)
+    [w] = start_waiters(raw_q, d.id)
     q.delete(d.id)
     w.join(2)
     assert isinstance(w.error, TaskCancelled)
