@@ -47,6 +47,11 @@ def redis_answers(url: str, timeout: float = 0.5) -> bool:
     return ping_problem(url, timeout) is None
 
 
+GIVEN_URL_TIMEOUT = 2.0
+"""Seconds a given REDIS_URL has to answer taskq start's PING: a Redis busy
+loading its data set answers only between chunks of the load."""
+
+
 def ping_problem(url: str, timeout: float = 0.5) -> str | None:
     """Why a PING to ``url`` fails, in one line; None when it succeeds or
     Redis is loading its data set."""
@@ -378,7 +383,7 @@ def ensure_redis(url: str | None, data_dir: str = ".taskq/redis"
     when ``url`` was used.
     """
     if url:
-        problem = ping_problem(url, timeout=2.0)
+        problem = ping_problem(url, timeout=GIVEN_URL_TIMEOUT)
         if problem is None:
             return url, None
         raise RedisUnreachable(

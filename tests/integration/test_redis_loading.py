@@ -34,7 +34,7 @@ import pytest
 import redis
 
 from taskq import Queue, get_task
-from taskq.embedded import free_port, redis_answers, start_server
+from taskq.embedded import GIVEN_URL_TIMEOUT, free_port, redis_answers, start_server
 
 pytestmark = pytest.mark.single_redis
 
@@ -150,7 +150,8 @@ def test_every_process_waits_for_a_loading_redis(dataset, tmp_path):
     for round_ in range(LOOPS):
         server = _server(data, port, "--key-load-delay", LOAD_DELAY)
         assert _wait(lambda: _loading(port), 30)
-        assert redis_answers(url)  # loading is there: taskq start with REDIS_URL waits for it
+        # loading is there: taskq start with REDIS_URL waits for it
+        assert redis_answers(url, timeout=GIVEN_URL_TIMEOUT)
         logs = {name: tmp_path / f"{name}-{round_}.log" for name in
                 ("worker", "scheduler", "web", "cli", "rq")}
         env = _env(url)
