@@ -75,7 +75,11 @@ METER: ContextVar[_Meter | None] = ContextVar("taskq_rrule_meter", default=None)
 
 @contextmanager
 def metered(budget: int = BUDGET):
-    """Every walk inside shares one budget of ``budget`` units."""
+    """Every walk inside shares one budget of ``budget`` units; inside
+    another ``metered``, the outer budget (one operation, one budget)."""
+    if METER.get() is not None:
+        yield
+        return
     token = METER.set(_Meter(budget))
     try:
         yield

@@ -127,7 +127,8 @@ class Recurrence:
         if rule is NOTHING_AFTER:
             return date
         meter = METER.get()
-        meter.horizon = date  # the rule's runs after the next RDATE do not matter
+        # a walk stops past UNTIL, or past the next RDATE (the rule's runs there do not matter)
+        meter.horizon = min((d for d in (date, rule._until) if d is not None), default=None)
         try:
             for run in rule:
                 if date is not None and run >= date:

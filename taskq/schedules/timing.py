@@ -110,14 +110,14 @@ def validate(kind: str, expr: str | None, tz_name: str) -> None:
 
 def first_run(kind: str, expr: str | None, tz_name: str, after: datetime,
               anchor: datetime | None = None) -> datetime | None:
-    """``next_run`` with the checks of a schedule being created or changed:
-    an RRULE with COUNT must list all its runs within the budget (each
-    later lookup walks at most that far)."""
-    if kind == "rrule":
-        rec = _cached_rrule(expr, _rrule_start(expr, anchor or after, zone(tz_name)))
-        with rrules.metered():
-            rec.check_counted()
-    return next_run(kind, expr, tz_name, after, anchor)
+    """``next_run`` with the checks of a schedule being created or changed,
+    all within one budget: an RRULE with COUNT must list all its runs, then
+    find the next one, within it (a later lookup walks no further than
+    the listing did)."""
+    with rrules.metered():
+        if kind == "rrule":
+            _cached_rrule(expr, _rrule_start(expr, anchor or after, zone(tz_name))).check_counted()
+        return next_run(kind, expr, tz_name, after, anchor)
 
 
 def next_run(kind: str, expr: str | None, tz_name: str, after: datetime,

@@ -162,3 +162,18 @@ def test_the_reported_rule_is_cheap_to_create_and_to_fire():
     assert first == after.replace(microsecond=0) + timedelta(seconds=1)
     assert all(b - a == timedelta(seconds=1) for a, b in zip(runs, runs[1:]))
     assert time.process_time() - started < CPU_BOUND
+
+
+def test_a_walk_stops_at_until_and_at_the_next_rdate():
+    never_again = "DTSTART:20260101T000000\nRRULE:FREQ=WEEKLY;BYMONTH=2;BYMONTHDAY=30;UNTIL=20270101T000000"
+    result, units, _ = cost(never_again)
+    assert result is None and units < rrule_walk.BUDGET // 20
+    result, units, _ = cost(never_again.replace(";UNTIL=20270101T000000", "") + "\nRDATE:20270301T120000")
+    assert result == datetime(2027, 3, 1, 12) and units < rrule_walk.BUDGET // 20
+
+
+def test_nested_metering_is_one_budget():
+    rec = rrules.parse("RRULE:FREQ=YEARLY;INTERVAL=3;BYMONTH=2;BYMONTHDAY=30", NOW)
+    with rrules.metered(2000):
+        with rrules.metered(), pytest.raises(ExpressionTooCostly):  # not a fresh, full budget
+            rec.after(NOW)

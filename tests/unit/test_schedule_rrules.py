@@ -99,7 +99,7 @@ def plain_runs(text: str, t: datetime, n: int) -> list:
         assume(False)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(rules())
 def test_lookups_find_the_runs_dateutil_walks_to(rule):
     text, t = rule
