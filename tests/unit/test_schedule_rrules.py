@@ -123,3 +123,26 @@ def test_lookups_find_the_runs_dateutil_walks_to(rule):
     assert ours == expected[:len(ours)], text
     if len(ours) < 3:
         assert len(expected) == len(ours), text  # ended for both
+
+
+TOKENS = ["RRULE:", "FREQ=", "YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY", "MINUTELY", "SECONDLY",
+          ";", "=", ",", "\n", " ", ":", "INTERVAL=", "COUNT=", "UNTIL=", "WKST=", "BYSETPOS=", "BYMONTH=",
+          "BYMONTHDAY=", "BYYEARDAY=", "BYWEEKNO=", "BYDAY=", "BYHOUR=", "BYMINUTE=", "BYSECOND=",
+          "BYEASTER=", "DTSTART:", "DTSTART;TZID=Europe/Chisinau:", "RDATE:", "EXDATE:", "EXRULE:",
+          "RDATE;VALUE=DATE:", "X-NAME=1", "0", "1", "-1", "7", "13", "31", "53", "60", "366", "-367",
+          "99999999999999999999", "MO", "2FR", "-60SU", "+1TU", "20260615T120000", "00010101T000000",
+          "99991231T235959", "20260615", "Z", "T", "\u00e9", "\x00"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), max_size=24).map("".join))
+def test_any_text_is_refused_or_evaluated_never_an_error_of_another_kind(text):
+    try:
+        rec = rrules.parse(text, T0)
+    except InvalidField:
+        return
+    with rrules.metered(), at_most(5):
+        try:
+            rec.after(T0)
+        except InvalidField:
+            pass
