@@ -250,3 +250,14 @@ def test_a_rule_too_costly_when_firing_finishes_its_schedule_and_says_so(caplog)
     with caplog.at_level("ERROR", logger="taskq.schedules"):
         assert plan(never, due, due + 1000) == ("", False)
     assert "schedule s1: cannot compute its next run" in caplog.text and "budget" in caplog.text
+
+
+@pytest.mark.parametrize("expr", ["0 0 30 2 *", "0 0 31 2,4,6,9,11 *", "59 23 31 12 * 59 2075", "0 0 29 2 1",
+                                  "0 0 29 2 5#5", "* * 29 2 * *", "0 0 L 2 *", "0 0 1 1 * 0 2020"])
+@pytest.mark.parametrize("tz", ["UTC", "America/New_York", "Australia/Lord_Howe"])
+def test_a_cron_that_rarely_or_never_fires_costs_little(expr, tz):
+    import time
+    started = time.process_time()
+    for day in range(0, 366, 61):  # around the year, offset changes included
+        next_run("cron", expr, tz, datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=day, hours=1))
+    assert time.process_time() - started < 0.25  # about 2 ms a lookup at worst here
