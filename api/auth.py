@@ -52,6 +52,10 @@ TASKER_PERMISSIONS = (
 """The /tasker routes' permissions, named as the Tasker document names them
 (``resource:action``); each is a scope. ``tasker.<resource>:*`` grants every
 action on a resource and ``tasker.*`` every Tasker permission."""
+WORKFLOW_START = "tasker.task:create"
+"""Starting a Tasker workflow: ``POST /tasker/tasks``, and on /tasks creating,
+changing or running now a schedule whose runs start one (its payload names
+a handler): ``schedules:write`` alone is not leave to start workflows."""
 DASHBOARD_SCOPES = ("dashboard", "dashboard:read")
 """The operator dashboard (/dashboard): ``dashboard`` looks and acts,
 ``dashboard:read`` only looks (api.dashboard.access)."""
@@ -162,15 +166,22 @@ def authenticate(header: str | None, secret: str | None, redis, keys: ApiKeys,
     raise ApiError(401, "unauthorized", "use 'Authorization: Bearer <token>' or 'ApiKey <key>'")
 
 
+def check_scope(scope: str, why: str | None = None) -> Principal:
+    """The request's principal when it holds ``scope``: 401 without valid
+    credentials, 403 ``insufficient_scope`` (``why`` says what needs it) without the scope."""
+    principal = authenticated()
+    if not principal.allows(scope):
+        raise ApiError(403, "insufficient_scope", f"{why or 'this call'} needs scope {scope!r}",
+                       {"required_scope": scope})
+    return principal
+
+
 def require(scope: str):
     """View decorator: the caller must be authenticated and hold ``scope``."""
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            principal = authenticated()
-            if not principal.allows(scope):
-                raise ApiError(403, "insufficient_scope", f"this call needs scope {scope!r}",
-                               {"required_scope": scope})
+            check_scope(scope)
             return view(*args, **kwargs)
         wrapper.required_scope = scope
         return wrapper

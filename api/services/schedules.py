@@ -78,6 +78,22 @@ class ScheduleService:
                     and not function_allowed(step, self.functions):
                 raise InvalidField(f"payload.pipeline[{i}].step", f"{step!r}: {hint}")
 
+    def starts_workflow(self, body: dict[str, Any], sid: str | None = None) -> bool:
+        """Whether the schedule ``body`` creates, or the schedule ``sid``
+        becomes once ``body`` is applied, starts a Tasker workflow on each
+        run (its payload names a handler). An unknown ``sid`` answers False
+        (the call then answers 404 itself)."""
+        if "payload" in body:
+            payload = body["payload"]
+            return isinstance(payload, dict) and "handler" in payload
+        if sid is None:
+            return False
+        try:
+            stored = self.store.get(self.known_id(sid), runs=0)["payload"]
+        except ScheduleNotFound:
+            return False
+        return isinstance(stored, dict) and "handler" in stored
+
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         self.check_fields(body)
         return self.store.create(body)

@@ -135,8 +135,13 @@ def check_payload(obj: Any) -> None:
             raise InvalidField(f"{at}.name", "must match [A-Za-z0-9_-]{1,64} (defaults to the step)")
         if name in seen:
             raise InvalidField(f"{at}.name", f"duplicate step name {name!r}: give each a 'name'")
-        if not isinstance(entry.get("args", {}), dict):
+        args = entry.get("args", {})
+        if not isinstance(args, dict):
             raise InvalidField(f"{at}.args", "must be an object")
+        try:
+            steps.check_args(step, args)
+        except ValueError as e:
+            raise InvalidField(f"{at}.args", str(e)) from None
         deps = entry.get("depends_on", [])
         if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
             raise InvalidField(f"{at}.depends_on", "must be an array of earlier step names")
@@ -237,6 +242,9 @@ def check_whole(fields: dict[str, Any]) -> None:
     if kind == "event":
         if expr is not None and not EVENT_RE.match(expr):
             raise InvalidField("schedule_expr", "an event name: [A-Za-z0-9_.:-]{1,128}")
+        if expr is None and not EVENT_RE.match(fields["title"]):
+            raise InvalidField("schedule_expr", "the event name, [A-Za-z0-9_.:-]{1,128}: required "
+                                                "when the title is not one (it defaults to the title)")
     else:
         timing.validate(kind, expr, fields["timezone"])
     if (fields.get("dedupe_key") is None) != (fields.get("dedupe_window_seconds") is None):

@@ -33,6 +33,8 @@ MAX_PAGE = 1000
 RECENT_RUNS = 20
 """Runs shown with a schedule (the runs list keeps firing.RUNS_KEPT)."""
 UPDATE_ATTEMPTS = 5
+NO_RUN = ("has no run after now (a cron expression is searched "
+          f"{timing.CRON_HORIZON_YEARS} years ahead)")
 LISTING_VERSION = "1"
 """Format of the listing indexes (ScheduleKeys.listing_version)."""
 INT_FIELDS = ("priority", "max_retries", "dedupe_window_seconds", "created_at", "updated_at",
@@ -106,9 +108,12 @@ class Schedules:
 
     @staticmethod
     def _first_due(fields: dict[str, Any], now_ms: int, anchor_ms: int) -> int | None:
-        nxt = timing.next_run(fields["schedule_kind"], fields.get("schedule_expr"),
-                              fields["timezone"], timing.from_ms(now_ms),
-                              anchor=timing.from_ms(anchor_ms))
+        """The first due time after now, with the checks of a new or
+        changed expression (timing.first_run: InvalidField when it cannot
+        be evaluated at a small cost)."""
+        nxt = timing.first_run(fields["schedule_kind"], fields.get("schedule_expr"),
+                               fields["timezone"], timing.from_ms(now_ms),
+                               anchor=timing.from_ms(anchor_ms))
         return None if nxt is None else timing.to_ms(nxt)
 
     def _check_handler(self, payload: str | None) -> None:
@@ -142,7 +147,7 @@ class Schedules:
         if fields["schedule_kind"] != "event":
             due = self._first_due(fields, now, now)
             if due is None:
-                raise InvalidField("schedule_expr", "has no run after now")
+                raise InvalidField("schedule_expr", NO_RUN)
         pairs: list[str] = []
         for k, v in fields.items():
             pairs += [k, _to_text(v)]
@@ -245,7 +250,7 @@ class Schedules:
                 if merged["schedule_kind"] != "event":
                     nxt = self._first_due(merged, self.now_ms(), old.get("anchor") or self.now_ms())
                     if nxt is None:
-                        raise InvalidField("schedule_expr", "has no run after now")
+                        raise InvalidField("schedule_expr", NO_RUN)
                     due = str(nxt)
             pairs: list[str] = []
             for k, v in clean.items():

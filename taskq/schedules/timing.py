@@ -10,6 +10,12 @@ time* (naive local datetimes), then mapped to an instant:
   occurrence, and iteration on wall time yields it only once: a 01:30 job
   runs once that day (croniter over aware datetimes would fire it twice).
 
+Every lookup costs a small, bounded amount whatever the expression: an
+RRULE is walked from ``after`` under a budget (taskq.schedules.rrules: too
+costly is ExpressionTooCostly, an InvalidField), croniter looks at most
+CRON_HORIZON_YEARS ahead, and around an offset change a lookup asks for
+two candidates at most (``_search_start``).
+
 Nothing here reads a clock: callers pass ``after`` (Redis time when firing).
 """
 
@@ -20,21 +26,25 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-from dateutil import parser as dtparser
-from dateutil import rrule as dtrrule
+from croniter import CroniterBadDateError, croniter
 from dateutil.tz import datetime_exists, resolve_imaginary
 
 from ..options import InvalidField
+from . import rrules
+from .rrules import ExpressionTooCostly
 
 KINDS = ("cron", "rrule", "once", "event")
 UTC = timezone.utc
 SHIFT_WINDOW = timedelta(hours=3)
 """How far back an offset change is looked for (changes are at most two hours)."""
-MAX_STEPS = 10_000
-"""Wall-time candidates examined per lookup before giving up (a guard
-against expressions that only ever produce instants already passed; a
-per-second cron just after an offset change walks back one hour: 3600)."""
+MAX_STEPS = 4
+"""Candidates examined per lookup: one from the search start, one from
+``after``'s wall time when the first one's instant had passed (see
+_search_start); more would be a bug, refused rather than looped on."""
+CRON_HORIZON_YEARS = 50
+"""croniter looks this far ahead: a cron with no run in it has none."""
+VALIDATION_START = datetime(2000, 1, 1)
+"""DTSTART of an RRULE text checked without a schedule (it has none, or its own)."""
 
 
 def zone(name: str) -> ZoneInfo:
@@ -70,15 +80,10 @@ def parse_once(expr: str, tz: ZoneInfo) -> datetime:
         raise InvalidField("schedule_expr", "is outside the years 0001 to 9999 in UTC") from None
 
 
-def parse_rrule(expr: str, dtstart_wall: datetime):
-    """An rrule over naive wall times. A DTSTART in the text is read as wall
-    time in the schedule's timezone; without one, ``dtstart_wall`` is used."""
-    try:
-        rule = dtrrule.rrulestr(expr.strip(), dtstart=dtstart_wall, ignoretz=True, forceset=True)
-        rule.after(dtstart_wall)  # surfaces rules dateutil accepts but cannot evaluate
-        return rule
-    except (ValueError, TypeError, KeyError, dtparser.ParserError) as e:
-        raise InvalidField("schedule_expr", f"invalid RRULE: {e}") from None
+def parse_rrule(expr: str, dtstart_wall: datetime) -> rrules.Recurrence:
+    """An RRULE text over naive wall times. A DTSTART in the text is read as
+    wall time in the schedule's timezone; without one, ``dtstart_wall`` is used."""
+    return rrules.parse(expr, dtstart_wall)
 
 
 def check_cron(expr: str) -> None:
@@ -87,8 +92,9 @@ def check_cron(expr: str) -> None:
 
 
 def validate(kind: str, expr: str | None, tz_name: str) -> None:
-    """Raise InvalidField when the expression cannot be evaluated."""
-    tz = zone(tz_name)
+    """Raise InvalidField when the expression cannot be evaluated (whether
+    it has a run after now is ``first_run``'s question)."""
+    zone(tz_name)
     if kind not in KINDS:
         raise InvalidField("schedule_kind", f"must be one of {', '.join(KINDS)}")
     if kind == "event":
@@ -98,17 +104,30 @@ def validate(kind: str, expr: str | None, tz_name: str) -> None:
     if kind == "cron":
         check_cron(expr)
     elif kind == "rrule":
-        parse_rrule(expr, datetime(2000, 1, 1))
+        parse_rrule(expr, VALIDATION_START)
     else:
-        parse_once(expr, tz)
+        parse_once(expr, zone(tz_name))
+
+
+def first_run(kind: str, expr: str | None, tz_name: str, after: datetime,
+              anchor: datetime | None = None) -> datetime | None:
+    """``next_run`` with the checks of a schedule being created or changed,
+    all within one budget: an RRULE with COUNT must list all its runs, then
+    find the next one, within it (a later lookup walks no further than
+    the listing did)."""
+    with rrules.metered():
+        if kind == "rrule":
+            _cached_rrule(expr, _rrule_start(expr, anchor or after, zone(tz_name))).check_counted()
+        return next_run(kind, expr, tz_name, after, anchor)
 
 
 def next_run(kind: str, expr: str | None, tz_name: str, after: datetime,
              anchor: datetime | None = None) -> datetime | None:
     """The first run strictly after ``after`` (aware), or None when there is
-    none (event schedules, a once time passed, an rrule that ended).
-    ``anchor`` is the rrule's DTSTART when its text has none (the schedule's
-    creation time)."""
+    none (event schedules, a once time passed, an rrule that ended, a cron
+    with no run in croniter's 50 years). ``anchor`` is the rrule's DTSTART
+    when its text has none (the schedule's creation time). Raises
+    ExpressionTooCostly when the run cannot be found within the budget."""
     if after.tzinfo is None:
         raise ValueError("after must be timezone-aware")
     tz = zone(tz_name)
@@ -117,26 +136,66 @@ def next_run(kind: str, expr: str | None, tz_name: str, after: datetime,
     if kind == "once":
         at = parse_once(expr, tz)
         return at if at > after else None
-    wall = _wall(after, tz)
-    # Right after an offset change, wall times a little before ``after``'s
-    # may map to instants after it (a gap time moved forward): start earlier.
-    shift = after.astimezone(tz).utcoffset() - (after - SHIFT_WINDOW).astimezone(tz).utcoffset()
-    wall -= abs(shift)
     if kind == "cron":
-        it = _cron_iter(expr.strip(), wall)
-        candidates = (it.get_next(datetime) for _ in range(MAX_STEPS))
+        following = _cron_following(expr.strip())
     elif kind == "rrule":
-        start = _wall(anchor or after, tz).replace(microsecond=0)
-        candidates = _rrule_walk(_cached_rrule(expr, start), wall)
+        following = _cached_rrule(expr, _rrule_start(expr, anchor or after, tz)).after
     else:
         raise InvalidField("schedule_kind", f"must be one of {', '.join(KINDS)}")
-    for n, cand in enumerate(candidates):
-        instant = wall_to_utc(cand, tz)
+    with rrules.metered():
+        return _first_instant_after(following, after, tz)
+
+
+def _first_instant_after(following, after: datetime, tz: ZoneInfo) -> datetime | None:
+    """The instant of the first wall time ``following`` yields whose instant
+    is after ``after``: from the search start, then (a candidate whose
+    instant had passed) from ``after``'s own wall time."""
+    x = _wall(after, tz)
+    w = _search_start(after, tz, x)
+    for _ in range(MAX_STEPS):
+        cand = following(w)
+        if cand is None:
+            return None
+        try:
+            instant = wall_to_utc(cand, tz)
+        except OverflowError:  # a wall time at the end of the calendar
+            return None
         if instant > after:
             return instant
-        if n >= MAX_STEPS:
-            break
-    return None
+        w = max(cand, x)
+    raise ExpressionTooCostly("no run found after the offset change")
+
+
+def _search_start(after: datetime, tz: ZoneInfo, x: datetime) -> datetime:
+    """The wall time after which runs are searched: ``after``'s own (``x``),
+    unless the UTC offset changed in the SHIFT_WINDOW before it. After a
+    spring-forward, wall times in the gap still to come (moved forward by
+    the gap) may lie before ``x``; inside the repeated hour of a fall-back,
+    the wall times up to its end ran in its first pass."""
+    before = after - SHIFT_WINDOW
+    off_before, off_now = before.astimezone(tz).utcoffset(), after.astimezone(tz).utcoffset()
+    if off_before == off_now:
+        return x
+    lo, hi = before, after
+    while hi - lo > timedelta(milliseconds=1):  # the change, to the millisecond
+        mid = lo + (hi - lo) / 2
+        if mid.astimezone(tz).utcoffset() == off_before:
+            lo = mid
+        else:
+            hi = mid
+    change_wall = (hi.replace(microsecond=0) + off_before).replace(tzinfo=None)  # in the old offset
+    shift = off_now - off_before
+    if shift > timedelta(0):  # the gap [change_wall, change_wall + shift)
+        return max(change_wall, x - shift)
+    return max(x, change_wall - timedelta(seconds=1))  # the repeated hour ends at change_wall
+
+
+def _rrule_start(expr: str, anchor: datetime, tz: ZoneInfo) -> datetime:
+    """The DTSTART of an RRULE text without its own (the anchor's wall
+    time); a text with one ignores it, so it is not part of the cache key."""
+    if "DTSTART" in expr.upper():
+        return VALIDATION_START
+    return _wall(anchor, tz).replace(microsecond=0)
 
 
 _local = threading.local()
@@ -150,26 +209,27 @@ def _cron_iter(expr: str, start: datetime) -> croniter:
     if it is None:
         if len(cache) >= 4096:
             cache.clear()
-        it = cache[expr] = croniter(expr, start)
+        it = cache[expr] = croniter(expr, start, max_years_between_matches=CRON_HORIZON_YEARS)
     else:
         it.set_current(start, force=True)
     return it
 
 
+def _cron_following(expr: str):
+    """The first wall time after a wall time, or None: croniter searches at
+    most CRON_HORIZON_YEARS ahead (``0 0 30 2 *`` never runs)."""
+    def following(wall: datetime) -> datetime | None:
+        try:
+            return _cron_iter(expr, wall).get_next(datetime)
+        except CroniterBadDateError:
+            return None
+    return following
+
+
 @lru_cache(maxsize=4096)
-def _cached_rrule(expr: str, start: datetime):
+def _cached_rrule(expr: str, start: datetime) -> rrules.Recurrence:
     """A parsed rule per (text, DTSTART): parsing costs more than a lookup."""
     return parse_rrule(expr, start)
-
-
-def _rrule_walk(rule, start: datetime):
-    cur = start
-    for _ in range(MAX_STEPS):
-        nxt = rule.after(cur, inc=False)
-        if nxt is None:
-            return
-        yield nxt
-        cur = nxt
 
 
 def to_ms(dt: datetime) -> int:

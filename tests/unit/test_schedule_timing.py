@@ -191,3 +191,73 @@ def test_inside_the_repeated_hour_a_wall_time_already_run_is_not_run_again():
     # 06:10Z is the second 01:10 in New York: 01:10..01:59 ran in the first pass
     nxt = next_run("cron", "* * * * * *", "America/New_York", datetime(2026, 11, 1, 6, 10, tzinfo=UTC))
     assert nxt == datetime(2026, 11, 1, 7, 0, 0, tzinfo=UTC)  # 02:00 EST, the first new wall time
+
+
+@pytest.mark.parametrize("expr", ["0 0 30 2 *", "0 0 31 4 *", "0 0 1 1 * 0 2020", "0 0 31 2,4,6,9,11 *",
+                                  "0 0 1 1 * 0 2099"])
+def test_a_cron_that_never_runs_again_has_no_next_run(expr):
+    """croniter searches 50 years ahead (CroniterBadDateError past that): no run."""
+    assert next_run("cron", expr, "Europe/Chisinau", datetime(2026, 12, 7, tzinfo=UTC)) is None
+
+
+def following_counted(kind, expr, tz, after):
+    """next_run, counting the wall-time candidates it asked for."""
+    from taskq.schedules import timing
+    calls = []
+    if kind == "cron":
+        inner = timing._cron_following(expr)
+    else:
+        inner = timing._cached_rrule(expr, timing._rrule_start(expr, after, ZoneInfo(tz))).after
+
+    def following(wall):
+        calls.append(wall)
+        return inner(wall)
+    return timing._first_instant_after(following, after, ZoneInfo(tz)), calls
+
+
+@pytest.mark.parametrize("kind,expr", [("cron", "* * * * * *"), ("rrule", "RRULE:FREQ=SECONDLY"),
+                                       ("cron", "*/5 * * * *"), ("rrule", "RRULE:FREQ=MINUTELY;BYSECOND=0")])
+@pytest.mark.parametrize("tz,when", [
+    ("America/New_York", datetime(2026, 11, 1, 6, 10, tzinfo=UTC)),   # inside the repeated hour
+    ("America/New_York", datetime(2026, 11, 1, 7, 0, 1, tzinfo=UTC)),  # just after it
+    ("America/New_York", datetime(2026, 3, 8, 7, 0, 1, tzinfo=UTC)),   # just after the gap
+    ("Europe/Chisinau", datetime(2026, 10, 25, 0, 59, 59, tzinfo=UTC)),
+    ("Europe/Chisinau", datetime(2026, 3, 29, 1, 30, tzinfo=UTC)),
+])
+def test_around_an_offset_change_a_lookup_asks_for_two_candidates_at_most(kind, expr, tz, when):
+    nxt, calls = following_counted(kind, expr, tz, when)
+    assert nxt is not None and nxt > when and len(calls) <= 2
+    # the same answer as walking every candidate from two hours back (offsets move by one)
+    wall, walked = (when - timedelta(hours=2)).astimezone(ZoneInfo(tz)).replace(tzinfo=None), None
+    from taskq.schedules.timing import _cron_following, _cached_rrule, wall_to_utc
+    step = _cron_following(expr) if kind == "cron" else _cached_rrule(expr, wall).after
+    while walked is None or walked <= when:
+        wall = step(wall)
+        walked = wall_to_utc(wall, ZoneInfo(tz))
+    assert nxt == walked
+
+
+def test_a_gap_time_still_to_come_runs_after_the_gap():
+    # 02:30 does not exist in New York on 2026-03-08: asked at 03:10 EDT, the 02:30 run is at 03:30
+    after = datetime(2026, 3, 8, 7, 10, tzinfo=UTC)
+    assert next_run("cron", "30 2 * * *", "America/New_York", after) == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)
+
+
+def test_a_rule_too_costly_when_firing_finishes_its_schedule_and_says_so(caplog):
+    never = {"id": "s1", "schedule_kind": "rrule", "timezone": "UTC", "misfire_policy": "run_once",
+             "schedule_expr": "DTSTART:20260101T000000\nRRULE:FREQ=DAILY;INTERVAL=3;BYMONTH=2;BYMONTHDAY=30"}
+    due = to_ms(datetime(2026, 5, 1, 10, tzinfo=UTC))
+    with caplog.at_level("ERROR", logger="taskq.schedules"):
+        assert plan(never, due, due + 1000) == ("", False)
+    assert "schedule s1: cannot compute its next run" in caplog.text and "budget" in caplog.text
+
+
+@pytest.mark.parametrize("expr", ["0 0 30 2 *", "0 0 31 2,4,6,9,11 *", "59 23 31 12 * 59 2075", "0 0 29 2 1",
+                                  "0 0 29 2 5#5", "* * 29 2 * *", "0 0 L 2 *", "0 0 1 1 * 0 2020"])
+@pytest.mark.parametrize("tz", ["UTC", "America/New_York", "Australia/Lord_Howe"])
+def test_a_cron_that_rarely_or_never_fires_costs_little(expr, tz):
+    import time
+    started = time.process_time()
+    for day in range(0, 366, 61):  # around the year, offset changes included
+        next_run("cron", expr, tz, datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=day, hours=1))
+    assert time.process_time() - started < 0.25  # about 2 ms a lookup at worst here

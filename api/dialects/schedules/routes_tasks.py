@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 
 from taskq.options import InvalidField
 
-from ...auth import secured
+from ...auth import WORKFLOW_START, check_scope, secured
 from ...envelope import ok
 from ...schemas import envelope
 from .bodies import json_object
@@ -27,6 +27,13 @@ blp = Blueprint("Scheduled tasks", __name__,
                             "run now, snooze, pause, resume, cancel")
 
 ERRORS = {"404": "NOT_FOUND", "409": "CONFLICT"}
+
+
+def may_start_workflows(body: dict, sid: str | None = None) -> None:
+    """403 unless the caller may start Tasker workflows, when the schedule
+    (as created, or as changed by ``body``) starts one on each run."""
+    if state().starts_workflow(body, sid):
+        check_scope(WORKFLOW_START, "a scheduled task whose payload starts a Tasker workflow")
 
 
 def body(schema) -> dict:
@@ -53,8 +60,11 @@ class Tasks(MethodView):
     @blp.doc(**body(ScheduledTaskCreateSchema))
     @blp.response(201, envelope(ScheduledTaskSchema))
     def post(self):
-        """Create a scheduled task; its first run is computed at once (next_run_at)."""
-        return ok(task_view(state().create(json_object())))
+        """Create a scheduled task; its first run is computed at once (next_run_at).
+        A payload naming a Tasker handler also needs scope tasker.task:create."""
+        body = json_object()
+        may_start_workflows(body)
+        return ok(task_view(state().create(body)))
 
 
 @blp.route("/tasks/<task_id>")
@@ -73,8 +83,11 @@ class Task(MethodView):
     @blp.response(200, envelope(ScheduledTaskSchema))
     def put(self, task_id):
         """Change the fields given (all optional); a change of schedule_kind,
-        schedule_expr or timezone recomputes the next run."""
-        return ok(task_view(state().update(task_id, json_object())))
+        schedule_expr or timezone recomputes the next run. A task whose payload
+        (new or kept) names a Tasker handler also needs scope tasker.task:create."""
+        body = json_object()
+        may_start_workflows(body, task_id)
+        return ok(task_view(state().update(task_id, body)))
 
 
 @blp.route("/tasks/<task_id>/run_now", methods=["POST"])
@@ -82,9 +95,11 @@ class Task(MethodView):
 @blp.doc(responses=ERRORS)
 @blp.response(200, envelope(RunNowSchema))
 def run_now(task_id):
-    """One immediate run; the schedule itself (next_run_at) is unchanged."""
+    """One immediate run; the schedule itself (next_run_at) is unchanged. A
+    task whose payload names a Tasker handler also needs scope tasker.task:create."""
     svc = state()
     sid = svc.known_id(task_id)
+    may_start_workflows({}, sid)
     return ok(run_now_view(sid, svc.store.run_now(sid)))
 
 
