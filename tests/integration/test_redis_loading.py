@@ -183,6 +183,9 @@ def test_every_process_waits_for_a_loading_redis(dataset, tmp_path):
             assert _wait(lambda: _loading(port), 30) and _wait(lambda: not _loading(port), 120)
             _all_done(url, _enqueue(url, runs), logs)
             assert _wait(lambda: _health(web_port) == 200, 60), logs["web"].read_text()
+            for name in ("worker", "scheduler"):  # the scheduler's retry backs off up to 10 s
+                assert _wait(lambda: "is back after" in logs[name].read_text(), 60), \
+                    logs[name].read_text()
             tasks = _enqueue(url, runs)  # for the next round, before the restart
         finally:
             # RQ's exit can wait a minute for its pub/sub thread (redis-py 8.2's
