@@ -123,3 +123,23 @@ def tls_cluster(cert: Certificate) -> LocalCluster:
     with TlsRedis(cert):
         pass
     return LocalCluster(tls=cert.files).start()
+
+
+WEB_SECRET = "tls-test-secret-0123456789abcdef0123"
+"""The JWT secret the web-app checks over TLS sign their admin token with."""
+
+
+def web_app_creates_a_task(url: str, prefix: str):
+    """A task made and read back through ``create_app`` on the Redis at
+    ``url`` (the TLS settings come from the environment); the test client."""
+    from api import create_app
+    from api.auth import mint_token
+
+    app = create_app({"REDIS_URL": url, "TASKQ_PREFIX": prefix, "TASKQ_JWT_SECRET": WEB_SECRET})
+    client = app.test_client()
+    admin = {"Authorization": f"Bearer {mint_token(WEB_SECRET, 'tls', ['admin'], 600)}"}
+    made = client.post("/api/tasks", json={"name": "over tls", "command": "echo hi"}, headers=admin)
+    assert made.status_code == 201, made.json
+    got = client.get(f"/api/tasks/{made.json['data']['id']}", headers=admin)
+    assert got.status_code == 200 and got.json["data"]["name"] == "over tls"
+    return client

@@ -22,13 +22,12 @@ from taskq import Queue
 from taskq.cluster import TaskqCluster
 from taskq.connection import client_from_url
 from taskq.tls import CA_CERTS_SETTING, CERT_REQS_SETTING, certificate_problem
-from tls_servers import Certificate, tls_cluster
+from tls_servers import Certificate, tls_cluster, web_app_creates_a_task
 
 pytestmark = pytest.mark.single_redis  # brings its own cluster: once, in the main pass
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-SECRET = "tls-cluster-secret-0123456789abcdef"
 RECORD = "tests.workers.tasks:record"
 QUEUES = ("tls-a", "tls-b", "tls-c", "tls-d")
 
@@ -133,17 +132,8 @@ def test_every_process_works_with_the_setting(cluster, relaxed, prefix):
 
 
 def test_the_web_app_reaches_the_cluster_with_the_setting(cluster, prefix, monkeypatch):
-    from api import create_app
-    from api.auth import mint_token
-
     monkeypatch.setenv(CERT_REQS_SETTING, "none")
-    app = create_app({"REDIS_URL": cluster.url, "TASKQ_PREFIX": prefix, "TASKQ_JWT_SECRET": SECRET})
-    client = app.test_client()
-    admin = {"Authorization": f"Bearer {mint_token(SECRET, 'tls', ['admin'], 600)}"}
-    made = client.post("/api/tasks", json={"name": "over tls", "command": "echo hi"}, headers=admin)
-    assert made.status_code == 201, made.json
-    got = client.get(f"/api/tasks/{made.json['data']['id']}", headers=admin)
-    assert got.status_code == 200 and got.json["data"]["name"] == "over tls"
+    web_app_creates_a_task(cluster.url, prefix)
 
 
 def test_without_the_setting_each_process_says_why_in_one_line(cluster, prefix):

@@ -24,7 +24,7 @@ from taskq import Queue
 from taskq.connection import as_taskq_client, client_from_url
 from taskq.tls import (CA_CERTS_SETTING, CERT_REQS_SETTING, TaskqRedis, TlsSettingError,
                        certificate_problem, tls_kwargs)
-from tls_servers import Certificate, TlsRedis
+from tls_servers import Certificate, TlsRedis, web_app_creates_a_task
 
 pytestmark = pytest.mark.single_redis  # brings its own server: once, in the main pass
 
@@ -232,17 +232,8 @@ def test_rq_worker_takes_redis_pys_url_parameter(server, relaxed, prefix):
 
 
 def test_the_web_app_makes_its_client_with_the_setting(server, prefix, monkeypatch):
-    from api import create_app
-    from api.auth import mint_token
-
     monkeypatch.setenv(CERT_REQS_SETTING, "none")
-    app = create_app({"REDIS_URL": server.url, "TASKQ_PREFIX": prefix, "TASKQ_JWT_SECRET": SECRET})
-    client = app.test_client()
-    admin = {"Authorization": f"Bearer {mint_token(SECRET, 'tls', ['admin'], 600)}"}
-    made = client.post("/api/tasks", json={"name": "over tls", "command": "echo hi"}, headers=admin)
-    assert made.status_code == 201, made.json
-    got = client.get(f"/api/tasks/{made.json['data']['id']}", headers=admin)
-    assert got.status_code == 200 and got.json["data"]["name"] == "over tls"
+    client = web_app_creates_a_task(server.url, prefix)
     assert client.get("/health").json["data"]["storage"]["healthy"] is True
 
 
