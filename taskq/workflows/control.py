@@ -8,7 +8,6 @@ through its engine task's own scripts.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..connection import as_taskq_client
