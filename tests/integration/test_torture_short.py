@@ -33,6 +33,9 @@ def test_short_torture_run_loses_nothing_and_completes_nothing_twice(tmp_path):
     assert result["tracebacks_in_logs"] == 0
     recovery = result["kill_recovery_s"]
     if recovery["kills_holding_tasks"]:
-        assert recovery["max"] < WORKER_LEASE + 5, recovery
+        # the lease, then the reaper's next pass: seconds; the bound is one
+        # only a task left held (a reaper that never came) would break, since
+        # a loaded machine slows every process beside it
+        assert recovery["max"] < WORKER_LEASE + 30, recovery
     assert [r["how"] for r in result["redis_restarts"]] == ["shutdown", "kill"]
     assert all(r["probe_done_after_s"] < 30 for r in result["redis_restarts"]), result["redis_restarts"]
