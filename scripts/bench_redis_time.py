@@ -216,19 +216,21 @@ def fill_backlog(ctx: Ctx, side: str, folder) -> None:
     log(f"  redis time: {BACKLOG:,} queued for {side} in {time.perf_counter() - t:.0f} s")
 
 
-def run_table(server, runs: int, sizes: dict, backlog: bool = False, folder=None) -> dict:
-    """One table: per operation, taskq and BullMQ per-task figures (medians)."""
-    folder = folder or bench_bullmq.install()
-    sides = {"taskq": TASKQ_OPS,
-             "bullmq": {k: bullmq_op(folder, OPS[k][1], backlog) for k in OPS}}
-    raw = {k: {s: [] for s in sides} for k in OPS}
-    for side, ops in sides.items():  # with a backlog, one side's at a time (memory)
+def run_table(server, runs: int, sizes: dict, backlog: bool = False, folder=None,
+              sides: tuple = ("taskq", "bullmq")) -> dict:
+    """One table: per operation, each side's per-task figures (medians)."""
+    ops_by_side = {"taskq": TASKQ_OPS}
+    if "bullmq" in sides:
+        folder = folder or bench_bullmq.install()
+        ops_by_side["bullmq"] = {k: bullmq_op(folder, OPS[k][1], backlog) for k in OPS}
+    raw = {k: {s: [] for s in ops_by_side} for k in OPS}
+    for side, ops in ops_by_side.items():  # with a backlog, one side's at a time (memory)
         ctx = Ctx(server, prefix=f"rt{side}", backlog=backlog)
         server.flush()
         if backlog:
             fill_backlog(ctx, side, folder)
         for key, op in ops.items():
-            split = calibrate(ctx, op, CALIBRATION[key])
+            split = calibrate(ctx, op, min(CALIBRATION[key], sizes[key]))
             if not backlog:
                 server.flush()
             for i in range(runs):
@@ -242,10 +244,14 @@ def run_table(server, runs: int, sizes: dict, backlog: bool = False, folder=None
     for key, by_side in raw.items():
         med = {s: {f: statistics.median(r[f] for r in rows) for f in rows[0]}
                for s, rows in by_side.items()}
+        both = "bullmq" in med
         ops_out[key] = dict(label=OPS[key][0], tasks=sizes[key], runs=by_side, **med,
-                            ratio=med["taskq"]["total_us"] / med["bullmq"]["total_us"],
-                            script_ratio=med["taskq"]["script_us"] / med["bullmq"]["script_us"])
-    version = json.loads((folder / "node_modules" / "bullmq" / "package.json").read_text())["version"]
+                            ratio=med["taskq"]["total_us"] / med["bullmq"]["total_us"] if both else None,
+                            script_ratio=med["taskq"]["script_us"] / med["bullmq"]["script_us"]
+                            if both else None)
+    version = None
+    if folder:
+        version = json.loads((folder / "node_modules" / "bullmq" / "package.json").read_text())["version"]
     return {"backlog": BACKLOG if backlog else 0, "redis": server.describe(),
             "bullmq_version": version, "runs": runs, "ops": ops_out}
 
