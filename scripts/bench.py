@@ -379,7 +379,7 @@ def main() -> int:
     ap.add_argument("--redis-time-only", action="store_true", help="run only the Redis time table")
     ap.add_argument("--backlog", action="store_true",
                     help="with --redis-time(-only) or --issue20: the Redis time table at "
-                         "1,000,000 queued tasks too (about 1.5 GB, a few minutes)")
+                         "1,000,000 queued tasks too (up to about 1 GB of Redis memory, 5-10 minutes)")
     ap.add_argument("--issue20", action="store_true",
                     help="every goal of issue 20 in one run, beside BullMQ, Huey, RQ (private "
                          "redis-server; scripts/bench_issue20.py)")

@@ -13,7 +13,7 @@ bench_reads, bench_http, and bench.py's own workflow, schedule and RQ
 scenarios. Needs node and npm (BullMQ), pip (Huey, in its own virtualenv,
 unless --no-huey) and wrk (HTTP; skipped with a message when it cannot be
 had). About 15 minutes (--quick: about 6); --backlog adds the Redis-time
-table at 1,000,000 queued tasks (a few minutes more, about 1.5 GB).
+table at 1,000,000 queued tasks (5-10 minutes more, up to about 1 GB).
 """
 
 from __future__ import annotations

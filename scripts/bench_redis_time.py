@@ -32,9 +32,9 @@ measured):
 
 --backlog adds the same table with 1,000,000 tasks queued in the queue each
 operation uses (built with pipelined bulk enqueue: enqueue_many of 10,000 /
-addBulk with 8 calls in flight); it needs about 1.5 GB of memory and a few
-minutes. Each figure is the median of ``runs`` runs, taskq and BullMQ
-alternating.
+addBulk with 8 calls in flight), one side at a time: up to about 1 GB of
+Redis memory and 5-10 minutes. Each figure is the median of ``runs`` runs
+(one with --backlog); taskq's side runs first, then BullMQ's.
 """
 
 from __future__ import annotations
@@ -265,21 +265,27 @@ def run(server, runs: int, quick: bool = False, backlog: bool = False) -> list[d
     return tables
 
 
+def _calls(x: float) -> str:
+    return f"{x:.2f}" if x >= 0.01 or x == 0 else f"{x:.3f}"
+
+
 def print_table(data: dict) -> None:
     where = f", {data['backlog']:,} queued" if data["backlog"] else ""
     print(f"\nRedis time per task, µs{where} (INFO commandstats; {data['redis']}; "
           f"BullMQ {data['bullmq_version']}; median of {data['runs']} run(s))")
-    head = (f"{'operation':50} {'taskq script+cmds=total':>24} {'calls':>9}   "
-            f"{'BullMQ script+cmds=total':>24} {'calls':>9}   {'ratio':>5}  {'tasks/s':>15}")
+    head = (f"{'operation':52} {'taskq: script + cmds = total':>28} {'calls':>11}   "
+            f"{'BullMQ: script + cmds = total':>29} {'calls':>11}  {'ratio':>5}  {'tasks/s':>15}")
     print(head)
     print("-" * len(head))
     for r in data["ops"].values():
         cells = []
         for s in ("taskq", "bullmq"):
-            v = r[s]
-            cells.append(f"{v['script_us']:7.1f} +{v['command_us']:5.1f} = {v['total_us']:6.1f} "
-                         f"{v['script_calls']:4.2f}+{v['command_calls']:4.2f}")
-        rates = f"{r['taskq']['rate']:,.0f} / {r['bullmq']['rate']:,.0f}"
-        print(f"{r['label']:50} {cells[0]:>34}   {cells[1]:>34}   {r['ratio']:5.2f}  {rates:>15}")
+            v = r.get(s)
+            cells.append(f"{v['script_us']:11.1f} + {v['command_us']:5.1f} = {v['total_us']:6.1f} "
+                         f"{_calls(v['script_calls']):>5}+{_calls(v['command_calls']):<5}"
+                         if v else "")
+        ratio = f"{r['ratio']:5.2f}" if r["ratio"] is not None else ""
+        rates = " / ".join(f"{r[s]['rate']:,.0f}" for s in ("taskq", "bullmq") if s in r)
+        print(f"{r['label']:52} {cells[0]:>40}   {cells[1]:>41}  {ratio:>5}  {rates:>15}")
     print("ratio: taskq total / BullMQ total; calls: script calls + other commands per task; "
           "tasks/s: taskq / BullMQ, wall clock in the same pass")
