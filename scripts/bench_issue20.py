@@ -90,10 +90,13 @@ def goal_tables(d: dict) -> dict[str, list[dict]]:
         res.append(row(f"enqueue -> result {q}", "ms", p[f"result_taskq_{q}"], "BullMQ",
                        p[f"result_bullmq_{q}"], "(shown)", None))
     t["Enqueue -> result in hand, idle worker, random 0-20 ms gaps"] = res
-    t["Timers: delay=0.3 s, result in hand after due"] = [
+    t["Timers: delay=0.3 s, result in hand after due; a retry's start after its backoff"] = [
         row(f"lateness {q}", "ms", p[f"timer_taskq_{q}"], "BullMQ delayed job",
             p[f"timer_bullmq_{q}"], f"≤ {lim} ms", p[f"timer_taskq_{q}"] <= lim)
-        for q, lim in (("p50", 20), ("p99", 50))]
+        for q, lim in (("p50", 20), ("p99", 50))] + [
+        row(f"retry after 0.3 s backoff, start late {q}", "ms", p[f"retry_taskq_{q}"], "goal",
+            float(lim), f"≤ {lim} ms", p[f"retry_taskq_{q}"] <= lim)
+        for q, lim in (("p50", 20), ("p99", 50)) if f"retry_taskq_{q}" in p]
     res = d["bench_results"]
     wf = [row("workflow steps / plain tasks", "x", statistics.median(res["wf_ratio"]),
               "goal", 0.5, "≥ 0.5", statistics.median(res["wf_ratio"]) >= 0.5, ratio=None)]

@@ -17,7 +17,10 @@ alternating, and the median is kept:
              job.waitUntilFinished(QueueEvents) / Huey result.get(blocking)
              with notify_result (BLPOP)
   timers     the same with delay=0.3 s (BullMQ: a delayed job, delay 300):
-             milliseconds from the due time to the result in hand
+             milliseconds from the due time to the result in hand; and for
+             taskq a retry's lateness: a task whose first attempt fails, with
+             backoff="fixed", backoff_base=0.3, max_retries=1: milliseconds
+             from 0.3 s after the first attempt to the second one starting
   drain      no-op tasks/s drained by one process each, best against best:
              ``taskq worker`` at a few settings (DRAIN_MODES, the best kept)
              against a BullMQ Worker at concurrency 50
@@ -206,6 +209,30 @@ def taskq_result_ms(r, url: str, prefix: str, n: int, delay: float = 0.0) -> lis
         bench_worker.stop_worker(proc)
 
 
+def taskq_retry_late_ms(r, url: str, prefix: str, n: int, backoff: float = 0.3) -> list[float]:
+    """Milliseconds past its backoff at which a failed task's retry starts:
+    (second attempt's start - first attempt's start - backoff), on an idle
+    worker with one slot, random 0-20 ms gaps. The first attempt's start is
+    a little before its failure is recorded, so this reads high by the
+    run-and-fail time of a no-op (well under a millisecond)."""
+    q = taskq.Queue(f"retry{os.urandom(3).hex()}", redis=r, prefix=prefix)
+    proc = bench_worker.start_worker(url, prefix, q.name, 1)
+    try:
+        bench_worker.wait_registered(r, q.keys)
+        q.enqueue("bench_worker:noop").wait(timeout=10)
+        out = []
+        for i in range(n):
+            time.sleep(random.random() * 0.02)
+            key = f"{prefix}:bench:retry:{q.name}:{i}"
+            q.enqueue("bench_worker:fail_once", key, max_retries=1, backoff="fixed",
+                      backoff_base=backoff).wait(timeout=10 + backoff)
+            first, second = (float(x) for x in r.lrange(key, 0, 1))
+            out.append((second - first - backoff) * 1000)
+        return out
+    finally:
+        bench_worker.stop_worker(proc)
+
+
 def taskq_drain(r, url: str, prefix: str, n: int, concurrency: int, prefetch) -> float:
     q = taskq.Queue(f"drain{os.urandom(3).hex()}", redis=r, prefix=prefix)
     return bench_worker.drain(r, url, prefix, q, n, concurrency, 1000, prefetch)
@@ -238,6 +265,7 @@ def run(server, runs: int, sizes: dict, with_huey: bool = True) -> dict:
         for key, ms in (("result_taskq", taskq_result_ms(r, url, p, sizes["samples"])),
                         ("result_bullmq", bullmq_result_ms(folder, url, p, sizes["samples"])),
                         ("timer_taskq", taskq_result_ms(r, url, p, sizes["timers"], 0.3)),
+                        ("retry_taskq", taskq_retry_late_ms(r, url, p, sizes["timers"])),
                         ("timer_bullmq", bullmq_result_ms(folder, url, p + "t", sizes["timers"], 300))):
             keep(f"{key}_p50", percentile(ms, 50))
             keep(f"{key}_p99", percentile(ms, 99))
