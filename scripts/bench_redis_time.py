@@ -34,7 +34,8 @@ measured):
 operation uses (built with pipelined bulk enqueue: enqueue_many of 10,000 /
 addBulk with 8 calls in flight), one side at a time: up to about 1 GB of
 Redis memory and 5-10 minutes. Each figure is the median of ``runs`` runs
-(one with --backlog); taskq's side runs first, then BullMQ's.
+(one with --backlog), the two sides alternating run by run (with
+--backlog, taskq's side first, then BullMQ's).
 """
 
 from __future__ import annotations
@@ -224,20 +225,27 @@ def run_table(server, runs: int, sizes: dict, backlog: bool = False, folder=None
         folder = folder or bench_bullmq.install()
         ops_by_side["bullmq"] = {k: bullmq_op(folder, OPS[k][1], backlog) for k in OPS}
     raw = {k: {s: [] for s in ops_by_side} for k in OPS}
-    for side, ops in ops_by_side.items():  # with a backlog, one side's at a time (memory)
-        ctx = Ctx(server, prefix=f"rt{side}", backlog=backlog)
-        server.flush()
-        if backlog:
+    if backlog:  # one side's backlog at a time (memory)
+        for side, ops in ops_by_side.items():
+            ctx = Ctx(server, prefix=f"rt{side}", backlog=True)
+            server.flush()
             fill_backlog(ctx, side, folder)
-        for key, op in ops.items():
-            split = calibrate(ctx, op, min(CALIBRATION[key], sizes[key]))
-            if not backlog:
+            for key, op in ops.items():
+                log(f"  redis time at 1M queued: {side} {key}")
+                split = calibrate(ctx, op, min(CALIBRATION[key], sizes[key]))
+                raw[key][side].append(measure(ctx, op, sizes[key], split))
+    else:  # the sides alternate run by run, so machine noise hits both alike
+        ctxs = {side: Ctx(server, prefix=f"rt{side}") for side in ops_by_side}
+        for key in OPS:
+            splits = {}
+            for side, ops in ops_by_side.items():
+                splits[side] = calibrate(ctxs[side], ops[key], min(CALIBRATION[key], sizes[key]))
                 server.flush()
             for i in range(runs):
-                log(f"  redis time{' at 1M queued' if backlog else ''}: {side} {key}, "
-                    f"run {i + 1}/{runs}")
-                raw[key][side].append(measure(ctx, op, sizes[key], split))
-                if not backlog:
+                for side in (list(ops_by_side) if i % 2 == 0 else list(ops_by_side)[::-1]):
+                    log(f"  redis time: {side} {key}, run {i + 1}/{runs}")
+                    raw[key][side].append(measure(ctxs[side], ops_by_side[side][key], sizes[key],
+                                                  splits[side]))
                     server.flush()
     server.flush()
     ops_out = {}
