@@ -17,6 +17,11 @@ commandstats; the figures are per task:
            MONITOR first tells, per command, which share of its calls came
            from clients, and only that share of its time is counted here
   calls    script calls and outside-script commands per task
+  CPU      the server's CPU time (INFO cpu, user + system) over the
+           operation per task: beside the commands, reading and parsing
+           requests and writing replies, which commandstats leave out. Less
+           disturbed by a busy machine than commandstats' usec (wall time
+           inside each command, which grows when the server is preempted)
 
 The benchmark's own commands (INFO, CONFIG, the MONITOR marks, its ZCARD
 polls while a taskq worker drains) are left out. Operations (taskq / BullMQ
@@ -185,11 +190,13 @@ def measure(ctx: Ctx, op, n: int, split: dict[str, float]) -> dict[str, float]:
     next(gen)
     ctx.poller.sent.clear()
     ctx.r.config_resetstat()
+    cpu = bench_worker.redis_cpu(ctx.r)
     done, seconds = next(gen)
     stats = command_stats(ctx.r)
+    cpu = bench_worker.redis_cpu(ctx.r) - cpu
     own = ctx.poller.sent.copy()
     gen.close()
-    return usage(stats, done, seconds, split, own).per_task()
+    return dict(usage(stats, done, seconds, split, own).per_task(), cpu_us=cpu * 1e6 / max(done, 1))
 
 
 def calibrate(ctx: Ctx, op, n: int) -> dict[str, float]:
@@ -281,8 +288,9 @@ def print_table(data: dict) -> None:
     where = f", {data['backlog']:,} queued" if data["backlog"] else ""
     print(f"\nRedis time per task, µs{where} (INFO commandstats; {data['redis']}; "
           f"BullMQ {data['bullmq_version']}; median of {data['runs']} run(s))")
-    head = (f"{'operation':52} {'taskq: script + cmds = total':>28} {'calls':>11}   "
-            f"{'BullMQ: script + cmds = total':>29} {'calls':>11}  {'ratio':>5}  {'tasks/s':>15}")
+    head = (f"{'operation':52} {'taskq: script + cmds = total':>28} {'calls':>11} {'CPU':>6}   "
+            f"{'BullMQ: script + cmds = total':>29} {'calls':>11} {'CPU':>6}  {'ratio':>5}  "
+            f"{'tasks/s':>15}")
     print(head)
     print("-" * len(head))
     for r in data["ops"].values():
@@ -290,10 +298,10 @@ def print_table(data: dict) -> None:
         for s in ("taskq", "bullmq"):
             v = r.get(s)
             cells.append(f"{v['script_us']:11.1f} + {v['command_us']:5.1f} = {v['total_us']:6.1f} "
-                         f"{_calls(v['script_calls']):>5}+{_calls(v['command_calls']):<5}"
-                         if v else "")
+                         f"{_calls(v['script_calls']):>5}+{_calls(v['command_calls']):<5} "
+                         f"{v.get('cpu_us', 0):6.1f}" if v else "")
         ratio = f"{r['ratio']:5.2f}" if r["ratio"] is not None else ""
         rates = " / ".join(f"{r[s]['rate']:,.0f}" for s in ("taskq", "bullmq") if s in r)
-        print(f"{r['label']:52} {cells[0]:>40}   {cells[1]:>41}  {ratio:>5}  {rates:>15}")
+        print(f"{r['label']:52} {cells[0]:>47}   {cells[1]:>48}  {ratio:>5}  {rates:>15}")
     print("ratio: taskq total / BullMQ total; calls: script calls + other commands per task; "
-          "tasks/s: taskq / BullMQ, wall clock in the same pass")
+          "CPU: the server's CPU µs per task; tasks/s: taskq / BullMQ, wall clock in the same pass")
