@@ -5,6 +5,8 @@
                             [--workflows | --workflows-only]
                             [--cluster | --cluster-only] [--cluster-workers W]
                             [--bullmq | --bullmq-only]
+                            [--redis-time | --redis-time-only] [--backlog]
+                            [--issue20 [--no-huey]]
 
 URL defaults to $REDIS_URL, else redis://127.0.0.1:6379/0. Every key the
 benchmark writes lives under a unique prefix (taskq-bench-<pid>-<random>) and
@@ -56,6 +58,17 @@ run; needs node and npm); --bullmq-only runs just that.
 
 --rq adds the RQ baseline (scripts/bench_rq.py: the taskq ``rq worker``
 classes beside RQ's own Worker and SimpleWorker); --rq-only runs just that.
+
+--redis-time adds (and --redis-time-only runs just) the table of Redis time
+per task per operation, taskq beside BullMQ, from INFO commandstats on a
+private redis-server (scripts/bench_redis_time.py; needs node and npm);
+--backlog adds the same table at 1,000,000 queued tasks.
+
+--issue20 runs every goal of "A leaner task lifecycle" in one go on a
+private redis-server, taskq beside BullMQ, Huey, RQ, the pipelined Lua
+ceiling and a bare Flask endpoint, one table per goal with the target and
+whether it is met (scripts/bench_issue20.py); --no-huey leaves Huey out
+(nothing is installed for it then).
 """
 
 from __future__ import annotations
@@ -79,6 +92,9 @@ import bench_workflows  # noqa: E402
 import bench_schedules  # noqa: E402
 import bench_cluster  # noqa: E402
 import bench_bullmq  # noqa: E402
+import bench_issue20  # noqa: E402
+import bench_redis_time  # noqa: E402
+from bench_server import PrivateRedis  # noqa: E402
 
 NOOP = "app.tasks:noop"
 CHUNK = 1000
@@ -357,7 +373,27 @@ def main() -> int:
     ap.add_argument("--bullmq-only", action="store_true", help="run only the BullMQ comparison")
     ap.add_argument("--cluster-workers", type=int, default=bench_cluster.default_workers(),
                     help="worker processes in the cluster scenario (default: one per queue, 6, or one per core if more)")
+    ap.add_argument("--redis-time", action="store_true",
+                    help="add the Redis time per task table, taskq beside BullMQ, on a private "
+                         "redis-server (scripts/bench_redis_time.py; needs node and npm)")
+    ap.add_argument("--redis-time-only", action="store_true", help="run only the Redis time table")
+    ap.add_argument("--backlog", action="store_true",
+                    help="with --redis-time(-only) or --issue20: the Redis time table at "
+                         "1,000,000 queued tasks too (up to about 1 GB of Redis memory, 5-10 minutes)")
+    ap.add_argument("--issue20", action="store_true",
+                    help="every goal of issue 20 in one run, beside BullMQ, Huey, RQ (private "
+                         "redis-server; scripts/bench_issue20.py)")
+    ap.add_argument("--no-huey", action="store_true", help="--issue20 without Huey")
     args = ap.parse_args()
+    if args.issue20:
+        data = bench_issue20.run(args.quick, args.backlog, not args.no_huey)
+        if args.json:
+            print(json.dumps(data, indent=2, default=str))
+        else:
+            bench_issue20.print_report(data)
+        return 0
+    if args.redis_time_only:
+        return redis_time(args)
 
     client = redis.Redis.from_url(args.redis_url, decode_responses=True)
     sizes = QUICK if args.quick else FULL
@@ -402,6 +438,9 @@ def main() -> int:
         data["bullmq"] = bullmq
     if rq:
         data["rq_baseline"] = rq
+    if args.redis_time:
+        with PrivateRedis() as server:
+            data["redis_time"] = bench_redis_time.run(server, sizes["runs"], args.quick, args.backlog)
     if args.json:
         print(json.dumps(data, indent=2))
     else:
@@ -409,6 +448,21 @@ def main() -> int:
             print_table(data)
         if rq:
             bench_rq.print_table(rq)
+        for table in data.get("redis_time", []):
+            bench_redis_time.print_table(table)
+    return 0
+
+
+def redis_time(args) -> int:
+    """--redis-time-only: the table(s) alone, on a private redis-server."""
+    runs = (QUICK if args.quick else FULL)["runs"]
+    with PrivateRedis() as server:
+        tables = bench_redis_time.run(server, runs, args.quick, args.backlog)
+    if args.json:
+        print(json.dumps({"redis_time": tables}, indent=2))
+    else:
+        for table in tables:
+            bench_redis_time.print_table(table)
     return 0
 
 

@@ -74,13 +74,13 @@ def cpu_seconds(procs: list[subprocess.Popen]) -> float:
 
 
 class RQBench:
-    def __init__(self, url: str, prefix: str, n: int, runs: int):
-        self.url, self.prefix, self.n, self.runs = url, prefix, n, runs
+    def __init__(self, url: str, prefix: str, n: int, runs: int, modes=tuple(MODES)):
+        self.url, self.prefix, self.n, self.runs, self.modes = url, prefix, n, runs, modes
         self.token = f"tqbench{os.getpid()}x{os.urandom(3).hex()}"
         self.raw = redis.Redis.from_url(url)  # RQ keeps bytes (pickles)
         self.r = redis.Redis.from_url(url, decode_responses=True)
-        self.results: dict[str, list[float]] = {k: [] for k in MODES}
-        self.cpu: dict[str, list[float]] = {k: [] for k in MODES}
+        self.results: dict[str, list[float]] = {k: [] for k in modes}
+        self.cpu: dict[str, list[float]] = {k: [] for k in modes}
         self.count = 0
 
     # -- one measurement -----------------------------------------------------
@@ -155,7 +155,8 @@ class RQBench:
     def run(self) -> dict:
         try:
             for i in range(self.runs):
-                for mode in ORDERS[i % 2]:  # interleaved, so machine noise hits every mode alike
+                for mode in [m for m in ORDERS[i % 2] if m in self.modes]:  # interleaved, so
+                    # machine noise hits every mode alike
                     log(f"  rq baseline: {MODES[mode][0]}, run {i + 1}/{self.runs}")
                     rate, cpu = self.measure(mode)
                     self.results[mode].append(rate)
@@ -164,17 +165,18 @@ class RQBench:
             self.wipe()
         medians = {k: statistics.median(v) for k, v in self.results.items()}
         return {
-            "tasks": {k: self.size(k) for k in MODES}, "processes": PROCESSES,
+            "tasks": {k: self.size(k) for k in self.modes}, "processes": PROCESSES,
             "results": {k: {"label": MODES[k][0], "worker_class": MODES[k][1], "unit": "tasks/s",
                             "median": medians[k], "runs": v, "tasks": self.size(k),
                             "cpu_ms_per_task": statistics.median(self.cpu[k]),
                             "cpu_runs": self.cpu[k]} for k, v in self.results.items()},
-            "ratios": {k: medians[a] / medians[b] for k, (a, b) in RATIOS.items()},
+            "ratios": {k: medians[a] / medians[b] for k, (a, b) in RATIOS.items()
+                       if a in medians and b in medians},
         }
 
 
-def run(url: str, prefix: str, n: int, runs: int) -> dict:
-    return RQBench(url, prefix, n, runs).run()
+def run(url: str, prefix: str, n: int, runs: int, modes=tuple(MODES)) -> dict:
+    return RQBench(url, prefix, n, runs, modes).run()
 
 
 def print_table(data: dict) -> None:
@@ -187,4 +189,5 @@ def print_table(data: dict) -> None:
         runs = "  ".join(f"{v:,.0f}" for v in r["runs"])
         print(f"{r['label']:30} {r['tasks']:>6,} {r['median']:>8,.0f}  {r['unit']:8} "
               f"{r['cpu_ms_per_task']:>6.2f} ms  {runs}")
-    print(f"taskq/RQ: forking {data['ratios']['fork']:.2f}x, simple {data['ratios']['simple']:.2f}x")
+    print("taskq/RQ: " + ", ".join(f"{'forking' if k == 'fork' else k} {v:.2f}x"
+                                   for k, v in data["ratios"].items()))

@@ -34,6 +34,13 @@ def stamp(key: str) -> None:
     get_redis().rpush(key, repr(time.time()))
 
 
+def fail_once(key: str) -> None:
+    """Pushes the time each attempt starts; the first one then fails (the
+    retry-timer measurement of bench_peers)."""
+    if get_redis().rpush(key, repr(time.time())) == 1:
+        raise RuntimeError("the first attempt fails, on purpose")
+
+
 def start_worker(url: str, prefix: str, queue: str | list[str], concurrency: int,
                  prefetch: int | None = None) -> subprocess.Popen:
     """A ``taskq worker`` process serving ``queue`` (a name, or names in the

@@ -1,0 +1,67 @@
+"""What an idle ``taskq worker`` costs Redis, for scripts/bench.py --issue20.
+
+A worker (the CLI's default --concurrency 8) serving Q queues (100 and
+1,000: q0 ... q<Q-1>, all empty) runs on the benchmark's private
+redis-server; once it has registered and settled (IDLE_SETTLE s), CONFIG
+RESETSTAT, IDLE_WINDOW s of nothing, then INFO commandstats: the commands
+the server ran per second, the benchmark's own (INFO, CONFIG) left out.
+Then a task is still expected to be picked up at once on any of those
+queues: one no-op task at a time on a random queue (PICKUPS samples), the
+milliseconds from enqueue to its body starting (bench_worker.stamp).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+
+import bench_worker
+import taskq
+from bench_server import command_calls
+
+QUEUE_COUNTS = (100, 1_000)
+IDLE_SETTLE, IDLE_WINDOW = 1.0, 4.0
+PICKUPS = 10
+CONCURRENCY = 8  # taskq worker's default
+
+
+def idle_cost(server, queues: int, window: float = IDLE_WINDOW, pickups: int = PICKUPS) -> dict:
+    r, prefix = server.client, f"idle{queues}"
+    names = [f"q{i}" for i in range(queues)]
+    proc = bench_worker.start_worker(server.url, prefix, names, CONCURRENCY)
+    try:
+        bench_worker.wait_registered(r, taskq.Keys(prefix))
+        time.sleep(IDLE_SETTLE)
+        r.config_resetstat()
+        t = time.monotonic()
+        time.sleep(window)
+        calls = command_calls(r)
+        per_second = calls / (time.monotonic() - t)
+        lat, out_key = [], f"{prefix}:bench:stamps"
+        for name in random.sample(names, min(pickups, queues)):
+            q = taskq.Queue(name, redis=r, prefix=prefix)
+            started_at = time.time()
+            q.enqueue("bench_worker:stamp", out_key)
+            _, stamp = r.blpop([out_key], timeout=10) or (None, None)
+            if stamp is None:
+                raise RuntimeError(f"a task on {name} was not picked up in 10 s")
+            lat.append((float(stamp) - started_at) * 1000)
+            time.sleep(0.2)  # idle again
+        if proc.poll() is not None:
+            raise RuntimeError("the idle worker died")
+        return {"queues": queues, "commands_per_s": per_second,
+                "pickup_ms_p50": statistics.median(lat), "pickup_ms_max": max(lat)}
+    finally:
+        bench_worker.stop_worker(proc)
+        server.flush()
+
+
+def run(server, runs: int) -> dict:
+    """{queues: {commands_per_s, pickup_ms_p50, ...}} (medians over runs)."""
+    out = {}
+    for queues in QUEUE_COUNTS:
+        rows = [idle_cost(server, queues) for _ in range(runs)]
+        out[str(queues)] = {k: statistics.median(row[k] for row in rows) for k in rows[0]}
+        out[str(queues)]["runs"] = [row["commands_per_s"] for row in rows]
+    return out
