@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""HTTP path benchmark: taskq's ``POST /api/tasks`` beside a bare Flask
+endpoint making two Redis calls, under the same gunicorn shape, in one run.
+
+    python scripts/bench_http.py [--runs 3] [--seconds 10] [--connections 50]
+                                 [--wrk-threads 2] [--auth apikey|jwt] [--json]
+
+Both sides are gunicorn, WEB_CONCURRENCY workers x WEB_THREADS threads
+(2 x 4 unless set), against one private redis-server on a free loopback
+port (nothing saved; taskq.embedded.start_server), so other work on the
+machine's Redis does not disturb it and nothing shared is written:
+
+  taskq   ``gunicorn -c api/gunicorn_conf.py 'api:create_app()'``: the web
+          process as deployed (auth, rate limit counted per key, input
+          guard, validation, envelope, Prometheus and JSON request metrics,
+          the JSON access log, written to /dev/null), ``POST /api/tasks``
+          with a DTS body and an API key (or a JWT: ``--auth jwt``).
+  bare    the same gunicorn shape serving :func:`bare_app`: parse the JSON
+          body, two Redis calls (INCR of a counter, LPUSH of the body),
+          answer 201 with a small JSON body.
+
+wrk drives each (``wrk -t T -c C -d Ns`` with a POST script), after a
+warm-up of each; the sides alternate (taskq first in odd runs, bare first
+in even ones) so machine noise hits both alike, and the ratio taskq / bare
+is taken within each run; medians are reported. A run in which any answer
+is not 2xx fails (a rate limit or an error would flatter the figure).
+:func:`measure` returns the figures as a dict (for scripts/bench.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+SECRET = "bench-http-secret-0123456789abcdef0123"
+BODY = {
+    "name": "Resize images", "description": "Resize the uploaded images to thumbnails",
+    "command": "python resize.py --size 256", "priority": 7, "max_retries": 3,
+    "timeout_seconds": 600, "tags": ["images", "batch"],
+}
+"""A realistic DTS create body (the README's example, with tags)."""
+BUDGET = "1000000000/3600"
+"""The rate limit during the run: counted on every request, never exceeded."""
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def bare_app():
+    """The baseline: a Flask endpoint that parses the JSON body and makes two
+    Redis calls (REDIS_URL), one connection pool per process as taskq's."""
+    import uuid
+
+    import redis
+    from flask import Flask, jsonify, request
+
+    app = Flask("bare")
+    r = redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True)
+
+    @app.post("/bare/tasks")
+    def create():
+        body = request.get_json()
+        task_id = uuid.uuid4().hex
+        r.incr("bare:count")
+        r.lpush("bare:queue", json.dumps({"id": task_id, **body}))
+        return jsonify({"success": True, "data": {"id": task_id, "status": "pending"}}), 201
+
+    @app.get("/bare/health")
+    def health():
+        return {"ok": True}
+
+    return app
+
+
+def _shape() -> tuple[str, str]:
+    return os.environ.get("WEB_CONCURRENCY", "2"), os.environ.get("WEB_THREADS", "4")
+
+
+class Server:
+    """One gunicorn master and its workers, in a process group of their own."""
+
+    def __init__(self, name: str, args: list[str], env: dict, port: int, health: str):
+        self.name, self.port, self.health = name, port, health
+        self.proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name}: gunicorn exited ({self.proc.returncode})")
+            try:
+                with urllib.request.urlopen(self.url(self.health), timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name}: no answer on {self.health} within {timeout} s")
+
+    def worker_pids(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
+        return [int(x) for x in out.stdout.split()]
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the workers so far (not the idle master)."""
+        total = 0.0
+        for pid in self.worker_pids():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def start_taskq(redis_url: str, port: int, prefix: str) -> Server:
+    workers, threads = _shape()
+    env = dict(os.environ, PORT=str(port), REDIS_URL=redis_url, TASKQ_PREFIX=prefix,
+               TASKQ_JWT_SECRET=SECRET, TASKQ_RATE_LIMIT=BUDGET, WEB_CONCURRENCY=workers,
+               WEB_THREADS=threads)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # a fresh folder of its own
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    args = [gunicorn, "-c", os.path.join(ROOT, "api", "gunicorn_conf.py"), "--bind", f"127.0.0.1:{port}",
+            "api:create_app()"]
+    return Server("taskq", args, env, port, "/health")
+
+
+def start_bare(redis_url: str, port: int) -> Server:
+    workers, threads = _shape()
+    env = dict(os.environ, REDIS_URL=redis_url)
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    args = [gunicorn, "--workers", workers, "--threads", threads, "--timeout", "30",
+            "--bind", f"127.0.0.1:{port}", "--chdir", HERE, "--no-control-socket",
+            "bench_http:bare_app()"]
+    return Server("bare", args, env, port, "/bare/health")
+
+
+def credential(redis_url: str, prefix: str, auth: str) -> str:
+    """The Authorization header value: a new API key (stored under ``prefix``)
+    or a JWT, scope tasks:write."""
+    from taskq.connection import client_from_url
+    from taskq.keys import ApiKeys
+
+    from api.auth import create_api_key, mint_token
+
+    if auth == "jwt":
+        return f"Bearer {mint_token(SECRET, 'bench', ['tasks:write'], ttl=7200)}"
+    client = client_from_url(redis_url)
+    try:
+        key, _ = create_api_key(client, ApiKeys(prefix), "bench", ["tasks:write"])
+    finally:
+        client.close()
+    return f"ApiKey {key}"
+
+
+def wrk_script(folder: str, name: str, headers: dict) -> str:
+    path = os.path.join(folder, f"{name}.lua")
+    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(json.dumps(BODY))}"]
+    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+_RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
+_NON2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+_ERRORS = re.compile(r"Socket errors:.*")
+_LATENCY = re.compile(r"Latency\s+([\d.]+)(us|ms|s)")
+_COUNT = re.compile(r"(\d+) requests in")
+
+
+def wrk(server: Server, path: str, script: str, seconds: float, connections: int, threads: int) -> dict:
+    """One wrk run: requests/s, the mean latency in ms and the workers' CPU
+    time per request in µs; RuntimeError when any answer was not 2xx."""
+    url = server.url(path)
+    cpu = server.cpu_seconds()
+    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s",
+                          "-s", script, url], capture_output=True, text=True, check=True).stdout
+    bad = _NON2XX.search(out)
+    if bad or _ERRORS.search(out):
+        raise RuntimeError(f"wrk on {url}: answers that are not 2xx, or socket errors:\n{out}")
+    lat = _LATENCY.search(out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[lat.group(2)] if lat else 0
+    cpu = server.cpu_seconds() - cpu
+    return {"rps": float(_RPS.search(out).group(1)), "latency_ms": float(lat.group(1)) * scale if lat else None,
+            "cpu_us": cpu / int(_COUNT.search(out).group(1)) * 1e6}
+
+
+def measure(runs: int = 3, seconds: float = 10, connections: int = 50, wrk_threads: int = 2,
+            auth: str = "apikey", warmup: float = 3) -> dict:
+    """Run both sides ``runs`` times, alternating; the figures as a dict."""
+    if not shutil.which("wrk"):
+        raise RuntimeError("wrk is not installed (Debian: apt-get install -y wrk)")
+    from taskq.embedded import free_port, start_server
+
+    server = start_server(persistent=False)
+    folder = tempfile.mkdtemp(prefix="taskq-bench-http-")
+    prefix = "bench-http"
+    sides: dict[str, Server] = {}
+    try:
+        header = credential(server.url, prefix, auth)
+        sides["taskq"] = start_taskq(server.url, free_port(), prefix)
+        sides["bare"] = start_bare(server.url, free_port())
+        for s in sides.values():
+            s.wait_ready()
+        scripts = {"taskq": wrk_script(folder, "taskq", {"Content-Type": "application/json", "Authorization": header}),
+                   "bare": wrk_script(folder, "bare", {"Content-Type": "application/json"})}
+        paths = {"taskq": "/api/tasks", "bare": "/bare/tasks"}
+        for name in ("taskq", "bare"):
+            log(f"  http: warm-up {name}")
+            wrk(sides[name], paths[name], scripts[name], warmup, connections, wrk_threads)
+        results: dict[str, list[dict]] = {"taskq": [], "bare": []}
+        for i in range(runs):
+            order = ("taskq", "bare") if i % 2 == 0 else ("bare", "taskq")
+            for name in order:
+                got = wrk(sides[name], paths[name], scripts[name], seconds, connections, wrk_threads)
+                results[name].append(got)
+                log(f"  http: run {i + 1}/{runs} {name}: {got['rps']:.0f} req/s, "
+                    f"{got['cpu_us']:.0f} µs of worker CPU per request")
+    finally:
+        for s in sides.values():
+            s.stop()
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    taskq_rps = [x["rps"] for x in results["taskq"]]
+    bare_rps = [x["rps"] for x in results["bare"]]
+    ratios = [t / b for t, b in zip(taskq_rps, bare_rps)]
+    workers, threads = _shape()
+    return {
+        "shape": f"{workers} workers x {threads} threads", "auth": auth, "connections": connections,
+        "wrk_threads": wrk_threads, "seconds": seconds, "runs": runs,
+        "taskq_rps": taskq_rps, "bare_rps": bare_rps, "ratios": ratios,
+        "taskq_rps_median": statistics.median(taskq_rps), "bare_rps_median": statistics.median(bare_rps),
+        "ratio_median": statistics.median(ratios),
+        "taskq_latency_ms": statistics.median(x["latency_ms"] for x in results["taskq"]),
+        "bare_latency_ms": statistics.median(x["latency_ms"] for x in results["bare"]),
+        "taskq_cpu_us": statistics.median(x["cpu_us"] for x in results["taskq"]),
+        "bare_cpu_us": statistics.median(x["cpu_us"] for x in results["bare"]),
+    }
+
+
+def print_table(data: dict) -> None:
+    print(f"HTTP: POST /api/tasks ({data['auth']}) vs a bare Flask endpoint with two Redis calls; "
+          f"gunicorn {data['shape']}, wrk -t{data['wrk_threads']} -c{data['connections']} "
+          f"-d{data['seconds']:g}s, {data['runs']} alternating runs")
+    runs = lambda xs, f: ", ".join(f.format(x) for x in xs)  # noqa: E731
+    print(f"  taskq POST /api/tasks  {data['taskq_rps_median']:8.0f} req/s   (runs: {runs(data['taskq_rps'], '{:.0f}')}),"
+          f" mean latency {data['taskq_latency_ms']:.1f} ms, worker CPU {data['taskq_cpu_us']:.0f} µs/request")
+    print(f"  bare endpoint          {data['bare_rps_median']:8.0f} req/s   (runs: {runs(data['bare_rps'], '{:.0f}')}),"
+          f" mean latency {data['bare_latency_ms']:.1f} ms, worker CPU {data['bare_cpu_us']:.0f} µs/request")
+    print(f"  taskq / bare           {data['ratio_median']:8.2f} x       (runs: {runs(data['ratios'], '{:.2f}')}; goal >= 0.7)")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--wrk-threads", type=int, default=2)
+    ap.add_argument("--auth", choices=("apikey", "jwt"), default="apikey")
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    args = ap.parse_args()
+    data = measure(args.runs, args.seconds, args.connections, args.wrk_threads, args.auth)
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print_table(data)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
