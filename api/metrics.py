@@ -57,7 +57,8 @@ def check_access() -> None:
     if not header:
         raise ApiError(401, "auth_required", "metrics need TASKQ_METRICS_TOKEN or scope system:read",
                        headers={"WWW-Authenticate": 'Bearer realm="taskq-metrics"'})
-    principal = authenticate(header, st.jwt_secret, st.redis, st.api_keys, st.sessions)  # 401 when not valid
+    principal = authenticate(header, st.jwt_secret, st.redis, st.api_keys, st.sessions,
+                             st.credentials)  # 401 when not valid
     if principal is None or not principal.allows("system:read"):
         raise ApiError(403, "insufficient_scope", "this call needs scope 'system:read'",
                        {"required_scope": "system:read"})

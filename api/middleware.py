@@ -16,7 +16,7 @@ import time
 from flask import Flask, current_app, g, request
 
 from . import ratelimit
-from .auth import authenticate
+from .auth import confirm_key, identify
 from .envelope import correlation_id
 from .errors import ApiError
 
@@ -130,32 +130,44 @@ def before() -> object | None:
     except Exception:  # bookkeeping only: never fail a request for it
         pass
     try:
-        g.principal = authenticate(request.headers.get("Authorization"), st.jwt_secret,
-                                   st.redis, st.api_keys, st.sessions)
+        g.principal, unconfirmed = identify(request.headers.get("Authorization"), st.jwt_secret,
+                                            st.redis, st.api_keys, st.sessions, st.credentials)
     except ApiError as exc:
-        g.principal, g.auth_error = None, exc
+        g.principal, g.auth_error, unconfirmed = None, exc, None
     principal = g.principal
     if principal is not None:
         rate = ratelimit.own_rate(principal.id, principal.rate_limit, st.rate)
         identity = principal.id
     else:
         rate, identity = st.rate_ip, f"ip:{_client_ip()}"
-    budgets = [(ratelimit.count(st.redis, st.api_keys, identity, rate),
-                "rate limit of {limit} requests exceeded")]
+    budgets = [(identity, rate, "rate limit of {limit} requests exceeded")]
     if request.method == "POST" and path == LOGIN_PATH:
-        budgets.append((ratelimit.count(st.redis, st.api_keys, f"login-ip:{_client_ip()}", st.rate_login),
+        budgets.append((f"login-ip:{_client_ip()}", st.rate_login,
                         "too many login attempts from this address (at most {limit})"))
-    budgets += _dialect_ip_budgets(st, path)
-    budgets = [(s, m) for s, m in budgets if s is not None]
+    budgets += _dialect_ip_budgets(path)
+    budgets = [b for b in budgets if b[1] is not None]
+    # an API key known from an earlier request: its record is read again in
+    # the round trip that counts the budgets (a revoked key is refused now)
+    read = (st.api_keys.api_keys, unconfirmed) if unconfirmed else None
     if budgets:
-        g.rate_state = min(budgets, key=lambda b: b[0].remaining)[0]  # the headers show the tightest
-    for spent, message in budgets:
+        states, record = ratelimit.hit_many(st.redis, st.api_keys, [(who, rate) for who, rate, _ in budgets],
+                                            read=read)
+    else:
+        states, record = [], st.redis.hget(*read) if read else None
+    if unconfirmed:
+        try:
+            g.principal = confirm_key(unconfirmed, record, st.credentials)
+        except ApiError as exc:
+            g.principal, g.auth_error = None, exc
+    if states:
+        g.rate_state = min(states, key=lambda s: s.remaining)  # the headers show the tightest
+    for spent, (_, _, message) in zip(states, budgets):
         if spent.exceeded:
             raise ratelimit.too_many(spent, message)
     return None
 
 
-def _dialect_ip_budgets(st, path: str) -> list:
+def _dialect_ip_budgets(path: str) -> list:
     """The per-IP budget of the dialect serving ``path`` (the Tasker one's
     TASKQ_TASKER_RATE_LIMIT), counted whoever the caller is."""
     registry = current_app.extensions.get("taskq.dialects")
@@ -165,7 +177,7 @@ def _dialect_ip_budgets(st, path: str) -> list:
             continue
         rate = d.ip_rate(registry[d.name])
         if rate is not None:
-            out.append((ratelimit.count(st.redis, st.api_keys, f"{d.name}-ip:{_client_ip()}", rate),
+            out.append((f"{d.name}-ip:{_client_ip()}", rate,
                         f"rate limit of {{limit}} requests from this address on {d.url_prefix} exceeded"))
     return out
 
