@@ -9,11 +9,11 @@ from __future__ import annotations
 from functools import wraps
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from taskq.projects import QUEUE_PREFIX
 
 from ..auth import SECURITY, authenticated
+from ..blueprint import Blueprint
 from ..envelope import ok
 from ..errors import ApiError
 from ..schemas import envelope

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from ...auth import current_principal, secured
+from ...blueprint import Blueprint
 from ...envelope import ok, page_meta
 from ...errors import ApiError
 from ...schemas import PageMetaSchema, envelope
