@@ -16,10 +16,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import jsonify
+
 from taskq import Task
 from taskq.isotime import iso_ms
 from taskq.projects import project_of_queue
 from taskq.webhooks import PUBLIC_STATUS
+
+from ..envelope import ok
+from ..schemas import FlatDump
+from .schemas import UnionTaskSchema
 
 TD_STATUS = {"queued": "queued", "delayed": "queued", "blocked": "queued", "running": "running",
              "completed": "completed", "failed": "failed", "cancelled": "failed"}
@@ -29,6 +35,7 @@ DTS_META_FIELDS = ("name", "description", "command", "checkpoint_enabled")
 DTS_RENAMES = {"priority": "priority", "max_retries": "max_retries", "scheduled_at": "scheduled_at",
                "timeout_seconds": "timeout", "tags": "tags", "dependencies": "depends_on"}
 """DTS field -> Queue.enqueue / Queue.update option."""
+_UNION_DUMP = FlatDump(UnionTaskSchema)
 
 
 def engine_options(body: dict) -> dict:
@@ -121,3 +128,9 @@ def union_view(task: Task) -> dict:
     """Both dialects' fields; the task's own dialect wins where they share a name."""
     dts, td = dts_fields(task), td_fields(task)
     return {**dts, **td} if is_td_task(task) else {**td, **dts}
+
+
+def union_response(task: Task, status: int = 200):
+    """The answer of a route documented as ``envelope(UnionTaskSchema)``, built
+    without marshmallow's dump machinery (api.schemas.FlatDump: the same body)."""
+    return jsonify(ok(_UNION_DUMP(union_view(task)))), status
