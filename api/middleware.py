@@ -50,16 +50,27 @@ def _state():
     return current_app.extensions["taskq"]
 
 
+def _prefixes(paths, ends: str = "/") -> re.Pattern:
+    """One pattern for ``path`` being one of ``paths`` or under one (a
+    following character in ``ends``): a match per request, not a loop."""
+    return re.compile("(?:%s)(?:$|[%s])" % ("|".join(map(re.escape, paths)), re.escape(ends)))
+
+
+_OPEN = _prefixes(OPEN_PATHS, "/.")
+_OWN_AUTH = _prefixes(OWN_AUTH_PATHS)
+_VERSIONED = _prefixes(VERSIONED_PATHS)
+
+
 def _is_open(path: str) -> bool:
-    return any(path == p or path.startswith(p + "/") or path.startswith(p + ".") for p in OPEN_PATHS)
+    return _OPEN.match(path) is not None
 
 
 def _has_own_auth(path: str) -> bool:
-    return any(path == p or path.startswith(p + "/") for p in OWN_AUTH_PATHS)
+    return _OWN_AUTH.match(path) is not None
 
 
 def _versioned(path: str) -> bool:
-    return not _is_open(path) and any(path == p or path.startswith(p + "/") for p in VERSIONED_PATHS)
+    return _VERSIONED.match(path) is not None and not _is_open(path)
 
 
 def requested_versions(accept: str) -> list[str]:
@@ -182,30 +193,38 @@ def _dialect_ip_budgets(path: str) -> list:
     return out
 
 
+SECURITY_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                    ("X-XSS-Protection", "1; mode=block"), ("Referrer-Policy", "no-referrer"))
+"""Sent on every response (HSTS too, on HTTPS)."""
+
+
 def after(resp):
     cid = correlation_id()
     h = resp.headers
-    h["X-Request-ID"] = cid
-    h["X-Correlation-ID"] = cid
-    h["X-Content-Type-Options"] = "nosniff"
-    h["X-Frame-Options"] = "DENY"
-    h["X-XSS-Protection"] = "1; mode=block"
-    h["Referrer-Policy"] = "no-referrer"
+    present = {k.lower() for k in h.keys()}  # set() rescans the list per header: only where needed
+    add = [("X-Request-ID", cid), ("X-Correlation-ID", cid), *SECURITY_HEADERS]
     if request.is_secure:
-        h["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        add.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
     if _versioned(request.path):
-        h["X-API-Version"] = SUPPORTED_VERSIONS[-1]
-        h.setdefault("Cache-Control", "no-store")
+        add.append(("X-API-Version", SUPPORTED_VERSIONS[-1]))
+        if "cache-control" not in present:
+            add.append(("Cache-Control", "no-store"))
     origin = request.headers.get("Origin", "")
-    if _origin_allowed(origin):
-        h["Access-Control-Allow-Origin"] = "*" if "*" in _state().cors_origins else origin
-        h["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
-        h.add("Vary", "Origin")
+    cors = _origin_allowed(origin)
+    if cors:
+        add.append(("Access-Control-Allow-Origin", "*" if "*" in _state().cors_origins else origin))
+        add.append(("Access-Control-Expose-Headers", EXPOSED_HEADERS))
     rate = g.get("rate_state")
     if rate is not None:
-        for k, v in rate.headers().items():
-            h[k] = v
-    _log(resp)
+        add.extend(rate.headers().items())
+    for name, value in add:
+        if name.lower() in present:
+            h[name] = value
+        else:
+            h.add(name, value)
+    if cors:
+        h.add("Vary", "Origin")
+    _log(resp, cid)
     return resp
 
 
@@ -225,7 +244,7 @@ def loggable_path(path: str) -> str:
     return _UUID.sub(_fingerprint, path)
 
 
-def _log(resp) -> None:
+def _log(resp, cid: str) -> None:
     if not access_log.isEnabledFor(logging.INFO):
         return
     principal = g.get("principal")
@@ -233,7 +252,7 @@ def _log(resp) -> None:
         "ts": round(time.time(), 3), "level": "info", "msg": "request",
         "method": request.method, "path": loggable_path(request.path), "status": resp.status_code,
         "duration_ms": round((time.monotonic() - g.get("started", time.monotonic())) * 1000, 2),
-        "correlation_id": correlation_id(), "ip": _client_ip(),
+        "correlation_id": cid, "ip": _client_ip(),
         "principal": principal.id if principal else None,
         "user_agent": request.headers.get("User-Agent", "")[:200],
     }
