@@ -18,11 +18,14 @@ machine's Redis does not disturb it and nothing shared is written:
   bare    the same gunicorn shape serving :func:`bare_app`: parse the JSON
           body, two Redis calls (INCR of a counter, LPUSH of the body),
           answer 201 with a small JSON body.
+  floor   (``--floor``) the bare endpoint with the engine's enqueue of the
+          task in place of LPUSH: the gap from bare to floor is the engine's
+          enqueue, from floor to taskq what the HTTP layer adds.
 
 wrk drives each (``wrk -t T -c C -d Ns`` with a POST script), after a
-warm-up of each; the sides alternate (taskq first in odd runs, bare first
-in even ones) so machine noise hits both alike, and the ratio taskq / bare
-is taken within each run; medians are reported. A run in which any answer
+warm-up of each; the sides take turns, the first one rotating from run to
+run, so machine noise hits them alike, and the ratio taskq / bare is taken
+within each run; medians are reported. A run in which any answer
 is not 2xx fails (a rate limit or an error would flatter the figure).
 :func:`measure` returns the figures as a dict (for scripts/bench.py).
 """
@@ -80,6 +83,24 @@ def bare_app():
         r.incr("bare:count")
         r.lpush("bare:queue", json.dumps({"id": task_id, **body}))
         return jsonify({"success": True, "data": {"id": task_id, "status": "pending"}}), 201
+
+    queue = None
+
+    @app.post("/bare/enqueue")
+    def enqueue():
+        """The same, with the engine's enqueue of the body's task (taskq.Queue)
+        in place of LPUSH: no auth, validation, metrics or log."""
+        nonlocal queue
+        if queue is None:
+            from taskq import Queue
+            from taskq.connection import client_from_url
+            queue = Queue("bare", redis=client_from_url(os.environ["REDIS_URL"]), prefix="bench-http-bare")
+        body = request.get_json()
+        r.incr("bare:count")
+        task = queue.enqueue_call(None, priority=body["priority"], max_retries=body["max_retries"],
+                                  timeout=body["timeout_seconds"], tags=body["tags"],
+                                  meta={k: body[k] for k in ("name", "description", "command")})
+        return jsonify({"success": True, "data": {"id": task.id, "status": "pending"}}), 201
 
     @app.get("/bare/health")
     def health():
@@ -216,69 +237,80 @@ def wrk(server: Server, path: str, script: str, seconds: float, connections: int
             "cpu_us": cpu / int(_COUNT.search(out).group(1)) * 1e6}
 
 
+SIDES = {  # name: (label, server, path)
+    "taskq": ("taskq POST /api/tasks", "taskq", "/api/tasks"),
+    "bare": ("bare endpoint", "bare", "/bare/tasks"),
+    "floor": ("bare + engine enqueue", "bare", "/bare/enqueue"),
+}
+
+
 def measure(runs: int = 3, seconds: float = 10, connections: int = 50, wrk_threads: int = 2,
-            auth: str = "apikey", warmup: float = 3) -> dict:
-    """Run both sides ``runs`` times, alternating; the figures as a dict."""
+            auth: str = "apikey", warmup: float = 3, floor: bool = False) -> dict:
+    """Run each side ``runs`` times, in turn (the order rotating from run to
+    run); the figures as a dict. ``floor`` adds the bare endpoint calling the
+    engine's enqueue instead of LPUSH (what the HTTP layer adds to it)."""
     if not shutil.which("wrk"):
         raise RuntimeError("wrk is not installed (Debian: apt-get install -y wrk)")
     from taskq.embedded import free_port, start_server
 
+    names = ["taskq", "bare"] + (["floor"] if floor else [])
     server = start_server(persistent=False)
     folder = tempfile.mkdtemp(prefix="taskq-bench-http-")
     prefix = "bench-http"
-    sides: dict[str, Server] = {}
+    servers: dict[str, Server] = {}
+    results: dict[str, list[dict]] = {n: [] for n in names}
     try:
         header = credential(server.url, prefix, auth)
-        sides["taskq"] = start_taskq(server.url, free_port(), prefix)
-        sides["bare"] = start_bare(server.url, free_port())
-        for s in sides.values():
-            s.wait_ready()
-        scripts = {"taskq": wrk_script(folder, "taskq", {"Content-Type": "application/json", "Authorization": header}),
-                   "bare": wrk_script(folder, "bare", {"Content-Type": "application/json"})}
-        paths = {"taskq": "/api/tasks", "bare": "/bare/tasks"}
-        for name in ("taskq", "bare"):
+        servers["taskq"] = start_taskq(server.url, free_port(), prefix)
+        servers["bare"] = start_bare(server.url, free_port())
+        for srv in servers.values():
+            srv.wait_ready()
+        json_only = {"Content-Type": "application/json"}
+        scripts = {"taskq": wrk_script(folder, "taskq", {**json_only, "Authorization": header}),
+                   "bare": wrk_script(folder, "bare", json_only), "floor": wrk_script(folder, "floor", json_only)}
+
+        def drive(name: str, span: float) -> dict:
+            _, srv, path = SIDES[name]
+            return wrk(servers[srv], path, scripts[name], span, connections, wrk_threads)
+
+        for name in names:
             log(f"  http: warm-up {name}")
-            wrk(sides[name], paths[name], scripts[name], warmup, connections, wrk_threads)
-        results: dict[str, list[dict]] = {"taskq": [], "bare": []}
+            drive(name, warmup)
         for i in range(runs):
-            order = ("taskq", "bare") if i % 2 == 0 else ("bare", "taskq")
-            for name in order:
-                got = wrk(sides[name], paths[name], scripts[name], seconds, connections, wrk_threads)
+            for name in names[i % len(names):] + names[:i % len(names)]:
+                got = drive(name, seconds)
                 results[name].append(got)
                 log(f"  http: run {i + 1}/{runs} {name}: {got['rps']:.0f} req/s, "
                     f"{got['cpu_us']:.0f} µs of worker CPU per request")
     finally:
-        for s in sides.values():
-            s.stop()
+        for srv in servers.values():
+            srv.stop()
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
-    taskq_rps = [x["rps"] for x in results["taskq"]]
-    bare_rps = [x["rps"] for x in results["bare"]]
-    ratios = [t / b for t, b in zip(taskq_rps, bare_rps)]
     workers, threads = _shape()
-    return {
-        "shape": f"{workers} workers x {threads} threads", "auth": auth, "connections": connections,
-        "wrk_threads": wrk_threads, "seconds": seconds, "runs": runs,
-        "taskq_rps": taskq_rps, "bare_rps": bare_rps, "ratios": ratios,
-        "taskq_rps_median": statistics.median(taskq_rps), "bare_rps_median": statistics.median(bare_rps),
-        "ratio_median": statistics.median(ratios),
-        "taskq_latency_ms": statistics.median(x["latency_ms"] for x in results["taskq"]),
-        "bare_latency_ms": statistics.median(x["latency_ms"] for x in results["bare"]),
-        "taskq_cpu_us": statistics.median(x["cpu_us"] for x in results["taskq"]),
-        "bare_cpu_us": statistics.median(x["cpu_us"] for x in results["bare"]),
-    }
+    data = {"shape": f"{workers} workers x {threads} threads", "auth": auth, "connections": connections,
+            "wrk_threads": wrk_threads, "seconds": seconds, "runs": runs, "sides": names}
+    for name in names:
+        data[f"{name}_rps"] = [x["rps"] for x in results[name]]
+        data[f"{name}_rps_median"] = statistics.median(data[f"{name}_rps"])
+        data[f"{name}_latency_ms"] = statistics.median(x["latency_ms"] for x in results[name])
+        data[f"{name}_cpu_us"] = statistics.median(x["cpu_us"] for x in results[name])
+    data["ratios"] = [t / b for t, b in zip(data["taskq_rps"], data["bare_rps"])]
+    data["ratio_median"] = statistics.median(data["ratios"])
+    return data
 
 
 def print_table(data: dict) -> None:
     print(f"HTTP: POST /api/tasks ({data['auth']}) vs a bare Flask endpoint with two Redis calls; "
           f"gunicorn {data['shape']}, wrk -t{data['wrk_threads']} -c{data['connections']} "
-          f"-d{data['seconds']:g}s, {data['runs']} alternating runs")
+          f"-d{data['seconds']:g}s, {data['runs']} runs taking turns")
     runs = lambda xs, f: ", ".join(f.format(x) for x in xs)  # noqa: E731
-    print(f"  taskq POST /api/tasks  {data['taskq_rps_median']:8.0f} req/s   (runs: {runs(data['taskq_rps'], '{:.0f}')}),"
-          f" mean latency {data['taskq_latency_ms']:.1f} ms, worker CPU {data['taskq_cpu_us']:.0f} µs/request")
-    print(f"  bare endpoint          {data['bare_rps_median']:8.0f} req/s   (runs: {runs(data['bare_rps'], '{:.0f}')}),"
-          f" mean latency {data['bare_latency_ms']:.1f} ms, worker CPU {data['bare_cpu_us']:.0f} µs/request")
-    print(f"  taskq / bare           {data['ratio_median']:8.2f} x       (runs: {runs(data['ratios'], '{:.2f}')}; goal >= 0.7)")
+    for name in data["sides"]:
+        print(f"  {SIDES[name][0]:24s} {data[name + '_rps_median']:8.0f} req/s   "
+              f"(runs: {runs(data[name + '_rps'], '{:.0f}')}), mean latency {data[name + '_latency_ms']:.1f} ms, "
+              f"worker CPU {data[name + '_cpu_us']:.0f} µs/request")
+    print(f"  {'taskq / bare':24s} {data['ratio_median']:8.2f} x       "
+          f"(runs: {runs(data['ratios'], '{:.2f}')}; goal >= 0.7)")
 
 
 def main() -> int:
@@ -288,9 +320,11 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--wrk-threads", type=int, default=2)
     ap.add_argument("--auth", choices=("apikey", "jwt"), default="apikey")
+    ap.add_argument("--floor", action="store_true",
+                    help="add the bare endpoint calling the engine's enqueue (what the HTTP layer adds to it)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = ap.parse_args()
-    data = measure(args.runs, args.seconds, args.connections, args.wrk_threads, args.auth)
+    data = measure(args.runs, args.seconds, args.connections, args.wrk_threads, args.auth, floor=args.floor)
     if args.json:
         print(json.dumps(data, indent=2))
     else:
