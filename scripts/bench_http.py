@@ -21,6 +21,9 @@ machine's Redis does not disturb it and nothing shared is written:
   floor   (``--floor``) the bare endpoint with the engine's enqueue of the
           task in place of LPUSH: the gap from bare to floor is the engine's
           enqueue, from floor to taskq what the HTTP layer adds.
+  other   (``--compare CHECKOUT``) the web process of another checkout of
+          taskq (its own api/ and taskq/), e.g. the main branch: before and
+          after a change in the same run.
 
 wrk drives each (``wrk -t T -c C -d Ns`` with a POST script), after a
 warm-up of each; the sides take turns, the first one rotating from run to
@@ -116,9 +119,9 @@ def _shape() -> tuple[str, str]:
 class Server:
     """One gunicorn master and its workers, in a process group of their own."""
 
-    def __init__(self, name: str, args: list[str], env: dict, port: int, health: str):
+    def __init__(self, name: str, args: list[str], env: dict, port: int, health: str, cwd: str = ROOT):
         self.name, self.port, self.health = name, port, health
-        self.proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
 
     def url(self, path: str) -> str:
@@ -164,16 +167,16 @@ class Server:
                 self.proc.wait()
 
 
-def start_taskq(redis_url: str, port: int, prefix: str) -> Server:
+def start_taskq(redis_url: str, port: int, prefix: str, root: str = ROOT, name: str = "taskq") -> Server:
     workers, threads = _shape()
     env = dict(os.environ, PORT=str(port), REDIS_URL=redis_url, TASKQ_PREFIX=prefix,
                TASKQ_JWT_SECRET=SECRET, TASKQ_RATE_LIMIT=BUDGET, WEB_CONCURRENCY=workers,
                WEB_THREADS=threads)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # a fresh folder of its own
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
-    args = [gunicorn, "-c", os.path.join(ROOT, "api", "gunicorn_conf.py"), "--bind", f"127.0.0.1:{port}",
-            "api:create_app()"]
-    return Server("taskq", args, env, port, "/health")
+    args = [gunicorn, "-c", os.path.join(root, "api", "gunicorn_conf.py"), "--bind", f"127.0.0.1:{port}",
+            "--chdir", root, "api:create_app()"]
+    return Server(name, args, env, port, "/health", cwd=root)
 
 
 def start_bare(redis_url: str, port: int) -> Server:
@@ -241,19 +244,22 @@ SIDES = {  # name: (label, server, path)
     "taskq": ("taskq POST /api/tasks", "taskq", "/api/tasks"),
     "bare": ("bare endpoint", "bare", "/bare/tasks"),
     "floor": ("bare + engine enqueue", "bare", "/bare/enqueue"),
+    "other": ("POST /api/tasks, --compare", "other", "/api/tasks"),
 }
 
 
 def measure(runs: int = 3, seconds: float = 10, connections: int = 50, wrk_threads: int = 2,
-            auth: str = "apikey", warmup: float = 3, floor: bool = False) -> dict:
+            auth: str = "apikey", warmup: float = 3, floor: bool = False, compare: str | None = None) -> dict:
     """Run each side ``runs`` times, in turn (the order rotating from run to
     run); the figures as a dict. ``floor`` adds the bare endpoint calling the
-    engine's enqueue instead of LPUSH (what the HTTP layer adds to it)."""
+    engine's enqueue instead of LPUSH (what the HTTP layer adds to it);
+    ``compare``: another checkout of taskq whose web process runs as a side
+    too (before and after a change, in one run)."""
     if not shutil.which("wrk"):
         raise RuntimeError("wrk is not installed (Debian: apt-get install -y wrk)")
     from taskq.embedded import free_port, start_server
 
-    names = ["taskq", "bare"] + (["floor"] if floor else [])
+    names = ["taskq", "bare"] + (["floor"] if floor else []) + (["other"] if compare else [])
     server = start_server(persistent=False)
     folder = tempfile.mkdtemp(prefix="taskq-bench-http-")
     prefix = "bench-http"
@@ -263,10 +269,13 @@ def measure(runs: int = 3, seconds: float = 10, connections: int = 50, wrk_threa
         header = credential(server.url, prefix, auth)
         servers["taskq"] = start_taskq(server.url, free_port(), prefix)
         servers["bare"] = start_bare(server.url, free_port())
+        if compare:
+            servers["other"] = start_taskq(server.url, free_port(), prefix, os.path.abspath(compare), "other")
         for srv in servers.values():
             srv.wait_ready()
         json_only = {"Content-Type": "application/json"}
         scripts = {"taskq": wrk_script(folder, "taskq", {**json_only, "Authorization": header}),
+                   "other": wrk_script(folder, "other", {**json_only, "Authorization": header}),
                    "bare": wrk_script(folder, "bare", json_only), "floor": wrk_script(folder, "floor", json_only)}
 
         def drive(name: str, span: float) -> dict:
@@ -289,7 +298,7 @@ def measure(runs: int = 3, seconds: float = 10, connections: int = 50, wrk_threa
         shutil.rmtree(folder, ignore_errors=True)
     workers, threads = _shape()
     data = {"shape": f"{workers} workers x {threads} threads", "auth": auth, "connections": connections,
-            "wrk_threads": wrk_threads, "seconds": seconds, "runs": runs, "sides": names}
+            "wrk_threads": wrk_threads, "seconds": seconds, "runs": runs, "sides": names, "compare": compare}
     for name in names:
         data[f"{name}_rps"] = [x["rps"] for x in results[name]]
         data[f"{name}_rps_median"] = statistics.median(data[f"{name}_rps"])
@@ -297,6 +306,9 @@ def measure(runs: int = 3, seconds: float = 10, connections: int = 50, wrk_threa
         data[f"{name}_cpu_us"] = statistics.median(x["cpu_us"] for x in results[name])
     data["ratios"] = [t / b for t, b in zip(data["taskq_rps"], data["bare_rps"])]
     data["ratio_median"] = statistics.median(data["ratios"])
+    if compare:
+        data["other_ratios"] = [t / b for t, b in zip(data["other_rps"], data["bare_rps"])]
+        data["other_ratio_median"] = statistics.median(data["other_ratios"])
     return data
 
 
@@ -311,6 +323,9 @@ def print_table(data: dict) -> None:
               f"worker CPU {data[name + '_cpu_us']:.0f} µs/request")
     print(f"  {'taskq / bare':24s} {data['ratio_median']:8.2f} x       "
           f"(runs: {runs(data['ratios'], '{:.2f}')}; goal >= 0.7)")
+    if data.get("compare"):
+        print(f"  {'--compare / bare':24s} {data['other_ratio_median']:8.2f} x       "
+              f"(runs: {runs(data['other_ratios'], '{:.2f}')}; --compare {data['compare']})")
 
 
 def main() -> int:
@@ -322,9 +337,12 @@ def main() -> int:
     ap.add_argument("--auth", choices=("apikey", "jwt"), default="apikey")
     ap.add_argument("--floor", action="store_true",
                     help="add the bare endpoint calling the engine's enqueue (what the HTTP layer adds to it)")
+    ap.add_argument("--compare", metavar="CHECKOUT",
+                    help="also run the web process of another taskq checkout (before/after in one run)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = ap.parse_args()
-    data = measure(args.runs, args.seconds, args.connections, args.wrk_threads, args.auth, floor=args.floor)
+    data = measure(args.runs, args.seconds, args.connections, args.wrk_threads, args.auth, floor=args.floor,
+                   compare=args.compare)
     if args.json:
         print(json.dumps(data, indent=2))
     else:
