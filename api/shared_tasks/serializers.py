@@ -49,11 +49,12 @@ def engine_options(body: dict) -> dict:
 
 
 def _meta(task: Task) -> dict:
-    return task.meta if isinstance(task.meta, dict) else {}
+    meta = task.meta
+    return meta if isinstance(meta, dict) else {}
 
 
-def task_name(task: Task) -> str:
-    return str(_meta(task).get("name") or task.func or task.id)
+def task_name(task: Task, meta: dict | None = None) -> str:
+    return str((_meta(task) if meta is None else meta).get("name") or task.func or task.id)
 
 
 def _seconds(value: float | None) -> int | float | None:
@@ -81,7 +82,7 @@ def dts_fields(task: Task) -> dict:
     meta = _meta(task)
     terminal = task.status in ("completed", "failed", "cancelled")
     return {
-        "id": task.id, "name": task_name(task), "description": meta.get("description"),
+        "id": task.id, "name": task_name(task, meta), "description": meta.get("description"),
         "command": meta.get("command"), "status": PUBLIC_STATUS.get(task.status, task.status),
         "priority": task.priority, "retry_count": task.retries, "max_retries": task.max_retries,
         "created_at": task.created_at, "updated_at": task.updated_at,
