@@ -196,6 +196,18 @@ class RequestCounts:
                 self._timer, self._timer_pid = threading.Timer(FLUSH_SECONDS, self.flush), os.getpid()
                 self._timer.start()
 
+    def close(self) -> None:
+        """Stop the timer, wait for a flush under way, add what is pending
+        (at exit the timer, a non-daemon thread, does it; tests call this
+        before deleting their keys)."""
+        with self._lock:
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+            if timer is not threading.current_thread():
+                timer.join()
+        self.flush()
+
     def flush(self) -> None:
         """Add the pending counts to Redis now (never raises)."""
         with self._lock:

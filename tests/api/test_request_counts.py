@@ -81,3 +81,12 @@ def test_a_timer_adds_the_counts_when_no_one_asks(r, prefix):
     while r.hget(key, "total") is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert r.hget(key, "total") == "1"
+
+
+def test_close_adds_what_is_held_and_stops_the_timer(r, prefix):
+    key = ApiKeys(prefix).requests
+    counts = RequestCounts(r, key)
+    counts.add(True, 1.0)
+    timer = counts._timer
+    counts.close()
+    assert r.hget(key, "total") == "1" and not timer.is_alive()
