@@ -28,8 +28,11 @@ machine's Redis does not disturb it and nothing shared is written:
 wrk drives each (``wrk -t T -c C -d Ns`` with a POST script), after a
 warm-up of each; the sides take turns, the first one rotating from run to
 run, so machine noise hits them alike, and the ratio taskq / bare is taken
-within each run; medians are reported. A run in which any answer
-is not 2xx fails (a rate limit or an error would flatter the figure).
+within each run; medians are reported, with the web workers' CPU time per
+request (user + system, from /proc: less disturbed by a busy machine than
+req/s) and Redis's command time per request (INFO commandstats, the private
+server). A run in which any answer is not 2xx fails (a rate limit or an
+error would flatter the figure).
 :func:`measure` returns the figures as a dict (for scripts/bench.py).
 """
 
@@ -48,6 +51,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+
+import redis as redis_lib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -223,11 +228,19 @@ _LATENCY = re.compile(r"Latency\s+([\d.]+)(us|ms|s)")
 _COUNT = re.compile(r"(\d+) requests in")
 
 
-def wrk(server: Server, path: str, script: str, seconds: float, connections: int, threads: int) -> dict:
-    """One wrk run: requests/s, the mean latency in ms and the workers' CPU
-    time per request in µs; RuntimeError when any answer was not 2xx."""
+def redis_usec(client) -> int:
+    """Microseconds Redis spent in commands so far (INFO commandstats)."""
+    return sum(int(v["usec"]) for v in client.info("commandstats").values())
+
+
+def wrk(server: Server, path: str, script: str, seconds: float, connections: int, threads: int,
+        redis_client=None) -> dict:
+    """One wrk run: requests/s, the mean latency in ms, the workers' CPU time
+    and Redis's command time per request in µs; RuntimeError when any
+    answer was not 2xx."""
     url = server.url(path)
     cpu = server.cpu_seconds()
+    used = redis_usec(redis_client) if redis_client is not None else 0
     out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s",
                           "-s", script, url], capture_output=True, text=True, check=True).stdout
     bad = _NON2XX.search(out)
@@ -236,8 +249,10 @@ def wrk(server: Server, path: str, script: str, seconds: float, connections: int
     lat = _LATENCY.search(out)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[lat.group(2)] if lat else 0
     cpu = server.cpu_seconds() - cpu
+    count = int(_COUNT.search(out).group(1))
+    used = redis_usec(redis_client) - used if redis_client is not None else 0
     return {"rps": float(_RPS.search(out).group(1)), "latency_ms": float(lat.group(1)) * scale if lat else None,
-            "cpu_us": cpu / int(_COUNT.search(out).group(1)) * 1e6}
+            "cpu_us": cpu / count * 1e6, "redis_us": used / count}
 
 
 SIDES = {  # name: (label, server, path)
@@ -265,8 +280,10 @@ def measure(runs: int = 3, seconds: float = 10, connections: int = 50, wrk_threa
     prefix = "bench-http"
     servers: dict[str, Server] = {}
     results: dict[str, list[dict]] = {n: [] for n in names}
+    stats = None
     try:
         header = credential(server.url, prefix, auth)
+        stats = redis_lib.Redis.from_url(server.url)
         servers["taskq"] = start_taskq(server.url, free_port(), prefix)
         servers["bare"] = start_bare(server.url, free_port())
         if compare:
@@ -280,7 +297,7 @@ def measure(runs: int = 3, seconds: float = 10, connections: int = 50, wrk_threa
 
         def drive(name: str, span: float) -> dict:
             _, srv, path = SIDES[name]
-            return wrk(servers[srv], path, scripts[name], span, connections, wrk_threads)
+            return wrk(servers[srv], path, scripts[name], span, connections, wrk_threads, stats)
 
         for name in names:
             log(f"  http: warm-up {name}")
@@ -290,10 +307,12 @@ def measure(runs: int = 3, seconds: float = 10, connections: int = 50, wrk_threa
                 got = drive(name, seconds)
                 results[name].append(got)
                 log(f"  http: run {i + 1}/{runs} {name}: {got['rps']:.0f} req/s, "
-                    f"{got['cpu_us']:.0f} µs of worker CPU per request")
+                    f"{got['cpu_us']:.0f} µs of worker CPU and {got['redis_us']:.1f} µs of Redis per request")
     finally:
         for srv in servers.values():
             srv.stop()
+        if stats is not None:
+            stats.close()
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
     workers, threads = _shape()
@@ -304,6 +323,7 @@ def measure(runs: int = 3, seconds: float = 10, connections: int = 50, wrk_threa
         data[f"{name}_rps_median"] = statistics.median(data[f"{name}_rps"])
         data[f"{name}_latency_ms"] = statistics.median(x["latency_ms"] for x in results[name])
         data[f"{name}_cpu_us"] = statistics.median(x["cpu_us"] for x in results[name])
+        data[f"{name}_redis_us"] = statistics.median(x["redis_us"] for x in results[name])
     data["ratios"] = [t / b for t, b in zip(data["taskq_rps"], data["bare_rps"])]
     data["ratio_median"] = statistics.median(data["ratios"])
     if compare:
@@ -320,7 +340,7 @@ def print_table(data: dict) -> None:
     for name in data["sides"]:
         print(f"  {SIDES[name][0]:24s} {data[name + '_rps_median']:8.0f} req/s   "
               f"(runs: {runs(data[name + '_rps'], '{:.0f}')}), mean latency {data[name + '_latency_ms']:.1f} ms, "
-              f"worker CPU {data[name + '_cpu_us']:.0f} µs/request")
+              f"worker CPU {data[name + '_cpu_us']:.0f} µs, Redis {data[name + '_redis_us']:.1f} µs per request")
     print(f"  {'taskq / bare':24s} {data['ratio_median']:8.2f} x       "
           f"(runs: {runs(data['ratios'], '{:.2f}')}; goal >= 0.7)")
     if data.get("compare"):
