@@ -31,11 +31,13 @@ import time
 import uuid
 from dataclasses import dataclass
 from functools import wraps
+from typing import Any
 
 import jwt
 from flask import g
 
 from .config import parse_rate
+from .credential_cache import CredentialCache
 from .errors import ApiError
 from .services.sessions import SessionStore, is_session_token
 from taskq.keys import ApiKeys
@@ -123,12 +125,28 @@ def _key_hash(key: str) -> str:
 
 
 def authenticate(header: str | None, secret: str | None, redis, keys: ApiKeys,
-                 sessions: SessionStore | None = None) -> Principal | None:
+                 sessions: SessionStore | None = None,
+                 cache: CredentialCache | None = None) -> Principal | None:
     """The caller named by an Authorization header; None without one.
     Raises ApiError(401) for anything present but not valid. ``sessions``:
-    the app's session store (else one is built on ``keys``' prefix)."""
+    the app's session store (else one is built on ``keys``' prefix);
+    ``cache``: the app's checked credentials (api.credential_cache)."""
+    principal, key_hash = identify(header, secret, redis, keys, sessions, cache)
+    if key_hash is not None:
+        principal = confirm_key(key_hash, redis.hget(keys.api_keys, key_hash), cache)
+    return principal
+
+
+def identify(header: str | None, secret: str | None, redis, keys: ApiKeys,
+             sessions: SessionStore | None = None,
+             cache: CredentialCache | None = None) -> tuple[Principal | None, str | None]:
+    """As :func:`authenticate`, except for an API key whose principal the
+    cache knows: that comes back with the key's hash, unconfirmed, and the
+    caller must read the key's record (``keys.api_keys``, field: the hash)
+    and pass it to :func:`confirm_key` before trusting it. So the read can
+    ride in a round trip the request makes anyway (the rate limits')."""
     if not header:
-        return None
+        return None, None
     scheme, _, credential = header.strip().partition(" ")
     credential = credential.strip()
     scheme = scheme.lower()
@@ -137,32 +155,24 @@ def authenticate(header: str | None, secret: str | None, redis, keys: ApiKeys,
         if session is None:
             raise ApiError(401, "invalid_session", "Invalid or expired session")
         return Principal(f"session:{session.id}", session.agent, frozenset(), "session",
-                         project_id=session.project_id, session_id=session.id)
+                         project_id=session.project_id, session_id=session.id), None
     if scheme == "bearer" and credential:
         if not secret:
             raise ApiError(401, "invalid_token", "bearer tokens are not accepted: no signing secret is set")
-        try:
-            claims = jwt.decode(credential, secret, algorithms=["HS256"],
-                                options={"require": ["exp", "sub"]})
-        except jwt.ExpiredSignatureError:
-            raise ApiError(401, "token_expired", "the token has expired") from None
-        except jwt.InvalidTokenError:
-            raise ApiError(401, "invalid_token", "the token is not valid") from None
-        sub = str(claims["sub"])
-        rate = claims.get("rate_limit")
-        return Principal(f"jwt:{sub}", sub, _scopes(claims.get("scopes")), "jwt",
-                         str(rate) if rate is not None else None,
-                         agents=_limit(claims.get("agents")),
-                         projects=_limit(claims.get("projects"), lower=True))
+        if cache is None:
+            return _verify_token(credential, secret)[0], None
+        token_hash = _key_hash(credential)
+        principal = cache.token(token_hash)
+        if principal is None:
+            principal, exp = _verify_token(credential, secret)
+            cache.keep_token(token_hash, exp, principal)
+        return principal, None
     if scheme == "apikey" and credential:
-        raw = redis.hget(keys.api_keys, _key_hash(credential))
-        if not raw:
-            raise ApiError(401, "invalid_api_key", "the API key is not valid")
-        rec = json.loads(raw)
-        rate = rec.get("rate_limit")
-        return Principal(f"key:{rec['id']}", rec.get("name") or rec["id"], _scopes(rec.get("scopes")),
-                         "apikey", str(rate) if rate is not None else None,
-                         agents=_limit(rec.get("agents")), projects=_limit(rec.get("projects"), lower=True))
+        key_hash = _key_hash(credential)
+        principal = cache.key(key_hash) if cache is not None else None
+        if principal is not None:
+            return principal, key_hash
+        return confirm_key(key_hash, redis.hget(keys.api_keys, key_hash), cache), None
     raise ApiError(401, "unauthorized", "use 'Authorization: Bearer <token>' or 'ApiKey <key>'")
 
 
@@ -174,6 +184,41 @@ def check_scope(scope: str, why: str | None = None) -> Principal:
         raise ApiError(403, "insufficient_scope", f"{why or 'this call'} needs scope {scope!r}",
                        {"required_scope": scope})
     return principal
+
+
+def confirm_key(key_hash: str, record: str | None, cache: CredentialCache | None = None) -> Principal:
+    """The principal of an API key whose stored record was just read;
+    ApiError(401) when there is none (never created, or revoked)."""
+    if not record:
+        if cache is not None:
+            cache.forget_key(key_hash)
+        raise ApiError(401, "invalid_api_key", "the API key is not valid")
+    principal = cache.key(key_hash, record) if cache is not None else None
+    if principal is None:
+        rec = json.loads(record)
+        rate = rec.get("rate_limit")
+        principal = Principal(f"key:{rec['id']}", rec.get("name") or rec["id"], _scopes(rec.get("scopes")),
+                              "apikey", str(rate) if rate is not None else None,
+                              agents=_limit(rec.get("agents")), projects=_limit(rec.get("projects"), lower=True))
+        if cache is not None:
+            cache.keep_key(key_hash, record, principal)
+    return principal
+
+
+def _verify_token(credential: str, secret: str) -> tuple[Principal, Any]:
+    """The principal of a JWT and its exp; ApiError(401) when not valid."""
+    try:
+        claims = jwt.decode(credential, secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
+    except jwt.ExpiredSignatureError:
+        raise ApiError(401, "token_expired", "the token has expired") from None
+    except jwt.InvalidTokenError:
+        raise ApiError(401, "invalid_token", "the token is not valid") from None
+    sub = str(claims["sub"])
+    rate = claims.get("rate_limit")
+    return Principal(f"jwt:{sub}", sub, _scopes(claims.get("scopes")), "jwt",
+                     str(rate) if rate is not None else None,
+                     agents=_limit(claims.get("agents")),
+                     projects=_limit(claims.get("projects"), lower=True)), claims["exp"]
 
 
 def require(scope: str):

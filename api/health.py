@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from .blueprint import Blueprint
 from .envelope import now_iso, ok
 from .schemas import envelope
 from .state import state

@@ -8,9 +8,10 @@ Redis-backed families are rendered from a separate registry and appended.
 Either way any worker answers a scrape with the whole picture.
 
 /metrics/json (the TaskDriver document's JSON metrics) reads request counts
-that every API process adds to one Redis hash after each response
-(ApiKeys.requests), the active agent sessions, and this machine's memory and
-CPU use, so any worker answers with the same totals.
+that every API process adds to one Redis hash (ApiKeys.requests) within a
+second of each response (RequestCounts), the active agent sessions, and
+this machine's memory and CPU use, so any worker answers with the same
+totals.
 
 Both are open unless TASKQ_METRICS_TOKEN is set; then a scrape needs
 ``Authorization: Bearer <that token>`` (compared in constant time) or an API
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import threading
 import time
 
 import psutil
@@ -57,7 +59,8 @@ def check_access() -> None:
     if not header:
         raise ApiError(401, "auth_required", "metrics need TASKQ_METRICS_TOKEN or scope system:read",
                        headers={"WWW-Authenticate": 'Bearer realm="taskq-metrics"'})
-    principal = authenticate(header, st.jwt_secret, st.redis, st.api_keys, st.sessions)  # 401 when not valid
+    principal = authenticate(header, st.jwt_secret, st.redis, st.api_keys, st.sessions,
+                             st.credentials)  # 401 when not valid
     if principal is None or not principal.allows("system:read"):
         raise ApiError(403, "insufficient_scope", "this call needs scope 'system:read'",
                        {"required_scope": "system:read"})
@@ -126,9 +129,9 @@ class QueueCollector:
 
 def init(app: Flask) -> None:
     registry = CollectorRegistry(auto_describe=True)
-    exporter = PrometheusMetrics(app, path=None, registry=registry, group_by="url_rule",
-                                 excluded_paths=["^/metrics$", "^/health$", "^/api/health$", "^/tasker/metrics$",
-                                                 "^/tasker/health/(ready|live)$"])
+    exporter = PrometheusMetrics(  # the excluded paths in one pattern: one match per request, not five
+        app, path=None, registry=registry, group_by="url_rule",
+        excluded_paths="^(?:/metrics|/health|/api/health|/tasker/metrics|/tasker/health/(ready|live))$")
     app.extensions["taskq_metrics"] = exporter
 
     def metrics_view():
@@ -162,20 +165,79 @@ UNCOUNTED = ("/metrics", "/metrics/json", "/health", "/api/health", "/tasker/met
 """Probes and scrapes: not counted as requests (and never wait on Redis for it)."""
 
 
+FLUSH_SECONDS = 1.0
+"""How long a process holds its request counts before adding them to Redis."""
+
+
+class RequestCounts:
+    """This process's answered requests not yet added to ApiKeys.requests.
+
+    Counting a request touches no Redis: a timer adds what was counted to
+    the shared hash at most FLUSH_SECONDS later (one round trip a second
+    under any load, instead of one per request), and /metrics/json adds
+    its own process's counts before reading. So the totals another process
+    serves lag by at most FLUSH_SECONDS. Counts that Redis refused are
+    kept for the next flush."""
+
+    def __init__(self, redis, key: str):
+        self.redis, self.key = redis, key
+        self._lock = threading.Lock()
+        self._pending = [0, 0, 0, 0.0]   # total, success, error, time_ms
+        self._timer: threading.Timer | None = None
+        self._timer_pid = 0
+
+    def add(self, success: bool, ms: float) -> None:
+        with self._lock:
+            p = self._pending
+            p[0] += 1
+            p[1 if success else 2] += 1
+            p[3] += ms
+            if self._timer is None or self._timer_pid != os.getpid():  # none yet, or forked
+                self._timer, self._timer_pid = threading.Timer(FLUSH_SECONDS, self.flush), os.getpid()
+                self._timer.start()
+
+    def close(self) -> None:
+        """Stop the timer, wait for a flush under way, add what is pending
+        (at exit the timer, a non-daemon thread, does it; tests call this
+        before deleting their keys)."""
+        with self._lock:
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+            if timer is not threading.current_thread():
+                timer.join()
+        self.flush()
+
+    def flush(self) -> None:
+        """Add the pending counts to Redis now (never raises)."""
+        with self._lock:
+            total, success, error, ms = self._pending
+            self._pending = [0, 0, 0, 0.0]
+            self._timer = None
+        if not total:
+            return
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hincrby(self.key, "total", total)
+            if success:
+                pipe.hincrby(self.key, "success", success)
+            if error:
+                pipe.hincrby(self.key, "error", error)
+            pipe.hincrbyfloat(self.key, "time_ms", round(ms, 3))
+            pipe.execute()
+        except Exception:  # bookkeeping only: keep them for the next flush
+            with self._lock:
+                for i, v in enumerate((total, success, error, ms)):
+                    self._pending[i] += v
+
+
 def count_request(resp):
-    """after_request: add this response to the shared request counters."""
+    """after_request: count this response (added to the shared counters by
+    RequestCounts within FLUSH_SECONDS)."""
     if request.path in UNCOUNTED:
         return resp
     ms = (time.monotonic() - g.get("started", time.monotonic())) * 1000
-    st = state()
-    try:
-        pipe = st.redis.pipeline(transaction=False)
-        pipe.hincrby(st.api_keys.requests, "total", 1)
-        pipe.hincrby(st.api_keys.requests, "success" if resp.status_code < 400 else "error", 1)
-        pipe.hincrbyfloat(st.api_keys.requests, "time_ms", round(ms, 3))
-        pipe.execute()
-    except Exception:  # bookkeeping only: never fail a request for it
-        pass
+    current_app.extensions["taskq_request_counts"].add(resp.status_code < 400, ms)
     return resp
 
 
@@ -185,6 +247,7 @@ def metrics_json():
     machine's memory and CPU use in percent with this process's uptime (s)."""
     check_access()
     st = state()
+    current_app.extensions["taskq_request_counts"].flush()
     raw = st.redis.hgetall(st.api_keys.requests)
     total = int(raw.get("total", 0))
     return jsonify(ok({
@@ -229,5 +292,7 @@ def document_json(spec, app: Flask) -> None:
 
 def init_json(app: Flask) -> None:
     psutil.cpu_percent(interval=None)  # the first reading only starts the measurement
+    st = app.extensions["taskq"]
+    app.extensions["taskq_request_counts"] = RequestCounts(st.redis, st.api_keys.requests)
     app.after_request(count_request)
     app.add_url_rule("/metrics/json", "metrics_json", metrics_json, methods=["GET"])

@@ -16,7 +16,7 @@ import time
 from flask import Flask, current_app, g, request
 
 from . import ratelimit
-from .auth import authenticate
+from .auth import confirm_key, identify
 from .envelope import correlation_id
 from .errors import ApiError
 
@@ -50,16 +50,27 @@ def _state():
     return current_app.extensions["taskq"]
 
 
+def _prefixes(paths, ends: str = "/") -> re.Pattern:
+    """One pattern for ``path`` being one of ``paths`` or under one (a
+    following character in ``ends``): a match per request, not a loop."""
+    return re.compile("(?:%s)(?:$|[%s])" % ("|".join(map(re.escape, paths)), re.escape(ends)))
+
+
+_OPEN = _prefixes(OPEN_PATHS, "/.")
+_OWN_AUTH = _prefixes(OWN_AUTH_PATHS)
+_VERSIONED = _prefixes(VERSIONED_PATHS)
+
+
 def _is_open(path: str) -> bool:
-    return any(path == p or path.startswith(p + "/") or path.startswith(p + ".") for p in OPEN_PATHS)
+    return _OPEN.match(path) is not None
 
 
 def _has_own_auth(path: str) -> bool:
-    return any(path == p or path.startswith(p + "/") for p in OWN_AUTH_PATHS)
+    return _OWN_AUTH.match(path) is not None
 
 
 def _versioned(path: str) -> bool:
-    return not _is_open(path) and any(path == p or path.startswith(p + "/") for p in VERSIONED_PATHS)
+    return _VERSIONED.match(path) is not None and not _is_open(path)
 
 
 def requested_versions(accept: str) -> list[str]:
@@ -130,32 +141,44 @@ def before() -> object | None:
     except Exception:  # bookkeeping only: never fail a request for it
         pass
     try:
-        g.principal = authenticate(request.headers.get("Authorization"), st.jwt_secret,
-                                   st.redis, st.api_keys, st.sessions)
+        g.principal, unconfirmed = identify(request.headers.get("Authorization"), st.jwt_secret,
+                                            st.redis, st.api_keys, st.sessions, st.credentials)
     except ApiError as exc:
-        g.principal, g.auth_error = None, exc
+        g.principal, g.auth_error, unconfirmed = None, exc, None
     principal = g.principal
     if principal is not None:
         rate = ratelimit.own_rate(principal.id, principal.rate_limit, st.rate)
         identity = principal.id
     else:
         rate, identity = st.rate_ip, f"ip:{_client_ip()}"
-    budgets = [(ratelimit.count(st.redis, st.api_keys, identity, rate),
-                "rate limit of {limit} requests exceeded")]
+    budgets = [(identity, rate, "rate limit of {limit} requests exceeded")]
     if request.method == "POST" and path == LOGIN_PATH:
-        budgets.append((ratelimit.count(st.redis, st.api_keys, f"login-ip:{_client_ip()}", st.rate_login),
+        budgets.append((f"login-ip:{_client_ip()}", st.rate_login,
                         "too many login attempts from this address (at most {limit})"))
-    budgets += _dialect_ip_budgets(st, path)
-    budgets = [(s, m) for s, m in budgets if s is not None]
+    budgets += _dialect_ip_budgets(path)
+    budgets = [b for b in budgets if b[1] is not None]
+    # an API key known from an earlier request: its record is read again in
+    # the round trip that counts the budgets (a revoked key is refused now)
+    read = (st.api_keys.api_keys, unconfirmed) if unconfirmed else None
     if budgets:
-        g.rate_state = min(budgets, key=lambda b: b[0].remaining)[0]  # the headers show the tightest
-    for spent, message in budgets:
+        states, record = ratelimit.hit_many(st.redis, st.api_keys, [(who, rate) for who, rate, _ in budgets],
+                                            read=read)
+    else:
+        states, record = [], st.redis.hget(*read) if read else None
+    if unconfirmed:
+        try:
+            g.principal = confirm_key(unconfirmed, record, st.credentials)
+        except ApiError as exc:
+            g.principal, g.auth_error = None, exc
+    if states:
+        g.rate_state = min(states, key=lambda s: s.remaining)  # the headers show the tightest
+    for spent, (_, _, message) in zip(states, budgets):
         if spent.exceeded:
             raise ratelimit.too_many(spent, message)
     return None
 
 
-def _dialect_ip_budgets(st, path: str) -> list:
+def _dialect_ip_budgets(path: str) -> list:
     """The per-IP budget of the dialect serving ``path`` (the Tasker one's
     TASKQ_TASKER_RATE_LIMIT), counted whoever the caller is."""
     registry = current_app.extensions.get("taskq.dialects")
@@ -165,35 +188,43 @@ def _dialect_ip_budgets(st, path: str) -> list:
             continue
         rate = d.ip_rate(registry[d.name])
         if rate is not None:
-            out.append((ratelimit.count(st.redis, st.api_keys, f"{d.name}-ip:{_client_ip()}", rate),
+            out.append((f"{d.name}-ip:{_client_ip()}", rate,
                         f"rate limit of {{limit}} requests from this address on {d.url_prefix} exceeded"))
     return out
+
+
+SECURITY_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                    ("X-XSS-Protection", "1; mode=block"), ("Referrer-Policy", "no-referrer"))
+"""Sent on every response (HSTS too, on HTTPS)."""
 
 
 def after(resp):
     cid = correlation_id()
     h = resp.headers
-    h["X-Request-ID"] = cid
-    h["X-Correlation-ID"] = cid
-    h["X-Content-Type-Options"] = "nosniff"
-    h["X-Frame-Options"] = "DENY"
-    h["X-XSS-Protection"] = "1; mode=block"
-    h["Referrer-Policy"] = "no-referrer"
+    present = {k.lower() for k in h.keys()}  # set() rescans the list per header: only where needed
+    add = [("X-Request-ID", cid), ("X-Correlation-ID", cid), *SECURITY_HEADERS]
     if request.is_secure:
-        h["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        add.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
     if _versioned(request.path):
-        h["X-API-Version"] = SUPPORTED_VERSIONS[-1]
-        h.setdefault("Cache-Control", "no-store")
+        add.append(("X-API-Version", SUPPORTED_VERSIONS[-1]))
+        if "cache-control" not in present:
+            add.append(("Cache-Control", "no-store"))
     origin = request.headers.get("Origin", "")
-    if _origin_allowed(origin):
-        h["Access-Control-Allow-Origin"] = "*" if "*" in _state().cors_origins else origin
-        h["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
-        h.add("Vary", "Origin")
+    cors = _origin_allowed(origin)
+    if cors:
+        add.append(("Access-Control-Allow-Origin", "*" if "*" in _state().cors_origins else origin))
+        add.append(("Access-Control-Expose-Headers", EXPOSED_HEADERS))
     rate = g.get("rate_state")
     if rate is not None:
-        for k, v in rate.headers().items():
-            h[k] = v
-    _log(resp)
+        add.extend(rate.headers().items())
+    for name, value in add:
+        if name.lower() in present:
+            h[name] = value
+        else:
+            h.add(name, value)
+    if cors:
+        h.add("Vary", "Origin")
+    _log(resp, cid)
     return resp
 
 
@@ -213,7 +244,7 @@ def loggable_path(path: str) -> str:
     return _UUID.sub(_fingerprint, path)
 
 
-def _log(resp) -> None:
+def _log(resp, cid: str) -> None:
     if not access_log.isEnabledFor(logging.INFO):
         return
     principal = g.get("principal")
@@ -221,7 +252,7 @@ def _log(resp) -> None:
         "ts": round(time.time(), 3), "level": "info", "msg": "request",
         "method": request.method, "path": loggable_path(request.path), "status": resp.status_code,
         "duration_ms": round((time.monotonic() - g.get("started", time.monotonic())) * 1000, 2),
-        "correlation_id": correlation_id(), "ip": _client_ip(),
+        "correlation_id": cid, "ip": _client_ip(),
         "principal": principal.id if principal else None,
         "user_agent": request.headers.get("User-Agent", "")[:200],
     }

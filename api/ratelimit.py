@@ -2,8 +2,9 @@
 every dyno) shares one count per caller.
 
 A caller is its token subject or API key when authenticated, else its IP.
-Each window is one key (``ApiKeys.rate``) incremented and given a TTL in
-one round trip; the key names the window, so a new window starts at zero
+Each window is one key (``ApiKeys.rate``), created with its TTL (SET NX EX)
+and incremented; every budget a request counts against goes in one round
+trip. The key names the window, so a new window starts at zero
 (the model of Rack::Attack's throttle and express-rate-limit, which the
 API documents name: X-RateLimit-Reset is when the full budget is back).
 POST /api/auth/login also counts against a stricter budget per client IP
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from taskq.keys import ApiKeys
 
@@ -53,14 +55,30 @@ class RateState:
 def hit(redis, keys: ApiKeys, identity: str, limit: int, window: int,
         now: float | None = None) -> RateState:
     """Count one request of ``identity``; ``exceeded`` once past ``limit``."""
+    return hit_many(redis, keys, [(identity, (limit, window))], now)[0][0]
+
+
+def hit_many(redis, keys: ApiKeys, budgets: list[tuple[str, tuple[int, int]]],
+             now: float | None = None, read: tuple[str, str] | None = None) -> tuple[list[RateState], Any]:
+    """Count one request against each ``(identity, (limit, window))``, all in
+    one round trip: per budget, SET NX EX (the window's key is born with its
+    TTL, never left without one) then INCR. ``read``: a (hash, field) the
+    request needs too, read in the same round trip; its value comes second."""
     now = clock() if now is None else now
-    n = int(now // window)
-    key = keys.rate(identity, n)
-    pipe = redis.pipeline(transaction=True)
-    pipe.incr(key)
-    pipe.expire(key, window + 1)
-    count = pipe.execute()[0]
-    return RateState(limit, limit - count, (n + 1) * window)
+    pipe = redis.pipeline(transaction=False)
+    resets = []
+    for identity, (limit, window) in budgets:
+        n = int(now // window)
+        key = keys.rate(identity, n)
+        pipe.set(key, 0, ex=window + 1, nx=True)
+        pipe.incr(key)
+        resets.append((n + 1) * window)
+    if read is not None:
+        pipe.hget(*read)
+    replies = pipe.execute()
+    states = [RateState(limit, limit - int(replies[2 * i + 1]), reset)
+              for i, ((_, (limit, _)), reset) in enumerate(zip(budgets, resets))]
+    return states, replies[-1] if read is not None else None
 
 
 def own_rate(identity: str, text: str | None, default: tuple[int, int] | None):

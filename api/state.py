@@ -20,6 +20,7 @@ from taskq.task_types import TaskTypeStore
 from taskq.webhooks import WebhookStore
 from taskq.worker_registry import WorkerRegistry
 
+from .credential_cache import CredentialCache
 from .services.agents import AgentService
 from .services.project_tasks import ProjectTaskService
 from .services.sessions import SessionStore
@@ -44,6 +45,7 @@ class AppState:
 
     def __post_init__(self):
         self.api_keys = ApiKeys(self.keys.prefix)
+        self.credentials = CredentialCache()  # checked JWTs and parsed API key records
         self.tasks = TaskService(self.redis, self.keys)
         self.types = TaskTypeStore(self.redis, self.keys.prefix)
         self.projects = self.types.projects  # the one ProjectStore (TaskTypeStore builds it)

@@ -57,7 +57,7 @@ def login():
         return _page(401, "A TaskDriver agent session cannot open the dashboard.", next_url)
     st = state()
     try:
-        principal = authenticate(header, st.jwt_secret, st.redis, st.api_keys, st.sessions)
+        principal = authenticate(header, st.jwt_secret, st.redis, st.api_keys, st.sessions, st.credentials)
     except ApiError as exc:
         return _page(401, f"Not accepted: {exc.message}.", next_url)
     if principal is None or not access.can_view(principal):

@@ -9,17 +9,17 @@ from __future__ import annotations
 from functools import wraps
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from taskq.projects import QUEUE_PREFIX
 
 from ..auth import SECURITY, authenticated
+from ..blueprint import Blueprint
 from ..envelope import ok
 from ..errors import ApiError
 from ..schemas import envelope
 from ..state import state
 from .schemas import DeleteArgsSchema, MessageSchema, UnionTaskSchema, UnionTaskUpdateSchema
-from .serializers import engine_options, union_view
+from .serializers import engine_options, union_response
 
 blp = Blueprint("Task", __name__, description="One task by id, in the fields of both dialects on /api")
 
@@ -51,7 +51,7 @@ class TaskItem(MethodView):
     def get(self, task_id):
         """Get one task: the DTS and TaskDriver fields (status, result and
         error in the words of the task's own dialect)."""
-        return ok(union_view(state().tasks.get(task_id)))
+        return union_response(state().tasks.get(task_id))
 
     @shared_scope("tasks:write", "projects:write")
     @blp.arguments(UnionTaskUpdateSchema)
@@ -67,7 +67,7 @@ class TaskItem(MethodView):
             # merged again into the meta the engine's compare-and-set reads
             options["meta"] = lambda current: {
                 **dts_meta, **st.project_tasks.meta_changes(task, body, current)}
-        return ok(union_view(st.tasks.update(task_id, **options)))
+        return union_response(st.tasks.update(task_id, **options))
 
     @shared_scope("tasks:write", "projects:write")
     @blp.arguments(DeleteArgsSchema, location="query")

@@ -16,10 +16,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import jsonify
+
 from taskq import Task
 from taskq.isotime import iso_ms
 from taskq.projects import project_of_queue
 from taskq.webhooks import PUBLIC_STATUS
+
+from ..envelope import ok
+from ..schemas import FlatDump
+from .schemas import UnionTaskSchema
 
 TD_STATUS = {"queued": "queued", "delayed": "queued", "blocked": "queued", "running": "running",
              "completed": "completed", "failed": "failed", "cancelled": "failed"}
@@ -29,6 +35,7 @@ DTS_META_FIELDS = ("name", "description", "command", "checkpoint_enabled")
 DTS_RENAMES = {"priority": "priority", "max_retries": "max_retries", "scheduled_at": "scheduled_at",
                "timeout_seconds": "timeout", "tags": "tags", "dependencies": "depends_on"}
 """DTS field -> Queue.enqueue / Queue.update option."""
+_UNION_DUMP = FlatDump(UnionTaskSchema)
 
 
 def engine_options(body: dict) -> dict:
@@ -42,11 +49,12 @@ def engine_options(body: dict) -> dict:
 
 
 def _meta(task: Task) -> dict:
-    return task.meta if isinstance(task.meta, dict) else {}
+    meta = task.meta
+    return meta if isinstance(meta, dict) else {}
 
 
-def task_name(task: Task) -> str:
-    return str(_meta(task).get("name") or task.func or task.id)
+def task_name(task: Task, meta: dict | None = None) -> str:
+    return str((_meta(task) if meta is None else meta).get("name") or task.func or task.id)
 
 
 def _seconds(value: float | None) -> int | float | None:
@@ -74,7 +82,7 @@ def dts_fields(task: Task) -> dict:
     meta = _meta(task)
     terminal = task.status in ("completed", "failed", "cancelled")
     return {
-        "id": task.id, "name": task_name(task), "description": meta.get("description"),
+        "id": task.id, "name": task_name(task, meta), "description": meta.get("description"),
         "command": meta.get("command"), "status": PUBLIC_STATUS.get(task.status, task.status),
         "priority": task.priority, "retry_count": task.retries, "max_retries": task.max_retries,
         "created_at": task.created_at, "updated_at": task.updated_at,
@@ -121,3 +129,9 @@ def union_view(task: Task) -> dict:
     """Both dialects' fields; the task's own dialect wins where they share a name."""
     dts, td = dts_fields(task), td_fields(task)
     return {**dts, **td} if is_td_task(task) else {**td, **dts}
+
+
+def union_response(task: Task, status: int = 200):
+    """The answer of a route documented as ``envelope(UnionTaskSchema)``, built
+    without marshmallow's dump machinery (api.schemas.FlatDump: the same body)."""
+    return jsonify(ok(_UNION_DUMP(union_view(task)))), status

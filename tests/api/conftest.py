@@ -25,13 +25,20 @@ def rate_windows_start_with_the_test(monkeypatch):
 
 @pytest.fixture
 def make_app(r, prefix):
+    made = []
+
     def make(**overrides):
         cfg = {"REDIS": r, "TASKQ_PREFIX": prefix, "TASKQ_JWT_SECRET": SECRET,
                "TASKQ_RATE_LIMIT": "100000/60", "TASKQ_TASKER_RATE_LIMIT": "100000/60",
                "TASKQ_CORS_ORIGINS": "https://ui.example.com"}
         cfg.update(overrides)
-        return create_app(cfg)
-    return make
+        made.append(create_app(cfg))
+        return made[-1]
+    yield make
+    for app in made:  # request counts still held go in now, before the prefix is deleted
+        counts = app.extensions.get("taskq_request_counts")
+        if counts is not None:
+            counts.close()
 
 
 @pytest.fixture

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from ...auth import secured
+from ...blueprint import Blueprint
 from ...envelope import ok
 from ...schemas import envelope
 from ...state import state

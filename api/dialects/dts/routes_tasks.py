@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from ...auth import current_principal, secured
+from ...blueprint import Blueprint
 from ...envelope import ok, page_meta
 from ...errors import ApiError
 from ...schemas import PageMetaSchema, envelope
 from ...services.tasks import NeedsLeaseToken
 from ...state import state
 from ...shared_tasks.schemas import TaskSchema, UnionTaskSchema
-from ...shared_tasks.serializers import engine_options, union_view
+from ...shared_tasks.serializers import engine_options, union_response
 from .schemas_tasks import (CheckpointOutSchema, CheckpointSchema, LogArgsSchema, LogLineSchema,
                             LogMetaSchema, TaskCreateSchema, TaskListArgsSchema, TaskStatusSchema)
 from .state import state as dts_state
@@ -45,7 +45,7 @@ class Tasks(MethodView):
     def post(self, body):
         """Create a task (name and command required)."""
         task = state().tasks.create(dts_state().queue, **engine_options(body))
-        return ok(union_view(task))  # the task as written: nothing is read back
+        return union_response(task, 201)  # the task as written: nothing is read back
 
 
 @blp.route("/tasks/<task_id>/cancel", methods=["POST"])

@@ -9,13 +9,13 @@ and ``workers:read`` show; an endpoint covering any other queue (or all,
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from taskq import netguard
 from taskq.errors import TaskqValueError
 from taskq.isotime import iso_ms
 
 from ...auth import current_principal, secured
+from ...blueprint import Blueprint
 from ...envelope import ok
 from ...errors import ApiError
 from ...schemas import envelope

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from ...auth import current_principal, secured
+from ...blueprint import Blueprint
 from ...envelope import ok, page_meta
 from ...errors import ApiError
 from ...schemas import PageMetaSchema, envelope

@@ -5,11 +5,11 @@ work is accepted, it runs on the workers)."""
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 
 from taskq.options import InvalidField
 
 from ...auth import secured
+from ...blueprint import Blueprint
 from ...envelope import ok
 from ...schemas import envelope
 from .bodies import json_object

@@ -8,11 +8,11 @@ after cancel (InvalidState) -> 409."""
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from taskq.options import InvalidField
 
 from ...auth import WORKFLOW_START, check_scope, secured
+from ...blueprint import Blueprint
 from ...envelope import ok
 from ...schemas import envelope
 from .bodies import json_object

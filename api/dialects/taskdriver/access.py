@@ -19,12 +19,12 @@ from __future__ import annotations
 from functools import wraps
 
 from flask import g, request
-from flask_smorest import Blueprint
 
 from taskq.keys import queue_of
 from taskq.projects import QUEUE_PREFIX, project_of_queue
 
 from ...auth import SECURITY, Principal, authenticated
+from ...blueprint import Blueprint
 from ...errors import ApiError, validation_error
 from .serializers import canonical_id
 from .state import state

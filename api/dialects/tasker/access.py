@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask_smorest import Blueprint
-
 from ...auth import SECURITY, TASKER_PERMISSIONS, Principal, authenticated
+from ...blueprint import Blueprint
 from ...errors import ApiError
 
 AUTH_MESSAGE = "Invalid or expired authentication token"
