@@ -352,9 +352,10 @@ def _queue_keys(prefix: str, name: str) -> QueueKeys:
     return QueueKeys(prefix, name)
 
 
-WORKFLOW_STATES = ("all", "open", "complete", "error", "cancelled")
-"""The workflow indexes kept per scope: every workflow, the ones not yet
-recorded as finished, and the finished ones by outcome (taskq.workflows.outcomes)."""
+WORKFLOW_STATES = ("all", "pending", "in_progress", "complete", "error", "cancelled", "open")
+"""The workflow indexes kept per scope: every workflow, and one per status
+(taskq.workflows.status keeps them). ``open`` is read by nothing: it held the
+unfinished workflows of older releases, and is emptied as they finish."""
 
 
 @dataclass(frozen=True)

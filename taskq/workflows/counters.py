@@ -1,6 +1,7 @@
 """The format of the workflow stats hashes: one hash per epoch hour
 (keys.WorkflowKeys.stats, with a TTL), the only writer being the scripts
-wf_finish-20.lua / wf_step-2.lua (via taskq.workflows.outcomes) and
+wf_state-53.lua (via taskq.workflows.status), wf_step-2.lua (via
+taskq.workflows.outcomes) and
 engine.create, the only reader :func:`read`.
 
 Fields: ``w|<namespace>|<name>|<version>|<counter>`` per handler, counters

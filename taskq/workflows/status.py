@@ -1,0 +1,226 @@
+"""Every workflow filed under its status, so a listing by status is a range read.
+
+A workflow's status is never stored as truth: it derives from its step
+tasks (engine.step_status / workflow_status). The steps live in an engine
+queue (its own slot on a cluster), the status indexes under ``{wf}``, so no
+transition script can file a workflow under its new status. After a step
+changes, an idempotent follow-up does (DESIGN invariant 5), in two round
+trips:
+
+1. observe: wf_observe-2.lua reads every step task of the workflow at one
+   instant, in the steps' queue, beside the record's fields (``{wf}``);
+2. file: wf_state-53.lua moves the workflow's index entries to the status
+   derived, unless an observation made later was filed already (the
+   observation's Redis TIME is its version, so racing follow-ups converge
+   on the newest), and records its outcome the first time it finishes
+   (counted once: taskq.workflows.analytics reads it).
+
+Who follows up: the pool worker for the steps it claims and completes
+(taskq.workflows.follower, on a thread of its own, riding the round trips it
+makes for the steps anyway); every other claim, completion, failure and
+release through taskq.lease; workflows.cancel_step; and the sweep
+(taskq.workflows.sweep), which looks again at every unfinished workflow
+from time to time, so a follow-up lost with a killed process, or a step
+changed by hand through the plain task API, is filed at the next look.
+
+Only a step's changes that can change its workflow's status are followed:
+a claim of a step that needs none (the first claim of a workflow starts it),
+the completion of a step nothing depends on (the last one to complete is
+one of them), and every failure, cancel and release.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Iterable, NamedTuple
+
+from ..keys import Keys, WorkflowKeys, queue_of
+from ..lua import execute, script
+from . import histogram, indexes
+from .counters import STATS_TTL, hour_of, workflow_prefix
+from .engine import CREATE_GRACE, CREATING, RUNNER, awaits_steps, step_status, workflow_status
+
+log = logging.getLogger("taskq.workflows")
+
+RECORD_FIELDS = ("namespace", "name", "version", "queue", "steps", "created", CREATING, "outcome")
+STATE_ORDER = ("pending", "in_progress", "complete", "error", "cancelled", "open")
+"""The index groups wf_state-53.lua takes, in its KEYS order."""
+WORKFLOW_TAG = "workflow:"
+"""Every step task of a workflow carries the tag workflow:<id> (engine.create)."""
+
+
+class _Step(NamedTuple):
+    """What step_status reads of an engine task."""
+
+    status: str
+    attempts: int
+    error: str
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A workflow as its steps showed it at one instant."""
+
+    id: str
+    record: dict | None      # None: the record is gone
+    status: str | None
+    version: int             # microseconds of Redis TIME when the steps were read
+    finished_ms: int | None  # its last step's end (None while unfinished)
+    retried: bool
+
+
+def step_workflow(task) -> tuple[str, str] | None:
+    """(workflow id, queue) of a workflow step's engine task, else None."""
+    if task.func != RUNNER:
+        return None
+    kwargs = task.kwargs
+    wid = kwargs.get("workflow") if isinstance(kwargs, dict) else None
+    return (wid, queue_of(task.id)) if isinstance(wid, str) else None
+
+
+def may_start(task) -> bool:
+    """A claim that can start its workflow: the first attempt of a step
+    that needs no other (a workflow's first claim is one of those)."""
+    deps = task.kwargs.get("deps")
+    return task.attempts <= 1 and not deps
+
+
+def may_finish(task) -> bool:
+    """A completion that can finish its workflow: nothing depends on the
+    step (the step that completes last never has a dependent waiting)."""
+    return not task.raw.get("dependents")
+
+
+def changed(tasks: Iterable, event: str) -> dict[str, str]:
+    """{workflow id: queue} of the workflows whose status ``event`` on these
+    step tasks may have changed: 'claimed', 'completed' or 'ended' (failed,
+    cancelled, released, retried: always)."""
+    out: dict[str, str] = {}
+    for task in tasks:
+        where = step_workflow(task)
+        if where is None:
+            continue
+        if event == "claimed" and not may_start(task):
+            continue
+        if event == "completed" and not may_finish(task):
+            continue
+        out[where[0]] = where[1]
+    return out
+
+
+def queue_observe(pipe, keys: Keys, wid: str, queue: str) -> None:
+    """Queue one workflow's observation (two replies: steps, record)."""
+    qk = keys.queue(queue)
+    s = script("wf_observe")
+    pipe.evalsha(s.sha, s.numkeys, qk.tag(WORKFLOW_TAG + wid), qk.task_prefix)
+    pipe.hmget(WorkflowKeys(keys.prefix).workflow(wid), *RECORD_FIELDS)
+
+
+def observe(client, keys: Keys, workflows: dict[str, str | None],
+            now_ms: int | None = None) -> list[Observation]:
+    """The status of each workflow ({id: its steps' queue, or None when not
+    known}): one round trip, two when a queue must be read first. ``now_ms``
+    (Redis time; the sweep's) lets a creation older than CREATE_GRACE count
+    its missing steps as cancelled; without it they stay pending."""
+    if not workflows:
+        return []
+    wk = WorkflowKeys(keys.prefix)
+    unknown = [wid for wid, queue in workflows.items() if queue is None]
+    if unknown:
+        pipe = client.pipeline(transaction=False)
+        for wid in unknown:
+            pipe.hget(wk.workflow(wid), "queue")
+        workflows = {**workflows, **dict(zip(unknown, pipe.execute()))}
+    gone = [wid for wid, queue in workflows.items() if queue is None]
+    present = [(wid, queue) for wid, queue in workflows.items() if queue is not None]
+    pipe = client.pipeline(transaction=False)
+    for wid, queue in present:
+        queue_observe(pipe, keys, wid, queue)
+    replies = execute(pipe) if present else []
+    out = [Observation(wid, None, None, 0, None, False) for wid in gone]
+    for i, (wid, _) in enumerate(present):
+        out.append(derive(wid, replies[2 * i], replies[2 * i + 1], now_ms))
+    return out
+
+
+def derive(wid: str, steps_reply: list, record_values: list, now_ms: int | None = None) -> Observation:
+    """The Observation from one queue_observe's two replies."""
+    if record_values[0] is None:
+        return Observation(wid, None, None, 0, None, False)
+    rec = dict(zip(RECORD_FIELDS, record_values))
+    version = int(steps_reply[0]) * 1_000_000 + int(steps_reply[1])
+    found = {}
+    for i in range(2, len(steps_reply), 5):
+        tid, status, attempts, dep, finished = steps_reply[i:i + 5]
+        found[tid] = (status, int(attempts or 0), dep == "1", finished)
+    enqueued = not awaits_steps(rec) or (
+        now_ms is not None and now_ms - int(rec["created"]) >= CREATE_GRACE * 1000)
+    statuses, ends, retried = [], [], False
+    for meta in json.loads(rec["steps"]).values():
+        got = found.get(meta["task"])
+        task = None
+        if got is not None:
+            status, attempts, dep, finished = got
+            task = _Step(status, attempts, "dependency " if dep else "")
+            retried = retried or attempts > 1
+            if finished:
+                ends.append(int(float(finished)))
+        statuses.append(step_status(task, meta["skippable"], enqueued))
+    status = workflow_status(statuses)
+    finished = None
+    if status in indexes.FINISHED_STATES:
+        finished = max(ends) if ends else int(rec["created"])
+    return Observation(wid, rec, status, version, finished, retried)
+
+
+def file(client, keys: Keys, seen: list[Observation], now_ms: int = 0) -> int:
+    """File each observed workflow under its status (wf_state-53.lua, one
+    pipeline); returns how many outcomes this call recorded."""
+    calls = client.pipeline(transaction=False)
+    queue_file(calls, WorkflowKeys(keys.prefix), seen, now_ms)
+    if not calls.command_stack:
+        return 0
+    return sum(1 for x in execute(calls) if int(x) == 2)
+
+
+def queue_file(pipe, wk: WorkflowKeys, seen: list[Observation], now_ms: int = 0) -> int:
+    """Queue the wf_state calls of ``seen`` on ``pipe``; how many."""
+    s = script("wf_state")
+    n = 0
+    for o in seen:
+        if o.record is None or o.status is None:
+            continue
+        rec = o.record
+        ns, nm, ver = rec["namespace"], rec["name"], rec["version"]
+        finished = o.finished_ms if o.finished_ms is not None else 0
+        duration = max(0, finished - int(rec["created"])) if o.finished_ms is not None else 0
+        keys = [wk.workflow(o.id), wk.check, wk.ended, wk.stats(hour_of(finished or now_ms)),
+                wk.index]
+        for state in STATE_ORDER:
+            keys += indexes.state_keys(wk, state, ns, nm, ver)
+        pipe.evalsha(s.sha, s.numkeys, *keys, o.id, o.status, o.version, finished, duration,
+                     "1" if o.retried else "0", workflow_prefix(ns, nm, ver),
+                     histogram.bucket(duration), STATS_TTL, now_ms)
+        n += 1
+    return n
+
+
+def follow_up(client, keys: Keys, workflows: dict[str, str | None]) -> int:
+    """Observe these workflows and file them (two round trips); returns how
+    many outcomes were recorded. Never raises: a follow-up that fails is
+    the sweep's to make (see the module docstring)."""
+    if not workflows:
+        return 0
+    try:
+        return file(client, keys, observe(client, keys, workflows))
+    except Exception as exc:  # noqa: BLE001  (the step changed; the sweep files it)
+        log.warning("workflow status follow-up failed (the sweep will file it): %s", exc)
+        return 0
+
+
+def after_steps(client, keys: Keys, tasks: Iterable, event: str) -> int:
+    """The follow-up of ``event`` ('claimed', 'completed', 'ended') on these
+    engine tasks, for those that are workflow steps (taskq.lease calls it)."""
+    return follow_up(client, keys, changed(tasks, event))
