@@ -1,6 +1,6 @@
 """The format of the workflow stats hashes: one hash per epoch hour
 (keys.WorkflowKeys.stats, with a TTL), the only writer being the scripts
-wf_state-53.lua (via taskq.workflows.status), wf_step-2.lua (via
+wf_state-21.lua (via taskq.workflows.status), wf_step-2.lua (via
 taskq.workflows.outcomes) and
 engine.create, the only reader :func:`read`.
 

@@ -34,7 +34,7 @@ from .engine import ended_by_dependency
 from ..lua import script
 from .outcomes import error_type, step_fact
 from .status import follow_up
-from .step_reads import dep_hash, queue_reads, step_callable, workflow_keys
+from .step_reads import dep_hash, queue_reads, step_callable, texts, workflow_keys
 
 log = logging.getLogger("taskq.workflows")
 
@@ -67,7 +67,7 @@ def run_step(workflow: str, step: str, handler_class: str, deps: dict[str, str],
         queue_reads(pipe, keys, workflow, step, deps)
         reply = pipe.execute()
     names = list(deps)
-    context_text, inputs_text, *scope = reply[0]
+    context_text, inputs_text, *scope = texts(reply[0][:5])  # (more fields may follow)
     if context_text is None:
         raise DependencyNotMet(f"workflow {workflow} has no record (deleted?)")
     results: dict[str, Any] = {}

@@ -9,11 +9,14 @@ trips:
 
 1. observe: wf_observe-2.lua reads every step task of the workflow at one
    instant, in the steps' queue, beside the record's fields (``{wf}``);
-2. file: wf_state-53.lua moves the workflow's index entries to the status
+2. file: wf_state-21.lua moves the workflow's index entries to the status
    derived, unless an observation made later was filed already (the
    observation's Redis TIME is its version, so racing follow-ups converge
    on the newest), and records its outcome the first time it finishes
-   (counted once: taskq.workflows.analytics reads it).
+   (counted once: taskq.workflows.analytics reads it). It is told the
+   status the workflow is filed under (read with the observation), so it
+   declares only the indexes it moves between; if another follow-up moved
+   the workflow meanwhile, it refuses and the workflow is observed again.
 
 Who follows up: the pool worker for the steps it claims and completes
 (taskq.workflows.follower, on a thread of its own, riding the round trips it
@@ -34,6 +37,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable, NamedTuple
 
 from ..keys import Keys, WorkflowKeys, queue_of
@@ -44,9 +48,12 @@ from .engine import CREATE_GRACE, CREATING, RUNNER, awaits_steps, step_status, w
 
 log = logging.getLogger("taskq.workflows")
 
-RECORD_FIELDS = ("namespace", "name", "version", "queue", "steps", "created", CREATING, "outcome")
-STATE_ORDER = ("pending", "in_progress", "complete", "error", "cancelled", "open")
-"""The index groups wf_state-53.lua takes, in its KEYS order."""
+OBSERVED_FIELDS = ("queue", "steps", "created", CREATING, "outcome", "state")
+"""Record fields an observation needs beside the handler's namespace, name
+and version (a step's own read asks for them too: step_reads.queue_reads)."""
+RECORD_FIELDS = ("namespace", "name", "version", *OBSERVED_FIELDS)
+REFILE_TRIES = 3
+"""Observations of a workflow that another follow-up keeps moving, at most."""
 WORKFLOW_TAG = "workflow:"
 """Every step task of a workflow carries the tag workflow:<id> (engine.create)."""
 
@@ -110,12 +117,14 @@ def changed(tasks: Iterable, event: str) -> dict[str, str]:
     return out
 
 
-def queue_observe(pipe, keys: Keys, wid: str, queue: str) -> None:
-    """Queue one workflow's observation (two replies: steps, record)."""
+def queue_observe(pipe, keys: Keys, wid: str, queue: str, record: bool = True) -> None:
+    """Queue one workflow's observation: two replies, its steps and its
+    record's RECORD_FIELDS (one without ``record``: the caller reads those)."""
     qk = keys.queue(queue)
     s = script("wf_observe")
     pipe.evalsha(s.sha, s.numkeys, qk.tag(WORKFLOW_TAG + wid), qk.task_prefix)
-    pipe.hmget(WorkflowKeys(keys.prefix).workflow(wid), *RECORD_FIELDS)
+    if record:
+        pipe.hmget(WorkflowKeys(keys.prefix).workflow(wid), *RECORD_FIELDS)
 
 
 def observe(client, keys: Keys, workflows: dict[str, str | None],
@@ -132,7 +141,7 @@ def observe(client, keys: Keys, workflows: dict[str, str | None],
         pipe = client.pipeline(transaction=False)
         for wid in unknown:
             pipe.hget(wk.workflow(wid), "queue")
-        workflows = {**workflows, **dict(zip(unknown, pipe.execute()))}
+        workflows = {**workflows, **dict(zip(unknown, map(_text, pipe.execute())))}
     gone = [wid for wid, queue in workflows.items() if queue is None]
     present = [(wid, queue) for wid, queue in workflows.items() if queue is not None]
     pipe = client.pipeline(transaction=False)
@@ -149,17 +158,17 @@ def derive(wid: str, steps_reply: list, record_values: list, now_ms: int | None 
     """The Observation from one queue_observe's two replies."""
     if record_values[0] is None:
         return Observation(wid, None, None, 0, None, False)
-    rec = dict(zip(RECORD_FIELDS, record_values))
+    rec = dict(zip(RECORD_FIELDS, map(_text, record_values)))
     version = int(steps_reply[0]) * 1_000_000 + int(steps_reply[1])
     found = {}
     for i in range(2, len(steps_reply), 5):
-        tid, status, attempts, dep, finished = steps_reply[i:i + 5]
+        tid, status, attempts, dep, finished = map(_text, steps_reply[i:i + 5])
         found[tid] = (status, int(attempts or 0), dep == "1", finished)
     enqueued = not awaits_steps(rec) or (
         now_ms is not None and now_ms - int(rec["created"]) >= CREATE_GRACE * 1000)
     statuses, ends, retried = [], [], False
-    for meta in json.loads(rec["steps"]).values():
-        got = found.get(meta["task"])
+    for tid, skippable in _step_meta(rec["steps"]):
+        got = found.get(tid)
         task = None
         if got is not None:
             status, attempts, dep, finished = got
@@ -167,7 +176,7 @@ def derive(wid: str, steps_reply: list, record_values: list, now_ms: int | None 
             retried = retried or attempts > 1
             if finished:
                 ends.append(int(float(finished)))
-        statuses.append(step_status(task, meta["skippable"], enqueued))
+        statuses.append(step_status(task, skippable, enqueued))
     status = workflow_status(statuses)
     finished = None
     if status in indexes.FINISHED_STATES:
@@ -175,36 +184,71 @@ def derive(wid: str, steps_reply: list, record_values: list, now_ms: int | None 
     return Observation(wid, rec, status, version, finished, retried)
 
 
+@lru_cache(maxsize=1024)
+def _step_meta(steps_json: str) -> tuple[tuple[str, bool], ...]:
+    """(task id, skippable) of each step of a record's ``steps`` (parsed once
+    per workflow and process: a workflow is observed more than once)."""
+    return tuple((m["task"], bool(m["skippable"])) for m in json.loads(steps_json).values())
+
+
+def _text(value):
+    """A reply value as text (a client may not decode replies)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def file(client, keys: Keys, seen: list[Observation], now_ms: int = 0) -> int:
-    """File each observed workflow under its status (wf_state-53.lua, one
-    pipeline); returns how many outcomes this call recorded."""
-    calls = client.pipeline(transaction=False)
-    queue_file(calls, WorkflowKeys(keys.prefix), seen, now_ms)
-    if not calls.command_stack:
-        return 0
-    return sum(1 for x in execute(calls) if int(x) == 2)
+    """File each observed workflow under its status (wf_state-21.lua, one
+    pipeline; a workflow moved meanwhile by another follow-up is observed
+    and filed again); returns how many outcomes this call recorded."""
+    wk = WorkflowKeys(keys.prefix)
+    recorded = 0
+    for _ in range(REFILE_TRIES):
+        calls = client.pipeline(transaction=False)
+        filed = queue_file(calls, wk, seen, now_ms)
+        if not filed:
+            break
+        replies = execute(calls)
+        recorded += sum(1 for x in replies if int(x) == 2)
+        moved = {o.id: o.record["queue"] for o, x in zip(filed, replies) if int(x) == -1}
+        seen = observe(client, keys, moved) if moved else []
+    return recorded
 
 
-def queue_file(pipe, wk: WorkflowKeys, seen: list[Observation], now_ms: int = 0) -> int:
-    """Queue the wf_state calls of ``seen`` on ``pipe``; how many."""
+def queue_file(pipe, wk: WorkflowKeys, seen: list[Observation], now_ms: int = 0) -> list[Observation]:
+    """Queue the wf_state calls of ``seen`` on ``pipe``; the observations
+    queued, in order (one reply each)."""
     s = script("wf_state")
-    n = 0
+    out = []
     for o in seen:
         if o.record is None or o.status is None:
             continue
         rec = o.record
         ns, nm, ver = rec["namespace"], rec["name"], rec["version"]
-        finished = o.finished_ms if o.finished_ms is not None else 0
-        duration = max(0, finished - int(rec["created"])) if o.finished_ms is not None else 0
-        keys = [wk.workflow(o.id), wk.check, wk.ended, wk.stats(hour_of(finished or now_ms)),
-                wk.index]
-        for state in STATE_ORDER:
-            keys += indexes.state_keys(wk, state, ns, nm, ver)
-        pipe.evalsha(s.sha, s.numkeys, *keys, o.id, o.status, o.version, finished, duration,
-                     "1" if o.retried else "0", workflow_prefix(ns, nm, ver),
-                     histogram.bucket(duration), STATS_TTL, now_ms)
-        n += 1
-    return n
+        filed = rec.get("state") or rec.get("outcome") or "open"  # older releases: see wf_state
+        head = [wk.workflow(o.id), wk.check, wk.ended]
+        if o.finished_ms is None:
+            pipe.evalsha(s.sha, s.numkeys, *head, wk.check, wk.index,
+                         *state_keys(wk.prefix, filed, ns, nm, ver),
+                         *state_keys(wk.prefix, o.status, ns, nm, ver),
+                         o.id, filed, o.status, o.version, now_ms)
+        else:
+            duration = max(0, o.finished_ms - int(rec["created"]))
+            pipe.evalsha(s.sha, s.numkeys, *head, wk.stats(hour_of(o.finished_ms)), wk.index,
+                         *state_keys(wk.prefix, filed, ns, nm, ver),
+                         *state_keys(wk.prefix, o.status, ns, nm, ver),
+                         o.id, filed, o.status, o.version, now_ms, o.finished_ms, duration,
+                         "1" if o.retried else "0", workflow_prefix(ns, nm, ver),
+                         histogram.bucket(duration), STATS_TTL)
+        out.append(o)
+    return out
+
+
+@lru_cache(maxsize=4096)
+def state_keys(prefix: str, state: str, namespace: str, name: str, version: str) -> tuple[str, ...]:
+    """The 8 index keys of one status of one handler, encoded (built once:
+    each filing sends two such lists)."""
+    return tuple(k.encode() for k in indexes.state_keys(WorkflowKeys(prefix), state, namespace,
+                                                         name, version))
 
 
 def follow_up(client, keys: Keys, workflows: dict[str, str | None]) -> int:

@@ -32,10 +32,13 @@ def workflow_keys(keys) -> WorkflowKeys:
     return WorkflowKeys(keys.prefix if isinstance(keys, Keys) else DEFAULT_PREFIX)
 
 
-def queue_reads(pipe, keys, workflow: str, step: str, deps: dict[str, str]) -> int:
-    """Queue one step's reads on ``pipe``; how many replies they make."""
+def queue_reads(pipe, keys, workflow: str, step: str, deps: dict[str, str],
+                more: tuple[str, ...] = ()) -> int:
+    """Queue one step's reads on ``pipe``; how many replies they make.
+    ``more``: record fields read after the scope's (the worker's follow-up
+    of the workflow's status reads them with the step's)."""
     pipe.hmget(workflow_keys(keys).workflow(workflow), "context", f"inputs:{step}",
-               *SCOPE_FIELDS)
+               *SCOPE_FIELDS, *more)
     for tid in deps.values():
         pipe.hmget(keys.queue(queue_of(tid)).task(tid), *DEP_FIELDS)
     return 1 + len(deps)
@@ -43,29 +46,51 @@ def queue_reads(pipe, keys, workflow: str, step: str, deps: dict[str, str]) -> i
 
 def dep_hash(values: list) -> dict[str, str]:
     """One dependency's reply as the task hash fields it holds ({} = gone)."""
-    return {k: v for k, v in zip(DEP_FIELDS, values) if v is not None}
+    return {k: v for k, v in zip(DEP_FIELDS, texts(values)) if v is not None}
+
+
+def texts(values: list) -> list:
+    """Reply values as text (the worker's client may not decode replies)."""
+    return [v.decode() if isinstance(v, bytes) else v for v in values]
 
 
 def preread(client, keys, leases) -> None:
     """Read what every workflow step among ``leases`` needs in one pipeline
     and leave it on its lease (``Lease.preread``). Best effort: on any
-    error the steps read for themselves."""
+    error the steps read for themselves. (A pool worker does this on a
+    thread of its own: taskq.workflows.follower.)"""
     steps = [lease for lease in leases if lease.task.func == RUNNER]
     if not steps:
         return
     try:
         pipe = client.pipeline(transaction=False)
-        counts = []
-        for lease in steps:
-            kw = lease.task.kwargs
-            counts.append(queue_reads(pipe, keys, kw["workflow"], kw["step"], kw["deps"]))
+        counts = queue_prereads(pipe, keys, steps)
         replies = pipe.execute()
     except Exception as exc:  # noqa: BLE001  (the steps read for themselves)
         log.debug("workflow step preread failed: %s", exc)
         return
+    leave_prereads(steps, counts, replies)
+
+
+def queue_prereads(pipe, keys, steps, more: dict | None = None) -> list[int]:
+    """Queue the reads of each step lease on ``pipe``; how many replies each
+    makes. ``more``: lease id -> further record fields to read with it."""
+    counts = []
+    for lease in steps:
+        kw = lease.task.kwargs
+        counts.append(queue_reads(pipe, keys, kw["workflow"], kw["step"], kw["deps"],
+                                  (more or {}).get(lease.id, ())))
+    return counts
+
+
+def leave_prereads(steps, counts: list[int], replies: list) -> None:
+    """Leave each step's replies on its lease, unless one of them failed
+    (that step reads for itself)."""
     at = 0
     for lease, n in zip(steps, counts):
-        lease.preread = replies[at:at + n]
+        mine = replies[at:at + n]
+        if not any(isinstance(x, Exception) for x in mine):
+            lease.preread = mine
         at += n
 
 

@@ -1,0 +1,150 @@
+"""The workflow half of a pool worker, on a thread of its own.
+
+A claimed step needs reads before it runs (its workflow's context and its
+inputs, its dependencies' results: step_reads), and the workflows of the
+steps a worker claims and completes need their status follow-ups
+(taskq.workflows.status). Made by the worker's loop, each is a round trip
+the loop waits on between two claims. Here one thread makes them: the loop
+hands it the steps it claimed and the ones whose completion went through,
+and goes on claiming; the thread sends, in one pipeline, the reads of every
+step handed to it meanwhile, the observations of their workflows, and the
+filing of the observations made by its previous round trip, then passes the
+steps on to the worker's threads. Observations are filed at once when
+nothing else is waiting.
+
+Best effort, as the reads were: a step whose reads failed reads for itself;
+a follow-up that failed is the sweep's to make.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import Callable
+
+from ..keys import Keys, WorkflowKeys, queue_of
+from ..lua import execute
+from .engine import RUNNER
+from .status import OBSERVED_FIELDS, changed, derive, file, follow_up, queue_file, queue_observe
+from .step_reads import leave_prereads, queue_prereads
+
+log = logging.getLogger("taskq.workflows")
+
+
+class StepFollower:
+    """Reads for claimed steps and status follow-ups, batched on one thread."""
+
+    def __init__(self, client, keys: Keys):
+        self.client = client
+        self.keys = keys
+        self._work: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def hand_out(self, leases, put: Callable) -> None:
+        """Pass each lease to ``put`` (the worker's run queue): a plain task
+        at once, a workflow step once its reads are back."""
+        steps = []
+        for lease in leases:
+            if lease.task.func == RUNNER:
+                steps.append(lease)
+            else:
+                put(lease)
+        if steps:
+            self._submit(("claimed", steps, put))
+
+    def completed(self, leases) -> None:
+        """These leases' completions went through: follow their workflows up."""
+        workflows = changed([lease.task for lease in leases], "completed")
+        if workflows:
+            self._submit(("completed", workflows, None))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish what was handed over (file the last observations), then end the thread."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._work.put(None)
+            thread.join(timeout)
+
+    def _submit(self, item) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="taskq-workflow-steps")
+                self._thread.start()
+        self._work.put(item)
+
+    def _run(self) -> None:
+        unfiled: list = []
+        while True:
+            items = [self._work.get()]
+            while True:
+                try:
+                    items.append(self._work.get_nowait())
+                except queue.Empty:
+                    break
+            stopping = None in items
+            unfiled = self._round_trip([i for i in items if i is not None], unfiled)
+            if unfiled and (stopping or self._work.empty()):
+                self._file(unfiled)
+                unfiled = []
+            if stopping:
+                return
+
+    def _round_trip(self, items: list, unfiled: list) -> list:
+        """One pipeline: file ``unfiled``, read for the claimed steps, observe
+        the workflows concerned (a claimed step's read brings its record's
+        fields); hand the steps out. Returns the new observations."""
+        claimed = [(lease, put) for kind, steps, put in items if kind == "claimed" for lease in steps]
+        steps = [lease for lease, _ in claimed]
+        started = {}  # workflow id -> the claimed step whose read brings its record
+        for lease in steps:
+            for wid in changed([lease.task], "claimed"):
+                started.setdefault(wid, lease)
+        ended: dict[str, str] = {}
+        for kind, what, _ in items:
+            if kind == "completed":
+                ended.update((wid, q) for wid, q in what.items() if wid not in started)
+        replies: list | None = None
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            filing = queue_file(pipe, WorkflowKeys(self.keys.prefix), unfiled)
+            counts = queue_prereads(pipe, self.keys, steps,
+                                    {lease.id: OBSERVED_FIELDS for lease in started.values()})
+            for wid, lease in started.items():
+                queue_observe(pipe, self.keys, wid, queue_of(lease.id), record=False)
+            for wid, q in ended.items():
+                queue_observe(pipe, self.keys, wid, q)
+            replies = execute(pipe, raise_on_error=False)
+        except Exception as exc:  # noqa: BLE001  (steps read for themselves; the sweep files)
+            log.warning("workflow steps: batch read failed (%s); steps read for themselves", exc)
+        if replies is not None:
+            leave_prereads(steps, counts, replies[len(filing):])
+        for lease, put in claimed:
+            put(lease)
+        if replies is None:
+            return []
+        moved = {o.id: o.record["queue"] for o, x in zip(filing, replies) if x == -1}
+        if moved:  # filed meanwhile by another follow-up: observe again (rare)
+            follow_up(self.client, self.keys, moved)
+        at = len(filing) + sum(counts)
+        seen = []
+        for wid, lease in started.items():
+            got, record = replies[at], (lease.preread or [None])[0]
+            at += 1
+            if record is not None and not isinstance(got, Exception):
+                seen.append(derive(wid, got, record[2:]))  # namespace, name, version, OBSERVED_FIELDS
+        for wid in ended:
+            got, record = replies[at], replies[at + 1]
+            at += 2
+            if not isinstance(got, Exception) and not isinstance(record, Exception):
+                seen.append(derive(wid, got, record))
+        return seen
+
+    def _file(self, seen: list) -> None:
+        try:
+            file(self.client, self.keys, seen)
+        except Exception as exc:  # noqa: BLE001  (the sweep files them)
+            log.warning("workflow steps: status follow-up failed (%s); the sweep will file it", exc)

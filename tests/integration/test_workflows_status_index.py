@@ -1,0 +1,238 @@
+"""Workflows filed under their status (taskq.workflows.status): past 2,000
+open workflows, with claims, completions, failures, retries, releases and
+cancels racing each other, racing follow-ups, sweeps and readers, every
+filter and status lists exactly what reading every workflow shows, with
+exact totals, and a page costs the same few commands whatever the number."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+
+import pytest
+
+from taskq import Queue
+from taskq.errors import TaskqError
+from taskq.keys import Keys, WorkflowKeys
+from taskq.lease import complete_many
+from taskq.workflows import WORKFLOW_QUEUE, Registry, cancel_step, create, get, list_workflows
+from taskq.workflows.status import follow_up
+from taskq.workflows.sweep import sweep
+
+from workflow_drive import AUDIT, PAY, SHIP
+
+S = "tests.integration.workflow_steps"
+FORK = {"namespace": "back", "name": "fork", "version": "2.0.0", "step_templates": [
+    {"name": "a", "handler_class": f"{S}.Source"},
+    {"name": "b", "handler_class": f"{S}.Source", "depends_on_step": "a", "skippable": True},
+    {"name": "c", "handler_class": f"{S}.Source", "depends_on_step": "a"},
+    {"name": "d", "handler_class": f"{S}.Source", "depends_on_step": ["b", "c"]}]}
+HANDLERS = ["shop.pay", "shop.ship", "back.audit", "back.fork"]
+FILTERS = [dict(zip(("namespace", "name", "version"), combo)) for combo in itertools.product(
+    [None, "shop", "back"], [None, "pay", "fork"], [None, "1.0.0", "2.0.0"])]
+STATUSES = [None, "pending", "in_progress", "complete", "error", "cancelled"]
+OPEN = 2_050
+"""Workflows left open at the end: more than the 2,000 a listing used to read."""
+
+
+def registry() -> Registry:
+    reg = Registry()
+    for h in (PAY, SHIP, AUDIT, FORK):
+        reg.register(h)
+    return reg
+
+
+def reference(every, namespace=None, name=None, version=None, status=None):
+    return [w["id"] for w in every
+            if (namespace is None or w["namespace"] == namespace) and (name is None or w["name"] == name)
+            and (version is None or w["version"] == version) and (status is None or w["status"] == status)]
+
+
+def drive(r, prefix, wfs, seed, rounds):
+    """Random step changes through the public paths, each followed up as
+    those paths do (taskq.lease, cancel_step)."""
+    rng = random.Random(seed)
+    q = Queue(WORKFLOW_QUEUE, redis=r, prefix=prefix)
+    for _ in range(rounds):
+        kind = rng.random()
+        if kind < 0.12:
+            wf = rng.choice(wfs)
+            try:
+                cancel_step(r, wf["id"], rng.choice(wf["steps"])["name"], prefix=prefix)
+            except TaskqError:
+                pass  # already finished: refused
+            continue
+        leases = q.claim(rng.randint(1, 4))
+        batch = []
+        for lease in leases:
+            what = rng.random()
+            try:
+                if what < 0.45:
+                    batch.append((lease, {"ok": True}))
+                elif what < 0.6:
+                    lease.complete({"ok": 1})
+                elif what < 0.7:
+                    lease.fail("ValueError: declined", retryable=False)
+                elif what < 0.8:
+                    lease.fail("ConnectionError: try again", retryable=True)
+                elif what < 0.9:
+                    lease.release()
+                # else: left running
+            except TaskqError:
+                pass  # cancelled meanwhile: the lease no longer holds
+        complete_many(r, batch)
+
+
+def test_every_status_listing_is_exact_past_2000_open_and_a_page_costs_a_page(r, prefix, counted):
+    reg = registry()
+    rng = random.Random(20)
+    wfs = [create(r, rng.choice(HANDLERS), registry=reg, prefix=prefix) for _ in range(OPEN + 400)]
+    keys = Keys(prefix)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def guarded(fn, *args):
+        try:
+            fn(*args)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    def reread_loop(seed):
+        """Racing follow-ups and readers of the same workflows."""
+        rnd = random.Random(seed)
+        while not stop.is_set():
+            follow_up(r, keys, {w["id"]: WORKFLOW_QUEUE for w in rnd.sample(wfs, 20)})
+            list_workflows(r, status=rnd.choice(STATUSES), limit=5, prefix=prefix)
+            if rnd.random() < 0.2:
+                sweep(r, prefix)
+
+    drivers = [threading.Thread(target=guarded, args=(drive, r, prefix, wfs, seed, 60))
+               for seed in range(6)]
+    readers = [threading.Thread(target=guarded, args=(reread_loop, 100 + i)) for i in range(2)]
+    for t in drivers + readers:
+        t.start()
+    for t in drivers:
+        t.join()
+    stop.set()
+    for t in readers:
+        t.join()
+    assert not errors, errors
+
+    every = [get(r, w["id"], prefix=prefix) for w in reversed(wfs)]  # newest first
+    counts = {s: sum(w["status"] == s for w in every) for s in STATUSES[1:]}
+    assert all(counts.values()), counts  # every status is there
+    assert counts["pending"] + counts["in_progress"] > 2000, counts
+    wk = WorkflowKeys(prefix)
+    from taskq.workflows import indexes
+    for status, filters in itertools.product(STATUSES, FILTERS):
+        want = reference(every, status=status, **filters)
+        key = wk.scoped(status or "all", indexes.scope(**filters))
+        assert (r.zrevrange(key, 0, -1), r.zcard(key)) == (want, len(want)), (status, filters)
+        page, total = list_workflows(r, status=status, offset=len(want) // 2, limit=3, prefix=prefix,
+                                     **filters)
+        assert ([w["id"] for w in page], total) == (want[len(want) // 2:len(want) // 2 + 3], len(want))
+        assert all(w["status"] == status for w in page if status)
+
+    # a page costs a page: records and steps of the page, one range, one count
+    for status in STATUSES:
+        counted.counts.clear()
+        page, total = list_workflows(counted, status=status, offset=max(0, counts.get(status, 2000) - 20),
+                                     limit=10, prefix=prefix)
+        assert len(page) == 10
+        sent = sum(counted.counts.values())
+        assert sent <= 2 + 10 + 10 * 4, (status, counted.counts)  # at most 4 steps a workflow
+
+
+def test_a_follow_up_from_an_older_observation_changes_nothing(r, prefix):
+    """Observations filed out of order: the newest wins."""
+    from taskq.workflows.status import file, observe
+    reg = registry()
+    wf = create(r, "shop.ship", registry=reg, prefix=prefix)
+    keys = Keys(prefix)
+    older = observe(r, keys, {wf["id"]: WORKFLOW_QUEUE})  # pending
+    lease = Queue(WORKFLOW_QUEUE, redis=r, prefix=prefix).claim(1)[0]  # in progress (filed)
+    assert list_workflows(r, status="in_progress", prefix=prefix)[1] == 1
+    assert file(r, keys, older) == 0
+    assert list_workflows(r, status="in_progress", prefix=prefix)[1] == 1
+    assert list_workflows(r, status="pending", prefix=prefix)[1] == 0
+    lease.release()  # back to pending: its follow-up is newer than the claim's
+    assert [w["id"] for w in list_workflows(r, status="pending", prefix=prefix)[0]] == [wf["id"]]
+
+
+def test_a_reopened_workflow_moves_back_and_counts_once(r, prefix):
+    """A failed step retried by hand through the plain task API: the sweep
+    moves its workflow back to in_progress; its outcome stays counted once."""
+    from taskq.workflows import performance
+    reg = registry()
+    wf = create(r, "shop.pay", registry=reg, prefix=prefix)
+    q = Queue(WORKFLOW_QUEUE, redis=r, prefix=prefix)
+    q.claim(1)[0].fail("ValueError: declined", retryable=False)
+    assert list_workflows(r, status="error", prefix=prefix)[1] == 1
+    q.retry(wf["steps"][0]["task_id"])  # not followed up: the sweep sees it
+    wk = WorkflowKeys(prefix)
+    r.zadd(wk.check, {wf["id"]: 0})  # (a finished workflow is not swept unless asked)
+    sweep(r, prefix)
+    assert get(r, wf["id"], prefix=prefix)["status"] == "in_progress"
+    assert [w["id"] for w in list_workflows(r, status="in_progress", prefix=prefix)[0]] == [wf["id"]]
+    assert list_workflows(r, status="error", prefix=prefix)[1] == 0
+    q.claim(1)[0].complete(None)
+    assert [w["id"] for w in list_workflows(r, status="complete", prefix=prefix)[0]] == [wf["id"]]
+    stats = performance(r, prefix=prefix)["task_statistics"]
+    assert (stats["total_tasks"], stats["failed"], stats["completed"]) == (1, 1, 0)
+
+
+def test_a_record_of_an_older_release_is_filed_by_the_sweep(r, prefix):
+    """An unfinished workflow written before the status indexes (in 'open',
+    no state) is moved to its status by the sweep's next look."""
+    from taskq.workflows import indexes
+    reg = registry()
+    wf = create(r, "back.audit", registry=reg, prefix=prefix)
+    wk = WorkflowKeys(prefix)
+    for pending, old in zip(indexes.state_keys(wk, "pending", "back", "audit", "1.0.0"),
+                            indexes.state_keys(wk, "open", "back", "audit", "1.0.0")):
+        score = r.zscore(pending, wf["id"])
+        r.zrem(pending, wf["id"])
+        r.zadd(old, {wf["id"]: score})
+    r.hdel(wk.workflow(wf["id"]), "state")
+    assert list_workflows(r, status="pending", prefix=prefix)[1] == 0
+    sweep(r, prefix)
+    assert [w["id"] for w in list_workflows(r, status="pending", prefix=prefix)[0]] == [wf["id"]]
+    assert all(r.zcard(k) == 0 for k in indexes.state_keys(wk, "open", "back", "audit", "1.0.0"))
+
+
+@pytest.mark.parametrize("decode", [True, False])
+def test_a_pool_worker_files_the_workflows_it_runs(r, prefix, redis_url, decode):
+    """Steps run by a pool worker (its follower thread reads for them and
+    follows them up), some failing, with cancels racing: every listing
+    matches a full read once it stops; a client that does not decode
+    replies works the same."""
+    import redis as redis_py
+    from workers.pool import PoolWorker
+    reg = Registry()
+    reg.register({"namespace": "t", "name": "diamond", "version": "1.0.0", "step_templates": [
+        {"name": "source", "handler_class": f"{S}.Source"},
+        {"name": "double", "handler_class": f"{S}.double", "depends_on_step": "source"},
+        {"name": "add_ten", "handler_class": f"{S}.add_ten", "depends_on_step": "source"},
+        {"name": "join", "handler_class": f"{S}.join", "depends_on_step": ["double", "add_ten"]}]})
+    reg.register({"namespace": "t", "name": "broken", "version": "1.0.0", "step_templates": [
+        {"name": "first", "handler_class": f"{S}.Source"},
+        {"name": "bad", "handler_class": f"{S}.broken", "depends_on_step": "first",
+         "default_retryable": False}]})
+    ids = [create(r, rng_name, context={"n": i}, registry=reg, prefix=prefix)["id"]
+           for i, rng_name in enumerate(["t.diamond", "t.diamond", "t.broken"] * 40)]
+    for wid in ids[::7]:
+        cancel_step(r, wid, "first" if get(r, wid, prefix=prefix)["name"] == "broken" else "double",
+                    prefix=prefix)
+    client = redis_py.Redis.from_url(redis_url, decode_responses=decode)
+    worker = PoolWorker(client, [WORKFLOW_QUEUE], concurrency=4, prefix=prefix, capacity=20)
+    worker.run(burst=True)
+    client.close()
+    every = [get(r, wid, prefix=prefix) for wid in reversed(ids)]
+    assert {w["status"] for w in every} == {"complete", "error", "cancelled"}
+    for status in STATUSES:
+        page, total = list_workflows(r, status=status, limit=200, prefix=prefix)
+        want = reference(every, status=status)
+        assert ([w["id"] for w in page], total) == (want, len(want)), status
+    results = {w["name"]: w["steps"][-1]["results"] for w in every if w["status"] == "complete"}
+    assert results["diamond"]["deps"] == ["add_ten", "double"]
