@@ -34,8 +34,12 @@ redis.call('HSET', record_key, 'seen', ARGV[4])
 if from == to then return 0 end
 local created = redis.call('ZSCORE', all_key, id)
 if not created then return 0 end
-for i = 6, 13 do redis.call('ZREM', KEYS[i], id) end
-for i = 14, 21 do redis.call('ZADD', KEYS[i], created, id) end
+for _, index_key in ipairs({KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]}) do
+  redis.call('ZREM', index_key, id)
+end
+for _, index_key in ipairs({KEYS[14], KEYS[15], KEYS[16], KEYS[17], KEYS[18], KEYS[19], KEYS[20], KEYS[21]}) do
+  redis.call('ZADD', index_key, created, id)
+end
 redis.call('HSET', record_key, 'state', to)
 if not FINISHED[to] then
   if FINISHED[from] then -- reopened (a step retried by hand): the sweep looks again

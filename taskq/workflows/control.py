@@ -13,11 +13,10 @@ from typing import Any
 
 from ..connection import as_taskq_client
 from ..errors import Conflict, InvalidState, TaskqValueError
-from ..keys import DEFAULT_PREFIX, Keys, WorkflowKeys
+from ..keys import DEFAULT_PREFIX, WorkflowKeys
 from ..options import InvalidField, json_text
 from ..queue import Queue
 from . import listing
-from .status import follow_up
 from .engine import get
 from .handlers import MAX_RETRY_LIMIT
 
@@ -81,7 +80,6 @@ def cancel_step(redis, workflow_id: str, step: str, *, force: bool = False,
             s["task_id"], reason=f"step {step} cancelled", mode="force" if force else "request")
     except Conflict as exc:
         raise InvalidState(f"step {step} cannot be cancelled now: {exc}", status=s["status"]) from exc
-    follow_up(redis, Keys(prefix or DEFAULT_PREFIX), {workflow_id: wf["queue"]})
     return _step(redis, workflow_id, step, prefix)[1]
 
 

@@ -33,7 +33,6 @@ from ..task import Task
 from .engine import ended_by_dependency
 from ..lua import script
 from .outcomes import error_type, step_fact
-from .status import follow_up
 from .step_reads import dep_hash, queue_reads, step_callable, texts, workflow_keys
 
 log = logging.getLogger("taskq.workflows")
@@ -86,7 +85,6 @@ def run_step(workflow: str, step: str, handler_class: str, deps: dict[str, str],
             from ..queue import Queue
             Queue(queue_of(ctx.id), redis=client, prefix=wk.prefix).cancel(
                 ctx.id, reason=f"dependency {name} did not complete", mode="force")
-            follow_up(client, keys, {workflow: queue_of(ctx.id)})
             raise DependencyNotMet(f"step {step}: dependency {name} did not complete")
     context = json.loads(context_text)
     inputs = json.loads(inputs_text) if inputs_text else {}

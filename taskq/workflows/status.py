@@ -21,10 +21,12 @@ trips:
 Who follows up: the pool worker for the steps it claims and completes
 (taskq.workflows.follower, on a thread of its own, riding the round trips it
 makes for the steps anyway); every other claim, completion, failure and
-release through taskq.lease; workflows.cancel_step; and the sweep
-(taskq.workflows.sweep), which looks again at every unfinished workflow
-from time to time, so a follow-up lost with a killed process, or a step
-changed by hand through the plain task API, is filed at the next look.
+release through taskq.lease (rq workers, agents, the plain Python API); a
+cancel, retry or delete through taskq.Queue (workflows.cancel_step, the
+task APIs); and the sweep (taskq.workflows.sweep), which looks again at
+every unfinished workflow from time to time, so a follow-up lost with a
+killed process, or a step reaped after its worker died, is filed at the
+next look.
 
 Only a step's changes that can change its workflow's status are followed:
 a claim of a step that needs none (the first claim of a workflow starts it),
@@ -262,6 +264,37 @@ def follow_up(client, keys: Keys, workflows: dict[str, str | None]) -> int:
     except Exception as exc:  # noqa: BLE001  (the step changed; the sweep files it)
         log.warning("workflow status follow-up failed (the sweep will file it): %s", exc)
         return 0
+
+
+def step_workflows(client, keys: Keys, task_ids: list[str]) -> dict[str, str]:
+    """{workflow id: queue} of the workflow steps among ``task_ids`` (one
+    round trip: each task's func and kwargs)."""
+    pipe = client.pipeline(transaction=False)
+    for tid in task_ids:
+        pipe.hmget(keys.queue(queue_of(tid)).task(tid), "func", "kwargs")
+    out = {}
+    for tid, (func, kwargs) in zip(task_ids, pipe.execute()):
+        if _text(func) == RUNNER:
+            try:
+                wid = json.loads(kwargs).get("workflow")
+            except (TypeError, ValueError, AttributeError):
+                continue
+            if isinstance(wid, str):
+                out[wid] = queue_of(tid)
+    return out
+
+
+def after_tasks(client, keys: Keys, task_ids: list[str], workflows: dict[str, str] | None = None) -> int:
+    """The follow-up of a change made to engine tasks by id (cancel, retry,
+    delete: taskq.Queue calls it), for those that are workflow steps;
+    ``workflows``: step_workflows read before (a deleted task has no fields
+    left to read). Never raises."""
+    try:
+        found = step_workflows(client, keys, task_ids) if workflows is None else workflows
+    except Exception as exc:  # noqa: BLE001  (the sweep files it)
+        log.warning("workflow status follow-up failed (the sweep will file it): %s", exc)
+        return 0
+    return follow_up(client, keys, found)
 
 
 def after_steps(client, keys: Keys, tasks: Iterable, event: str) -> int:

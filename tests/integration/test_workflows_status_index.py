@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+import time
 
 import pytest
 
@@ -161,25 +162,55 @@ def test_a_follow_up_from_an_older_observation_changes_nothing(r, prefix):
 
 
 def test_a_reopened_workflow_moves_back_and_counts_once(r, prefix):
-    """A failed step retried by hand through the plain task API: the sweep
-    moves its workflow back to in_progress; its outcome stays counted once."""
+    """A failed step retried by hand through the plain task API (Queue.retry,
+    as /api/tasks/{id}/retry does): its workflow moves back to in_progress;
+    its outcome stays counted once."""
     from taskq.workflows import performance
     reg = registry()
     wf = create(r, "shop.pay", registry=reg, prefix=prefix)
     q = Queue(WORKFLOW_QUEUE, redis=r, prefix=prefix)
     q.claim(1)[0].fail("ValueError: declined", retryable=False)
     assert list_workflows(r, status="error", prefix=prefix)[1] == 1
-    q.retry(wf["steps"][0]["task_id"])  # not followed up: the sweep sees it
-    wk = WorkflowKeys(prefix)
-    r.zadd(wk.check, {wf["id"]: 0})  # (a finished workflow is not swept unless asked)
-    sweep(r, prefix)
+    q.retry(wf["steps"][0]["task_id"])
     assert get(r, wf["id"], prefix=prefix)["status"] == "in_progress"
+    assert r.zscore(WorkflowKeys(prefix).check, wf["id"]) is not None  # swept again from now on
     assert [w["id"] for w in list_workflows(r, status="in_progress", prefix=prefix)[0]] == [wf["id"]]
     assert list_workflows(r, status="error", prefix=prefix)[1] == 0
     q.claim(1)[0].complete(None)
     assert [w["id"] for w in list_workflows(r, status="complete", prefix=prefix)[0]] == [wf["id"]]
     stats = performance(r, prefix=prefix)["task_statistics"]
     assert (stats["total_tasks"], stats["failed"], stats["completed"]) == (1, 1, 0)
+
+
+def test_a_step_deleted_or_cancelled_through_the_task_api_files_its_workflow(r, prefix):
+    reg = registry()
+    q = Queue(WORKFLOW_QUEUE, redis=r, prefix=prefix)
+    gone = create(r, "shop.ship", registry=reg, prefix=prefix)
+    q.delete(gone["steps"][1]["task_id"])
+    stopped = create(r, "shop.ship", registry=reg, prefix=prefix)
+    q.cancel(stopped["steps"][0]["task_id"], mode="force")
+    assert {w["id"] for w in list_workflows(r, status="cancelled", prefix=prefix)[0]} == {
+        gone["id"], stopped["id"]}
+    assert get(r, gone["id"], prefix=prefix)["status"] == "cancelled"
+    assert list_workflows(r, status="pending", prefix=prefix)[1] == 0
+
+
+def test_a_step_reaped_after_its_worker_died_is_filed_by_the_sweep(r, prefix):
+    reg = registry()
+    wf = create(r, "shop.pay", registry=reg, prefix=prefix)
+    q = Queue(WORKFLOW_QUEUE, redis=r, prefix=prefix)
+    lease = q.claim(1, lease=0.05)[0]  # its holder dies: nothing follows up its end
+    r.hset(q.keys.queue(WORKFLOW_QUEUE).task(lease.id), "max_retries", 0)
+    deadline = time.monotonic() + 10
+    while q.get(lease.id).status != "failed":
+        assert time.monotonic() < deadline
+        q.reap()
+        time.sleep(0.05)
+    assert list_workflows(r, status="in_progress", prefix=prefix)[1] == 1
+    r.zadd(WorkflowKeys(prefix).check, {wf["id"]: 0})  # its next look is due
+    sweep(r, prefix)
+    assert [w["id"] for w in list_workflows(r, status="error", prefix=prefix)[0]] == [wf["id"]]
+    assert list_workflows(r, status="in_progress", prefix=prefix)[1] == 0
 
 
 def test_a_record_of_an_older_release_is_filed_by_the_sweep(r, prefix):
