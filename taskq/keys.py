@@ -384,10 +384,16 @@ class WorkflowKeys:
 
     def workflow(self, workflow_id: str) -> str:
         """Hash: one workflow's record (handler, version, context, queue, steps,
-        inputs:<step>; creating until its steps are enqueued; outcome and
-        finished once recorded; fact:<step>:<attempt> markers of the step
-        facts counted)."""
-        return f"{self.base}run:{workflow_id}"
+        inputs:<step>; creating until its steps are enqueued; state, the
+        status it is filed under, and seen, when that was observed; outcome
+        and finished once recorded; fact:<step>:<attempt> markers of the
+        step facts counted)."""
+        return f"{self.run_prefix}{workflow_id}"
+
+    @property
+    def run_prefix(self) -> str:
+        """What a workflow id is appended to for its record (scripts reading many)."""
+        return f"{self.base}run:"
 
     def scoped(self, state: str, scope: str) -> str:
         """Zset: workflow id -> created (microseconds of Redis TIME), for one

@@ -26,8 +26,9 @@ from typing import Callable
 from ..keys import Keys, WorkflowKeys, queue_of
 from ..lua import execute
 from .engine import RUNNER
-from .status import OBSERVED_FIELDS, changed, derive, file, follow_up, queue_file, queue_observe
-from .step_reads import leave_prereads, queue_prereads
+from .status import (OBSERVED_FIELDS, RECORD_FIELDS, changed, derive, file, follow_up, queue_file,
+                     queue_observe, queue_records, split_observed)
+from .step_reads import queue_prereads
 
 log = logging.getLogger("taskq.workflows")
 
@@ -103,25 +104,30 @@ class StepFollower:
         for lease in steps:
             for wid in changed([lease.task], "claimed"):
                 started.setdefault(wid, lease)
-        ended: dict[str, str] = {}
-        for kind, what, _ in items:
-            if kind == "completed":
-                ended.update((wid, q) for wid, q in what.items() if wid not in started)
+        observed: dict[str, list[str]] = {}  # queue -> workflow ids
+        for wid, lease in started.items():
+            observed.setdefault(queue_of(lease.id), []).append(wid)
+        ended = [(wid, q) for kind, what, _ in items if kind == "completed"
+                 for wid, q in what.items() if wid not in started]
+        ended = list(dict(ended).items())
+        for wid, q in ended:
+            observed.setdefault(q, []).append(wid)
+        wk = WorkflowKeys(self.keys.prefix)
         replies: list | None = None
         try:
             pipe = self.client.pipeline(transaction=False)
-            filing = queue_file(pipe, WorkflowKeys(self.keys.prefix), unfiled)
-            counts = queue_prereads(pipe, self.keys, steps,
-                                    {lease.id: OBSERVED_FIELDS for lease in started.values()})
-            for wid, lease in started.items():
-                queue_observe(pipe, self.keys, wid, queue_of(lease.id), record=False)
-            for wid, q in ended.items():
-                queue_observe(pipe, self.keys, wid, q)
+            filing = queue_file(pipe, wk, unfiled)
+            reads, leave = queue_prereads(pipe, self.keys, steps,
+                                          {lease.id: OBSERVED_FIELDS for lease in started.values()})
+            if ended:
+                queue_records(pipe, wk, [wid for wid, _ in ended])
+            for q, wids in observed.items():
+                queue_observe(pipe, self.keys, q, wids)
             replies = execute(pipe, raise_on_error=False)
         except Exception as exc:  # noqa: BLE001  (steps read for themselves; the sweep files)
             log.warning("workflow steps: batch read failed (%s); steps read for themselves", exc)
         if replies is not None:
-            leave_prereads(steps, counts, replies[len(filing):])
+            leave(replies[len(filing):len(filing) + reads])
         for lease, put in claimed:
             put(lease)
         if replies is None:
@@ -129,18 +135,23 @@ class StepFollower:
         moved = {o.id: o.record["queue"] for o, x in zip(filing, replies) if x == -1}
         if moved:  # filed meanwhile by another follow-up: observe again (rare)
             follow_up(self.client, self.keys, moved)
-        at = len(filing) + sum(counts)
+        at = len(filing) + reads
+        records = replies[at] if ended else []
+        at += 1 if ended else 0
+        entries: dict = {}
+        for (q, wids), reply in zip(observed.items(), replies[at:]):
+            if not isinstance(reply, Exception):
+                entries.update(split_observed(reply, wids))
         seen = []
         for wid, lease in started.items():
-            got, record = replies[at], (lease.preread or [None])[0]
-            at += 1
-            if record is not None and not isinstance(got, Exception):
-                seen.append(derive(wid, got, record[2:]))  # namespace, name, version, OBSERVED_FIELDS
-        for wid in ended:
-            got, record = replies[at], replies[at + 1]
-            at += 2
-            if not isinstance(got, Exception) and not isinstance(record, Exception):
-                seen.append(derive(wid, got, record))
+            record = (lease.preread or [None])[0]
+            if record is not None and wid in entries:
+                seen.append(derive(wid, *entries[wid], record[2:]))  # namespace, name, version, ...
+        n = len(RECORD_FIELDS)
+        if not isinstance(records, Exception):
+            for i, (wid, _) in enumerate(ended):
+                if wid in entries:
+                    seen.append(derive(wid, *entries[wid], records[i * n:(i + 1) * n]))
         return seen
 
     def _file(self, seen: list) -> None:

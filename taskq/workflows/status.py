@@ -7,8 +7,9 @@ transition script can file a workflow under its new status. After a step
 changes, an idempotent follow-up does (DESIGN invariant 5), in two round
 trips:
 
-1. observe: wf_observe-2.lua reads every step task of the workflow at one
-   instant, in the steps' queue, beside the record's fields (``{wf}``);
+1. observe: wf_observe-2.lua reads every step task of the workflows at one
+   instant, in the steps' queue, beside their records' fields (``{wf}``,
+   wf_records-1.lua);
 2. file: wf_state-21.lua moves the workflow's index entries to the status
    derived, unless an observation made later was filed already (the
    observation's Redis TIME is its version, so racing follow-ups converge
@@ -119,14 +120,33 @@ def changed(tasks: Iterable, event: str) -> dict[str, str]:
     return out
 
 
-def queue_observe(pipe, keys: Keys, wid: str, queue: str, record: bool = True) -> None:
-    """Queue one workflow's observation: two replies, its steps and its
-    record's RECORD_FIELDS (one without ``record``: the caller reads those)."""
+def queue_observe(pipe, keys: Keys, queue: str, wids: list[str]) -> None:
+    """Queue the observation of these workflows' steps, all in ``queue``
+    (one wf_observe-2.lua call, one reply: see split_observed)."""
     qk = keys.queue(queue)
     s = script("wf_observe")
-    pipe.evalsha(s.sha, s.numkeys, qk.tag(WORKFLOW_TAG + wid), qk.task_prefix)
-    if record:
-        pipe.hmget(WorkflowKeys(keys.prefix).workflow(wid), *RECORD_FIELDS)
+    pipe.evalsha(s.sha, s.numkeys, qk.tag(WORKFLOW_TAG), qk.task_prefix, *wids)
+
+
+def split_observed(reply: list, wids: list[str]) -> dict[str, tuple[int, list]]:
+    """One wf_observe-2.lua reply as {workflow id: (version, its step entries)}."""
+    version = int(reply[0]) * 1_000_000 + int(reply[1])
+    out, at = {}, 2
+    for wid in wids:
+        n = int(reply[at])
+        out[wid] = (version, reply[at + 1:at + 1 + 5 * n])
+        at += 1 + 5 * n
+    return out
+
+
+def queue_records(pipe, wk: WorkflowKeys, wids: list[str]) -> None:
+    """Queue a read of these workflows' RECORD_FIELDS (one wf_records-1.lua
+    call, one reply: RECORD_FIELDS values of each in turn)."""
+    s = script("wf_records")
+    args: list = []
+    for wid in wids:
+        args += [wid, len(RECORD_FIELDS), *RECORD_FIELDS]
+    pipe.evalsha(s.sha, s.numkeys, wk.run_prefix, *args)
 
 
 def observe(client, keys: Keys, workflows: dict[str, str | None],
@@ -145,26 +165,38 @@ def observe(client, keys: Keys, workflows: dict[str, str | None],
             pipe.hget(wk.workflow(wid), "queue")
         workflows = {**workflows, **dict(zip(unknown, map(_text, pipe.execute())))}
     gone = [wid for wid, queue in workflows.items() if queue is None]
-    present = [(wid, queue) for wid, queue in workflows.items() if queue is not None]
-    pipe = client.pipeline(transaction=False)
-    for wid, queue in present:
-        queue_observe(pipe, keys, wid, queue)
-    replies = execute(pipe) if present else []
+    by_queue: dict[str, list[str]] = {}
+    for wid, queue in workflows.items():
+        if queue is not None:
+            by_queue.setdefault(queue, []).append(wid)
     out = [Observation(wid, None, None, 0, None, False) for wid in gone]
-    for i, (wid, _) in enumerate(present):
-        out.append(derive(wid, replies[2 * i], replies[2 * i + 1], now_ms))
+    if not by_queue:
+        return out
+    present = [wid for wids in by_queue.values() for wid in wids]
+    pipe = client.pipeline(transaction=False)
+    queue_records(pipe, wk, present)
+    for queue, wids in by_queue.items():
+        queue_observe(pipe, keys, queue, wids)
+    replies = execute(pipe)
+    steps: dict[str, tuple[int, list]] = {}
+    for (queue, wids), reply in zip(by_queue.items(), replies[1:]):
+        steps.update(split_observed(reply, wids))
+    n = len(RECORD_FIELDS)
+    for i, wid in enumerate(present):
+        out.append(derive(wid, *steps[wid], replies[0][i * n:(i + 1) * n], now_ms))
     return out
 
 
-def derive(wid: str, steps_reply: list, record_values: list, now_ms: int | None = None) -> Observation:
-    """The Observation from one queue_observe's two replies."""
+def derive(wid: str, version: int, entries: list, record_values: list,
+           now_ms: int | None = None) -> Observation:
+    """The Observation of one workflow from its step entries (split_observed)
+    and its RECORD_FIELDS values."""
     if record_values[0] is None:
         return Observation(wid, None, None, 0, None, False)
     rec = dict(zip(RECORD_FIELDS, map(_text, record_values)))
-    version = int(steps_reply[0]) * 1_000_000 + int(steps_reply[1])
     found = {}
-    for i in range(2, len(steps_reply), 5):
-        tid, status, attempts, dep, finished = map(_text, steps_reply[i:i + 5])
+    for i in range(0, len(entries), 5):
+        tid, status, attempts, dep, finished = map(_text, entries[i:i + 5])
         found[tid] = (status, int(attempts or 0), dep == "1", finished)
     enqueued = not awaits_steps(rec) or (
         now_ms is not None and now_ms - int(rec["created"]) >= CREATE_GRACE * 1000)

@@ -18,6 +18,7 @@ import logging
 from functools import lru_cache
 
 from ..keys import DEFAULT_PREFIX, Keys, WorkflowKeys, queue_of
+from ..lua import execute, script
 from .engine import RUNNER
 
 log = logging.getLogger("taskq.workflows")
@@ -55,43 +56,67 @@ def texts(values: list) -> list:
 
 
 def preread(client, keys, leases) -> None:
-    """Read what every workflow step among ``leases`` needs in one pipeline
-    and leave it on its lease (``Lease.preread``). Best effort: on any
+    """Read what every workflow step among ``leases`` needs in one round
+    trip and leave it on its lease (``Lease.preread``). Best effort: on any
     error the steps read for themselves. (A pool worker does this on a
-    thread of its own: taskq.workflows.follower.)"""
+    thread of its own, with its status follow-ups: taskq.workflows.follower.)"""
     steps = [lease for lease in leases if lease.task.func == RUNNER]
     if not steps:
         return
     try:
         pipe = client.pipeline(transaction=False)
-        counts = queue_prereads(pipe, keys, steps)
-        replies = pipe.execute()
+        _, leave = queue_prereads(pipe, keys, steps)
+        leave(execute(pipe, raise_on_error=False))
     except Exception as exc:  # noqa: BLE001  (the steps read for themselves)
         log.debug("workflow step preread failed: %s", exc)
-        return
-    leave_prereads(steps, counts, replies)
 
 
-def queue_prereads(pipe, keys, steps, more: dict | None = None) -> list[int]:
-    """Queue the reads of each step lease on ``pipe``; how many replies each
-    makes. ``more``: lease id -> further record fields to read with it."""
-    counts = []
+def queue_prereads(pipe, keys, steps, more: dict | None = None):
+    """Queue the reads of many step leases on ``pipe``: their records'
+    fields in one wf_records-1.lua call, their dependencies in one
+    wf_deps-1.lua call per queue (a few arguments per step, not a command
+    each). ``more``: lease id -> further record fields to read with it.
+    Returns (how many replies, leave): ``leave(replies)`` puts each step's
+    reads on its lease, in the shape of queue_reads' replies (a step whose
+    reads failed gets none, and reads for itself)."""
+    wk = workflow_keys(keys)
+    more = more or {}
+    records: list = []
+    deps: dict[str, list[str]] = {}  # queue -> dependency task ids, in order
+    plan = []
     for lease in steps:
         kw = lease.task.kwargs
-        counts.append(queue_reads(pipe, keys, kw["workflow"], kw["step"], kw["deps"],
-                                  (more or {}).get(lease.id, ())))
-    return counts
+        fields = ("context", f"inputs:{kw['step']}", *SCOPE_FIELDS, *more.get(lease.id, ()))
+        records += [kw["workflow"], len(fields), *fields]
+        spots = []
+        for tid in kw["deps"].values():
+            ids = deps.setdefault(queue_of(tid), [])
+            spots.append((queue_of(tid), len(ids)))
+            ids.append(tid)
+        plan.append((len(fields), spots))
+    s = script("wf_records")
+    pipe.evalsha(s.sha, s.numkeys, wk.run_prefix, *records)
+    d = script("wf_deps")
+    for queue, ids in deps.items():
+        pipe.evalsha(d.sha, d.numkeys, keys.queue(queue).task_prefix, *ids)
 
+    def leave(replies: list) -> None:
+        values, by_queue = replies[0], dict(zip(deps, replies[1:]))
+        if isinstance(values, Exception):
+            return
+        at = 0
+        for lease, (n, spots) in zip(steps, plan):
+            reads = [values[at:at + n]]
+            at += n
+            for queue, i in spots:
+                got = by_queue[queue]
+                if isinstance(got, Exception):
+                    break
+                reads.append(got[3 * i:3 * i + 3])
+            else:
+                lease.preread = reads
 
-def leave_prereads(steps, counts: list[int], replies: list) -> None:
-    """Leave each step's replies on its lease, unless one of them failed
-    (that step reads for itself)."""
-    at = 0
-    for lease, n in zip(steps, counts):
-        mine = replies[at:at + n]
-        if not any(isinstance(x, Exception) for x in mine):
-            lease.preread = mine
-        at += n
+    return 1 + len(deps), leave
 
 
 @lru_cache(maxsize=1024)
