@@ -401,7 +401,17 @@ class WorkflowKeys:
         '*', or a namespace / name / version filter)."""
         if state not in WORKFLOW_STATES:
             raise KeyError(state)
-        return f"{self.base}ix:{state}:{scope}"
+        return f"{self.index_prefix}{state}:{scope}"
+
+    @property
+    def index_prefix(self) -> str:
+        """What '<state>:<scope>' is appended to for an index (the script filing many)."""
+        return f"{self.base}ix:"
+
+    @property
+    def stats_prefix(self) -> str:
+        """What an epoch hour is appended to for its stats hash (the script filing many)."""
+        return f"{self.base}stats:"
 
     @property
     def index(self) -> str:
@@ -421,7 +431,7 @@ class WorkflowKeys:
     def stats(self, hour: int) -> str:
         """Hash with a TTL: the analytics counters of one epoch hour
         (taskq.workflows.outcomes writes them, taskq.workflows.analytics reads)."""
-        return f"{self.base}stats:{hour}"
+        return f"{self.stats_prefix}{hour}"
 
     def analytics_cache(self, report: str, digest: str) -> str:
         """String with a TTL: one analytics report as JSON, per query digest."""

@@ -127,15 +127,16 @@ class StepFollower:
         except Exception as exc:  # noqa: BLE001  (steps read for themselves; the sweep files)
             log.warning("workflow steps: batch read failed (%s); steps read for themselves", exc)
         if replies is not None:
-            leave(replies[len(filing):len(filing) + reads])
+            leave(replies[(1 if filing else 0):(1 if filing else 0) + reads])
         for lease, put in claimed:
             put(lease)
         if replies is None:
             return []
-        moved = {o.id: o.record["queue"] for o, x in zip(filing, replies) if x == -1}
+        codes = replies[0] if filing and isinstance(replies[0], list) else []
+        moved = {o.id: o.record["queue"] for o, x in zip(filing, codes) if int(x) == -1}
         if moved:  # filed meanwhile by another follow-up: observe again (rare)
             follow_up(self.client, self.keys, moved)
-        at = len(filing) + reads
+        at = (1 if filing else 0) + reads
         records = replies[at] if ended else []
         at += 1 if ended else 0
         entries: dict = {}

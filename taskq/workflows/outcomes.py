@@ -5,7 +5,7 @@ with a TTL of STATS_TTL) that taskq.workflows.analytics reads:
 
 - A workflow's outcome (complete, error, cancelled), its duration (created
   to its last step's end) and whether a step needed a retry: counted by
-  wf_state-21.lua the first time the workflow is filed finished
+  wf_state-5.lua the first time the workflow is filed finished
   (taskq.workflows.status says who files it, and when). Any number of
   workers, readers and sweepers racing count it once. An outcome is
   counted once: a step changed afterwards (a failed step task retried by

@@ -10,14 +10,14 @@ trips:
 1. observe: wf_observe-2.lua reads every step task of the workflows at one
    instant, in the steps' queue, beside their records' fields (``{wf}``,
    wf_records-1.lua);
-2. file: wf_state-21.lua moves the workflow's index entries to the status
+2. file: wf_state-5.lua moves the workflow's index entries to the status
    derived, unless an observation made later was filed already (the
    observation's Redis TIME is its version, so racing follow-ups converge
    on the newest), and records its outcome the first time it finishes
    (counted once: taskq.workflows.analytics reads it). It is told the
-   status the workflow is filed under (read with the observation), so it
-   declares only the indexes it moves between; if another follow-up moved
-   the workflow meanwhile, it refuses and the workflow is observed again.
+   status the workflow is filed under (read with the observation), and
+   moves it from there; if another follow-up moved it meanwhile, it
+   refuses and the workflow is observed again. One call files a batch.
 
 Who follows up: the pool worker for the steps it claims and completes
 (taskq.workflows.follower, on a thread of its own, riding the round trips it
@@ -46,7 +46,7 @@ from typing import Iterable, NamedTuple
 from ..keys import Keys, WorkflowKeys, queue_of
 from ..lua import execute, script
 from . import histogram, indexes
-from .counters import STATS_TTL, hour_of, workflow_prefix
+from .counters import STATS_TTL
 from .engine import CREATE_GRACE, CREATING, RUNNER, awaits_steps, step_status, workflow_status
 
 log = logging.getLogger("taskq.workflows")
@@ -231,9 +231,9 @@ def _text(value):
 
 
 def file(client, keys: Keys, seen: list[Observation], now_ms: int = 0) -> int:
-    """File each observed workflow under its status (wf_state-21.lua, one
-    pipeline; a workflow moved meanwhile by another follow-up is observed
-    and filed again); returns how many outcomes this call recorded."""
+    """File each observed workflow under its status (one wf_state-5.lua
+    call; a workflow moved meanwhile by another follow-up is observed and
+    filed again); returns how many outcomes this call recorded."""
     wk = WorkflowKeys(keys.prefix)
     recorded = 0
     for _ in range(REFILE_TRIES):
@@ -241,48 +241,36 @@ def file(client, keys: Keys, seen: list[Observation], now_ms: int = 0) -> int:
         filed = queue_file(calls, wk, seen, now_ms)
         if not filed:
             break
-        replies = execute(calls)
-        recorded += sum(1 for x in replies if int(x) == 2)
-        moved = {o.id: o.record["queue"] for o, x in zip(filed, replies) if int(x) == -1}
+        codes = [int(x) for x in execute(calls)[0]]
+        recorded += codes.count(2)
+        moved = {o.id: o.record["queue"] for o, x in zip(filed, codes) if x == -1}
         seen = observe(client, keys, moved) if moved else []
     return recorded
 
 
 def queue_file(pipe, wk: WorkflowKeys, seen: list[Observation], now_ms: int = 0) -> list[Observation]:
-    """Queue the wf_state calls of ``seen`` on ``pipe``; the observations
-    queued, in order (one reply each)."""
-    s = script("wf_state")
+    """Queue one wf_state-5.lua call filing ``seen`` on ``pipe`` (none when
+    there is nothing to file); the observations it files, in the order of
+    the codes its one reply holds."""
+    args: list = [now_ms, STATS_TTL]
     out = []
     for o in seen:
         if o.record is None or o.status is None:
             continue
         rec = o.record
-        ns, nm, ver = rec["namespace"], rec["name"], rec["version"]
         filed = rec.get("state") or rec.get("outcome") or "open"  # older releases: see wf_state
-        head = [wk.workflow(o.id), wk.check, wk.ended]
+        args += [o.id, filed, o.status, o.version, rec["namespace"], rec["name"], rec["version"]]
         if o.finished_ms is None:
-            pipe.evalsha(s.sha, s.numkeys, *head, wk.check, wk.index,
-                         *state_keys(wk.prefix, filed, ns, nm, ver),
-                         *state_keys(wk.prefix, o.status, ns, nm, ver),
-                         o.id, filed, o.status, o.version, now_ms)
+            args += ["", "", "", ""]
         else:
             duration = max(0, o.finished_ms - int(rec["created"]))
-            pipe.evalsha(s.sha, s.numkeys, *head, wk.stats(hour_of(o.finished_ms)), wk.index,
-                         *state_keys(wk.prefix, filed, ns, nm, ver),
-                         *state_keys(wk.prefix, o.status, ns, nm, ver),
-                         o.id, filed, o.status, o.version, now_ms, o.finished_ms, duration,
-                         "1" if o.retried else "0", workflow_prefix(ns, nm, ver),
-                         histogram.bucket(duration), STATS_TTL)
+            args += [o.finished_ms, duration, "1" if o.retried else "0", histogram.bucket(duration)]
         out.append(o)
+    if out:
+        s = script("wf_state")
+        pipe.evalsha(s.sha, s.numkeys, wk.run_prefix, wk.index_prefix, wk.check, wk.ended,
+                     wk.stats_prefix, *args)
     return out
-
-
-@lru_cache(maxsize=4096)
-def state_keys(prefix: str, state: str, namespace: str, name: str, version: str) -> tuple[str, ...]:
-    """The 8 index keys of one status of one handler, encoded (built once:
-    each filing sends two such lists)."""
-    return tuple(k.encode() for k in indexes.state_keys(WorkflowKeys(prefix), state, namespace,
-                                                         name, version))
 
 
 def follow_up(client, keys: Keys, workflows: dict[str, str | None]) -> int:
