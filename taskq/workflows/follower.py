@@ -87,19 +87,33 @@ class StepFollower:
                 except queue.Empty:
                     break
             stopping = None in items
-            unfiled = self._round_trip([i for i in items if i is not None], unfiled)
+            work = [i for i in items if i is not None]
+            claimed = [(lease, put) for kind, steps, put in work if kind == "claimed"
+                       for lease in steps]
+            derive_seen = None
+            try:
+                derive_seen = self._round_trip(work, [lease for lease, _ in claimed], unfiled)
+            except Exception as exc:  # noqa: BLE001  (never stall the steps: hand them out)
+                log.exception("workflow steps: batch read failed (%s); steps read for themselves", exc)
+            for lease, put in claimed:
+                put(lease)
+            try:
+                unfiled = derive_seen() if derive_seen is not None else []
+            except Exception as exc:  # noqa: BLE001  (the sweep files them)
+                log.exception("workflow steps: status follow-up failed (%s); the sweep will file it", exc)
+                unfiled = []
             if unfiled and (stopping or self._work.empty()):
                 self._file(unfiled)
                 unfiled = []
             if stopping:
                 return
 
-    def _round_trip(self, items: list, unfiled: list) -> list:
-        """One pipeline: file ``unfiled``, read for the claimed steps, observe
-        the workflows concerned (a claimed step's read brings its record's
-        fields); hand the steps out. Returns the new observations."""
-        claimed = [(lease, put) for kind, steps, put in items if kind == "claimed" for lease in steps]
-        steps = [lease for lease, _ in claimed]
+    def _round_trip(self, items: list, steps: list, unfiled: list):
+        """Send one pipeline: file ``unfiled``, read for the claimed ``steps``
+        (left on their leases), observe the workflows concerned (a claimed
+        step's read brings its record's fields). Returns a function making
+        the new observations from the replies (called once the steps are
+        handed out), or None when the pipeline failed."""
         started = {}  # workflow id -> the claimed step whose read brings its record
         for lease in steps:
             for wid in changed([lease.task], "claimed"):
@@ -107,53 +121,53 @@ class StepFollower:
         observed: dict[str, list[str]] = {}  # queue -> workflow ids
         for wid, lease in started.items():
             observed.setdefault(queue_of(lease.id), []).append(wid)
-        ended = [(wid, q) for kind, what, _ in items if kind == "completed"
-                 for wid, q in what.items() if wid not in started]
-        ended = list(dict(ended).items())
+        ended = list(dict((wid, q) for kind, what, _ in items if kind == "completed"
+                          for wid, q in what.items() if wid not in started).items())
         for wid, q in ended:
             observed.setdefault(q, []).append(wid)
         wk = WorkflowKeys(self.keys.prefix)
-        replies: list | None = None
-        try:
-            pipe = self.client.pipeline(transaction=False)
-            filing = queue_file(pipe, wk, unfiled)
-            reads, leave = queue_prereads(pipe, self.keys, steps,
-                                          {lease.id: OBSERVED_FIELDS for lease in started.values()})
-            if ended:
-                queue_records(pipe, wk, [wid for wid, _ in ended])
-            for q, wids in observed.items():
-                queue_observe(pipe, self.keys, q, wids)
-            replies = execute(pipe, raise_on_error=False)
-        except Exception as exc:  # noqa: BLE001  (steps read for themselves; the sweep files)
-            log.warning("workflow steps: batch read failed (%s); steps read for themselves", exc)
-        if replies is not None:
-            leave(replies[(1 if filing else 0):(1 if filing else 0) + reads])
-        for lease, put in claimed:
-            put(lease)
-        if replies is None:
-            return []
-        codes = replies[0] if filing and isinstance(replies[0], list) else []
-        moved = {o.id: o.record["queue"] for o, x in zip(filing, codes) if int(x) == -1}
-        if moved:  # filed meanwhile by another follow-up: observe again (rare)
-            follow_up(self.client, self.keys, moved)
-        at = (1 if filing else 0) + reads
-        records = replies[at] if ended else []
-        at += 1 if ended else 0
-        entries: dict = {}
-        for (q, wids), reply in zip(observed.items(), replies[at:]):
-            if not isinstance(reply, Exception):
-                entries.update(split_observed(reply, wids))
-        seen = []
-        for wid, lease in started.items():
-            record = (lease.preread or [None])[0]
-            if record is not None and wid in entries:
-                seen.append(derive(wid, *entries[wid], record[2:]))  # namespace, name, version, ...
-        n = len(RECORD_FIELDS)
-        if not isinstance(records, Exception):
-            for i, (wid, _) in enumerate(ended):
-                if wid in entries:
-                    seen.append(derive(wid, *entries[wid], records[i * n:(i + 1) * n]))
-        return seen
+        pipe = self.client.pipeline(transaction=False)
+        filing = queue_file(pipe, wk, unfiled)
+        first = 1 if filing else 0
+        reads, leave = queue_prereads(pipe, self.keys, steps,
+                                      {lease.id: OBSERVED_FIELDS for lease in started.values()})
+        if ended:
+            queue_records(pipe, wk, [wid for wid, _ in ended])
+        for q, wids in observed.items():
+            queue_observe(pipe, self.keys, q, wids)
+        replies = execute(pipe, raise_on_error=False)
+        leave(replies[first:first + reads])
+
+        def derive_seen() -> list:
+            codes = replies[0] if filing and isinstance(replies[0], list) else []
+            moved = {o.id: o.record["queue"] for o, x in zip(filing, codes) if int(x) == -1}
+            if moved:  # filed meanwhile by another follow-up: observe again (rare)
+                follow_up(self.client, self.keys, moved)
+            at = first + reads
+            records = replies[at] if ended else []
+            at += 1 if ended else 0
+            entries: dict = {}
+            for (q, wids), reply in zip(observed.items(), replies[at:]):
+                if not isinstance(reply, Exception):
+                    entries.update(split_observed(reply, wids))
+            found = []
+            for wid, lease in started.items():
+                record = (lease.preread or [None])[0]
+                if record is not None and wid in entries:
+                    found.append((wid, record[2:]))  # namespace, name, version, OBSERVED_FIELDS
+            n = len(RECORD_FIELDS)
+            if not isinstance(records, Exception):
+                found += [(wid, records[i * n:(i + 1) * n]) for i, (wid, _) in enumerate(ended)
+                          if wid in entries]
+            seen = []
+            for wid, record in found:
+                try:
+                    seen.append(derive(wid, *entries[wid], record))
+                except (TypeError, ValueError, KeyError, AttributeError) as exc:
+                    log.warning("workflow %s: its record does not read (%s); not filed", wid, exc)
+            return seen
+
+        return derive_seen
 
     def _file(self, seen: list) -> None:
         try:

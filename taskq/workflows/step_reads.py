@@ -45,6 +45,14 @@ def queue_reads(pipe, keys, workflow: str, step: str, deps: dict[str, str],
     return 1 + len(deps)
 
 
+def is_step_call(kwargs) -> bool:
+    """Whether a task's kwargs are those engine.create gives a step (a task
+    naming the runner with others fails when it runs; nothing is read for it)."""
+    return (isinstance(kwargs, dict) and isinstance(kwargs.get("workflow"), str)
+            and isinstance(kwargs.get("step"), str) and isinstance(kwargs.get("deps"), dict)
+            and all(isinstance(t, str) for t in kwargs["deps"].values()))
+
+
 def dep_hash(values: list) -> dict[str, str]:
     """One dependency's reply as the task hash fields it holds ({} = gone)."""
     return {k: v for k, v in zip(DEP_FIELDS, texts(values)) if v is not None}
@@ -84,6 +92,7 @@ def queue_prereads(pipe, keys, steps, more: dict | None = None):
     records: list = []
     deps: dict[str, list[str]] = {}  # queue -> dependency task ids, in order
     plan = []
+    steps = [lease for lease in steps if is_step_call(lease.task.kwargs)]
     for lease in steps:
         kw = lease.task.kwargs
         fields = ("context", f"inputs:{kw['step']}", *SCOPE_FIELDS, *more.get(lease.id, ()))

@@ -282,3 +282,23 @@ def test_a_pool_worker_files_the_workflows_it_runs(r, prefix, redis_url, decode)
         assert ([w["id"] for w in page], total) == (want, len(want)), status
     results = {w["name"]: w["steps"][-1]["results"] for w in every if w["status"] == "complete"}
     assert results["diamond"]["deps"] == ["add_ten", "double"]
+
+
+def test_a_pool_worker_keeps_running_steps_when_a_follow_up_breaks(r, prefix, redis_url):
+    """A record its follow-up cannot read (its steps field is not JSON) and
+    a step task whose kwargs are not a step's: the other workflows still
+    run and are filed; the broken ones are left to the sweep."""
+    from workers.pool import PoolWorker
+    reg = registry()
+    good = [create(r, "shop.ship", context={"n": i}, registry=reg, prefix=prefix) for i in range(6)]
+    bad = create(r, "shop.ship", context={"n": 9}, registry=reg, prefix=prefix)
+    wk = WorkflowKeys(prefix)
+    r.hset(wk.workflow(bad["id"]), "steps", "{not json")
+    q = Queue(WORKFLOW_QUEUE, redis=r, prefix=prefix)
+    odd = q.enqueue_call("taskq.workflows.runner:run_step", kwargs={"workflow": 5})
+    worker = PoolWorker(r, [WORKFLOW_QUEUE], concurrency=2, prefix=prefix, capacity=4)
+    worker.run(burst=True)
+    assert [w["status"] for w in (get(r, wf["id"], prefix=prefix) for wf in good)] == ["complete"] * 6
+    assert {w["id"] for w in list_workflows(r, status="complete", prefix=prefix)[0]} == {
+        wf["id"] for wf in good}
+    assert q.get(odd.id).status != "completed"  # its runner raised (TypeError: retried)
