@@ -1,6 +1,6 @@
 """The format of the workflow stats hashes: one hash per epoch hour
 (keys.WorkflowKeys.stats, with a TTL), the only writer being the scripts
-wf_state-5.lua (via taskq.workflows.status), wf_step-2.lua (via
+wf_state-5.lua (via taskq.workflows.status), wf_facts-2.lua (via
 taskq.workflows.outcomes) and
 engine.create, the only reader :func:`read`.
 
@@ -41,7 +41,8 @@ def workflow_prefix(namespace: str, name: str, version: str) -> str:
 
 
 def step_prefix(namespace: str, name: str, version: str, step: str) -> str:
-    """Counter field prefix of one step's attempt facts."""
+    """Counter field prefix of one step's attempt facts (wf_facts-2.lua builds
+    the same from the workflow's record)."""
     return f"s|{namespace}|{name}|{version}|{step}|"
 
 

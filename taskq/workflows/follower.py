@@ -24,13 +24,24 @@ import threading
 from typing import Callable
 
 from ..keys import Keys, WorkflowKeys, queue_of
-from ..lua import execute
+from ..lua import execute, script
+from .counters import STATS_TTL
 from .engine import RUNNER
-from .status import (OBSERVED_FIELDS, RECORD_FIELDS, changed, derive, file, follow_up, queue_file,
+from .status import (RECORD_FIELDS, changed, derive, file, follow_up, queue_file,
                      queue_observe, queue_records, split_observed)
 from .step_reads import queue_prereads
 
 log = logging.getLogger("taskq.workflows")
+
+
+class _Facts(list):
+    """A step lease's ``after`` in a pool worker: the runner hands it the
+    attempt's facts (``add_fact``), counted in the follower's next batch;
+    as a list it stays empty (nothing rides with the completion)."""
+
+    def __init__(self, follower: "StepFollower"):
+        super().__init__()
+        self.add_fact = follower.add_fact
 
 
 class StepFollower:
@@ -45,10 +56,12 @@ class StepFollower:
 
     def hand_out(self, leases, put: Callable) -> None:
         """Pass each lease to ``put`` (the worker's run queue): a plain task
-        at once, a workflow step once its reads are back."""
+        at once, a workflow step once its reads are back (its attempt's
+        facts come back here to be counted with others: ``add_fact``)."""
         steps = []
         for lease in leases:
             if lease.task.func == RUNNER:
+                lease.after = _Facts(self)
                 steps.append(lease)
             else:
                 put(lease)
@@ -60,6 +73,10 @@ class StepFollower:
         workflows = changed([lease.task for lease in leases], "completed")
         if workflows:
             self._submit(("completed", workflows, None))
+
+    def add_fact(self, values: list) -> None:
+        """Count one step attempt's facts (outcomes.fact_args) with the next batch."""
+        self._submit(("fact", values, None))
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish what was handed over (file the last observations), then end the thread."""
@@ -127,10 +144,14 @@ class StepFollower:
             observed.setdefault(q, []).append(wid)
         wk = WorkflowKeys(self.keys.prefix)
         pipe = self.client.pipeline(transaction=False)
+        facts = [value for kind, values, _ in items if kind == "fact" for value in values]
+        if facts:
+            f = script("wf_facts")
+            pipe.evalsha(f.sha, f.numkeys, wk.run_prefix, wk.stats_prefix, STATS_TTL, *facts)
         filing = queue_file(pipe, wk, unfiled)
-        first = 1 if filing else 0
+        first = (1 if facts else 0) + (1 if filing else 0)
         reads, leave = queue_prereads(pipe, self.keys, steps,
-                                      {lease.id: OBSERVED_FIELDS for lease in started.values()})
+                                      {lease.id: RECORD_FIELDS for lease in started.values()})
         if ended:
             queue_records(pipe, wk, [wid for wid, _ in ended])
         for q, wids in observed.items():
@@ -139,7 +160,7 @@ class StepFollower:
         leave(replies[first:first + reads])
 
         def derive_seen() -> list:
-            codes = replies[0] if filing and isinstance(replies[0], list) else []
+            codes = replies[first - 1] if filing and isinstance(replies[first - 1], list) else []
             moved = {o.id: o.record["queue"] for o, x in zip(filing, codes) if int(x) == -1}
             if moved:  # filed meanwhile by another follow-up: observe again (rare)
                 follow_up(self.client, self.keys, moved)
@@ -154,7 +175,7 @@ class StepFollower:
             for wid, lease in started.items():
                 record = (lease.preread or [None])[0]
                 if record is not None and wid in entries:
-                    found.append((wid, record[2:]))  # namespace, name, version, OBSERVED_FIELDS
+                    found.append((wid, record[2:]))  # after context and inputs: RECORD_FIELDS
             n = len(RECORD_FIELDS)
             if not isinstance(records, Exception):
                 found += [(wid, records[i * n:(i + 1) * n]) for i, (wid, _) in enumerate(ended)

@@ -13,7 +13,8 @@ with a TTL of STATS_TTL) that taskq.workflows.analytics reads:
 - A step attempt's duration, whether it was a retry, and the exception class
   name when its code raised. The runner measures them in the worker around
   the step's code (the engine task keeps only the error text and the last
-  attempt's times) and counts them with wf_step-2.lua, guarded by a
+  attempt's times) and counts them with wf_facts-2.lua (a pool worker
+  sends a batch's in one call: taskq.workflows.follower), guarded by a
   ``fact:<step>:<attempt>`` marker in the workflow's record, so a repeated
   call counts nothing. The facts are written when the code returns, before
   the worker reports the attempt: a worker killed by SIGKILL while the code
@@ -30,7 +31,7 @@ import re
 from ..keys import WorkflowKeys
 from ..lua import script
 from . import histogram
-from .counters import STATS_TTL, hour_of, step_prefix
+from .counters import STATS_TTL
 ERROR_TYPE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,99}$")
 
 
@@ -45,27 +46,28 @@ def redis_ms(redis) -> int:
     return int(sec) * 1000 + int(usec) // 1000
 
 
-def step_fact(wk: WorkflowKeys, workflow_id: str, scope: tuple[str, str, str],
-              step: str, attempt: int, ended_ms: int, duration_ms: int,
-              error: str | None, timeout: float | None) -> tuple[str, list, list]:
-    """The wf_step-2.lua call (script name, keys, args) that counts one
-    attempt of a step, to run now (record_step) or with the attempt's
-    completion (taskq.lease.Lease.after)."""
-    ns, nm, ver = scope
+def fact_args(workflow_id: str, step: str, attempt: int, ended_ms: int, duration_ms: int,
+              error: str | None, timeout: float | None) -> list:
+    """One attempt's values as wf_facts-2.lua takes them (nine, in order)."""
     duration_ms = max(0, int(duration_ms))
-    keys = [wk.workflow(workflow_id), wk.stats(hour_of(ended_ms))]
-    args = [f"fact:{step}:{attempt}", step_prefix(ns, nm, ver, step), duration_ms,
-            histogram.bucket(duration_ms), "0" if error else "1", error or "",
-            "1" if attempt > 1 else "0", "" if timeout is None else repr(float(timeout)),
-            STATS_TTL]
-    return "wf_step", keys, args
+    return [workflow_id, step, attempt, int(ended_ms), duration_ms, histogram.bucket(duration_ms),
+            error or "", "1" if attempt > 1 else "0", "" if timeout is None else repr(float(timeout))]
 
 
-def record_step(redis, wk: WorkflowKeys, workflow_id: str, scope: tuple[str, str, str],
-                step: str, attempt: int, ended_ms: int, duration_ms: int,
-                error: str | None, timeout: float | None) -> bool:
+def step_fact(wk: WorkflowKeys, workflow_id: str, step: str, attempt: int, ended_ms: int,
+              duration_ms: int, error: str | None, timeout: float | None) -> tuple[str, list, list]:
+    """The wf_facts-2.lua call (script name, keys, args) that counts one
+    attempt of a step, to run now (record_step) or with the attempt's
+    completion (taskq.lease.Lease.after). The counters are filed under the
+    handler the workflow's record names."""
+    return "wf_facts", [wk.run_prefix, wk.stats_prefix], [
+        STATS_TTL, *fact_args(workflow_id, step, attempt, ended_ms, duration_ms, error, timeout)]
+
+
+def record_step(redis, wk: WorkflowKeys, workflow_id: str, step: str, attempt: int,
+                ended_ms: int, duration_ms: int, error: str | None, timeout: float | None) -> bool:
     """Count one attempt of a step (see the module docstring); True when
     this call counted it. ``error`` is the exception's class name (None: ok)."""
-    name, keys, args = step_fact(wk, workflow_id, scope, step, attempt, ended_ms, duration_ms,
-                                 error, timeout)
+    name, keys, args = step_fact(wk, workflow_id, step, attempt, ended_ms, duration_ms, error,
+                                 timeout)
     return bool(script(name)(redis, keys, args))

@@ -45,16 +45,16 @@ from typing import Iterable, NamedTuple
 
 from ..keys import Keys, WorkflowKeys, queue_of
 from ..lua import execute, script
-from . import histogram, indexes
+from . import histogram, indexes, step_reads
 from .counters import STATS_TTL
 from .engine import CREATE_GRACE, CREATING, RUNNER, awaits_steps, step_status, workflow_status
 
 log = logging.getLogger("taskq.workflows")
 
-OBSERVED_FIELDS = ("queue", "steps", "created", CREATING, "outcome", "state")
-"""Record fields an observation needs beside the handler's namespace, name
-and version (a step's own read asks for them too: step_reads.queue_reads)."""
-RECORD_FIELDS = ("namespace", "name", "version", *OBSERVED_FIELDS)
+RECORD_FIELDS = ("namespace", "name", "version", "queue", "steps", "created", CREATING, "outcome",
+                 "state")
+"""Record fields an observation needs (a pool worker reads them with a
+claimed step's: taskq.workflows.follower)."""
 REFILE_TRIES = 3
 """Observations of a workflow that another follow-up keeps moving, at most."""
 WORKFLOW_TAG = "workflow:"
@@ -142,11 +142,10 @@ def split_observed(reply: list, wids: list[str]) -> dict[str, tuple[int, list]]:
 def queue_records(pipe, wk: WorkflowKeys, wids: list[str]) -> None:
     """Queue a read of these workflows' RECORD_FIELDS (one wf_records-1.lua
     call, one reply: RECORD_FIELDS values of each in turn)."""
-    s = script("wf_records")
-    args: list = []
+    items: list = []
     for wid in wids:
-        args += [wid, len(RECORD_FIELDS), *RECORD_FIELDS]
-    pipe.evalsha(s.sha, s.numkeys, wk.run_prefix, *args)
+        items += [wid, 1, ""]
+    step_reads.queue_records(pipe, wk, [RECORD_FIELDS], items)
 
 
 def observe(client, keys: Keys, workflows: dict[str, str | None],

@@ -23,8 +23,8 @@ from .engine import RUNNER
 
 log = logging.getLogger("taskq.workflows")
 
-SCOPE_FIELDS = ("namespace", "name", "version")
-"""Read with the context: which handler's stats the step's facts go to."""
+STEP_FIELDS = ("context", "inputs:")
+"""Record fields a step reads ('inputs:' + its name: its inputs)."""
 DEP_FIELDS = ("status", "result", "error")
 """What a step reads of each dependency's engine task."""
 
@@ -38,11 +38,22 @@ def queue_reads(pipe, keys, workflow: str, step: str, deps: dict[str, str],
     """Queue one step's reads on ``pipe``; how many replies they make.
     ``more``: record fields read after the scope's (the worker's follow-up
     of the workflow's status reads them with the step's)."""
-    pipe.hmget(workflow_keys(keys).workflow(workflow), "context", f"inputs:{step}",
-               *SCOPE_FIELDS, *more)
+    pipe.hmget(workflow_keys(keys).workflow(workflow), "context", f"inputs:{step}", *more)
     for tid in deps.values():
         pipe.hmget(keys.queue(queue_of(tid)).task(tid), *DEP_FIELDS)
     return 1 + len(deps)
+
+
+def queue_records(pipe, wk: WorkflowKeys, lists: list[tuple[str, ...]], items: list) -> None:
+    """Queue one wf_records-1.lua call: ``lists`` of record fields (a field
+    ending in ':' is completed by an item's suffix), then ``items`` as
+    (workflow id, 1-based list number, suffix) flattened. One reply: every
+    item's values in turn."""
+    args: list = [len(lists)]
+    for fields in lists:
+        args += [len(fields), *fields]
+    s = script("wf_records")
+    pipe.evalsha(s.sha, s.numkeys, wk.run_prefix, *args, *items)
 
 
 def is_step_call(kwargs) -> bool:
@@ -89,22 +100,24 @@ def queue_prereads(pipe, keys, steps, more: dict | None = None):
     reads failed gets none, and reads for itself)."""
     wk = workflow_keys(keys)
     more = more or {}
-    records: list = []
+    lists: list[tuple[str, ...]] = [STEP_FIELDS]  # field lists wf_records-1.lua is sent once
+    items: list = []
     deps: dict[str, list[str]] = {}  # queue -> dependency task ids, in order
     plan = []
     steps = [lease for lease in steps if is_step_call(lease.task.kwargs)]
     for lease in steps:
         kw = lease.task.kwargs
-        fields = ("context", f"inputs:{kw['step']}", *SCOPE_FIELDS, *more.get(lease.id, ()))
-        records += [kw["workflow"], len(fields), *fields]
+        fields = STEP_FIELDS + tuple(more.get(lease.id, ()))
+        if fields not in lists:
+            lists.append(fields)
+        items += [kw["workflow"], lists.index(fields) + 1, kw["step"]]
         spots = []
         for tid in kw["deps"].values():
             ids = deps.setdefault(queue_of(tid), [])
             spots.append((queue_of(tid), len(ids)))
             ids.append(tid)
         plan.append((len(fields), spots))
-    s = script("wf_records")
-    pipe.evalsha(s.sha, s.numkeys, wk.run_prefix, *records)
+    queue_records(pipe, wk, lists, items)
     d = script("wf_deps")
     for queue, ids in deps.items():
         pipe.evalsha(d.sha, d.numkeys, keys.queue(queue).task_prefix, *ids)

@@ -101,12 +101,11 @@ def test_bottlenecks_from_step_facts(r, prefix):
     audit = create(r, "back.audit", registry=reg, prefix=prefix)
     wk = WorkflowKeys(prefix)
     now = redis_ms(r)
-    scope = ("shop", "pay", "1.0.0")
     for attempt, (ms, err) in enumerate([(1000, None)] * 4 + [(40_000, "NetworkTimeoutError"),
                                                               (42_000, None)], start=1):
-        assert record_step(r, wk, pay["id"], scope, "charge", attempt, now, ms, err, 30.0)
-    assert not record_step(r, wk, pay["id"], scope, "charge", 6, now, 42_000, None, 30.0)  # once
-    assert record_step(r, wk, audit["id"], ("back", "audit", "1.0.0"), "check", 1, now, 5, "KeyError",
+        assert record_step(r, wk, pay["id"], "charge", attempt, now, ms, err, 30.0)
+    assert not record_step(r, wk, pay["id"], "charge", 6, now, 42_000, None, 30.0)  # once
+    assert record_step(r, wk, audit["id"], "check", 1, now, 5, "KeyError",
                        None)
     doc = bottlenecks(r, namespace="shop", period_hours=1, now=now / 1000, prefix=prefix)
     assert doc["analysis_period"] == "1 hour" and doc["scope"] == {"namespace": "shop"}

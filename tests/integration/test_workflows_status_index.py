@@ -282,6 +282,17 @@ def test_a_pool_worker_files_the_workflows_it_runs(r, prefix, redis_url, decode)
         assert ([w["id"] for w in page], total) == (want, len(want)), status
     results = {w["name"]: w["steps"][-1]["results"] for w in every if w["status"] == "complete"}
     assert results["diamond"]["deps"] == ["add_ten", "double"]
+    # every attempt's facts counted once, in the worker's batches
+    wk = WorkflowKeys(prefix)
+    markers = 0
+    for w in every:
+        record = r.hgetall(wk.workflow(w["id"]))
+        ran = {s["name"] for s in w["steps"] if s["status"] == "complete" or s["attempts"]}
+        assert {f"fact:{name}:1" for name in ran} <= set(record), (w["status"], w["steps"])
+        markers += sum(1 for field in record if field.startswith("fact:"))
+    runs = sum(int(v) for key in r.scan_iter(f"{wk.stats_prefix}*")
+               for field, v in r.hgetall(key).items() if field.endswith("|runs"))
+    assert runs == markers > 0
 
 
 def test_a_pool_worker_keeps_running_steps_when_a_follow_up_breaks(r, prefix, redis_url):
