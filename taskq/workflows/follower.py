@@ -23,7 +23,7 @@ import queue
 import threading
 from typing import Callable
 
-from ..keys import Keys, WorkflowKeys, queue_of
+from ..keys import Keys, WorkflowKeys
 from ..lua import execute, script
 from .counters import STATS_TTL
 from .engine import RUNNER
@@ -95,7 +95,7 @@ class StepFollower:
         self._work.put(item)
 
     def _run(self) -> None:
-        unfiled: list = []
+        unfiled: tuple[list, list] = ([], [])  # observations, starts (status.queue_file)
         while True:
             items = [self._work.get()]
             while True:
@@ -115,31 +115,28 @@ class StepFollower:
             for lease, put in claimed:
                 put(lease)
             try:
-                unfiled = derive_seen() if derive_seen is not None else []
+                unfiled = derive_seen() if derive_seen is not None else ([], [])
             except Exception as exc:  # noqa: BLE001  (the sweep files them)
                 log.exception("workflow steps: status follow-up failed (%s); the sweep will file it", exc)
-                unfiled = []
-            if unfiled and (stopping or self._work.empty()):
-                self._file(unfiled)
-                unfiled = []
+                unfiled = ([], [])
+            if (unfiled[0] or unfiled[1]) and (stopping or self._work.empty()):
+                self._file(*unfiled)
+                unfiled = ([], [])
             if stopping:
                 return
 
-    def _round_trip(self, items: list, steps: list, unfiled: list):
-        """Send one pipeline: file ``unfiled``, read for the claimed ``steps``
-        (left on their leases), observe the workflows concerned (a claimed
-        step's read brings its record's fields). Returns a function making
-        the new observations from the replies (called once the steps are
-        handed out), or None when the pipeline failed."""
-        started = {}  # workflow id -> the claimed step whose read brings its record
-        for lease in steps:
-            for wid in changed([lease.task], "claimed"):
-                started.setdefault(wid, lease)
-        observed: dict[str, list[str]] = {}  # queue -> workflow ids
-        for wid, lease in started.items():
-            observed.setdefault(queue_of(lease.id), []).append(wid)
+    def _round_trip(self, items: list, steps: list, unfiled: tuple[list, list]):
+        """Send one pipeline: count the facts handed over, file ``unfiled``
+        (observations, starts), read for the claimed ``steps`` (left on their
+        leases, with their queue's time after the claim: the start of each
+        workflow a step that needs none may have started), observe the
+        workflows a completion may have finished. Returns a function making
+        (observations, starts) to file next from the replies, called once
+        the steps are handed out."""
+        started = changed([lease.task for lease in steps], "claimed")  # workflow id -> queue
         ended = list(dict((wid, q) for kind, what, _ in items if kind == "completed"
-                          for wid, q in what.items() if wid not in started).items())
+                          for wid, q in what.items()).items())
+        observed: dict[str, list[str]] = {}  # queue -> workflow ids
         for wid, q in ended:
             observed.setdefault(q, []).append(wid)
         wk = WorkflowKeys(self.keys.prefix)
@@ -148,22 +145,23 @@ class StepFollower:
         if facts:
             f = script("wf_facts")
             pipe.evalsha(f.sha, f.numkeys, wk.run_prefix, wk.stats_prefix, STATS_TTL, *facts)
-        filing = queue_file(pipe, wk, unfiled)
-        first = (1 if facts else 0) + (1 if filing else 0)
-        reads, leave = queue_prereads(pipe, self.keys, steps,
-                                      {lease.id: RECORD_FIELDS for lease in started.values()})
+        filing = queue_file(pipe, wk, unfiled[0], 0, unfiled[1])
+        first = len(pipe.command_stack)
+        reads, leave = queue_prereads(pipe, self.keys, steps, set(started.values()))
         if ended:
             queue_records(pipe, wk, [wid for wid, _ in ended])
         for q, wids in observed.items():
             queue_observe(pipe, self.keys, q, wids)
         replies = execute(pipe, raise_on_error=False)
-        leave(replies[first:first + reads])
+        times = leave(replies[first:first + reads])
 
-        def derive_seen() -> list:
-            codes = replies[first - 1] if filing and isinstance(replies[first - 1], list) else []
+        def derive_seen() -> tuple[list, list]:
+            codes = replies[first - 1] if first > (1 if facts else 0) else []
+            codes = codes if isinstance(codes, list) else []
             moved = {o.id: o.record["queue"] for o, x in zip(filing, codes) if int(x) == -1}
             if moved:  # filed meanwhile by another follow-up: observe again (rare)
                 follow_up(self.client, self.keys, moved)
+            starts = [(wid, times[q]) for wid, q in started.items() if q in times]
             at = first + reads
             records = replies[at] if ended else []
             at += 1 if ended else 0
@@ -171,27 +169,23 @@ class StepFollower:
             for (q, wids), reply in zip(observed.items(), replies[at:]):
                 if not isinstance(reply, Exception):
                     entries.update(split_observed(reply, wids))
-            found = []
-            for wid, lease in started.items():
-                record = (lease.preread or [None])[0]
-                if record is not None and wid in entries:
-                    found.append((wid, record[2:]))  # after context and inputs: RECORD_FIELDS
-            n = len(RECORD_FIELDS)
-            if not isinstance(records, Exception):
-                found += [(wid, records[i * n:(i + 1) * n]) for i, (wid, _) in enumerate(ended)
-                          if wid in entries]
             seen = []
-            for wid, record in found:
+            if isinstance(records, Exception):
+                return seen, starts
+            n = len(RECORD_FIELDS)
+            for i, (wid, _) in enumerate(ended):
+                if wid not in entries:
+                    continue
                 try:
-                    seen.append(derive(wid, *entries[wid], record))
+                    seen.append(derive(wid, *entries[wid], records[i * n:(i + 1) * n]))
                 except (TypeError, ValueError, KeyError, AttributeError) as exc:
                     log.warning("workflow %s: its record does not read (%s); not filed", wid, exc)
-            return seen
+            return seen, starts
 
         return derive_seen
 
-    def _file(self, seen: list) -> None:
+    def _file(self, seen: list, starts: list) -> None:
         try:
-            file(self.client, self.keys, seen)
+            file(self.client, self.keys, seen, started=starts)
         except Exception as exc:  # noqa: BLE001  (the sweep files them)
             log.warning("workflow steps: status follow-up failed (%s); the sweep will file it", exc)

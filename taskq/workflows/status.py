@@ -229,16 +229,19 @@ def _text(value):
     return value.decode() if isinstance(value, bytes) else value
 
 
-def file(client, keys: Keys, seen: list[Observation], now_ms: int = 0) -> int:
-    """File each observed workflow under its status (one wf_state-5.lua
-    call; a workflow moved meanwhile by another follow-up is observed and
-    filed again); returns how many outcomes this call recorded."""
+def file(client, keys: Keys, seen: list[Observation], now_ms: int = 0,
+         started: list[tuple[str, int]] = ()) -> int:
+    """File each observed workflow under its status, and the ``started``
+    (see queue_file), in one wf_state-5.lua call (a workflow moved meanwhile
+    by another follow-up is observed and filed again); returns how many
+    outcomes this call recorded."""
     wk = WorkflowKeys(keys.prefix)
     recorded = 0
     for _ in range(REFILE_TRIES):
         calls = client.pipeline(transaction=False)
-        filed = queue_file(calls, wk, seen, now_ms)
-        if not filed:
+        filed = queue_file(calls, wk, seen, now_ms, started)
+        started = ()
+        if not calls.command_stack:
             break
         codes = [int(x) for x in execute(calls)[0]]
         recorded += codes.count(2)
@@ -247,10 +250,13 @@ def file(client, keys: Keys, seen: list[Observation], now_ms: int = 0) -> int:
     return recorded
 
 
-def queue_file(pipe, wk: WorkflowKeys, seen: list[Observation], now_ms: int = 0) -> list[Observation]:
-    """Queue one wf_state-5.lua call filing ``seen`` on ``pipe`` (none when
-    there is nothing to file); the observations it files, in the order of
-    the codes its one reply holds."""
+def queue_file(pipe, wk: WorkflowKeys, seen: list[Observation], now_ms: int = 0,
+               started: list[tuple[str, int]] = ()) -> list[Observation]:
+    """Queue one wf_state-5.lua call filing ``seen`` on ``pipe``, and the
+    ``started`` (workflow id, Redis TIME in microseconds after a claim of
+    one of its steps: see the script); none when there is nothing to file.
+    Returns the observations it files, in the order of the codes its one
+    reply holds (the starts' codes follow)."""
     args: list = [now_ms, STATS_TTL]
     out = []
     for o in seen:
@@ -258,14 +264,16 @@ def queue_file(pipe, wk: WorkflowKeys, seen: list[Observation], now_ms: int = 0)
             continue
         rec = o.record
         filed = rec.get("state") or rec.get("outcome") or "open"  # older releases: see wf_state
-        args += [o.id, filed, o.status, o.version, rec["namespace"], rec["name"], rec["version"]]
+        args += [o.id, "seen", o.version, filed, o.status]
         if o.finished_ms is None:
-            args += ["", "", "", ""]
+            args.append("")
         else:
             duration = max(0, o.finished_ms - int(rec["created"]))
             args += [o.finished_ms, duration, "1" if o.retried else "0", histogram.bucket(duration)]
         out.append(o)
-    if out:
+    for wid, at in started:
+        args += [wid, "start", at]
+    if out or started:
         s = script("wf_state")
         pipe.evalsha(s.sha, s.numkeys, wk.run_prefix, wk.index_prefix, wk.check, wk.ended,
                      wk.stats_prefix, *args)

@@ -33,12 +33,9 @@ def workflow_keys(keys) -> WorkflowKeys:
     return WorkflowKeys(keys.prefix if isinstance(keys, Keys) else DEFAULT_PREFIX)
 
 
-def queue_reads(pipe, keys, workflow: str, step: str, deps: dict[str, str],
-                more: tuple[str, ...] = ()) -> int:
-    """Queue one step's reads on ``pipe``; how many replies they make.
-    ``more``: record fields read after the scope's (the worker's follow-up
-    of the workflow's status reads them with the step's)."""
-    pipe.hmget(workflow_keys(keys).workflow(workflow), "context", f"inputs:{step}", *more)
+def queue_reads(pipe, keys, workflow: str, step: str, deps: dict[str, str]) -> int:
+    """Queue one step's reads on ``pipe``; how many replies they make."""
+    pipe.hmget(workflow_keys(keys).workflow(workflow), "context", f"inputs:{step}")
     for tid in deps.values():
         pipe.hmget(keys.queue(queue_of(tid)).task(tid), *DEP_FIELDS)
     return 1 + len(deps)
@@ -90,42 +87,44 @@ def preread(client, keys, leases) -> None:
         log.debug("workflow step preread failed: %s", exc)
 
 
-def queue_prereads(pipe, keys, steps, more: dict | None = None):
+def queue_prereads(pipe, keys, steps, timed: set[str] = frozenset()):
     """Queue the reads of many step leases on ``pipe``: their records'
     fields in one wf_records-1.lua call, their dependencies in one
     wf_deps-1.lua call per queue (a few arguments per step, not a command
-    each). ``more``: lease id -> further record fields to read with it.
-    Returns (how many replies, leave): ``leave(replies)`` puts each step's
-    reads on its lease, in the shape of queue_reads' replies (a step whose
-    reads failed gets none, and reads for itself)."""
+    each), which also reads the queue's Redis TIME (``timed``: queues whose
+    TIME is wanted even without a dependency to read). Returns (how many
+    replies, leave): ``leave(replies)`` puts each step's reads on its
+    lease, in the shape of queue_reads' replies (a step whose reads failed
+    gets none, and reads for itself), and returns {queue: TIME in
+    microseconds} of the queues read."""
     wk = workflow_keys(keys)
-    more = more or {}
-    lists: list[tuple[str, ...]] = [STEP_FIELDS]  # field lists wf_records-1.lua is sent once
+    lists = [STEP_FIELDS]
     items: list = []
     deps: dict[str, list[str]] = {}  # queue -> dependency task ids, in order
     plan = []
     steps = [lease for lease in steps if is_step_call(lease.task.kwargs)]
+    for queue in timed:
+        deps[queue] = []
     for lease in steps:
         kw = lease.task.kwargs
-        fields = STEP_FIELDS + tuple(more.get(lease.id, ()))
-        if fields not in lists:
-            lists.append(fields)
-        items += [kw["workflow"], lists.index(fields) + 1, kw["step"]]
+        items += [kw["workflow"], 1, kw["step"]]
         spots = []
         for tid in kw["deps"].values():
             ids = deps.setdefault(queue_of(tid), [])
             spots.append((queue_of(tid), len(ids)))
             ids.append(tid)
-        plan.append((len(fields), spots))
+        plan.append((len(STEP_FIELDS), spots))
     queue_records(pipe, wk, lists, items)
     d = script("wf_deps")
     for queue, ids in deps.items():
         pipe.evalsha(d.sha, d.numkeys, keys.queue(queue).task_prefix, *ids)
 
-    def leave(replies: list) -> None:
+    def leave(replies: list) -> dict[str, int]:
         values, by_queue = replies[0], dict(zip(deps, replies[1:]))
+        times = {queue: int(got[0]) * 1_000_000 + int(got[1])
+                 for queue, got in by_queue.items() if not isinstance(got, Exception)}
         if isinstance(values, Exception):
-            return
+            return times
         at = 0
         for lease, (n, spots) in zip(steps, plan):
             reads = [values[at:at + n]]
@@ -134,9 +133,10 @@ def queue_prereads(pipe, keys, steps, more: dict | None = None):
                 got = by_queue[queue]
                 if isinstance(got, Exception):
                     break
-                reads.append(got[3 * i:3 * i + 3])
+                reads.append(got[2 + 3 * i:5 + 3 * i])
             else:
                 lease.preread = reads
+        return times
 
     return 1 + len(deps), leave
 

@@ -21,7 +21,7 @@ from taskq.workflows import WORKFLOW_QUEUE, Registry, cancel_step, create, get, 
 from taskq.workflows.status import follow_up
 from taskq.workflows.sweep import sweep
 
-from workflow_drive import AUDIT, PAY, SHIP
+from workflow_drive import AUDIT, PAY, SHIP, claim_step, fail
 
 S = "tests.integration.workflow_steps"
 FORK = {"namespace": "back", "name": "fork", "version": "2.0.0", "step_templates": [
@@ -313,3 +313,37 @@ def test_a_pool_worker_keeps_running_steps_when_a_follow_up_breaks(r, prefix, re
     assert {w["id"] for w in list_workflows(r, status="complete", prefix=prefix)[0]} == {
         wf["id"] for wf in good}
     assert q.get(odd.id).status != "completed"  # its runner raised (TypeError: retried)
+
+
+def test_a_start_moves_only_a_pending_workflow_and_outranks_older_looks(r, prefix):
+    """A pool worker files a workflow started from its claim's time, without
+    looking at its steps: an older look that saw it pending changes nothing
+    afterwards, a newer one does, and a start never moves it from another status."""
+    from taskq.workflows.status import file, observe
+    reg = registry()
+    keys = Keys(prefix)
+
+    def now_us():
+        sec, usec = r.time()
+        return int(sec) * 1_000_000 + int(usec)
+
+    wf = create(r, "back.audit", registry=reg, prefix=prefix)
+    older = observe(r, keys, {wf["id"]: WORKFLOW_QUEUE})  # pending
+    assert file(r, keys, [], started=[(wf["id"], now_us())]) == 0
+    assert [w["id"] for w in list_workflows(r, status="in_progress", prefix=prefix)[0]] == [wf["id"]]
+    file(r, keys, older)
+    assert list_workflows(r, status="in_progress", prefix=prefix)[1] == 1
+    assert list_workflows(r, status="pending", prefix=prefix)[1] == 0
+    file(r, keys, observe(r, keys, {wf["id"]: WORKFLOW_QUEUE}))  # newer: pending (nothing claimed)
+    assert list_workflows(r, status="pending", prefix=prefix)[1] == 1
+
+    failed = create(r, "back.audit", registry=reg, prefix=prefix)
+    before = now_us()
+    fail(r, prefix, failed, "check")  # followed up: error
+    file(r, keys, [], started=[(failed["id"], now_us())])
+    assert [w["id"] for w in list_workflows(r, status="error", prefix=prefix)[0]] == [failed["id"]]
+    released = create(r, "back.audit", registry=reg, prefix=prefix)
+    claim_step(r, prefix, released, "check").release()  # followed up: pending, seen after `before`
+    file(r, keys, [], started=[(released["id"], before)])  # a start older than that look
+    assert {w["id"] for w in list_workflows(r, status="pending", prefix=prefix)[0]} == {
+        wf["id"], released["id"]}
