@@ -1,16 +1,19 @@
 """The workflow half of a pool worker, on a thread of its own.
 
 A claimed step needs reads before it runs (its workflow's context and its
-inputs, its dependencies' results: step_reads), and the workflows of the
-steps a worker claims and completes need their status follow-ups
-(taskq.workflows.status). Made by the worker's loop, each is a round trip
+inputs, its dependencies' results: step_reads), the workflows of the steps
+a worker claims and completes need their status follow-ups
+(taskq.workflows.status), and each attempt's facts are counted
+(taskq.workflows.outcomes). Made by the worker's loop, each is a round trip
 the loop waits on between two claims. Here one thread makes them: the loop
 hands it the steps it claimed and the ones whose completion went through,
-and goes on claiming; the thread sends, in one pipeline, the reads of every
-step handed to it meanwhile, the observations of their workflows, and the
-filing of the observations made by its previous round trip, then passes the
-steps on to the worker's threads. Observations are filed at once when
-nothing else is waiting.
+the runner hands it the facts, and the loop goes on claiming; the thread
+sends, in one pipeline of a few script calls, the facts, the filings its
+previous round trip prepared, the reads of every step handed to it
+meanwhile (with their queue's time after the claim: a step that needs none
+may have started its workflow) and the observations of the workflows a
+completion may have finished, then passes the steps on to the worker's
+threads. What is left to file is filed at once when nothing else waits.
 
 Best effort, as the reads were: a step whose reads failed reads for itself;
 a follow-up that failed is the sweep's to make.
@@ -33,6 +36,9 @@ from .step_reads import queue_prereads
 
 log = logging.getLogger("taskq.workflows")
 
+FLUSH_SECONDS = 0.5
+"""How long step facts wait for a round trip to ride with, at most."""
+
 
 class _Facts(list):
     """A step lease's ``after`` in a pool worker: the runner hands it the
@@ -53,6 +59,7 @@ class StepFollower:
         self._work: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._facts: list = []  # step attempts' facts (outcomes.fact_args), flattened
 
     def hand_out(self, leases, put: Callable) -> None:
         """Pass each lease to ``put`` (the worker's run queue): a plain task
@@ -75,8 +82,12 @@ class StepFollower:
             self._submit(("completed", workflows, None))
 
     def add_fact(self, values: list) -> None:
-        """Count one step attempt's facts (outcomes.fact_args) with the next batch."""
-        self._submit(("fact", values, None))
+        """Count one step attempt's facts (outcomes.fact_args) with the next
+        round trip (within FLUSH_SECONDS when nothing else comes)."""
+        with self._lock:
+            self._facts += values
+            if self._thread is None:
+                self._start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish what was handed over (file the last observations), then end the thread."""
@@ -89,15 +100,25 @@ class StepFollower:
     def _submit(self, item) -> None:
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, daemon=True,
-                                                name="taskq-workflow-steps")
-                self._thread.start()
+                self._start()
         self._work.put(item)
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True, name="taskq-workflow-steps")
+        self._thread.start()
+
+    def _take_facts(self) -> list:
+        with self._lock:
+            facts, self._facts = self._facts, []
+        return facts
 
     def _run(self) -> None:
         unfiled: tuple[list, list] = ([], [])  # observations, starts (status.queue_file)
         while True:
-            items = [self._work.get()]
+            try:
+                items = [self._work.get(timeout=FLUSH_SECONDS)]
+            except queue.Empty:
+                items = []  # a quiet moment: send the facts left
             while True:
                 try:
                     items.append(self._work.get_nowait())
@@ -108,8 +129,11 @@ class StepFollower:
             claimed = [(lease, put) for kind, steps, put in work if kind == "claimed"
                        for lease in steps]
             derive_seen = None
+            facts = self._take_facts()
+            if not work and not facts and not stopping:
+                continue
             try:
-                derive_seen = self._round_trip(work, [lease for lease, _ in claimed], unfiled)
+                derive_seen = self._round_trip(work, [lease for lease, _ in claimed], unfiled, facts)
             except Exception as exc:  # noqa: BLE001  (never stall the steps: hand them out)
                 log.exception("workflow steps: batch read failed (%s); steps read for themselves", exc)
             for lease, put in claimed:
@@ -125,7 +149,7 @@ class StepFollower:
             if stopping:
                 return
 
-    def _round_trip(self, items: list, steps: list, unfiled: tuple[list, list]):
+    def _round_trip(self, items: list, steps: list, unfiled: tuple[list, list], facts: list):
         """Send one pipeline: count the facts handed over, file ``unfiled``
         (observations, starts), read for the claimed ``steps`` (left on their
         leases, with their queue's time after the claim: the start of each
@@ -141,7 +165,6 @@ class StepFollower:
             observed.setdefault(q, []).append(wid)
         wk = WorkflowKeys(self.keys.prefix)
         pipe = self.client.pipeline(transaction=False)
-        facts = [value for kind, values, _ in items if kind == "fact" for value in values]
         if facts:
             f = script("wf_facts")
             pipe.evalsha(f.sha, f.numkeys, wk.run_prefix, wk.stats_prefix, STATS_TTL, *facts)

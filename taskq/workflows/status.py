@@ -19,6 +19,12 @@ trips:
    moves it from there; if another follow-up moved it meanwhile, it
    refuses and the workflow is observed again. One call files a batch.
 
+A pool worker does not observe a workflow when it claims one of its steps
+that needs none: holding a running step, it knows the workflow has
+started, and files it so (a start, from its steps' queue's time after the
+claim; see wf_state-5.lua for why a start and observations cannot undo
+each other's news).
+
 Who follows up: the pool worker for the steps it claims and completes
 (taskq.workflows.follower, on a thread of its own, riding the round trips it
 makes for the steps anyway); every other claim, completion, failure and
@@ -53,8 +59,7 @@ log = logging.getLogger("taskq.workflows")
 
 RECORD_FIELDS = ("namespace", "name", "version", "queue", "steps", "created", CREATING, "outcome",
                  "state")
-"""Record fields an observation needs (a pool worker reads them with a
-claimed step's: taskq.workflows.follower)."""
+"""Record fields an observation needs."""
 REFILE_TRIES = 3
 """Observations of a workflow that another follow-up keeps moving, at most."""
 WORKFLOW_TAG = "workflow:"
