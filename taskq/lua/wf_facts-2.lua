@@ -11,27 +11,39 @@ ended ms, duration ms, histogram bucket, error type ('' when it returned),
 Returns how many attempts this call counted (0 for one already counted or
 whose workflow is gone).
 ]]
-local counted, touched = 0, {}
+-- Counters are summed here and sent once per field: a batch of attempts of
+-- the same steps costs one HINCRBY per counter, not one per attempt.
+local counted, sums, timeouts = 0, {}, {}
+local function add(hour, field, n)
+  local t = sums[hour]
+  if not t then
+    t = {}
+    sums[hour] = t
+  end
+  t[field] = (t[field] or 0) + n
+end
 for i = 2, #ARGV, 9 do
   local wid, step, attempt, ended, duration, bucket, err, retry, timeout = unpack(ARGV, i, i + 8)
   local record_key = KEYS[1] .. wid
   local scope = redis.call('HMGET', record_key, 'namespace', 'name', 'version')
   if scope[1] and redis.call('HSETNX', record_key, 'fact:' .. step .. ':' .. attempt, duration) == 1 then
     local hour = math.floor(tonumber(ended) / 3600000)
-    local stats_key = KEYS[2] .. hour
     local f = 's|' .. scope[1] .. '|' .. scope[2] .. '|' .. scope[3] .. '|' .. step .. '|'
-    redis.call('HINCRBY', stats_key, f .. 'runs', 1)
-    redis.call('HINCRBY', stats_key, f .. 'sum_ms', duration)
-    redis.call('HINCRBY', stats_key, f .. 'b' .. bucket, 1)
+    add(hour, f .. 'runs', 1)
+    add(hour, f .. 'sum_ms', tonumber(duration))
+    add(hour, f .. 'b' .. bucket, 1)
     if err ~= '' then
-      redis.call('HINCRBY', stats_key, f .. 'errors', 1)
-      redis.call('HINCRBY', stats_key, f .. 'e:' .. err, 1)
+      add(hour, f .. 'errors', 1)
+      add(hour, f .. 'e:' .. err, 1)
     end
-    if retry == '1' then redis.call('HINCRBY', stats_key, f .. 'retries', 1) end
-    if timeout ~= '' then redis.call('HSET', stats_key, f .. 'timeout', timeout) end
-    touched[hour] = true
+    if retry == '1' then add(hour, f .. 'retries', 1) end
+    if timeout ~= '' then timeouts[#timeouts + 1] = {hour, f .. 'timeout', timeout} end
     counted = counted + 1
   end
 end
-for hour in pairs(touched) do redis.call('EXPIRE', KEYS[2] .. hour, ARGV[1]) end
+for hour, fields in pairs(sums) do
+  for field, n in pairs(fields) do redis.call('HINCRBY', KEYS[2] .. hour, field, n) end
+end
+for _, t in ipairs(timeouts) do redis.call('HSET', KEYS[2] .. t[1], t[2], t[3]) end
+for hour in pairs(sums) do redis.call('EXPIRE', KEYS[2] .. hour, ARGV[1]) end
 return counted
