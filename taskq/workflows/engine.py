@@ -10,8 +10,10 @@ each new workflow would need every worker to learn a new queue name; one
 shared queue is served by ``taskq worker workflows`` out of the box.
 
 The workflow's record (handler, version, context, per-step inputs and task
-ids) is a hash in WorkflowKeys; its status is never stored but derived from
-its steps' engine tasks each time it is read, so it cannot go stale.
+ids) is a hash in WorkflowKeys; its status is derived from its steps'
+engine tasks each time it is read, so what ``get`` shows cannot go stale.
+For listing, the workflow is also filed in the index of its status, which
+follow-ups of every step change keep up to date (taskq.workflows.status).
 
 The record (``{wf}`` slot) and the steps (the queue's slot) cannot be written
 by one script on a cluster, so the record comes first, marked ``creating``,
