@@ -26,6 +26,7 @@ import queue
 import threading
 from typing import Callable
 
+from ..connection import as_taskq_client
 from ..keys import Keys, WorkflowKeys
 from ..lua import execute, script
 from .counters import STATS_TTL
@@ -54,7 +55,7 @@ class StepFollower:
     """Reads for claimed steps and status follow-ups, batched on one thread."""
 
     def __init__(self, client, keys: Keys):
-        self.client = client
+        self.client = as_taskq_client(client)  # any redis-py client: see taskq.connection
         self.keys = keys
         self._work: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
