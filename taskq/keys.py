@@ -352,9 +352,10 @@ def _queue_keys(prefix: str, name: str) -> QueueKeys:
     return QueueKeys(prefix, name)
 
 
-WORKFLOW_STATES = ("all", "open", "complete", "error", "cancelled")
-"""The workflow indexes kept per scope: every workflow, the ones not yet
-recorded as finished, and the finished ones by outcome (taskq.workflows.outcomes)."""
+WORKFLOW_STATES = ("all", "pending", "in_progress", "complete", "error", "cancelled", "open")
+"""The workflow indexes kept per scope: every workflow, and one per status
+(taskq.workflows.status keeps them). ``open`` is read by nothing: it held the
+unfinished workflows of older releases, and is emptied as they finish."""
 
 
 @dataclass(frozen=True)
@@ -383,10 +384,16 @@ class WorkflowKeys:
 
     def workflow(self, workflow_id: str) -> str:
         """Hash: one workflow's record (handler, version, context, queue, steps,
-        inputs:<step>; creating until its steps are enqueued; outcome and
-        finished once recorded; fact:<step>:<attempt> markers of the step
-        facts counted)."""
-        return f"{self.base}run:{workflow_id}"
+        inputs:<step>; creating until its steps are enqueued; state, the
+        status it is filed under, and seen, when that was observed; outcome
+        and finished once recorded; fact:<step>:<attempt> markers of the
+        step facts counted)."""
+        return f"{self.run_prefix}{workflow_id}"
+
+    @property
+    def run_prefix(self) -> str:
+        """What a workflow id is appended to for its record (scripts reading many)."""
+        return f"{self.base}run:"
 
     def scoped(self, state: str, scope: str) -> str:
         """Zset: workflow id -> created (microseconds of Redis TIME), for one
@@ -394,7 +401,17 @@ class WorkflowKeys:
         '*', or a namespace / name / version filter)."""
         if state not in WORKFLOW_STATES:
             raise KeyError(state)
-        return f"{self.base}ix:{state}:{scope}"
+        return f"{self.index_prefix}{state}:{scope}"
+
+    @property
+    def index_prefix(self) -> str:
+        """What '<state>:<scope>' is appended to for an index (the script filing many)."""
+        return f"{self.base}ix:"
+
+    @property
+    def stats_prefix(self) -> str:
+        """What an epoch hour is appended to for its stats hash (the script filing many)."""
+        return f"{self.base}stats:"
 
     @property
     def index(self) -> str:
@@ -414,7 +431,7 @@ class WorkflowKeys:
     def stats(self, hour: int) -> str:
         """Hash with a TTL: the analytics counters of one epoch hour
         (taskq.workflows.outcomes writes them, taskq.workflows.analytics reads)."""
-        return f"{self.base}stats:{hour}"
+        return f"{self.stats_prefix}{hour}"
 
     def analytics_cache(self, report: str, digest: str) -> str:
         """String with a TTL: one analytics report as JSON, per query digest."""

@@ -38,6 +38,9 @@ within about this long instead of waiting out DEFAULT_LEASE."""
 LOG_MAX_LINES = 1000
 """Each task keeps only its newest log lines."""
 LOG_LEVELS = ("debug", "info", "warn", "error")
+_STEP_RUNNER = "taskq.workflows.runner:run_step"
+"""The func of a workflow step's engine task (taskq.workflows.engine.RUNNER;
+spelled out here so that importing taskq.lease does not import taskq.workflows)."""
 
 
 def default_worker_id() -> str:
@@ -122,6 +125,8 @@ class Lease:
         raise_for(code, self.id, detail or None)
         if reply[1]:
             deps.drain_outbox(self.client, self.keys, queue_of(self.id))
+        if code == 1:
+            workflow_follow_up(self.client, self.keys, [self], "completed")
         return code == 1
 
     def release(self) -> str:
@@ -130,6 +135,7 @@ class Lease:
         reply = self._call("release")
         if reply[1] == "cancelled" and reply[2]:
             deps.drain_outbox(self.client, self.keys, queue_of(self.id))
+        workflow_follow_up(self.client, self.keys, [self], "ended")
         return reply[1]
 
     def fail(self, error: str, retryable: bool = True) -> str:
@@ -146,6 +152,7 @@ class Lease:
             return reply[1]
         if reply[1] in ("failed", "cancelled") and reply[2]:
             deps.drain_outbox(self.client, self.keys, queue_of(self.id))
+        workflow_follow_up(self.client, self.keys, [self], "ended")
         return reply[1]
 
 
@@ -153,7 +160,9 @@ def claim(client, keys: Keys, queues: Sequence[str], n: int = 1,
           lease: float = DEFAULT_LEASE, worker: str | None = None) -> list[Lease]:
     """Lease up to n tasks, taking from the queues in the order given.
     ``client`` is any redis-py client (see taskq.connection)."""
-    return complete_and_claim(client, keys, [], queues, n, lease, worker)[1]
+    leases = complete_and_claim(client, keys, [], queues, n, lease, worker)[1]
+    workflow_follow_up(client, keys, leases, "claimed")
+    return leases
 
 
 def complete_many(client, items: Sequence[tuple[Lease, Any]]) -> list[bool]:
@@ -163,7 +172,22 @@ def complete_many(client, items: Sequence[tuple[Lease, Any]]) -> list[bool]:
     the others' outcome. ``client`` is any redis-py client."""
     if not items:
         return []
-    return complete_and_claim(client, items[0][0].keys, items, [], 0)[0]
+    done = complete_and_claim(client, items[0][0].keys, items, [], 0)[0]
+    workflow_follow_up(client, items[0][0].keys, [lease for (lease, _), ok in zip(items, done) if ok],
+                       "completed")
+    return done
+
+
+def workflow_follow_up(client, keys: Keys, leases: Sequence[Lease], event: str) -> None:
+    """After a claim, completion, failure or release went through: file the
+    workflows of the steps among ``leases`` under their new status
+    (taskq.workflows.status; nothing for other tasks; never raises).
+    complete_and_claim does not: a pool worker follows up its own steps
+    (taskq.workflows.follower)."""
+    tasks = [held.task for held in leases if held.task.func == _STEP_RUNNER]
+    if tasks:
+        from .workflows.status import after_steps
+        after_steps(client, keys, tasks, event)
 
 
 def claim_args(n: int, token: str, lease: float, worker: str, cap: bool) -> list[Any]:

@@ -219,17 +219,23 @@ class Queue:
         reply = self._run("cancel", task_id, reason, mode)
         if reply[2]:
             deps.drain_outbox(self.redis, self.keys, self.name)
+        _workflow_follow_up(self, task_id)
         return reply[1]
 
     def retry(self, task_id: str) -> str:
         """Run a failed or cancelled task again; returns its new status."""
-        return self._run("retry", task_id)[1]
+        status = self._run("retry", task_id)[1]
+        _workflow_follow_up(self, task_id)
+        return status
 
     def delete(self, task_id: str, force: bool = False) -> None:
         """Delete a task (a running one only with force=True)."""
+        steps = _workflow_steps(self, task_id)
         reply = self._run("delete", task_id, "1" if force else "0")
         if reply[1]:
             deps.drain_outbox(self.redis, self.keys, self.name)
+        if steps:
+            _workflow_follow_up(self, task_id, steps)
 
     def update(self, task_id: str, **changes: Any) -> str:
         """Change a task that has not started (queued, delayed or blocked) in
@@ -336,3 +342,22 @@ def get_task(task_id: str, redis=None, prefix: str | None = None) -> Task | None
 
 
 __all__ = ["Queue", "get_task"]
+
+
+# A workflow's status derives from its steps, which are engine tasks: after a
+# step changes by id, its workflow is filed under its new status (taskq.workflows.status).
+def _workflow_steps(q: Queue, task_id: str) -> dict[str, str]:
+    if not task_id.startswith(q.name + ":") or "." not in task_id:
+        return {}  # a step's id is <queue>:<workflow>.<step>: others need no read
+    from .workflows.status import step_workflows
+    try:
+        return step_workflows(q.redis, q.keys, [task_id])
+    except Exception:  # noqa: BLE001  (the sweep files it)
+        return {}
+
+
+def _workflow_follow_up(q: Queue, task_id: str, steps: dict[str, str] | None = None) -> None:
+    if steps is None and "." not in task_id:
+        return  # not a step's id (engine.step_task_id): nothing to read
+    from .workflows.status import after_tasks
+    after_tasks(q.redis, q.keys, [task_id], steps)

@@ -47,7 +47,7 @@ from taskq.keys import DEFAULT_PREFIX
 from taskq.lua import call, execute
 from taskq.startup import ready
 from taskq.workflows import Registry, publish
-from taskq.workflows.step_reads import preread
+from taskq.workflows.follower import StepFollower
 from taskq.worker_registry import HEARTBEAT_INTERVAL, WorkerRegistry, new_worker_id, resource_usage
 
 from .activity import Activity, describe, one_line
@@ -127,6 +127,8 @@ class PoolWorker:
         self.handlers = handlers
         self._published_after: int | None = None  # outage.ended when last published
         self._reporter: ThreadPoolExecutor | None = None  # completions beside claims (SPLIT_AT)
+        # workflow steps' reads and status follow-ups, off this loop (taskq.workflows.follower)
+        self._steps = StepFollower(redis, self.keys)
 
     # -- control ----------------------------------------------------------
     def request_stop(self, cold: bool = False) -> None:
@@ -296,6 +298,7 @@ class PoolWorker:
     def _reported_done(self, successes: list, done: list[bool]) -> None:
         """Completions went through: forget them, count and log them."""
         self._unsent = []
+        self._steps.completed([lease for (lease, _), ok in zip(successes, done) if ok])
         for (lease, _), ok in zip(successes, done):
             if ok:
                 self.activity.completed(lease.task)
@@ -306,11 +309,10 @@ class PoolWorker:
         self.completed += sum(done)
 
     def _hand_out(self, leases: list[Lease]) -> None:
-        preread(self.redis, self.keys, leases)  # workflow steps: their reads in one round trip
         for lease in leases:
             lease.after = []  # calls a task adds ride with its completion (complete_and_claim)
             self._inflight[lease.id] = _Slot(lease)
-            self._todo.put(lease)
+        self._steps.hand_out(leases, self._todo.put)  # workflow steps once their reads are back
 
     def _wait_for_work(self) -> bool:
         """Idle: block on the wake keys, with a claim on the first queue
@@ -478,6 +480,7 @@ class PoolWorker:
             except Exception:  # lost meanwhile: nothing of ours to give back
                 pass
         self._inflight.clear()
+        self._steps.stop()
 
 
 class _Timeout(TaskError):

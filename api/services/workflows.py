@@ -128,5 +128,6 @@ class WorkflowService:
                         "queue": workflows.WORKFLOW_QUEUE},
             "handlers": {"published": len(handlers), "namespaces": len(namespaces),
                          "invalid": len(reg.skipped)},
-            "workflows": {"total": total, "recent": len(recent), "recent_by_status": by_status},
+            "workflows": {"total": total, "by_status": workflows.count_by_status(self.redis, self.prefix),
+                          "recent": len(recent), "recent_by_status": by_status},
         }

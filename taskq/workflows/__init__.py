@@ -16,6 +16,7 @@ from .analytics import bottlenecks, performance
 from .catalog import publish, published, unpublish
 from .control import StepNotFound, cancel_step, list_workflows, update_step
 from .graph import dependency_analysis, dependency_graph
+from .listing import count_by_status
 from .engine import (RUNNER, STEP_STATUSES, WORKFLOW_QUEUE, WORKFLOW_STATUSES, HandlerNotFound,
                      WorkflowNotFound, create, find_handler, get)
 from .handlers import (Handler, HandlerDefinitionError, Registry, StepTemplate, check_step_code,
@@ -25,7 +26,7 @@ if _sweep.step not in maintenance.STEPS:
     maintenance.STEPS.append(_sweep.step)
 
 __all__ = [
-    "bottlenecks", "performance",
+    "bottlenecks", "performance", "count_by_status",
     "Handler", "HandlerDefinitionError", "dependency_analysis", "dependency_graph", "cancel_step", "check_step_code", "list_workflows",
     "update_step", "HandlerNotFound", "Registry", "RUNNER", "STEP_STATUSES",
     "StepNotFound", "StepTemplate", "WORKFLOW_QUEUE", "WORKFLOW_STATUSES", "WorkflowNotFound", "create",

@@ -1,6 +1,7 @@
 """The format of the workflow stats hashes: one hash per epoch hour
 (keys.WorkflowKeys.stats, with a TTL), the only writer being the scripts
-wf_finish-20.lua / wf_step-2.lua (via taskq.workflows.outcomes) and
+wf_state-5.lua (via taskq.workflows.status), wf_facts-2.lua (via
+taskq.workflows.outcomes) and
 engine.create, the only reader :func:`read`.
 
 Fields: ``w|<namespace>|<name>|<version>|<counter>`` per handler, counters
@@ -30,16 +31,18 @@ STATS_TTL = (MAX_PERIOD_HOURS + 2) * 3600
 
 
 def hour_of(ms: int) -> int:
-    return int(ms) // 3_600_000
+    return int(ms) // 3_600_000  # wf_state-5.lua computes the same
 
 
 def workflow_prefix(namespace: str, name: str, version: str) -> str:
-    """Counter field prefix of a handler's workflow facts."""
+    """Counter field prefix of a handler's workflow facts (wf_state-5.lua
+    builds the same from the three)."""
     return f"w|{namespace}|{name}|{version}|"
 
 
 def step_prefix(namespace: str, name: str, version: str, step: str) -> str:
-    """Counter field prefix of one step's attempt facts."""
+    """Counter field prefix of one step's attempt facts (wf_facts-2.lua builds
+    the same from the workflow's record)."""
     return f"s|{namespace}|{name}|{version}|{step}|"
 
 

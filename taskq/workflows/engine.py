@@ -10,8 +10,10 @@ each new workflow would need every worker to learn a new queue name; one
 shared queue is served by ``taskq worker workflows`` out of the box.
 
 The workflow's record (handler, version, context, per-step inputs and task
-ids) is a hash in WorkflowKeys; its status is never stored but derived from
-its steps' engine tasks each time it is read, so it cannot go stale.
+ids) is a hash in WorkflowKeys; its status is derived from its steps'
+engine tasks each time it is read, so what ``get`` shows cannot go stale.
+For listing, the workflow is also filed in the index of its status, which
+follow-ups of every step change keep up to date (taskq.workflows.status).
 
 The record (``{wf}`` slot) and the steps (the queue's slot) cannot be written
 by one script on a cluster, so the record comes first, marked ``creating``,
@@ -125,7 +127,7 @@ def create(redis, handler: str | Handler, version: str | None = None,
               "steps": json.dumps({s.name: {"task": ids[s.name], "skippable": s.skippable,
                                             "retryable": s.default_retryable,
                                             "deps": s.depends_on} for s in h.steps}),
-              "order": json.dumps(h.execution_order), CREATING: "1"}
+              "order": json.dumps(h.execution_order), CREATING: "1", "state": "pending"}
     for name, value in inputs.items():
         if not isinstance(value, dict):
             raise TaskqValueError(f"inputs of step {name!r} must be a JSON object")
@@ -138,8 +140,9 @@ def create(redis, handler: str | Handler, version: str | None = None,
     first = workflow_id is None or bool(redis.hsetnx(wk.workflow(wid), "created", record["created"]))
     if not first:
         del record["created"]
+        del record["state"]  # filed by the first call and its follow-ups
     index_keys = [*indexes.state_keys(wk, "all", h.namespace, h.name, h.version),
-                  *indexes.state_keys(wk, "open", h.namespace, h.name, h.version)]
+                  *indexes.state_keys(wk, "pending", h.namespace, h.name, h.version)]
     stats = wk.stats(hour_of(now_us // 1000))
     pipe = redis.pipeline(transaction=True)  # one slot: every key has the {wf} tag
     pipe.hset(wk.workflow(wid), mapping=record)
@@ -250,17 +253,48 @@ def get(redis, workflow_id: str, prefix: str | None = None) -> dict:
     return _view(redis, workflow_id, read_record(redis, workflow_id, prefix), prefix)
 
 
-def _view(redis, workflow_id: str, rec: dict, prefix: str | None) -> dict:
-    if not rec:
-        raise WorkflowNotFound(f"workflow {workflow_id!r} not found")
+def get_many(redis, workflow_ids: list[str], prefix: str | None = None) -> list[dict]:
+    """The workflows of ``workflow_ids`` that exist, as ``get`` shows them,
+    in two round trips whatever their number (a listing's page)."""
+    redis = as_taskq_client(redis)
+    wk = WorkflowKeys(prefix or DEFAULT_PREFIX)
+    pipe = redis.pipeline(transaction=False)
+    for wid in workflow_ids:
+        pipe.hgetall(wk.workflow(wid))
+    records = [(wid, _decoded(raw)) for wid, raw in zip(workflow_ids, pipe.execute()) if raw]
+    pipe = redis.pipeline(transaction=False)
+    counts = [_queue_step_reads(pipe, redis, rec, prefix) for _, rec in records]
+    replies = pipe.execute() if records else []
+    out, at = [], 0
+    for (wid, rec), n in zip(records, counts):
+        out.append(_build(redis, wid, rec, prefix, replies[at:at + n]))
+        at += n
+    return out
+
+
+def _queue_step_reads(pipe, redis, rec: dict, prefix: str | None) -> int:
     q = Queue(rec["queue"], redis=redis, prefix=prefix)
     meta = json.loads(rec["steps"])
     order = json.loads(rec["order"])
-    pipe = q.redis.pipeline(transaction=False)
     for n in order:
         pipe.hgetall(q.qkeys.task(meta[n]["task"]))
+    return len(order)
+
+
+def _view(redis, workflow_id: str, rec: dict, prefix: str | None) -> dict:
+    if not rec:
+        raise WorkflowNotFound(f"workflow {workflow_id!r} not found")
+    pipe = redis.pipeline(transaction=False)
+    _queue_step_reads(pipe, redis, rec, prefix)
+    return _build(redis, workflow_id, rec, prefix, pipe.execute())
+
+
+def _build(redis, workflow_id: str, rec: dict, prefix: str | None, raws: list) -> dict:
+    q = Queue(rec["queue"], redis=redis, prefix=prefix)
+    meta = json.loads(rec["steps"])
+    order = json.loads(rec["order"])
     tasks = [Task.from_hash(meta[n]["task"], raw, q) if raw else None
-             for n, raw in zip(order, pipe.execute())]
+             for n, raw in zip(order, raws)]
     steps = []
     updated = int(rec["created"])
     enqueued = not awaits_steps(rec)

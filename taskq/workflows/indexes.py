@@ -8,9 +8,11 @@ ZREVRANGE over ``offset..offset+limit`` and its total one ZCARD.
 Namespaces, names and versions never hold ',' or '=' (handlers.NAME_RE,
 SEMVER_RE), so a scope string is unambiguous.
 
-Each scope exists per state (keys.WORKFLOW_STATES): ``all``, ``open`` (not
-yet recorded as finished) and one per finished outcome. That is 16 zset
-entries per workflow (about 1 KB): the price of O(page) listing.
+Each scope exists per state (keys.WORKFLOW_STATES): ``all`` and one per
+status (pending, in_progress, complete, error, cancelled; ``open`` only in
+data of older releases). A workflow sits in its ``all`` zsets and in those
+of its status: 16 zset entries (about 1 KB), the price of O(page) listing
+by any filter and status; a change of status moves 8 (taskq.workflows.status).
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ def scope(namespace: str | None = None, name: str | None = None,
 
 
 def scopes(namespace: str, name: str, version: str) -> list[str]:
-    """Every scope one workflow belongs to; '*' first, always in the same order."""
+    """Every scope one workflow belongs to; '*' first, always in the same
+    order (wf_state-5.lua builds the same list to move a workflow between
+    statuses)."""
     values = {"namespace": namespace, "name": name, "version": version}
     out = []
     for n in range(len(FIELDS) + 1):

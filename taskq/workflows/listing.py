@@ -1,17 +1,11 @@
 """Listing workflows from their indexes (indexes.py), not by reading them all.
 
-- No status filter: one ZREVRANGE of the filter's ``all`` zset (offset,
-  limit) and its ZCARD, then the page's workflows: O(page).
-- ``complete`` / ``error`` / ``cancelled``: first the open workflows of the
-  filter's scope are read (at most OPEN_SCAN_LIMIT, newest first, two
-  pipelined round trips) and the finished ones recorded (outcomes, exactly
-  once), so a workflow whose last step just ended is listed under its
-  outcome without waiting for the sweep; then one range of that outcome's
-  zset and its ZCARD. O(page + open workflows in scope, bounded).
-- ``pending`` / ``in_progress``: which of the two an open workflow is needs
-  its steps, so the same read of the open ones answers; page and total
-  count among the newest OPEN_SCAN_LIMIT open workflows of the scope only
-  (exact while fewer are open).
+Every workflow sits in the ``all`` index of each of its scopes and in the
+index of its status (pending, in_progress, complete, error, cancelled),
+kept by the status follow-ups (taskq.workflows.status). A listing, with or
+without a status filter, is one ZREVRANGE of one zset (offset, limit) and
+its ZCARD, then the page's workflows (their records in one round trip,
+their steps in another): O(page) whatever the number of workflows.
 """
 
 from __future__ import annotations
@@ -20,11 +14,7 @@ from ..connection import as_taskq_client
 from ..keys import DEFAULT_PREFIX, WorkflowKeys
 from ..options import InvalidField
 from . import indexes
-from .engine import WORKFLOW_STATUSES, WorkflowNotFound, get
-from .outcomes import observe, record_finished
-
-OPEN_SCAN_LIMIT = 2000
-"""Open workflows of a scope a status listing reads, at most."""
+from .engine import WORKFLOW_STATUSES, get_many
 
 
 def list_workflows(redis, *, namespace: str | None = None, name: str | None = None,
@@ -36,15 +26,18 @@ def list_workflows(redis, *, namespace: str | None = None, name: str | None = No
         raise InvalidField("status", f"must be one of {', '.join(WORKFLOW_STATUSES)}")
     offset, limit = max(0, int(offset)), max(0, int(limit))
     wk = WorkflowKeys(prefix or DEFAULT_PREFIX)
-    scope = indexes.scope(namespace, name, version)
-    if status is None:
-        return _page(redis, wk.scoped("all", scope), offset, limit, prefix)
-    seen = observe(redis, wk, redis.zrevrange(wk.scoped("open", scope), 0, OPEN_SCAN_LIMIT - 1))
-    record_finished(redis, wk, seen)
-    if status in indexes.FINISHED_STATES:
-        return _page(redis, wk.scoped(status, scope), offset, limit, prefix)
-    matching = [o.id for o in seen if o.status == status]
-    return _read(redis, matching[offset:offset + limit], prefix), len(matching)
+    key = wk.scoped(status or "all", indexes.scope(namespace, name, version))
+    return _page(redis, key, offset, limit, prefix)
+
+
+def count_by_status(redis, prefix: str | None = None) -> dict[str, int]:
+    """How many workflows are in each status: one ZCARD each."""
+    redis = as_taskq_client(redis)
+    wk = WorkflowKeys(prefix or DEFAULT_PREFIX)
+    pipe = redis.pipeline(transaction=False)
+    for status in WORKFLOW_STATUSES:
+        pipe.zcard(wk.scoped(status, "*"))
+    return dict(zip(WORKFLOW_STATUSES, pipe.execute()))
 
 
 def _page(redis, key: str, offset: int, limit: int, prefix: str | None) -> tuple[list[dict], int]:
@@ -54,14 +47,4 @@ def _page(redis, key: str, offset: int, limit: int, prefix: str | None) -> tuple
     pipe.zrevrange(key, offset, offset + limit - 1)
     pipe.zcard(key)
     ids, total = pipe.execute()
-    return _read(redis, ids, prefix), total
-
-
-def _read(redis, ids: list[str], prefix: str | None) -> list[dict]:
-    out = []
-    for wid in ids:
-        try:
-            out.append(get(redis, wid, prefix=prefix))
-        except WorkflowNotFound:  # pruned between the range and the read
-            continue
-    return out
+    return get_many(redis, ids, prefix), total  # one pruned meanwhile is left out

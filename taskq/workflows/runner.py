@@ -32,8 +32,8 @@ from ..keys import queue_of
 from ..task import Task
 from .engine import ended_by_dependency
 from ..lua import script
-from .outcomes import error_type, step_fact
-from .step_reads import dep_hash, queue_reads, step_callable, workflow_keys
+from .outcomes import error_type, fact_args, step_fact
+from .step_reads import dep_hash, queue_reads, step_callable, texts, workflow_keys
 
 log = logging.getLogger("taskq.workflows")
 
@@ -66,7 +66,7 @@ def run_step(workflow: str, step: str, handler_class: str, deps: dict[str, str],
         queue_reads(pipe, keys, workflow, step, deps)
         reply = pipe.execute()
     names = list(deps)
-    context_text, inputs_text, *scope = reply[0]
+    context_text, inputs_text = texts(reply[0][:2])  # (the handler's scope and more may follow)
     if context_text is None:
         raise DependencyNotMet(f"workflow {workflow} has no record (deleted?)")
     results: dict[str, Any] = {}
@@ -89,25 +89,22 @@ def run_step(workflow: str, step: str, handler_class: str, deps: dict[str, str],
     context = json.loads(context_text)
     inputs = json.loads(inputs_text) if inputs_text else {}
     code = step_callable(handler_class)
-    fact = _Fact(client, wk, workflow, tuple(scope), step, ctx, inputs)
+    fact = _Fact(client, wk, workflow, step, ctx, inputs)
     after = ctx.lease.after
     try:
         result = code(context, inputs, results)
     except Exception as exc:
-        fact.record(error_type(exc))
+        fact.count(after, error_type(exc))
         raise
-    if after is not None:  # the worker sends it with this attempt's completion
-        after.append(fact.call(None))
-    else:
-        fact.record(None)
+    fact.count(after, None)
     return result
 
 
 class _Fact:
     """One attempt of a step, counted when its code has returned or raised."""
 
-    def __init__(self, client, wk, workflow, scope, step, ctx, inputs):
-        self.args = (client, wk, workflow, scope, step, ctx.attempt)
+    def __init__(self, client, wk, workflow, step, ctx, inputs):
+        self.args = (client, wk, workflow, step, ctx.attempt)
         # the claim of this attempt, by Redis's clock (claim-24.lua sets 'leased')
         self.started_ms = int(float(ctx.task.raw.get("leased") or time.time() * 1000))
         self.clock = time.monotonic()
@@ -117,14 +114,27 @@ class _Fact:
             timeout = inputs["timeout"]  # the Tasker document's step inputs carry it
         self.timeout = timeout
 
+    def count(self, after, error: str | None) -> None:
+        """Count it: with a pool worker's batch (its follower's ``add_fact``),
+        else with this attempt's completion (``Lease.after``), else now."""
+        if hasattr(after, "add_fact"):
+            _, _, workflow, step, attempt = self.args
+            elapsed = int((time.monotonic() - self.clock) * 1000)
+            after.add_fact(fact_args(workflow, step, attempt, self.started_ms + elapsed, elapsed,
+                                     error, self.timeout))
+        elif after is not None and error is None:
+            after.append(self.call(None))
+        else:
+            self.record(error)
+
     def call(self, error: str | None) -> tuple[str, list, list]:
         elapsed = int((time.monotonic() - self.clock) * 1000)
-        _, wk, workflow, scope, step, attempt = self.args
-        return step_fact(wk, workflow, scope, step, attempt, self.started_ms + elapsed, elapsed,
+        _, wk, workflow, step, attempt = self.args
+        return step_fact(wk, workflow, step, attempt, self.started_ms + elapsed, elapsed,
                          error, self.timeout)
 
     def record(self, error: str | None) -> None:
-        client, _, workflow, _, step, attempt = self.args
+        client, _, workflow, step, attempt = self.args
         try:
             name, keys, args = self.call(error)
             script(name)(client, keys, args)

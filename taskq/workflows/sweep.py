@@ -1,16 +1,19 @@
 """The workflow sweep, a step of ``taskq scheduler`` (maintenance.STEPS).
 
-Each tick it looks at up to SWEEP_BATCH open workflows whose check time
-has come (the ``check`` zset), records the finished ones (outcomes:
-exactly once, whatever else sweeps or reads), and sets the next check of
-the others: soon for a young workflow, at most every MAX_RECHECK seconds
-for an old one. A workflow still being created (its steps not yet
-enqueued) stays open; one whose steps have not come engine.CREATE_GRACE
-seconds after its record is filed cancelled (its creator died). Then it
-deletes up to PRUNE_BATCH workflows that finished more than
-TASKQ_WORKFLOW_RETENTION seconds ago (record and every index entry, one
-wf_prune-18.lua call each). Their step tasks are engine tasks:
-the engine's own retention (maintenance.RETENTION_SECONDS) deletes them.
+Workflows are filed under their status by follow-ups right after their
+steps change (taskq.workflows.status); the sweep is what files the rest: a
+follow-up lost with a killed process, a step changed by hand through the
+plain task API, a step reaped after its worker died. Each tick it looks at
+up to SWEEP_BATCH unfinished workflows whose check time has come (the
+``check`` zset), files each under the status its steps show now, and sets
+the next check of those still unfinished: soon for a young workflow, at
+most every MAX_RECHECK seconds for an old one. A workflow still being
+created (its steps not yet enqueued) stays pending; one whose steps have
+not come engine.CREATE_GRACE seconds after its record is filed cancelled
+(its creator died). Then it deletes up to PRUNE_BATCH workflows that
+finished more than TASKQ_WORKFLOW_RETENTION seconds ago (record and every
+index entry, one wf_prune-18.lua call each). Their step tasks are engine
+tasks: the engine's own retention (maintenance.RETENTION_SECONDS) deletes them.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from ..errors import TaskqValueError
 from ..keys import Keys, WorkflowKeys
 from ..lua import execute, script
 from . import indexes
-from .outcomes import observe, record_finished, redis_ms
+from .outcomes import redis_ms
+from .status import file, observe
 
 SWEEP_BATCH = 200
 """Open workflows looked at per tick, at most."""
@@ -61,13 +65,13 @@ def sweep(redis, prefix: str, now_ms: int | None = None,
     wk = WorkflowKeys(prefix)
     now = redis_ms(redis) if now_ms is None else now_ms
     due = redis.zrangebyscore(wk.check, "-inf", now, start=0, num=SWEEP_BATCH)
-    seen = observe(redis, wk, due, now)
-    recorded = record_finished(redis, wk, seen)
+    keys = Keys(prefix)
+    seen = observe(redis, keys, dict.fromkeys(due), now)
+    recorded = file(redis, keys, seen, now)
     pipe = redis.pipeline(transaction=False)
     for o in seen:
         if o.record is None:  # deleted under us: nothing left to record
             pipe.zrem(wk.check, o.id)
-            pipe.zrem(wk.scoped("open", "*"), o.id)
         elif o.status not in indexes.FINISHED_STATES:
             pipe.zadd(wk.check, {o.id: recheck_ms(now, int(o.record["created"]))}, xx=True)
     pipe.execute()
@@ -84,11 +88,12 @@ def prune(redis, wk: WorkflowKeys, before_ms: int) -> int:
         return 0
     pipe = redis.pipeline(transaction=False)
     for wid, _ in old:
-        pipe.hmget(wk.workflow(wid), "namespace", "name", "version", "outcome")
+        pipe.hmget(wk.workflow(wid), "namespace", "name", "version", "state", "outcome")
     s = script("wf_prune")
     calls = redis.pipeline(transaction=False)
     orphans = []
-    for (wid, finished), (ns, nm, ver, outcome) in zip(old, pipe.execute()):
+    for (wid, finished), (ns, nm, ver, state, outcome) in zip(old, pipe.execute()):
+        outcome = state or outcome  # the status it is filed under (records of older releases: outcome)
         if ns is None or outcome not in indexes.FINISHED_STATES:
             orphans.append(wid)  # no record to say where it is indexed
             continue

@@ -68,7 +68,7 @@ def test_performance_has_the_documents_shape_and_real_counts(client, r, prefix, 
 def test_bottlenecks_scope_and_period(client, r, prefix, clock):
     finish(r, prefix, 2, 0)
     wf = create(r, "shop.pay", registry=registry(), prefix=prefix)
-    record_step(r, WorkflowKeys(prefix), wf["id"], ("shop", "pay", "1.0.0"), "charge", 1,
+    record_step(r, WorkflowKeys(prefix), wf["id"], "charge", 1,
                 redis_ms(r), 2500, "NetworkTimeoutError", None)
     resp = client.get(f"{BOTTLENECKS}?namespace=shop&period=24",
                       headers=bearer("tasker.analytics:bottlenecks"))

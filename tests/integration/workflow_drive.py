@@ -3,6 +3,10 @@ and complete or fail it, and set how long a finished workflow took."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from unittest import mock
+
+import taskq.lease
 from taskq import Queue
 from taskq.keys import Keys, WorkflowKeys
 from taskq.workflows import WORKFLOW_QUEUE, Registry
@@ -22,6 +26,14 @@ def registry() -> Registry:
     for h in (PAY, SHIP, AUDIT):
         reg.register(h)
     return reg
+
+
+@contextmanager
+def lost_follow_ups():
+    """Step changes made meanwhile leave their workflows' status to the
+    sweep, as a process killed right after each change would."""
+    with mock.patch.object(taskq.lease, "workflow_follow_up", lambda *a, **k: None):
+        yield
 
 
 def claim_step(r, prefix, wf: dict, step: str):

@@ -45,6 +45,8 @@ class HandlerCountsSchema(Schema):
 
 class TaskerWorkflowCountsSchema(Schema):
     total = fields.Integer(required=True, metadata={"description": "every task kept"})
+    by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True, metadata={
+        "description": "every task kept, by status (exact: one count of each status index)"})
     recent = fields.Integer(required=True, metadata={"description": "the newest ones counted by status"})
     recent_by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
 
