@@ -52,9 +52,11 @@ import time
 
 import psutil
 import redis
-from rq.job import Job
+from rq.executions import Execution
+from rq.job import Job, JobStatus
 from rq.queue import Queue as RQQueue
-from rq.worker import SimpleWorker, Worker
+from rq.utils import now as rq_now
+from rq.worker import SimpleWorker, Worker, WorkerStatus
 
 from taskq import Lease
 from taskq.errors import LeaseLost, TaskNotFound, TaskqError
@@ -62,7 +64,7 @@ from taskq.worker_registry import HEARTBEAT_INTERVAL
 
 from .commands import REAP_SECONDS, is_supervisor, stop_commands
 from .execution import DEFAULT_TIMEOUT
-from .outage import OUTAGE_ERRORS, Outage
+from .outage import OUTAGE_ERRORS
 from .rq_base import JOB_HASH_GRACE, SHOW_TASK_AFTER, WAKE_TIMEOUT, TaskqWorkerMixin
 from .rq_job import TaskqJob, rq_job_id, stop_task, task_id_of
 from .rq_outage import REPORT_RETRY_DELAYS
@@ -105,6 +107,46 @@ class TaskqWorker(TaskqWorkerMixin, Worker):
         self._parent_pid = os.getpid()
         self._first_wait = True
         super().execute_job(job, queue)
+
+    # -- the parent's round trips per task: the claim, the job's records
+    # (one pipeline), the report, and RQ's bookkeeping with the idle state
+    # (one pipeline); the horse makes none of its own (workers.rq_outcome).
+    def _write_job(self, job: Job, pipe) -> None:
+        """The job hash as RQ's horse would leave it once started, the
+        execution (RQ's started registry), and the worker's busy state,
+        current job and heartbeat: what RQ writes in two pipelines before
+        the fork and one in the horse."""
+        job.worker_name = self.name
+        job.last_heartbeat = job.started_at = rq_now()
+        job._status = JobStatus.STARTED
+        super()._write_job(job, pipe)
+        self.current_job_working_time = 0
+        ttl = self.get_heartbeat_ttl(job)
+        self.execution = Execution.create(job, ttl, pipeline=pipe, worker_name=self.name)
+        self.set_state(WorkerStatus.BUSY, pipeline=pipe)
+        self.set_current_job_id(job.id, pipeline=pipe)
+        pipe.hset(self.key, "current_job_working_time", 0)
+        self.heartbeat(ttl, pipeline=pipe)
+
+    def _execute(self, job: Job, queue: RQQueue) -> None:
+        # RQ's Worker.execute_job without its two round trips: the execution
+        # was written with the job, the idle state goes with the bookkeeping.
+        self._outcome.open()
+        self.fork_work_horse(job, queue)
+        self.monitor_work_horse(job, queue)
+
+    def _after_job(self, pipe) -> None:
+        self.set_state(WorkerStatus.IDLE, pipeline=pipe)
+
+    def set_current_job_working_time(self, current_job_working_time, pipeline=None):
+        # RQ zeroes it after every horse; it was zeroed with the job.
+        if current_job_working_time == 0 == self.current_job_working_time and pipeline is None:
+            return
+        super().set_current_job_working_time(current_job_working_time, pipeline=pipeline)
+
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False):
+        # In the horse: RQ's records of the started job were written with it.
+        self.procline(f"Processing {job.description} ({job.lease.id}) since {time.time()}")
 
     def wait_for_horse(self):
         # The registry hears of a task that is still running SHOW_TASK_AFTER
@@ -164,10 +206,8 @@ class TaskqWorker(TaskqWorkerMixin, Worker):
         signal.signal(signal.SIGINT, ignore_signal)
         signal.signal(signal.SIGTERM, _stop_commands_gracefully)
         die_with_parent(self._parent_pid)
-        lighten_connections(self.connection, self.taskq)
-        # The horse reports its task itself: its outage lines are its own.
-        self.outage = Outage(self.log, f"Worker {self.name} (horse pid {os.getpid()})",
-                             reached=True)
+        lighten_connections(self.connection, self.taskq)  # for a body's own calls
+        self._defer_reports = True  # the parent reports the task (workers.rq_outcome)
 
     def maintain_heartbeats(self, job: Job):
         """Every monitoring interval while the horse works: renew the lease
