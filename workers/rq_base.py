@@ -5,9 +5,11 @@ shutdown, and the taskq worker registry (reporting: workers.rq_report)."""
 from __future__ import annotations
 
 import math
+import signal
 import sys
 import threading
 import time
+from datetime import timedelta
 
 import redis
 from rq.job import Job
@@ -35,8 +37,8 @@ from .rq_outcome import (_CANCELLED, _CLEANED, _COMPLETED, _FAILED, _NONE, _OUTC
 from .rq_outage import RidesOutages
 from .rq_report import TaskReports
 from .rq_startup import start_check
-from .rq_process import (ClusterConnection, env_lease, pin_driver_info, subscribe_to_commands,
-                         taskq_client)
+from .rq_process import (ClusterConnection, env_lease, ignore_signal, pin_driver_info,
+                         subscribe_to_commands, taskq_client)
 
 WAKE_TIMEOUT = 1.0
 """Seconds an idle worker blocks on the queues' wake keys before claiming
@@ -167,6 +169,13 @@ class TaskqWorkerMixin(TaskReports, RidesOutages, ClusterConnection):
         stop_commands("stopped", graceful=True)
 
     def request_force_stop(self, signum, frame):
+        asked = self._shutdown_requested_date
+        if asked is None or rq_now() - asked >= timedelta(seconds=1):  # RQ's: not a duplicate
+            # A cold stop from here on: the alarm (the horse monitor's tick,
+            # a simple worker's job timeout) must not raise into it, which
+            # would cut it short and leave the worker running.
+            signal.signal(signal.SIGALRM, ignore_signal)
+            signal.alarm(0)
         try:
             super().request_force_stop(signum, frame)
         except SystemExit:
@@ -343,7 +352,7 @@ class TaskqWorkerMixin(TaskReports, RidesOutages, ClusterConnection):
                         self.cleanup_execution(job, pipeline=pipe)
                     pipe.delete(job.key)
                     self._after_job(pipe)
-                    pipe.execute()
+                    self._after_job_replies(pipe.execute())
                 self._idle_written = self._state == WorkerStatus.IDLE
             except redis.RedisError:
                 pass

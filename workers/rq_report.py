@@ -106,7 +106,8 @@ class TaskReports:
             retrying(lambda: lease.complete(result), self.outage, self.log,
                      f"Worker {self.name}: task {lease.id}")
             self._outcome[_OUTCOME] = _COMPLETED
-            self.log.info("Worker %s: task %s completed", self.name, lease.id)
+            # RQ's own line says so (its "Job OK"); this one with --verbose
+            self.log.debug("Worker %s: task %s completed", self.name, lease.id)
         except TaskqError as exc:
             self._outcome[_OUTCOME] = _LOST
             self.log.warning("Worker %s: task %s finished but was not ours any more: %s",
@@ -160,7 +161,7 @@ class TaskReports:
                     self.set_current_job_id(None, pipeline=pipe)
                 pipe.delete(job.key)
                 self._after_job(pipe)
-                pipe.execute()
+                self._after_job_replies(pipe.execute())
             self._outcome[_CLEANED] = 1
             self._idle_written = self._state == WorkerStatus.IDLE
         except redis.RedisError as exc:
@@ -168,3 +169,6 @@ class TaskReports:
 
     def _after_job(self, pipe) -> None:
         """What else goes in the pipeline that drops RQ's traces of a job."""
+
+    def _after_job_replies(self, replies: list) -> None:
+        """What :meth:`_after_job` asked Redis, answered."""

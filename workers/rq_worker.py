@@ -55,6 +55,7 @@ import redis
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.queue import Queue as RQQueue
+from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import now as rq_now
 from rq.worker import SimpleWorker, Worker, WorkerStatus
 
@@ -105,7 +106,7 @@ class TaskqWorker(TaskqWorkerMixin, Worker):
 
     def execute_job(self, job: Job, queue: RQQueue):
         self._parent_pid = os.getpid()
-        self._first_wait = True
+        self._not_suspended = False
         super().execute_job(job, queue)
 
     # -- the parent's round trips per task: the claim, the job's records
@@ -129,14 +130,55 @@ class TaskqWorker(TaskqWorkerMixin, Worker):
         self.heartbeat(ttl, pipeline=pipe)
 
     def _execute(self, job: Job, queue: RQQueue) -> None:
-        # RQ's Worker.execute_job without its two round trips: the execution
-        # was written with the job, the idle state goes with the bookkeeping.
+        """RQ's Worker.execute_job without its two round trips (the
+        execution was written with the job, the idle state goes with the
+        bookkeeping), and without RQ's monitor for a horse that is done
+        within SHOW_TASK_AFTER with exit status 0 (nothing to watch or
+        renew). The registry hears of a task still running by then; a
+        shorter one is counted by the next beat."""
         self._outcome.open()
         self.fork_work_horse(job, queue)
-        self.monitor_work_horse(job, queue)
+        job.started_at = rq_now()
+        if exits_within(self.horse_pid, SHOW_TASK_AFTER):
+            self._reaped = self._reap()
+            if self._reaped[1] == 0:
+                self._reaped = None
+                self._horse_pid = 0
+                return
+        else:
+            self._registry_beat(force=True)
+        self.monitor_work_horse(job, queue)  # its wait_for_horse: what _reap found, if it did
+
+    _reaped: tuple | None = None
+
+    def _reap(self) -> tuple:
+        try:
+            return os.wait4(self.horse_pid, 0)
+        except ChildProcessError:
+            return None, None, None
+
+    def wait_for_horse(self):
+        reaped, self._reaped = self._reaped, None
+        return reaped if reaped is not None else super().wait_for_horse()
 
     def _after_job(self, pipe) -> None:
+        # the idle state; the worker's own heartbeat and RQ's `rq suspend`
+        # check, which RQ's loop makes next in a round trip of its own
         self.set_state(WorkerStatus.IDLE, pipeline=pipe)
+        self.heartbeat(pipeline=pipe)
+        self._suspension_reply = len(pipe)
+        pipe.exists(WORKERS_SUSPENDED)
+
+    def _after_job_replies(self, replies: list) -> None:
+        self._not_suspended = not replies[self._suspension_reply]
+
+    _not_suspended = False
+
+    def check_for_suspension(self, burst: bool):
+        if self._not_suspended:  # asked with the last task's bookkeeping, a moment ago
+            self._not_suspended = False
+            return
+        super().check_for_suspension(burst)
 
     def set_current_job_working_time(self, current_job_working_time, pipeline=None):
         # RQ zeroes it after every horse; it was zeroed with the job.
@@ -147,15 +189,6 @@ class TaskqWorker(TaskqWorkerMixin, Worker):
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False):
         # In the horse: RQ's records of the started job were written with it.
         self.procline(f"Processing {job.description} ({job.lease.id}) since {time.time()}")
-
-    def wait_for_horse(self):
-        # The registry hears of a task that is still running SHOW_TASK_AFTER
-        # into its horse's life; a short one is counted by the next beat.
-        if self._first_wait:
-            self._first_wait = False
-            if not exits_within(self.horse_pid, SHOW_TASK_AFTER):
-                self._registry_beat(force=True)
-        return super().wait_for_horse()
 
     def kill_horse(self, sig: signal.Signals = signal.SIGKILL):
         """Kill the horse and every process it started. A command's

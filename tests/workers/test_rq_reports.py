@@ -2,7 +2,8 @@
 parent (workers.rq_outcome): results of any size and text arrive intact, a
 result that cannot be encoded and a raising body fail the task with their
 error, and a report left by a horse that was then killed, or caught by a
-cold stop, is still the one carried out."""
+cold stop, is still the one carried out. A cold stop is not cut short by
+the parent's monitoring alarm."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -156,3 +158,37 @@ def test_a_report_cut_short_is_not_taken(tmp_path):
     os.waitpid(pid, 0)
     assert shared.take() == ("complete", ("[1]",), None, None)
     assert shared.take() is None  # once
+
+
+def test_the_monitor_alarm_does_not_cut_a_cold_stop_short(worker):
+    """RQ's parent watches its horse under a one-second alarm that raises; a
+    cold stop it interrupted (here: one slow to kill the horse) was dropped,
+    leaving the worker running."""
+    from rq.timeouts import HorseMonitorTimeoutException, UnixSignalDeathPenalty
+
+    horse = os.fork()
+    if horse == 0:
+        os.setpgrp()  # as RQ's horse: the stop kills its process group
+        time.sleep(60)
+        os._exit(0)
+    try:
+        worker._horse_pid = horse
+        worker._shutdown_requested_date = rq_now() - timedelta(seconds=5)
+        kill = worker.kill_horse
+
+        def kill_slowly(sig=signal.SIGKILL):
+            time.sleep(1.5)  # the alarm goes off meanwhile
+            kill(sig)
+
+        worker.kill_horse = kill_slowly
+        with pytest.raises(SystemExit):
+            with UnixSignalDeathPenalty(1, HorseMonitorTimeoutException):
+                worker.request_force_stop(signal.SIGINT, None)
+        with pytest.raises(ChildProcessError):  # killed and reaped by the stop
+            os.waitpid(horse, os.WNOHANG)
+    finally:
+        try:
+            os.kill(horse, signal.SIGKILL)
+            os.waitpid(horse, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
