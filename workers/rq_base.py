@@ -12,8 +12,10 @@ import time
 from datetime import timedelta
 
 import redis
-from rq.job import Job
+from rq.executions import Execution
+from rq.job import Job, JobStatus
 from rq.queue import Queue as RQQueue
+from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 
@@ -300,9 +302,56 @@ class TaskqWorkerMixin(TaskReports, RidesOutages, ClusterConnection):
             pipe.execute()
         return job
 
+    # RQ's records of a job, written with the job hash in one round trip
+    # before it runs and dropped with the bookkeeping after it: the
+    # worker's round trips per task are the claim, this pipeline, the
+    # report and the bookkeeping (a forking worker's horse makes none).
     def _write_job(self, job: Job, pipe) -> None:
+        """The job hash as RQ leaves it once started, the execution (RQ's
+        started registry), and the worker's busy state, current job and
+        heartbeat: what RQ writes in three pipelines (the last in the horse)."""
+        job.worker_name = self.name
+        job.last_heartbeat = job.started_at = rq_now()
+        job._status = JobStatus.STARTED
         job.save(pipeline=pipe)
         pipe.expire(job.key, self._job_hash_ttl(job))
+        self.current_job_working_time = 0
+        ttl = self.get_heartbeat_ttl(job)
+        self.execution = Execution.create(job, ttl, pipeline=pipe, worker_name=self.name)
+        self.set_state(WorkerStatus.BUSY, pipeline=pipe)
+        self.set_current_job_id(job.id, pipeline=pipe)
+        pipe.hset(self.key, "current_job_working_time", 0)
+        self.heartbeat(ttl, pipeline=pipe)
+
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False):
+        # what RQ writes here was written with the job (_write_job)
+        self.procline(f"Processing {job.description} ({job.lease.id}) since {time.time()}")
+
+    def set_current_job_working_time(self, current_job_working_time, pipeline=None):
+        # RQ's forking worker zeroes it after every horse; it was zeroed with the job.
+        if current_job_working_time == 0 == self.current_job_working_time and pipeline is None:
+            return
+        super().set_current_job_working_time(current_job_working_time, pipeline=pipeline)
+
+    def _after_job(self, pipe) -> None:
+        """With the bookkeeping: the idle state, the worker's own heartbeat
+        and RQ's `rq suspend` check, which RQ's loop sends next in round
+        trips of their own."""
+        self.set_state(WorkerStatus.IDLE, pipeline=pipe)
+        self.heartbeat(pipeline=pipe)
+        self._suspension_reply = len(pipe)
+        pipe.exists(WORKERS_SUSPENDED)
+
+    def _after_job_replies(self, replies: list) -> None:
+        self._not_suspended = not replies[self._suspension_reply]
+
+    _not_suspended = False
+
+    def check_for_suspension(self, burst: bool):
+        if self._not_suspended:  # asked with the last task's bookkeeping, a moment ago
+            self._not_suspended = False
+            return
+        super().check_for_suspension(burst)
 
     def _monitoring_interval_for(self, lease: Lease) -> None:
         pass
@@ -313,6 +362,7 @@ class TaskqWorkerMixin(TaskReports, RidesOutages, ClusterConnection):
     # -- running ------------------------------------------------------------
     def execute_job(self, job: Job, queue: RQQueue):
         self._outcome.reset()
+        self._not_suspended = False
         self._lease_lost = self._cancel_seen = self._released = False
         self._exc = None
         self._job = job

@@ -23,7 +23,8 @@ from .rq_outcome import (_CANCELLED, _CLEANED, _COMPLETED, _FAILED, _LOST, _NONE
 class TaskReports:
     """RQ Worker overrides; the worker has ``_outcome`` (a SharedOutcome),
     ``_defer_reports``, ``_lease_lost``, ``_cancel_seen``, ``_released``,
-    ``_exc``, ``outage``, ``activity`` and ``_give_back``."""
+    ``_exc``, ``outage``, ``activity``, ``_give_back``, and ``_after_job``
+    / ``_after_job_replies`` (what else rides with the bookkeeping)."""
 
     def handle_job_success(self, job: Job, queue: RQQueue, started_job_registry=None):
         self._settle(job, "complete", job._result)
@@ -166,9 +167,3 @@ class TaskReports:
             self._idle_written = self._state == WorkerStatus.IDLE
         except redis.RedisError as exc:
             self.log.warning("Worker %s: RQ bookkeeping for %s: %s", self.name, job.id, exc)
-
-    def _after_job(self, pipe) -> None:
-        """What else goes in the pipeline that drops RQ's traces of a job."""
-
-    def _after_job_replies(self, replies: list) -> None:
-        """What :meth:`_after_job` asked Redis, answered."""

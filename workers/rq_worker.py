@@ -52,12 +52,10 @@ import time
 
 import psutil
 import redis
-from rq.executions import Execution
-from rq.job import Job, JobStatus
+from rq.job import Job
 from rq.queue import Queue as RQQueue
-from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import now as rq_now
-from rq.worker import SimpleWorker, Worker, WorkerStatus
+from rq.worker import SimpleWorker, Worker
 
 from taskq import Lease
 from taskq.errors import LeaseLost, TaskNotFound, TaskqError
@@ -106,33 +104,12 @@ class TaskqWorker(TaskqWorkerMixin, Worker):
 
     def execute_job(self, job: Job, queue: RQQueue):
         self._parent_pid = os.getpid()
-        self._not_suspended = False
         super().execute_job(job, queue)
 
-    # -- the parent's round trips per task: the claim, the job's records
-    # (one pipeline), the report, and RQ's bookkeeping with the idle state
-    # (one pipeline); the horse makes none of its own (workers.rq_outcome).
-    def _write_job(self, job: Job, pipe) -> None:
-        """The job hash as RQ's horse would leave it once started, the
-        execution (RQ's started registry), and the worker's busy state,
-        current job and heartbeat: what RQ writes in two pipelines before
-        the fork and one in the horse."""
-        job.worker_name = self.name
-        job.last_heartbeat = job.started_at = rq_now()
-        job._status = JobStatus.STARTED
-        super()._write_job(job, pipe)
-        self.current_job_working_time = 0
-        ttl = self.get_heartbeat_ttl(job)
-        self.execution = Execution.create(job, ttl, pipeline=pipe, worker_name=self.name)
-        self.set_state(WorkerStatus.BUSY, pipeline=pipe)
-        self.set_current_job_id(job.id, pipeline=pipe)
-        pipe.hset(self.key, "current_job_working_time", 0)
-        self.heartbeat(ttl, pipeline=pipe)
-
     def _execute(self, job: Job, queue: RQQueue) -> None:
-        """RQ's Worker.execute_job without its two round trips (the
-        execution was written with the job, the idle state goes with the
-        bookkeeping), and without RQ's monitor for a horse that is done
+        """RQ's Worker.execute_job without its two round trips (RQ's records
+        of the started job were written with it, the idle state goes with
+        the bookkeeping: rq_base), and without RQ's monitor for a horse that is done
         within SHOW_TASK_AFTER with exit status 0 (nothing to watch or
         renew). The registry hears of a task still running by then; a
         shorter one is counted by the next beat."""
@@ -160,35 +137,6 @@ class TaskqWorker(TaskqWorkerMixin, Worker):
     def wait_for_horse(self):
         reaped, self._reaped = self._reaped, None
         return reaped if reaped is not None else super().wait_for_horse()
-
-    def _after_job(self, pipe) -> None:
-        # the idle state; the worker's own heartbeat and RQ's `rq suspend`
-        # check, which RQ's loop makes next in a round trip of its own
-        self.set_state(WorkerStatus.IDLE, pipeline=pipe)
-        self.heartbeat(pipeline=pipe)
-        self._suspension_reply = len(pipe)
-        pipe.exists(WORKERS_SUSPENDED)
-
-    def _after_job_replies(self, replies: list) -> None:
-        self._not_suspended = not replies[self._suspension_reply]
-
-    _not_suspended = False
-
-    def check_for_suspension(self, burst: bool):
-        if self._not_suspended:  # asked with the last task's bookkeeping, a moment ago
-            self._not_suspended = False
-            return
-        super().check_for_suspension(burst)
-
-    def set_current_job_working_time(self, current_job_working_time, pipeline=None):
-        # RQ zeroes it after every horse; it was zeroed with the job.
-        if current_job_working_time == 0 == self.current_job_working_time and pipeline is None:
-            return
-        super().set_current_job_working_time(current_job_working_time, pipeline=pipeline)
-
-    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False):
-        # In the horse: RQ's records of the started job were written with it.
-        self.procline(f"Processing {job.description} ({job.lease.id}) since {time.time()}")
 
     def kill_horse(self, sig: signal.Signals = signal.SIGKILL):
         """Kill the horse and every process it started. A command's
@@ -325,6 +273,12 @@ class TaskqSimpleWorker(TaskqWorkerMixin, SimpleWorker):
             self._done.set()
 
     _beater: threading.Thread | None = None
+
+    def _execute(self, job: Job, queue: RQQueue) -> None:
+        # RQ's SimpleWorker.execute_job without its two round trips (RQ's
+        # records of the started job were written with it, the idle state
+        # goes with the bookkeeping: rq_base)
+        self.perform_job(job, queue)
 
     def _beat_while_running(self) -> None:
         """The registry hears of a task once it has run SHOW_TASK_AFTER
