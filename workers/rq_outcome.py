@@ -95,15 +95,18 @@ class SharedOutcome:
         self._map[_WAITING] = 0
         size = _SIZE.unpack_from(self._map, 8)[0]
         chunks, offset = [], 0
-        while offset < size:
-            chunk = os.pread(self._fd, size - offset, offset)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            offset += len(chunk)
-        if size > SHRINK_ABOVE:
-            os.ftruncate(self._fd, 0)
-        return pickle.loads(b"".join(chunks))
+        try:
+            while offset < size:
+                chunk = os.pread(self._fd, size - offset, offset)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                offset += len(chunk)
+            if size > SHRINK_ABOVE:
+                os.ftruncate(self._fd, 0)
+            return pickle.loads(b"".join(chunks))
+        except (OSError, EOFError, ValueError, pickle.UnpicklingError):
+            return None  # as if none was left: the task "ended without reporting"
 
     @property
     def waiting(self) -> bool:

@@ -75,7 +75,10 @@ class TaskReports:
             return False
         what, args, job.started_at, job.ended_at = left
         if what == "complete":
-            args = (decode_result(args[0]),)
+            try:
+                args = (decode_result(args[0]),)
+            except (ValueError, RecursionError) as exc:  # e.g. nested deeper than this stack
+                what, args = "fail", (f"the result could not be read back: {exc}", False, None)
         self._carry_out(job, what, *args)
         return True
 

@@ -138,6 +138,17 @@ def test_without_a_report_a_cold_stop_gives_the_task_back(worker, make_queue, qn
     assert (got.status, got.attempts) == ("queued", 0)
 
 
+def test_a_result_that_cannot_be_read_back_fails_the_task_not_the_worker(worker, make_queue,
+                                                                           qname):
+    q = make_queue(qname)
+    t = q.enqueue(f"{T}:record", "unused", max_retries=0)
+    job, queue = claimed(worker)
+    worker._outcome.leave(("complete", ("[" * 100_000,), None, None))
+    worker._end(job)
+    got = q.get(t.id)
+    assert got.status == "failed" and "could not be read back" in got.error
+
+
 def test_a_report_cut_short_is_not_taken(tmp_path):
     """The waiting flag goes up only after the whole report is written."""
     from workers.rq_outcome import SharedOutcome
