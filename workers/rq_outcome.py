@@ -9,11 +9,13 @@ connections of its own (RQ's and taskq's) for a report and RQ's
 bookkeeping cost more CPU per task than the rest of the horse: in a fresh
 fork every code path it walks copies the pages it touches.
 
-Shared state: an anonymous shared map (the outcome byte, whether RQ's
-traces of the job are gone, whether a report is waiting and its size) and
-a file (a memfd on Linux, else an unlinked temporary file) that holds the
-pickled report, of any size. The waiting flag is set only after the
-report is written in full, so a horse killed halfway leaves none.
+Shared state: an anonymous shared map (whether a report is waiting, and
+its size) and a file (a memfd on Linux, else an unlinked temporary file)
+that holds the pickled report, of any size. The waiting flag is set only
+after the report is written in full, so a horse killed halfway leaves
+none. The same map holds what the worker made of the task (the outcome
+byte) and whether RQ's traces of the job are gone, which only the process
+that reports writes.
 """
 
 from __future__ import annotations
@@ -107,7 +109,3 @@ class SharedOutcome:
             return pickle.loads(b"".join(chunks))
         except (OSError, EOFError, ValueError, pickle.UnpicklingError):
             return None  # as if none was left: the task "ended without reporting"
-
-    @property
-    def waiting(self) -> bool:
-        return bool(self._map[_WAITING])

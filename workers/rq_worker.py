@@ -35,12 +35,20 @@ Environment: rq reads its Redis from ``--url`` or RQ_REDIS_URL; TASKQ_PREFIX (ta
 TASKQ_LEASE (seconds, default 5), TASKQ_CONCURRENCY (pool threads, default 8),
 TASKQ_ALLOW_COMMANDS and TASKQ_COMMAND_ENV (see workers.execution).
 
+Round trips.  Each task costs the worker four: the claim, RQ's records of
+the job (one pipeline), the report, and RQ's bookkeeping with the idle
+state and the ``rq suspend`` check (one pipeline). A forking worker's horse
+runs only the body and leaves what became of it to its parent
+(workers.rq_outcome): it opens no Redis connection unless the body does.
+
 Layout.  This module holds the forking and the simple worker and re-exports
 the rest, so every name above is importable from here: workers.rq_base
-(what both share: claiming, the job, reporting), workers.rq_job (the job
-wrapper, the id mapping, stop_task), workers.rq_pool (TaskqPoolWorker),
-workers.rq_queue (TaskqQueue), workers.rq_process (the taskq client, the
-lease setting, signal and horse plumbing).
+(what both share: claiming, the job and RQ's records of it, running),
+workers.rq_report (reporting), workers.rq_outcome (what a horse leaves its
+parent), workers.rq_job (the job wrapper, the id mapping, stop_task),
+workers.rq_pool (TaskqPoolWorker), workers.rq_queue (TaskqQueue),
+workers.rq_process (the taskq client, the lease setting, signal and horse
+plumbing).
 """
 
 from __future__ import annotations
@@ -88,7 +96,8 @@ report the timeout after the death penalty fires."""
 
 
 class TaskqWorker(TaskqWorkerMixin, Worker):
-    """Forks a horse per task; the parent renews the lease meanwhile.
+    """Forks a horse per task; the parent renews the lease meanwhile and
+    reports what the horse made of the task once it has exited.
 
     SIGTERM (a dyno stopping) or Ctrl-C: finish the current task, then exit
     (a function finishes, even when the SIGTERM reaches the horse too; a
