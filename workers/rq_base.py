@@ -1,25 +1,26 @@
 """What the forking and the simple taskq RQ workers share: claiming a task
-from the taskq queues, wrapping it in a transient RQ job, reporting its
-outcome to the engine exactly once, RQ's bookkeeping, shutdown, and the
-taskq worker registry."""
+from the taskq queues, wrapping it in a transient RQ job, running it,
+shutdown, and the taskq worker registry (reporting: workers.rq_report)."""
 
 from __future__ import annotations
 
 import math
+import signal
 import sys
-import mmap
 import threading
 import time
+from datetime import timedelta
 
 import redis
-from rq.job import Job
+from rq.executions import Execution
+from rq.job import Job, JobStatus
 from rq.queue import Queue as RQQueue
-from rq.timeouts import JobTimeoutException
+from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 
 from taskq import Keys, Lease, __version__, claim
-from taskq.errors import LeaseLost, TaskNotFound, TaskqError
+from taskq.errors import TaskqError
 from taskq.keys import DEFAULT_PREFIX
 from taskq.options import check_queue_name
 from taskq.worker_registry import HEARTBEAT_INTERVAL, WorkerRegistry, resource_usage
@@ -28,16 +29,18 @@ from taskq.workflows import publish
 from . import settings
 from .activity import Activity
 from .commands import REAP_SECONDS, stop_commands, wait_commands_gone
-from .execution import (DEFAULT_TIMEOUT, CommandCancelled, CommandStopped, TaskError, TaskTimeout,
-                        is_retryable, run_task)
+from .execution import DEFAULT_TIMEOUT, run_task
 from .handlers import handlers_to_publish
 from .outage import OUTAGE_ERRORS, Outage
 from .wake import SlotWake, slot_groups
 from .rq_job import TaskqJob, rq_job_id
-from .rq_outage import RidesOutages, retrying
+from .rq_outcome import (_CANCELLED, _CLEANED, _COMPLETED, _FAILED, _NONE, _OUTCOME, _RETRYING,
+                         SharedOutcome)
+from .rq_outage import RidesOutages
+from .rq_report import TaskReports
 from .rq_startup import start_check
-from .rq_process import (ClusterConnection, env_lease, pin_driver_info, subscribe_to_commands,
-                         taskq_client)
+from .rq_process import (ClusterConnection, env_lease, ignore_signal, pin_driver_info,
+                         subscribe_to_commands, taskq_client)
 
 WAKE_TIMEOUT = 1.0
 """Seconds an idle worker blocks on the queues' wake keys before claiming
@@ -49,23 +52,13 @@ started-registry entry does, so RQ's registry cleanup never finds a stale
 hash to move into its failed registry."""
 
 
-# What the process that ran a task reported, shared between a horse and its
-# parent through anonymous shared memory: byte 0 the outcome (_UNKNOWN:
-# Redis could not be reached; the lease will expire and the engine decides),
-# byte 1 set once RQ's traces of the job are gone (so the parent does not
-# clean up a second time).
-# _RETURNED: given back (queued again, attempt not counted): a command the
-# worker's stop took down.
-_NONE, _COMPLETED, _FAILED, _CANCELLED, _LOST, _UNKNOWN, _RETRYING, _RETURNED = range(8)
-_OUTCOME, _CLEANED = 0, 1
-
 SHOW_TASK_AFTER = 0.25
 """Seconds a task runs before the registry is told about it out of turn
 (the heartbeat every HEARTBEAT_INTERVAL says it anyway): a worker draining
 short tasks does not pay a registry round trip per task."""
 
 
-class TaskqWorkerMixin(RidesOutages, ClusterConnection):
+class TaskqWorkerMixin(TaskReports, RidesOutages, ClusterConnection):
     """What both taskq RQ workers share: claiming, wrapping a task in a job,
     reporting its outcome to the engine, and the taskq worker registry."""
 
@@ -92,7 +85,9 @@ class TaskqWorkerMixin(RidesOutages, ClusterConnection):
         # on a cluster, queues in several slots: one BLPOP per slot (workers.wake)
         self._slot_wake = (SlotWake(self.taskq, self._wake_keys)
                            if len(slot_groups(self.taskq, self._wake_keys)) > 1 else None)
-        self._outcome = mmap.mmap(-1, 2)
+        self._outcome = SharedOutcome()
+        self._defer_reports = False  # a forking worker's horse: its parent reports (rq_outcome)
+        self._idle_written = False
         self._lease: Lease | None = None
         self._claiming = False
         self._lease_lost = self._cancel_seen = self._released = False
@@ -176,20 +171,28 @@ class TaskqWorkerMixin(RidesOutages, ClusterConnection):
         stop_commands("stopped", graceful=True)
 
     def request_force_stop(self, signum, frame):
+        asked = self._shutdown_requested_date
+        if asked is None or rq_now() - asked >= timedelta(seconds=1):  # RQ's: not a duplicate
+            # A cold stop from here on: the alarm (the horse monitor's tick,
+            # a simple worker's job timeout) must not raise into it, which
+            # would cut it short and leave the worker running.
+            signal.signal(signal.SIGALRM, ignore_signal)
+            signal.alarm(0)
         try:
             super().request_force_stop(signum, frame)
         except SystemExit:
             # a command in this process dies before its task is given back
             if stop_commands("stopped"):
                 wait_commands_gone(REAP_SECONDS + 1.0)
-            self._give_back()
+            if self._job is None or not self._carry_out_left(self._job):  # ended already
+                self._give_back()
             raise
 
     def _give_back(self) -> None:
         """Cold stop: the task goes back to its queue at once, its attempt
         not counted (instead of waiting for the lease to expire)."""
         lease = self._lease
-        if lease is None or self._released:
+        if lease is None or self._released or self._outcome[_OUTCOME] != _NONE:
             return
         self._released = True
         try:
@@ -228,7 +231,9 @@ class TaskqWorkerMixin(RidesOutages, ClusterConnection):
         """Claim a task, blocking on the queues' wake keys between tries;
         ``timeout`` None is burst mode (return None when nothing is ready)."""
         qnames = ",".join(self.queue_names())
-        self.set_state(WorkerStatus.IDLE)
+        if not self._idle_written:  # the pipeline ending the last job said idle already
+            self.set_state(WorkerStatus.IDLE)
+        self._idle_written = False
         self.procline("Listening on " + qnames)
         idle_since = time.monotonic()
         queue = None
@@ -293,10 +298,60 @@ class TaskqWorkerMixin(RidesOutages, ClusterConnection):
         job.redis_server_version = self.get_redis_server_version()
         self._monitoring_interval_for(lease)
         with self.connection.pipeline() as pipe:
-            job.save(pipeline=pipe)
-            pipe.expire(job.key, self._job_hash_ttl(job))
+            self._write_job(job, pipe)
             pipe.execute()
         return job
+
+    # RQ's records of a job, written with the job hash in one round trip
+    # before it runs and dropped with the bookkeeping after it: the
+    # worker's round trips per task are the claim, this pipeline, the
+    # report and the bookkeeping (a forking worker's horse makes none).
+    def _write_job(self, job: Job, pipe) -> None:
+        """The job hash as RQ leaves it once started, the execution (RQ's
+        started registry), and the worker's busy state, current job and
+        heartbeat: what RQ writes in three pipelines (the last in the horse)."""
+        job.worker_name = self.name
+        job.last_heartbeat = job.started_at = rq_now()
+        job._status = JobStatus.STARTED
+        job.save(pipeline=pipe)
+        pipe.expire(job.key, self._job_hash_ttl(job))
+        self.current_job_working_time = 0
+        ttl = self.get_heartbeat_ttl(job)
+        self.execution = Execution.create(job, ttl, pipeline=pipe, worker_name=self.name)
+        self.set_state(WorkerStatus.BUSY, pipeline=pipe)
+        self.set_current_job_id(job.id, pipeline=pipe)
+        pipe.hset(self.key, "current_job_working_time", 0)
+        self.heartbeat(ttl, pipeline=pipe)
+
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False):
+        # what RQ writes here was written with the job (_write_job)
+        self.procline(f"Processing {job.description} ({job.lease.id}) since {time.time()}")
+
+    def set_current_job_working_time(self, current_job_working_time, pipeline=None):
+        # RQ's forking worker zeroes it after every horse; it was zeroed with the job.
+        if current_job_working_time == 0 == self.current_job_working_time and pipeline is None:
+            return
+        super().set_current_job_working_time(current_job_working_time, pipeline=pipeline)
+
+    def _after_job(self, pipe) -> None:
+        """With the bookkeeping: the idle state, the worker's own heartbeat
+        and RQ's `rq suspend` check, which RQ's loop sends next in round
+        trips of their own."""
+        self.set_state(WorkerStatus.IDLE, pipeline=pipe)
+        self.heartbeat(pipeline=pipe)
+        self._suspension_reply = len(pipe)
+        pipe.exists(WORKERS_SUSPENDED)
+
+    def _after_job_replies(self, replies: list) -> None:
+        self._not_suspended = not replies[self._suspension_reply]
+
+    _not_suspended = False
+
+    def check_for_suspension(self, burst: bool):
+        if self._not_suspended:  # asked with the last task's bookkeeping, a moment ago
+            self._not_suspended = False
+            return
+        super().check_for_suspension(burst)
 
     def _monitoring_interval_for(self, lease: Lease) -> None:
         pass
@@ -306,20 +361,27 @@ class TaskqWorkerMixin(RidesOutages, ClusterConnection):
 
     # -- running ------------------------------------------------------------
     def execute_job(self, job: Job, queue: RQQueue):
-        self._outcome[_OUTCOME] = _NONE
-        self._outcome[_CLEANED] = 0
+        self._outcome.reset()
+        self._not_suspended = False
         self._lease_lost = self._cancel_seen = self._released = False
         self._exc = None
+        self._job = job
         try:
-            super().execute_job(job, queue)
+            self._execute(job, queue)
         except OUTAGE_ERRORS as exc:  # RQ's bookkeeping after the task: not worth dying for
             self.outage.lost(exc, advance=False)
         finally:
             self._end(job)
 
+    _job: Job | None = None  # the job in hand (a cold stop reports what its horse left)
+
+    def _execute(self, job: Job, queue: RQQueue) -> None:
+        super().execute_job(job, queue)
+
     def _end(self, job: Job) -> None:
         """After the task ran (here or in a horse): make sure it was reported
         once, count it, and drop RQ's traces of it."""
+        self._carry_out_left(job)
         lease, outcome = self._lease, self._outcome[_OUTCOME]
         if outcome == _NONE and not (self._lease_lost or self._released) and lease is not None:
             # e.g. a horse that died before its body started
@@ -332,14 +394,16 @@ class TaskqWorkerMixin(RidesOutages, ClusterConnection):
         if outcome in (_COMPLETED, _FAILED, _RETRYING, _CANCELLED):
             self.activity.count({_COMPLETED: "completed", _FAILED: "failed",
                                  _RETRYING: "retried", _CANCELLED: "cancelled"}[outcome])
-        self._lease = None
-        if not self._outcome[_CLEANED]:  # e.g. a horse that died before its bookkeeping
+        self._lease = self._job = None
+        if not self._outcome[_CLEANED]:  # e.g. a horse that died before its body ended
             try:
                 with self.connection.pipeline() as pipe:
                     if self.execution is not None:
                         self.cleanup_execution(job, pipeline=pipe)
                     pipe.delete(job.key)
-                    pipe.execute()
+                    self._after_job(pipe)
+                    self._after_job_replies(pipe.execute())
+                self._idle_written = self._state == WorkerStatus.IDLE
             except redis.RedisError:
                 pass
         self._registry_beat()  # rate-limited: an idle worker reports at once (dequeue)
@@ -352,108 +416,3 @@ class TaskqWorkerMixin(RidesOutages, ClusterConnection):
     def handle_exception(self, job: Job, *exc_info):
         self._exc = exc_info[1]
         super().handle_exception(job, *exc_info)
-
-    def handle_job_success(self, job: Job, queue: RQQueue, started_job_registry=None):
-        lease: Lease = job.lease
-        try:
-            retrying(lambda: lease.complete(job._result), self.outage, self.log,
-                     f"Worker {self.name}: task {lease.id}")
-            self._outcome[_OUTCOME] = _COMPLETED
-            self.log.info("Worker %s: task %s completed", self.name, lease.id)
-        except TaskqError as exc:
-            self._outcome[_OUTCOME] = _LOST
-            self.log.warning("Worker %s: task %s finished but was not ours any more: %s",
-                             self.name, lease.id, exc)
-        except redis.RedisError as exc:
-            self._outcome[_OUTCOME] = _UNKNOWN
-            self.log.error("Worker %s: task %s finished; could not report it (%s): its lease "
-                           "will expire and it will run again", self.name, lease.id, exc)
-        self._rq_bookkeeping(job, success=True)
-
-    def handle_job_retry(self, job: Job, queue: RQQueue, retry, started_job_registry, execution):
-        # An rq.Retry returned by a body: taskq's own retry policy decides.
-        self._report_failure(job, "the task asked for a retry", True)
-        self._rq_bookkeeping(job, success=False)
-
-    def handle_job_failure(self, job: Job, queue: RQQueue, started_job_registry=None,
-                           exc_string: str = ""):
-        exc, self._exc = self._exc, None
-        stopped = self._stopped_job_id == job.id
-        self._stopped_job_id = None
-        lease: Lease = job.lease
-        if self._outcome[_OUTCOME] != _NONE or self._released:
-            # reported already (a horse killed after it reported), or given back
-            self._rq_bookkeeping(job, success=None)
-            return
-        if self._lease_lost or isinstance(exc, (LeaseLost, TaskNotFound)):
-            self._outcome[_OUTCOME] = _LOST
-            self.log.warning("Worker %s: task %s: lease lost, not reporting", self.name, lease.id)
-        elif stopped or self._cancel_seen or isinstance(exc, CommandCancelled):
-            self._report_failure(job, "stopped by rq stop-job" if stopped else "cancelled",
-                                 False, cancel=True)
-        elif isinstance(exc, CommandStopped):  # the worker is stopping: queued again
-            self._give_back()
-            self._outcome[_OUTCOME] = _RETURNED
-            self._rq_bookkeeping(job, success=None)
-            return
-        else:
-            if exc is None:
-                message, retryable = exc_string.strip() or "the work horse died", True
-            else:
-                if isinstance(exc, JobTimeoutException):
-                    exc = TaskTimeout(f"timed out after {job.timeout} s")
-                message = f"{type(exc).__name__}: {exc}"
-                retryable = is_retryable(exc)
-                if exc_string and not isinstance(exc, TaskError):
-                    self._log_to_task(lease, exc_string)
-            self._report_failure(job, message, retryable)
-        self._rq_bookkeeping(job, success=False)
-
-    def _log_to_task(self, lease: Lease, text: str) -> None:
-        try:
-            lease.log(text[-8000:], "error")
-        except (TaskqError, redis.RedisError):
-            pass
-
-    def _report_failure(self, job: Job, message: str, retryable: bool, cancel: bool = False) -> None:
-        lease: Lease = job.lease
-        try:
-            status = retrying(lambda: lease.cancelled(message) if cancel
-                              else lease.fail(message, retryable=retryable), self.outage,
-                              self.log, f"Worker {self.name}: task {lease.id}")
-        except TaskqError as exc:
-            self._outcome[_OUTCOME] = _LOST
-            self.log.warning("Worker %s: task %s: could not report failure: %s",
-                             self.name, lease.id, exc)
-            return
-        except redis.RedisError as exc:
-            self._outcome[_OUTCOME] = _UNKNOWN
-            self.log.error("Worker %s: task %s: could not report failure (%s): its lease "
-                           "will expire", self.name, lease.id, exc)
-            return
-        self._outcome[_OUTCOME] = {"cancelled": _CANCELLED, "retrying": _RETRYING}.get(status,
-                                                                                      _FAILED)
-        self.activity.failure(lease.task, message, status, count=False)  # counted by _end
-
-    def _rq_bookkeeping(self, job: Job, success: bool | None) -> None:
-        """RQ's counters for ``rq info`` (success None: counted already);
-        the job's RQ traces go (no RQ result, no RQ failed registry, no RQ
-        retry)."""
-        try:
-            with self.connection.pipeline() as pipe:
-                if success:
-                    self.increment_successful_job_count(pipeline=pipe)
-                elif success is not None:
-                    self.increment_failed_job_count(pipeline=pipe)
-                if success is not None and job.started_at and job.ended_at:
-                    self.increment_total_working_time(job.ended_at - job.started_at, pipe)
-                if self.execution is not None:
-                    self.cleanup_execution(job, pipeline=pipe)
-                else:
-                    self.set_current_job_id(None, pipeline=pipe)
-                pipe.delete(job.key)
-                pipe.execute()
-            self._outcome[_CLEANED] = 1
-        except redis.RedisError as exc:
-            self.log.warning("Worker %s: RQ bookkeeping for %s: %s", self.name, job.id, exc)
-

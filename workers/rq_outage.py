@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import time
 
-from rq.job import Job
-
-from .activity import one_line
 from .outage import OUTAGE_ERRORS, Outage, pubsub_outage_pause
 
 REPORT_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 10.0, 10.0)
@@ -84,16 +81,6 @@ class RidesOutages:
             if self.outage.down:
                 self.outage.ok()
             return
-
-    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False):
-        """RQ's bookkeeping before a job runs (what ``rq info`` shows of it).
-        In a Redis outage it is skipped, not the task: RQ would count the
-        connection error as the task's own failure and use up a retry."""
-        try:
-            super().prepare_job_execution(job, remove_from_intermediate_queue)
-        except OUTAGE_ERRORS as exc:
-            self.log.warning("Worker %s: RQ bookkeeping before %s skipped: %s", self.name, job.id,
-                             one_line(exc))
 
     def run_maintenance_tasks(self):
         """RQ's registry cleanup; in an outage it waits for the next round."""

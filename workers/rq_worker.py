@@ -35,12 +35,20 @@ Environment: rq reads its Redis from ``--url`` or RQ_REDIS_URL; TASKQ_PREFIX (ta
 TASKQ_LEASE (seconds, default 5), TASKQ_CONCURRENCY (pool threads, default 8),
 TASKQ_ALLOW_COMMANDS and TASKQ_COMMAND_ENV (see workers.execution).
 
+Round trips.  Each task costs the worker four: the claim, RQ's records of
+the job (one pipeline), the report, and RQ's bookkeeping with the idle
+state and the ``rq suspend`` check (one pipeline). A forking worker's horse
+runs only the body and leaves what became of it to its parent
+(workers.rq_outcome): it opens no Redis connection unless the body does.
+
 Layout.  This module holds the forking and the simple worker and re-exports
 the rest, so every name above is importable from here: workers.rq_base
-(what both share: claiming, the job, reporting), workers.rq_job (the job
-wrapper, the id mapping, stop_task), workers.rq_pool (TaskqPoolWorker),
-workers.rq_queue (TaskqQueue), workers.rq_process (the taskq client, the
-lease setting, signal and horse plumbing).
+(what both share: claiming, the job and RQ's records of it, running),
+workers.rq_report (reporting), workers.rq_outcome (what a horse leaves its
+parent), workers.rq_job (the job wrapper, the id mapping, stop_task),
+workers.rq_pool (TaskqPoolWorker), workers.rq_queue (TaskqQueue),
+workers.rq_process (the taskq client, the lease setting, signal and horse
+plumbing).
 """
 
 from __future__ import annotations
@@ -54,6 +62,7 @@ import psutil
 import redis
 from rq.job import Job
 from rq.queue import Queue as RQQueue
+from rq.utils import now as rq_now
 from rq.worker import SimpleWorker, Worker
 
 from taskq import Lease
@@ -62,7 +71,7 @@ from taskq.worker_registry import HEARTBEAT_INTERVAL
 
 from .commands import REAP_SECONDS, is_supervisor, stop_commands
 from .execution import DEFAULT_TIMEOUT
-from .outage import OUTAGE_ERRORS, Outage
+from .outage import OUTAGE_ERRORS
 from .rq_base import JOB_HASH_GRACE, SHOW_TASK_AFTER, WAKE_TIMEOUT, TaskqWorkerMixin
 from .rq_job import TaskqJob, rq_job_id, stop_task, task_id_of
 from .rq_outage import REPORT_RETRY_DELAYS
@@ -87,7 +96,8 @@ report the timeout after the death penalty fires."""
 
 
 class TaskqWorker(TaskqWorkerMixin, Worker):
-    """Forks a horse per task; the parent renews the lease meanwhile.
+    """Forks a horse per task; the parent renews the lease meanwhile and
+    reports what the horse made of the task once it has exited.
 
     SIGTERM (a dyno stopping) or Ctrl-C: finish the current task, then exit
     (a function finishes, even when the SIGTERM reaches the horse too; a
@@ -103,17 +113,39 @@ class TaskqWorker(TaskqWorkerMixin, Worker):
 
     def execute_job(self, job: Job, queue: RQQueue):
         self._parent_pid = os.getpid()
-        self._first_wait = True
         super().execute_job(job, queue)
 
+    def _execute(self, job: Job, queue: RQQueue) -> None:
+        """RQ's Worker.execute_job without its two round trips (RQ's records
+        of the started job were written with it, the idle state goes with
+        the bookkeeping: rq_base), and without RQ's monitor for a horse that is done
+        within SHOW_TASK_AFTER with exit status 0 (nothing to watch or
+        renew). The registry hears of a task still running by then; a
+        shorter one is counted by the next beat."""
+        self._outcome.open()
+        self.fork_work_horse(job, queue)
+        job.started_at = rq_now()
+        if exits_within(self.horse_pid, SHOW_TASK_AFTER):
+            self._reaped = self._reap()
+            if self._reaped[1] == 0:
+                self._reaped = None
+                self._horse_pid = 0
+                return
+        else:
+            self._registry_beat(force=True)
+        self.monitor_work_horse(job, queue)  # its wait_for_horse: what _reap found, if it did
+
+    _reaped: tuple | None = None
+
+    def _reap(self) -> tuple:
+        try:
+            return os.wait4(self.horse_pid, 0)
+        except ChildProcessError:
+            return None, None, None
+
     def wait_for_horse(self):
-        # The registry hears of a task that is still running SHOW_TASK_AFTER
-        # into its horse's life; a short one is counted by the next beat.
-        if self._first_wait:
-            self._first_wait = False
-            if not exits_within(self.horse_pid, SHOW_TASK_AFTER):
-                self._registry_beat(force=True)
-        return super().wait_for_horse()
+        reaped, self._reaped = self._reaped, None
+        return reaped if reaped is not None else super().wait_for_horse()
 
     def kill_horse(self, sig: signal.Signals = signal.SIGKILL):
         """Kill the horse and every process it started. A command's
@@ -164,10 +196,8 @@ class TaskqWorker(TaskqWorkerMixin, Worker):
         signal.signal(signal.SIGINT, ignore_signal)
         signal.signal(signal.SIGTERM, _stop_commands_gracefully)
         die_with_parent(self._parent_pid)
-        lighten_connections(self.connection, self.taskq)
-        # The horse reports its task itself: its outage lines are its own.
-        self.outage = Outage(self.log, f"Worker {self.name} (horse pid {os.getpid()})",
-                             reached=True)
+        lighten_connections(self.connection, self.taskq)  # for a body's own calls
+        self._defer_reports = True  # the parent reports the task (workers.rq_outcome)
 
     def maintain_heartbeats(self, job: Job):
         """Every monitoring interval while the horse works: renew the lease
@@ -252,6 +282,12 @@ class TaskqSimpleWorker(TaskqWorkerMixin, SimpleWorker):
             self._done.set()
 
     _beater: threading.Thread | None = None
+
+    def _execute(self, job: Job, queue: RQQueue) -> None:
+        # RQ's SimpleWorker.execute_job without its two round trips (RQ's
+        # records of the started job were written with it, the idle state
+        # goes with the bookkeeping: rq_base)
+        self.perform_job(job, queue)
 
     def _beat_while_running(self) -> None:
         """The registry hears of a task once it has run SHOW_TASK_AFTER

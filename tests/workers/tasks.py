@@ -46,3 +46,18 @@ def checkpointed(steps: int, hang_key: str, steps_key: str, done_key: str, pid_k
         ctx.log(f"step {step} done")
     r.incr(done_key)
     return done
+
+
+def big(n: int) -> dict:
+    """A result of about ``n`` characters, with text JSON must escape."""
+    return {"text": ("é\"\\\n\ud800" * (n // 5 + 1))[:n], "n": n}
+
+
+def circular() -> list:
+    loop: list = []
+    loop.append(loop)
+    return loop
+
+
+def raise_value_error(message: str) -> None:
+    raise ValueError(message)

@@ -428,19 +428,25 @@ def test_rq_work_loop_checks_ride_out_a_redis_outage(raw, qname, prefix, monkeyp
 
 def test_an_outage_in_rqs_bookkeeping_before_a_job_does_not_fail_the_task(
         r, raw, tq, qname, prefix, redis_url, monkeypatch):
-    """RQ writes its own records of a job (status, started registry) just
-    before running it; a connection error there used to be reported as the
-    task's failure, using up a retry. The task runs and completes instead."""
-    from rq.job import Job
+    """RQ's records of a job (its hash, status, started registry) are
+    written after the claim, just before the task runs; a connection error
+    there used to be reported as the task's failure, using up a retry. The
+    worker waits the outage out and runs the task, once."""
+    from rq.executions import Execution
 
     from workers.rq_worker import TaskqSimpleWorker
 
     t = tq.enqueue(f"{T}:record", k(prefix, "runs"), max_retries=0)
+    calls = []
+    create = Execution.create.__func__
 
-    def unreachable(self, *args, **kwargs):
-        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+    def unreachable_once(cls, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        return create(cls, *args, **kwargs)
 
-    monkeypatch.setattr(Job, "prepare_for_execution", unreachable)
+    monkeypatch.setattr(Execution, "create", classmethod(unreachable_once))
     monkeypatch.setenv("REDIS_URL", redis_url)  # the body's get_redis(): the test's Redis
     w = TaskqSimpleWorker([qname], connection=raw, prefix=prefix)
     try:
@@ -450,4 +456,4 @@ def test_an_outage_in_rqs_bookkeeping_before_a_job_does_not_fail_the_task(
         raw.srem("rq:workers", w.key)
     got = tq.get(t.id)
     assert (got.status, got.attempts) == ("completed", 1), got.error
-    assert r.get(k(prefix, "runs")) == "1"
+    assert r.get(k(prefix, "runs")) == "1" and len(calls) == 2
