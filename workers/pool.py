@@ -7,15 +7,9 @@ which keeps threads busy without hoarding slow tasks), runs them on ``concurrenc
 completes the finished ones in one script call per queue, renews every
 lease it holds (running or prefetched) in one script call per queue, and
 sleeps in a blocking pop on the queues' wake keys (pushed by enqueue,
-promotion and retries) instead of polling.
-
-Timers cost no polling either: each claim's reply says when its queue's next
-delayed task is due or lease expires, and the wait ends then, to the
-millisecond (workers.wake), and claims just that queue (which promotes or
-reaps, and takes the task). So an idle worker sends about the same few
-commands a second whether it serves one queue or a thousand: a claim only
-on queues a wake names or that are due, and one more queue a second, in
-turn, for timers it has not seen (a delayed task added without a wake).
+promotion and retries) instead of polling, until its queues' next timer
+(a claim says when), claiming then only the queues woken or due
+(workers.wake.Plan): an idle worker's cost does not grow with its queues.
 
 Leases are short (taskq.lease.WORKER_LEASE, 5 s), a task's own longer
 lease option included: renewing them all costs one call per queue every
@@ -38,7 +32,6 @@ stops.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -53,7 +46,6 @@ from taskq.deps import drain_outbox
 from taskq.ids import new_token
 from taskq.lease import WORKER_LEASE, claim_args, complete_and_claim, leases_from_claim, renew_many
 from taskq.keys import DEFAULT_PREFIX, queue_of
-from taskq.lua import script
 from taskq.startup import ready
 from taskq.workflows import Registry, publish
 from taskq.workflows.follower import StepFollower
@@ -63,15 +55,13 @@ from .activity import Activity, describe, one_line
 from .commands import REAP_SECONDS, stop_commands, wait_commands_gone
 from .execution import CommandCancelled, CommandStopped, TaskError, is_retryable, run_task
 from .outage import OUTAGE_ERRORS, Outage
-from .wake import Wake
+from .wake import Plan, Wake, script_command
 
 log = logging.getLogger("taskq.worker")
 
 WAKE_TIMEOUT = 1.0
-"""Seconds a wait on the wake keys lasts at most: how late a busy worker
-with every slot taken notices a stop request, and how often an idle one
-claims one more queue in turn (:meth:`PoolWorker._wait_for_work`)."""
-
+"""Seconds a wait on the wake keys lasts at most (and a worker with no room
+waits for a task's end): how late a stop is noticed when no room is free."""
 
 SPLIT_AT = 16
 """Finished tasks from which a step sends their completion and the next
@@ -130,22 +120,9 @@ class PoolWorker:
         who = f"worker {self.worker_id}"
         self.outage = Outage(log, who, url)
         self.activity = Activity(log, who)
-        self._wake_keys = [self.keys.queue(q).wake for q in self.queues]
-        self._queue_of_wake = dict(zip(self._wake_keys, self.queues))
-        # on a cluster, queues in several slots: one BLPOP per slot (workers.wake)
-        self._wake = Wake(self.redis, self._wake_keys, WAKE_TIMEOUT)
-        self._rank = {q: i for i, q in enumerate(self.queues)}
-        # queues to claim at the next step: all at first, then those a wake
-        # named, that were due, or whose last claim filled the room
-        self._hot: dict[str, None] = dict.fromkeys(self.queues)
-        self._due: dict[str, float] = {}  # queue -> monotonic time its next timer is due
-        self._turn = 0  # the next queue claimed in turn by an idle worker
-        # a finished task (or a stop) ends a wait on the wake keys
-        self._signal_r, self._signal_w = os.pipe()
-        os.set_blocking(self._signal_r, False)
-        os.set_blocking(self._signal_w, False)
-        self._listening = False
-        self._burst = False
+        wake_keys = [self.keys.queue(q).wake for q in self.queues]
+        self._wake = Wake(self.redis, wake_keys, WAKE_TIMEOUT)  # on a cluster: a BLPOP per slot
+        self._plan = Plan(self.queues, wake_keys)  # which queues the next step claims
         self.handlers = handlers
         self._published_after: int | None = None  # outage.ended when last published
         self._reporter: ThreadPoolExecutor | None = None  # completions beside claims (SPLIT_AT)
@@ -162,15 +139,7 @@ class PoolWorker:
         if self._cold:
             self._cold_event.set()
         self._stop.set()
-        self._signal()
-
-    def _signal(self) -> None:
-        """End the main loop's wait on the wake keys (when it waits)."""
-        if self._listening:
-            try:
-                os.write(self._signal_w, b"\0")
-            except OSError:  # full (it will wake anyway) or closed (exited)
-                pass
+        self._wake.interrupt()
 
     # -- main loop --------------------------------------------------------
     def run(self, burst: bool = False) -> None:
@@ -178,7 +147,7 @@ class PoolWorker:
         queues are empty and nothing is in flight)."""
         if not self._register():
             return
-        self._burst = burst  # every step claims every queue: exit only when all are empty
+        self._plan.burst = burst
         threads = [threading.Thread(target=self._execute_loop, daemon=True,
                                     name=f"taskq-exec-{i}") for i in range(self.concurrency)]
         keeper = threading.Thread(target=self._keep_alive, daemon=True, name="taskq-heartbeat")
@@ -200,9 +169,8 @@ class PoolWorker:
                     if self._step(True):
                         continue
                     if self._inflight and len(self._inflight) >= self.capacity:
-                        # No room: wait for a task to finish; a token popped
-                        # meanwhile goes back for an idle peer
-                        self._give_back(self._wake.settle())
+                        # No room: wait for a task to finish (tokens go to idle peers)
+                        self._plan.woken(self._wake.settle())
                         self._absorb(self._collect(block=True, timeout=WAKE_TIMEOUT))
                     elif burst and not self._inflight:
                         break
@@ -210,12 +178,11 @@ class PoolWorker:
                         self._wait_for_work()
                 except OUTAGE_ERRORS as exc:
                     self.outage.pause(self.outage.lost(exc), self._stop.is_set)
-                    self._hot = dict.fromkeys(self.queues)  # anything may have changed
+                    self._plan.all()  # anything may have changed
             self._shutdown()
         finally:
             self._exited.set()
-            for fd in (self._signal_r, self._signal_w):
-                os.close(fd)
+            self._wake.close()
             if self._reporter is not None:
                 self._reporter.shutdown(wait=True)  # idle: every step waits for its completion
             for _ in threads:
@@ -287,9 +254,9 @@ class PoolWorker:
             lease, exc = self._unsent_failures[0]
             self._report_failure(lease, exc)
             self._unsent_failures.pop(0)
-            self._hot[queue_of(lease.id)] = None  # a retry may be queued at once
+            self._plan.mark(queue_of(lease.id))  # a retry may be queued at once
         room = self.capacity - len(self._inflight) if claim_more else 0
-        queues = self._claimable() if room > 0 else []
+        queues = self._plan.claimable() if room > 0 else []
         successes = self._unsent
         if not successes and not queues:
             return False
@@ -302,46 +269,7 @@ class PoolWorker:
                                               cap=True, resent=True, due=due)
             self._reported_done(successes, done)
         self._hand_out(leases)
-        return self._learn(due, bool(queues) and len(leases) >= room)
-
-    def _claimable(self) -> list[str]:
-        """The queues to claim now, in the order served: those a wake named,
-        whose last claim filled the room, or whose next timer is due."""
-        now = time.monotonic()
-        for q in [q for q, at in self._due.items() if at <= now]:
-            del self._due[q]
-            self._hot[q] = None
-        if len(self._hot) == len(self.queues) or self._burst:
-            return list(self.queues)
-        return sorted(self._hot, key=self._rank.__getitem__)
-
-    def _learn(self, due: dict[str, int], filled: bool) -> bool:
-        """After a claim: the queues it asked need no claim until their next
-        timer (``due``: ms, -1 none) or a wake; the last one asked stays
-        to claim when the claim ``filled`` the room. Returns ``filled``."""
-        now = time.monotonic()
-        for q, ms in due.items():
-            self._hot.pop(q, None)
-            if ms >= 0:
-                self._due[q] = now + ms / 1000
-            else:
-                self._due.pop(q, None)
-        if filled and due:
-            self._hot[list(due)[-1]] = None
-        return filled
-
-    def _until_due(self, longest: float) -> float:
-        """Seconds until the next known timer of the queues, at most ``longest``."""
-        if not self._due:
-            return longest
-        return max(0.0, min(longest, min(self._due.values()) - time.monotonic()))
-
-    def _give_back(self, keys: list[str]) -> None:
-        """Wake tokens this worker popped but will not use now: pushed back
-        for an idle peer, and their queues claimed at the next step."""
-        for key in keys:
-            self.redis.lpush(key, "1")
-            self._hot[self._queue_of_wake[key]] = None
+        return self._plan.learn(due, bool(queues) and len(leases) >= room)
 
     def _complete_beside_claim(self, successes: list, queues: list[str], room: int,
                                due: dict[str, int]) -> list[Lease]:
@@ -391,45 +319,33 @@ class PoolWorker:
         self._steps.hand_out(leases, self._todo.put)  # workflow steps once their reads are back
 
     def _wait_for_work(self) -> None:
-        """Room for more: block on the wake keys until a wake (its queue is
-        claimed next), the next due timer (that queue is), a task's end or
-        a stop. Idle on one queue of one Redis, the claim rides behind the
-        BLPOP, so it runs in Redis the moment a wake arrives (or a timer is
-        due, or a second passed) instead of a round trip later. Idle on
-        several, a wait that lasted WAKE_TIMEOUT claims one queue in turn:
-        it learns timers added without a wake (a due time changed; lease
-        expiries a scheduler would reap), a queue every few seconds or
-        minutes, never more than one a second whatever their number."""
-        timeout = self._until_due(WAKE_TIMEOUT)
+        """Room for more: wait on the wake keys until a wake, the next due
+        timer, a task's end or a stop. Idle on one queue of one Redis, the
+        claim rides behind the BLPOP (it runs the moment a wake arrives, a
+        timer is due or a second passed); idle on several, each idle second
+        claims one more queue in turn (workers.wake.Plan)."""
+        timeout = self._plan.until_due(WAKE_TIMEOUT)
         if timeout <= 0:
             return  # a timer is due: the next step claims its queue
         idle = not self._inflight
         rider, token, room = None, None, self.capacity - len(self._inflight)
         if idle and len(self.queues) == 1 and self._wake.single:
             token = new_token()
-            s = script("claim")
-            rider = ("EVALSHA", s.sha, s.numkeys, *self.keys.queue(self.queues[0]).script_keys,
-                     *claim_args(room, token, self.lease, self.worker_id, True))
-        self._listening = True
-        try:
-            if self._stop.is_set() or not self._done.empty():
-                return
-            woken, reply = self._wake.wait_for(timeout, rider, self._signal_r)
-        finally:
-            self._listening = False
-        for key in woken:
-            self._hot[self._queue_of_wake[key]] = None
-        if reply is not None and not isinstance(reply, Exception):
+            rider = script_command("claim", self.keys.queue(self.queues[0]),
+                                   *claim_args(room, token, self.lease, self.worker_id, True))
+        woken, reply = self._wake.wait_for(  # a task's end or a stop ends it too
+            timeout, rider, lambda: self._stop.is_set() or not self._done.empty())
+        self._plan.woken(woken)
+        if reply is not None and not isinstance(reply, Exception):  # the rider claimed
             leases = leases_from_claim(reply, token, self.redis, self.keys, self.lease, cap=True)
             if reply[1]:
                 drain_outbox(self.redis, self.keys, self.queues[0])
             self._hand_out(leases)
-            self._learn({self.queues[0]: int(reply[2])}, len(leases) >= room)
+            self._plan.learn({self.queues[0]: int(reply[2])}, len(leases) >= room)
         elif reply is not None:  # NOSCRIPT, say: the next step claims (and loads it)
-            self._hot[self.queues[0]] = None
+            self._plan.mark(self.queues[0])
         elif idle and not woken and timeout >= WAKE_TIMEOUT and not self._stop.is_set():
-            self._hot[self.queues[self._turn % len(self.queues)]] = None
-            self._turn += 1
+            self._plan.next_in_turn()
 
     def _collect(self, block: bool, timeout: float = 0.0) -> list[tuple[Lease, bool, Any]]:
         items = []
@@ -474,7 +390,7 @@ class PoolWorker:
                 self._done.put((lease, True, result))
             except BaseException as exc:  # report everything a task raises
                 self._done.put((lease, False, exc))
-            self._signal()
+            self._wake.interrupt()
 
     # -- leases and registry ----------------------------------------------
     def _keep_alive(self) -> None:
@@ -527,7 +443,7 @@ class PoolWorker:
                 slot.timed_out = True
                 stop_commands("timeout", task_id=slot.lease.id)
                 self._done.put((slot.lease, False, _Timeout(slot.lease.task.timeout)))
-                self._signal()
+                self._wake.interrupt()
         return True
 
     def _counter_deltas(self) -> tuple[int, int]:

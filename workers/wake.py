@@ -23,11 +23,12 @@ from __future__ import annotations
 import os
 import select
 import time
-from typing import Any
+from typing import Any, Callable
 
 from redis.exceptions import AskError, ClusterDownError, MovedError, ResponseError, TryAgainError
 
 from taskq.cluster import is_cluster
+from taskq.lua import script
 
 MIN_BLOCK = 0.01
 """A BLPOP timeout of 0 blocks forever: a wait with less left than this ends."""
@@ -62,15 +63,40 @@ class Wake:
         self.block = block
         self.single = len(slot_groups(client, self.keys)) == 1
         self._waits: list[_Wait] = []
+        self._pipe: tuple[int, int] | None = None
+        self._listening = False
+
+    def interrupt(self) -> None:
+        """End a wait_for(..., done=...) under way now (any thread)."""
+        if self._listening and self._pipe is not None:
+            try:
+                os.write(self._pipe[1], b"\0")
+            except OSError:  # full: it ends anyway
+                pass
 
     def wait_for(self, timeout: float, rider: tuple | None = None,
-                 signal: int | None = None) -> tuple[list[str], Any]:
+                 done: Callable[[], bool] | None = None) -> tuple[list[str], Any]:
         """Wait until a token arrives (a wake), ``timeout`` seconds pass, or
-        the file descriptor ``signal`` is readable (its bytes are read).
-        Returns the wake keys popped and the reply of ``rider`` (a command,
-        one Redis only: sent behind the BLPOP, so it runs when the BLPOP
-        ends; None when none was sent; an error reply is returned, not
+        with ``done``: :meth:`interrupt` is called (or ``done()`` is already
+        true). Returns the wake keys popped and the reply of ``rider`` (a
+        command, one Redis only: sent behind the BLPOP, so it runs when the
+        BLPOP ends; None when none was sent; an error reply is returned, not
         raised)."""
+        if done is None:
+            return self._wait(timeout, rider, None)
+        if self._pipe is None:
+            self._pipe = os.pipe()
+            for fd in self._pipe:
+                os.set_blocking(fd, False)
+        self._listening = True
+        try:
+            if done():
+                return [], None
+            return self._wait(timeout, rider, self._pipe[0])
+        finally:
+            self._listening = False
+
+    def _wait(self, timeout: float, rider: tuple | None, signal: int | None) -> tuple[list[str], Any]:
         if not self._waits:
             self._waits = [_Wait(self.client, g) for g in slot_groups(self.client, self.keys)]
         if rider is not None and (not self.single or self._waits[0].pending):
@@ -116,8 +142,9 @@ class Wake:
             raise
 
     def settle(self) -> list[str]:
-        """End every outstanding BLPOP at once (CLIENT UNBLOCK); returns the
-        keys whose token one of them popped meanwhile."""
+        """End every outstanding BLPOP at once (CLIENT UNBLOCK), before a
+        while without waiting; a token one popped meanwhile is pushed back
+        for an idle peer. Returns the keys of such tokens."""
         woken = []
         try:
             for w in self._waits:
@@ -127,12 +154,18 @@ class Wake:
         except BaseException:
             self.close()
             raise
+        for key in woken:
+            self.client.lpush(key, "1")
         return woken
 
     def close(self) -> None:
         for w in self._waits:
             w.close()
         self._waits = []
+        if self._pipe is not None:
+            for fd in self._pipe:
+                os.close(fd)
+            self._pipe = None
 
 
 class SlotWake(Wake):
@@ -141,6 +174,77 @@ class SlotWake(Wake):
 
     def wait(self, timeout: float) -> bool:
         return bool(self.wait_for(min(timeout, self.block))[0])
+
+
+class Plan:
+    """Which of a worker's queues to claim, and when: those a wake named,
+    whose last claim filled the room (they may hold more), whose next timer
+    is due (a claim's reply says when: claim-24.lua), and one more in turn
+    at each idle second (:meth:`next_in_turn`: timers added without a wake,
+    or that a scheduler would reap). All of them at first and after an
+    outage; every time in burst mode (which ends when all are empty)."""
+
+    def __init__(self, queues: list[str], keys: list[str]):
+        self.queues = list(queues)
+        self._rank = {q: i for i, q in enumerate(self.queues)}
+        self._of_key = dict(zip(keys, self.queues))
+        self._hot: dict[str, None] = {}
+        self._due: dict[str, float] = {}  # queue -> monotonic time its next timer is due
+        self._turn = 0
+        self.burst = False
+        self.all()
+
+    def all(self) -> None:
+        self._hot = dict.fromkeys(self.queues)
+
+    def mark(self, queue: str) -> None:
+        self._hot[queue] = None
+
+    def woken(self, keys: list[str]) -> None:
+        """Wake keys popped: their queues are claimed next."""
+        for key in keys:
+            self._hot[self._of_key[key]] = None
+
+    def next_in_turn(self) -> None:
+        self._hot[self.queues[self._turn % len(self.queues)]] = None
+        self._turn += 1
+
+    def claimable(self) -> list[str]:
+        """The queues to claim now, in the order the worker serves them."""
+        now = time.monotonic()
+        for q in [q for q, at in self._due.items() if at <= now]:
+            del self._due[q]
+            self._hot[q] = None
+        if self.burst or len(self._hot) == len(self.queues):
+            return list(self.queues)
+        return sorted(self._hot, key=self._rank.__getitem__)
+
+    def learn(self, due: dict[str, int], filled: bool) -> bool:
+        """After a claim: the queues it asked need none until their next
+        timer (``due``: ms, -1 none) or a wake; the last one asked stays
+        to claim when the claim ``filled`` the room. Returns ``filled``."""
+        now = time.monotonic()
+        for q, ms in due.items():
+            self._hot.pop(q, None)
+            if ms >= 0:
+                self._due[q] = now + ms / 1000
+            else:
+                self._due.pop(q, None)
+        if filled and due:
+            self._hot[list(due)[-1]] = None
+        return filled
+
+    def until_due(self, longest: float) -> float:
+        """Seconds until the next known timer, at most ``longest``."""
+        if not self._due:
+            return longest
+        return max(0.0, min(longest, min(self._due.values()) - time.monotonic()))
+
+
+def script_command(verb: str, queue_keys: Any, *args: Any) -> tuple:
+    """A queue script's call as a command (a rider of :meth:`Wake.wait_for`)."""
+    s = script(verb)
+    return ("EVALSHA", s.sha, s.numkeys, *queue_keys.script_keys, *args)
 
 
 def _drain(fd: int) -> None:
