@@ -99,8 +99,9 @@ class Wake:
     def _wait(self, timeout: float, rider: tuple | None, signal: int | None) -> tuple[list[str], Any]:
         if not self._waits:
             self._waits = [_Wait(self.client, g) for g in slot_groups(self.client, self.keys)]
-        if rider is not None and (not self.single or self._waits[0].pending):
-            rider = None  # a rider rides a fresh BLPOP on one Redis only
+        if not self.single:
+            rider = None  # a rider rides the BLPOP of the one group only
+        # (one still outstanding from an earlier wait takes it when it is sent again)
         deadline = time.monotonic() + (timeout + SELECT_MARGIN if timeout >= self.block else timeout)
         woken: list[str] = []
         reply = None
@@ -173,7 +174,11 @@ class SlotWake(Wake):
     one was popped, False when the wait timed out (the rq worker classes)."""
 
     def wait(self, timeout: float) -> bool:
-        return bool(self.wait_for(min(timeout, self.block))[0])
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) >= MIN_BLOCK:
+            if self.wait_for(min(left, self.block))[0]:
+                return True
+        return False
 
 
 class Plan:
@@ -270,13 +275,20 @@ class _Wait:
         self.pending = False
         self.rider = False
         self.id = None
+        self._packed: tuple[float, list] | None = None
 
     def start(self, timeout: float, rider: tuple | None) -> None:
         if self.conn._sock is None or self.id is None:  # (re)connected: a new client id
             self.conn.send_command("CLIENT", "ID")
             self.id = self.conn.read_response()
-        commands = [("BLPOP", *self.keys, timeout)] + ([rider] if rider is not None else [])
-        self.conn.send_packed_command(self.conn.pack_commands(commands))
+        if self._packed is None or self._packed[0] != timeout:
+            # packed once: a thousand keys take a while to encode, time the
+            # task just claimed would wait for the GIL
+            self._packed = (timeout, self.conn.pack_commands([("BLPOP", *self.keys, timeout)]))
+        packed = list(self._packed[1])
+        if rider is not None:
+            packed += self.conn.pack_commands([rider])
+        self.conn.send_packed_command(packed)
         self.pending, self.rider = True, rider is not None
 
     def fileno(self) -> int:
