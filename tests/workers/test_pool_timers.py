@@ -112,3 +112,19 @@ def test_an_idle_worker_on_many_queues_sends_few_commands_and_wakes_for_any(priv
             q = Queue(name, redis=private, prefix="idle")
             t = time.time()
             assert q.enqueue(f"{T}:now").wait(timeout=5) - t < 0.1
+
+
+def test_a_busy_worker_with_room_takes_a_task_on_another_queue_at_once(r, prefix):
+    """It listens to the wake keys while its tasks run (a claim only of the
+    queue woken), not only once a task ends or a second passed."""
+    slow, other = (Queue(n, redis=r, prefix=prefix) for n in ("slow", "other"))
+    with Running(r, ["slow", "other"], prefix):
+        running = slow.enqueue(f"{T}:sleep_then_incr", 3.0, f"{prefix}:s", f"{prefix}:d")
+        deadline = time.monotonic() + 5
+        while r.get(f"{prefix}:s") != "1":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        for _ in range(3):
+            t = time.time()
+            assert other.enqueue(f"{T}:now").wait(timeout=5) - t < LATE
+        assert slow.get(running.id).status == "running"
