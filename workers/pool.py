@@ -182,7 +182,7 @@ class PoolWorker:
             self._shutdown()
         finally:
             self._exited.set()
-            self._wake.close()
+            self._wake.close(pipe=True)
             if self._reporter is not None:
                 self._reporter.shutdown(wait=True)  # idle: every step waits for its completion
             for _ in threads:

@@ -97,8 +97,6 @@ class Wake:
             self._listening = False
 
     def _wait(self, timeout: float, rider: tuple | None, signal: int | None) -> tuple[list[str], Any]:
-        if not self._waits:
-            self._waits = [_Wait(self.client, g) for g in slot_groups(self.client, self.keys)]
         if not self.single:
             rider = None  # a rider rides the BLPOP of the one group only
         # (one still outstanding from an earlier wait takes it when it is sent again)
@@ -106,6 +104,9 @@ class Wake:
         woken: list[str] = []
         reply = None
         try:
+            if not self._waits:
+                for group in slot_groups(self.client, self.keys):
+                    self._waits.append(_Wait(self.client, group))
             while True:
                 left = deadline - time.monotonic()
                 if left < MIN_BLOCK:
@@ -159,14 +160,16 @@ class Wake:
             self.client.lpush(key, "1")
         return woken
 
-    def close(self) -> None:
+    def close(self, pipe: bool = False) -> None:
+        """Drop the BLPOP connections (the next wait opens them again); with
+        ``pipe``, the interrupt pipe too (when no wait can run any more)."""
         for w in self._waits:
             w.close()
         self._waits = []
-        if self._pipe is not None:
-            for fd in self._pipe:
+        if pipe and self._pipe is not None:
+            fds, self._pipe = self._pipe, None
+            for fd in fds:
                 os.close(fd)
-            self._pipe = None
 
 
 class SlotWake(Wake):
