@@ -128,3 +128,24 @@ def test_a_busy_worker_with_room_takes_a_task_on_another_queue_at_once(r, prefix
             t = time.time()
             assert other.enqueue(f"{T}:now").wait(timeout=5) - t < LATE
         assert slow.get(running.id).status == "running"
+
+
+def test_a_claim_says_when_its_queue_next_needs_one(r, q, prefix):
+    """The claim script's reply: ms to the earliest delayed task's due time
+    or lease expiry (a reap 1 ms past it), -1 with neither."""
+    from taskq.lease import complete_and_claim
+
+    def next_ms() -> int:
+        due: dict[str, int] = {}
+        complete_and_claim(r, q.keys, [], ["default"], 1, 60.0, "w", due=due)  # nothing ready
+        return due["default"]
+
+    assert next_ms() == -1
+    q.enqueue(f"{T}:now", delay=30)
+    assert 29_000 < next_ms() <= 30_000
+    q.enqueue(f"{T}:now")
+    held = q.claim(1, lease=10)
+    assert len(held) == 1
+    assert 9_000 < next_ms() <= 10_001  # the lease expires before the delayed task is due
+    held[0].complete()
+    assert 29_000 < next_ms() <= 30_000
