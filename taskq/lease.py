@@ -199,7 +199,7 @@ def leases_from_claim(reply: list, token: str, client, keys: Keys, lease: float,
                       cap: bool = False) -> list[Lease]:
     """The leases a claim script's reply hands out, each with its length."""
     out = []
-    for tid, raw in reply[2:]:
+    for tid, raw in reply[3:]:
         task = Task.from_hash(tid, raw)
         own = task.lease_seconds or lease
         out.append(Lease(task, token, client, keys, min(own, lease) if cap else own))
@@ -235,7 +235,8 @@ def renew_many(client, leases: Sequence[Lease]) -> list[int]:
 def complete_and_claim(client, keys: Keys, items: Sequence[tuple[Lease, Any]],
                        queues: Sequence[str], n: int, lease: float = DEFAULT_LEASE,
                        worker: str | None = None, cap: bool = False,
-                       resent: bool = False) -> tuple[list[bool], list[Lease]]:
+                       resent: bool = False,
+                       due: dict[str, int] | None = None) -> tuple[list[bool], list[Lease]]:
     """Complete finished leases and claim up to n new tasks in the same
     round trip (a worker's steady state); further queues in ``queues`` are
     asked in later round trips only while fewer than n were found.
@@ -243,7 +244,10 @@ def complete_and_claim(client, keys: Keys, items: Sequence[tuple[Lease, Any]],
     renewing in bulk, see WORKER_LEASE). ``resent``: a task already
     completed under the same lease token counts as done, not refused (a
     worker sending again completions whose reply an outage lost: the first
-    send went through). ``client`` is any redis-py client."""
+    send went through). ``due``: filled, for each queue a claim asked, with
+    the milliseconds until its next delayed task is due or lease expires
+    (-1: none), when a worker should claim it again even if no wake comes.
+    ``client`` is any redis-py client."""
     client = as_taskq_client(client)
     by_queue: dict[str, list[int]] = {}
     for i, (held, _) in enumerate(items):
@@ -287,6 +291,8 @@ def complete_and_claim(client, keys: Keys, items: Sequence[tuple[Lease, Any]],
         queue = remaining.pop(0)
         if reply[1]:
             outboxes.add(queue)
+        if due is not None:
+            due[queue] = int(reply[2])
         claimed += leases_from_claim(reply, token, client, keys, lease, cap)
         reply = None
         if remaining and len(claimed) < n:

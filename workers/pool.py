@@ -7,7 +7,9 @@ which keeps threads busy without hoarding slow tasks), runs them on ``concurrenc
 completes the finished ones in one script call per queue, renews every
 lease it holds (running or prefetched) in one script call per queue, and
 sleeps in a blocking pop on the queues' wake keys (pushed by enqueue,
-promotion and retries) instead of polling.
+promotion and retries) instead of polling, until its queues' next timer
+(a claim says when), claiming then only the queues woken or due
+(workers.wake.Plan): an idle worker's cost does not grow with its queues.
 
 Leases are short (taskq.lease.WORKER_LEASE, 5 s), a task's own longer
 lease option included: renewing them all costs one call per queue every
@@ -43,8 +45,7 @@ from taskq import Keys, Lease, __version__
 from taskq.deps import drain_outbox
 from taskq.ids import new_token
 from taskq.lease import WORKER_LEASE, claim_args, complete_and_claim, leases_from_claim, renew_many
-from taskq.keys import DEFAULT_PREFIX
-from taskq.lua import call, execute
+from taskq.keys import DEFAULT_PREFIX, queue_of
 from taskq.startup import ready
 from taskq.workflows import Registry, publish
 from taskq.workflows.follower import StepFollower
@@ -54,14 +55,13 @@ from .activity import Activity, describe, one_line
 from .commands import REAP_SECONDS, stop_commands, wait_commands_gone
 from .execution import CommandCancelled, CommandStopped, TaskError, is_retryable, run_task
 from .outage import OUTAGE_ERRORS, Outage
-from .wake import SlotWake, slot_groups
+from .wake import Plan, Wake, script_command
 
 log = logging.getLogger("taskq.worker")
 
 WAKE_TIMEOUT = 1.0
-"""Seconds an idle worker blocks on the wake keys before looking again
-(bounds how late it notices a stop request or a due delayed task)."""
-
+"""Seconds a wait on the wake keys lasts at most (and a worker with no room
+waits for a task's end): how late a stop is noticed when no room is free."""
 
 SPLIT_AT = 16
 """Finished tasks from which a step sends their completion and the next
@@ -120,10 +120,9 @@ class PoolWorker:
         who = f"worker {self.worker_id}"
         self.outage = Outage(log, who, url)
         self.activity = Activity(log, who)
-        self._wake_keys = [self.keys.queue(q).wake for q in self.queues]
-        # on a cluster, queues in several slots: one BLPOP per slot (workers.wake)
-        self._slot_wake = (SlotWake(self.redis, self._wake_keys)
-                           if len(slot_groups(self.redis, self._wake_keys)) > 1 else None)
+        wake_keys = [self.keys.queue(q).wake for q in self.queues]
+        self._wake = Wake(self.redis, wake_keys, WAKE_TIMEOUT)  # on a cluster: a BLPOP per slot
+        self._plan = Plan(self.queues, wake_keys)  # which queues the next step claims
         self.handlers = handlers
         self._published_after: int | None = None  # outage.ended when last published
         self._reporter: ThreadPoolExecutor | None = None  # completions beside claims (SPLIT_AT)
@@ -140,6 +139,7 @@ class PoolWorker:
         if self._cold:
             self._cold_event.set()
         self._stop.set()
+        self._wake.interrupt()
 
     # -- main loop --------------------------------------------------------
     def run(self, burst: bool = False) -> None:
@@ -147,6 +147,7 @@ class PoolWorker:
         queues are empty and nothing is in flight)."""
         if not self._register():
             return
+        self._plan.burst = burst
         threads = [threading.Thread(target=self._execute_loop, daemon=True,
                                     name=f"taskq-exec-{i}") for i in range(self.concurrency)]
         keeper = threading.Thread(target=self._keep_alive, daemon=True, name="taskq-heartbeat")
@@ -154,7 +155,6 @@ class PoolWorker:
             t.start()
         log.info("worker %s: queues %s, %d threads", self.worker_id, self.queues, self.concurrency)
         try:
-            claim = True  # False right after a claim that emptied the queues
             while not self._stop.is_set():
                 self.activity.tick()
                 try:
@@ -166,23 +166,23 @@ class PoolWorker:
                     # Steady state: one round trip reports what finished and
                     # fetches as much new work as there is room for; a claim
                     # that filled the room may leave more: claim again at once.
-                    if (self._unsent or self._unsent_failures or claim) and self._step(True):
+                    if self._step(True):
                         continue
-                    claim = True
-                    if self._inflight:
-                        # Busy, nothing new: wait for a task to finish (idle
-                        # workers, blocked on the wake keys, take new work).
+                    if self._inflight and len(self._inflight) >= self.capacity:
+                        # No room: wait for a task to finish (tokens go to idle peers)
+                        self._plan.woken(self._wake.settle())
                         self._absorb(self._collect(block=True, timeout=WAKE_TIMEOUT))
-                    elif burst:
+                    elif burst and not self._inflight:
                         break
-                    else:
-                        claim = self._wait_for_work()
+                    else:  # room: wait for a wake, a due timer or a task's end
+                        self._wait_for_work()
                 except OUTAGE_ERRORS as exc:
                     self.outage.pause(self.outage.lost(exc), self._stop.is_set)
-                    claim = True
+                    self._plan.all()  # anything may have changed
             self._shutdown()
         finally:
             self._exited.set()
+            self._wake.close(pipe=True)
             if self._reporter is not None:
                 self._reporter.shutdown(wait=True)  # idle: every step waits for its completion
             for _ in threads:
@@ -254,21 +254,25 @@ class PoolWorker:
             lease, exc = self._unsent_failures[0]
             self._report_failure(lease, exc)
             self._unsent_failures.pop(0)
+            self._plan.mark(queue_of(lease.id))  # a retry may be queued at once
         room = self.capacity - len(self._inflight) if claim_more else 0
+        queues = self._plan.claimable() if room > 0 else []
         successes = self._unsent
-        if not successes and room <= 0:
+        if not successes and not queues:
             return False
-        if room > 0 and len(successes) >= SPLIT_AT:
-            leases = self._complete_beside_claim(successes, room)
+        due: dict[str, int] = {}
+        if queues and len(successes) >= SPLIT_AT:
+            leases = self._complete_beside_claim(successes, queues, room, due)
         else:
-            done, leases = complete_and_claim(self.redis, self.keys, successes, self.queues,
-                                              room, self.lease, self.worker_id, cap=True,
-                                              resent=True)
+            done, leases = complete_and_claim(self.redis, self.keys, successes, queues,
+                                              room if queues else 0, self.lease, self.worker_id,
+                                              cap=True, resent=True, due=due)
             self._reported_done(successes, done)
         self._hand_out(leases)
-        return room > 0 and len(leases) >= room
+        return self._plan.learn(due, bool(queues) and len(leases) >= room)
 
-    def _complete_beside_claim(self, successes: list, room: int) -> list[Lease]:
+    def _complete_beside_claim(self, successes: list, queues: list[str], room: int,
+                               due: dict[str, int]) -> list[Lease]:
         """Complete ``successes`` from the helper thread while this thread
         claims up to ``room`` tasks; returns the claimed leases. Whichever
         half went through is kept when the other raises (completions are
@@ -279,8 +283,8 @@ class PoolWorker:
             complete_and_claim, self.redis, self.keys, successes, [], 0, self.lease,
             self.worker_id, cap=True, resent=True))
         try:
-            _, leases = complete_and_claim(self.redis, self.keys, [], self.queues, room,
-                                           self.lease, self.worker_id, cap=True)
+            _, leases = complete_and_claim(self.redis, self.keys, [], queues, room,
+                                           self.lease, self.worker_id, cap=True, due=due)
         except BaseException:
             try:
                 self._reported_done(successes, completing.result()[0])
@@ -314,28 +318,34 @@ class PoolWorker:
             self._inflight[lease.id] = _Slot(lease)
         self._steps.hand_out(leases, self._todo.put)  # workflow steps once their reads are back
 
-    def _wait_for_work(self) -> bool:
-        """Idle: block on the wake keys, with a claim on the first queue
-        pipelined behind the pop, so the claim runs in Redis the moment a
-        wake arrives (or the wait ends) instead of a round trip later.
-        True when the claim filled the room (claim again at once)."""
-        if self._slot_wake is not None:  # the next step claims from every queue
-            self._slot_wake.wait(WAKE_TIMEOUT)
-            return True
-        room = self.capacity - len(self._inflight)
-        qkeys = self.keys.queue(self.queues[0])
-        token = new_token()
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.blpop(self._wake_keys, timeout=WAKE_TIMEOUT)
-        call(pipe, "claim", qkeys, *claim_args(room, token, self.lease, self.worker_id, True))
-        reply = execute(pipe)[1]
-        leases = leases_from_claim(reply, token, self.redis, self.keys, self.lease, cap=True)
-        if reply[1]:
-            drain_outbox(self.redis, self.keys, self.queues[0])
-        self._hand_out(leases)
-        # further queues are asked by the next step, as is the first again
-        # when this claim filled the room
-        return len(self.queues) > 1 or len(leases) >= room
+    def _wait_for_work(self) -> None:
+        """Room for more: wait on the wake keys until a wake, the next due
+        timer, a task's end or a stop. Idle on one queue of one Redis, the
+        claim rides behind the BLPOP (it runs the moment a wake arrives, a
+        timer is due or a second passed); idle on several, each idle second
+        claims one more queue in turn (workers.wake.Plan)."""
+        timeout = self._plan.until_due(WAKE_TIMEOUT)
+        if timeout <= 0:
+            return  # a timer is due: the next step claims its queue
+        idle = not self._inflight
+        rider, token, room = None, None, self.capacity - len(self._inflight)
+        if idle and len(self.queues) == 1 and self._wake.single:
+            token = new_token()
+            rider = script_command("claim", self.keys.queue(self.queues[0]),
+                                   *claim_args(room, token, self.lease, self.worker_id, True))
+        woken, reply = self._wake.wait_for(  # a task's end or a stop ends it too
+            timeout, rider, lambda: self._stop.is_set() or not self._done.empty())
+        self._plan.woken(woken)
+        if reply is not None and not isinstance(reply, Exception):  # the rider claimed
+            leases = leases_from_claim(reply, token, self.redis, self.keys, self.lease, cap=True)
+            if reply[1]:
+                drain_outbox(self.redis, self.keys, self.queues[0])
+            self._hand_out(leases)
+            self._plan.learn({self.queues[0]: int(reply[2])}, len(leases) >= room)
+        elif reply is not None:  # NOSCRIPT, say: the next step claims (and loads it)
+            self._plan.mark(self.queues[0])
+        elif idle and not woken and timeout >= WAKE_TIMEOUT and not self._stop.is_set():
+            self._plan.next_in_turn()
 
     def _collect(self, block: bool, timeout: float = 0.0) -> list[tuple[Lease, bool, Any]]:
         items = []
@@ -380,6 +390,7 @@ class PoolWorker:
                 self._done.put((lease, True, result))
             except BaseException as exc:  # report everything a task raises
                 self._done.put((lease, False, exc))
+            self._wake.interrupt()
 
     # -- leases and registry ----------------------------------------------
     def _keep_alive(self) -> None:
@@ -432,6 +443,7 @@ class PoolWorker:
                 slot.timed_out = True
                 stop_commands("timeout", task_id=slot.lease.id)
                 self._done.put((slot.lease, False, _Timeout(slot.lease.task.timeout)))
+                self._wake.interrupt()
         return True
 
     def _counter_deltas(self) -> tuple[int, int]:
@@ -444,8 +456,7 @@ class PoolWorker:
         """Warm: wait for the tasks in hand and report them, through a Redis
         outage if need be (a cold stop may still come). Cold: give back what
         is still held."""
-        if self._slot_wake is not None:
-            self._slot_wake.close()
+        self._wake.close()
         while (self._inflight or self._unsent or self._unsent_failures) and not self._cold:
             try:
                 if self.outage.down:

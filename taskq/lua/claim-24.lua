@@ -4,6 +4,10 @@ leases nothing; a task whose concurrency key is at its limit is parked
 (includes/park.lua: it stays queued, and comes back to its place when a slot
 of its key frees), so it is looked at once, not by every claim. Each lease
 is recorded in its holder's index (held_prefix + worker).
+The reply says when the queue next needs a claim for its timers: the
+milliseconds to its earliest delayed task's due time or earliest lease
+expiry, whichever comes first, -1 when it has neither. A worker sleeps that
+long (workers/pool.py) instead of claiming every queue every second.
 KEYS: the queue's keys (includes/queue_keys.lua)
 ARGV[1] n           how many tasks at most
 ARGV[2] token       the lease token (random, from the caller)
@@ -12,7 +16,7 @@ ARGV[4] worker      who holds the lease (worker id or agent name)
 ARGV[5] cap         optional, '1': lease_ms also caps a task's own lease_ms
                     (a worker that renews every lease it holds in bulk keeps
                     them all short, so its death frees them in seconds)
-Returns {OK, outbox_entries, {id, {field, value, ...}}, ...}
+Returns {OK, outbox_entries, next_ms, {id, {field, value, ...}}, ...}
 ]]
 --- @include "includes/codes.lua"
 --- @include "includes/now_ms.lua"
@@ -27,11 +31,29 @@ local SCAN_LIMIT = 10000
 local n, token, lease, worker = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local cap = ARGV[5] == '1'
 local now = now_ms()
-promote_due(Q, now, 1000)
-local _, _, sent = reap_expired(Q, now, 100)
-local out = {OK, sent}
-if redis.call('HGET', Q.meta, 'paused') == '1' then return out end
+-- the heads of the timer zsets are read once; promotion and reaping run
+-- only when one is due, and read them again after
+local due, expiry, sent = first_score(Q.delayed), first_score(Q.running), 0
+if due and due <= now then
+  promote_due(Q, now, 1000)
+  due = first_score(Q.delayed)
+end
+if expiry and expiry < now then
+  sent = select(3, reap_expired(Q, now, 100))
+  due, expiry = first_score(Q.delayed), first_score(Q.running) -- a reaped task may release others
+end
 
+-- ms until the next timer: a due time is promoted at it, a lease reaped 1 ms past it
+local function next_ms()
+  local t = due
+  if expiry and (not t or expiry + 1 < t) then t = expiry + 1 end
+  if not t then return -1 end
+  return math.max(0, t - now)
+end
+
+if redis.call('HGET', Q.meta, 'paused') == '1' then return {OK, sent, next_ms()} end
+
+local out = {OK, sent, 0}
 local taken, running_args = {}, {}
 -- pos: how many entries at the front of the ready band this call has taken
 -- (they are removed at the end, in one call); parked and dropped entries
@@ -61,6 +83,7 @@ while #taken < n and scanned < SCAN_LIMIT do
       local own = tonumber(f[4] or '') or lease
       if cap and own > lease then own = lease end
       local expires = now + own
+      if not expiry or expires < expiry then expiry = expires end
       redis.call('HSET', tkey, 'status', 'running', 'token', token, 'expires', expires,
         'worker', worker, 'leased', now, 'updated', now, 'started', f[6] or now,
         'attempts', tonumber(f[5] or '0') + 1)
@@ -78,4 +101,5 @@ if #taken > 0 then
   call_chunked('ZADD', Q.held_prefix .. worker, running_args)
   count_event(Q, now, 'started', #taken)
 end
+out[3] = next_ms()
 return out

@@ -140,6 +140,7 @@ end
 call_chunked('ZADD', Q.all, all_args)
 call_chunked('ZADD', Q.queued, ready_args)
 call_chunked('ZADD', Q.delayed, delayed_args)
+if #delayed_args > 0 then wake_if_earliest(Q, delayed_args) end -- a worker learns the new due time
 call_chunked('ZADD', Q.blocked, blocked_args)
 count_event(Q, now, 'created', created)
 for _, x in ipairs(failed) do

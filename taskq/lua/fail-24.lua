@@ -41,6 +41,7 @@ if ARGV[4] == '1' and attempts <= tonumber(f[5] or '0') then
   redis.call('HINCRBY', tkey, 'retries', 1)
   if delay > 0 then
     redis.call('ZADD', Q.delayed, now + delay, id)
+    wake_if_earliest(Q, {now + delay, id}) -- a worker learns the retry's due time
     redis.call('HSET', tkey, 'status', 'delayed', 'scheduled', now + delay, 'updated', now)
   else
     make_ready(Q, id, tkey, now)

@@ -140,6 +140,7 @@ if target ~= st then
     wake(Q, 1)
   elseif target == 'delayed' then
     redis.call('ZADD', Q.delayed, due, id)
+    wake_if_earliest(Q, {due, id}) -- a sleeping worker learns the due time
     redis.call('HSET', tkey, 'status', 'delayed')
   else
     redis.call('ZADD', Q.blocked, tonumber(f[4] or now), id)
@@ -155,6 +156,7 @@ elseif target == 'queued' and ch.priority then
   redis.call('ZADD', zkey, ready_score(tonumber(ch.priority), seq), id)
 elseif target == 'delayed' and ch.at then
   redis.call('ZADD', Q.delayed, due, id)
+  wake_if_earliest(Q, {due, id}) -- due sooner: a sleeping worker learns it
 end
 log_event(Q, 'updated', id)
 local out = {OK, target}

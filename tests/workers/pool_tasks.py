@@ -59,3 +59,10 @@ def countdown(n: int):
 async def async_ticks(n: int):
     for i in range(n):
         yield i
+
+
+def fail_once_then_now(key: str) -> float:
+    """The first attempt fails; a retry returns the time it ran."""
+    if get_redis().incr(key) == 1:
+        raise RuntimeError("the first attempt fails, on purpose")
+    return time.time()

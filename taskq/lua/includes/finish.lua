@@ -34,6 +34,7 @@ local function dependency_done(Q, id, dep_id, outcome, now)
   local due = tonumber(f[3] or '0')
   if due > now then
     redis.call('ZADD', Q.delayed, due, id)
+    wake_if_earliest(Q, {due, id}) -- a sleeping worker learns the due time
     redis.call('HSET', tkey, 'status', 'delayed', 'updated', now)
     return nil
   end

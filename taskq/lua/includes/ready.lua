@@ -40,6 +40,25 @@ local function unqueue(Q, id, tkey)
   end
 end
 
+-- The lowest score of a zset (a due time, a lease expiry), or nil.
+local function first_score(key)
+  return tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2])
+end
+
+-- Delayed tasks were added (ARGV-style {score, id, ...}). A worker sleeps
+-- until the earliest due time it has seen (its claim's reply), so when a
+-- new one is now the queue's earliest, one wake token sends an idle worker
+-- to claim and learn it.
+local function wake_if_earliest(Q, scored)
+  local head = first_score(Q.delayed)
+  for i = 1, #scored, 2 do
+    if tonumber(scored[i]) <= head then
+      wake(Q, 1)
+      return
+    end
+  end
+end
+
 -- Move due delayed tasks to the ready zset; returns how many moved.
 local function promote_due(Q, now, limit)
   local due = redis.call('ZRANGEBYSCORE', Q.delayed, '-inf', now, 'LIMIT', 0, limit)
