@@ -49,7 +49,7 @@ class Queue:
         self.keys = Keys(prefix or DEFAULT_PREFIX)
         self.qkeys = self.keys.queue(name)
         self._registered = False
-        self._one_keys = [getattr(self.qkeys, n) for n in ONE_KEY_NAMES]
+        self._one_keys = [getattr(self.qkeys, n).encode() for n in ONE_KEY_NAMES]  # sent as they are
 
     def __repr__(self) -> str:
         return f"Queue({self.name!r})"

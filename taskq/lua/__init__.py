@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from redis.client import Pipeline
+from redis.cluster import ClusterPipeline
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
@@ -22,6 +23,7 @@ from taskq.cluster import SlotPipeline
 
 LUA_DIR = Path(__file__).parent
 _INCLUDE_RE = re.compile(r'^--- @include "([^"]+)"\s*$', re.MULTILINE)
+_PIPELINES = (Pipeline, ClusterPipeline, SlotPipeline)
 _NAME_RE = re.compile(r"^(?P<verb>[a-z_]+)-(?P<numkeys>\d+)\.lua$")
 
 
@@ -75,6 +77,8 @@ class LuaScript:
     def __post_init__(self) -> None:
         # registered_client=None: we always pass the client (or pipeline).
         self._script = Script(None, self.source.encode())
+        # sent as bytes, which redis-py passes through without encoding
+        self._evalsha = (self._script.sha.encode(), str(self.numkeys).encode())
 
     @property
     def sha(self) -> str:
@@ -83,7 +87,12 @@ class LuaScript:
     def __call__(self, client, keys, args):
         if len(keys) != self.numkeys:
             raise ValueError(f"{self.verb} takes {self.numkeys} keys, got {len(keys)}")
-        return self._script(keys=keys, args=args, client=client)
+        if isinstance(client, _PIPELINES):
+            return self._script(keys=keys, args=args, client=client)
+        try:  # EVALSHA at once: redis-py's Script adds checks and copies to every call
+            return client.execute_command("EVALSHA", *self._evalsha, *keys, *args)
+        except NoScriptError:  # Script loads it, then runs it
+            return self._script(keys=keys, args=args, client=client)
 
 
 @cache

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 
 import pytest
 
 import taskq.queue as queue_mod
 from taskq import TaskExists
-from taskq.lua import LUA_DIR, script
+from taskq.lua import LUA_DIR, LuaScript, script
+from taskq.options import TaskSpec
 from taskq.task_events import timeline
 
 STAMPS = {"created", "updated", "scheduled"}
@@ -143,3 +145,13 @@ def test_the_keys_passed_are_the_keys_the_script_names():
     names = re.findall(r"(\w+) = KEYS\[(\d+)\]", (LUA_DIR / "enqueue_one-9.lua").read_text())
     assert [n for n, _ in names] == list(queue_mod.ONE_KEY_NAMES)
     assert [int(i) for _, i in names] == list(range(1, script("enqueue_one").numkeys + 1))
+
+
+def test_a_script_the_server_does_not_hold_is_loaded_and_run(q):
+    # a server restarted or flushed since: EVALSHA answers NOSCRIPT
+    fresh = LuaScript("enqueue_one", 9, script("enqueue_one").source + f"\n-- {uuid.uuid4()}\n")
+    assert not any(q.redis.script_exists(fresh.sha))
+    q.enqueue("warm:up")
+    reply = fresh(q.redis, q._one_keys, TaskSpec("default:fresh", {"func": "f"}).flat_args())
+    assert reply[2:] == ["default:fresh", "queued"] and q.get("default:fresh").func == "f"
+    assert all(q.redis.script_exists(fresh.sha))
