@@ -64,10 +64,7 @@ class Queue:
 
     def enqueue_call(self, func: Any = None, args: Sequence = (), kwargs: dict | None = None,
                      **options: Any) -> Task:
-        spec = build_spec(self.name, func, args, kwargs, **options)
-        if self._registered and spec.plain:
-            return self._enqueue_one(spec)
-        return self.enqueue_specs([spec])[0]
+        return self.enqueue_specs([build_spec(self.name, func, args, kwargs, **options)])[0]
 
     def _enqueue_one(self, spec: TaskSpec) -> Task:
         """A plain task (no dependencies, dedupe key, tags or concurrency
@@ -88,6 +85,8 @@ class Queue:
     def enqueue_specs(self, specs: list[TaskSpec]) -> list[Task]:
         if not specs:
             return []
+        if len(specs) == 1 and self._registered and specs[0].plain:
+            return [self._enqueue_one(specs[0])]
         ordered = order_batch(specs)
         self._check_foreign_deps(ordered)
         # Read once: threads share a Queue, and another one may set the flag
