@@ -70,6 +70,25 @@ class TaskSpec:
             spec["at"] = self.at_ms
         return spec
 
+    @property
+    def plain(self) -> bool:
+        """Nothing but hash fields, a priority and a due time: the single
+        enqueue's fast path (lua/enqueue_one) takes it."""
+        f = self.fields
+        return not (self.deps or self.tags or "dedupe" in f or "ckey" in f)
+
+    def flat_args(self) -> list:
+        """ARGV of enqueue_one: id, own, priority, delay, due, then the
+        fields as pairs. A whole float is sent as an integer, as the general
+        script's cjson round trip stores it ("30", not "30.0")."""
+        f = self.fields
+        out = [self.id, "1" if self.own_id else "", f.get("priority", 0), self.delay_ms or "",
+               "" if self.at_ms is None else self.at_ms]
+        for k, v in f.items():
+            out.append(k)
+            out.append(int(v) if type(v) is float and v.is_integer() else v)
+        return out
+
 
 def specs_json(specs: list["TaskSpec"]) -> str:
     """One JSON array for the enqueue script: a single encode per batch."""

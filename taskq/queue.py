@@ -19,7 +19,7 @@ from .keys import DEFAULT_PREFIX, STATUSES, Keys, queue_of
 from .lease import DEFAULT_LEASE, Lease, claim
 from .options import (OPTION_NAMES, TaskSpec, build_spec, build_update, check_queue_name, json_text,
                       merge_meta, order_batch, specs_json)
-from .lua import call, execute
+from .lua import call, call_with_keys, execute
 from .task import Task, decode_hash
 from .waiting import wait_for
 
@@ -30,6 +30,9 @@ MAX_PAGE = 1000
 UPDATE_ATTEMPTS = 5
 """Tries of an update that merges meta, when other updates keep changing
 the task between our read and our write (each try is one read, one script)."""
+ONE_KEY_NAMES = ("meta", "queued", "delayed", "all", "stats", "events", "wake", "series",
+                 "task_prefix")
+"""The keys lua/enqueue_one-9.lua declares, in its KEYS order."""
 CANCEL_MODES = ("request", "force")
 """How cancel treats a running task: ask its holder to stop, or end it now."""
 
@@ -46,6 +49,7 @@ class Queue:
         self.keys = Keys(prefix or DEFAULT_PREFIX)
         self.qkeys = self.keys.queue(name)
         self._registered = False
+        self._one_keys = [getattr(self.qkeys, n).encode() for n in ONE_KEY_NAMES]  # sent as they are
 
     def __repr__(self) -> str:
         return f"Queue({self.name!r})"
@@ -55,12 +59,21 @@ class Queue:
         """Enqueue ``func(*args, **kwargs)``. Keyword arguments named like an
         option (priority, delay, depends_on, ... see taskq.options) configure
         the task; use :meth:`enqueue_call` when the function needs them."""
-        options = {k: kwargs.pop(k) for k in list(kwargs) if k in OPTION_NAMES}
+        options = {k: kwargs.pop(k) for k in list(kwargs) if k in OPTION_NAMES} if kwargs else {}
         return self.enqueue_call(func, args=args, kwargs=kwargs, **options)
 
     def enqueue_call(self, func: Any = None, args: Sequence = (), kwargs: dict | None = None,
                      **options: Any) -> Task:
-        return self.enqueue_many([dict(func=func, args=args, kwargs=kwargs, **options)])[0]
+        return self.enqueue_specs([build_spec(self.name, func, args, kwargs, **options)])[0]
+
+    def _enqueue_one(self, spec: TaskSpec) -> Task:
+        """A plain task (no dependencies, dedupe key, tags or concurrency
+        key) in one short script call: flat arguments, only the keys it
+        touches (lua/enqueue_one)."""
+        reply = call_with_keys(self.redis, "enqueue_one", self._one_keys, *spec.flat_args())
+        if reply[0] == E_EXISTS:
+            raise TaskExists(f"task {reply[2]} already exists")
+        return self._task_from_spec(spec, reply[2], reply[3], reply[1])
 
     def enqueue_many(self, tasks: Iterable[dict]) -> list[Task]:
         """Enqueue many tasks in one round trip (one script call per
@@ -72,6 +85,8 @@ class Queue:
     def enqueue_specs(self, specs: list[TaskSpec]) -> list[Task]:
         if not specs:
             return []
+        if len(specs) == 1 and self._registered and specs[0].plain:
+            return [self._enqueue_one(specs[0])]
         ordered = order_batch(specs)
         self._check_foreign_deps(ordered)
         # Read once: threads share a Queue, and another one may set the flag

@@ -19,13 +19,17 @@ local function make_ready(Q, id, tkey, now)
   redis.call('HSET', tkey, 'status', 'queued', 'updated', now)
 end
 
--- Wake up to n blocked workers (each BLPOP takes one token).
+-- Wake up to n blocked workers (each BLPOP takes one token). The list
+-- holds at most 64 tokens: when it is full nobody has been waiting for a
+-- while, and the push is skipped (one LLEN, where LPUSH + LTRIM were two).
 local function wake(Q, n)
   if n > 0 then
-    local tokens = {}
-    for i = 1, math.min(n, 16) do tokens[i] = '1' end
-    redis.call('LPUSH', Q.wake, unpack(tokens))
-    redis.call('LTRIM', Q.wake, 0, 63)
+    local room = 64 - redis.call('LLEN', Q.wake)
+    if room > 0 then
+      local tokens = {}
+      for i = 1, math.min(n, 16, room) do tokens[i] = '1' end
+      redis.call('LPUSH', Q.wake, unpack(tokens))
+    end
   end
 end
 
