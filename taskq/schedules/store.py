@@ -26,7 +26,7 @@ from ..keys import DEFAULT_PREFIX, ScheduleKeys
 from ..lua import call_with_keys, execute, script
 from ..options import InvalidField
 from ..queue import Queue
-from . import firing, model, timing
+from . import firing, model, run_state, timing
 
 MAX_SNOOZE = 7 * 24 * 3600
 MAX_PAGE = 1000
@@ -188,7 +188,7 @@ class Schedules:
             run: dict[str, Any] = {"run": run_key, "fired_at": _iso(int(at)), "outcome": outcome,
                                    "status": outcome if outcome != "created" else "pending"}
             if outcome == "created" and queue:
-                run.update(firing.run_status(Queue(queue, redis=self.redis, prefix=self.prefix),
+                run.update(run_state.run_status(Queue(queue, redis=self.redis, prefix=self.prefix),
                                              sid, run_key))
             out.append(run)
         return out
