@@ -22,6 +22,9 @@ from ..keys import ScheduleKeys
 BLPOP_SLACK = 0.12
 """Seconds a BLPOP may overrun its timeout (Redis's 100 ms server cron),
 with a margin: shorter sleeps are local."""
+MAX_BLOCK = 1.0
+"""Seconds one BLPOP blocks at most, so a stop request is seen this soon
+(one command a second at most, as the default tick)."""
 
 
 def sleep_seconds(interval_left: float, until_due: float | None) -> float:
@@ -42,7 +45,7 @@ def wait(client, sk: ScheduleKeys, seconds: float,
         if left <= 0:
             return False
         if left > BLPOP_SLACK + 0.01:
-            if client.blpop([sk.wake], timeout=left - BLPOP_SLACK):
+            if client.blpop([sk.wake], timeout=min(MAX_BLOCK, left - BLPOP_SLACK)):
                 return True
             continue
         time.sleep(left)
