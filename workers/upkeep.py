@@ -29,7 +29,7 @@ import taskq.webhooks  # noqa: F401  (registers webhook delivery in maintenance.
 import taskq.workflows  # noqa: F401  (registers the workflow sweep in maintenance.STEPS)
 from taskq import maintenance
 from taskq.connection import as_taskq_client
-from taskq.keys import DEFAULT_PREFIX, Keys
+from taskq.keys import DEFAULT_PREFIX, Keys, ScheduleKeys
 from taskq.leadership import LOCK_TTL, Leadership
 from taskq.schedules import firing, wake
 from taskq.schema import SchemaError
@@ -141,7 +141,7 @@ class Upkeep:
         every wake and tells the next sleep."""
         seconds = wake.sleep_seconds(interval_left, self.until_due)
         try:
-            wake.wait(self.redis, firing.ScheduleKeys(self.keys.prefix), seconds, should_stop)
+            wake.wait(self.redis, ScheduleKeys(self.keys.prefix), seconds, should_stop)
         except OUTAGE_ERRORS:  # the next round meets the outage and says so
             _sleep(seconds, should_stop)
 
