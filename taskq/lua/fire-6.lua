@@ -20,9 +20,9 @@ Returns one reply per schedule, in order:
   concurrency_key (so the winner delivers its own runs);
   {0, reason} when nothing happened (moved, early, inactive); {-1} unknown
   schedule; {-3, status} refused (canceled).
-Mode 'take' (ARGV[2] at most this many, ARGV[3] lease ms) hands out due
-schedules before they fire: it reads up to ARGV[2] due by Redis time and
-moves each one's score in the due zset ARGV[3] ms ahead (the hash keeps its
+Mode 'take' (ARGV[2] at most this many, 0 = none: only the reply's first
+two values; ARGV[3] lease ms) hands out due schedules before they fire: it
+reads up to ARGV[2] due by Redis time and moves each one's score in the due zset ARGV[3] ms ahead (the hash keeps its
 due time), so racing schedulers take disjoint batches, and one that dies
 holding a batch leaves it to be taken again when the lease ends. Returns
 {now ms, earliest score left in the due zset or '', then per schedule taken
@@ -50,7 +50,7 @@ end
 local moves = {}
 
 local function take(limit, lease)
-  local ids = redis.call('ZRANGEBYSCORE', due_key, '-inf', now, 'LIMIT', 0, limit)
+  local ids = limit > 0 and redis.call('ZRANGEBYSCORE', due_key, '-inf', now, 'LIMIT', 0, limit) or {}
   local out = {now, ''}
   local leased, stray = {}, {}
   for _, id in ipairs(ids) do

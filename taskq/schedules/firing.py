@@ -177,8 +177,9 @@ def fire_due(client, prefix: str | None = None, limit: int = FIRE_LIMIT) -> dict
         more = len(rows) == FIRE_BATCH and counts["due"] < limit
         pipe = client.pipeline(transaction=False)
         fire_batch(client, sk, "due", items, pipe=pipe)
-        if more:
-            take(client, sk, min(FIRE_BATCH, limit - counts["due"]), pipe=pipe)
+        # the next batch; after the last one, a take of none: the earliest due
+        # time once this batch's have moved (not the lease they were taken with)
+        take(client, sk, min(FIRE_BATCH, limit - counts["due"]) if more else 0, pipe=pipe)
         for i in range(0, len(done), DELIVER_BATCH):
             pipe.xdel(sk.outbox, *done[i:i + DELIVER_BATCH])
         replies = execute(pipe)
@@ -193,9 +194,7 @@ def fire_due(client, prefix: str | None = None, limit: int = FIRE_LIMIT) -> dict
                 won.append(created_entry(sid, reply))
         counts["delivered"] += len(enqueue_entries(client, sk.prefix, won))
         done = [entry_id for entry_id, _ in won]
-        rows = []
-        if more:
-            now, first, rows = taken(replies[1])
+        now, first, rows = taken(replies[1])
     if done:
         delete_entries(client, sk, done)
     counts["delivered"] += len(deliver(client, sk.prefix, older_than_ms=now - ORPHAN_MS))

@@ -125,3 +125,14 @@ def test_take_repairs_index_entries_that_disagree_with_their_schedules(sched, pr
     assert sched.redis.zscore(sched.sk.due, paused) is None
     assert sched.redis.zscore(sched.sk.due, "gone") is None
     assert counts["next_due_ms"] == sched.redis.zscore(sched.sk.due, ahead)
+
+
+def test_the_wait_after_a_pass_is_to_the_next_due_time_the_fire_set_not_the_lease(sched, q, prefix):
+    sid = sched.create(spec(schedule_expr="* * * * * */2"))["id"]  # every two seconds
+    due = sched.now_ms() - 100
+    arm(sched, [sid], due)
+    wait = firing.step(sched.redis, Keys(prefix))
+    nxt = int(sched.redis.hget(sched.sk.schedule(sid), "due"))
+    assert q.count() == 1 and nxt <= due + 2000
+    assert wait is not None and wait <= 2.0  # not the 10 s lease it was taken with
+    assert sched.redis.zscore(sched.sk.due, sid) == nxt
