@@ -7,6 +7,8 @@ the hashes."""
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 
 import pytest
 
@@ -69,17 +71,20 @@ def test_three_scheduler_processes_take_disjoint_batches_and_fire_each_schedule_
     assert sched.redis.xlen(sched.sk.outbox) == 0
 
 
-def test_a_scheduler_killed_between_fire_and_enqueue_loses_no_run(sched, q, prefix, monkeypatch):
+def fire_then_die(redis_url: str, prefix: str) -> None:
+    """A scheduler process SIGKILLed right after its first fire, before enqueueing."""
+    firing.enqueue_entries = lambda *_a, **_k: os.kill(os.getpid(), signal.SIGKILL)
+    firing.fire_due(client_from_url(redis_url), prefix)
+
+
+def test_a_scheduler_killed_between_fire_and_enqueue_loses_no_run(sched, q, prefix, redis_url,
+                                                                  monkeypatch):
     sids = many(sched, 2 * firing.FIRE_BATCH + 7, far_rules()[:1])
     arm(sched, sids, sched.now_ms() - 1000)
-
-    def killed(*_a, **_k):
-        raise Died()
-
-    with monkeypatch.context() as m:
-        m.setattr(firing, "enqueue_entries", killed)
-        with pytest.raises(Died):
-            firing.fire_due(sched.redis, prefix)
+    proc = multiprocessing.get_context("spawn").Process(target=fire_then_die, args=(redis_url, prefix))
+    proc.start()
+    proc.join(timeout=60)
+    assert proc.exitcode == -signal.SIGKILL
     # its first batch fired (due times moved, runs in the outbox), none enqueued;
     # it had taken the next batch too (in the same round trip): its lease runs out
     assert q.count() == 0 and sched.redis.xlen(sched.sk.outbox) == firing.FIRE_BATCH
