@@ -1,5 +1,5 @@
 """The upkeep loop of the ``taskq scheduler`` process: one active leader
-runs the engine's upkeep every second.
+runs the engine's upkeep every second, and fires schedules as they come due.
 
 Several scheduler processes may run (one per dyno, say); taskq.leadership
 elects the one that acts. Upkeep steps are idempotent, so two leaders
@@ -9,7 +9,10 @@ is harmless.
 The steps: taskq.maintenance.tick (reap expired leases, promote due tasks,
 deliver cross-queue dependency outcomes), retention once a minute, the worker
 registry sweep, then every step registered in taskq.maintenance.STEPS (the
-per-project lease reaper, webhook delivery).
+per-project lease reaper, webhook delivery). Between ticks the leader
+sleeps until the earliest due schedule when that comes first, and fires
+schedules alone then (taskq.schedules.wake: woken early when a change makes
+a schedule due sooner).
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ import taskq.webhooks  # noqa: F401  (registers webhook delivery in maintenance.
 import taskq.workflows  # noqa: F401  (registers the workflow sweep in maintenance.STEPS)
 from taskq import maintenance
 from taskq.connection import as_taskq_client
-from taskq.keys import DEFAULT_PREFIX, Keys
+from taskq.keys import DEFAULT_PREFIX, Keys, ScheduleKeys
 from taskq.leadership import LOCK_TTL, Leadership
+from taskq.schedules import firing, wake
 from taskq.schema import SchemaError
 from taskq.startup import ready
 from taskq.worker_registry import WorkerRegistry
@@ -50,6 +54,8 @@ class Upkeep:
         self.registry = WorkerRegistry(self.redis, self.keys)
         self.is_leader = False
         self._last_prune = 0.0
+        self.until_due: float | None = None
+        """Seconds from the last firing step to the earliest due schedule."""
         self.outage = Outage(log, f"scheduler {self.id}", url)
 
     def _say(self, line: str) -> None:
@@ -69,7 +75,9 @@ class Upkeep:
             self._last_prune = started
         offline = self.registry.sweep()
         for step in maintenance.STEPS:
-            step(self.redis, self.keys)
+            result = step(self.redis, self.keys)
+            if step is firing.step:
+                self.until_due = result
         if any(totals.values()) or offline:
             log.info("upkeep %s, workers gone offline: %s", totals, offline or "none")
         return True
@@ -79,9 +87,10 @@ class Upkeep:
         (data in another key schema) before the first tick."""
         checked = False  # Redis loaded, data in this release's key schema
         try:
+            next_tick = time.monotonic()
             while not should_stop():
                 started = time.monotonic()
-                wait = self.interval
+                wait = None
                 try:
                     if not checked:
                         if not ready(self.redis, self.keys.prefix, say=self._say,
@@ -90,7 +99,11 @@ class Upkeep:
                         checked = True
                         log.info("scheduler %s started (lock TTL %.1f s)", self.id,
                                  self.lock_ttl)
-                    self.tick()
+                    if started >= next_tick:
+                        next_tick = started + self.interval
+                        self.tick()
+                    elif self.is_leader:  # a schedule came due before the next tick
+                        self.until_due = firing.step(self.redis, self.keys)
                     self.outage.ok()
                 except OUTAGE_ERRORS as exc:  # one line, then back off until Redis is back
                     wrong = self.outage.unusable(exc)
@@ -106,7 +119,13 @@ class Upkeep:
                         raise wrong from None
                     log.exception("scheduler tick failed")
                     self.is_leader = False
-                _sleep(max(0.0, wait - (time.monotonic() - started)), should_stop)
+                if wait is not None:  # Redis is down: back off, then tick
+                    _sleep(max(0.0, wait - (time.monotonic() - started)), should_stop)
+                    next_tick = time.monotonic()
+                elif self.is_leader:
+                    self._wait(next_tick - time.monotonic(), should_stop)
+                else:
+                    _sleep(next_tick - time.monotonic(), should_stop)
         finally:
             try:
                 if checked and not self.outage.down:
@@ -115,6 +134,16 @@ class Upkeep:
                 pass
             if checked:
                 log.info("scheduler %s stopped", self.id)
+
+    def _wait(self, interval_left: float, should_stop: Callable[[], bool]) -> None:
+        """The leader's sleep: to the next tick or the earliest due schedule
+        (woken early by a schedule made due sooner); a firing step follows
+        every wake and tells the next sleep."""
+        seconds = wake.sleep_seconds(interval_left, self.until_due)
+        try:
+            wake.wait(self.redis, ScheduleKeys(self.keys.prefix), seconds, should_stop)
+        except OUTAGE_ERRORS:  # the next round meets the outage and says so
+            _sleep(seconds, should_stop)
 
 
 def _sleep(seconds: float, should_stop: Callable[[], bool]) -> None:

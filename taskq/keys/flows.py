@@ -153,6 +153,12 @@ class ScheduleKeys:
         return f"{self.base}due"
 
     @property
+    def wake(self) -> str:
+        """List: pushed when a change makes a schedule due sooner than every
+        other; the scheduler sleeping until the earliest due time BLPOPs it."""
+        return f"{self.base}wake"
+
+    @property
     def index(self) -> str:
         """Zset: every schedule id -> created ms (listing order)."""
         return f"{self.base}index"

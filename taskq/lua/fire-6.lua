@@ -3,7 +3,8 @@ for a batch of schedules in one call (all in the schedules' slot).
 KEYS[1] schedule hash prefix (+ id)   KEYS[2] due zset   KEYS[3] outbox stream
 KEYS[4] runs list prefix (+ id)   KEYS[5] dedupe key prefix (+ the schedule's
         dedupe_key)   KEYS[6] listing index prefix (includes/schedule_listing.lua)
-ARGV[1] mode: 'due' (a timed fire) | 'now' (run_now) | 'event' (a publish)
+ARGV[1] mode: 'take' (see below) | 'due' (a timed fire) | 'now' (run_now) |
+        'event' (a publish)
 ARGV[2] runs kept in a runs list
 ARGV[3] event payload JSON text ('' = none), copied as text
 ARGV[4..] per schedule, four values:
@@ -19,6 +20,15 @@ Returns one reply per schedule, in order:
   concurrency_key (so the winner delivers its own runs);
   {0, reason} when nothing happened (moved, early, inactive); {-1} unknown
   schedule; {-3, status} refused (canceled).
+Mode 'take' (ARGV[2] at most this many, 0 = none: only the reply's first
+two values; ARGV[3] lease ms) hands out due schedules before they fire: it
+reads up to ARGV[2] due by Redis time and moves each one's score in the due zset ARGV[3] ms ahead (the hash keeps its
+due time), so racing schedulers take disjoint batches, and one that dies
+holding a batch leaves it to be taken again when the lease ends. Returns
+{now ms, earliest score left in the due zset or '', then per schedule taken
+seven values: id, due, schedule_kind, schedule_expr, timezone,
+misfire_policy, anchor}. An index entry whose schedule is gone or not
+active and timed is removed; one behind its hash is moved to the hash's due.
 The run itself is an outbox entry (the schedule's run fields copied as
 text); taskq.schedules.firing turns it into engine tasks with ids derived
 from the run key, so enqueueing an entry twice creates nothing the second time.
@@ -33,6 +43,36 @@ local function record(rkey, run_id, outcome, queue)
   if redis.call('LPUSH', rkey, run_id .. '|' .. now .. '|' .. outcome .. '|' .. (queue or '')) > kept then
     redis.call('LTRIM', rkey, 0, kept - 1)
   end
+end
+
+-- 'due' mode: the schedules moving to one next due time, {[ms] = {ms, id, ms, id, ...}},
+-- added in one ZADD per distinct time (schedules sharing a rule share it)
+local moves = {}
+
+local function take(limit, lease)
+  local ids = limit > 0 and redis.call('ZRANGEBYSCORE', due_key, '-inf', now, 'LIMIT', 0, limit) or {}
+  local out = {now, ''}
+  local leased, stray = {}, {}
+  for _, id in ipairs(ids) do
+    local f = redis.call('HMGET', KEYS[1] .. id, 'status', 'due', 'schedule_kind', 'schedule_expr',
+      'timezone', 'misfire_policy', 'anchor')
+    if f[1] ~= 'active' or not f[2] or f[2] == '' then
+      stray[#stray + 1] = id
+    elseif tonumber(f[2]) > now then
+      redis.call('ZADD', due_key, f[2], id)
+    else
+      leased[#leased + 1] = now + lease
+      leased[#leased + 1] = id
+      out[#out + 1] = id
+      out[#out + 1] = f[2]
+      for i = 3, 7 do out[#out + 1] = f[i] or '' end
+    end
+  end
+  if #stray > 0 then redis.call('ZREM', due_key, unpack(stray)) end
+  if #leased > 0 then redis.call('ZADD', due_key, unpack(leased)) end
+  local first = redis.call('ZRANGE', due_key, 0, 0, 'WITHSCORES')
+  out[2] = first[2] or ''
+  return out
 end
 
 local function fire(id, expected, nxt, skip)
@@ -57,7 +97,13 @@ local function fire(id, expected, nxt, skip)
       relist(listing_key, id, redis.call('HGET', skey, 'created_at'), before, listed_as(skey))
     else
       set = {'due', nxt}
-      redis.call('ZADD', due_key, nxt, id)
+      local move = moves[nxt]
+      if not move then
+        move = {}
+        moves[nxt] = move
+      end
+      move[#move + 1] = nxt
+      move[#move + 1] = id
     end
     run_id = 'd' .. expected
     if skip == '1' then
@@ -93,8 +139,10 @@ local function fire(id, expected, nxt, skip)
     f[8] or ''}
 end
 
+if mode == 'take' then return take(tonumber(ARGV[2]), tonumber(ARGV[3])) end
 local out = {}
 for i = 4, #ARGV, 4 do
   out[#out + 1] = fire(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
 end
+for _, move in pairs(moves) do redis.call('ZADD', due_key, unpack(move)) end
 return out

@@ -2,14 +2,16 @@
 
 Two steps, each safe to run in any number of processes at once:
 
-1. ``fire_due`` reads the schedules whose due time has come (by Redis
-   time), computes each one's next due time in Python (taskq.schedules.timing,
-   once per distinct expression, timezone and time within a call) and calls
-   fire-6.lua on batches of FIRE_BATCH schedules, all in one round trip. The
-   script fires a schedule only if it still has the due time that was read
-   (compare-and-set): of several schedulers racing on one due time exactly
-   one wins. The winning call moves the due time and appends the run to the
-   outbox stream, in the schedules' slot, and hands the run back.
+1. ``fire_due`` takes a batch of FIRE_BATCH schedules whose due time has
+   come (by Redis time): fire-6.lua 'take' moves their scores in the due
+   zset ahead by a lease, so racing schedulers take disjoint batches. It
+   computes each one's next due time in Python (taskq.schedules.timing, once
+   per distinct expression, timezone and time within a call) and calls
+   fire-6.lua on the batch, which fires a schedule only if it still has the
+   due time that was read (compare-and-set: a schedule changed since, or
+   taken again after a lease ran out, fires once). The call moves the due
+   time and appends the run to the outbox stream, in the schedules' slot,
+   and hands the run back; the same round trip takes the next batch.
 2. The winner turns its runs into engine tasks in the runs' queues (another
    slot, so a separate call, like cross-queue dependencies in taskq.deps)
    and removes them from the outbox; ``deliver`` does the same for any entry
@@ -29,7 +31,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 import uuid
 from functools import lru_cache
@@ -37,7 +38,6 @@ from typing import Any
 
 from ..connection import as_taskq_client
 from ..errors import TaskExists, TaskqValueError
-from ..isotime import iso
 from ..keys import DEFAULT_PREFIX, Keys, ScheduleKeys
 from ..lua import execute, script
 from ..options import TaskSpec, build_spec, json_text
@@ -46,9 +46,13 @@ from . import lag, model, steps, timing
 
 FIRE_LIMIT = 1000
 """Schedules read per fire_due call, at most (the rest on the next call)."""
-FIRE_BATCH = 200
-"""Schedules per fire-6.lua call: a call this size keeps Redis busy for a
-few milliseconds; the calls of one fire_due share one round trip."""
+FIRE_BATCH = 250
+"""Schedules taken per take, and fired per fire-6.lua call: a call this
+size keeps Redis busy for a few milliseconds, and racing schedulers share a
+burst in batches this size."""
+TAKE_LEASE_MS = 10_000
+"""A taken schedule's due zset score moves this far ahead until it fires:
+a scheduler that died holding it leaves it to be taken again this late."""
 DELIVER_BATCH = 500
 ORPHAN_MS = 10_000
 """An outbox entry this old was left by a scheduler that died after firing
@@ -119,58 +123,83 @@ def plan(f: dict[str, Any], due_ms: int, now_ms: int, cache: dict | None = None)
     return out, skip
 
 
+def take(client, sk: ScheduleKeys, limit: int, pipe=None):
+    """Take up to ``limit`` due schedules for this process (fire-6.lua 'take':
+    their due zset scores move TAKE_LEASE_MS ahead, so a racing scheduler
+    takes others). On ``pipe``: queued, not run; read the reply with ``taken``."""
+    s = script("fire")
+    args = ["take", limit, TAKE_LEASE_MS]
+    if pipe is not None:
+        return pipe.evalsha(s.sha, s.numkeys, *fire_keys(sk), *args)
+    return s(client, fire_keys(sk), args)
+
+
+def taken(reply: list) -> tuple[int, int | None, list[tuple[str, dict[str, Any]]]]:
+    """(Redis now ms, earliest due ms left or None, [(id, plan fields)]) of a take reply."""
+    rows = []
+    for i in range(2, len(reply), 7):
+        sid, due, kind, expr, tz, misfire, anchor = reply[i:i + 7]
+        f = {"id": sid, "due": int(due), "schedule_kind": kind, "timezone": tz}
+        if expr:
+            f["schedule_expr"] = expr
+        if misfire:
+            f["misfire_policy"] = misfire
+        if anchor:
+            f["anchor"] = int(anchor)
+        rows.append((sid, f))
+    return int(reply[0]), (int(float(reply[1])) if reply[1] != "" else None), rows
+
+
 def fire_due(client, prefix: str | None = None, limit: int = FIRE_LIMIT) -> dict[str, int]:
-    """Fire every schedule due by Redis time, then deliver the runs won.
-    Returns counts (due: schedules read, fired, skipped, deduplicated,
-    lost: another process fired it first, delivered)."""
-    from .store import decode  # store imports this module
+    """Take and fire schedules due by Redis time, FIRE_BATCH at a time, up
+    to ``limit``, enqueueing each batch's runs before the next. Each round
+    trip fires one batch and takes the next (and deletes the outbox entries
+    of the batch before), so Redis works while this process plans and
+    enqueues. Returns counts (due: schedules taken, fired, skipped,
+    deduplicated, lost: refused by the fire script (moved or paused since
+    taken), delivered) and ``next_due_ms`` (earliest due time left, -1 when
+    none) beside ``now_ms`` (Redis time of the last take)."""
     client = as_taskq_client(client)
     sk = ScheduleKeys(prefix or DEFAULT_PREFIX)
-    sec, usec = client.time()
-    now = int(sec) * 1000 + int(usec) // 1000
-    due = client.zrangebyscore(sk.due, "-inf", now, start=0, num=limit, withscores=True)
-    counts = {"due": len(due), "fired": 0, "skipped": 0, "deduplicated": 0, "lost": 0,
-              "delivered": 0}
-    won: list[tuple[str, dict[str, str]]] = []
+    counts = {"due": 0, "fired": 0, "skipped": 0, "deduplicated": 0, "lost": 0, "delivered": 0}
     report = lag.PassReport()
-    if due:
-        pipe = client.pipeline(transaction=False)
-        for sid, _ in due:
-            pipe.hmget(sk.schedule(sid), PLAN_FIELDS)
-        raws = pipe.execute()
-        items, stray, cache = [], [], {}
-        for (sid, score), values in zip(due, raws):
-            if values[0] is None:
-                stray.append(sid)  # a stray index entry: its schedule is gone
-                continue
-            f = decode({k: v for k, v in zip(PLAN_FIELDS, values) if v is not None})
-            if f.get("due") is None:  # not due any more (paused meanwhile): the script refuses it
-                f["due"] = int(score)
+    cache: dict = {}
+    now, first, rows = taken(take(client, sk, min(FIRE_BATCH, limit)))
+    done: list[str] = []  # outbox entries delivered, deleted by the next round trip
+    while rows:
+        counts["due"] += len(rows)
+        items = []
+        for sid, f in rows:
             started = time.perf_counter()
             nxt, skip = plan(f, f["due"], now, cache)
             report.planned(sid, f["due"], now, time.perf_counter() - started)
             items.append((sid, str(f["due"]), nxt, skip))
+        more = len(rows) == FIRE_BATCH and counts["due"] < limit
         pipe = client.pipeline(transaction=False)
-        if stray:
-            pipe.zrem(sk.due, *stray)
-        batches = [items[i:i + FIRE_BATCH] for i in range(0, len(items), FIRE_BATCH)]
-        # racing schedulers start at different batches: each wins its own first
-        turn = random.randrange(len(batches)) if batches else 0
-        batches = batches[turn:] + batches[:turn]
-        for batch in batches:
-            fire_batch(client, sk, "due", batch, pipe=pipe)
-        replies = execute(pipe)[1 if stray else 0:]
-        for batch, batch_replies in zip(batches, replies):
-            for (sid, _, _, _), reply in zip(batch, batch_replies):
-                if reply[0] != 1:
-                    counts["lost"] += 1
-                    continue
-                outcome = reply[3]
-                counts["fired" if outcome == "created" else outcome] += 1
-                if outcome == "created":
-                    won.append(created_entry(sid, reply))
-    counts["delivered"] = len(deliver_entries(client, sk.prefix, won))
+        fire_batch(client, sk, "due", items, pipe=pipe)
+        # the next batch; after the last one, a take of none: the earliest due
+        # time once this batch's have moved (not the lease they were taken with)
+        take(client, sk, min(FIRE_BATCH, limit - counts["due"]) if more else 0, pipe=pipe)
+        for i in range(0, len(done), DELIVER_BATCH):
+            pipe.xdel(sk.outbox, *done[i:i + DELIVER_BATCH])
+        replies = execute(pipe)
+        won = []
+        for (sid, _, _, _), reply in zip(items, replies[0]):
+            if reply[0] != 1:
+                counts["lost"] += 1
+                continue
+            outcome = reply[3]
+            counts["fired" if outcome == "created" else outcome] += 1
+            if outcome == "created":
+                won.append(created_entry(sid, reply))
+        counts["delivered"] += len(enqueue_entries(client, sk.prefix, won))
+        done = [entry_id for entry_id, _ in won]
+        now, first, rows = taken(replies[1])
+    if done:
+        delete_entries(client, sk, done)
     counts["delivered"] += len(deliver(client, sk.prefix, older_than_ms=now - ORPHAN_MS))
+    counts["next_due_ms"] = -1 if first is None else first
+    counts["now_ms"] = now
     report.finish()
     return counts
 
@@ -314,6 +343,15 @@ def deliver(client, prefix: str | None = None, batch: int = DELIVER_BATCH,
 def deliver_entries(client, prefix: str, entries: list[tuple[str, dict[str, str]]]
                     ) -> dict[tuple[str, str], list[str]]:
     """Enqueue these outbox entries' runs, then remove the entries."""
+    done = enqueue_entries(client, prefix, entries)
+    delete_entries(client, ScheduleKeys(prefix), [entry_id for entry_id, _ in entries])
+    return done
+
+
+def enqueue_entries(client, prefix: str, entries: list[tuple[str, dict[str, str]]]
+                    ) -> dict[tuple[str, str], list[str]]:
+    """Enqueue these outbox entries' runs (one enqueue_specs per queue); the
+    entries stay in the outbox until deleted (delete_entries)."""
     if not entries:
         return {}
     by_queue: dict[str, list[tuple[dict, list[TaskSpec]]]] = {}
@@ -343,66 +381,16 @@ def deliver_entries(client, prefix: str, entries: list[tuple[str, dict[str, str]
                     pass
         for fields, specs in runs:
             done[(fields["sid"], fields["run"])] = [s.id for s in specs]
-    sk = ScheduleKeys(prefix)
-    ids = [entry_id for entry_id, _ in entries]
+    return done
+
+
+def delete_entries(client, sk: ScheduleKeys, ids: list[str]) -> None:
+    if not ids:
+        return
     pipe = client.pipeline(transaction=False)
     for i in range(0, len(ids), DELIVER_BATCH):
         pipe.xdel(sk.outbox, *ids[i:i + DELIVER_BATCH])
     pipe.execute()
-    return done
-
-
-def run_status(q: Queue, sid: str, run_key: str) -> dict[str, Any]:
-    """A run's state from its engine tasks: failed if any failed, cancelled
-    if any was, completed when all are, running when one is, else pending;
-    with start, end and the first error."""
-    tasks = q.list(tag=run_tag(sid, run_key), limit=model.MAX_PIPELINE_STEPS)
-    if not tasks:
-        return workflow_run_status(q, sid, run_key)
-    states = [t.status for t in tasks]
-    if "failed" in states:
-        status = "failed"
-    elif "cancelled" in states:
-        status = "cancelled"
-    elif all(s == "completed" for s in states):
-        status = "completed"
-    elif "running" in states or "completed" in states:
-        status = "running"
-    else:
-        status = "pending"
-    started = [t.started_at for t in tasks if getattr(t, "started_at", None)]
-    ended = [t.finished_at for t in tasks if getattr(t, "finished_at", None)]
-    errors = [t.error for t in tasks if getattr(t, "error", None)]
-    return {"status": status, "task_ids": sorted(t.id for t in tasks),
-            "started_at": iso(min(started)) if started else None,
-            "ended_at": iso(max(ended)) if status in ("completed", "failed", "cancelled") and ended else None,
-            "error": errors[0] if errors else None}
-
-
-WORKFLOW_RUN_STATUS = {"pending": "pending", "in_progress": "running", "complete": "completed",
-                       "error": "failed", "cancelled": "cancelled"}
-"""A handler run's status from its workflow's (taskq.workflows.WORKFLOW_STATUSES)."""
-
-
-def workflow_run_status(q: Queue, sid: str, run_key: str) -> dict[str, Any]:
-    """A handler run's state from its workflow (its status as the workflow
-    engine derives it: a skippable step that failed does not fail the run)."""
-    from .. import workflows
-    wid = workflow_run_id(sid, run_key)
-    try:
-        wf = workflows.get(q.redis, wid, prefix=q.keys.prefix)
-    except workflows.WorkflowNotFound:
-        return {"status": "unknown", "task_ids": []}
-    steps_ = wf["steps"]
-    started = [s["started_at"] for s in steps_ if s["started_at"]]
-    ended = [s["completed_at"] for s in steps_ if s["completed_at"]]
-    errors = [s["error"] for s in steps_ if s["error"]]
-    status = WORKFLOW_RUN_STATUS[wf["status"]]
-    return {"status": status, "task_ids": sorted(s["task_id"] for s in steps_),
-            "workflow_id": wid,
-            "started_at": min(started) if started else None,
-            "ended_at": max(ended) if status in ("completed", "failed", "cancelled") and ended else None,
-            "error": errors[0] if errors else None}
 
 
 def publish(client, name: str, payload: Any = None, prefix: str | None = None) -> list[str]:
@@ -441,12 +429,18 @@ def publish_runs(client, name: str, payload: Any = None, prefix: str | None = No
 
 
 STEP_ROUNDS = 50
-"""fire_due calls per scheduler tick at most (FIRE_LIMIT schedules each):
-a burst of due schedules is fired in one tick, not one thousand a tick."""
+"""fire_due calls per scheduler step at most (FIRE_LIMIT schedules each):
+a burst of due schedules is fired in one step, not one thousand a tick."""
 
 
-def step(client, keys: Keys) -> None:
-    """The scheduler's per-tick step (taskq.maintenance.STEPS)."""
+def step(client, keys: Keys) -> float | None:
+    """The scheduler's step (taskq.maintenance.STEPS): fire until nothing
+    is due; returns the seconds until the earliest schedule comes due (0
+    when more are due than STEP_ROUNDS passes took), None when none is timed."""
     for _ in range(STEP_ROUNDS):
-        if fire_due(client, keys.prefix)["due"] < FIRE_LIMIT:
-            return
+        counts = fire_due(client, keys.prefix)
+        if counts["due"] < FIRE_LIMIT:
+            break
+    if counts["next_due_ms"] < 0:
+        return None
+    return max(0.0, (counts["next_due_ms"] - counts["now_ms"]) / 1000)

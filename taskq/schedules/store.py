@@ -1,6 +1,6 @@
 """Schedules: create, read, list, update and the transitions (pause,
 resume, snooze, cancel, run_now). Each change is one script call
-(schedule-4.lua; run_now goes through fire-6.lua like a due fire). The
+(schedule-5.lua; run_now goes through fire-6.lua like a due fire). The
 listing indexes (one sorted set per filter combination, see
 ScheduleKeys.listing) change in the same script calls, so a filtered page
 costs O(page).
@@ -26,7 +26,7 @@ from ..keys import DEFAULT_PREFIX, ScheduleKeys
 from ..lua import call_with_keys, execute, script
 from ..options import InvalidField
 from ..queue import Queue
-from . import firing, model, timing
+from . import firing, model, run_state, timing
 
 MAX_SNOOZE = 7 * 24 * 3600
 MAX_PAGE = 1000
@@ -93,7 +93,8 @@ class Schedules:
         return int(sec) * 1000 + int(usec) // 1000
 
     def _keys(self, sid: str) -> list[str]:
-        return [self.sk.schedule(sid), self.sk.due, self.sk.index, self.sk.listing_prefix]
+        return [self.sk.schedule(sid), self.sk.due, self.sk.index, self.sk.listing_prefix,
+                self.sk.wake]
 
     def _script(self, op: str, sid: str, *args) -> list:
         return call_with_keys(self.redis, "schedule", self._keys(sid), op, sid, *args)
@@ -188,7 +189,7 @@ class Schedules:
             run: dict[str, Any] = {"run": run_key, "fired_at": _iso(int(at)), "outcome": outcome,
                                    "status": outcome if outcome != "created" else "pending"}
             if outcome == "created" and queue:
-                run.update(firing.run_status(Queue(queue, redis=self.redis, prefix=self.prefix),
+                run.update(run_state.run_status(Queue(queue, redis=self.redis, prefix=self.prefix),
                                              sid, run_key))
             out.append(run)
         return out

@@ -1,7 +1,7 @@
 -- The listing indexes of schedules (taskq.keys.ScheduleKeys.listing): one
 -- zset per combination of the (status, kind, created_by) filters, '*' = not
 -- filtered, score = the list order (created ms, ties broken in creation
--- order: schedule-4.lua create). The unfiltered combination is the index
+-- order: schedule-5.lua create). The unfiltered combination is the index
 -- zset, kept by the create op, so it is not among these seven.
 local function listing_keys(listing_key, status, kind, creator)
   local out = {}

@@ -3,6 +3,9 @@ snooze, cancel. One call each; the due zset and the listing indexes always
 agree with the hash.
 KEYS[1] the schedule hash   KEYS[2] due zset   KEYS[3] index zset
 KEYS[4] listing index prefix (includes/schedule_listing.lua)
+KEYS[5] wake list: a due time set earlier than every other due time pushes
+        one element (the list holds one at most), so a scheduler sleeping
+        until the earliest due time (BLPOP) wakes and sleeps anew
 ARGV[1] op   ARGV[2] schedule id   then per op:
   create  ARGV[3] due ms or ''; ARGV[4..] field, value pairs (values as text)
   update  ARGV[3] expected ver; ARGV[4] due ms, '' (no run left: finished),
@@ -19,7 +22,7 @@ Returns {1, status, due} on a change, {0, status, due} when it already was so
 ]]
 --- @include "includes/now_ms.lua"
 --- @include "includes/schedule_listing.lua"
-local skey, due_key, index_key, listing_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local skey, due_key, index_key, listing_key, wake_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local op, id = ARGV[1], ARGV[2]
 local now = now_ms()
 
@@ -27,6 +30,10 @@ local function set_due(due)
   if due == '' then
     redis.call('ZREM', due_key, id)
   else
+    local first = redis.call('ZRANGE', due_key, 0, 0, 'WITHSCORES')
+    if (not first[2] or tonumber(due) < tonumber(first[2])) and redis.call('LLEN', wake_key) == 0 then
+      redis.call('RPUSH', wake_key, due)
+    end
     redis.call('ZADD', due_key, due, id)
   end
   redis.call('HSET', skey, 'due', due)
