@@ -7,7 +7,9 @@ from api.auth import mint_token
 SECRET = "test-secret-0123456789abcdef0123456789"
 
 
-def bearer(*scopes, sub="tester", ttl=600, **kw) -> dict:
+def bearer(*scopes, sub="tester", ttl=86400, **kw) -> dict:
+    # A day: modules mint tokens at import, and a loaded machine can take
+    # more than ten minutes to reach their tests (tests of expiry pass ttl).
     return {"Authorization": f"Bearer {mint_token(SECRET, sub, scopes, ttl, **kw)}"}
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 import sys
-import time
 
 import pytest
 
@@ -34,10 +33,10 @@ def raw_chain(n: int) -> list[dict]:
 
 def test_a_chain_far_past_the_recursion_limit_is_ordered_by_one_loop():
     n = sys.getrecursionlimit() * 50
-    started = time.perf_counter()
-    order = topological_order(reversed(chain(n)), "python")  # defined last-first: nothing is ready early
+    # defined last-first: nothing is ready early. A quadratic ordering of these
+    # 50x-the-recursion-limit steps would not end within the test's timeout.
+    order = topological_order(reversed(chain(n)), "python")
     assert order == [f"s{i}" for i in range(n)]
-    assert time.perf_counter() - started < 5  # linear; generous on a busy machine
 
 
 def test_a_long_cycle_is_named_without_recursion_and_briefly():
