@@ -273,7 +273,32 @@ def _log(resp, cid: str, req) -> None:
         "principal": principal.id if principal else None,
         "user_agent": req.headers.get("User-Agent", "")[:200],
     }
-    access_log.info(json.dumps(record))
+    _write_log(json.dumps(record))
+
+
+_OWN: list = []
+"""The (handler, formatter) setup_logging installed, if it did."""
+
+
+def _write_log(line: str) -> None:
+    """One access-log line. While the logger is as setup_logging left it
+    (its one handler writing the bare message, nothing else attached), the
+    line goes straight to that handler's stream, under its lock: the same
+    bytes without a LogRecord, the caller's frame lookup and the filter
+    chain. Any other set-up (a host's handlers, a test's capture) gets
+    the line through logging as before."""
+    if _OWN:
+        handler, formatter = _OWN[0]
+        if (access_log.handlers == [handler] and not access_log.propagate and not access_log.filters
+                and not handler.filters and handler.formatter is formatter and handler.level <= logging.INFO):
+            try:
+                with handler.lock:
+                    handler.stream.write(line + handler.terminator)
+                    handler.stream.flush()
+                return
+            except Exception:  # let logging report it, as it would have
+                pass
+    access_log.info(line)
 
 
 def setup_logging() -> None:
@@ -281,10 +306,12 @@ def setup_logging() -> None:
     if access_log.handlers:
         return
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    formatter = logging.Formatter("%(message)s")
+    handler.setFormatter(formatter)
     access_log.addHandler(handler)
     access_log.setLevel(logging.INFO)
     access_log.propagate = False
+    _OWN[:] = [(handler, formatter)]
 
 
 def instance_id() -> str:
