@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from inspect import iscoroutinefunction
+
 from flask import Flask, send_from_directory
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
@@ -20,6 +22,31 @@ from .dialects.base import Dialects
 from .schemas import ErrorSchema
 from .state import AppState
 
+
+
+class TaskqFlask(Flask):
+    """Flask, asking once per function whether it is a coroutine function:
+    Flask asks again for every hook and view of every request (a dozen
+    inspections a request). Bound methods are remembered by their function."""
+
+    MAX_KNOWN = 10_000
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._coroutine: dict = {}
+
+    def ensure_sync(self, func):
+        key = getattr(func, "__func__", func)
+        try:
+            is_async = self._coroutine[key]
+        except (KeyError, TypeError):
+            is_async = iscoroutinefunction(func)
+            if len(self._coroutine) < self.MAX_KNOWN:
+                try:
+                    self._coroutine[key] = is_async
+                except TypeError:  # unhashable callable: asked each time
+                    pass
+        return self.async_to_sync(func) if is_async else func
 
 
 class TaskqApi(Api):
@@ -67,7 +94,7 @@ def _start_check(client, prefix: str) -> None:
 def create_app(config: dict | None = None) -> Flask:
     cfg = config_mod.load(config)
     settings = config_mod.check(cfg)  # ConfigError: one line naming the bad setting
-    app = Flask("taskq.api", static_folder=None)  # no ./static of the working folder
+    app = TaskqFlask("taskq.api", static_folder=None)  # no ./static of the working folder
     app.json.sort_keys = False  # keep the documents' field order ("success" first)
     app.config.update({k: v for k, v in cfg.items() if k != "REDIS"})
     app.config["MAX_CONTENT_LENGTH"] = 1 << 20

@@ -122,13 +122,15 @@ def _beat() -> None:
 
 
 def before() -> object | None:
-    g.started = time.monotonic()
+    req = request._get_current_object()  # one proxy lookup, not one per use
+    gl = g._get_current_object()
+    gl.started = time.monotonic()
     correlation_id()
-    if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
+    method, path, headers = req.method, req.path, req.headers
+    if method == "OPTIONS" and headers.get("Access-Control-Request-Method"):
         return _preflight()
-    path = request.path
     if _versioned(path):
-        versions = requested_versions(request.headers.get("Accept", ""))
+        versions = requested_versions(headers.get("Accept", ""))
         if versions and not any(_supported(v) for v in versions):
             raise ApiError(406, "unsupported_version",
                            f"API version {versions[0]!r} is not supported",
@@ -141,18 +143,18 @@ def before() -> object | None:
     except Exception:  # bookkeeping only: never fail a request for it
         pass
     try:
-        g.principal, unconfirmed = identify(request.headers.get("Authorization"), st.jwt_secret,
-                                            st.redis, st.api_keys, st.sessions, st.credentials)
+        gl.principal, unconfirmed = identify(headers.get("Authorization"), st.jwt_secret,
+                                             st.redis, st.api_keys, st.sessions, st.credentials)
     except ApiError as exc:
-        g.principal, g.auth_error, unconfirmed = None, exc, None
-    principal = g.principal
+        gl.principal, gl.auth_error, unconfirmed = None, exc, None
+    principal = gl.principal
     if principal is not None:
         rate = ratelimit.own_rate(principal.id, principal.rate_limit, st.rate)
         identity = principal.id
     else:
         rate, identity = st.rate_ip, f"ip:{_client_ip()}"
     budgets = [(identity, rate, "rate limit of {limit} requests exceeded")]
-    if request.method == "POST" and path == LOGIN_PATH:
+    if method == "POST" and path == LOGIN_PATH:
         budgets.append((f"login-ip:{_client_ip()}", st.rate_login,
                         "too many login attempts from this address (at most {limit})"))
     budgets += _dialect_ip_budgets(path)
@@ -167,11 +169,11 @@ def before() -> object | None:
         states, record = [], st.redis.hget(*read) if read else None
     if unconfirmed:
         try:
-            g.principal = confirm_key(unconfirmed, record, st.credentials)
+            gl.principal = confirm_key(unconfirmed, record, st.credentials)
         except ApiError as exc:
-            g.principal, g.auth_error = None, exc
+            gl.principal, gl.auth_error = None, exc
     if states:
-        g.rate_state = min(states, key=lambda s: s.remaining)  # the headers show the tightest
+        gl.rate_state = min(states, key=lambda s: s.remaining)  # the headers show the tightest
     for spent, (_, _, message) in zip(states, budgets):
         if spent.exceeded:
             raise ratelimit.too_many(spent, message)
@@ -198,18 +200,28 @@ SECURITY_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "
 """Sent on every response (HSTS too, on HTTPS)."""
 
 
+_VERSIONED_ADD = (("X-API-Version", SUPPORTED_VERSIONS[-1]),)
+_NO_STORE = (("Cache-Control", "no-store"),)
+_HSTS = (("Strict-Transport-Security", "max-age=31536000; includeSubDomains"),)
+_ADDED = frozenset(n.lower() for n, _ in SECURITY_HEADERS + _VERSIONED_ADD + _NO_STORE + _HSTS) | {
+    "x-request-id", "x-correlation-id", "access-control-allow-origin", "access-control-expose-headers",
+    "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"}
+"""Every header after() may set: a response already holding one has it replaced."""
+
+
 def after(resp):
+    req = request._get_current_object()
     cid = correlation_id()
     h = resp.headers
     present = {k.lower() for k in h.keys()}  # set() rescans the list per header: only where needed
     add = [("X-Request-ID", cid), ("X-Correlation-ID", cid), *SECURITY_HEADERS]
-    if request.is_secure:
-        add.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
-    if _versioned(request.path):
-        add.append(("X-API-Version", SUPPORTED_VERSIONS[-1]))
+    if req.is_secure:
+        add += _HSTS
+    if _versioned(req.path):
+        add += _VERSIONED_ADD
         if "cache-control" not in present:
-            add.append(("Cache-Control", "no-store"))
-    origin = request.headers.get("Origin", "")
+            add += _NO_STORE
+    origin = req.headers.get("Origin", "")
     cors = _origin_allowed(origin)
     if cors:
         add.append(("Access-Control-Allow-Origin", "*" if "*" in _state().cors_origins else origin))
@@ -217,14 +229,17 @@ def after(resp):
     rate = g.get("rate_state")
     if rate is not None:
         add.extend(rate.headers().items())
-    for name, value in add:
-        if name.lower() in present:
-            h[name] = value
-        else:
-            h.add(name, value)
+    if present.isdisjoint(_ADDED):
+        h.extend(add)  # the common case: none of them is set yet
+    else:
+        for name, value in add:
+            if name.lower() in present:
+                h[name] = value
+            else:
+                h.add(name, value)
     if cors:
         h.add("Vary", "Origin")
-    _log(resp, cid)
+    _log(resp, cid, req)
     return resp
 
 
@@ -244,19 +259,46 @@ def loggable_path(path: str) -> str:
     return _UUID.sub(_fingerprint, path)
 
 
-def _log(resp, cid: str) -> None:
+def _log(resp, cid: str, req) -> None:
     if not access_log.isEnabledFor(logging.INFO):
         return
-    principal = g.get("principal")
+    gl = g._get_current_object()
+    principal = getattr(gl, "principal", None)
+    started = getattr(gl, "started", None)
     record = {
         "ts": round(time.time(), 3), "level": "info", "msg": "request",
-        "method": request.method, "path": loggable_path(request.path), "status": resp.status_code,
-        "duration_ms": round((time.monotonic() - g.get("started", time.monotonic())) * 1000, 2),
-        "correlation_id": cid, "ip": _client_ip(),
+        "method": req.method, "path": loggable_path(req.path), "status": resp.status_code,
+        "duration_ms": round((time.monotonic() - started) * 1000, 2) if started is not None else 0.0,
+        "correlation_id": cid, "ip": req.remote_addr or "unknown",
         "principal": principal.id if principal else None,
-        "user_agent": request.headers.get("User-Agent", "")[:200],
+        "user_agent": req.headers.get("User-Agent", "")[:200],
     }
-    access_log.info(json.dumps(record))
+    _write_log(json.dumps(record))
+
+
+_OWN: list = []
+"""The (handler, formatter) setup_logging installed, if it did."""
+
+
+def _write_log(line: str) -> None:
+    """One access-log line. While the logger is as setup_logging left it
+    (its one handler writing the bare message, nothing else attached), the
+    line goes straight to that handler's stream, under its lock: the same
+    bytes without a LogRecord, the caller's frame lookup and the filter
+    chain. Any other set-up (a host's handlers, a test's capture) gets
+    the line through logging as before."""
+    if _OWN:
+        handler, formatter = _OWN[0]
+        if (access_log.handlers == [handler] and not access_log.propagate and not access_log.filters
+                and not handler.filters and handler.formatter is formatter and handler.level <= logging.INFO):
+            try:
+                with handler.lock:
+                    handler.stream.write(line + handler.terminator)
+                    handler.stream.flush()
+                return
+            except Exception:  # let logging report it, as it would have
+                pass
+    access_log.info(line)
 
 
 def setup_logging() -> None:
@@ -264,10 +306,12 @@ def setup_logging() -> None:
     if access_log.handlers:
         return
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    formatter = logging.Formatter("%(message)s")
+    handler.setFormatter(formatter)
     access_log.addHandler(handler)
     access_log.setLevel(logging.INFO)
     access_log.propagate = False
+    _OWN[:] = [(handler, formatter)]
 
 
 def instance_id() -> str:

@@ -99,7 +99,23 @@ class FlatDump:
                     or field.data_key is not None or field.attribute is not None
                     or field.dump_default is not missing):
                 raise TypeError(f"{schema_cls.__name__}.{name} cannot be copied: dump it with marshmallow")
-            self._fields.append((name, field._serialize))
+            self._fields.append((name, field._serialize, self._unchanged(field)))
+
+    @staticmethod
+    def _unchanged(field: fields.Field):
+        """The type whose values this field dumps as they are (None: only
+        None, which every copyable field dumps as None)."""
+        kind = type(field)
+        if kind is fields.Raw:
+            return object
+        if getattr(field, "as_string", False):
+            return None
+        return {fields.String: str, fields.Integer: int, fields.Boolean: bool}.get(kind)
 
     def __call__(self, obj: dict) -> dict:
-        return {name: fmt(obj[name], name, obj) for name, fmt in self._fields if name in obj}
+        out = {}
+        for name, fmt, same in self._fields:
+            if name in obj:
+                v = obj[name]
+                out[name] = v if v is None or same is object or type(v) is same else fmt(v, name, obj)
+        return out

@@ -4,6 +4,7 @@ endpoint making two Redis calls, under the same gunicorn shape, in one run.
 
     python scripts/bench_http.py [--runs 3] [--seconds 10] [--connections 50]
                                  [--wrk-threads 2] [--auth apikey|jwt] [--json]
+    python scripts/bench_http.py --in-process [--requests 2000] [--runs 3]
 
 Both sides are gunicorn, WEB_CONCURRENCY workers x WEB_THREADS threads
 (2 x 4 unless set), against one private redis-server on a free loopback
@@ -34,6 +35,13 @@ req/s) and Redis's command time per request (INFO commandstats, the private
 server). A run in which any answer is not 2xx fails (a rate limit or an
 error would flatter the figure).
 :func:`measure` returns the figures as a dict (for scripts/bench.py).
+
+``--in-process`` measures without gunicorn, sockets or wrk: each side's
+WSGI app called in a loop in this process (taskq's as deployed: metrics in
+multiprocess mode, the access log written to /dev/null), CPU time per
+request (the fastest and the median of ``--runs`` loops) and Python
+function calls per request (counted by cProfile: the same on a busy
+machine as on an idle one, where CPU time can double).
 """
 
 from __future__ import annotations
@@ -346,6 +354,98 @@ def run(server, runs: int, seconds: float = 10) -> dict | None:
                      f"-c{data['connections']} -d{seconds:g}s"}
 
 
+def _wsgi_loop(app, path: str, headers: dict, requests: int, runs: int) -> dict:
+    """CPU µs per request (fastest and median loop) and function calls per
+    request of ``app`` answering POST ``path`` with BODY."""
+    import cProfile
+    import io
+    import pstats
+
+    body = json.dumps(BODY).encode()
+    base = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+            "HTTP_HOST": "127.0.0.1", "HTTP_USER_AGENT": "bench_http", "wsgi.url_scheme": "http",
+            "wsgi.version": (1, 0), "wsgi.multithread": True, "wsgi.multiprocess": True,
+            "wsgi.run_once": False, "wsgi.errors": sys.stderr,
+            **{"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}}
+    status = []
+
+    def one():
+        env = dict(base)
+        env["wsgi.input"] = io.BytesIO(body)
+        out = app(env, lambda s, h, e=None: status.append(s))
+        b"".join(out)
+        getattr(out, "close", lambda: None)()
+
+    for _ in range(200):
+        one()
+    if not all(s[:1] == "2" for s in status):
+        raise RuntimeError(f"{path}: answers that are not 2xx: {sorted(set(status))}")
+    times = []
+    for _ in range(runs):
+        started = time.process_time()
+        for _ in range(requests):
+            one()
+        times.append((time.process_time() - started) / requests * 1e6)
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(200):
+        one()
+    prof.disable()
+    return {"cpu_us_min": min(times), "cpu_us_median": statistics.median(times),
+            "calls": pstats.Stats(prof).total_calls / 200}
+
+
+def in_process(requests: int = 2000, runs: int = 3, auth: str = "apikey") -> dict:
+    """taskq's POST /api/tasks, the bare endpoint and the floor, each as a
+    WSGI app called in this process (one private redis-server)."""
+    from taskq.embedded import start_server
+
+    folder = tempfile.mkdtemp(prefix="taskq-bench-http-prom-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder  # as under gunicorn (api/gunicorn_conf.py)
+    server = start_server(persistent=False)
+    prefix = "bench-http"
+    try:
+        header = credential(server.url, prefix, auth)
+        os.environ.update(REDIS_URL=server.url, TASKQ_PREFIX=prefix, TASKQ_JWT_SECRET=SECRET,
+                          TASKQ_RATE_LIMIT=BUDGET)
+        import logging
+
+        from api import create_app
+        app = create_app()
+        for handler in logging.getLogger("taskq.api.access").handlers:
+            handler.setStream(open(os.devnull, "w"))
+        bare = bare_app()
+        json_only = {"Content-Type": "application/json"}
+        data = {"requests": requests, "runs": runs, "auth": auth}
+        for name, wsgi, path, headers in (
+                ("taskq", app.wsgi_app, "/api/tasks", {**json_only, "Authorization": header}),
+                ("bare", bare.wsgi_app, "/bare/tasks", json_only),
+                ("floor", bare.wsgi_app, "/bare/enqueue", json_only)):
+            log(f"  http: in-process {name}")
+            data[name] = _wsgi_loop(wsgi, path, headers, requests, runs)
+        counts = app.extensions.get("taskq_request_counts")
+        if counts is not None:
+            counts.close()
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    return data
+
+
+def print_in_process(data: dict) -> None:
+    print(f"HTTP in process: POST /api/tasks ({data['auth']}) vs the bare endpoint, WSGI apps called in a loop "
+          f"({data['runs']} loops of {data['requests']} requests)")
+    for name in ("taskq", "bare", "floor"):
+        d = data[name]
+        print(f"  {SIDES[name][0]:24s} CPU {d['cpu_us_min']:6.0f} µs per request (median loop "
+              f"{d['cpu_us_median']:.0f}), {d['calls']:6.0f} Python function calls per request")
+    t, f = data["taskq"], data["floor"]
+    print(f"  {'taskq - floor':24s} CPU {t['cpu_us_min'] - f['cpu_us_min']:6.0f} µs, "
+          f"{t['calls'] - f['calls']:6.0f} calls: what the HTTP layer adds to the engine's enqueue")
+
+
 def print_table(data: dict) -> None:
     print(f"HTTP: POST /api/tasks ({data['auth']}) vs a bare Flask endpoint with two Redis calls; "
           f"gunicorn {data['shape']}, wrk -t{data['wrk_threads']} -c{data['connections']} "
@@ -374,7 +474,14 @@ def main() -> int:
     ap.add_argument("--compare", metavar="CHECKOUT",
                     help="also run the web process of another taskq checkout (before/after in one run)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument("--in-process", action="store_true",
+                    help="no gunicorn or wrk: CPU time and function calls per request of each WSGI app in a loop")
+    ap.add_argument("--requests", type=int, default=2000, help="requests per loop with --in-process")
     args = ap.parse_args()
+    if args.in_process:
+        data = in_process(args.requests, args.runs, args.auth)
+        print(json.dumps(data, indent=2)) if args.json else print_in_process(data)
+        return 0
     data = measure(args.runs, args.seconds, args.connections, args.wrk_threads, args.auth, floor=args.floor,
                    compare=args.compare)
     if args.json:
