@@ -93,6 +93,10 @@ def test_worker_and_scheduler_survive_a_redis_restart(private, tmp_path):
         assert _wait(lambda: all(q.get(t).status == "completed" for t in everything), 60), \
             {t: q.get(t).status for t in everything}
         assert worker.poll() is None and scheduler.poll() is None
+        # a process that had nothing to do since Redis came back notices it
+        # at its next call: wait for the line, do not stop it first
+        assert _wait(lambda: all("is back after" in log.read_text()
+                                 for log in (worker_log, scheduler_log)), 60)
 
         ran = runs.read_text().split()
         assert sorted(ran) == sorted(everything)  # each exactly once
@@ -162,6 +166,7 @@ def test_rq_worker_classes_survive_a_redis_restart(cls, private, tmp_path):
         assert _wait(lambda: all(q.get(t).status == "completed" for t in everything), 60), \
             ({t: q.get(t).status for t in everything}, log.read_text())
         assert worker.poll() is None
+        assert _wait(lambda: "is back after" in log.read_text(), 60)
         assert sorted(runs.read_text().split()) == sorted(everything)
         assert all(q.get(t).attempts == 1 for t in everything)
         client.close()
