@@ -1,12 +1,19 @@
 """Periodic upkeep of every known queue: promote due delayed tasks, reap
 expired leases, deliver cross-queue dependency outcomes, enforce retention.
 
-``taskq scheduler`` (workers/upkeep.py) runs :func:`tick` every second
-on the elected leader, then every step in STEPS.
+``taskq scheduler`` (workers/upkeep.py) runs :meth:`Sweep.tick` every
+second on the elected leader, then every step in STEPS. A pass over every
+queue (:func:`tick`) would cost Redis commands per queue per second even
+when all are idle; a Sweep visits a queue only when the timer its last visit
+reported is due, or when it is new, plus a slice of all queues per tick, so a
+timer added since a queue's last visit is still met within SWEEP bound.
 """
 
 from __future__ import annotations
 
+import bisect
+import math
+import time
 from typing import Callable
 
 from . import deps
@@ -24,6 +31,12 @@ HOUR_BUCKETS_KEPT = 35 * 24
 """Per-hour analytics buckets kept (a month and a bit)."""
 PRUNE_EVERY = 60.0
 """Seconds between retention passes."""
+SWEEP_SECONDS = 10.0
+"""A Sweep visits every known queue at least this often..."""
+SWEEP_PER_TICK = 25
+"""...unless that takes more visits a tick than this: then every
+ceil(queues / SWEEP_PER_TICK) ticks (40 s at 1,000 queues), so an idle
+scheduler's cost stays bounded whatever the queue count."""
 
 
 def queue_names(client, keys: Keys) -> list[str]:
@@ -34,20 +47,76 @@ def tick(client, keys: Keys, prune: bool = False) -> dict[str, int]:
     """One pass over every queue; returns totals for logging and tests.
     ``client`` is any redis-py client (see taskq.connection)."""
     client = as_taskq_client(client)
-    totals = {"requeued": 0, "failed": 0, "promoted": 0, "delivered": 0, "pruned": 0}
     names = queue_names(client, keys)
-    pipe = client.pipeline(transaction=False)
-    for name in names:
-        call(pipe, "reap", keys.queue(name), REAP_LIMIT)
-    for name, reply in zip(names, execute(pipe)):
-        _, requeued, failed, promoted, _sent = reply
-        totals["requeued"] += requeued
-        totals["failed"] += failed
-        totals["promoted"] += promoted
-        totals["delivered"] += deps.drain_outbox(client, keys, name)
+    totals = visit(client, keys, names)[0]
     if prune:
         totals["pruned"] = prune_all(client, keys, names)
     return totals
+
+
+def visit(client, keys: Keys, names: list[str]) -> tuple[dict[str, int], list[int]]:
+    """Reap ``names`` (one pipelined script each) and drain the outboxes
+    that hold entries; returns the totals and each queue's ms to its next
+    timer (-1: none)."""
+    totals = {"requeued": 0, "failed": 0, "promoted": 0, "delivered": 0, "pruned": 0}
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        call(pipe, "reap", keys.queue(name), REAP_LIMIT)
+    timers = []
+    for name, reply in zip(names, execute(pipe) if names else []):
+        _, requeued, failed, promoted, _sent, next_ms, outbox = reply
+        totals["requeued"] += requeued
+        totals["failed"] += failed
+        totals["promoted"] += promoted
+        if outbox:
+            totals["delivered"] += deps.drain_outbox(client, keys, name)
+        timers.append(next_ms)
+    return totals, timers
+
+
+class Sweep:
+    """The scheduler's incremental upkeep: remembers when each queue next
+    needs a visit (the reap script's reply) and visits, each tick, the
+    queues due now, the new ones, and the next slice of all of them; so
+    an idle tick costs about 2 + min(queues / SWEEP_SECONDS, SWEEP_PER_TICK)
+    commands, and a timer no visit has seen yet (a delayed task or lease
+    added on a queue no live worker claims from) is met within
+    max(SWEEP_SECONDS, queues / SWEEP_PER_TICK) seconds."""
+
+    def __init__(self, interval: float = 1.0, clock: Callable[[], float] = time.monotonic):
+        self.interval = interval
+        self.clock = clock
+        self.due: dict[str, float] = {}
+        """Queue name -> clock time its next known timer is due (inf: none)."""
+        self.cursor = ""
+        """The last queue the slices reached (by name: queues come and go)."""
+
+    def slice_size(self, queues: int) -> int:
+        ticks = max(1.0, SWEEP_SECONDS / self.interval)
+        return min(queues, max(1, min(SWEEP_PER_TICK, math.ceil(queues / ticks))))
+
+    def tick(self, client, keys: Keys, prune: bool = False) -> dict[str, int]:
+        """One tick; returns totals as :func:`tick` does."""
+        client = as_taskq_client(client)
+        names = queue_names(client, keys)
+        now = self.clock()
+        chosen = {n for n in names if self.due.get(n, -math.inf) <= now}
+        if names:
+            size = self.slice_size(len(names))
+            start = bisect.bisect_right(names, self.cursor) % len(names)
+            part = (names + names)[start:start + size]
+            chosen.update(part)
+            self.cursor = part[-1]
+        picked = sorted(chosen)
+        totals, timers = visit(client, keys, picked)
+        now = self.clock()
+        known = set(names)
+        self.due = {n: t for n, t in self.due.items() if n in known}
+        for name, ms in zip(picked, timers):
+            self.due[name] = math.inf if ms < 0 else now + ms / 1000.0
+        if prune:
+            totals["pruned"] = prune_all(client, keys, names)
+        return totals
 
 
 def prune_all(client, keys: Keys, names: list[str], retention: float = RETENTION_SECONDS) -> int:
