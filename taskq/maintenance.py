@@ -12,6 +12,7 @@ timer added since a queue's last visit is still met within SWEEP bound.
 from __future__ import annotations
 
 import bisect
+import json
 import math
 import time
 from typing import Callable
@@ -20,6 +21,7 @@ from . import deps
 from .connection import as_taskq_client
 from .keys import Keys
 from .lua import call, execute
+from .worker_registry import FORGET_AFTER, HEARTBEAT_INTERVAL
 
 REAP_LIMIT = 1000
 """Tasks promoted / leases reaped per queue per tick, at most."""
@@ -37,6 +39,10 @@ SWEEP_PER_TICK = 25
 """...unless that takes more visits a tick than this: then every
 ceil(queues / SWEEP_PER_TICK) ticks (40 s at 1,000 queues), so an idle
 scheduler's cost stays bounded whatever the queue count."""
+LATE_AFTER = 2 * HEARTBEAT_INTERVAL
+"""A worker whose registry heartbeat is this late is taken for dead: its
+queues are visited at once (its leases reaped when they expire), not when
+the slices come round."""
 
 
 def queue_names(client, keys: Keys) -> list[str]:
@@ -81,7 +87,10 @@ class Sweep:
     an idle tick costs about 2 + min(queues / SWEEP_SECONDS, SWEEP_PER_TICK)
     commands, and a timer no visit has seen yet (a delayed task or lease
     added on a queue no live worker claims from) is met within
-    max(SWEEP_SECONDS, queues / SWEEP_PER_TICK) seconds."""
+    max(SWEEP_SECONDS, queues / SWEEP_PER_TICK) seconds. The leases of a
+    worker that died are met sooner: its queues are visited as soon as its
+    heartbeat is LATE_AFTER late (one ZRANGEBYSCORE a tick, one HGET per
+    worker that goes late)."""
 
     def __init__(self, interval: float = 1.0, clock: Callable[[], float] = time.monotonic):
         self.interval = interval
@@ -90,6 +99,8 @@ class Sweep:
         """Queue name -> clock time its next known timer is due (inf: none)."""
         self.cursor = ""
         """The last queue the slices reached (by name: queues come and go)."""
+        self.late: set[str] = set()
+        """Workers already taken for dead (their queues visited once)."""
 
     def slice_size(self, queues: int) -> int:
         ticks = max(1.0, SWEEP_SECONDS / self.interval)
@@ -99,8 +110,10 @@ class Sweep:
         """One tick; returns totals as :func:`tick` does."""
         client = as_taskq_client(client)
         names = queue_names(client, keys)
+        known = set(names)
         now = self.clock()
         chosen = {n for n in names if self.due.get(n, -math.inf) <= now}
+        chosen.update(self.queues_of_late_workers(client, keys) & known)
         if names:
             size = self.slice_size(len(names))
             start = bisect.bisect_right(names, self.cursor) % len(names)
@@ -110,13 +123,26 @@ class Sweep:
         picked = sorted(chosen)
         totals, timers = visit(client, keys, picked)
         now = self.clock()
-        known = set(names)
         self.due = {n: t for n, t in self.due.items() if n in known}
         for name, ms in zip(picked, timers):
             self.due[name] = math.inf if ms < 0 else now + ms / 1000.0
         if prune:
             totals["pruned"] = prune_all(client, keys, names)
         return totals
+
+    def queues_of_late_workers(self, client, keys: Keys) -> set[str]:
+        """The queues of workers whose heartbeat went late since the last tick."""
+        now_ms = int(time.time() * 1000)  # the registry's clock (worker_registry)
+        late = {w.decode() if isinstance(w, bytes) else w for w in client.zrangebyscore(
+            keys.workers, now_ms - FORGET_AFTER * 1000, now_ms - LATE_AFTER * 1000)}
+        new, self.late = late - self.late, late
+        out: set[str] = set()
+        for wid in sorted(new):
+            try:
+                out.update(json.loads(client.hget(keys.worker(wid), "queues") or "[]"))
+            except (ValueError, TypeError):
+                pass
+        return out
 
 
 def prune_all(client, keys: Keys, names: list[str], retention: float = RETENTION_SECONDS) -> int:

@@ -10,6 +10,7 @@ import time
 
 from taskq import maintenance
 from taskq.lua import call
+from taskq.worker_registry import WorkerRegistry
 
 
 class Clock:
@@ -45,9 +46,10 @@ def test_idle_tick_cost_does_not_grow_with_queues(counted, keys):
             sweep.tick(counted, keys)
         per_tick[n] = sum(counted.counts.values()) / 20
         assert counted.counts["LRANGE"] == 0  # empty outboxes are not read
-    # one SMEMBERS and a slice: N / SWEEP_SECONDS visits, at most SWEEP_PER_TICK
-    assert per_tick[100] <= 1 + 100 / maintenance.SWEEP_SECONDS
-    assert per_tick[1000] <= 1 + maintenance.SWEEP_PER_TICK
+    # SMEMBERS, the late-worker ZRANGEBYSCORE, and a slice: N / SWEEP_SECONDS
+    # visits, at most SWEEP_PER_TICK
+    assert per_tick[100] <= 2 + 100 / maintenance.SWEEP_SECONDS
+    assert per_tick[1000] <= 2 + maintenance.SWEEP_PER_TICK
     assert per_tick[1000] < 1000 / 10  # a full pass each second would be 1,001
 
 
@@ -74,6 +76,29 @@ def test_expired_lease_and_due_task_met_within_the_bound(r, make_queue, keys):
     assert ticks > 1  # met by the slices, not by a visit of every queue
     assert q.get(t.id).status == "queued" and q.get(d.id).status == "queued"
     assert lease.id == t.id
+
+
+def test_a_dead_workers_queues_are_visited_when_its_heartbeat_goes_late(r, make_queue, keys):
+    register(r, keys, 1000)
+    q = make_queue("zz-dead")
+    r.sadd(keys.queues, q.name)
+    clock = Clock()
+    sweep = maintenance.Sweep(1.0, clock)
+    sweep.tick(r, keys)
+    WorkerRegistry(r, keys).register("w-dead", [q.name])
+    t = q.enqueue("f", max_retries=2)
+    q.claim(1, lease=0.05, worker="w-dead")
+    time.sleep(0.1)
+    clock.t += 1.0
+    assert sweep.tick(r, keys)["requeued"] == 0  # alive by its heartbeat: the slices' turn
+    late = int(time.time() * 1000 - maintenance.LATE_AFTER * 1000) - 1000
+    r.zadd(keys.workers, {"w-dead": late})  # then its heartbeat stops
+    clock.t += 1.0
+    assert sweep.tick(r, keys)["requeued"] == 1
+    assert q.get(t.id).status == "queued"
+    clock.t += 1.0
+    sweep.tick(r, keys)
+    assert "w-dead" in sweep.late  # taken for dead once, not every tick
 
 
 def test_a_known_timer_is_visited_when_due_not_at_the_slice(r, make_queue, keys):
