@@ -5,8 +5,9 @@ expired leases, deliver cross-queue dependency outcomes, enforce retention.
 second on the elected leader, then every step in STEPS. A pass over every
 queue (:func:`tick`) would cost Redis commands per queue per second even
 when all are idle; a Sweep visits a queue only when the timer its last visit
-reported is due, or when it is new, plus a slice of all queues per tick, so a
-timer added since a queue's last visit is still met within SWEEP bound.
+reported is due, when it is new, or when a worker serving it goes silent,
+plus a slice of all queues per tick, so a timer added since a queue's last
+visit is still met within max(SWEEP_SECONDS, queues / SWEEP_PER_TICK) s.
 """
 
 from __future__ import annotations
