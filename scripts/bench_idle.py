@@ -8,12 +8,18 @@ the server ran per second, the benchmark's own (INFO, CONFIG) left out.
 Then a task is still expected to be picked up at once on any of those
 queues: one no-op task at a time on a random queue (PICKUPS samples), the
 milliseconds from enqueue to its body starting (bench_worker.stamp).
+
+An idle ``taskq scheduler`` (the leader's upkeep) is measured the same way
+over Q known, empty queues: ``python scripts/bench_idle.py --scheduler``.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
+import subprocess
+import sys
 import time
 
 import bench_worker
@@ -65,3 +71,42 @@ def run(server, runs: int) -> dict:
         out[str(queues)] = {k: statistics.median(row[k] for row in rows) for k in rows[0]}
         out[str(queues)]["runs"] = [row["commands_per_s"] for row in rows]
     return out
+
+
+def scheduler_idle_cost(server, queues: int, window: float = IDLE_WINDOW) -> float:
+    """Commands/s an idle ``taskq scheduler`` (the leader) sends at ``queues``
+    known, empty queues; measured after it has run a full sweep."""
+    r, prefix = server.client, f"sidle{queues}"
+    r.sadd(taskq.Keys(prefix).queues, *[f"q{i}" for i in range(queues)])
+    env = dict(os.environ, REDIS_URL=server.url, TASKQ_PREFIX=prefix)
+    proc = subprocess.Popen([sys.executable, "-m", "taskq.cli", "scheduler"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        time.sleep(IDLE_SETTLE + 5.0)  # leader elected, the first sweep done
+        r.config_resetstat()
+        t = time.monotonic()
+        time.sleep(window)
+        per_second = command_calls(r) / (time.monotonic() - t)
+        if proc.poll() is not None:
+            raise RuntimeError("the idle scheduler died")
+        return per_second
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        server.flush()
+
+
+if __name__ == "__main__" and "--scheduler" in sys.argv:
+    from bench_server import PrivateRedis
+
+    runs = 3
+    with PrivateRedis() as srv:
+        for n in QUEUE_COUNTS:
+            rows = [scheduler_idle_cost(srv, n) for _ in range(runs)]
+            print(f"idle taskq scheduler, {n} queues: {statistics.median(rows):.1f} commands/s "
+                  f"(median of {runs}: {', '.join(f'{x:.1f}' for x in rows)})")

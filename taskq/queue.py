@@ -321,7 +321,7 @@ class Queue:
 
     def reap(self, limit: int = 1000) -> dict[str, int]:
         """Promote due delayed tasks and reap expired leases now."""
-        _, requeued, failed, promoted, sent = call(self.redis, "reap", self.qkeys, limit)
+        _, requeued, failed, promoted, sent = call(self.redis, "reap", self.qkeys, limit)[:5]
         if sent:
             deps.drain_outbox(self.redis, self.keys, self.name)
         return {"requeued": requeued, "failed": failed, "promoted": promoted}

@@ -6,8 +6,10 @@ elects the one that acts. Upkeep steps are idempotent, so two leaders
 overlapping for a moment (a paused process resuming after its lock expired)
 is harmless.
 
-The steps: taskq.maintenance.tick (reap expired leases, promote due tasks,
-deliver cross-queue dependency outcomes), retention once a minute, the worker
+The steps: taskq.maintenance.Sweep (reap expired leases, promote due tasks,
+deliver cross-queue dependency outcomes: each queue visited when its next
+timer is due and at least every SWEEP_SECONDS in slices, so an idle tick's
+cost does not grow with the queue count), retention once a minute, the worker
 registry sweep, then every step registered in taskq.maintenance.STEPS (the
 per-project lease reaper, webhook delivery). Between ticks the leader
 sleeps until the earliest due schedule when that comes first, and fires
@@ -54,6 +56,7 @@ class Upkeep:
         self.registry = WorkerRegistry(self.redis, self.keys)
         self.is_leader = False
         self._last_prune = 0.0
+        self.sweep = maintenance.Sweep(interval)
         self.until_due: float | None = None
         """Seconds from the last firing step to the earliest due schedule."""
         self.outage = Outage(log, f"scheduler {self.id}", url)
@@ -66,11 +69,13 @@ class Upkeep:
         was_leader, self.is_leader = self.is_leader, self.leadership.acquire()
         if self.is_leader != was_leader:
             log.info("scheduler %s is %s", self.id, "the leader" if self.is_leader else "standby")
+            # another leader acted meanwhile: what this one remembers is stale
+            self.sweep = maintenance.Sweep(self.interval)
         if not self.is_leader:
             return False
         started = time.monotonic()
         prune = started - self._last_prune >= maintenance.PRUNE_EVERY
-        totals = maintenance.tick(self.redis, self.keys, prune=prune)
+        totals = self.sweep.tick(self.redis, self.keys, prune=prune)
         if prune:
             self._last_prune = started
         offline = self.registry.sweep()
