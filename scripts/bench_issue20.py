@@ -197,6 +197,6 @@ def print_report(d: dict) -> None:
     print_tables(d["goals"])
     for table in d["redis_time"]:
         bench_redis_time.print_table(table)
-    print(f"\ndrain settings tried for taskq's best (one process each): "
+    print("\ndrain settings tried for taskq's best (one process each): "
           + ", ".join(f"-c {c}: {d['peers']['median'][f'drain_taskq_c{c}']:,.0f}/s"
                       for c, _ in bench_peers.DRAIN_MODES))

@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from apihelpers import bearer
 from test_taskdriver_support import live_server
 
