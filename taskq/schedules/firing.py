@@ -10,8 +10,9 @@ Two steps, each safe to run in any number of processes at once:
    fire-6.lua on the batch, which fires a schedule only if it still has the
    due time that was read (compare-and-set: a schedule changed since, or
    taken again after a lease ran out, fires once). The call moves the due
-   time and appends the run to the outbox stream, in the schedules' slot,
-   and hands the run back; the same round trip takes the next batch.
+   times and appends the batch's runs to the outbox stream as one entry
+   (one XADD a call, not one a run), in the schedules' slot, and hands the
+   runs back; the same round trip takes the next batch.
 2. The winner turns its runs into engine tasks in the runs' queues (another
    slot, so a separate call, like cross-queue dependencies in taskq.deps)
    and removes them from the outbox; ``deliver`` does the same for any entry
@@ -193,7 +194,7 @@ def fire_due(client, prefix: str | None = None, limit: int = FIRE_LIMIT) -> dict
             if outcome == "created":
                 won.append(created_entry(sid, reply))
         counts["delivered"] += len(enqueue_entries(client, sk.prefix, won))
-        done = [entry_id for entry_id, _ in won]
+        done = list(dict.fromkeys(entry_id for entry_id, _ in won))
         now, first, rows = taken(replies[1])
     if done:
         delete_entries(client, sk, done)
@@ -336,8 +337,20 @@ def deliver(client, prefix: str | None = None, batch: int = DELIVER_BATCH,
         if not entries:
             return done
         done.update(deliver_entries(client, prefix, [
-            (entry_id, {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-                        for k, v in fields.items()}) for entry_id, fields in entries]))
+            run for entry_id, fields in entries for run in entry_runs(entry_id, {
+                (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+                for k, v in fields.items()})]))
+
+
+def entry_runs(entry_id: str, fields: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
+    """[(entry id, run fields)] of one outbox entry: a fire-6.lua call's runs
+    (field ``runs``, a JSON array of arrays) or a single run's fields (an entry
+    written before runs were batched)."""
+    if "runs" not in fields:
+        return [(entry_id, fields)]
+    common = {"at": fields.get("at", ""), "event": fields.get("event", "")}
+    return [(entry_id, dict(zip(("sid", "run") + ENTRY_FIELDS, run), **common))
+            for run in json.loads(fields["runs"])]
 
 
 def deliver_entries(client, prefix: str, entries: list[tuple[str, dict[str, str]]]
@@ -385,6 +398,8 @@ def enqueue_entries(client, prefix: str, entries: list[tuple[str, dict[str, str]
 
 
 def delete_entries(client, sk: ScheduleKeys, ids: list[str]) -> None:
+    """Remove these outbox entries (an id given once per run is deleted once)."""
+    ids = list(dict.fromkeys(ids))
     if not ids:
         return
     pipe = client.pipeline(transaction=False)
