@@ -15,11 +15,12 @@ ARGV[4..] per schedule, four values:
         '1' = misfire skip: advance to the next due time without a run.
 Returns one reply per schedule, in order:
   {1, run id (d<due ms> or n<seq>), now ms, outcome} where outcome is
-  deduplicated | skipped, or created followed by the outbox entry id and the
-  run's fields: queue, payload, priority, max_retries, backoff_strategy,
-  concurrency_key (so the winner delivers its own runs);
+  deduplicated | skipped, or created followed by the outbox entry id;
   {0, reason} when nothing happened (moved, early, inactive); {-1} unknown
-  schedule; {-3, status} refused (canceled).
+  schedule; {-3, status} refused (canceled);
+then one more: {outbox entry id, now ms, runs JSON (as in the entry)} when
+runs were created, else {} (so the winner delivers its own runs without
+reading them back, and each run's fields travel once).
 Mode 'take' (ARGV[2] at most this many, 0 = none: only the reply's first
 two values; ARGV[3] lease ms) hands out due schedules before they fire: it
 reads up to ARGV[2] due by Redis time and moves each one's score in the due zset ARGV[3] ms ahead (the hash keeps its
@@ -141,8 +142,7 @@ local function fire(id, expected, nxt, skip)
   set[#set + 1] = tonumber(f[11] or '0') + 1
   redis.call('HSET', skey, unpack(set))
   record(rkey, run_id, 'created', queue)
-  local reply = {1, run_id, now, 'created', '', queue, payload, f[5] or '', f[6] or '', f[7] or '',
-    f[8] or ''}
+  local reply = {1, run_id, now, 'created', ''}
   created_replies[#created_replies + 1] = reply
   return reply
 end
@@ -153,9 +153,12 @@ for i = 4, #ARGV, 4 do
   out[#out + 1] = fire(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
 end
 for _, move in pairs(moves) do redis.call('ZADD', due_key, unpack(move)) end
+local batch = {}
 if #created > 0 then
-  local entry = redis.call('XADD', outbox_key, '*', 'at', now, 'event', event,
-    'runs', cjson.encode(created))
+  local runs = cjson.encode(created)
+  local entry = redis.call('XADD', outbox_key, '*', 'at', now, 'event', event, 'runs', runs)
   for _, reply in ipairs(created_replies) do reply[5] = entry end
+  batch = {entry, now, runs}
 end
+out[#out + 1] = batch
 return out
