@@ -333,7 +333,8 @@ def deliver(client, prefix: str | None = None, batch: int = DELIVER_BATCH,
     end = "+" if older_than_ms is None else str(max(0, older_than_ms))
     done: dict[tuple[str, str], list[str]] = {}
     while True:
-        entries = client.xrange(sk.outbox, "-", end, count=batch)
+        # an entry holds up to FIRE_BATCH runs: about ``batch`` runs a round
+        entries = client.xrange(sk.outbox, "-", end, count=max(1, batch // FIRE_BATCH))
         if not entries:
             return done
         done.update(deliver_entries(client, prefix, [
