@@ -15,11 +15,12 @@ ARGV[4..] per schedule, four values:
         '1' = misfire skip: advance to the next due time without a run.
 Returns one reply per schedule, in order:
   {1, run id (d<due ms> or n<seq>), now ms, outcome} where outcome is
-  deduplicated | skipped, or created followed by the outbox entry id and the
-  run's fields: queue, payload, priority, max_retries, backoff_strategy,
-  concurrency_key (so the winner delivers its own runs);
+  deduplicated | skipped, or created followed by the outbox entry id;
   {0, reason} when nothing happened (moved, early, inactive); {-1} unknown
-  schedule; {-3, status} refused (canceled).
+  schedule; {-3, status} refused (canceled);
+then one more: {outbox entry id, now ms, runs JSON (as in the entry)} when
+runs were created, else {} (so the winner delivers its own runs without
+reading them back, and each run's fields travel once).
 Mode 'take' (ARGV[2] at most this many, 0 = none: only the reply's first
 two values; ARGV[3] lease ms) hands out due schedules before they fire: it
 reads up to ARGV[2] due by Redis time and moves each one's score in the due zset ARGV[3] ms ahead (the hash keeps its
@@ -29,9 +30,13 @@ holding a batch leaves it to be taken again when the lease ends. Returns
 seven values: id, due, schedule_kind, schedule_expr, timezone,
 misfire_policy, anchor}. An index entry whose schedule is gone or not
 active and timed is removed; one behind its hash is moved to the hash's due.
-The run itself is an outbox entry (the schedule's run fields copied as
-text); taskq.schedules.firing turns it into engine tasks with ids derived
-from the run key, so enqueueing an entry twice creates nothing the second time.
+The runs a call creates are one outbox entry (fields at, event, and runs: a
+JSON array of [id, run id, queue, payload, priority, max_retries,
+backoff_strategy, concurrency_key], the run fields copied as text), written
+in the same call as the fires, so a run fired is in the outbox whatever
+happens next; taskq.schedules.firing turns it into engine tasks with ids
+derived from the run key, so enqueueing an entry twice creates nothing the
+second time.
 ]]
 --- @include "includes/now_ms.lua"
 --- @include "includes/schedule_listing.lua"
@@ -48,6 +53,9 @@ end
 -- 'due' mode: the schedules moving to one next due time, {[ms] = {ms, id, ms, id, ...}},
 -- added in one ZADD per distinct time (schedules sharing a rule share it)
 local moves = {}
+-- the runs this call creates, written as one outbox entry at the end (one XADD
+-- a call, not one a run); their replies get that entry's id
+local created, created_replies = {}, {}
 
 local function take(limit, lease)
   local ids = limit > 0 and redis.call('ZRANGEBYSCORE', due_key, '-inf', now, 'LIMIT', 0, limit) or {}
@@ -126,17 +134,17 @@ local function fire(id, expected, nxt, skip)
       return {1, run_id, now, 'deduplicated'}
     end
   end
-  local entry = redis.call('XADD', outbox_key, '*', 'sid', id, 'run', run_id, 'at', now,
-    'queue', queue, 'payload', payload, 'priority', f[5] or '', 'max_retries', f[6] or '',
-    'backoff_strategy', f[7] or '', 'concurrency_key', f[8] or '', 'event', event)
+  created[#created + 1] = {id, run_id, queue, payload, f[5] or '', f[6] or '', f[7] or '',
+    f[8] or ''}
   set[#set + 1] = 'last_run_at'
   set[#set + 1] = now
   set[#set + 1] = 'runs_total'
   set[#set + 1] = tonumber(f[11] or '0') + 1
   redis.call('HSET', skey, unpack(set))
   record(rkey, run_id, 'created', queue)
-  return {1, run_id, now, 'created', entry, queue, payload, f[5] or '', f[6] or '', f[7] or '',
-    f[8] or ''}
+  local reply = {1, run_id, now, 'created', ''}
+  created_replies[#created_replies + 1] = reply
+  return reply
 end
 
 if mode == 'take' then return take(tonumber(ARGV[2]), tonumber(ARGV[3])) end
@@ -145,4 +153,12 @@ for i = 4, #ARGV, 4 do
   out[#out + 1] = fire(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
 end
 for _, move in pairs(moves) do redis.call('ZADD', due_key, unpack(move)) end
+local batch = {}
+if #created > 0 then
+  local runs = cjson.encode(created)
+  local entry = redis.call('XADD', outbox_key, '*', 'at', now, 'event', event, 'runs', runs)
+  for _, reply in ipairs(created_replies) do reply[5] = entry end
+  batch = {entry, now, runs}
+end
+out[#out + 1] = batch
 return out

@@ -10,8 +10,9 @@ Two steps, each safe to run in any number of processes at once:
    fire-6.lua on the batch, which fires a schedule only if it still has the
    due time that was read (compare-and-set: a schedule changed since, or
    taken again after a lease ran out, fires once). The call moves the due
-   time and appends the run to the outbox stream, in the schedules' slot,
-   and hands the run back; the same round trip takes the next batch.
+   times and appends the batch's runs to the outbox stream as one entry
+   (one XADD a call, not one a run), in the schedules' slot, and hands the
+   runs back; the same round trip takes the next batch.
 2. The winner turns its runs into engine tasks in the runs' queues (another
    slot, so a separate call, like cross-queue dependencies in taskq.deps)
    and removes them from the outbox; ``deliver`` does the same for any entry
@@ -65,7 +66,7 @@ PLAN_FIELDS = ("id", "due", "schedule_kind", "schedule_expr", "timezone", "misfi
 """What firing reads of a schedule (not its payload: the script copies that)."""
 ENTRY_FIELDS = ("queue", "payload", "priority", "max_retries", "backoff_strategy",
                 "concurrency_key")
-"""The run fields a created reply of fire-6.lua carries, in order (as in the outbox entry)."""
+"""A run's fields in an outbox entry after its schedule id and run key, in order."""
 WORKFLOW_RUNS = uuid.UUID("5f0c2a47-2b8e-4e0e-9d43-6c1f1e0b7a10")
 """Namespace of the workflow ids of handler runs (uuid5 of schedule id and run key)."""
 log = logging.getLogger("taskq.schedules")
@@ -93,6 +94,15 @@ def fire(client, sk: ScheduleKeys, sid: str, mode: str, expected: str = "", nxt:
          skip: bool = False, event_text: str = ""):
     """Fire one schedule; returns its reply (see fire-6.lua)."""
     return fire_batch(client, sk, mode, [(sid, expected, nxt, skip)], event_text)[0]
+
+
+def created_runs(replies: list, event_text: str = "") -> list[tuple[str, dict[str, str]]]:
+    """[(outbox entry id, run fields)] of the runs a fire-6.lua call created
+    (its last reply: the entry's id, time and runs)."""
+    if not replies or not replies[-1]:
+        return []
+    entry_id, at, runs = replies[-1]
+    return entry_runs(entry_id, {"at": str(at), "event": event_text, "runs": runs})
 
 
 def plan(f: dict[str, Any], due_ms: int, now_ms: int, cache: dict | None = None) -> tuple[str, bool]:
@@ -183,17 +193,15 @@ def fire_due(client, prefix: str | None = None, limit: int = FIRE_LIMIT) -> dict
         for i in range(0, len(done), DELIVER_BATCH):
             pipe.xdel(sk.outbox, *done[i:i + DELIVER_BATCH])
         replies = execute(pipe)
-        won = []
-        for (sid, _, _, _), reply in zip(items, replies[0]):
+        for reply in replies[0][:len(items)]:
             if reply[0] != 1:
                 counts["lost"] += 1
                 continue
             outcome = reply[3]
             counts["fired" if outcome == "created" else outcome] += 1
-            if outcome == "created":
-                won.append(created_entry(sid, reply))
+        won = created_runs(replies[0])
         counts["delivered"] += len(enqueue_entries(client, sk.prefix, won))
-        done = [entry_id for entry_id, _ in won]
+        done = list(dict.fromkeys(entry_id for entry_id, _ in won))
         now, first, rows = taken(replies[1])
     if done:
         delete_entries(client, sk, done)
@@ -202,13 +210,6 @@ def fire_due(client, prefix: str | None = None, limit: int = FIRE_LIMIT) -> dict
     counts["now_ms"] = now
     report.finish()
     return counts
-
-
-def created_entry(sid: str, reply: list, event_text: str = "") -> tuple[str, dict[str, str]]:
-    """(outbox entry id, entry fields) of a created reply of fire-6.lua."""
-    fields = dict(zip(ENTRY_FIELDS, reply[5:5 + len(ENTRY_FIELDS)]))
-    fields.update(sid=sid, run=reply[1], at=str(reply[2]), event=event_text)
-    return reply[4], fields
 
 
 @lru_cache(maxsize=1024)
@@ -332,12 +333,25 @@ def deliver(client, prefix: str | None = None, batch: int = DELIVER_BATCH,
     end = "+" if older_than_ms is None else str(max(0, older_than_ms))
     done: dict[tuple[str, str], list[str]] = {}
     while True:
-        entries = client.xrange(sk.outbox, "-", end, count=batch)
+        # an entry holds up to FIRE_BATCH runs: about ``batch`` runs a round
+        entries = client.xrange(sk.outbox, "-", end, count=max(1, batch // FIRE_BATCH))
         if not entries:
             return done
         done.update(deliver_entries(client, prefix, [
-            (entry_id, {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-                        for k, v in fields.items()}) for entry_id, fields in entries]))
+            run for entry_id, fields in entries for run in entry_runs(entry_id, {
+                (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+                for k, v in fields.items()})]))
+
+
+def entry_runs(entry_id: str, fields: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
+    """[(entry id, run fields)] of one outbox entry: a fire-6.lua call's runs
+    (field ``runs``, a JSON array of arrays) or a single run's fields (an entry
+    written before runs were batched)."""
+    if "runs" not in fields:
+        return [(entry_id, fields)]
+    common = {"at": fields.get("at", ""), "event": fields.get("event", "")}
+    return [(entry_id, dict(zip(("sid", "run") + ENTRY_FIELDS, run), **common))
+            for run in json.loads(fields["runs"])]
 
 
 def deliver_entries(client, prefix: str, entries: list[tuple[str, dict[str, str]]]
@@ -385,6 +399,8 @@ def enqueue_entries(client, prefix: str, entries: list[tuple[str, dict[str, str]
 
 
 def delete_entries(client, sk: ScheduleKeys, ids: list[str]) -> None:
+    """Remove these outbox entries (an id given once per run is deleted once)."""
+    ids = list(dict.fromkeys(ids))
     if not ids:
         return
     pipe = client.pipeline(transaction=False)
@@ -422,8 +438,7 @@ def publish_runs(client, name: str, payload: Any = None, prefix: str | None = No
     batches = [sids[i:i + FIRE_BATCH] for i in range(0, len(sids), FIRE_BATCH)]
     for batch in batches:
         fire_batch(client, sk, "event", [(sid, "", "", False) for sid in batch], text, pipe=pipe)
-    won = [created_entry(sid, reply, text) for batch, replies in zip(batches, execute(pipe))
-           for sid, reply in zip(batch, replies) if reply[0] == 1 and reply[3] == "created"]
+    won = [run for replies in execute(pipe) for run in created_runs(replies, text)]
     deliver_entries(client, sk.prefix, won)
     return [(fields["sid"], fields["run"]) for _, fields in won]
 

@@ -312,11 +312,12 @@ class Schedules:
         """One immediate run; the schedule itself is unchanged. Returns
         {run, outcome, task_ids}."""
         self._raw(sid)
-        reply = firing.fire(self.redis, self.sk, sid, "now")
+        replies = firing.fire_batch(self.redis, self.sk, "now", [(sid, "", "", False)])
+        reply = replies[0]
         self._refused(sid, reply)
         delivered = {}
         if reply[3] == "created":
-            delivered = firing.deliver_entries(self.redis, self.prefix, [firing.created_entry(sid, reply)])
+            delivered = firing.deliver_entries(self.redis, self.prefix, firing.created_runs(replies))
         return {"run": reply[1], "outcome": reply[3],
                 "task_ids": delivered.get((sid, reply[1]), [])}
 

@@ -71,6 +71,27 @@ def test_delivering_an_outbox_entry_twice_creates_its_tasks_once(sched, q, prefi
     assert r.xlen(sched.sk.outbox) == 0
 
 
+def test_a_run_entry_of_the_former_one_run_shape_is_still_delivered(sched, q, prefix):
+    """Entries written before runs were batched (one entry a run, its fields
+    flat) can be in the outbox across an upgrade: they are delivered alike."""
+    import json
+    sid = sched.create(spec())["id"]
+    make_due(sched, sid, sched.now_ms() - 10)
+    r = sched.redis
+    from taskq.schedules.firing import fire
+    f = sched._raw(sid)
+    fire(r, sched.sk, sid, "due", str(f["due"]), str(sched.now_ms() + HOUR))
+    (entry_id, fields), = r.xrange(sched.sk.outbox)
+    (run,) = json.loads(fields["runs"])
+    r.xdel(sched.sk.outbox, entry_id)
+    flat = dict(zip(("sid", "run", "queue", "payload", "priority", "max_retries",
+                     "backoff_strategy", "concurrency_key"), run), at=fields["at"], event="")
+    r.xadd(sched.sk.outbox, flat)
+    assert list(deliver(r, prefix)) == [(sid, run[1])]
+    assert q.count() == 1 and r.xlen(sched.sk.outbox) == 0
+    assert sched.get(sid, runs=0)["runs_total"] == 1
+
+
 def test_misfire_run_once_after_downtime_runs_one_late_run(sched, q, prefix):
     sid = sched.create(spec())["id"]
     now = sched.now_ms()
