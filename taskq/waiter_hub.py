@@ -48,6 +48,7 @@ from redis.exceptions import ConnectionError
 
 from .cluster import is_cluster
 from .lua import call, execute
+from .signal_safe_queue import SignalSafeQueue
 
 IDLE_STOP = 10.0
 """Seconds without a waiter after which the hub closes its connection and ends."""
@@ -72,7 +73,7 @@ class Waiter:
     def __init__(self, qkeys, task_id: str):
         self.qkeys, self.task_id = qkeys, task_id
         self.channel = qkeys.notify_channel
-        self.inbox: _queue.SimpleQueue = _queue.SimpleQueue()
+        self.inbox = SignalSafeQueue()  # a Task.wait in the main thread may take a signal
         self.armed = False
 
     def take(self, timeout: float) -> tuple[str, Any, int] | None:

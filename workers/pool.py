@@ -46,6 +46,7 @@ from taskq.deps import drain_outbox
 from taskq.ids import new_token
 from taskq.lease import WORKER_LEASE, claim_args, complete_and_claim, leases_from_claim, renew_many
 from taskq.keys import DEFAULT_PREFIX, queue_of
+from taskq.signal_safe_queue import SignalSafeQueue
 from taskq.startup import ready
 from taskq.workflows import Registry, publish
 from taskq.workflows.follower import StepFollower
@@ -108,7 +109,7 @@ class PoolWorker:
         self.completed = self.failed = 0
         self._reported = (0, 0)
         self._todo: queue.SimpleQueue[Lease | None] = queue.SimpleQueue()
-        self._done: queue.SimpleQueue[tuple[Lease, bool, Any]] = queue.SimpleQueue()
+        self._done = SignalSafeQueue()  # (lease, ok, result or error), waited on by the main loop
         self._inflight: dict[str, _Slot] = {}
         self._stop = threading.Event()
         self._exited = threading.Event()
