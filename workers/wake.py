@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import os
 import select
+import signal
+import threading
 import time
 from typing import Any, Callable
 
@@ -65,6 +67,7 @@ class Wake:
         self._waits: list[_Wait] = []
         self._pipe: tuple[int, int] | None = None
         self._listening = False
+        self._old_wakeup_fd: int | None = None
 
     def interrupt(self) -> None:
         """End a wait_for(..., done=...) under way now (any thread)."""
@@ -88,6 +91,7 @@ class Wake:
             self._pipe = os.pipe()
             for fd in self._pipe:
                 os.set_blocking(fd, False)
+            self._old_wakeup_fd = _wake_on_signals(self._pipe[1])
         self._listening = True
         try:
             if done():
@@ -167,6 +171,9 @@ class Wake:
             w.close()
         self._waits = []
         if pipe and self._pipe is not None:
+            if self._old_wakeup_fd is not None:  # before the fd closes (and its number is reused)
+                signal.set_wakeup_fd(self._old_wakeup_fd)
+                self._old_wakeup_fd = None
             fds, self._pipe = self._pipe, None
             for fd in fds:
                 os.close(fd)
@@ -253,6 +260,22 @@ def script_command(verb: str, queue_keys: Any, *args: Any) -> tuple:
     """A queue script's call as a command (a rider of :meth:`Wake.wait_for`)."""
     s = script(verb)
     return ("EVALSHA", s.sha, s.numkeys, *queue_keys.script_keys, *args)
+
+
+def _wake_on_signals(fd: int) -> int | None:
+    """Make ``fd`` the process's signal wakeup fd (main thread only); returns
+    the one it replaces, or None when not set. The kernel may deliver a
+    SIGTERM to any thread: the main thread, blocked in select(), then sleeps
+    on, and Python runs its handler only when that thread next runs bytecode,
+    once for several signals of the same number in the meantime, so a second
+    SIGTERM (the cold stop) was taken as the first. A byte on the wakeup fd
+    for every signal ends the wait at once."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        return signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
+    except ValueError:
+        return None
 
 
 def _drain(fd: int) -> None:
