@@ -181,6 +181,7 @@ def test_a_killed_hub_connection_loses_no_outcome(r, redis_url, prefix, slow_rec
 def test_the_hub_stops_when_idle_and_a_new_wait_starts_another(r, redis_url, prefix, monkeypatch):
     monkeypatch.setattr(waiter_hub, "IDLE_STOP", 0.2)
     name, client = named(redis_url)
+    completer = None
     try:
         q = Queue("idle", redis=client, prefix=prefix)
         t = q.enqueue("f")
@@ -192,9 +193,12 @@ def test_the_hub_stops_when_idle_and_a_new_wait_starts_another(r, redis_url, pre
                               for c in r.client_list()), 10)
         assert waiter_hub.hub_for(client) is not hub
         u = q.enqueue("f", task_id="idle:after")
-        threading.Timer(0.2, lambda: q.claim(5)[-1].complete(2)).start()
+        completer = threading.Timer(0.2, lambda: q.claim(5)[-1].complete(2))
+        completer.start()
         assert q.result(u.id, 10) == 2
     finally:
+        if completer is not None:  # the result is pushed before complete() has its reply
+            completer.join(10)
         client.close()
 
 

@@ -103,15 +103,24 @@ def test_a_dead_workers_queues_are_visited_when_its_heartbeat_goes_late(r, make_
 
 def test_a_known_timer_is_visited_when_due_not_at_the_slice(r, make_queue, keys):
     register(r, keys, 1000)
-    q = make_queue("zz-later")
-    d = q.enqueue("f", delay=0.3)
     clock = Clock()
     sweep = maintenance.Sweep(1.0, clock)
-    sweep.tick(r, keys)  # learns the timer: due in 0.3 s
-    time.sleep(0.35)
+    sweep.tick(r, keys)  # every queue new: all visited (slow on a busy machine), none has a timer
+    q = make_queue("zz-later")  # sorts last: no slice of the next ticks reaches it
+    d = q.enqueue("f", delay=0.5)
+    clock.t += 1.0
+    assert sweep.tick(r, keys)["promoted"] == 0  # new, so visited: learns the timer
+    due_ms = r.zscore(q.qkeys.delayed, d.id)
+    while redis_ms(r) <= due_ms:  # due by Redis's clock
+        time.sleep(0.02)
     clock.t += 1.0
     assert sweep.tick(r, keys)["promoted"] == 1
     assert q.get(d.id).status == "queued"
+
+
+def redis_ms(r) -> float:
+    seconds, micros = r.time()
+    return seconds * 1000 + micros / 1000
 
 
 def test_outbox_left_behind_is_delivered_by_the_sweep(make_queue, keys):
