@@ -34,11 +34,12 @@ def test_sleep_is_to_the_next_tick_or_the_earliest_due_schedule():
 
 
 def test_a_change_to_a_sooner_due_time_pushes_the_wake_list_once(r, prefix):
+    # once schedules, not crons: an hourly cron is due within a minute at hh:59
     sched, sk = Schedules(r, prefix=prefix), ScheduleKeys(prefix)
-    sched.create(body("cron", "0 * * * *"))
-    assert r.lrange(sk.wake, 0, -1) == ["%d" % int(r.zrange(sk.due, 0, 0, withscores=True)[0][1])]
+    _, due = once_in(sched, 3_600_000)
+    assert r.lrange(sk.wake, 0, -1) == ["%d" % due]
     r.delete(sk.wake)
-    sched.create(body("cron", "0 0 1 1 *"))  # later than the hourly one: nobody to wake
+    once_in(sched, 7_200_000)  # later than the first: nobody to wake
     assert r.llen(sk.wake) == 0
     once_in(sched, 60_000)
     once_in(sched, 30_000)  # sooner still, but one element is enough to wake
