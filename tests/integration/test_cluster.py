@@ -125,10 +125,12 @@ def test_a_wait_on_wake_keys_of_three_masters_ends_at_a_wake_on_any(cr, cprefix)
     try:
         assert wake.wait(0.2) is False  # nothing pushed: the wait times out
         for key in keys:
-            threading.Timer(0.2, cr.lpush, (key, "1")).start()
+            pusher = threading.Timer(0.2, cr.lpush, (key, "1"))
+            pusher.start()
             started = time.monotonic()
             assert wake.wait(30) is True  # a poll would take 30 s
             assert time.monotonic() - started < 10
+            pusher.join(10)
     finally:
         wake.close()
 

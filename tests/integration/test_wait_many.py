@@ -227,8 +227,10 @@ def test_a_forked_child_waits_through_a_hub_of_its_own(r, redis_url, prefix, slo
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     u = q.enqueue("f")  # the parent's hub still answers
-    threading.Timer(0.1, lambda: q.claim()[0].complete("again")).start()
+    completer = threading.Timer(0.1, lambda: q.claim()[0].complete("again"))
+    completer.start()
     assert u.wait(5) == "again"
+    completer.join(10)  # the result is pushed before complete() has its reply
 
 
 def free_port() -> int:

@@ -52,10 +52,12 @@ def test_wait_ends_at_its_time_with_local_precision_or_at_a_wake(r, prefix):
     assert wake.wait(r, sk, 0.35) is False
     took = time.monotonic() - started
     assert 0.35 <= took < 0.35 + 0.09  # not rounded up to Redis's 100 ms cron
-    threading.Timer(0.2, lambda: r.rpush(sk.wake, "1")).start()
+    pusher = threading.Timer(0.2, lambda: r.rpush(sk.wake, "1"))
+    pusher.start()
     started = time.monotonic()
     assert wake.wait(r, sk, 10.0) is True
     assert time.monotonic() - started < 2.0
+    pusher.join(10)  # its reply read before the test's client closes
 
 
 def test_a_schedule_made_due_soon_while_the_scheduler_sleeps_fires_at_its_due_time(r, q, prefix):
