@@ -43,5 +43,8 @@ taskq_venv() {
             -e '.[test]' || return 1
         echo "$want" >"$stamp"
     fi
+    # the task diagram page's Mermaid build (not in git); without it the
+    # diagrams are shown as text, so a failed fetch stops nothing
+    "$venv/bin/python" scripts/fetch_assets.py || true
     TASKQ_PY="$PWD/$venv/bin/python"
 }

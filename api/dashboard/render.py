@@ -25,8 +25,12 @@ def html_response(body: str, csp: str, status: int = 200) -> Response:
 
 def mermaid_url() -> str | None:
     """The same-origin URL of the vendored Mermaid script, None when no
-    dialect serves it (the workflow page then shows the diagram's text).
-    Found by its rule: the dashboard imports no dialect."""
+    dialect serves it or it was not fetched (the workflow page then shows the
+    diagram's text). Found by its rule and the file the dialect names in
+    app.extensions: the dashboard imports no dialect."""
+    path = current_app.extensions.get("taskq.mermaid_file")
+    if path is None or not path.is_file():
+        return None
     for rule in current_app.url_map.iter_rules():
         if rule.rule == TASKER_ASSETS:
             return url_for(rule.endpoint, name="mermaid.min.js")

@@ -169,6 +169,19 @@ def test_workflow_pages(dash, r, prefix):
     assert "script-src 'self';" in csp and "style-src 'self' 'unsafe-inline'" in csp
 
 
+def test_a_workflow_page_without_a_fetched_mermaid_shows_its_text(dash, r, prefix, tmp_path):
+    wf = flow(r, prefix)
+    app = dash.application
+    fetched = app.extensions["taskq.mermaid_file"]
+    app.extensions["taskq.mermaid_file"] = tmp_path / "mermaid.min.js"  # not there
+    try:
+        html, data, _ = page_and_data(dash, f"/workflows/{wf['id']}")
+    finally:
+        app.extensions["taskq.mermaid_file"] = fetched
+    assert "mermaid.min.js" not in html and 'data-mermaid="no"' in html
+    assert "does not serve" in html and data["mermaid"].startswith("flowchart TD")
+
+
 def test_projects_page_shows_depth_and_agents_with_leases(dash, app, r, prefix):
     st = app.extensions["taskq"]
     project = ProjectStore(r, prefix).create("crawl")

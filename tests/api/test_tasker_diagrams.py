@@ -167,3 +167,21 @@ def test_the_diagram_is_documented_in_the_openapi_document(client):
     op = path["get"]
     assert {p["name"] for p in path.get("parameters", []) + op["parameters"]} == {"task_id", "format"}
     assert set(op["responses"]["200"]["content"]) == {"application/json", "text/html"}
+
+
+def test_without_a_fetched_mermaid_the_page_shows_the_source(client, r, prefix, monkeypatch, tmp_path):
+    """mermaid.min.js is not in git (scripts/fetch_assets.py fetches it): a
+    server without it answers the page with the diagram's text, not a 500."""
+    from api.dialects.tasker import routes_diagrams
+    for name in ("diagram.js", "favicon.svg"):
+        (tmp_path / name).write_bytes((routes_diagrams.STATIC / name).read_bytes())
+    monkeypatch.setattr(routes_diagrams, "STATIC", tmp_path)
+    wf = start(r, prefix)
+    resp = client.get(url(wf["id"], "html"), headers=READER)
+    assert resp.status_code == 200
+    page = resp.get_data(as_text=True)
+    assert "<script" not in page and 'id="diagram-missing"' in page
+    assert "#diagram-source { display: none; }" not in page
+    source = re.search(r'<pre id="diagram-source">(.*?)</pre>', page, re.S).group(1)
+    assert source.startswith("flowchart TD\n")
+    assert client.get("/tasker/assets/mermaid.min.js").status_code == 404

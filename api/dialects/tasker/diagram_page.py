@@ -28,10 +28,11 @@ _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templa
                          autoescape=True, undefined=StrictUndefined)
 
 
-def render(diagram: dict, source: str, urls: dict[str, str]) -> bytes:
+def render(diagram: dict, source: str, urls: dict[str, str | None]) -> bytes:
     """The page as UTF-8 bytes (a lone surrogate in stored text becomes '?'
-    rather than an error). ``urls``: mermaid, script (diagram.js), icon,
-    json (the same diagram as JSON)."""
+    rather than an error). ``urls``: mermaid (None: not fetched, the page
+    shows the source instead), script (diagram.js), icon, json (the same
+    diagram as JSON)."""
     status = diagram["attributes"]["status"]
     html = _templates.get_template("task_diagram.html").render(
         title=diagram["title"], task_id=diagram["attributes"]["task_id"], status=status,

@@ -23,7 +23,11 @@ blp = access.blueprint("Task Diagrams", "A task's steps and dependencies as a di
 DIAGRAM_RULE = "/tasks/<task_id>/task_diagrams"
 STATIC = Path(__file__).parent / "static"
 ASSETS = ("mermaid.min.js", "diagram.js", "favicon.svg")
-"""The files under static/ that /assets serves; nothing else there is."""
+"""The files under static/ that /assets serves; nothing else there is.
+mermaid.min.js is not kept in git: scripts/fetch_assets.py fetches it (the
+set-up commands run it); without it the page shows the diagram's text."""
+MERMAID = STATIC / "mermaid.min.js"
+blp.record_once(lambda state: state.app.extensions.__setitem__("taskq.mermaid_file", MERMAID))
 ASSET_MAX_AGE = 365 * 24 * 3600
 """Assets are cached for a year: their URLs carry a hash of their content."""
 
@@ -33,7 +37,10 @@ def _asset_version(name: str) -> str:
     return hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:12]
 
 
-def _asset_url(name: str) -> str:
+def _asset_url(name: str) -> str | None:
+    """The asset's URL, None when the file is not there (Mermaid not fetched)."""
+    if not (STATIC / name).is_file():
+        return None
     return url_for(".asset", name=name, v=_asset_version(name))
 
 
