@@ -29,6 +29,7 @@ from typing import Callable
 from ..connection import as_taskq_client
 from ..keys import Keys, WorkflowKeys
 from ..lua import execute, script
+from ..signal_safe_queue import SignalSafeQueue
 from .counters import STATS_TTL
 from .engine import RUNNER
 from .status import (RECORD_FIELDS, changed, derive, file, follow_up, queue_file,
@@ -57,7 +58,7 @@ class StepFollower:
     def __init__(self, client, keys: Keys):
         self.client = as_taskq_client(client)  # any redis-py client: see taskq.connection
         self.keys = keys
-        self._work: queue.SimpleQueue = queue.SimpleQueue()
+        self._work = SignalSafeQueue()  # its timed get never waits on past a signal
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._facts: list = []  # step attempts' facts (outcomes.fact_args), flattened

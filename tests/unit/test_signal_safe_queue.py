@@ -14,12 +14,16 @@ from taskq.signal_safe_queue import SignalSafeQueue
 
 @pytest.fixture
 def slow_alarm():
-    """SIGALRM 10 ms from now, whose handler takes 100 ms (main thread only)."""
+    """Arms a SIGALRM 10 ms ahead whose handler takes 0.6 s (main thread
+    only); returns the times the handler started."""
+    ran = []
+
     def handler(_signum, _frame):
-        time.sleep(0.1)
+        ran.append(time.monotonic())
+        time.sleep(0.6)
     old = signal.signal(signal.SIGALRM, handler)
     try:
-        yield lambda: signal.setitimer(signal.ITIMER_REAL, 0.01)
+        yield lambda: (signal.setitimer(signal.ITIMER_REAL, 0.01), ran)[1]
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
@@ -30,9 +34,12 @@ def test_a_handler_past_the_deadline_ends_the_wait(slow_alarm):
     rescue = threading.Timer(30, lambda: q.put("put 30 s later"))  # the hang, bounded
     rescue.start()
     try:
-        slow_alarm()
+        ran = slow_alarm()
+        started = time.monotonic()
         with pytest.raises(queue.Empty):
-            q.get(timeout=0.05)
+            q.get(timeout=0.5)
+        # the handler ran inside the wait and past its deadline (a late signal proves nothing)
+        assert ran and ran[0] - started < 0.5
     finally:
         rescue.cancel()
 
