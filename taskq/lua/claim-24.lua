@@ -31,6 +31,7 @@ local SCAN_LIMIT = 10000
 local n, token, lease, worker = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local cap = ARGV[5] == '1'
 local now = now_ms()
+local now_s = int_text(now)
 -- the heads of the timer zsets are read once; promotion and reaping run
 -- only when one is due, and read them again after
 local due, expiry, sent = first_score(Q.delayed), first_score(Q.running), 0
@@ -59,9 +60,10 @@ local taken, running_args = {}, {}
 -- (they are removed at the end, in one call); parked and dropped entries
 -- leave the band at once.
 local scanned, pos = 0, 0
+local last_expires, expires_s -- most leases share one expiry: its text is made once
 while #taken < n and scanned < SCAN_LIMIT do
   local page = redis.call('ZRANGEBYSCORE', Q.queued, '-inf', '(' .. PARKED, 'WITHSCORES',
-    'LIMIT', pos, n - #taken)
+    'LIMIT', int_text(pos), int_text(n - #taken))
   if #page == 0 then break end
   for i = 1, #page, 2 do
     local id = page[i]
@@ -84,10 +86,11 @@ while #taken < n and scanned < SCAN_LIMIT do
       if cap and own > lease then own = lease end
       local expires = now + own
       if not expiry or expires < expiry then expiry = expires end
-      redis.call('HSET', tkey, 'status', 'running', 'token', token, 'expires', expires,
-        'worker', worker, 'leased', now, 'updated', now, 'started', f[6] or now,
-        'attempts', tonumber(f[5] or '0') + 1)
-      running_args[#running_args + 1] = expires
+      if expires ~= last_expires then last_expires, expires_s = expires, int_text(expires) end
+      redis.call('HSET', tkey, 'status', 'running', 'token', token, 'expires', expires_s,
+        'worker', worker, 'leased', now_s, 'updated', now_s, 'started', f[6] or now_s,
+        'attempts', int_text(tonumber(f[5] or '0') + 1))
+      running_args[#running_args + 1] = expires_s
       running_args[#running_args + 1] = id
       taken[#taken + 1] = id
       log_event(Q, 'started', id, {'worker', worker})

@@ -14,9 +14,12 @@ is OK, NOOP, E_NOT_FOUND or E_LEASE (status says what the task is instead).
 
 local n = tonumber(ARGV[1])
 local now = now_ms()
-local minute = math.floor(now / 60000)
+local now_s = int_text(now)
+local minute = int_text(math.floor(now / 60000))
+local hour = int_text(math.floor(now / 3600000))
 local out = {OK, 0}
 local done, finished_args, ended = {}, {}, {}
+local held = {} -- holder -> ids: one ZREM per holder index, not one per task
 local runtime_total = 0
 for i = 1, n do
   local id, token = ARGV[i * 3 - 1], ARGV[i * 3]
@@ -39,19 +42,23 @@ for i = 1, n do
     local runtime = now - tonumber(f[4] or now)
     runtime_total = runtime_total + runtime
     redis.call('HSET', tkey, 'status', 'completed', 'result', ARGV[i * 3 + 1],
-      'finished', now, 'updated', now)
+      'finished', now_s, 'updated', now_s)
     -- an earlier attempt's error (a failure, an expired lease) is not this outcome's
     redis.call('HDEL', tkey, 'expires', 'cancel', 'error')
     if f[5] then release_concurrency(Q, tkey) end
-    release_hold(Q, id, f[9])
+    if f[9] then
+      local ids = held[f[9]]
+      if not ids then ids = {}; held[f[9]] = ids end
+      ids[#ids + 1] = id
+    end
     if f[6] and not f[7] then
       local dkey = Q.dedupe_prefix .. f[6]
       if redis.call('GET', dkey) == id then redis.call('DEL', dkey) end
     end
     done[#done + 1] = id
-    finished_args[#finished_args + 1] = now
+    finished_args[#finished_args + 1] = now_s
     finished_args[#finished_args + 1] = id
-    log_event(Q, 'completed', id, {'runtime_ms', runtime})
+    log_event(Q, 'completed', id, {'runtime_ms', int_text(runtime)})
     -- A workflow step's declared custom events (space-separated names that
     -- taskq.workflows validated), published with its completion: one entry
     -- per name, so a webhook delivers each event on its own.
@@ -66,11 +73,13 @@ for i = 1, n do
 end
 if #done > 0 then
   call_chunked('ZREM', Q.running, done)
+  for holder, ids in pairs(held) do call_chunked('ZREM', Q.held_prefix .. holder, ids) end
   call_chunked('ZADD', Q.completed, finished_args)
   count_event(Q, now, 'completed', #done)
-  redis.call('HINCRBY', Q.stats, 'runtime_ms', runtime_total)
-  redis.call('HINCRBY', Q.series, 'm:' .. minute .. ':runtime_ms', runtime_total)
-  redis.call('HINCRBY', Q.series, 'h:' .. math.floor(minute / 60) .. ':runtime_ms', runtime_total)
+  local total = int_text(runtime_total)
+  redis.call('HINCRBY', Q.stats, 'runtime_ms', total)
+  redis.call('HINCRBY', Q.series, 'm:' .. minute .. ':runtime_ms', total)
+  redis.call('HINCRBY', Q.series, 'h:' .. hour .. ':runtime_ms', total)
   if #ended > 0 then out[2] = cascade(Q, ended, now) end
 end
 return out

@@ -21,6 +21,7 @@ them there with link_dependent (an idempotent follow-up).
 local specs_in = cjson.decode(ARGV[1])
 local n = #specs_in
 local now = now_ms()
+local now_s = int_text(now)
 local own = Q.name .. ':'
 local specs, in_batch = {}, {}
 
@@ -97,7 +98,7 @@ for i = 1, n do
       status = 'failed'
     elseif unresolved > 0 then
       status = 'blocked'
-      blocked_args[#blocked_args + 1] = now
+      blocked_args[#blocked_args + 1] = now_s
       blocked_args[#blocked_args + 1] = id
     elseif due and due > now then
       status = 'delayed'
@@ -114,7 +115,7 @@ for i = 1, n do
       end
     end
 
-    local fields = {'status', status, 'created', now, 'updated', now}
+    local fields = {'status', status, 'created', now_s, 'updated', now_s}
     for k, v in pairs(f) do
       fields[#fields + 1] = k
       fields[#fields + 1] = v
@@ -124,10 +125,10 @@ for i = 1, n do
       fields[#fields + 1] = due
     end
     redis.call('HSET', tkey, unpack(fields))
-    all_args[#all_args + 1] = now
+    all_args[#all_args + 1] = now_s
     all_args[#all_args + 1] = id
     if s.tags then
-      for _, tag in ipairs(s.tags) do redis.call('ZADD', Q.tag_prefix .. tag, now, id) end
+      for _, tag in ipairs(s.tags) do redis.call('ZADD', Q.tag_prefix .. tag, now_s, id) end
     end
     log_event(Q, 'created', id)
     created = created + 1

@@ -26,6 +26,7 @@ if ARGV[2] == '1' and redis.call('EXISTS', tkey) == 1 then
   return {E_EXISTS, 1, id}
 end
 local now = now_ms()
+local now_s = int_text(now)
 local due = tonumber(ARGV[5])
 if not due then
   local delay = tonumber(ARGV[4])
@@ -43,12 +44,12 @@ else
   redis.call('ZADD', Q.queued, ready_score(tonumber(ARGV[3]), seq), id)
 end
 if due then
-  redis.call('HSET', tkey, 'status', status, 'created', now, 'updated', now, 'scheduled', due,
+  redis.call('HSET', tkey, 'status', status, 'created', now_s, 'updated', now_s, 'scheduled', due,
              unpack(ARGV, 6))
 else
-  redis.call('HSET', tkey, 'status', status, 'created', now, 'updated', now, unpack(ARGV, 6))
+  redis.call('HSET', tkey, 'status', status, 'created', now_s, 'updated', now_s, unpack(ARGV, 6))
 end
-redis.call('ZADD', Q.all, now, id)
+redis.call('ZADD', Q.all, now_s, id)
 emit(Q, now, 'created', id)
 if status == 'queued' then wake(Q, 1) end
 return {OK, now, id, status}

@@ -1,3 +1,4 @@
+--- @include "includes/now_ms.lua"
 -- Record transitions: one entry per task in the capped event stream, and
 -- counters (lifetime, per minute, per hour) bumped once per batch.
 
@@ -12,10 +13,11 @@ end
 
 local function count_event(Q, now, event, n)
   if n == 0 then return end
-  redis.call('HINCRBY', Q.stats, event, n)
+  local by = int_text(n)
+  redis.call('HINCRBY', Q.stats, event, by)
   local minute = math.floor(now / 60000)
-  redis.call('HINCRBY', Q.series, 'm:' .. minute .. ':' .. event, n)
-  redis.call('HINCRBY', Q.series, 'h:' .. math.floor(minute / 60) .. ':' .. event, n)
+  redis.call('HINCRBY', Q.series, 'm:' .. int_text(minute) .. ':' .. event, by)
+  redis.call('HINCRBY', Q.series, 'h:' .. int_text(math.floor(minute / 60)) .. ':' .. event, by)
 end
 
 local function emit(Q, now, event, id, extra)

@@ -11,8 +11,9 @@ local function finish_one(Q, id, tkey, from, to, now, err)
   elseif from then
     redis.call('ZREM', Q[from], id)
   end
-  redis.call('ZADD', Q[to], now, id)
-  redis.call('HSET', tkey, 'status', to, 'finished', now, 'updated', now)
+  local now_s = int_text(now)
+  redis.call('ZADD', Q[to], now_s, id)
+  redis.call('HSET', tkey, 'status', to, 'finished', now_s, 'updated', now_s)
   if err then redis.call('HSET', tkey, 'error', err) end
   release_dedupe(Q, id, tkey)
   local w = redis.call('HMGET', tkey, 'waiters', 'error')

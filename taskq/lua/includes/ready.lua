@@ -1,3 +1,4 @@
+--- @include "includes/now_ms.lua"
 --- @include "includes/park.lua"
 -- The ready zset orders by priority (higher first), then FIFO: a per-queue
 -- sequence breaks ties within one priority.
@@ -16,7 +17,7 @@ local function make_ready(Q, id, tkey, now)
   else
     redis.call('ZADD', Q.queued, score, id)
   end
-  redis.call('HSET', tkey, 'status', 'queued', 'updated', now)
+  redis.call('HSET', tkey, 'status', 'queued', 'updated', int_text(now))
 end
 
 -- Wake up to n blocked workers (each BLPOP takes one token). The list

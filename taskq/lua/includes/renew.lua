@@ -1,3 +1,4 @@
+--- @include "includes/now_ms.lua"
 --- @include "includes/lease.lua"
 -- Renew one fenced lease: expires = now + ms ('extend': old expiry + ms), in
 -- the task, the running index and its holder's index. An expired lease is
@@ -9,8 +10,9 @@ local function renew_lease(Q, id, token, now, ms, extend)
   if refusal then return nil, refusal end
   local expires = now + ms
   if extend then expires = tonumber(f[3]) + ms end
-  redis.call('HSET', tkey, 'expires', expires)
-  redis.call('ZADD', Q.running, expires, id)
-  if f[5] then redis.call('ZADD', Q.held_prefix .. f[5], expires, id) end
+  local text = int_text(expires)
+  redis.call('HSET', tkey, 'expires', text)
+  redis.call('ZADD', Q.running, text, id)
+  if f[5] then redis.call('ZADD', Q.held_prefix .. f[5], text, id) end
   return expires, f[4] == '1'
 end
