@@ -25,7 +25,7 @@ import redis
 from flask import Flask, current_app, g, jsonify
 from werkzeug.exceptions import HTTPException
 
-from taskq.errors import Conflict, TaskNotFound, TaskqError, TaskqValueError
+from taskq.errors import Conflict, RedisFull, TaskNotFound, TaskqError, TaskqValueError
 from taskq.tls import certificate_problem
 
 from . import error_styles
@@ -148,6 +148,8 @@ def handle_api_error(exc: ApiError):
 
 
 def handle_taskq_error(exc: TaskqError):
+    if isinstance(exc, RedisFull):
+        return handle_store_full(exc)
     if isinstance(exc, TaskNotFound):
         return respond(404, "not_found", str(exc))
     if isinstance(exc, LookupError):  # workflow, step, handler, schedule not found
@@ -172,6 +174,24 @@ def handle_store_down(exc: Exception):
     return respond(503, "unavailable", "Service unavailable: the data store cannot be reached")
 
 
+FULL_RETRY_AFTER = 5
+"""Seconds a client is told to wait when Redis is full (Retry-After)."""
+
+
+def one_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def handle_store_full(exc: Exception):
+    """Redis refused a write (maxmemory under noeviction): 503 with its own
+    code, in the dialect's style; the refused call wrote nothing."""
+    log.warning("data store full, a write was refused: %s", one_line(exc))
+    return respond(503, "redis_full", "Service unavailable: the data store is full and refuses "
+                   "writes; nothing was written, retry later", None,
+                   {"Retry-After": str(FULL_RETRY_AFTER)})
+
+
 def handle_unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return handle_http(exc)
@@ -185,4 +205,5 @@ def register(app: Flask) -> None:
     app.register_error_handler(TaskqError, handle_taskq_error)
     app.register_error_handler(redis.ConnectionError, handle_store_down)
     app.register_error_handler(redis.TimeoutError, handle_store_down)
+    app.register_error_handler(redis.exceptions.OutOfMemoryError, handle_store_full)
     app.register_error_handler(Exception, handle_unexpected)

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from taskq.errors import is_oom
 from taskq.keys import ApiKeys
 
 from .config import ConfigError, parse_rate
@@ -63,7 +64,9 @@ def hit_many(redis, keys: ApiKeys, budgets: list[tuple[str, tuple[int, int]]],
     """Count one request against each ``(identity, (limit, window))``, all in
     one round trip: per budget, SET NX EX (the window's key is born with its
     TTL, never left without one) then INCR. ``read``: a (hash, field) the
-    request needs too, read in the same round trip; its value comes second."""
+    request needs too, read in the same round trip; its value comes second.
+    A full Redis (maxmemory) refuses the counts: the request goes on
+    uncounted (its reads still work; its writes get their own 503)."""
     now = clock() if now is None else now
     pipe = redis.pipeline(transaction=False)
     resets = []
@@ -75,10 +78,19 @@ def hit_many(redis, keys: ApiKeys, budgets: list[tuple[str, tuple[int, int]]],
         resets.append((n + 1) * window)
     if read is not None:
         pipe.hget(*read)
-    replies = pipe.execute()
-    states = [RateState(limit, limit - int(replies[2 * i + 1]), reset)
+    replies = pipe.execute(raise_on_error=False)
+    for reply in replies:
+        if isinstance(reply, Exception) and not is_oom(reply):
+            raise reply
+    states = [RateState(limit, limit - _counted(replies[2 * i + 1]), reset)
               for i, ((_, (limit, _)), reset) in enumerate(zip(budgets, resets))]
     return states, replies[-1] if read is not None else None
+
+
+def _counted(reply: Any) -> int:
+    """The window's count after this request; 0 when a full Redis refused
+    to count it."""
+    return 0 if isinstance(reply, Exception) else int(reply)
 
 
 def own_rate(identity: str, text: str | None, default: tuple[int, int] | None):

@@ -7,11 +7,46 @@ maps NotFound -> 404, Conflict family -> 409, TaskqValueError -> 400/422.
 
 from __future__ import annotations
 
+from redis.exceptions import OutOfMemoryError, ResponseError
+
 
 class TaskqError(Exception):
     """Base class for every taskq error."""
 
     code = "taskq_error"
+
+
+class RedisFull(TaskqError, OutOfMemoryError):
+    """Redis refused a write: it is at its ``maxmemory`` under the
+    ``noeviction`` policy. The refused call wrote nothing (Redis refuses a
+    script at its first write that could grow memory, so a taskq transition
+    happens whole or not at all); retry once memory is freed (retention,
+    a larger plan). Also a redis-py ``OutOfMemoryError``, so handlers
+    written for redis-py keep working. ``enqueued``: for an
+    ``enqueue_many`` larger than one script call, the tasks of the calls
+    that went through before the refusal."""
+
+    code = "redis_full"
+
+    def __init__(self, message: str, enqueued: list | None = None):
+        super().__init__(message)
+        self.enqueued = enqueued or []
+
+
+def is_oom(exc: BaseException) -> bool:
+    """Whether ``exc`` is Redis refusing a write for maxmemory: an
+    OutOfMemoryError, or (Redis 6.2, inside a script) a ResponseError
+    "Error running script ... -OOM command not allowed ..."."""
+    return isinstance(exc, OutOfMemoryError) or (
+        isinstance(exc, ResponseError) and "-OOM command not allowed" in str(exc))
+
+
+def redis_full(exc: BaseException) -> RedisFull:
+    """The RedisFull for Redis's own OOM refusal ``exc``."""
+    if isinstance(exc, RedisFull):
+        return exc
+    return RedisFull("Redis is full and refuses writes (OOM command not allowed when used "
+                     "memory > 'maxmemory'); nothing was written")
 
 
 class TaskqValueError(TaskqError, ValueError):

@@ -14,7 +14,8 @@ from typing import Any, Iterable, Sequence
 from . import deps
 from .connection import as_taskq_client
 from .errors import (E_DEP_MISSING, E_EXISTS, E_STATE, Conflict, CyclicDependencyError,
-                     DependencyNotFound, TaskExists, TaskNotFound, TaskqValueError, raise_for)
+                     DependencyNotFound, RedisFull, TaskExists, TaskNotFound, TaskqValueError,
+                     raise_for)
 from .keys import DEFAULT_PREFIX, STATUSES, Keys, queue_of
 from .lease import DEFAULT_LEASE, Lease, claim
 from .options import (OPTION_NAMES, TaskSpec, build_spec, build_update, check_queue_name, json_text,
@@ -98,13 +99,20 @@ class Queue:
         for i in range(0, len(ordered), BATCH_SIZE):
             chunk = ordered[i:i + BATCH_SIZE]
             call(pipe, "enqueue", self.qkeys, specs_json(chunk))
-        replies = execute(pipe)
+        replies = execute(pipe, raise_on_error=False)
         if register:
-            replies = replies[1:]
-            self._registered = True  # a racing thread's extra SADD is harmless
+            added, replies = replies[0], replies[1:]
+            # a racing thread's extra SADD is harmless; a refused one is sent again
+            self._registered = not isinstance(added, Exception)
         created: dict[str, tuple[str, str, int]] = {}
+        full = None
         for chunk_no, reply in enumerate(replies):
             chunk = ordered[chunk_no * BATCH_SIZE:(chunk_no + 1) * BATCH_SIZE]
+            if isinstance(reply, RedisFull):  # this call wrote nothing; others may have
+                full = full or reply
+                continue
+            if isinstance(reply, Exception):
+                raise reply
             if reply[0] == E_EXISTS:
                 raise TaskExists(f"task {reply[2]} already exists")
             if reply[0] == E_DEP_MISSING:
@@ -112,9 +120,15 @@ class Queue:
             for spec, tid, status in zip(chunk, reply[2::2], reply[3::2]):
                 created[spec.id] = (tid, status, reply[1])
         deps.link(self.redis, self.keys, [
-            (s.id, d) for s in ordered if created[s.id][1] != "duplicate"
+            (s.id, d) for s in ordered if s.id in created and created[s.id][1] != "duplicate"
             for d in s.deps if queue_of(d) != self.name])
-        return [self._task_from_spec(s, *created[s.id]) for s in specs]
+        tasks = [self._task_from_spec(s, *created[s.id]) for s in specs if s.id in created]
+        if full is not None and not tasks:
+            raise full
+        if full is not None:
+            raise RedisFull(f"Redis is full and refused {len(specs) - len(tasks)} of {len(specs)} "
+                            f"tasks; {len(tasks)} were enqueued (see .enqueued)", enqueued=tasks)
+        return tasks
 
     def _check_foreign_deps(self, specs: list[TaskSpec]) -> None:
         foreign = sorted({d for s in specs for d in s.deps if queue_of(d) != self.name})

@@ -24,9 +24,11 @@ from taskq.connection import cluster_node_url
 from taskq.embedded import display_url
 from taskq.tls import certificate_problem
 
-OUTAGE_ERRORS = (redis.ConnectionError, redis.TimeoutError)
-"""What an unreachable, restarting (BusyLoadingError is a ConnectionError)
-or vanished Redis raises: worth waiting for, unlike a script or data error."""
+OUTAGE_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.OutOfMemoryError)
+"""What an unreachable, restarting (BusyLoadingError is a ConnectionError),
+vanished or full Redis raises (a full one, at maxmemory under noeviction,
+refuses writes: taskq.errors.RedisFull is an OutOfMemoryError): worth
+waiting for, unlike a script or data error."""
 FIRST_DELAY = 0.5
 
 
@@ -51,6 +53,7 @@ class Outage:
         self.first, self.most = first, most
         self._lock = threading.Lock()
         self._since: float | None = None
+        self._full = False  # this outage is a full Redis refusing writes, not a lost one
         self._delay = first
         self._reached = reached  # whether Redis ever answered this process
         self.ended = 0  # outages over so far: a caller compares it to redo what a restart loses
@@ -58,6 +61,23 @@ class Outage:
     @property
     def down(self) -> bool:
         return self._since is not None
+
+    @property
+    def full(self) -> bool:
+        """Down because Redis refuses writes (it answers reads): only a
+        write that goes through ends it (see :meth:`probe`)."""
+        return self._since is not None and self._full
+
+    def probe(self, client, key: str) -> None:
+        """Raise unless Redis is usable again: a PING after a lost
+        connection; after a full Redis, ``SET key 1 XX``, a write Redis
+        refuses while full and that, on a key nobody creates, writes
+        nothing when accepted. Notes success (:meth:`ok`)."""
+        if self.full:
+            client.set(key, "1", xx=True)
+        else:
+            client.ping()
+        self.ok()
 
     def lost(self, exc: BaseException, advance: bool = True) -> float:
         """Note a failed operation; the seconds to wait before the next try.
@@ -67,18 +87,26 @@ class Outage:
             if self._since is None:
                 self._since = time.monotonic()
                 self._delay = self.first
-                self.log.warning("%s: %s Redis%s (%s: %s); retrying with backoff up to %g s",
-                                 self.what, "lost" if self._reached else "cannot reach",
-                                 self.where, type(exc).__name__, _first_line(exc), self.most)
+                self._full = isinstance(exc, redis.exceptions.OutOfMemoryError)
+                if self._full:
+                    self.log.warning("%s: Redis%s is full and refuses writes (%s); nothing is "
+                                     "lost, retrying with backoff up to %g s", self.what,
+                                     self.where, _first_line(exc), self.most)
+                else:
+                    self.log.warning("%s: %s Redis%s (%s: %s); retrying with backoff up to %g s",
+                                     self.what, "lost" if self._reached else "cannot reach",
+                                     self.where, type(exc).__name__, _first_line(exc), self.most)
                 return self._delay
             if advance:
                 self._delay = min(self._delay * 2, self.most)
             return self._delay
 
-    def ok(self) -> None:
-        """Note a successful operation; logs one line when it ends an outage."""
+    def ok(self, wrote: bool = True) -> None:
+        """Note a successful operation; logs one line when it ends an outage.
+        ``wrote`` False: it only read (or renewed, which goes through a full
+        Redis): that does not end a full Redis's outage."""
         self._reached = True
-        if self._since is None:
+        if self._since is None or (self._full and not wrote):
             return
         with self._lock:
             if self._since is None:
@@ -87,7 +115,8 @@ class Outage:
             self._since = None
             self._delay = self.first
             self.ended += 1
-            self.log.warning("%s: Redis%s is back after %.1f s", self.what, self.where, gone)
+            self.log.warning("%s: Redis%s %s after %.1f s", self.what, self.where,
+                             "accepts writes again" if self._full else "is back", gone)
 
 
     def unusable(self, exc: BaseException) -> WrongRedis | None:

@@ -160,8 +160,7 @@ class PoolWorker:
                 self.activity.tick()
                 try:
                     if self.outage.down:  # claim nothing until Redis answers again
-                        self.redis.ping()
-                        self.outage.ok()
+                        self.outage.probe(self.redis, self.keys.write_probe)
                     self._publish_handlers()
                     self._absorb(self._collect(block=False))
                     # Steady state: one round trip reports what finished and
@@ -402,15 +401,15 @@ class PoolWorker:
         # a warm shutdown still holds (and must renew) leases while it drains.
         while not self._exited.wait(self._renew_interval()):
             try:
-                talked = self._renew_leases()
+                talked, wrote = self._renew_leases(), False
                 now = time.monotonic()
                 if now >= next_registry:
                     self.registry.heartbeat(self.worker_id, list(self._inflight),
                                             *self._counter_deltas(), resources=resource_usage())
                     next_registry = now + HEARTBEAT_INTERVAL
-                    talked = True
-                if talked:
-                    self.outage.ok()
+                    talked = wrote = True
+                if talked:  # renewals go through a full Redis: only a heartbeat ends that
+                    self.outage.ok(wrote)
             except OUTAGE_ERRORS as exc:
                 self.outage.lost(exc, advance=False)  # the main loop owns the backoff
             except Exception:
@@ -461,8 +460,7 @@ class PoolWorker:
         while (self._inflight or self._unsent or self._unsent_failures) and not self._cold:
             try:
                 if self.outage.down:
-                    self.redis.ping()
-                    self.outage.ok()
+                    self.outage.probe(self.redis, self.keys.write_probe)
                 self._absorb(self._collect(block=True, timeout=0.1))
                 self._step(claim_more=False)
             except OUTAGE_ERRORS as exc:

@@ -260,7 +260,7 @@ class TaskqWorkerMixin(TaskReports, RidesOutages, ClusterConnection):
                     return None
                 if max_idle_time is not None and time.monotonic() - idle_since >= max_idle_time:
                     return None
-                self.outage.ok()
+                self.outage.ok(wrote=False)  # an empty claim: a full Redis is still full
                 if self._slot_wake is not None:
                     self._slot_wake.wait(WAKE_TIMEOUT)
                 else:

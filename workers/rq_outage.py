@@ -79,7 +79,7 @@ class RidesOutages:
                     return
                 continue
             if self.outage.down:
-                self.outage.ok()
+                self.outage.ok(wrote=False)  # a read: a full Redis is still full
             return
 
     def run_maintenance_tasks(self):

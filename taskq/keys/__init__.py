@@ -126,6 +126,12 @@ class Keys:
         (taskq.schema); absent before the first start of a versioned taskq."""
         return f"{self.prefix}:schema"
 
+    @property
+    def write_probe(self) -> str:
+        """Never created: ``SET <it> 1 XX`` asks a full Redis whether it
+        takes writes again without writing anything (workers/outage.py)."""
+        return f"{self.prefix}:write-probe"
+
     def queue(self, name: str) -> "QueueKeys":
         return _queue_keys(self.prefix, name)
 

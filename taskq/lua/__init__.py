@@ -17,9 +17,10 @@ from pathlib import Path
 from redis.client import Pipeline
 from redis.cluster import ClusterPipeline
 from redis.commands.core import Script
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from taskq.cluster import SlotPipeline
+from taskq.errors import is_oom, redis_full
 
 LUA_DIR = Path(__file__).parent
 _INCLUDE_RE = re.compile(r'^--- @include "([^"]+)"\s*$', re.MULTILINE)
@@ -89,10 +90,15 @@ class LuaScript:
             raise ValueError(f"{self.verb} takes {self.numkeys} keys, got {len(keys)}")
         if isinstance(client, _PIPELINES):
             return self._script(keys=keys, args=args, client=client)
-        try:  # EVALSHA at once: redis-py's Script adds checks and copies to every call
-            return client.execute_command("EVALSHA", *self._evalsha, *keys, *args)
-        except NoScriptError:  # Script loads it, then runs it
-            return self._script(keys=keys, args=args, client=client)
+        try:
+            try:  # EVALSHA at once: redis-py's Script adds checks and copies to every call
+                return client.execute_command("EVALSHA", *self._evalsha, *keys, *args)
+            except NoScriptError:  # Script loads it, then runs it
+                return self._script(keys=keys, args=args, client=client)
+        except ResponseError as exc:
+            if is_oom(exc):  # refused at its first write: nothing written
+                raise redis_full(exc) from exc
+            raise
 
 
 @cache
@@ -132,7 +138,12 @@ def execute(pipe: Pipeline, raise_on_error: bool = True) -> list:
     NOSCRIPT (a restarted or flushed server) were not run: load the scripts
     and send just those calls again."""
     stack = [(args, options) for args, options in pipe.command_stack]
-    replies = pipe.execute(raise_on_error=False)
+    try:
+        replies = pipe.execute(raise_on_error=False)
+    except ResponseError as exc:
+        if is_oom(exc):
+            raise redis_full(exc) from exc
+        raise
     missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
     if missing:
         for s in all_scripts().values():
@@ -143,6 +154,8 @@ def execute(pipe: Pipeline, raise_on_error: bool = True) -> list:
             pipe.execute_command(*args, **options)
         for i, reply in zip(missing, pipe.execute(raise_on_error=False)):
             replies[i] = reply
+    # a refused write is RedisFull, whoever raises the reply
+    replies = [redis_full(r) if is_oom(r) else r for r in replies]
     if raise_on_error:
         for reply in replies:
             if isinstance(reply, Exception):

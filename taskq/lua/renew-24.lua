@@ -14,6 +14,7 @@ Returns {OK, code1, code2, ...}: 1 renewed, 2 renewed and cancel requested,
 
 local n = tonumber(ARGV[1])
 local now = now_ms()
+renewals_pass_a_full_redis(Q)
 local out = {OK}
 for i = 1, n do
   local base = i * 3 - 1
