@@ -25,7 +25,8 @@ import redis
 from flask import Flask, current_app, g, jsonify
 from werkzeug.exceptions import HTTPException
 
-from taskq.errors import Conflict, RedisFull, TaskNotFound, TaskqError, TaskqValueError
+from taskq.errors import (Conflict, RedisFull, TaskExpired, TaskNotFound, TaskqError,
+                          TaskqValueError)
 from taskq.tls import certificate_problem
 
 from . import error_styles
@@ -150,8 +151,9 @@ def handle_api_error(exc: ApiError):
 def handle_taskq_error(exc: TaskqError):
     if isinstance(exc, RedisFull):
         return handle_store_full(exc)
-    if isinstance(exc, TaskNotFound):
-        return respond(404, "not_found", str(exc))
+    if isinstance(exc, TaskNotFound):  # not_found, or task_expired (removed by retention)
+        return respond(404, "task_expired" if isinstance(exc, TaskExpired) else "not_found",
+                       str(exc))
     if isinstance(exc, LookupError):  # workflow, step, handler, schedule not found
         return respond(404, exc.code, str(exc))
     if isinstance(exc, Conflict):

@@ -46,7 +46,7 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from taskq import Keys, Queue  # noqa: E402
+from taskq import Keys, Queue, retention  # noqa: E402
 from taskq.embedded import free_port, redis_server_path  # noqa: E402
 from taskq.ids import new_task_id  # noqa: E402
 from taskq.worker_registry import WorkerRegistry  # noqa: E402
@@ -116,6 +116,8 @@ class Fleet:
         self.env = dict(os.environ, REDIS_URL=url, PYTHONPATH=os.pathsep.join(
             [str(ROOT), str(ROOT / "scripts"), os.environ.get("PYTHONPATH", "")]))
         self.env.pop("TASKQ_PREFIX", None)
+        # every task is checked at the end: retention keeps them all
+        self.env.update({k: "none" for k in retention.ENV.values()})
         self.procs: dict[int, tuple[str, subprocess.Popen]] = {}
         self.killed: set[int] = set()
         self.n = 0

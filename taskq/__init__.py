@@ -1,8 +1,8 @@
 """taskq: a Redis-native task queue, workflow engine and scheduler."""
 
 from .errors import (Conflict, CyclicDependencyError, DependencyNotFound, InvalidState,
-                     LeaseLost, RedisFull, TaskCancelled, TaskEnded, TaskExists, TaskFailed,
-                     TaskNotFound, TaskqError, TaskqValueError, WaitTimeout)
+                     LeaseLost, RedisFull, TaskCancelled, TaskEnded, TaskExists, TaskExpired,
+                     TaskFailed, TaskNotFound, TaskqError, TaskqValueError, WaitTimeout)
 from .connection import as_taskq_client
 from .context import current_task
 from .keys import Keys
@@ -26,5 +26,5 @@ __all__ = [
     "current_task", "as_taskq_client", "publish",
     "TaskqError", "TaskqValueError", "CyclicDependencyError", "DependencyNotFound",
     "TaskNotFound", "Conflict", "LeaseLost", "InvalidState", "TaskExists",
-    "TaskEnded", "TaskFailed", "TaskCancelled", "WaitTimeout", "RedisFull",
+    "TaskEnded", "TaskFailed", "TaskCancelled", "WaitTimeout", "RedisFull", "TaskExpired",
 ]

@@ -63,6 +63,17 @@ class TaskNotFound(TaskqError, LookupError):
     code = "not_found"
 
 
+class TaskExpired(TaskNotFound):
+    """The task ended and retention removed it (taskq.retention); its
+    tombstone says how it ended (``status``, ``finished`` ms)."""
+
+    code = "task_expired"
+
+    def __init__(self, message: str, status: str, finished: int):
+        super().__init__(message)
+        self.status, self.finished = status, finished
+
+
 class DependencyNotFound(TaskqValueError):
     code = "dependency_not_found"
 

@@ -16,3 +16,13 @@ def greet(name: str) -> str:
     """A ``@task`` on the queue ``bash scripts/run``'s worker serves:
     ``greet.enqueue("Ada")``, or ``greet("Ada")`` to call it in-process."""
     return f"hello, {name}"
+
+
+def noop():
+    """``taskq.examples:noop``: does nothing (load tests, scripts/soak.py)."""
+    return None
+
+
+def fail(message: str = "planned failure"):
+    """``taskq.examples:fail``: raises, so the task fails (or is retried)."""
+    raise RuntimeError(message)

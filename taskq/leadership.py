@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import time
 
+from redis.exceptions import ResponseError
+
+from .errors import is_oom
 from .keys import Keys
 from .lua import call_with_keys
 
@@ -30,7 +33,11 @@ class Leadership:
 
     def acquire(self) -> bool:
         """Say this instance is alive; take or renew the lock. True: we lead."""
-        self.redis.zadd(self.keys.schedulers, {self.id: int(time.time() * 1000)})
+        try:
+            self.redis.zadd(self.keys.schedulers, {self.id: int(time.time() * 1000)})
+        except ResponseError as exc:
+            if not is_oom(exc):
+                raise  # a full Redis refuses the list of instances, not the lock (leader-1.lua)
         return self._lock("acquire")
 
     def release(self) -> None:

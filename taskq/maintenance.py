@@ -18,22 +18,26 @@ import math
 import time
 from typing import Callable
 
-from . import deps
+from . import deps, retention
 from .connection import as_taskq_client
-from .keys import Keys
+from .keys import WORKFLOW_QUEUE, Keys
 from .lua import call, execute
+from .retention import Retention
 from .worker_registry import FORGET_AFTER, HEARTBEAT_INTERVAL
 
 REAP_LIMIT = 1000
 """Tasks promoted / leases reaped per queue per tick, at most."""
-RETENTION_SECONDS = 7 * 24 * 3600
-"""Finished tasks are deleted this long after they end."""
 MINUTE_BUCKETS_KEPT = 26 * 60
 """Per-minute analytics buckets kept (a day and a bit)."""
 HOUR_BUCKETS_KEPT = 35 * 24
 """Per-hour analytics buckets kept (a month and a bit)."""
-PRUNE_EVERY = 60.0
-"""Seconds between retention passes."""
+PRUNE_EVERY = 10.0
+"""Seconds between retention passes (the default retention and the counts)."""
+ROUNDS = 20
+"""Calls one pass makes on one queue, at most, while each removes a full
+limit: REAP_LIMIT tasks a call (a few ms of Redis each), so a queue
+finishing up to ROUNDS * REAP_LIMIT / PRUNE_EVERY tasks a second (2,000)
+is kept within its settings."""
 SWEEP_SECONDS = 10.0
 """A Sweep visits every known queue at least this often..."""
 SWEEP_PER_TICK = 25
@@ -65,16 +69,19 @@ def visit(client, keys: Keys, names: list[str]) -> tuple[dict[str, int], list[in
     """Reap ``names`` (one pipelined script each) and drain the outboxes
     that hold entries; returns the totals and each queue's ms to its next
     timer (-1: none)."""
-    totals = {"requeued": 0, "failed": 0, "promoted": 0, "delivered": 0, "pruned": 0}
+    totals = {"requeued": 0, "failed": 0, "promoted": 0, "delivered": 0, "pruned": 0,
+              "expired": 0}
     pipe = client.pipeline(transaction=False)
     for name in names:
         call(pipe, "reap", keys.queue(name), REAP_LIMIT)
     timers = []
     for name, reply in zip(names, execute(pipe) if names else []):
-        _, requeued, failed, promoted, _sent, next_ms, outbox = reply
+        # (a call that hit its limit on anything reports its timer due: 0 ms)
+        _, requeued, failed, promoted, _sent, next_ms, outbox, expired = reply
         totals["requeued"] += requeued
         totals["failed"] += failed
         totals["promoted"] += promoted
+        totals["expired"] += expired
         if outbox:
             totals["delivered"] += deps.drain_outbox(client, keys, name)
         timers.append(next_ms)
@@ -146,15 +153,27 @@ class Sweep:
         return out
 
 
-def prune_all(client, keys: Keys, names: list[str], retention: float = RETENTION_SECONDS) -> int:
-    """Delete tasks that ended more than ``retention`` seconds ago (by
-    Redis's clock) and old analytics buckets; returns tasks deleted."""
+def prune_all(client, keys: Keys, names: list[str], defaults: Retention | None = None) -> int:
+    """Enforce retention (taskq.retention: each queue's settings, else
+    ``defaults``, else the TASKQ_KEEP_* settings) and drop old analytics
+    buckets; returns tasks removed. The workflow queue takes no defaults:
+    its steps go with their workflow (taskq.workflows.sweep)."""
     client = as_taskq_client(client)
-    pipe = client.pipeline(transaction=False)
-    for name in names:
-        call(pipe, "prune", keys.queue(name), int(retention * 1000), REAP_LIMIT,
-             MINUTE_BUCKETS_KEPT, HOUR_BUCKETS_KEPT)
-    return sum(reply[1] for reply in execute(pipe))
+    defaults = retention.from_env() if defaults is None else defaults
+    removed, left = 0, list(names)
+    for _ in range(ROUNDS):
+        pipe = client.pipeline(transaction=False)
+        for name in left:
+            own = retention.NONE if name == WORKFLOW_QUEUE else defaults
+            call(pipe, "prune", keys.queue(name), *own.script_args(), REAP_LIMIT,
+                 MINUTE_BUCKETS_KEPT, HOUR_BUCKETS_KEPT, retention.TOMBSTONE_SECONDS * 1000,
+                 retention.TOMBSTONE_COUNT)
+        replies = execute(pipe) if left else []
+        removed += sum(reply[1] for reply in replies)
+        left = [name for name, reply in zip(left, replies) if reply[1] >= REAP_LIMIT]
+        if not left:
+            break
+    return removed
 
 
 STEPS: list[Callable] = []

@@ -19,6 +19,7 @@ from . import backoff as _backoff
 from .errors import CyclicDependencyError, TaskqValueError
 from .ids import new_task_id
 from .jsontext import deeper_than
+from .retention import seconds as retention_seconds
 from .keys import ID_SEP, RESERVED_QUEUE_NAMES, queue_of, valid_queue_name
 from .task import dt_to_ms
 
@@ -39,6 +40,7 @@ OPTION_NAMES = frozenset({
     "priority", "delay", "scheduled_at", "depends_on", "dependency_policy", "tags",
     "timeout", "max_retries", "backoff", "backoff_base", "dedupe_key", "dedupe_window",
     "concurrency_key", "concurrency_limit", "lease", "task_id", "meta",
+    "keep_completed", "keep_failed",
 })
 """Keyword arguments of Queue.enqueue that configure the task instead of
 being passed to the function (use enqueue_call when a function needs them)."""
@@ -246,6 +248,9 @@ def build_spec(queue: str, func: Any = None, args: Any = (), kwargs: Any = None,
         f["timeout"] = _seconds("timeout", o["timeout"], allow_zero=False)
     if o.get("lease") is not None:
         f["lease_ms"] = max(1, round(_seconds("lease", o["lease"], allow_zero=False) * 1000))
+    for name in ("keep_completed", "keep_failed"):  # this task's own retention (taskq.retention)
+        if o.get(name) is not None:
+            f[f"{name}_ms"] = round(retention_seconds(name, o[name]) * 1000)
 
     tags = o.get("tags") or []
     if isinstance(tags, str) or not isinstance(tags, (list, tuple, set)):

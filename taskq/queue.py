@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Sequence
 
-from . import deps
+from . import deps, retention
 from .connection import as_taskq_client
 from .errors import (E_DEP_MISSING, E_EXISTS, E_STATE, Conflict, CyclicDependencyError,
                      DependencyNotFound, RedisFull, TaskExists, TaskNotFound, TaskqValueError,
@@ -137,13 +137,16 @@ class Queue:
         pipe = self.redis.pipeline(transaction=False)
         for d in foreign:
             pipe.exists(self.keys.queue(queue_of(d)).task(d))
-        for d, exists in zip(foreign, pipe.execute()):
-            if not exists:
+            pipe.zscore(self.keys.queue(queue_of(d)).gone, d)  # removed by retention: it ended
+        replies = pipe.execute()
+        for d, exists, gone in zip(foreign, replies[::2], replies[1::2]):
+            if not exists and gone is None:
                 raise DependencyNotFound(f"dependency {d} not found")
 
     def _task_from_spec(self, spec: TaskSpec, tid: str, status: str, now_ms: int) -> Task:
         if status == "duplicate":
-            return self.get(tid) or Task(tid, {"status": "unknown"}, self)
+            gone = None if (task := self.get(tid)) else self.removed(tid)
+            return task or Task(tid, {"status": gone["status"] if gone else "unknown"}, self)
         raw = dict(spec.fields)  # a few values are numbers: Task's decoders take both
         raw["status"] = status
         raw["created"] = raw["updated"] = now_ms
@@ -158,6 +161,30 @@ class Queue:
             if raw:
                 return Task.from_hash(task_id, raw, self)
         return None
+
+    def removed(self, task_id: str) -> dict | None:
+        """How a task that retention removed ended, from its tombstone:
+        ``{"status": "completed" | "failed" | "cancelled", "finished": ms}``;
+        None when there is none (never existed, or removed too long ago:
+        taskq.retention.TOMBSTONE_SECONDS)."""
+        if not self._owns(task_id):
+            return None
+        score = self.redis.zscore(self.qkeys.gone, task_id)
+        if score is None:
+            return None
+        finished, code = divmod(int(score), 4)
+        return {"status": ("completed", "failed", "cancelled")[code], "finished": finished}
+
+    def set_retention(self, **settings: Any) -> None:
+        """This queue's retention (taskq.retention), each setting given
+        set (None clears it, back to the default): ``completed``, ``failed``
+        (seconds a finished task is kept; 0: removed at the next upkeep
+        visit), ``completed_count``, ``failed_count`` (tasks kept, at most)."""
+        retention.set_queue_retention(self.redis, self.qkeys.meta, **settings)
+
+    def retention_settings(self) -> retention.Retention:
+        """This queue's own retention settings (None where the default applies)."""
+        return retention.queue_retention(self.redis, self.qkeys.meta)
 
     def get_many(self, ids: Sequence[str]) -> list[Task]:
         pipe = self.redis.pipeline(transaction=False)

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import re
 
-from .errors import TaskqError
+from redis.exceptions import ResponseError
+
+from .errors import TaskqError, is_oom
 from .keys import Keys, TaskDriverKeysV1
 
 CURRENT = 2
@@ -75,13 +77,25 @@ def check(client, prefix: str, stored: str | None) -> int:
     if stored is None:
         if has_v1_data(client, prefix):
             version = UNVERSIONED
-        elif client.set(Keys(prefix).schema, CURRENT, nx=True):
+        elif _stamp(client, prefix):
             return CURRENT
         else:  # another process stamped it meanwhile
             version = parse(client.get(Keys(prefix).schema), prefix)
     else:
         version = parse(stored, prefix)
     return refuse_other(version, prefix)
+
+
+def _stamp(client, prefix: str) -> bool:
+    """Write CURRENT unless a version is there (True: this call wrote it).
+    A full Redis refuses the write: the data, having no older schema's
+    keys, is in this one anyway, and a later start stamps it."""
+    try:
+        return bool(client.set(Keys(prefix).schema, CURRENT, nx=True))
+    except ResponseError as exc:
+        if not is_oom(exc):
+            raise
+        return True
 
 
 def refuse_other(version: int, prefix: str) -> int:

@@ -21,7 +21,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .errors import E_NOT_FOUND, NOOP, OK, TaskCancelled, TaskFailed, TaskNotFound, WaitTimeout
+from .errors import (E_NOT_FOUND, NOOP, OK, TaskCancelled, TaskExpired, TaskFailed, TaskNotFound,
+                     WaitTimeout)
 from .lua import call
 from .task import Task
 from .waiter_hub import Waiter, join
@@ -112,6 +113,10 @@ def _answer(queue, task_id: str, reply: list, pushed: str | None) -> Any:
     if reply[0] == E_NOT_FOUND:
         if pushed and pushed.startswith("cancelled"):  # deleted before it ended
             return _pushed_outcome(queue, task_id, pushed)
+        gone = queue.removed(task_id)
+        if gone:  # ended, and retention removed it (its result with it)
+            raise TaskExpired(f"task {task_id} {gone['status']} and was removed by retention "
+                              "before its outcome was read", gone["status"], gone["finished"])
     raise TaskNotFound(f"task {task_id} not found")
 
 

@@ -39,16 +39,13 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
-import redis
-
-from taskq import Keys, Lease, __version__
+from taskq import Keys, Lease
 from taskq.deps import drain_outbox
 from taskq.ids import new_token
 from taskq.lease import WORKER_LEASE, claim_args, complete_and_claim, leases_from_claim, renew_many
 from taskq.keys import DEFAULT_PREFIX, queue_of
 from taskq.signal_safe_queue import SignalSafeQueue
-from taskq.startup import ready
-from taskq.workflows import Registry, publish
+from taskq.workflows import Registry
 from taskq.workflows.follower import StepFollower
 from taskq.worker_registry import HEARTBEAT_INTERVAL, WorkerRegistry, new_worker_id, resource_usage
 
@@ -56,6 +53,7 @@ from .activity import Activity, describe, one_line
 from .commands import REAP_SECONDS, stop_commands, wait_commands_gone
 from .execution import CommandCancelled, CommandStopped, TaskError, is_retryable, run_task
 from .outage import OUTAGE_ERRORS, Outage
+from .pool_registry import RegistryMixin
 from .wake import Plan, Wake, script_command
 
 log = logging.getLogger("taskq.worker")
@@ -88,7 +86,7 @@ class _Slot:
         self.timed_out = False
 
 
-class PoolWorker:
+class PoolWorker(RegistryMixin):
     def __init__(self, redis, queues: list[str], concurrency: int = 8, lease: float = WORKER_LEASE,
                  prefix: str | None = None, worker_id: str | None = None,
                  tags: list[str] | None = None, capacity: int | None = None,
@@ -126,6 +124,7 @@ class PoolWorker:
         self._plan = Plan(self.queues, wake_keys)  # which queues the next step claims
         self.handlers = handlers
         self._published_after: int | None = None  # outage.ended when last published
+        self._unregistered = False  # Redis was full when it tried (workers/pool_registry.py)
         self._reporter: ThreadPoolExecutor | None = None  # completions beside claims (SPLIT_AT)
         # workflow steps' reads and status follow-ups, off this loop (taskq.workflows.follower)
         self._steps = StepFollower(redis, self.keys)
@@ -159,8 +158,8 @@ class PoolWorker:
             while not self._stop.is_set():
                 self.activity.tick()
                 try:
-                    if self.outage.down:  # claim nothing until Redis answers again
-                        self.outage.probe(self.redis, self.keys.write_probe)
+                    if self.outage.down and not self.outage.full:  # claim nothing until Redis
+                        self.outage.probe(self.redis, self.keys.write_probe)  # answers again
                     self._publish_handlers()
                     self._absorb(self._collect(block=False))
                     # Steady state: one round trip reports what finished and
@@ -191,46 +190,11 @@ class PoolWorker:
                 self.registry.heartbeat(self.worker_id, [], *self._counter_deltas())
                 self.registry.deregister(self.worker_id)
             except OUTAGE_ERRORS as exc:
-                log.warning("worker %s: could not deregister (Redis unreachable: %s); the "
-                            "scheduler marks it offline", self.worker_id, one_line(exc))
+                log.warning("worker %s: could not deregister (Redis %s: %s); the scheduler "
+                            "marks it offline", self.worker_id,
+                            "full" if self.outage.full else "unreachable", one_line(exc))
             log.info("worker %s stopped: %d completed, %d failed",
                      self.worker_id, self.completed, self.failed)
-
-    def _register(self) -> bool:
-        """Enter the worker registry, waiting for Redis as long as it takes;
-        False when a stop came first."""
-        while not self._stop.is_set():
-            try:
-                # Redis loaded, data in this release's key schema (SchemaError if not)
-                if not ready(self.redis, self.keys.prefix, say=self._say,
-                             should_stop=self._stop.is_set):
-                    return False
-                self.registry.register(self.worker_id, self.queues, self.tags, __version__,
-                                       kind="pool")
-                self.outage.ok()
-                self._publish_handlers()
-                return True
-            except redis.RedisError as exc:
-                wrong = self.outage.unusable(exc)
-                if wrong is not None:
-                    raise wrong from None
-                if not isinstance(exc, OUTAGE_ERRORS):
-                    raise
-                self.outage.pause(self.outage.lost(exc), self._stop.is_set)
-        return False
-
-    def _say(self, line: str) -> None:
-        log.warning("worker %s: %s", self.worker_id, line)
-
-    def _publish_handlers(self) -> None:
-        """Publish the workflow handlers at start and after each outage
-        (a restarted Redis may have lost them); a no-op otherwise."""
-        if self.handlers is None or self._published_after == self.outage.ended:
-            return
-        ended = self.outage.ended
-        n = publish(self.redis, self.handlers, prefix=self.keys.prefix)
-        self._published_after = ended
-        log.info("worker %s: published %d workflow handler(s)", self.worker_id, n)
 
     def _absorb(self, items: list[tuple[Lease, bool, Any]]) -> None:
         """Take finished tasks off the in-flight list and onto the lists of
@@ -404,6 +368,8 @@ class PoolWorker:
                 talked, wrote = self._renew_leases(), False
                 now = time.monotonic()
                 if now >= next_registry:
+                    if self._unregistered:  # Redis was full at start
+                        self._enter_registry()
                     self.registry.heartbeat(self.worker_id, list(self._inflight),
                                             *self._counter_deltas(), resources=resource_usage())
                     next_registry = now + HEARTBEAT_INTERVAL
@@ -459,7 +425,7 @@ class PoolWorker:
         self._wake.close()
         while (self._inflight or self._unsent or self._unsent_failures) and not self._cold:
             try:
-                if self.outage.down:
+                if self.outage.down and not self.outage.full:  # a full Redis still drains
                     self.outage.probe(self.redis, self.keys.write_probe)
                 self._absorb(self._collect(block=True, timeout=0.1))
                 self._step(claim_more=False)

@@ -25,12 +25,15 @@ import socket
 import time
 from typing import Callable
 
+import redis
+
 import taskq.projects  # noqa: F401  (registers the per-project lease reaper in maintenance.STEPS)
 import taskq.schedules  # noqa: F401  (registers schedule firing in maintenance.STEPS)
 import taskq.webhooks  # noqa: F401  (registers webhook delivery in maintenance.STEPS)
 import taskq.workflows  # noqa: F401  (registers the workflow sweep in maintenance.STEPS)
 from taskq import maintenance
 from taskq.connection import as_taskq_client
+from taskq.errors import is_oom
 from taskq.keys import DEFAULT_PREFIX, Keys, ScheduleKeys
 from taskq.leadership import LOCK_TTL, Leadership
 from taskq.schedules import firing, wake
@@ -60,6 +63,8 @@ class Upkeep:
         self.until_due: float | None = None
         """Seconds from the last firing step to the earliest due schedule."""
         self.outage = Outage(log, f"scheduler {self.id}", url)
+        self.refused: Exception | None = None
+        """A write a full Redis refused during this round (see _unless_full)."""
 
     def _say(self, line: str) -> None:
         log.warning("scheduler %s: %s", self.id, line)
@@ -78,14 +83,26 @@ class Upkeep:
         totals = self.sweep.tick(self.redis, self.keys, prune=prune)
         if prune:
             self._last_prune = started
-        offline = self.registry.sweep()
+        offline = self._unless_full(self.registry.sweep)
         for step in maintenance.STEPS:
-            result = step(self.redis, self.keys)
+            result = self._unless_full(step, self.redis, self.keys)
             if step is firing.step:
                 self.until_due = result
         if any(totals.values()) or offline:
             log.info("upkeep %s, workers gone offline: %s", totals, offline or "none")
         return True
+
+    def _unless_full(self, step: Callable, *args):
+        """Run an upkeep step; a full Redis refusing its writes is noted
+        (self.refused) and the next step runs: reaping and retention, which
+        a full Redis lets through, free it (taskq/lua/includes/full.lua)."""
+        try:
+            return step(*args)
+        except redis.RedisError as exc:
+            if not is_oom(exc):
+                raise
+            self.refused = exc
+            return None
 
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         """Tick every interval until ``should_stop``. Raises SchemaError
@@ -104,12 +121,16 @@ class Upkeep:
                         checked = True
                         log.info("scheduler %s started (lock TTL %.1f s)", self.id,
                                  self.lock_ttl)
+                    self.refused = None
                     if started >= next_tick:
                         next_tick = started + self.interval
                         self.tick()
                     elif self.is_leader:  # a schedule came due before the next tick
-                        self.until_due = firing.step(self.redis, self.keys)
-                    self.outage.ok()
+                        self.until_due = self._unless_full(firing.step, self.redis, self.keys)
+                    if self.refused is not None:  # full: one line, and the upkeep goes on
+                        self.outage.lost(self.refused, advance=False)
+                    else:
+                        self.outage.ok()
                 except OUTAGE_ERRORS as exc:  # one line, then back off until Redis is back
                     wrong = self.outage.unusable(exc)
                     if wrong is not None:

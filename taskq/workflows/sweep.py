@@ -12,18 +12,20 @@ created (its steps not yet enqueued) stays pending; one whose steps have
 not come engine.CREATE_GRACE seconds after its record is filed cancelled
 (its creator died). Then it deletes up to PRUNE_BATCH workflows that
 finished more than TASKQ_WORKFLOW_RETENTION seconds ago (record and every
-index entry, one wf_prune-18.lua call each). Their step tasks are engine
-tasks: the engine's own retention (maintenance.RETENTION_SECONDS) deletes them.
+index entry, one wf_prune-18.lua call each) and their step tasks with
+them (forget-26.lua): the engine's default retention does not apply to the
+workflow queue, so a long workflow's finished steps stay while it runs.
 """
 
 from __future__ import annotations
 
+import json
 import os
 
 from ..connection import as_taskq_client
 from ..errors import TaskqValueError
-from ..keys import Keys, WorkflowKeys
-from ..lua import execute, script
+from ..keys import WORKFLOW_QUEUE, Keys, WorkflowKeys
+from ..lua import call, execute, script
 from . import indexes
 from .outcomes import redis_ms
 from .status import file, observe
@@ -88,11 +90,11 @@ def prune(redis, wk: WorkflowKeys, before_ms: int) -> int:
         return 0
     pipe = redis.pipeline(transaction=False)
     for wid, _ in old:
-        pipe.hmget(wk.workflow(wid), "namespace", "name", "version", "state", "outcome")
+        pipe.hmget(wk.workflow(wid), "namespace", "name", "version", "state", "outcome", "steps")
     s = script("wf_prune")
     calls = redis.pipeline(transaction=False)
-    orphans = []
-    for (wid, finished), (ns, nm, ver, state, outcome) in zip(old, pipe.execute()):
+    orphans, steps = [], []
+    for (wid, finished), (ns, nm, ver, state, outcome, meta) in zip(old, pipe.execute()):
         outcome = state or outcome  # the status it is filed under (records of older releases: outcome)
         if ns is None or outcome not in indexes.FINISHED_STATES:
             orphans.append(wid)  # no record to say where it is indexed
@@ -100,11 +102,25 @@ def prune(redis, wk: WorkflowKeys, before_ms: int) -> int:
         keys = [wk.workflow(wid), wk.ended, *indexes.state_keys(wk, "all", ns, nm, ver),
                 *indexes.state_keys(wk, outcome, ns, nm, ver)]
         calls.evalsha(s.sha, s.numkeys, *keys, wid, int(finished))
-    deleted = sum(int(x) for x in execute(calls)) if calls.command_stack else 0
+        steps.append(_step_task_ids(meta))
+    replies = execute(calls) if calls.command_stack else []
+    deleted = sum(int(x) for x in replies)
+    gone = [tid for ids, done in zip(steps, replies) if int(done) for tid in ids]
+    if gone:
+        qkeys = Keys(wk.prefix).queue(WORKFLOW_QUEUE)
+        for i in range(0, len(gone), 500):
+            call(redis, "forget", qkeys, *gone[i:i + 500])
     if orphans:
         redis.zrem(wk.ended, *orphans)
         redis.zrem(wk.index, *orphans)
     return deleted
+
+
+def _step_task_ids(meta: str | None) -> list[str]:
+    try:
+        return [m["task"] for m in json.loads(meta or "{}").values() if m.get("task")]
+    except (ValueError, AttributeError, TypeError):
+        return []  # a damaged record: its steps go by the age of the workflow queue's settings
 
 
 def step(client, keys: Keys) -> None:

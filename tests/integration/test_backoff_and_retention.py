@@ -9,6 +9,7 @@ import pytest
 
 from taskq import backoff, maintenance
 from taskq.lua import call
+from taskq.retention import Retention
 
 
 @pytest.mark.parametrize("strategy,attempt,expected", [
@@ -48,9 +49,10 @@ def test_retention_prunes_finished_tasks_and_old_buckets(q, keys):
     q.redis.hset(q.qkeys.series, mapping={"m:1:completed": 5, "h:1:completed": 5})
     assert maintenance.prune_all(q.redis, keys, ["default"]) == 0  # within retention
     time.sleep(0.01)
-    pruned = maintenance.prune_all(q.redis, keys, ["default"], retention=0.005)
+    pruned = maintenance.prune_all(q.redis, keys, ["default"], Retention(completed=0.005))
     assert pruned == 1
     assert q.get(done.id) is None and q.count(tag="t") == 0
+    assert q.removed(done.id)["status"] == "completed"  # its tombstone
     assert q.get(waiting.id).status == "queued"
     assert q.redis.hget(q.qkeys.series, "m:1:completed") is None
 

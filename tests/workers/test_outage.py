@@ -26,8 +26,8 @@ RQ_OUTAGE_SECONDS = 6.0
 must wait for Redis, and RQ's bookkeeping after it must not end the worker."""
 
 
-def _spawn(url: str, log: Path, *args: str) -> subprocess.Popen:
-    env = dict(os.environ, REDIS_URL=url,
+def _spawn(url: str, log: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
+    env = dict(os.environ, REDIS_URL=url, **(env or {}),
                PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("TASKQ_PREFIX", None)
     return subprocess.Popen([sys.executable, "-m", "taskq.cli", *args], env=env, cwd=ROOT,

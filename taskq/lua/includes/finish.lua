@@ -2,6 +2,7 @@
 --- @include "includes/ready.lua"
 --- @include "includes/release.lua"
 --- @include "includes/notify.lua"
+--- @include "includes/retention.lua"
 -- Terminal transitions and dependency resolution.
 
 -- Move one task into a terminal status (no dependents handled here).
@@ -16,8 +17,10 @@ local function finish_one(Q, id, tkey, from, to, now, err)
   redis.call('HSET', tkey, 'status', to, 'finished', now_s, 'updated', now_s)
   if err then redis.call('HSET', tkey, 'error', err) end
   release_dedupe(Q, id, tkey)
-  local w = redis.call('HMGET', tkey, 'waiters', 'error')
+  local w = redis.call('HMGET', tkey, 'waiters', 'error',
+    to == 'completed' and 'keep_completed_ms' or 'keep_failed_ms')
   if w[1] then notify_waiters(Q, id, tkey, to, w[2]) end
+  schedule_expiry(Q, id, to, now, w[3], w[1])
 end
 
 -- A task of this queue learns that dependency dep_id ended with outcome

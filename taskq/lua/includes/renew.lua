@@ -1,15 +1,6 @@
 --- @include "includes/now_ms.lua"
 --- @include "includes/lease.lua"
--- A full Redis (maxmemory under noeviction) refuses a script at its first
--- write that may grow memory, but never one that already wrote (it cannot
--- stop a script half way). A renewal only rewrites what exists, so it first
--- makes a write that never grows memory and here changes nothing: leases
--- are kept while Redis is full, and the tasks report when memory frees
--- instead of expiring and running again. (Reaping goes through a full
--- Redis too: its first write is a ZREM.)
-local function renewals_pass_a_full_redis(Q)
-  redis.call('HDEL', Q.meta, '~')
-end
+--- @include "includes/full.lua"
 -- Renew one fenced lease: expires = now + ms ('extend': old expiry + ms), in
 -- the task, the running index and its holder's index. An expired lease is
 -- refused even before the reaper sees it, so a renewal never revives it.

@@ -8,8 +8,9 @@ missing, which the caller then delivers with resolve_dependency.
 ]]
 --- @include "includes/codes.lua"
 --- @include "includes/queue_keys.lua"
+--- @include "includes/retention.lua"
 
-local st = redis.call('HGET', Q.task_prefix .. ARGV[1], 'status')
+local st = status_or_gone(Q, ARGV[1]) -- a task retention removed still says how it ended
 if not st then return {OK, 'missing'} end
 if st == 'completed' or st == 'failed' or st == 'cancelled' then return {OK, st} end
 redis.call('SADD', Q.dependents_prefix .. ARGV[1], ARGV[2])

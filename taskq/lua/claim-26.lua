@@ -21,6 +21,7 @@ Returns {OK, outbox_entries, next_ms, {id, {field, value, ...}}, ...}
 --- @include "includes/codes.lua"
 --- @include "includes/now_ms.lua"
 --- @include "includes/queue_keys.lua"
+--- @include "includes/full.lua"
 --- @include "includes/reap.lua"
 --- @include "includes/batch.lua"
 
@@ -31,6 +32,7 @@ local SCAN_LIMIT = 10000
 local n, token, lease, worker = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local cap = ARGV[5] == '1'
 local now = now_ms()
+pass_a_full_redis(Q) -- a full Redis still drains (includes/full.lua)
 local now_s = int_text(now)
 -- the heads of the timer zsets are read once; promotion and reaping run
 -- only when one is due, and read them again after

@@ -10,7 +10,7 @@ Returns {OK, expires_ms, cancel_requested 0|1} | {E_NOT_FOUND} | {E_LEASE, statu
 --- @include "includes/queue_keys.lua"
 --- @include "includes/renew.lua"
 
-renewals_pass_a_full_redis(Q)
+pass_a_full_redis(Q)
 local expires, cancel = renew_lease(Q, ARGV[1], ARGV[2], now_ms(), tonumber(ARGV[3]),
   ARGV[4] == 'extend')
 if not expires then return cancel end

@@ -9,11 +9,13 @@ is OK, NOOP, E_NOT_FOUND or E_LEASE (status says what the task is instead).
 --- @include "includes/codes.lua"
 --- @include "includes/now_ms.lua"
 --- @include "includes/queue_keys.lua"
+--- @include "includes/full.lua"
 --- @include "includes/finish.lua"
 --- @include "includes/batch.lua"
 
 local n = tonumber(ARGV[1])
 local now = now_ms()
+pass_a_full_redis(Q) -- a full Redis still drains (includes/full.lua)
 local now_s = int_text(now)
 local minute = int_text(math.floor(now / 60000))
 local hour = int_text(math.floor(now / 3600000))
@@ -25,7 +27,7 @@ for i = 1, n do
   local id, token = ARGV[i * 3 - 1], ARGV[i * 3]
   local tkey = Q.task_prefix .. id
   local f = redis.call('HMGET', tkey, 'status', 'token', 'expires', 'leased', 'ckey',
-    'dedupe', 'dedupe_window', 'dependents', 'worker', 'waiters', 'wf_events')
+    'dedupe', 'dedupe_window', 'dependents', 'worker', 'waiters', 'wf_events', 'keep_completed_ms')
   local code, detail = OK, ''
   if not f[1] then
     code = E_NOT_FOUND
@@ -67,6 +69,7 @@ for i = 1, n do
     end
     if f[8] then ended[#ended + 1] = {id, 'completed'} end
     if f[10] then notify_waiters(Q, id, tkey, 'completed', ARGV[i * 3 + 1]) end
+    schedule_expiry(Q, id, 'completed', now, f[12], f[10])
   end
   out[#out + 1] = code
   out[#out + 1] = detail

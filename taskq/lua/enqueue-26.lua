@@ -33,8 +33,7 @@ for i = 1, n do
   end
   if s.deps then
     for _, d in ipairs(s.deps) do
-      if string.sub(d, 1, #own) == own and not in_batch[d]
-          and redis.call('EXISTS', Q.task_prefix .. d) == 0 then
+      if string.sub(d, 1, #own) == own and not in_batch[d] and not status_or_gone(Q, d) then
         return {E_DEP_MISSING, i, d}
       end
     end
@@ -52,7 +51,8 @@ for i = 1, n do
   if f.dedupe then
     local dkey = Q.dedupe_prefix .. f.dedupe
     holder = redis.call('GET', dkey)
-    if holder and redis.call('EXISTS', Q.task_prefix .. holder) == 0 then holder = nil end
+    -- the window outlives a holder that retention removed (its tombstone)
+    if holder and not status_or_gone(Q, holder) then holder = nil end
     if not holder then
       if f.dedupe_window then
         redis.call('SET', dkey, id, 'PX', f.dedupe_window)
@@ -73,7 +73,7 @@ for i = 1, n do
       for _, d0 in ipairs(s.deps) do
         local d = alias[d0] or d0
         if string.sub(d, 1, #own) == own then
-          local st = redis.call('HGET', Q.task_prefix .. d, 'status')
+          local st = status_or_gone(Q, d)
           if st == 'failed' or st == 'cancelled' then
             if f.dep_policy ~= 'release' then
               dep_failed = dep_failed or ('dependency ' .. d .. ' ' .. st)

@@ -1,0 +1,20 @@
+"""A task that retention removed answers 404 with the code task_expired (not
+not_found) and says how it ended, in the dialect's error style."""
+
+from __future__ import annotations
+
+
+def test_a_removed_task_answers_404_task_expired(client, admin, dts):
+    resp = client.post("/api/tasks", json={"name": "t", "command": "true"}, headers=admin)
+    tid = resp.json["data"]["id"]
+    dts.set_retention(completed=0)
+    [lease] = dts.claim(1)
+    lease.complete("ok")
+    dts.reap()  # the scheduler's visit: its retention has ended
+    resp = client.get(f"/api/tasks/{tid}", headers=admin)
+    assert resp.status_code == 404
+    assert resp.json["success"] is False
+    assert resp.json["error"]["code"] == "task_expired", resp.json
+    assert "completed and was removed by retention" in resp.json["error"]["message"]
+    never = client.get(f"/api/tasks/{dts.name}:00000000000000000000000v", headers=admin)
+    assert never.status_code == 404 and never.json["error"]["code"] == "not_found"
