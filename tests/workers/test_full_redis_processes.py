@@ -8,8 +8,6 @@ in an outage and report once memory frees."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,7 +18,7 @@ import redis
 from taskq import Queue, RedisFull
 from taskq.embedded import redis_server_path
 
-from test_outage import ROOT, T, _spawn, _stop, _wait
+from test_outage import T, _spawn, _spawn_rq, _stop, _wait
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from full_redis import fill, free, private_server  # noqa: E402
@@ -77,16 +75,10 @@ def test_rq_worker_classes_ride_out_a_full_redis(cls, tmp_path):
     frees, and each task runs once."""
     runs, log = tmp_path / "runs.txt", tmp_path / "rq.err"
     with private_server(redis_server_path(), tmp_path) as url:
-        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-                   TASKQ_LEASE="30")
-        env.pop("TASKQ_PREFIX", None)
         client = redis.Redis.from_url(url, decode_responses=True)
         q = Queue("default", client)
         before = [q.enqueue(f"{T}:note_run", str(runs), 1.5).id for _ in range(2)]
-        worker = subprocess.Popen([str(Path(sys.executable).parent / "rq"), "worker", "-w",
-                                   f"workers.rq_worker.{cls}", "--url", url, "default"],
-                                  env=env, cwd=ROOT, stdout=open(log, "w"),
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+        worker = _spawn_rq(url, cls, log)
         try:
             assert _wait(lambda: q.get(before[0]).status == "running", 30), log.read_text()
             fill(client)

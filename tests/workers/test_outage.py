@@ -35,6 +35,19 @@ def _spawn(url: str, log: Path, *args: str, env: dict | None = None) -> subproce
                             start_new_session=True)
 
 
+def _spawn_rq(url: str, cls: str, log: Path) -> subprocess.Popen:
+    """`rq worker -w workers.rq_worker.<cls>` on the queue "default", its
+    output in ``log``; leases (30 s) outlast the outages the tests make, so
+    a task in hand is not run twice."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               TASKQ_LEASE="30")
+    env.pop("TASKQ_PREFIX", None)
+    return subprocess.Popen([str(Path(sys.executable).parent / "rq"), "worker", "-w",
+                             f"workers.rq_worker.{cls}", "--url", url, "default"],
+                            env=env, cwd=ROOT, stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
 def _wait(pred, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -140,19 +153,11 @@ def test_rq_worker_classes_survive_a_redis_restart(cls, private, tmp_path):
     url = servers[0].url
     runs = tmp_path / "runs.txt"
     log = tmp_path / "rq.err"
-    # Leases outlasting the outage: the task in hand must not run twice
-    # (with the short default, an outage longer than it lets others rerun it).
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               TASKQ_LEASE="30")
-    env.pop("TASKQ_PREFIX", None)
     client = redis.Redis.from_url(url, decode_responses=True)
     q = Queue("default", client)
     # queued before it starts: a worker that was never idle must know it had Redis
     before = [q.enqueue(f"{T}:note_run", str(runs), 1.0).id for _ in range(3)]
-    worker = subprocess.Popen([str(Path(sys.executable).parent / "rq"), "worker", "-w",
-                               f"workers.rq_worker.{cls}", "--url", url, "default"],
-                              env=env, cwd=ROOT, stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    worker = _spawn_rq(url, cls, log)
     try:
         assert _wait(lambda: runs.exists() and len(runs.read_text().split()) >= 1, 30)
         client.close()
