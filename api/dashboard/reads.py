@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from taskq import overview
-from taskq.errors import TaskNotFound
+from taskq.errors import TaskExpired, TaskNotFound
 from taskq.isotime import iso, iso_ms
 from taskq.keys import STATUSES, queue_of, valid_queue_name
 from taskq.maintenance import queue_names
@@ -150,6 +150,9 @@ def _find_tasks(st, queue: str, status: str, search: str, page: int) -> tuple[li
 def task_page(st, task_id: str) -> dict:
     try:
         task = st.tasks.get(task_id)
+    except TaskExpired as gone:
+        raise ApiError(404, "task_expired", f"this task {gone.status} and was removed by "
+                       "retention") from None
     except TaskNotFound:
         raise ApiError(404, "task_not_found", "no task with this id") from None
     q = st.tasks.queue(task.queue)

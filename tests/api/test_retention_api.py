@@ -18,3 +18,17 @@ def test_a_removed_task_answers_404_task_expired(client, admin, dts):
     assert "completed and was removed by retention" in resp.json["error"]["message"]
     never = client.get(f"/api/tasks/{dts.name}:00000000000000000000000v", headers=admin)
     assert never.status_code == 404 and never.json["error"]["code"] == "not_found"
+
+
+def test_the_dashboard_says_a_removed_task_expired(client, q):
+    from dashboard_client import login
+    login(client, "dashboard")
+    task = q.enqueue("app:job", keep_completed=0)
+    [lease] = q.claim(1)
+    lease.complete()
+    q.reap()
+    page = client.get(f"/dashboard/tasks/{task.id}")
+    assert page.status_code == 404 and "task_expired" in page.get_data(as_text=True)
+    data = client.get(f"/dashboard/data/tasks/{task.id}")
+    assert data.status_code == 404 and data.get_json()["error"]["code"] == "task_expired"
+    assert "completed and was removed by retention" in data.get_json()["error"]["message"]
