@@ -5,19 +5,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..isotime import iso
+from ..isotime import iso, iso_ms
 from ..queue import Queue
 from . import model
-from .firing import run_tag, workflow_run_id
+from .firing import run_base_id, run_tag, workflow_run_id
 
 
-def run_status(q: Queue, sid: str, run_key: str) -> dict[str, Any]:
+def step_names(payload: dict | None) -> list[str] | None:
+    """A pipeline payload's step names (None for any other payload)."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("pipeline"), list):
+        return None
+    return [str(item.get("name", item.get("step"))) for item in payload["pipeline"]
+            if isinstance(item, dict)]
+
+
+def run_status(q: Queue, sid: str, run_key: str, steps: list[str] | None = None) -> dict[str, Any]:
     """A run's state from its engine tasks: failed if any failed, cancelled
     if any was, completed when all are, running when one is, else pending;
-    with start, end and the first error."""
+    with start, end and the first error. Tasks that retention removed
+    count by their tombstones (``steps``: a pipeline's step names)."""
     tasks = q.list(tag=run_tag(sid, run_key), limit=model.MAX_PIPELINE_STEPS)
     if not tasks:
-        return workflow_run_status(q, sid, run_key)
+        gone = removed_run(q, sid, run_key, steps)
+        return gone or workflow_run_status(q, sid, run_key)
     states = [t.status for t in tasks]
     if "failed" in states:
         status = "failed"
@@ -36,6 +46,21 @@ def run_status(q: Queue, sid: str, run_key: str) -> dict[str, Any]:
             "started_at": iso(min(started)) if started else None,
             "ended_at": iso(max(ended)) if status in ("completed", "failed", "cancelled") and ended else None,
             "error": errors[0] if errors else None}
+
+
+def removed_run(q: Queue, sid: str, run_key: str, steps: list[str] | None) -> dict | None:
+    """The state of a run whose tasks retention removed, from their
+    tombstones (None when there are none: another kind of run, or gone too)."""
+    base = run_base_id({"queue": q.name, "sid": sid, "run": run_key})
+    ids = [f"{base}-{name}" for name in steps] if steps else [base]
+    gone = [g for g in (q.removed(tid) for tid in ids) if g]
+    if not gone or len(gone) < len(ids):
+        return None
+    states = {g["status"] for g in gone}
+    status = ("failed" if "failed" in states else "cancelled" if "cancelled" in states
+              else "completed")
+    return {"status": status, "task_ids": sorted(ids), "removed": True,
+            "ended_at": iso_ms(max(g["finished"] for g in gone)), "error": None}
 
 
 WORKFLOW_RUN_STATUS = {"pending": "pending", "in_progress": "running", "complete": "completed",

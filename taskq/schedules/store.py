@@ -175,13 +175,19 @@ class Schedules:
         if f.get("schedule_kind") == "event":
             view["event"] = model.event_name(f)
         if runs:
-            view["recent_runs"] = self.runs(f["id"], runs)
+            view["recent_runs"] = self.runs(f["id"], runs, view["payload"])
         return view
 
-    def runs(self, sid: str, limit: int = RECENT_RUNS) -> list[dict[str, Any]]:
+    def runs(self, sid: str, limit: int = RECENT_RUNS,
+             payload: dict | None = None) -> list[dict[str, Any]]:
         """Recent runs, newest first: run key, when, outcome (created,
-        deduplicated, skipped) and, for created runs, the engine tasks' status."""
+        deduplicated, skipped) and, for created runs, the engine tasks' status
+        (``payload``, the schedule's, names a pipeline's steps: their
+        tombstones tell a run whose tasks retention removed)."""
         lines = self.redis.lrange(self.sk.runs(sid), 0, limit - 1)
+        if payload is None and lines:
+            raw = self.redis.hget(self.sk.schedule(sid), "payload")
+            payload = json.loads(raw) if raw else None
         out = []
         for line in lines:
             line = line.decode() if isinstance(line, bytes) else line
@@ -190,7 +196,7 @@ class Schedules:
                                    "status": outcome if outcome != "created" else "pending"}
             if outcome == "created" and queue:
                 run.update(run_state.run_status(Queue(queue, redis=self.redis, prefix=self.prefix),
-                                             sid, run_key))
+                                             sid, run_key, run_state.step_names(payload)))
             out.append(run)
         return out
 

@@ -174,3 +174,26 @@ def test_workflow_steps_take_no_default_and_go_with_their_workflow(r, prefix, ke
     assert prune_workflows(r, WorkflowKeys(prefix), int(time.time() * 1000) + 1000) == 1
     assert not any(wfq.get(t) for t in steps)
     assert all(wfq.removed(t)["status"] == "completed" for t in steps)
+
+
+@pytest.mark.parametrize("payload", [
+    {"callable": "builtins:len", "args": [[1]]},
+    {"pipeline": [{"step": "echo", "args": {"message": "a"}, "name": "one"},
+                  {"step": "echo", "args": {"message": "b"}, "name": "two", "depends_on": ["one"]}]},
+])
+def test_a_schedule_run_whose_tasks_were_removed_still_says_how_it_ended(sched, q, prefix, payload):
+    from schedule_helpers import spec
+    from taskq.schedules import fire_due
+
+    q.set_retention(completed=0)
+    sid = sched.create(spec(payload=payload))["id"]
+    sched.redis.hset(sched.sk.schedule(sid), "due", sched.now_ms() - 10)
+    sched.redis.zadd(sched.sk.due, {sid: sched.now_ms() - 10})
+    fire_due(sched.redis, prefix)
+    while q.count("queued") or q.count("blocked"):
+        for lease in q.claim(10):
+            lease.complete("ok")
+    visit(q)
+    assert q.count() == 0  # every task of the run is gone
+    [run] = [x for x in sched.runs(sid) if x["outcome"] == "created"]
+    assert run["status"] == "completed" and run["ended_at"], run
