@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from taskq import workflows
 from taskq.keys import WorkflowKeys
-from taskq.workflows import Handler, Registry, WorkflowNotFound
+from taskq.workflows import Handler, Registry, WorkflowNotFound, sweep
 from taskq.worker_registry import WorkerRegistry
 
 RECENT_SAMPLE = 100
@@ -78,6 +78,12 @@ class WorkflowService:
         if not is_workflow_id(workflow_id):
             raise WorkflowNotFound(f"workflow {workflow_id!r} not found")
         return workflows.get(self.redis, workflow_id.lower(), prefix=self.prefix)
+
+    def removed(self, workflow_id: str) -> dict | None:
+        """How a workflow the sweep pruned ended (its tombstone), else None."""
+        if not is_workflow_id(workflow_id):
+            return None
+        return sweep.removed(self.redis, WorkflowKeys(self.prefix), workflow_id.lower())
 
     def list(self, *, namespace: str | None, name: str | None, version: str | None,
              status: str | None, page: int, per_page: int) -> tuple[list[dict], int]:

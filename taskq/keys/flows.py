@@ -46,6 +46,13 @@ class WorkflowKeys:
         return f"{self.run_prefix}{workflow_id}"
 
     @property
+    def gone(self) -> str:
+        """Zset: tombstones of workflows the sweep pruned, workflow id ->
+        finished ms * 4 + outcome (0 complete, 1 error, 2 cancelled), kept
+        as the engine's (taskq.retention)."""
+        return f"{self.base}gone"
+
+    @property
     def run_prefix(self) -> str:
         """What a workflow id is appended to for its record (scripts reading many)."""
         return f"{self.base}run:"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 
+from .. import retention
 from ..connection import as_taskq_client
 from ..errors import TaskqValueError
 from ..keys import WORKFLOW_QUEUE, Keys, WorkflowKeys
@@ -93,7 +94,7 @@ def prune(redis, wk: WorkflowKeys, before_ms: int) -> int:
         pipe.hmget(wk.workflow(wid), "namespace", "name", "version", "state", "outcome", "steps")
     s = script("wf_prune")
     calls = redis.pipeline(transaction=False)
-    orphans, steps = [], []
+    orphans, steps, filed, outcomes = [], [], [], []
     for (wid, finished), (ns, nm, ver, state, outcome, meta) in zip(old, pipe.execute()):
         outcome = state or outcome  # the status it is filed under (records of older releases: outcome)
         if ns is None or outcome not in indexes.FINISHED_STATES:
@@ -103,8 +104,12 @@ def prune(redis, wk: WorkflowKeys, before_ms: int) -> int:
                 *indexes.state_keys(wk, outcome, ns, nm, ver)]
         calls.evalsha(s.sha, s.numkeys, *keys, wid, int(finished))
         steps.append(_step_task_ids(meta))
+        filed.append((wid, finished))
+        outcomes.append(outcome)
     replies = execute(calls) if calls.command_stack else []
     deleted = sum(int(x) for x in replies)
+    kept = [(wid, int(finished), outcome) for (wid, finished), outcome in zip(filed, outcomes)]
+    remember(redis, wk, [k for k, done in zip(kept, replies) if int(done)])
     gone = [tid for ids, done in zip(steps, replies) if int(done) for tid in ids]
     if gone:
         qkeys = Keys(wk.prefix).queue(WORKFLOW_QUEUE)
@@ -114,6 +119,33 @@ def prune(redis, wk: WorkflowKeys, before_ms: int) -> int:
         redis.zrem(wk.ended, *orphans)
         redis.zrem(wk.index, *orphans)
     return deleted
+
+
+GONE_CODE = {"complete": 0, "error": 1, "cancelled": 2}
+GONE_STATUS = {code: status for status, code in GONE_CODE.items()}
+
+
+def remember(redis, wk: WorkflowKeys, pruned: list[tuple[str, int, str]]) -> None:
+    """Tombstones of the (id, finished ms, outcome) workflows just pruned,
+    and the trim of older ones (as the engine's: taskq.retention)."""
+    if not pruned:
+        return
+    pipe = redis.pipeline(transaction=False)
+    pipe.zadd(wk.gone, {wid: finished * 4 + GONE_CODE[outcome] for wid, finished, outcome in pruned})
+    cutoff = (redis_ms(redis) - retention.TOMBSTONE_SECONDS * 1000) * 4
+    pipe.zremrangebyscore(wk.gone, "-inf", f"({cutoff}")
+    pipe.zremrangebyrank(wk.gone, 0, -retention.TOMBSTONE_COUNT - 1)
+    pipe.execute()
+
+
+def removed(redis, wk: WorkflowKeys, workflow_id: str) -> dict | None:
+    """How a workflow the sweep pruned ended, from its tombstone:
+    {"status": complete | error | cancelled, "finished": ms}, else None."""
+    score = redis.zscore(wk.gone, workflow_id)
+    if score is None:
+        return None
+    finished, code = divmod(int(score), 4)
+    return {"status": GONE_STATUS[code], "finished": finished}
 
 
 def _step_task_ids(meta: str | None) -> list[str]:

@@ -30,10 +30,15 @@ def step_not_found(task_id: str, step: str) -> ApiError:
 
 
 def task(task_id: str) -> dict:
-    """The workflow the id names (404 TASK_NOT_FOUND, a non-UUID id too)."""
+    """The workflow the id names (404 TASK_NOT_FOUND, a non-UUID id too;
+    TASK_EXPIRED for one the workflow retention removed)."""
     try:
         return state().workflows.get(task_id)
     except WorkflowNotFound:
+        gone = state().workflows.removed(task_id)
+        if gone:
+            raise ApiError(404, "task_expired", f"Task '{task_id}' ended ({gone['status']}) "
+                           "and was removed by retention") from None
         raise task_not_found(task_id) from None
 
 
