@@ -1,12 +1,15 @@
-"""``taskq queues list|pause|resume|purge``."""
+"""``taskq queues list|pause|resume|purge|retention``."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import click
 
+from taskq.errors import TaskqValueError
 from taskq.keys import STATUSES
 
-from .common import json_option, ops_command, queue_callback
+from .common import OpsError, json_option, ops_command, queue_callback
 from .output import emit_json, table
 
 
@@ -25,7 +28,7 @@ def queue_table(rows: list[dict]) -> str:
 
 @click.group()
 def queues() -> None:
-    """List queues; pause, resume or purge one."""
+    """List queues; pause, resume or purge one; show or set its retention."""
 
 
 @queues.command("list")
@@ -68,3 +71,36 @@ def purge(ops, queue: str, yes: bool) -> None:
         click.confirm(f"Delete every task and key of queue {queue!r}?", abort=True)
     n = ops.queue(queue).purge()
     click.echo(f"queue {queue} purged: {n} keys deleted")
+
+
+@queues.command()
+@click.argument("queue", callback=queue_callback)
+@click.option("--completed", type=float, help="Seconds a completed task is kept (0: removed at once).")
+@click.option("--failed", type=float, help="Seconds a failed or cancelled task is kept.")
+@click.option("--completed-count", type=int, help="Completed tasks kept, at most.")
+@click.option("--failed-count", type=int, help="Failed (and, apart, cancelled) tasks kept, at most.")
+@click.option("--clear", "clear", multiple=True,
+              type=click.Choice(["completed", "failed", "completed-count", "failed-count"]),
+              help="Back to the default for this setting (repeatable).")
+@json_option
+@ops_command
+def retention(ops, queue: str, completed, failed, completed_count, failed_count, clear,
+              as_json: bool) -> None:
+    """Show QUEUE's retention settings, or set or clear them (see the
+    README's Retention: unset ones follow the scheduler's TASKQ_KEEP_*)."""
+    changes = {k: v for k, v in (("completed", completed), ("failed", failed),
+                                 ("completed_count", completed_count),
+                                 ("failed_count", failed_count)) if v is not None}
+    changes.update({name.replace("-", "_"): None for name in clear})
+    q = ops.queue(queue)
+    if changes:
+        try:
+            q.set_retention(**changes)
+        except TaskqValueError as exc:
+            raise OpsError(str(exc), exit_code=2) from None
+    settings = dataclasses.asdict(q.retention_settings())
+    if as_json:
+        emit_json({"queue": queue, **settings})
+    else:
+        click.echo(table(["queue", *settings], [[queue, *("default" if v is None else v
+                                                         for v in settings.values())]]))

@@ -294,3 +294,16 @@ def test_without_url_the_commands_use_the_redis_taskq_start_wrote(tmp_path, redi
     assert result.exit_code == 0, result.output
     assert [row["name"] for row in json.loads(result.stdout)] == ["default"]
     assert "the Redis of taskq start" in result.stderr
+
+
+def test_queues_retention_shows_sets_and_clears_a_queues_settings(cli, q):
+    shown = as_json(cli("queues", "retention", "default", "--json"))
+    assert shown == {"queue": "default", "completed": None, "failed": None,
+                     "completed_count": None, "failed_count": None}
+    out = cli("queues", "retention", "default", "--completed", "60", "--failed-count", "10")
+    assert out.exit_code == 0 and "60.0" in out.output and "default" in out.output
+    assert q.retention_settings().completed == 60 and q.retention_settings().failed_count == 10
+    cli("queues", "retention", "default", "--clear", "completed")
+    assert q.retention_settings().completed is None and q.retention_settings().failed_count == 10
+    bad = cli("queues", "retention", "default", "--completed", "-1")
+    assert bad.exit_code == 2 and "completed must be" in bad.output
