@@ -37,7 +37,12 @@ ROUNDS = 20
 """Calls one pass makes on one queue, at most, while each removes a full
 limit: REAP_LIMIT tasks a call (a few ms of Redis each), so a queue
 finishing up to ROUNDS * REAP_LIMIT / PRUNE_EVERY tasks a second (2,000)
-is kept within its settings."""
+is kept within its settings..."""
+PRUNE_BUDGET = 2.0
+"""...and a pass stops after this many seconds (after its first round), so
+a backlog many queues hold at once (the first pass after an upgrade, or
+after a retention was shortened) is worked off over several passes, never
+in one burst that keeps Redis busy."""
 SWEEP_SECONDS = 10.0
 """A Sweep visits every known queue at least this often..."""
 SWEEP_PER_TICK = 25
@@ -161,6 +166,7 @@ def prune_all(client, keys: Keys, names: list[str], defaults: Retention | None =
     client = as_taskq_client(client)
     defaults = retention.from_env() if defaults is None else defaults
     removed, left = 0, list(names)
+    until = time.monotonic() + PRUNE_BUDGET
     for _ in range(ROUNDS):
         pipe = client.pipeline(transaction=False)
         for name in left:
@@ -171,7 +177,7 @@ def prune_all(client, keys: Keys, names: list[str], defaults: Retention | None =
         replies = execute(pipe) if left else []
         removed += sum(reply[1] for reply in replies)
         left = [name for name, reply in zip(left, replies) if reply[1] >= REAP_LIMIT]
-        if not left:
+        if not left or time.monotonic() > until:
             break
     return removed
 

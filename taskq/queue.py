@@ -169,11 +169,7 @@ class Queue:
         taskq.retention.TOMBSTONE_SECONDS)."""
         if not self._owns(task_id):
             return None
-        score = self.redis.zscore(self.qkeys.gone, task_id)
-        if score is None:
-            return None
-        finished, code = divmod(int(score), 4)
-        return {"status": ("completed", "failed", "cancelled")[code], "finished": finished}
+        return retention.read_tombstone(self.redis.zscore(self.qkeys.gone, task_id))
 
     def set_retention(self, **settings: Any) -> None:
         """This queue's retention (taskq.retention), each setting given

@@ -42,6 +42,8 @@ DEFAULT_KEEP_FAILED_COUNT = 1_000
 TOMBSTONE_SECONDS = 24 * 3600
 TOMBSTONE_COUNT = 10_000
 """Tombstones kept per queue, at most (about 120 bytes each: 1.2 MB)."""
+TASK_OUTCOMES = ("completed", "failed", "cancelled")
+"""A task tombstone's outcome codes 0, 1, 2 (lua/includes/retention.lua)."""
 ENV = {"completed": "TASKQ_KEEP_COMPLETED", "failed": "TASKQ_KEEP_FAILED",
        "completed_count": "TASKQ_KEEP_COMPLETED_COUNT", "failed_count": "TASKQ_KEEP_FAILED_COUNT"}
 META_FIELDS = {"completed": "keep_completed_ms", "failed": "keep_failed_ms",
@@ -66,6 +68,19 @@ class Retention:
 
 
 NONE = Retention()
+
+
+def tombstone_score(finished_ms: int, code: int) -> int:
+    """A tombstone's zset score: when it ended and how (code < 4) in one number."""
+    return finished_ms * 4 + code
+
+
+def read_tombstone(score, outcomes: tuple[str, ...] = TASK_OUTCOMES) -> dict | None:
+    """A tombstone's score (None: no tombstone) as {"status", "finished"}."""
+    if score is None:
+        return None
+    finished, code = divmod(int(score), 4)
+    return {"status": outcomes[code], "finished": finished}
 
 
 def seconds(name: str, value) -> float:

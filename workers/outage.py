@@ -22,6 +22,7 @@ import redis
 
 from taskq.connection import cluster_node_url
 from taskq.embedded import display_url
+from taskq.errors import is_oom
 from taskq.tls import certificate_problem
 
 OUTAGE_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.OutOfMemoryError)
@@ -87,7 +88,7 @@ class Outage:
             if self._since is None:
                 self._since = time.monotonic()
                 self._delay = self.first
-                self._full = isinstance(exc, redis.exceptions.OutOfMemoryError)
+                self._full = is_oom(exc)
                 if self._full:
                     self.log.warning("%s: Redis%s is full and refuses writes (%s); nothing is "
                                      "lost, retrying with backoff up to %g s", self.what,

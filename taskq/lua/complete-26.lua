@@ -9,13 +9,11 @@ is OK, NOOP, E_NOT_FOUND or E_LEASE (status says what the task is instead).
 --- @include "includes/codes.lua"
 --- @include "includes/now_ms.lua"
 --- @include "includes/queue_keys.lua"
---- @include "includes/full.lua"
 --- @include "includes/finish.lua"
 --- @include "includes/batch.lua"
 
 local n = tonumber(ARGV[1])
 local now = now_ms()
-pass_a_full_redis(Q) -- a full Redis still drains (includes/full.lua)
 local now_s = int_text(now)
 local minute = int_text(math.floor(now / 60000))
 local hour = int_text(math.floor(now / 3600000))
@@ -43,10 +41,12 @@ for i = 1, n do
   if code == OK then
     local runtime = now - tonumber(f[4] or now)
     runtime_total = runtime_total + runtime
+    -- an earlier attempt's error (a failure, an expired lease) is not this
+    -- outcome's; a HDEL first, so a full Redis lets the completion through
+    -- (includes/full.lua)
+    redis.call('HDEL', tkey, 'expires', 'cancel', 'error')
     redis.call('HSET', tkey, 'status', 'completed', 'result', ARGV[i * 3 + 1],
       'finished', now_s, 'updated', now_s)
-    -- an earlier attempt's error (a failure, an expired lease) is not this outcome's
-    redis.call('HDEL', tkey, 'expires', 'cancel', 'error')
     if f[5] then release_concurrency(Q, tkey) end
     if f[9] then
       local ids = held[f[9]]

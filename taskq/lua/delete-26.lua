@@ -25,11 +25,6 @@ if st ~= 'completed' and st ~= 'failed' and st ~= 'cancelled' then
   sent = finish(Q, id, tkey, st, 'cancelled', now, 'deleted')
   st = 'cancelled'
 end
-redis.call('ZREM', Q[st], id)
-redis.call('ZREM', Q.all, id)
-if f[2] then
-  for _, tag in ipairs(cjson.decode(f[2])) do redis.call('ZREM', Q.tag_prefix .. tag, id) end
-end
 if f[3] then
   for _, d in ipairs(cjson.decode(f[3])) do redis.call('SREM', Q.dependents_prefix .. d, id) end
 end
@@ -37,6 +32,6 @@ if f[4] then
   local dkey = Q.dedupe_prefix .. f[4]
   if redis.call('GET', dkey) == id then redis.call('DEL', dkey) end
 end
-redis.call('DEL', tkey, Q.log_prefix .. id, Q.waiting_prefix .. id, Q.dependents_prefix .. id)
+drop_task(Q, id, st, f[2])
 emit(Q, now, 'deleted', id)
 return {OK, sent}

@@ -11,7 +11,6 @@ Returns {OK, 'retrying', delay_ms} | {OK, 'failed'|'cancelled', outbox_entries}
 --- @include "includes/codes.lua"
 --- @include "includes/now_ms.lua"
 --- @include "includes/queue_keys.lua"
---- @include "includes/full.lua"
 --- @include "includes/finish.lua"
 --- @include "includes/lease.lua"
 --- @include "includes/backoff.lua"
@@ -19,7 +18,6 @@ Returns {OK, 'retrying', delay_ms} | {OK, 'failed'|'cancelled', outbox_entries}
 local id, token, err = ARGV[1], ARGV[2], ARGV[3]
 local tkey = Q.task_prefix .. id
 local now = now_ms()
-pass_a_full_redis(Q) -- a full Redis still drains (includes/full.lua)
 local done = redis.call('HMGET', tkey, 'status', 'token')
 if (done[1] == 'failed' or done[1] == 'cancelled') and done[2] == token then return {NOOP, done[1]} end
 local f, refusal = check_lease(tkey, token, now,

@@ -27,7 +27,9 @@ local now = now_ms()
 pass_a_full_redis(Q) -- a full Redis still drains (includes/full.lua)
 local limit = tonumber(ARGV[5])
 local m = redis.call('HMGET', Q.meta, 'keep_completed_ms', 'keep_failed_ms',
-  'keep_completed_count', 'keep_failed_count')
+  'keep_completed_count', 'keep_failed_count', 'pruned_completed', 'pruned_failed',
+  'pruned_cancelled')
+local CURSOR = {completed = 5, failed = 6, cancelled = 7}
 local removed = forget_due(Q, now, limit)
 
 local function setting(i)
@@ -41,7 +43,7 @@ for _, st in ipairs({'completed', 'failed', 'cancelled'}) do
   local keep = setting(which)
   if keep then
     -- by age: tasks without an expiry of their own (those have theirs)
-    local cursor = redis.call('HGET', Q.meta, 'pruned_' .. st) or '-inf'
+    local cursor = m[CURSOR[st]] or '-inf'
     local page = redis.call('ZRANGEBYSCORE', Q[st], cursor, int_text(now - keep), 'WITHSCORES',
       'LIMIT', '0', int_text(limit))
     for i = 1, #page, 2 do

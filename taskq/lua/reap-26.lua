@@ -12,13 +12,11 @@ Returns {OK, requeued, failed, promoted, outbox_entries_sent, next_ms, outbox_le
 --- @include "includes/codes.lua"
 --- @include "includes/now_ms.lua"
 --- @include "includes/queue_keys.lua"
---- @include "includes/full.lua"
 --- @include "includes/reap.lua"
 --- @include "includes/retention.lua"
 
 local limit = tonumber(ARGV[1])
 local now = now_ms()
-pass_a_full_redis(Q) -- a full Redis still drains (includes/full.lua)
 -- the heads of the timer zsets are read once; promotion and reaping run only
 -- when one is due (an idle visit is four reads), and read them again after
 local due, expiry = first_score(Q.delayed), first_score(Q.running)

@@ -8,14 +8,12 @@ Returns {OK, 'queued'} | {OK, 'cancelled', outbox_entries} | {E_NOT_FOUND} | {E_
 --- @include "includes/codes.lua"
 --- @include "includes/now_ms.lua"
 --- @include "includes/queue_keys.lua"
---- @include "includes/full.lua"
 --- @include "includes/lease.lua"
 --- @include "includes/finish.lua"
 
 local id, token = ARGV[1], ARGV[2]
 local tkey = Q.task_prefix .. id
 local now = now_ms()
-pass_a_full_redis(Q) -- a full Redis still drains (includes/full.lua)
 local f, refusal = check_lease(tkey, token, now, 'attempts', 'cancel', 'worker')
 if refusal then return refusal end
 redis.call('ZREM', Q.running, id)

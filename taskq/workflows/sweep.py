@@ -94,7 +94,7 @@ def prune(redis, wk: WorkflowKeys, before_ms: int) -> int:
         pipe.hmget(wk.workflow(wid), "namespace", "name", "version", "state", "outcome", "steps")
     s = script("wf_prune")
     calls = redis.pipeline(transaction=False)
-    orphans, steps, filed, outcomes = [], [], [], []
+    orphans, steps, filed = [], [], []
     for (wid, finished), (ns, nm, ver, state, outcome, meta) in zip(old, pipe.execute()):
         outcome = state or outcome  # the status it is filed under (records of older releases: outcome)
         if ns is None or outcome not in indexes.FINISHED_STATES:
@@ -104,12 +104,10 @@ def prune(redis, wk: WorkflowKeys, before_ms: int) -> int:
                 *indexes.state_keys(wk, outcome, ns, nm, ver)]
         calls.evalsha(s.sha, s.numkeys, *keys, wid, int(finished))
         steps.append(_step_task_ids(meta))
-        filed.append((wid, finished))
-        outcomes.append(outcome)
+        filed.append((wid, int(finished), outcome))
     replies = execute(calls) if calls.command_stack else []
     deleted = sum(int(x) for x in replies)
-    kept = [(wid, int(finished), outcome) for (wid, finished), outcome in zip(filed, outcomes)]
-    remember(redis, wk, [k for k, done in zip(kept, replies) if int(done)])
+    remember(redis, wk, [w for w, done in zip(filed, replies) if int(done)])
     gone = [tid for ids, done in zip(steps, replies) if int(done) for tid in ids]
     if gone:
         qkeys = Keys(wk.prefix).queue(WORKFLOW_QUEUE)
@@ -121,8 +119,8 @@ def prune(redis, wk: WorkflowKeys, before_ms: int) -> int:
     return deleted
 
 
-GONE_CODE = {"complete": 0, "error": 1, "cancelled": 2}
-GONE_STATUS = {code: status for status, code in GONE_CODE.items()}
+OUTCOMES = ("complete", "error", "cancelled")
+"""A workflow tombstone's outcome codes 0, 1, 2."""
 
 
 def remember(redis, wk: WorkflowKeys, pruned: list[tuple[str, int, str]]) -> None:
@@ -131,7 +129,8 @@ def remember(redis, wk: WorkflowKeys, pruned: list[tuple[str, int, str]]) -> Non
     if not pruned:
         return
     pipe = redis.pipeline(transaction=False)
-    pipe.zadd(wk.gone, {wid: finished * 4 + GONE_CODE[outcome] for wid, finished, outcome in pruned})
+    pipe.zadd(wk.gone, {wid: retention.tombstone_score(finished, OUTCOMES.index(outcome))
+                        for wid, finished, outcome in pruned})
     cutoff = (redis_ms(redis) - retention.TOMBSTONE_SECONDS * 1000) * 4
     pipe.zremrangebyscore(wk.gone, "-inf", f"({cutoff}")
     pipe.zremrangebyrank(wk.gone, 0, -retention.TOMBSTONE_COUNT - 1)
@@ -141,11 +140,7 @@ def remember(redis, wk: WorkflowKeys, pruned: list[tuple[str, int, str]]) -> Non
 def removed(redis, wk: WorkflowKeys, workflow_id: str) -> dict | None:
     """How a workflow the sweep pruned ended, from its tombstone:
     {"status": complete | error | cancelled, "finished": ms}, else None."""
-    score = redis.zscore(wk.gone, workflow_id)
-    if score is None:
-        return None
-    finished, code = divmod(int(score), 4)
-    return {"status": GONE_STATUS[code], "finished": finished}
+    return retention.read_tombstone(redis.zscore(wk.gone, workflow_id), OUTCOMES)
 
 
 def _step_task_ids(meta: str | None) -> list[str]:

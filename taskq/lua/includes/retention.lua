@@ -1,4 +1,5 @@
 --- @include "includes/now_ms.lua"
+--- @include "includes/drop.lua"
 -- Retention: how long a finished task is kept (taskq/retention.py).
 -- A task's own keep_completed_ms / keep_failed_ms, else its queue's (meta
 -- fields of the same names), puts the task in the expiry zset when it
@@ -44,17 +45,13 @@ end
 -- its tombstone. A task that is no longer finished (retried since) is only
 -- taken off the expiry zset. Returns 1 when removed.
 local function forget_finished(Q, id)
-  local tkey = Q.task_prefix .. id
-  local f = redis.call('HMGET', tkey, 'status', 'tags', 'finished')
+  local f = redis.call('HMGET', Q.task_prefix .. id, 'status', 'tags', 'finished')
   local code = GONE_CODE[f[1] or '']
-  redis.call('ZREM', Q.expiry, id)
-  if not code then return 0 end
-  if f[2] then
-    for _, tag in ipairs(cjson.decode(f[2])) do redis.call('ZREM', Q.tag_prefix .. tag, id) end
+  if not code then
+    redis.call('ZREM', Q.expiry, id)
+    return 0
   end
-  redis.call('ZREM', Q[f[1]], id)
-  redis.call('ZREM', Q.all, id)
-  redis.call('DEL', tkey, Q.log_prefix .. id, Q.waiting_prefix .. id, Q.dependents_prefix .. id)
+  drop_task(Q, id, f[1], f[2])
   redis.call('ZADD', Q.gone, int_text((tonumber(f[3]) or 0) * 4 + code), id)
   return 1
 end
