@@ -305,5 +305,8 @@ def test_queues_retention_shows_sets_and_clears_a_queues_settings(cli, q):
     assert q.retention_settings().completed == 60 and q.retention_settings().failed_count == 10
     cli("queues", "retention", "default", "--clear", "completed")
     assert q.retention_settings().completed is None and q.retention_settings().failed_count == 10
-    bad = cli("queues", "retention", "default", "--completed", "-1")
-    assert bad.exit_code == 2 and "completed must be" in bad.output
+    for value in ("-1", "nan", "inf", "1e300"):
+        bad = cli("queues", "retention", "default", "--completed", value)
+        assert bad.exit_code == 2 and "completed must be" in bad.output, value
+    assert cli("queues", "retention", "default", "--failed-count", "-5").exit_code == 2
+    assert q.retention_settings().completed is None  # nothing refused was written

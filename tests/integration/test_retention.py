@@ -37,15 +37,6 @@ def visit(q) -> None:
     q.reap()
 
 
-def until(pred, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_a_task_of_its_own_goes_at_its_time_and_leaves_a_tombstone(q):
     now = q.enqueue("f", keep_completed=0)
     later = q.enqueue("f", keep_completed=3600)
@@ -120,7 +111,7 @@ def test_defaults_come_from_the_environment():
         retention.from_env({"TASKQ_KEEP_COMPLETED": "soon"})
 
 
-def test_a_dependent_of_a_removed_task_still_knows_how_it_ended(q, make_queue):
+def test_a_dependent_of_a_removed_task_still_knows_how_it_ended(q, make_queue, wait_for):
     ok, bad = q.enqueue("f", keep_completed=0), q.enqueue("f", max_retries=0, keep_failed=0)
     finish(q)
     finish(q, fail=True)
@@ -131,7 +122,7 @@ def test_a_dependent_of_a_removed_task_still_knows_how_it_ended(q, make_queue):
     assert q.enqueue("f", depends_on=[bad.id], dependency_policy="release").status == "queued"
     other = make_queue("other")
     across = other.enqueue("f", depends_on=[ok.id])
-    assert until(lambda: other.get(across.id).status == "queued")
+    assert wait_for(lambda: other.get(across.id).status == "queued")
 
 
 def test_a_dedupe_window_outlives_the_task_that_holds_it(q):
@@ -143,12 +134,12 @@ def test_a_dedupe_window_outlives_the_task_that_holds_it(q):
     assert q.count() == 0
 
 
-def test_a_waiter_gets_the_result_and_then_the_task_goes(q):
+def test_a_waiter_gets_the_result_and_then_the_task_goes(q, wait_for):
     task = q.enqueue("f", keep_completed=0)
     got = {}
     waiting = threading.Thread(target=lambda: got.setdefault("result", task.wait(10)))
     waiting.start()
-    assert until(lambda: q.redis.hget(q.qkeys.task(task.id), "waiters") is not None)
+    assert wait_for(lambda: q.redis.hget(q.qkeys.task(task.id), "waiters") is not None)
     finish(q)
     waiting.join(10)
     assert got["result"] == "done"
@@ -197,3 +188,17 @@ def test_a_schedule_run_whose_tasks_were_removed_still_says_how_it_ended(sched, 
     assert q.count() == 0  # every task of the run is gone
     [run] = [x for x in sched.runs(sid) if x["outcome"] == "created"]
     assert run["status"] == "completed" and run["ended_at"], run
+
+
+def test_a_plain_client_that_does_not_decode_reads_settings_and_tombstones(redis_url, prefix, keys):
+    from redis_clients import plain_client
+
+    plain = Queue("plain", redis=plain_client(redis_url), prefix=prefix)
+    plain.set_retention(completed=5, failed_count=3)
+    assert plain.retention_settings() == Retention(completed=5.0, failed_count=3)
+    task = plain.enqueue("f", keep_completed=0)
+    [lease] = plain.claim(1)
+    lease.complete()
+    plain.reap()
+    assert plain.get(task.id) is None and plain.removed(task.id)["status"] == "completed"
+    assert maintenance.prune_all(plain.redis, keys, ["plain"], NONE) == 0
