@@ -104,31 +104,12 @@ class Queue:
             added, replies = replies[0], replies[1:]
             # a racing thread's extra SADD is harmless; a refused one is sent again
             self._registered = not isinstance(added, Exception)
-        created: dict[str, tuple[str, str, int]] = {}
-        full = None
-        for chunk_no, reply in enumerate(replies):
-            chunk = ordered[chunk_no * BATCH_SIZE:(chunk_no + 1) * BATCH_SIZE]
-            if isinstance(reply, RedisFull):  # this call wrote nothing; others may have
-                full = full or reply
-                continue
-            if isinstance(reply, Exception):
-                raise reply
-            if reply[0] == E_EXISTS:
-                raise TaskExists(f"task {reply[2]} already exists")
-            if reply[0] == E_DEP_MISSING:
-                raise DependencyNotFound(f"task {chunk[reply[1] - 1].id}: dependency {reply[2]} not found")
-            for spec, tid, status in zip(chunk, reply[2::2], reply[3::2]):
-                created[spec.id] = (tid, status, reply[1])
+        created, full = enqueue_replies(ordered, replies)
         deps.link(self.redis, self.keys, [
             (s.id, d) for s in ordered if s.id in created and created[s.id][1] != "duplicate"
             for d in s.deps if queue_of(d) != self.name])
         tasks = [self._task_from_spec(s, *created[s.id]) for s in specs if s.id in created]
-        if full is not None and not tasks:
-            raise full
-        if full is not None:
-            raise RedisFull(f"Redis is full and refused {len(specs) - len(tasks)} of {len(specs)} "
-                            f"tasks; {len(tasks)} were enqueued (see .enqueued)", enqueued=tasks)
-        return tasks
+        return enqueued(specs, tasks, full)
 
     def _check_foreign_deps(self, specs: list[TaskSpec]) -> None:
         foreign = sorted({d for s in specs for d in s.deps if queue_of(d) != self.name})
@@ -147,12 +128,7 @@ class Queue:
         if status == "duplicate":
             gone = None if (task := self.get(tid)) else self.removed(tid)
             return task or Task(tid, {"status": gone["status"] if gone else "unknown"}, self)
-        raw = dict(spec.fields)  # a few values are numbers: Task's decoders take both
-        raw["status"] = status
-        raw["created"] = raw["updated"] = now_ms
-        if spec.at_ms is not None or spec.delay_ms:
-            raw["scheduled"] = str(spec.at_ms if spec.at_ms is not None else now_ms + spec.delay_ms)
-        return Task(tid, raw, self)
+        return task_from_spec(spec, tid, status, now_ms, self)
 
     # -- reading ----------------------------------------------------------
     def get(self, task_id: str) -> Task | None:
@@ -391,6 +367,50 @@ def get_task(task_id: str, redis=None, prefix: str | None = None) -> Task | None
     except ValueError:
         return None
     return Queue(queue, redis=redis, prefix=prefix).get(task_id)
+
+
+def enqueue_replies(ordered: list[TaskSpec], replies: list
+                    ) -> tuple[dict[str, tuple[str, str, int]], RedisFull | None]:
+    """What the enqueue calls of ``ordered`` (BATCH_SIZE per call) created:
+    {spec id: (task id, status, now ms)}, and the RedisFull of a call a
+    full Redis refused (the others may have gone through). Raises what a
+    refused call calls for (TaskExists, DependencyNotFound)."""
+    created: dict[str, tuple[str, str, int]] = {}
+    full = None
+    for chunk_no, reply in enumerate(replies):
+        chunk = ordered[chunk_no * BATCH_SIZE:(chunk_no + 1) * BATCH_SIZE]
+        if isinstance(reply, RedisFull):  # this call wrote nothing; others may have
+            full = full or reply
+            continue
+        if isinstance(reply, Exception):
+            raise reply
+        if reply[0] == E_EXISTS:
+            raise TaskExists(f"task {reply[2]} already exists")
+        if reply[0] == E_DEP_MISSING:
+            raise DependencyNotFound(f"task {chunk[reply[1] - 1].id}: dependency {reply[2]} not found")
+        for spec, tid, status in zip(chunk, reply[2::2], reply[3::2]):
+            created[spec.id] = (tid, status, reply[1])
+    return created, full
+
+
+def enqueued(specs: list[TaskSpec], tasks: list[Task], full: RedisFull | None) -> list[Task]:
+    """``tasks``, or the RedisFull that says which of ``specs`` were refused."""
+    if full is not None and not tasks:
+        raise full
+    if full is not None:
+        raise RedisFull(f"Redis is full and refused {len(specs) - len(tasks)} of {len(specs)} "
+                        f"tasks; {len(tasks)} were enqueued (see .enqueued)", enqueued=tasks)
+    return tasks
+
+
+def task_from_spec(spec: TaskSpec, tid: str, status: str, now_ms: int, queue: Any) -> Task:
+    """The snapshot of a task enqueue created (not a duplicate), from its spec."""
+    raw = dict(spec.fields)  # a few values are numbers: Task's decoders take both
+    raw["status"] = status
+    raw["created"] = raw["updated"] = now_ms
+    if spec.at_ms is not None or spec.delay_ms:
+        raw["scheduled"] = str(spec.at_ms if spec.at_ms is not None else now_ms + spec.delay_ms)
+    return Task(tid, raw, queue)
 
 
 __all__ = ["Queue", "get_task"]

@@ -19,7 +19,7 @@ at its deadline.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Generator
 
 from .errors import (E_NOT_FOUND, NOOP, OK, TaskCancelled, TaskExpired, TaskFailed, TaskNotFound,
                      WaitTimeout)
@@ -39,20 +39,53 @@ def wait_for(queue, task_id: str, timeout: float | None = None) -> Any:
     ending calls for (see Queue.result)."""
     if timeout is not None and timeout <= 0:  # only look
         reply = call(queue.redis, "watch", queue.qkeys, task_id)
-        if reply[0] == NOOP:
-            raise WaitTimeout(f"task {task_id} did not end within {timeout:g} s", task_id, timeout)
-        return _answer(queue, task_id, reply, None)
+        return drive(glance(queue, task_id, reply, timeout), lambda req: queue.removed(task_id))
     deadline = None if timeout is None else time.monotonic() + timeout
     waiter = Waiter(queue.qkeys, task_id)
     hub = join(queue.redis, waiter)
+
+    def handle(request: tuple) -> Any:
+        verb = request[0]
+        if verb == "take":
+            return waiter.take(request[1])
+        if verb == "look":
+            return hub.look(waiter)
+        if verb == "arm":
+            return hub.arm(waiter)
+        return queue.removed(task_id)
+
     try:
-        return _await(queue, hub, waiter, deadline, timeout)
+        return drive(protocol(queue, task_id, deadline, timeout), handle)
     finally:
         hub.leave(waiter)
 
 
-def _await(queue, hub, waiter: Waiter, deadline: float | None, timeout: float | None) -> Any:
-    task_id = waiter.task_id
+def drive(steps: Generator, handle) -> Any:
+    """Run a wait protocol (a generator of requests, see :func:`protocol`),
+    answering each request with ``handle(request)``; returns its value."""
+    answer = None
+    while True:
+        try:
+            request = steps.send(answer)
+        except StopIteration as stop:
+            return stop.value
+        answer = handle(request)
+
+
+def glance(queue, task_id: str, reply: list, timeout: float):
+    """A wait with no time to wait (timeout <= 0): the watch's ``reply`` answers."""
+    if reply[0] == NOOP:
+        raise WaitTimeout(f"task {task_id} did not end within {timeout:g} s", task_id, timeout)
+    return (yield from _answer(queue, task_id, reply, None))
+
+
+def protocol(queue, task_id: str, deadline: float | None, timeout: float | None) -> Generator:
+    """What a waiter does, as a generator of requests its driver answers
+    (the thread's in :func:`wait_for`, the event loop's in taskq.aio), so
+    both kinds of wait follow one protocol: ``("take", seconds)`` -> the
+    next inbox item or None; ``("look",)`` asks the hub to run the watch
+    script again; ``("arm",)`` tells the hub the waiter is registered;
+    ``("removed",)`` -> the task's tombstone or None. Returns the result."""
     pushed: str | None = None
     pushed_seq = 0
     looked = final = False
@@ -61,12 +94,12 @@ def _await(queue, hub, waiter: Waiter, deadline: float | None, timeout: float | 
             wait = FINAL_LOOK
         else:
             wait = RECHECK if deadline is None else min(RECHECK, deadline - time.monotonic())
-        item = waiter.take(wait) if wait > 0 else None
+        item = (yield ("take", wait)) if wait > 0 else None
         if item is None:
             if final:
                 raise WaitTimeout(f"task {task_id} did not end within {timeout:g} s", task_id, timeout)
             final = deadline is not None and time.monotonic() >= deadline
-            hub.look(waiter)  # nothing pushed for a while, or time is up: one more look
+            yield ("look",)  # nothing pushed for a while, or time is up: one more look
             continue
         kind, value, seq = item
         if kind == "error":
@@ -74,19 +107,19 @@ def _await(queue, hub, waiter: Waiter, deadline: float | None, timeout: float | 
         if kind == "push":
             pushed, pushed_seq = value, seq
             if looked:
-                done, result = _take_push(queue, hub, waiter, value)
+                done, result = yield from _take_push(queue, task_id, value)
                 if done:
                     return result
             # else the first look's reply (on its way) says what the push is worth
             continue
         first, looked = not looked, True
         if value[0] != NOOP:
-            return _answer(queue, task_id, value, pushed)
+            return (yield from _answer(queue, task_id, value, pushed))
         if first and pushed is not None:
             if pushed_seq <= seq:  # read before this look that found the task running: an earlier run's
                 pushed = None
             else:  # it ended after this look
-                done, result = _take_push(queue, hub, waiter, pushed)
+                done, result = yield from _take_push(queue, task_id, pushed)
                 if done:
                     return result
                 continue
@@ -94,26 +127,26 @@ def _await(queue, hub, waiter: Waiter, deadline: float | None, timeout: float | 
             return _pushed_outcome(queue, task_id, pushed)
         if final:
             raise WaitTimeout(f"task {task_id} did not end within {timeout:g} s", task_id, timeout)
-        hub.arm(waiter)
+        yield ("arm",)
 
 
-def _take_push(queue, hub, waiter: Waiter, pushed: str) -> tuple[bool, Any]:
+def _take_push(queue, task_id: str, pushed: str):
     """A completed task's result that came with the wake: (True, result);
     anything else is read from the task: (False, None), a look asked for."""
     status, carried, text = pushed.partition("\n")
     if status == "completed" and carried:
-        return True, Task(waiter.task_id, {"status": status, "result": text}, queue).result
-    hub.look(waiter)
+        return True, Task(task_id, {"status": status, "result": text}, queue).result
+    yield ("look",)
     return False, None
 
 
-def _answer(queue, task_id: str, reply: list, pushed: str | None) -> Any:
+def _answer(queue, task_id: str, reply: list, pushed: str | None):
     if reply[0] == OK:
         return outcome(Task.from_hash(task_id, reply[2], queue))
     if reply[0] == E_NOT_FOUND:
         if pushed and pushed.startswith("cancelled"):  # deleted before it ended
             return _pushed_outcome(queue, task_id, pushed)
-        gone = queue.removed(task_id)
+        gone = yield ("removed",)
         if gone:  # ended, and retention removed it (its result with it)
             raise TaskExpired(f"task {task_id} {gone['status']} and was removed by retention "
                               "before its outcome was read", gone["status"], gone["finished"])
@@ -140,4 +173,4 @@ def outcome(task: Task) -> Any:
     raise TaskFailed(f"task {task.id} failed" + (f": {error}" if error else ""), task, error)
 
 
-__all__ = ["RECHECK", "outcome", "wait_for"]
+__all__ = ["RECHECK", "drive", "glance", "outcome", "protocol", "wait_for"]
