@@ -22,14 +22,17 @@ from typing import Any, Iterator
 
 from .lease import Lease
 
+_UNREAD = object()
 _current: ContextVar["TaskContext | None"] = ContextVar("taskq_current_task", default=None)
 
 
 class TaskContext:
+    __slots__ = ("lease", "task", "_checkpoint")
+
     def __init__(self, lease: Lease):
         self.lease = lease
         self.task = lease.task
-        self._checkpoint = lease.task.checkpoint
+        self._checkpoint = _UNREAD  # decoded when asked for: most tasks never do
 
     @property
     def id(self) -> str:
@@ -42,6 +45,8 @@ class TaskContext:
     @property
     def checkpoint(self) -> Any:
         """The latest checkpoint: from an earlier attempt, or saved by this one."""
+        if self._checkpoint is _UNREAD:
+            self._checkpoint = self.task.checkpoint
         return self._checkpoint
 
     def save_checkpoint(self, data: Any) -> None:

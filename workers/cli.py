@@ -175,21 +175,28 @@ def scheduler(interval: float, verbose: bool, quiet: bool, url: str | None) -> N
 @click.option("--prefetch", default=None, type=click.IntRange(min=1),
               help="Tasks held at once, running or waiting for a thread "
                    "[default: 4 per thread, at least 16].")
+@click.option("--async-concurrency", default=100, show_default=True,
+              type=click.IntRange(min=1),
+              help="async def tasks run at once on the worker's event loop, beside "
+                   "the threads (the worker claims room for them once it meets one).")
 @click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
 @click.option("--path", "-P", "paths", default=["."], multiple=True, show_default=True,
               help="Where task modules are imported from (repeatable; as rq worker --path).")
 @verbosity
 @url_option
 def worker(queues: tuple[str, ...], concurrency: int, lease: float, prefetch: int | None,
-           burst: bool, paths: tuple[str, ...], verbose: bool, quiet: bool,
+           async_concurrency: int, burst: bool, paths: tuple[str, ...], verbose: bool, quiet: bool,
            url: str | None) -> None:
     """Run the fast pool worker on QUEUES (default: default), in that order;
     ``a,b`` names two queues. Serving ``workflows``, it first loads the
     workflow handlers (TASKQ_HANDLERS_PATH, TASKQ_EXAMPLES=1), refuses to
     start when a step's code does not import, and publishes them.
 
-    SIGTERM or Ctrl-C: finish the tasks in hand, then exit. A second one:
-    give their leases back at once and exit."""
+    Plain functions run on the threads, ``async def`` ones on an event loop
+    of the worker's own (--async-concurrency at once).
+
+    SIGTERM or Ctrl-C: finish the tasks in hand (coroutines included), then
+    exit. A second one: cancel them, give their leases back and exit."""
     from .handlers import handlers_to_publish
     from .pool import PoolWorker
 
@@ -199,7 +206,8 @@ def worker(queues: tuple[str, ...], concurrency: int, lease: float, prefetch: in
     handlers = handlers_to_publish(names)
     _logging(verbose, quiet)
     pool = PoolWorker(client_for(url), names, concurrency=concurrency, lease=lease,
-                      capacity=prefetch, url=url or DEFAULT_URL, handlers=handlers)
+                      capacity=prefetch, url=url or DEFAULT_URL, handlers=handlers,
+                      async_concurrency=async_concurrency)
 
     def handler(_signum, _frame):
         pool.request_stop(cold=pool._stop.is_set())

@@ -4,8 +4,10 @@ A task runs one of:
 - a Python callable named by ``task.func`` (``module:function`` or a name
   registered with ``@taskq.task``), called with the task's args and kwargs
   inside ``taskq.current_task()``'s context; what it returns is the task's
-  result, and only a value is: a coroutine (an ``async def`` function), an
-  awaitable or a generator fails the task, not retried (NotAResult);
+  result. An ``async def`` function's coroutine (or any awaitable) is run
+  to its end on an event loop (the pool worker's, workers.coroutines; the
+  rq classes' one loop per process) and its value is the result; a
+  generator fails the task, not retried (NotAResult);
 - a shell command (``task.meta["command"]``, the REST ``command`` field),
   only when the operator sets TASKQ_ALLOW_COMMANDS (workers.commands).
 
@@ -17,11 +19,13 @@ from __future__ import annotations
 
 import inspect
 import os
-from typing import Any
+from typing import Any, Callable
 
 from taskq import Lease, resolve
 from taskq.context import task_context
 
+from .coroutines import run_in_process_loop
+from .results import checked_result
 from .commands import (COMMAND_ENV, DEFAULT_TIMEOUT, LOG_FLUSH_SECONDS, OUTPUT_TAIL_LINES,
                        command_env, run_command, stop_commands)
 from .task_errors import (CommandCancelled, CommandFailed, CommandsDisabled, CommandStopped,
@@ -39,8 +43,10 @@ def commands_allowed() -> bool:
     return os.environ.get("TASKQ_ALLOW_COMMANDS", "").lower() in ("1", "true", "yes", "on")
 
 
-def run_task(lease: Lease) -> Any:
-    """Run the task's body and return its result; raises on failure."""
+def run_task(lease: Lease, run_coroutine: Callable[[Any], Any] = run_in_process_loop) -> Any:
+    """Run the task's body and return its result; raises on failure. An
+    awaitable the function returns is run by ``run_coroutine`` (default:
+    this process's loop, in this thread)."""
     task = lease.task
     with task_context(lease):
         if task.func:
@@ -48,38 +54,13 @@ def run_task(lease: Lease) -> Any:
                 fn = resolve(task.func)
             except (ImportError, AttributeError, LookupError) as exc:
                 raise NothingToRun(f"cannot import {task.func}: {exc}") from exc
-            return checked_result(task.func, fn(*task.args, **task.kwargs))
+            value = fn(*task.args, **task.kwargs)
+            if inspect.isawaitable(value):
+                value = run_coroutine(value)
+            return checked_result(task.func, value)
         command = task.meta.get("command") if isinstance(task.meta, dict) else None
         if command:
             if not commands_allowed():
                 raise CommandsDisabled("shell commands are disabled (set TASKQ_ALLOW_COMMANDS=1)")
             return run_command(lease, command, task.timeout or DEFAULT_TIMEOUT)
         raise NothingToRun("task has neither a function nor a command")
-
-
-def checked_result(name: str, value: Any) -> Any:
-    """``value`` when it is a function's value; NotAResult (after closing
-    it, so Python warns of nothing) when the work it stands for never ran:
-    a coroutine or other awaitable (an ``async def`` function: workers do
-    not run an event loop), a generator or an async generator (its body
-    never ran)."""
-    what = None
-    if inspect.iscoroutine(value):
-        what = f"a coroutine (from async def {value.__qualname__})"
-    elif inspect.isasyncgen(value):
-        what = f"an async generator (from async def {value.__qualname__})"
-    elif inspect.isgenerator(value):
-        what = f"a generator (from {value.__qualname__}, a function that yields)"
-    elif inspect.isawaitable(value):
-        what = f"an awaitable {type(value).__qualname__}"
-    if what is None:
-        return value
-    close = getattr(value, "close", None)
-    if callable(close) and not inspect.isasyncgen(value):
-        try:
-            close()
-        except Exception:
-            pass
-    raise NotAResult(f"{name} returned {what}, not a value: its work did not run "
-                     f"(taskq workers call functions, they do not await or iterate "
-                     f"what they return; use a plain def, or asyncio.run inside it)")

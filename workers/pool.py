@@ -51,7 +51,9 @@ from taskq.worker_registry import HEARTBEAT_INTERVAL, WorkerRegistry, new_worker
 
 from .activity import Activity, describe, one_line
 from .commands import REAP_SECONDS, stop_commands, wait_commands_gone
-from .execution import CommandCancelled, CommandStopped, TaskError, is_retryable, run_task
+from .pool_coroutines import ASYNC_CONCURRENCY, CoroutineMixin
+from .execution import TaskError, is_retryable, run_task
+from .task_errors import CancelledOnRequest, Stopped
 from .outage import OUTAGE_ERRORS, Outage
 from .pool_registry import RegistryMixin
 from .wake import Plan, Wake, script_command
@@ -86,13 +88,16 @@ class _Slot:
         self.timed_out = False
 
 
-class PoolWorker(RegistryMixin):
+class PoolWorker(RegistryMixin, CoroutineMixin):
     def __init__(self, redis, queues: list[str], concurrency: int = 8, lease: float = WORKER_LEASE,
                  prefix: str | None = None, worker_id: str | None = None,
                  tags: list[str] | None = None, capacity: int | None = None,
-                 url: str | None = None, handlers: Registry | None = None):
+                 url: str | None = None, handlers: Registry | None = None,
+                 async_concurrency: int = ASYNC_CONCURRENCY):
         """``handlers``: workflow handlers to publish once registered and
-        again after each Redis outage (workers.handlers)."""
+        again after each Redis outage (workers.handlers).
+        ``async_concurrency``: ``async def`` tasks run at once on the
+        worker's event loop (workers.coroutines), beside the threads."""
         if not queues:
             raise ValueError("a worker needs at least one queue")
         self.redis = redis
@@ -128,6 +133,10 @@ class PoolWorker(RegistryMixin):
         self._reporter: ThreadPoolExecutor | None = None  # completions beside claims (SPLIT_AT)
         # workflow steps' reads and status follow-ups, off this loop (taskq.workflows.follower)
         self._steps = StepFollower(redis, self.keys)
+        self.async_concurrency = max(1, async_concurrency)
+        self._coroutines = None  # workers.coroutines.LoopRunner, started by the first async def task
+        self._coroutines_lock = threading.Lock()
+        self._kinds: dict[str, Any] = {}  # task func -> its coroutine function, or None
 
     # -- control ----------------------------------------------------------
     def request_stop(self, cold: bool = False) -> None:
@@ -138,6 +147,7 @@ class PoolWorker(RegistryMixin):
         stop_commands("stopped", graceful=not self._cold)
         if self._cold:
             self._cold_event.set()
+            self._cancel_coroutines("stopped")
         self._stop.set()
         self._wake.interrupt()
 
@@ -167,7 +177,7 @@ class PoolWorker(RegistryMixin):
                     # that filled the room may leave more: claim again at once.
                     if self._step(True):
                         continue
-                    if self._inflight and len(self._inflight) >= self.capacity:
+                    if self._inflight and len(self._inflight) >= self._capacity:
                         # No room: wait for a task to finish (tokens go to idle peers)
                         self._plan.woken(self._wake.settle())
                         self._absorb(self._collect(block=True, timeout=WAKE_TIMEOUT))
@@ -186,6 +196,7 @@ class PoolWorker(RegistryMixin):
                 self._reporter.shutdown(wait=True)  # idle: every step waits for its completion
             for _ in threads:
                 self._todo.put(None)
+            self._close_loop()
             try:
                 self.registry.heartbeat(self.worker_id, [], *self._counter_deltas())
                 self.registry.deregister(self.worker_id)
@@ -219,7 +230,7 @@ class PoolWorker(RegistryMixin):
             self._report_failure(lease, exc)
             self._unsent_failures.pop(0)
             self._plan.mark(queue_of(lease.id))  # a retry may be queued at once
-        room = self.capacity - len(self._inflight) if claim_more else 0
+        room = self._capacity - len(self._inflight) if claim_more else 0
         queues = self._plan.claimable() if room > 0 else []
         successes = self._unsent
         if not successes and not queues:
@@ -280,6 +291,7 @@ class PoolWorker(RegistryMixin):
         for lease in leases:
             lease.after = []  # calls a task adds ride with its completion (complete_and_claim)
             self._inflight[lease.id] = _Slot(lease)
+        leases = self._start_coroutines(leases)  # async def tasks: to the event loop
         self._steps.hand_out(leases, self._todo.put)  # workflow steps once their reads are back
 
     def _wait_for_work(self) -> None:
@@ -292,7 +304,7 @@ class PoolWorker(RegistryMixin):
         if timeout <= 0:
             return  # a timer is due: the next step claims its queue
         idle = not self._inflight
-        rider, token, room = None, None, self.capacity - len(self._inflight)
+        rider, token, room = None, None, self._capacity - len(self._inflight)
         if idle and len(self.queues) == 1 and self._wake.single:
             token = new_token()
             rider = script_command("claim", self.keys.queue(self.queues[0]),
@@ -325,12 +337,12 @@ class PoolWorker(RegistryMixin):
         """Report a failed attempt (a Redis outage raises: try again later)."""
         message = f"{type(exc).__name__}: {exc}"
         try:
-            if isinstance(exc, CommandStopped):  # the worker stopped: queued again
+            if isinstance(exc, Stopped):  # the worker stopped: queued again
                 lease.release()
                 log.info("worker %s: task %s (%s) given back: %s", self.worker_id, lease.id,
                          describe(lease.task), exc)
                 return
-            if isinstance(exc, CommandCancelled):
+            if isinstance(exc, CancelledOnRequest):
                 status = lease.cancelled(str(exc))
             else:
                 status = lease.fail(message, retryable=is_retryable(exc))
@@ -350,7 +362,7 @@ class PoolWorker(RegistryMixin):
             if lease is None:
                 return
             try:
-                result = run_task(lease)
+                result = run_task(lease, self._run_awaitable)
                 self._done.put((lease, True, result))
             except BaseException as exc:  # report everything a task raises
                 self._done.put((lease, False, exc))
@@ -394,10 +406,12 @@ class PoolWorker(RegistryMixin):
             return False
         now = time.monotonic()
         for slot, code in zip(slots, renew_many(self.redis, [s.lease for s in slots])):
-            if code == 2:  # cancel requested: a command is killed (a function may ask)
-                stop_commands("cancelled", task_id=slot.lease.id)
+            if code == 2:  # cancel requested: a command is killed, a coroutine cancelled
+                stop_commands("cancelled", task_id=slot.lease.id)  # (a function may ask)
+                self._cancel_coroutine(slot.lease.id, "cancelled")
             if code == 0:
                 stop_commands("lost", task_id=slot.lease.id)
+                self._cancel_coroutine(slot.lease.id, "lost")
                 if self._inflight.pop(slot.lease.id, None) is not None:
                     slot.abandoned = True  # lease lost: its result would be refused
                     log.warning("worker %s: task %s (%s): lease lost while it ran (expired, "
@@ -408,6 +422,7 @@ class PoolWorker(RegistryMixin):
                 # ignored); a command dies with its task
                 slot.timed_out = True
                 stop_commands("timeout", task_id=slot.lease.id)
+                self._cancel_coroutine(slot.lease.id, "timeout")
                 self._done.put((slot.lease, False, _Timeout(slot.lease.task.timeout)))
                 self._wake.interrupt()
         return True

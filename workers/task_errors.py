@@ -32,16 +32,25 @@ class NotAResult(TaskError):
     retryable = False
 
 
-class CommandStopped(TaskError):
-    """The worker stopped and took the command down with it: the task is
-    given back (queued again, the attempt not counted), not failed."""
+class Stopped(TaskError):
+    """The worker stopped and took the task's work down with it (a command
+    killed, a coroutine cancelled): the task is given back (queued again,
+    the attempt not counted), not failed."""
 
 
-class CommandCancelled(TaskError):
-    """A cancel was requested and the command was killed: the task ends
-    ``cancelled``."""
+class CommandStopped(Stopped):
+    pass
+
+
+class CancelledOnRequest(TaskError):
+    """A cancel was requested and the work stopped (a command killed, a
+    coroutine cancelled): the task ends ``cancelled``."""
 
     retryable = False
+
+
+class CommandCancelled(CancelledOnRequest):
+    pass
 
 
 def is_retryable(exc: BaseException) -> bool:
