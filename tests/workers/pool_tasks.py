@@ -47,8 +47,19 @@ def now() -> float:
 
 
 async def async_double(x: int) -> int:
-    """Never awaited by a worker: such a task fails (workers.execution)."""
     return 2 * x
+
+
+def plain_returning_coroutine(x: int):
+    """A plain function whose value is awaitable: workers await it."""
+    return async_double(x)
+
+
+async def loop_and_task_id():
+    import asyncio
+
+    from taskq import current_task
+    return id(asyncio.get_running_loop()), current_task().id
 
 
 def countdown(n: int):

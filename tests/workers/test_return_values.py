@@ -1,8 +1,8 @@
-"""A function's return value is the task's result only when it is a value:
-a coroutine (an ``async def`` function, ``asyncio:sleep`` included), an
-awaitable, a generator or an async generator stands for work that never
-ran, and every worker kind fails such a task at once, not retried, naming
-the function and why; Python warns of no coroutine left unawaited."""
+"""What a task function returns becomes its result, on every worker kind:
+an ``async def`` function's coroutine (``asyncio:sleep`` included) is run
+to its end and its value is the result; a generator or an async generator
+stands for work that never ran, and every worker kind fails such a task at
+once, not retried, naming the function and why."""
 
 from __future__ import annotations
 
@@ -22,9 +22,12 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 T = "tests.workers.pool_tasks"
 
+AWAITED = [  # (func, args, result)
+    ("asyncio:sleep", [0.05, "hello"], "hello"),
+    (f"{T}:async_double", [2], 4),
+    (f"{T}:plain_returning_coroutine", [5], 10),
+]
 NOT_VALUES = [  # (func, args, what the error says)
-    ("asyncio:sleep", [0.05, "hello"], "a coroutine (from async def sleep)"),
-    (f"{T}:async_double", [2], "a coroutine (from async def async_double)"),
     (f"{T}:countdown", [3], "a generator (from countdown"),
     (f"{T}:async_ticks", [2], "an async generator (from async def async_ticks)"),
 ]
@@ -70,7 +73,7 @@ def test_values_pass_untouched(value):
 
 
 def test_not_retryable(q):
-    t = q.enqueue("asyncio:sleep", 0.05, "hello", max_retries=3)
+    t = q.enqueue(f"{T}:countdown", 3, max_retries=3)
     [lease] = q.claim(1)
     with pytest.raises(NotAResult) as caught:
         run_task(lease)
@@ -78,10 +81,52 @@ def test_not_retryable(q):
     assert q.get(t.id).status == "running"  # run_task reports nothing itself
 
 
+def test_run_task_awaits_a_coroutine_on_one_loop_per_process(q):
+    """rq's classes call run_task: one event loop serves every job of the
+    process, and the task's context reaches the coroutine."""
+    ids = [q.enqueue(f"{T}:loop_and_task_id").id for _ in range(3)]
+    loops = set()
+    for lease in q.claim(3):
+        loop_id, seen_task = run_task(lease)
+        assert seen_task == lease.id
+        loops.add(loop_id)
+    assert len(loops) == 1 and len(ids) == 3
+
+
+def test_a_job_timeout_inside_a_coroutine_leaves_nothing_running(q):
+    """An exception raised into the loop from outside (rq's job timeout is a
+    signal) ends that job's coroutine for good: the next job's loop does
+    not resume it."""
+    import signal
+
+    from workers.coroutines import run_in_process_loop
+
+    class Timeout(Exception):
+        pass
+
+    def alarm(*_):
+        raise Timeout()
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        with pytest.raises(Timeout):
+            run_in_process_loop(asyncio.sleep(5))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+    async def tasks_left():
+        return len(asyncio.all_tasks()) - 1
+
+    assert run_in_process_loop(tasks_left()) == 0
+
+
 @pytest.mark.parametrize("kind", list(WORKERS))
-def test_every_worker_kind_fails_them_at_once(kind, q, redis_url, prefix):
+def test_every_worker_kind_awaits_coroutines_and_fails_generators(kind, q, redis_url, prefix):
     bad = {q.enqueue(func, *args, max_retries=3).id: (func, what)
            for func, args, what in NOT_VALUES}
+    awaited = {q.enqueue(func, *args).id: result for func, args, result in AWAITED}
     good = q.enqueue(f"{T}:incr", f"{prefix}:ran")
     env = dict(os.environ, REDIS_URL=redis_url, TASKQ_PREFIX=prefix,
                PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -93,4 +138,7 @@ def test_every_worker_kind_fails_them_at_once(kind, q, redis_url, prefix):
         got = q.get(task_id)
         assert (got.status, got.attempts, got.result) == ("failed", 1, None), (func, got.error)
         assert got.error.startswith(f"NotAResult: {func} returned {what}"), got.error
+    for task_id, result in awaited.items():
+        got = q.get(task_id)
+        assert (got.status, got.result) == ("completed", result), got.error
     assert "never awaited" not in out.stderr
