@@ -57,6 +57,9 @@ from torture_checks import (FAILING, TERMINAL, all_ended, check, recovery_figure
 
 QUEUES = ("tq_a", "tq_b")
 BODY = "torture_tasks:work"
+ASYNC_BODY = "torture_tasks:awork"
+ASYNC_SHARE = 0.3
+"""Tasks whose body is the async def twin (run on the workers' event loops)."""
 CKEYS = ("ck0", "ck1", "ck2")
 OUTAGE = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 
@@ -200,7 +203,8 @@ class Producer:
     def _task(self, queue: str, deps=(), ckey: str = "", fail: int = 0, delay: float = 0,
               retries: int = 6) -> dict:
         tid = new_task_id(queue)
-        spec = dict(func=BODY, task_id=tid, args=[self.side, self.rng.choice((0, 1, 2, 5, 10)),
+        body = ASYNC_BODY if self.rng.random() < ASYNC_SHARE else BODY
+        spec = dict(func=body, task_id=tid, args=[self.side, self.rng.choice((0, 1, 2, 5, 10)),
                                                   fail, ckey],
                     priority=self.rng.randint(0, 9), max_retries=retries,
                     backoff="fixed", backoff_base=0.2)

@@ -6,6 +6,7 @@ concurrency key can be checked for overlap."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 
@@ -26,6 +27,18 @@ def work(path: str, sleep_ms: int = 0, fail_attempts: int = 0, ckey: str = "") -
     """Sleep ``sleep_ms``; raise on the first ``fail_attempts`` attempts."""
     _note(path, "S", ckey)
     time.sleep(sleep_ms / 1000)
+    if current_task().attempt <= fail_attempts:
+        _note(path, "F", ckey)
+        raise RuntimeError(f"planned failure of attempt {current_task().attempt}")
+    _note(path, "E", ckey)
+    return "ok"
+
+
+async def awork(path: str, sleep_ms: int = 0, fail_attempts: int = 0, ckey: str = "") -> str:
+    """:func:`work` as a coroutine: the pool worker runs it on its event
+    loop, the rq classes on their process's loop."""
+    _note(path, "S", ckey)
+    await asyncio.sleep(sleep_ms / 1000)
     if current_task().attempt <= fail_attempts:
         _note(path, "F", ckey)
         raise RuntimeError(f"planned failure of attempt {current_task().attempt}")
