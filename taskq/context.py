@@ -16,6 +16,7 @@ for a requested cancel, all fenced by the lease's token.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from contextvars import ContextVar
 from typing import Any, Iterator
@@ -59,6 +60,19 @@ class TaskContext:
     def cancel_requested(self) -> bool:
         """Renews the lease too; True when someone asked to cancel the task."""
         return self.lease.heartbeat()
+
+    # In an async def task: the same calls, off the event loop (each is one
+    # round trip on the worker's synchronous client, run in a thread).
+    async def asave_checkpoint(self, data: Any) -> None:
+        await asyncio.to_thread(self.save_checkpoint, data)
+
+    async def alog(self, message: str, level: str = "info") -> None:
+        await asyncio.to_thread(self.log, message, level)
+
+    async def acancel_requested(self) -> bool:
+        """A cancel request also cancels an async def task's coroutine
+        (CancelledError at its next await); this asks without waiting for that."""
+        return await asyncio.to_thread(self.cancel_requested)
 
 
 def current_task() -> TaskContext | None:

@@ -76,3 +76,12 @@ async def started_then_done(seconds: float, started: str, done: str) -> str:
     task_id = current_task().id
     await _redis().hincrby(done, task_id, 1)
     return task_id
+
+
+async def checkpoint_and_log(n: int) -> int:
+    ctx = current_task()
+    start = (ctx.checkpoint or {}).get("n", 0)
+    await ctx.asave_checkpoint({"n": start + n})
+    await ctx.alog(f"added {n}")
+    assert await ctx.acancel_requested() is False
+    return ctx.checkpoint["n"]

@@ -76,6 +76,14 @@ def test_each_coroutine_sees_its_own_current_task(r, q, prefix):
     assert [q.get(t.id).result for t in tasks] == [t.id for t in tasks]
 
 
+def test_checkpoints_and_logs_from_a_coroutine(r, q, prefix):
+    t = q.enqueue(f"{A}:checkpoint_and_log", 3)
+    run_burst(r, prefix)
+    got = q.get(t.id)
+    assert (got.status, got.result, got.checkpoint) == ("completed", 3, {"n": 3})
+    assert [line["message"] for line in q.logs(t.id)] == ["added 3"]
+
+
 def test_an_exception_is_retried_by_its_policy_then_fails(r, q, prefix):
     t = q.enqueue(f"{A}:raise_value_error", "no such user", max_retries=2, backoff="fixed",
                   backoff_base=0)
