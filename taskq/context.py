@@ -80,6 +80,15 @@ def current_task() -> TaskContext | None:
     return _current.get()
 
 
+def enter_task_context(lease: Lease) -> TaskContext:
+    """Make ``lease`` the current task for the rest of the current context:
+    for code that runs each task in a context of its own (the worker's
+    event loop gives each coroutine a fresh one), where nothing needs resetting."""
+    ctx = TaskContext(lease)
+    _current.set(ctx)
+    return ctx
+
+
 @contextlib.contextmanager
 def task_context(lease: Lease) -> Iterator[TaskContext]:
     ctx = TaskContext(lease)

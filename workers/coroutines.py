@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import contextvars
 import inspect
 import logging
@@ -35,7 +36,7 @@ import time
 from typing import Any, Callable
 
 from taskq import Lease
-from taskq.context import task_context
+from taskq.context import enter_task_context
 
 from .activity import describe
 from .results import checked_result
@@ -46,6 +47,7 @@ log = logging.getLogger("taskq.worker")
 SLOW_STEP = float(os.environ.get("TASKQ_SLOW_STEP", "0.1"))
 """Seconds one step of a coroutine may hold the event loop before the
 worker warns (asyncio's own slow_callback_duration default)."""
+_NO_DEADLINE = contextlib.nullcontext()
 BEAT = 0.02
 """Seconds between the loop's beats, which the watchdog checks."""
 
@@ -148,23 +150,18 @@ class LoopRunner:
             else:
                 self._running += 1
             try:
-                with task_context(lease):
-                    deadline = asyncio.timeout(task.timeout) if task.timeout else None
-                    try:
-                        if deadline is None:
-                            result = fn(*task.args, **task.kwargs)
-                            if inspect.isawaitable(result):
-                                result = await result
-                        else:
-                            async with deadline:
-                                result = fn(*task.args, **task.kwargs)
-                                if inspect.isawaitable(result):
-                                    result = await result
-                        result = checked_result(task.func, result)
-                    except TimeoutError:
-                        if deadline is None or not deadline.expired():
-                            raise
-                        raise TaskTimeout(f"task ran past its timeout of {task.timeout:g} s") from None
+                enter_task_context(lease)  # this task's own Context (see _start)
+                deadline = asyncio.timeout(task.timeout) if task.timeout else None
+                try:
+                    async with deadline or _NO_DEADLINE:
+                        result = fn(*task.args, **task.kwargs)
+                        if inspect.isawaitable(result):
+                            result = await result
+                    result = checked_result(task.func, result)
+                except TimeoutError:
+                    if deadline is None or not deadline.expired():
+                        raise
+                    raise TaskTimeout(f"task ran past its timeout of {task.timeout:g} s") from None
             finally:
                 self._next()
             outcome = (lease, True, result)
