@@ -6,7 +6,7 @@
                             [--cluster | --cluster-only] [--cluster-workers W]
                             [--bullmq | --bullmq-only]
                             [--redis-time | --redis-time-only] [--backlog]
-                            [--issue20 [--no-huey]]
+                            [--issue20 [--no-huey]] [--async | --async-only]
 
 URL defaults to $REDIS_URL, else redis://127.0.0.1:6379/0. Every key the
 benchmark writes lives under a unique prefix (taskq-bench-<pid>-<random>) and
@@ -69,6 +69,10 @@ private redis-server, taskq beside BullMQ, Huey, RQ, the pipelined Lua
 ceiling and a bare Flask endpoint, one table per goal with the target and
 whether it is met (scripts/bench_issue20.py); --no-huey leaves Huey out
 (nothing is installed for it then).
+
+--async adds the goals of "asyncio end to end" (scripts/bench_async.py:
+sleep(0.05) tasks through one ``taskq worker --async-concurrency 1000`` beside
+arq and SAQ, and async against plain no-op drains); --async-only runs just that.
 """
 
 from __future__ import annotations
@@ -94,6 +98,7 @@ import bench_cluster  # noqa: E402
 import bench_bullmq  # noqa: E402
 import bench_issue20  # noqa: E402
 import bench_redis_time  # noqa: E402
+import bench_async  # noqa: E402
 from bench_server import PrivateRedis  # noqa: E402
 
 NOOP = "app.tasks:noop"
@@ -384,6 +389,9 @@ def main() -> int:
                     help="every goal of issue 20 in one run, beside BullMQ, Huey, RQ (private "
                          "redis-server; scripts/bench_issue20.py)")
     ap.add_argument("--no-huey", action="store_true", help="--issue20 without Huey")
+    ap.add_argument("--async", dest="async_", action="store_true",
+                    help="add the asyncio scenarios, beside arq and SAQ (scripts/bench_async.py)")
+    ap.add_argument("--async-only", action="store_true", help="run only the asyncio scenarios")
     args = ap.parse_args()
     if args.issue20:
         data = bench_issue20.run(args.quick, args.backlog, not args.no_huey)
@@ -403,7 +411,8 @@ def main() -> int:
     try:
         if args.schedules_only:
             bench.run_schedules()
-        elif not (args.rq_only or args.workflows_only or args.cluster_only or args.bullmq_only):
+        elif not (args.rq_only or args.workflows_only or args.cluster_only or args.bullmq_only
+                  or args.async_only):
             bench.run_all()
         if args.workflows or args.workflows_only:
             bench.warm_up()
@@ -422,6 +431,9 @@ def main() -> int:
         if args.rq or args.rq_only:
             rq = bench_rq.run(args.redis_url, bench.prefix, args.rq_tasks or sizes["rq_tasks"],
                               sizes["runs"])
+        asyncio_data = None
+        if args.async_ or args.async_only:
+            asyncio_data = bench_async.run(client, args.redis_url, bench.prefix, args.quick)
     finally:
         if not args.cluster_only:  # that one writes to its own servers only
             bench.wipe()
@@ -438,16 +450,20 @@ def main() -> int:
         data["bullmq"] = bullmq
     if rq:
         data["rq_baseline"] = rq
+    if asyncio_data:
+        data["async"] = asyncio_data
     if args.redis_time:
         with PrivateRedis() as server:
             data["redis_time"] = bench_redis_time.run(server, sizes["runs"], args.quick, args.backlog)
     if args.json:
         print(json.dumps(data, indent=2))
     else:
-        if not args.rq_only:
+        if not (args.rq_only or args.async_only):
             print_table(data)
         if rq:
             bench_rq.print_table(rq)
+        if asyncio_data:
+            bench_async.print_table(asyncio_data)
         for table in data.get("redis_time", []):
             bench_redis_time.print_table(table)
     return 0
