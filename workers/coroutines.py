@@ -112,11 +112,19 @@ class LoopRunner:
         self.loop.call_later(BEAT, self._beat)
 
     def _watch(self, loop_thread: int) -> None:
-        """The watchdog: finds the task holding the loop past SLOW_STEP."""
+        """The watchdog: finds the task holding the loop past SLOW_STEP.
+        A loop that misses its beats while the watchdog misses its own
+        wake-ups too is not blamed on a task: the whole process was not
+        running (a machine out of CPU), not one coroutine blocking."""
+        late_at = time.monotonic()
         while not self.loop.is_closed():
+            asleep = time.monotonic()
             time.sleep(BEAT)
+            now = time.monotonic()
+            if now - asleep > 2 * BEAT:  # the process itself was held up
+                late_at = now
             since = self._beat_at
-            if self._stalled is not None or time.monotonic() - since < SLOW_STEP + BEAT:
+            if self._stalled is not None or now - max(since, late_at) < SLOW_STEP:
                 continue
             lease = _running_lease(sys._current_frames().get(loop_thread))
             if lease is not None and self._beat_at == since:
