@@ -116,6 +116,8 @@ class PoolWorker(RegistryMixin, CoroutineMixin):
         self._inflight: dict[str, _Slot] = {}
         self._stop = threading.Event()
         self._exited = threading.Event()
+        self._renew_now = threading.Event()  # ends the keep-alive's wait (see _hand_out)
+        self._renew_every = 0.0  # the keep-alive's current wait, seconds
         self._cold = False
         self._cold_event = threading.Event()
         # finished tasks not reported yet (Redis unreachable): kept until it is back
@@ -191,6 +193,7 @@ class PoolWorker(RegistryMixin, CoroutineMixin):
             self._shutdown()
         finally:
             self._exited.set()
+            self._renew_now.set()
             self._wake.close(pipe=True)
             if self._reporter is not None:
                 self._reporter.shutdown(wait=True)  # idle: every step waits for its completion
@@ -288,9 +291,13 @@ class PoolWorker(RegistryMixin, CoroutineMixin):
         self.completed += sum(done)
 
     def _hand_out(self, leases: list[Lease]) -> None:
+        shortest = self.lease
         for lease in leases:
             lease.after = []  # calls a task adds ride with its completion (complete_and_claim)
             self._inflight[lease.id] = _Slot(lease)
+            shortest = min(shortest, lease.length)
+        if shortest / 3 < self._renew_every:  # a task's own short lease: renew in time for it
+            self._renew_now.set()
         leases = self._start_coroutines(leases)  # async def tasks: to the event loop
         self._steps.hand_out(leases, self._todo.put)  # workflow steps once their reads are back
 
@@ -375,7 +382,12 @@ class PoolWorker(RegistryMixin, CoroutineMixin):
         next_registry = 0.0
         # Runs until the worker has exited, not just until a stop request:
         # a warm shutdown still holds (and must renew) leases while it drains.
-        while not self._exited.wait(self._renew_interval()):
+        while True:
+            self._renew_every = self._renew_interval()
+            self._renew_now.wait(self._renew_every)
+            self._renew_now.clear()
+            if self._exited.is_set():
+                break
             try:
                 talked, wrote = self._renew_leases(), False
                 now = time.monotonic()

@@ -189,3 +189,13 @@ def test_queue_argument_order_is_claim_order(r, make_queue, prefix):
 def test_worker_needs_a_queue(r):
     with pytest.raises(ValueError):
         PoolWorker(r, [])
+
+
+def test_a_task_with_a_lease_shorter_than_the_workers_is_renewed_in_time(r, q, prefix):
+    """The keep-alive's wait is cut short when a task with its own short
+    lease arrives, so its first renewal comes within a third of that lease."""
+    t = q.enqueue(f"{T}:sleep_then_incr", 1.5, f"{prefix}:started", f"{prefix}:done", lease=0.6)
+    PoolWorker(r, ["default"], prefix=prefix).run(burst=True)
+    got = q.get(t.id)
+    assert (got.status, got.attempts) == ("completed", 1)
+    assert r.get(f"{prefix}:started") == "1"
