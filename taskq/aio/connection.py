@@ -25,6 +25,7 @@ from typing import Any
 import redis
 import redis.asyncio as aredis
 from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
+from redis.asyncio.cluster import ClusterPipeline as AsyncClusterPipeline
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import ClusterNode, RedisCluster
 
@@ -35,6 +36,9 @@ from ..tls import tls_kwargs
 _LOCAL = _POOL_OWNED + ("himport_registry", "redis_connect_func")
 """Connection kwargs a pool or client makes for itself: a twin makes its own."""
 
+DEFAULT_MAX_CONNECTIONS = 100
+"""Connections of a client :func:`async_client_from_url` makes, at most."""
+
 _lock = threading.Lock()
 _defaults: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = weakref.WeakKeyDictionary()
 _twins: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
@@ -42,13 +46,22 @@ _sync_twins: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 
 
 def async_client_from_url(url: str, **kwargs: Any) -> Any:
-    """A new decoding asyncio client for ``url`` (a cluster when the URL says so)."""
+    """A new decoding asyncio client for ``url`` (a cluster when the URL says so).
+
+    On one Redis its pool is a ``BlockingConnectionPool`` (``max_connections``,
+    default 100; ``timeout``, default 20 s): a coroutine that finds every
+    connection busy waits for one, where redis-py's default pool raises
+    MaxConnectionsError, so a burst of concurrent calls (``asyncio.gather``
+    of a thousand enqueues) queues up instead of failing. redis-py's asyncio
+    RedisCluster has no such pool: past ``max_connections`` commands in
+    flight to one node (default 100) it raises MaxConnectionsError."""
     kwargs = {**tls_kwargs(url), **kwargs}
     kwargs.setdefault("decode_responses", True)
     node = cluster_node_url(url)
     if node is not None:
         return AsyncRedisCluster.from_url(node, **kwargs)
-    return aredis.Redis.from_url(url, **kwargs)
+    kwargs.setdefault("max_connections", DEFAULT_MAX_CONNECTIONS)
+    return aredis.Redis.from_pool(aredis.BlockingConnectionPool.from_url(url, **kwargs))
 
 
 def as_async_client(client: Any = None) -> Any:
@@ -62,6 +75,8 @@ def as_async_client(client: Any = None) -> Any:
     if isinstance(client, (redis.Redis, RedisCluster)):
         raise TypeError("taskq.aio needs a redis.asyncio client; for a redis.Redis client "
                         "use taskq.Queue")
+    if isinstance(client, (aredis.client.Pipeline, AsyncClusterPipeline)):  # a Pipeline is a Redis
+        raise TypeError("taskq.aio needs a client, not a pipeline")
     if isinstance(client, aredis.Redis):
         if client.connection_pool.connection_kwargs.get("decode_responses"):
             return client
@@ -70,8 +85,6 @@ def as_async_client(client: Any = None) -> Any:
         if client.get_encoder().decode_responses:
             return client
         return _twin(client, _decoding_cluster_twin)
-    if isinstance(client, aredis.client.Pipeline):
-        raise TypeError("taskq.aio needs a client, not a pipeline")
     return client
 
 
@@ -92,6 +105,8 @@ def _decoding_twin(client: aredis.Redis) -> aredis.Redis:
     kwargs = _kwargs(pool.connection_kwargs)
     kwargs.update(decode_responses=True, connection_class=pool.connection_class,
                   max_connections=pool.max_connections)
+    if isinstance(pool, aredis.BlockingConnectionPool):
+        kwargs["timeout"] = pool.timeout  # the caller's wait for a free connection
     return aredis.Redis(connection_pool=type(pool)(**kwargs))
 
 
@@ -99,6 +114,7 @@ def _cluster_kwargs(client: AsyncRedisCluster) -> tuple[list[tuple[str, int]], d
     nodes = [(n.host, n.port) for n in client.nodes_manager.startup_nodes.values()]
     kwargs = _kwargs(client.nodes_manager.connection_kwargs)
     kwargs.pop("connection_class", None)
+    kwargs.pop("response_callbacks", None)  # the client's own (RedisCluster() refuses it)
     return nodes, kwargs
 
 

@@ -44,6 +44,8 @@ class Queue:
 
     def __init__(self, name: str = "default", redis=None, prefix: str | None = None):
         self.name = check_queue_name(name)
+        if redis is not None:
+            as_async_client(redis)  # a synchronous client: TypeError here, not at the first call
         self._given = redis
         self.keys = Keys(prefix or DEFAULT_PREFIX)
         self.qkeys = self.keys.queue(name)

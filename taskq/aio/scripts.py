@@ -41,7 +41,7 @@ def queue_call(pipe, verb: str, queue_keys, *args) -> None:
 async def execute(client, pipe, raise_on_error: bool = True) -> list:
     """Run a pipeline of script calls; calls refused with NOSCRIPT are sent
     again once the scripts are loaded (taskq.lua.execute's twin)."""
-    stack = [c if isinstance(c, tuple) else (c.args, c.kwargs) for c in pipe.command_stack]
+    stack = _queued(pipe)
     try:
         replies = await pipe.execute(raise_on_error=False)
     except ResponseError as exc:
@@ -63,6 +63,16 @@ async def execute(client, pipe, raise_on_error: bool = True) -> list:
             if isinstance(reply, Exception):
                 raise reply
     return replies
+
+
+def _queued(pipe) -> list[tuple[tuple, dict]]:
+    """The (args, options) of the commands queued on ``pipe``: a Pipeline's
+    ``command_stack``; an asyncio ClusterPipeline has none and keeps them
+    (PipelineCommand objects) in its execution strategy's queue."""
+    stack = getattr(pipe, "command_stack", None)
+    if stack is None:
+        stack = pipe._execution_strategy._command_queue
+    return [c if isinstance(c, tuple) else (c.args, c.kwargs) for c in stack]
 
 
 __all__ = ["call", "call_script", "execute", "queue_call"]

@@ -51,6 +51,7 @@ class AsyncHub:
         self.stopped = False
         self._waiters: dict[tuple[str, str], list[AsyncWaiter]] = {}
         self._channels: set[str] = set()
+        self._subscribing: dict[str, asyncio.Future] = {}
         self._live: set[str] = set()
         self._parked: dict[str, list[AsyncWaiter]] = {}
         self._pubsub = None
@@ -60,19 +61,37 @@ class AsyncHub:
 
     # -- the waiters' side -------------------------------------------------
     async def join(self, waiter: AsyncWaiter) -> None:
-        """Register ``waiter``; its first look follows its channel's confirmation."""
-        self._waiters.setdefault((waiter.channel, waiter.task_id), []).append(waiter)
-        self._parked.setdefault(waiter.channel, []).append(waiter)
-        if waiter.channel in self._live:
-            self._unpark(waiter.channel)
-        elif waiter.channel not in self._channels:
-            self._channels.add(waiter.channel)
-            try:
-                await self._subscribe([waiter.channel])
-            except BaseException:
-                self._channels.discard(waiter.channel)
-                self.leave(waiter)
-                raise
+        """Register ``waiter``; its first look follows its channel's confirmation.
+        Every waiter that joins while its channel is being subscribed awaits
+        that one subscription: each gets its error, and one waiter cancelled
+        meanwhile does not stop it for the others."""
+        channel = waiter.channel
+        self._waiters.setdefault((channel, waiter.task_id), []).append(waiter)
+        self._parked.setdefault(channel, []).append(waiter)
+        if channel in self._live:
+            self._unpark(channel)
+            return
+        pending = self._subscribing.get(channel)
+        if pending is None:
+            if channel in self._channels:
+                return  # subscribed: the confirmation, on its way, unparks the waiter
+            self._channels.add(channel)
+            pending = self._subscribing[channel] = asyncio.ensure_future(
+                self._subscribe_channel(channel))
+        try:
+            await asyncio.shield(pending)
+        except BaseException:
+            self.leave(waiter)
+            raise
+
+    async def _subscribe_channel(self, channel: str) -> None:
+        try:
+            await self._subscribe([channel])
+        except BaseException:
+            self._channels.discard(channel)
+            raise
+        finally:
+            self._subscribing.pop(channel, None)
 
     def look(self, waiter: AsyncWaiter) -> None:
         if waiter.channel not in self._live:
