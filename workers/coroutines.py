@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import contextvars
 import inspect
 import logging
@@ -47,7 +46,6 @@ log = logging.getLogger("taskq.worker")
 SLOW_STEP = float(os.environ.get("TASKQ_SLOW_STEP", "0.1"))
 """Seconds one step of a coroutine may hold the event loop before the
 worker warns (asyncio's own slow_callback_duration default)."""
-_NO_DEADLINE = contextlib.nullcontext()
 BEAT = 0.02
 """Seconds between the loop's beats, which the watchdog checks."""
 
@@ -161,10 +159,15 @@ class LoopRunner:
                 enter_task_context(lease)  # this task's own Context (see _start)
                 deadline = asyncio.timeout(task.timeout) if task.timeout else None
                 try:
-                    async with deadline or _NO_DEADLINE:
+                    if deadline is None:  # no `async with` of nothing: two calls fewer a task
                         result = fn(*task.args, **task.kwargs)
                         if inspect.isawaitable(result):
                             result = await result
+                    else:
+                        async with deadline:
+                            result = fn(*task.args, **task.kwargs)
+                            if inspect.isawaitable(result):
+                                result = await result
                     result = checked_result(task.func, result)
                 except TimeoutError:
                     if deadline is None or not deadline.expired():

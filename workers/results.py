@@ -9,11 +9,16 @@ from typing import Any
 from .task_errors import NotAResult
 
 
+_PLAIN = frozenset({type(None), bool, int, float, str, bytes, list, dict, tuple})
+
+
 def checked_result(name: str, value: Any) -> Any:
     """``value`` when it is a function's value; NotAResult (after closing
     it, so Python warns of nothing) when the work it stands for never ran:
     a generator or an async generator (its body never ran), or an awaitable
     a coroutine returned (awaited once already: a second await is not run)."""
+    if type(value) in _PLAIN:  # most results: no inspection needed
+        return value
     what = None
     if inspect.iscoroutine(value):
         what = f"a coroutine (from async def {value.__qualname__})"
