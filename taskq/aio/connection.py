@@ -38,6 +38,8 @@ _LOCAL = _POOL_OWNED + ("himport_registry", "redis_connect_func")
 
 DEFAULT_MAX_CONNECTIONS = 100
 """Connections of a client :func:`async_client_from_url` makes, at most."""
+CLUSTER_MAX_CONNECTIONS = 1000
+"""Connections per node of a cluster client it makes, at most."""
 
 _lock = threading.Lock()
 _defaults: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = weakref.WeakKeyDictionary()
@@ -54,11 +56,14 @@ def async_client_from_url(url: str, **kwargs: Any) -> Any:
     MaxConnectionsError, so a burst of concurrent calls (``asyncio.gather``
     of a thousand enqueues) queues up instead of failing. redis-py's asyncio
     RedisCluster has no such pool: past ``max_connections`` commands in
-    flight to one node (default 100) it raises MaxConnectionsError."""
+    flight to one node it raises MaxConnectionsError, so a cluster client
+    made here allows CLUSTER_MAX_CONNECTIONS per node (redis-py's default is
+    100) and opens them only as a burst needs them."""
     kwargs = {**tls_kwargs(url), **kwargs}
     kwargs.setdefault("decode_responses", True)
     node = cluster_node_url(url)
     if node is not None:
+        kwargs.setdefault("max_connections", CLUSTER_MAX_CONNECTIONS)
         return AsyncRedisCluster.from_url(node, **kwargs)
     kwargs.setdefault("max_connections", DEFAULT_MAX_CONNECTIONS)
     return aredis.Redis.from_pool(aredis.BlockingConnectionPool.from_url(url, **kwargs))

@@ -23,7 +23,9 @@ def _redis() -> aredis.Redis:
     if client is None:
         url = os.environ.get("TASKQ_TEST_REDIS_URL") or os.environ["REDIS_URL"]
         from taskq.aio.connection import async_client_from_url
-        client = _clients[id(loop)] = async_client_from_url(url)
+        # room for every coroutine of a worker at once: an asyncio
+        # RedisCluster raises, rather than waits, past max_connections
+        client = _clients[id(loop)] = async_client_from_url(url, max_connections=2000)
     return client
 
 
