@@ -327,17 +327,14 @@ class Hub:
             msg = ps.handle_message(response)
             if not msg:
                 continue
-            channel = msg["channel"]
-            if isinstance(channel, bytes):
-                channel = channel.decode()
-            if msg["type"] == "message":
+            kind, channel, task_id, outcome = message_parts(msg)
+            if kind == "message":
                 self.reads += 1
-                task_id, outcome = _split(msg["data"])
                 with self._lock:
                     targets = list(self._waiters.get((channel, task_id), ()))
                 for w in targets:
                     w.inbox.put(("push", outcome, self.reads))
-            elif msg["type"] == "subscribe" and channel in self._pending:
+            elif kind == "subscribe" and channel in self._pending:
                 self._pending.discard(channel)
                 with self._lock:
                     self._live.add(channel)
@@ -420,6 +417,17 @@ class Hub:
         self.client = None  # lets the registry forget the client
         for s in (self._wake_r, self._wake_w):
             s.close()
+
+
+def message_parts(msg: dict) -> tuple[str, str, str | None, str]:
+    """A pub/sub message as (type, channel, task id, "<status>\\n<text>");
+    the last two only for a published outcome (type "message")."""
+    channel = msg["channel"]
+    if isinstance(channel, bytes):
+        channel = channel.decode()
+    if msg["type"] != "message":
+        return msg["type"], channel, None, ""
+    return ("message", channel, *_split(msg["data"]))
 
 
 def _split(data: Any) -> tuple[str | None, str]:

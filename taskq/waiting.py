@@ -19,7 +19,7 @@ at its deadline.
 from __future__ import annotations
 
 import time
-from typing import Any, Generator
+from typing import Any, Callable, Generator
 
 from .errors import (E_NOT_FOUND, NOOP, OK, TaskCancelled, TaskExpired, TaskFailed, TaskNotFound,
                      WaitTimeout)
@@ -43,7 +43,17 @@ def wait_for(queue, task_id: str, timeout: float | None = None) -> Any:
     deadline = None if timeout is None else time.monotonic() + timeout
     waiter = Waiter(queue.qkeys, task_id)
     hub = join(queue.redis, waiter)
+    try:
+        return drive(protocol(queue, task_id, deadline, timeout),
+                     answering(waiter, hub, lambda: queue.removed(task_id)))
+    finally:
+        hub.leave(waiter)
 
+
+def answering(waiter, hub, removed: Callable[[], Any]) -> Callable[[tuple], Any]:
+    """What answers a :func:`protocol`'s requests for ``waiter`` of ``hub``
+    (``removed()`` reads the task's tombstone); in taskq.aio, the answers
+    to ``take`` and ``removed`` are awaited."""
     def handle(request: tuple) -> Any:
         verb = request[0]
         if verb == "take":
@@ -52,12 +62,8 @@ def wait_for(queue, task_id: str, timeout: float | None = None) -> Any:
             return hub.look(waiter)
         if verb == "arm":
             return hub.arm(waiter)
-        return queue.removed(task_id)
-
-    try:
-        return drive(protocol(queue, task_id, deadline, timeout), handle)
-    finally:
-        hub.leave(waiter)
+        return removed()
+    return handle
 
 
 def drive(steps: Generator, handle) -> Any:
@@ -173,4 +179,4 @@ def outcome(task: Task) -> Any:
     raise TaskFailed(f"task {task.id} failed" + (f": {error}" if error else ""), task, error)
 
 
-__all__ = ["RECHECK", "drive", "glance", "outcome", "protocol", "wait_for"]
+__all__ = ["RECHECK", "answering", "drive", "glance", "outcome", "protocol", "wait_for"]

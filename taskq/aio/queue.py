@@ -18,6 +18,7 @@ the workflow a step belongs to, and ``publish``.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
 from functools import cached_property
@@ -30,7 +31,7 @@ from ..options import OPTION_NAMES, TaskSpec, build_spec, check_queue_name, orde
 from ..queue import (BATCH_SIZE, CANCEL_MODES, MAX_PAGE, ONE_KEY_NAMES, Queue as SyncQueue,
                      enqueue_replies, enqueued, task_from_spec)
 from ..task import Task, decode_hash
-from ..waiting import glance, protocol
+from ..waiting import answering, glance, protocol
 from .connection import as_async_client, sync_twin
 from .scripts import call, call_script, execute, queue_call
 from .waiter_hub import AsyncWaiter, hub_for
@@ -192,7 +193,7 @@ class Queue:
         if timeout is None or timeout > 0:
             await hub.join(waiter)
         try:
-            return await _adrive(steps, waiter, hub, self, task_id)
+            return await _adrive(steps, answering(waiter, hub, lambda: self.removed(task_id)))
         finally:
             hub.leave(waiter)
 
@@ -241,23 +242,17 @@ class Queue:
             return False
 
 
-async def _adrive(steps, waiter: AsyncWaiter, hub, queue: Queue, task_id: str) -> Any:
-    """taskq.waiting.drive for the event loop: each request awaited."""
+async def _adrive(steps, handle) -> Any:
+    """taskq.waiting.drive for the event loop: an answer that is awaitable is awaited."""
     answer = None
     while True:
         try:
             request = steps.send(answer)
         except StopIteration as stop:
             return stop.value
-        verb = request[0]
-        if verb == "take":
-            answer = await waiter.take(request[1])
-        elif verb == "look":
-            answer = hub.look(waiter)
-        elif verb == "arm":
-            answer = hub.arm(waiter)
-        else:
-            answer = await queue.removed(task_id)
+        answer = handle(request)
+        if inspect.isawaitable(answer):
+            answer = await answer
 
 
 async def publish(name: str, payload: Any = None, redis=None, prefix: str | None = None) -> list[str]:

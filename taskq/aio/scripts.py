@@ -7,7 +7,7 @@ from __future__ import annotations
 from redis.exceptions import NoScriptError, ResponseError
 
 from ..errors import is_oom, redis_full
-from ..lua import all_scripts, script
+from ..lua import all_scripts, script, settled
 
 
 async def call_script(client, verb: str, keys: list, *args):
@@ -57,12 +57,7 @@ async def execute(client, pipe, raise_on_error: bool = True) -> list:
             pipe.execute_command(*args, **options)
         for i, reply in zip(missing, await pipe.execute(raise_on_error=False)):
             replies[i] = reply
-    replies = [redis_full(r) if is_oom(r) else r for r in replies]
-    if raise_on_error:
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
-    return replies
+    return settled(replies, raise_on_error)
 
 
 def _queued(pipe) -> list[tuple[tuple, dict]]:

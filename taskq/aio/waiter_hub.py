@@ -22,7 +22,7 @@ import weakref
 from typing import Any
 
 from ..cluster import is_cluster
-from ..waiter_hub import IDLE_STOP, LOOK_BATCH, _split
+from ..waiter_hub import IDLE_STOP, LOOK_BATCH, message_parts
 from .scripts import execute, queue_call
 
 READ_TIMEOUT = 1.0
@@ -180,15 +180,12 @@ class AsyncHub:
                     return
                 continue
             idle = 0.0
-            channel = msg["channel"]
-            if isinstance(channel, bytes):
-                channel = channel.decode()
-            if msg["type"] == "message":
+            kind, channel, task_id, outcome = message_parts(msg)
+            if kind == "message":
                 self.reads += 1
-                task_id, outcome = _split(msg["data"])
                 for w in list(self._waiters.get((channel, task_id), ())):
                     w.inbox.put_nowait(("push", outcome, self.reads))
-            elif msg["type"] == "subscribe":
+            elif kind == "subscribe":
                 self._live.add(channel)
                 self._unpark(channel)
 

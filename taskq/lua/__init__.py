@@ -154,7 +154,12 @@ def execute(pipe: Pipeline, raise_on_error: bool = True) -> list:
             pipe.execute_command(*args, **options)
         for i, reply in zip(missing, pipe.execute(raise_on_error=False)):
             replies[i] = reply
-    # a refused write is RedisFull, whoever raises the reply
+    return settled(replies, raise_on_error)
+
+
+def settled(replies: list, raise_on_error: bool) -> list:
+    """A pipeline's replies with a write a full Redis refused as RedisFull
+    (whoever raises the reply), the first error raised if asked to."""
     replies = [redis_full(r) if is_oom(r) else r for r in replies]
     if raise_on_error:
         for reply in replies:

@@ -1,14 +1,31 @@
-"""Finding the processes of a command by a marker in their command line:
-a sleep duration no other process uses."""
+"""Starting `taskq worker` processes, and finding the processes of a
+command by a marker in their command line: a sleep duration no other
+process uses."""
 
 from __future__ import annotations
 
 import os
 import random
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import psutil
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_worker(redis_url: str, prefix: str, *args: str) -> subprocess.Popen:
+    """``taskq worker *args`` on ``prefix``, in a session of its own (kill
+    it with os.killpg), importing task modules from the project folder."""
+    env = dict(os.environ, REDIS_URL=redis_url, TASKQ_PREFIX=prefix,
+               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.Popen([sys.executable, "-m", "taskq.cli", "worker", *args],
+                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def marked(seconds: float) -> str:

@@ -10,18 +10,15 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.workers import async_tasks
+from tests.workers.proc_helpers import start_worker
 from workers.pool import PoolWorker
 
-ROOT = Path(__file__).resolve().parents[2]
 A = "tests.workers.async_tasks"
 
 
@@ -51,14 +48,6 @@ class Running:
         self.worker.request_stop()
         self.thread.join(30)
         assert not self.thread.is_alive()
-
-
-def start_worker(redis_url, prefix, *args):
-    env = dict(os.environ, REDIS_URL=redis_url, TASKQ_PREFIX=prefix,
-               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.Popen([sys.executable, "-m", "taskq.cli", "worker", *args],
-                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def test_coroutines_and_plain_functions_share_a_queue(r, q, prefix):

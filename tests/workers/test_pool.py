@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from taskq.worker_registry import WorkerRegistry
 from workers import pool as pool_module
+from tests.workers.proc_helpers import start_worker
 from workers.pool import PoolWorker
 
-ROOT = Path(__file__).resolve().parents[2]
 T = "tests.workers.pool_tasks"
 
 
@@ -26,14 +23,6 @@ def task_redis(redis_url, monkeypatch):
     monkeypatch.setenv("REDIS_URL", redis_url)
 
 
-
-
-def start_worker(redis_url, prefix, *args):
-    env = dict(os.environ, REDIS_URL=redis_url, TASKQ_PREFIX=prefix,
-               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.Popen([sys.executable, "-m", "taskq.cli", "worker", *args],
-                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def test_burst_run_completes_everything_once(r, q, prefix):
