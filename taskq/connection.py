@@ -110,7 +110,8 @@ def as_taskq_client(client: Any = None) -> Any:
       original (redis-py's own cluster pipelines refuse scripts, which the
       engine pipelines; see taskq.cluster).
     - A pipeline or an asyncio client: refused with TypeError, since the
-      engine needs each reply at once, synchronously.
+      engine needs each reply at once, synchronously (taskq.aio takes
+      asyncio clients).
     - Anything else (a wrapper, a test double): taken as is.
     """
     if client is None:
@@ -132,8 +133,8 @@ def as_taskq_client(client: Any = None) -> Any:
         raise TypeError("taskq needs a Redis client, not a pipeline: pass the client "
                         "the pipeline came from")
     if kind == "async":
-        raise TypeError("taskq's Python API is synchronous: pass a redis.Redis client, "
-                        "not a redis.asyncio one")
+        raise TypeError("taskq.Queue is synchronous: pass it a redis.Redis client; for a "
+                        "redis.asyncio client use taskq.aio.Queue")
     return client
 
 
