@@ -10,6 +10,7 @@ from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 import redis
 
+from taskq import tracing
 from taskq import __version__
 from taskq.connection import client_from_url
 from taskq.keys import Keys
@@ -113,6 +114,8 @@ def create_app(config: dict | None = None) -> Flask:
         metrics_token=settings["metrics_token"],
         rate_dashboard=settings["rate_dashboard"], dashboard_ttl=settings["dashboard_ttl"])
 
+    if tracing.recording():  # requests as OpenTelemetry spans (taskq.tracing)
+        tracing.instrument_flask(app)
     _openapi_config(app)
     api = TaskqApi(app)
     middleware.setup_logging()

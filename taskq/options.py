@@ -22,6 +22,7 @@ from .jsontext import deeper_than
 from .retention import seconds as retention_seconds
 from .keys import ID_SEP, RESERVED_QUEUE_NAMES, queue_of, valid_queue_name
 from .task import dt_to_ms
+from .tracing import TRACE_FIELD, carrier as trace_carrier
 
 PRIORITY_MIN, PRIORITY_MAX = -1000, 1000
 SEQ_SPAN = 2 ** 42
@@ -217,6 +218,9 @@ def build_spec(queue: str, func: Any = None, args: Any = (), kwargs: Any = None,
         if not isinstance(kwargs, dict):
             raise TaskqValueError("kwargs must be a dict")
         f["kwargs"] = json_text("kwargs", kwargs)
+    context = trace_carrier()  # enqueued inside a span: the worker's span is its child
+    if context:
+        f[TRACE_FIELD] = context
     if not options:  # the common bulk case: every option at its default
         f["max_retries"] = DEFAULT_MAX_RETRIES
         return TaskSpec(new_task_id(queue), f)

@@ -34,7 +34,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from taskq import Lease
+from taskq import Lease, tracing
 from taskq.context import enter_task_context
 
 from .activity import describe
@@ -157,22 +157,11 @@ class LoopRunner:
                 self._running += 1
             try:
                 enter_task_context(lease)  # this task's own Context (see _start)
-                deadline = asyncio.timeout(task.timeout) if task.timeout else None
-                try:
-                    if deadline is None:  # no `async with` of nothing: two calls fewer a task
-                        result = fn(*task.args, **task.kwargs)
-                        if inspect.isawaitable(result):
-                            result = await result
-                    else:
-                        async with deadline:
-                            result = fn(*task.args, **task.kwargs)
-                            if inspect.isawaitable(result):
-                                result = await result
-                    result = checked_result(task.func, result)
-                except TimeoutError:
-                    if deadline is None or not deadline.expired():
-                        raise
-                    raise TaskTimeout(f"task ran past its timeout of {task.timeout:g} s") from None
+                if tracing.recording():  # the attempt's span (taskq.tracing)
+                    with tracing.attempt(task):
+                        result = await self._call(task, fn)
+                else:
+                    result = await self._call(task, fn)
             finally:
                 self._next()
             outcome = (lease, True, result)
@@ -192,6 +181,26 @@ class LoopRunner:
         if not self._ended:
             self.loop.call_soon(self._report)
         self._ended.append(outcome)
+
+    @staticmethod
+    async def _call(task: Any, fn: Callable[..., Any]) -> Any:
+        """The task's function, awaited, within its timeout."""
+        deadline = asyncio.timeout(task.timeout) if task.timeout else None
+        try:
+            if deadline is None:  # no `async with` of nothing: two calls fewer a task
+                result = fn(*task.args, **task.kwargs)
+                if inspect.isawaitable(result):
+                    result = await result
+            else:
+                async with deadline:
+                    result = fn(*task.args, **task.kwargs)
+                    if inspect.isawaitable(result):
+                        result = await result
+            return checked_result(task.func, result)
+        except TimeoutError:
+            if deadline is None or not deadline.expired():
+                raise
+            raise TaskTimeout(f"task ran past its timeout of {task.timeout:g} s") from None
 
     def _next(self) -> None:
         """A slot is free: the next waiting coroutine takes it."""

@@ -21,7 +21,7 @@ import inspect
 import os
 from typing import Any, Callable
 
-from taskq import Lease, resolve
+from taskq import Lease, resolve, tracing
 from taskq.context import task_context
 
 from .coroutines import run_in_process_loop
@@ -47,6 +47,13 @@ def run_task(lease: Lease, run_coroutine: Callable[[Any], Any] = run_in_process_
     """Run the task's body and return its result; raises on failure. An
     awaitable the function returns is run by ``run_coroutine`` (default:
     this process's loop, in this thread)."""
+    if tracing.recording():  # an OpenTelemetry span per attempt (taskq.tracing)
+        with tracing.attempt(lease.task):
+            return _run(lease, run_coroutine)
+    return _run(lease, run_coroutine)
+
+
+def _run(lease: Lease, run_coroutine: Callable[[Any], Any]) -> Any:
     task = lease.task
     with task_context(lease):
         if task.func:

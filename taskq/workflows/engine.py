@@ -34,6 +34,7 @@ from ..connection import as_taskq_client
 from ..errors import TaskExists, TaskqValueError
 from ..isotime import iso
 from ..keys import DEFAULT_PREFIX, WORKFLOW_QUEUE, WorkflowKeys
+from .. import tracing
 from ..options import build_spec, json_text
 from ..queue import Queue
 from ..task import Task, ms_to_dt
@@ -103,24 +104,10 @@ def create(redis, handler: str | Handler, version: str | None = None,
     wid = workflow_id or str(uuid.uuid4())
     q = Queue(queue, redis=redis, prefix=prefix)
     ids = {s.name: step_task_id(queue, wid, s.name) for s in h.steps}
-    specs = []
-    for s in h.steps:
-        deps = s.depends_on
-        skippable_deps = [d for d in deps if h.step(d).skippable]
-        spec = build_spec(
-            queue, RUNNER, kwargs={"workflow": wid, "step": s.name, "handler_class": s.handler_class,
-                                   "deps": {d: ids[d] for d in deps},
-                                   "skippable_deps": skippable_deps},
-            task_id=ids[s.name], depends_on=[ids[d] for d in deps],
-            # a failed/cancelled skippable step must release its dependents;
-            # the runner refuses to run if a non-skippable dependency did not complete
-            dependency_policy="release" if skippable_deps else "fail",
-            max_retries=s.default_retry_limit if s.default_retryable else 0,
-            meta={"workflow": wid, "step": s.name}, tags=[f"workflow:{wid}"], priority=priority,
-            **({"concurrency_key": concurrency_key, "concurrency_limit": 1} if concurrency_key else {}))
-        if s.custom_events:
-            spec.fields["wf_events"] = " ".join(s.custom_events)
-        specs.append(spec)
+    with tracing.span(f"taskq.workflow {h.namespace}.{h.name}", **{
+            "taskq.workflow.id": wid, "taskq.workflow.handler": f"{h.namespace}.{h.name}",
+            "taskq.workflow.version": h.version}):
+        specs = _step_specs(h, queue, wid, ids, priority, concurrency_key)  # each step: a child span
     record = {"id": wid, "namespace": h.namespace, "name": h.name, "version": h.version,
               "queue": queue, "context": json_text("context", context),
               "steps": json.dumps({s.name: {"task": ids[s.name], "skippable": s.skippable,
@@ -173,6 +160,30 @@ def create(redis, handler: str | Handler, version: str | None = None,
     pipe.hdel(wk.workflow(wid), CREATING)
     pipe.hgetall(wk.workflow(wid))
     return _view(redis, wid, _decoded(pipe.execute()[1]), prefix)
+
+
+def _step_specs(h: Handler, queue: str, wid: str, ids: dict[str, str], priority: int,
+                concurrency_key: str | None) -> list:
+    """The engine tasks of a workflow's steps, wired with the handler's DAG."""
+    specs = []
+    for s in h.steps:
+        deps = s.depends_on
+        skippable_deps = [d for d in deps if h.step(d).skippable]
+        spec = build_spec(
+            queue, RUNNER, kwargs={"workflow": wid, "step": s.name, "handler_class": s.handler_class,
+                                   "deps": {d: ids[d] for d in deps},
+                                   "skippable_deps": skippable_deps},
+            task_id=ids[s.name], depends_on=[ids[d] for d in deps],
+            # a failed/cancelled skippable step must release its dependents;
+            # the runner refuses to run if a non-skippable dependency did not complete
+            dependency_policy="release" if skippable_deps else "fail",
+            max_retries=s.default_retry_limit if s.default_retryable else 0,
+            meta={"workflow": wid, "step": s.name}, tags=[f"workflow:{wid}"], priority=priority,
+            **({"concurrency_key": concurrency_key, "concurrency_limit": 1} if concurrency_key else {}))
+        if s.custom_events:
+            spec.fields["wf_events"] = " ".join(s.custom_events)
+        specs.append(spec)
+    return specs
 
 
 def _redis_us(redis) -> int:
