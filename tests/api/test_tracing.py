@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanProcessor  #
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 from opentelemetry.trace import SpanKind, StatusCode  # noqa: E402
 
-from taskq import Queue, tracing  # noqa: E402
+from taskq import tracing  # noqa: E402
 from workers.pool import PoolWorker  # noqa: E402
 
 T = "tests.workers.pool_tasks"
