@@ -195,6 +195,8 @@ class Producer:
         self.client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5)
         self.q = {name: Queue(name, self.client) for name in QUEUES}
         self.side, self.total, self.rng = str(side), total, rng
+        # its own sequence: the run's plan (rng) is the same with or without async bodies
+        self.body_rng = random.Random(total)
         self.expected: dict[str, str] = {}  # acknowledged id -> final status planned
         self.planned: dict[str, int] = {}  # id -> attempts its body needs
         self.edges: list[tuple[str, str]] = []  # (dependency, dependent)
@@ -203,7 +205,7 @@ class Producer:
     def _task(self, queue: str, deps=(), ckey: str = "", fail: int = 0, delay: float = 0,
               retries: int = 6) -> dict:
         tid = new_task_id(queue)
-        body = ASYNC_BODY if self.rng.random() < ASYNC_SHARE else BODY
+        body = ASYNC_BODY if self.body_rng.random() < ASYNC_SHARE else BODY
         spec = dict(func=body, task_id=tid, args=[self.side, self.rng.choice((0, 1, 2, 5, 10)),
                                                   fail, ckey],
                     priority=self.rng.randint(0, 9), max_retries=retries,

@@ -5,9 +5,10 @@ async def tasks, and workflow steps as children of their workflow's span."""
 
 from __future__ import annotations
 
-import asyncio
 
 import pytest
+
+from tests.aio_run import run as run_async  # noqa: E402
 
 trace = pytest.importorskip("opentelemetry.trace")
 
@@ -116,7 +117,7 @@ def test_async_def_tasks_run_in_their_span_and_what_they_call_joins_it(spans, q,
         with tracer.start_as_current_span("inner"):
             return tracing.carrier()
 
-    assert asyncio.run(enqueue_inside_a_task_span()).startswith('{"traceparent":"00-')
+    assert run_async(enqueue_inside_a_task_span()).startswith('{"traceparent":"00-')
 
 
 def test_workflow_steps_are_children_of_the_workflow_span(spans, r, prefix):

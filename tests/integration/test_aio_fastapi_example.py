@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.aio_run import run as run_async  # noqa: E402
+
 from taskq import Keys
 from taskq.aio.connection import async_client_from_url
 from workers.pool import PoolWorker
@@ -83,7 +85,7 @@ def test_a_report_is_enqueued_built_by_a_worker_and_its_result_awaited(example, 
             again = await http.get(f"/reports/{report_id}/result", params={"timeout": 0})
             assert again.status_code == 200 and again.json()["result"] == expected(4)
 
-    asyncio.run(body())
+    run_async(body())
 
 
 def test_an_unknown_report_is_404(example, r, redis_url, prefix):
@@ -97,7 +99,7 @@ def test_an_unknown_report_is_404(example, r, redis_url, prefix):
             too_long = await http.get("/reports/reports:x/result", params={"timeout": 3600})
             assert too_long.status_code == 422
 
-    asyncio.run(body())
+    run_async(body())
 
 
 def test_a_report_not_ready_in_time_is_202_then_200_once_a_worker_runs(example, r, redis_url, prefix):
@@ -114,7 +116,7 @@ def test_a_report_not_ready_in_time_is_202_then_200_once_a_worker_runs(example, 
                 got = await http.get(f"/reports/{report_id}/result", params={"timeout": 20})
             assert got.status_code == 200 and got.json()["result"] == expected(2)
 
-    asyncio.run(body())
+    run_async(body())
 
 
 def test_a_failed_report_is_409_with_its_error(example, r, redis_url, prefix):
@@ -130,7 +132,7 @@ def test_a_failed_report_is_409_with_its_error(example, r, redis_url, prefix):
             status = (await http.get(f"/reports/{report_id}")).json()
             assert status["status"] == "failed" and "no report of -3 rows" in status["error"]
 
-    asyncio.run(body())
+    run_async(body())
 
 
 def test_many_requests_await_their_reports_at_once(example, r, redis_url, prefix):
@@ -145,4 +147,4 @@ def test_many_requests_await_their_reports_at_once(example, r, redis_url, prefix
             assert [g.status_code for g in got] == [200] * 40
             assert [g.json()["result"] for g in got] == [expected(n) for n in range(40)]
 
-    asyncio.run(body())
+    run_async(body())

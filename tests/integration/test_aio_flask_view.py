@@ -13,6 +13,7 @@ pytest.importorskip("asgiref")
 from flask import Flask  # noqa: E402
 
 from taskq.aio import Queue  # noqa: E402
+from tests.aio_run import in_thread  # noqa: E402
 from workers.pool import PoolWorker  # noqa: E402
 
 
@@ -35,8 +36,8 @@ def test_request_after_request_enqueues_and_awaits(r, prefix, redis_url, monkeyp
     thread.start()
     try:
         client = make_app(prefix).test_client()
-        for n in range(5):
-            reply = client.post(f"/double/{n}")
+        for n in range(5):  # a thread with no loop of a test before running (tests/aio_run.py)
+            reply = in_thread(lambda: client.post(f"/double/{n}"))
             assert reply.status_code == 200, reply.get_data(as_text=True)
             assert reply.get_json()["result"] == 2 * n
     finally:

@@ -5,7 +5,8 @@ pub/sub connection per event loop and client, however many coroutines wait,
 and survives that connection being killed; a real PoolWorker, in a thread,
 runs the tasks.
 
-Each test is a plain function that runs its coroutine with asyncio.run: an
+Each test is a plain function that runs its coroutine with asyncio.run (in
+a thread of its own: tests/aio_run.py): an
 asyncio client belongs to the loop it is used on, so each test makes its
 own (taskq.aio.connection.async_client_from_url: a RedisCluster in the
 cluster pass) and closes it."""
@@ -21,6 +22,8 @@ import time
 import uuid
 
 import pytest
+
+from tests.aio_run import run as run_async  # noqa: E402
 import redis.asyncio as aredis
 import redis.exceptions as redis_errors
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
@@ -199,7 +202,7 @@ def test_enqueue_get_list_and_counts_read_what_the_sync_queue_reads(r, redis_url
             assert [t.id for t in await q.get_many([a.id, "default:nope", c.id])] == [a.id, c.id]
             assert await aio.get_task("no-colon", redis=client, prefix=prefix) is None
 
-    asyncio.run(body())
+    run_async(body())
 
 
 BAD_OPTIONS = [
@@ -275,7 +278,7 @@ def test_the_same_errors_as_the_sync_queue(r, redis_url, prefix):
             with pytest.raises(TaskqValueError):
                 await q.cancel(first.id, mode="now")
 
-    asyncio.run(body())
+    run_async(body())
 
 
 def test_cancel_retry_and_pause_answer_as_the_sync_queue(r, redis_url, prefix):
@@ -331,7 +334,7 @@ def test_cancel_retry_and_pause_answer_as_the_sync_queue(r, redis_url, prefix):
             await q.resume()
             assert not sq.is_paused and len(sq.claim(5)) == 2
 
-    asyncio.run(body())
+    run_async(body())
 
 
 # -- clients ----------------------------------------------------------------------------
@@ -366,7 +369,7 @@ def test_a_plain_asyncio_client_works_and_still_answers_bytes_to_its_owner(r, re
         finally:
             await plain.aclose()
 
-    asyncio.run(body())
+    run_async(body())
 
 
 def test_a_synchronous_client_or_a_pipeline_is_refused_at_once(r, redis_url):
@@ -383,7 +386,7 @@ def test_a_synchronous_client_or_a_pipeline_is_refused_at_once(r, redis_url):
             with pytest.raises(TypeError, match="pipeline"):
                 aio.Queue("default", redis=client.pipeline(transaction=False))
 
-    asyncio.run(body())
+    run_async(body())
 
 
 @pytest.mark.single_redis  # a redis.asyncio pool: redis-py's asyncio RedisCluster has none that waits
@@ -397,7 +400,7 @@ def test_more_concurrent_calls_than_connections_wait_for_a_free_one(r, redis_url
             assert len({t.id for t in tasks}) == 300 and await q.count("queued") == 300
             assert connections(r, name)[0] <= 4
 
-    asyncio.run(body())
+    run_async(body())
 
 
 def test_the_default_client_follows_redis_url_and_each_event_loop_gets_its_own(r, prefix):
@@ -408,9 +411,9 @@ def test_the_default_client_follows_redis_url_and_each_event_loop_gets_its_own(r
         return t.id, await t.wait(30)
 
     with worker(r, prefix, "dflt"):
-        first, result = asyncio.run(once(1))
+        first, result = run_async(once(1))
         assert first.startswith("dflt:") and result == 2
-        assert asyncio.run(once(2))[1] == 3  # a second loop: the first loop's client is not used
+        assert run_async(once(2))[1] == 3  # a second loop: the first loop's client is not used
     assert Queue("dflt", redis=r, prefix=prefix).count("completed") == 2
 
 
@@ -451,7 +454,7 @@ def test_a_thousand_concurrent_enqueues_then_waits_on_two_connections(r, redis_u
             assert max(total for total, _ in samples) <= len(nodes(r)) + 1, samples
             assert {subscribed for _, subscribed in samples} == {1}, samples
 
-    asyncio.run(body())
+    run_async(body())
 
 
 def test_wait_timeouts(r, redis_url, prefix):
@@ -482,7 +485,7 @@ def test_wait_timeouts(r, redis_url, prefix):
             sq.claim()[0].complete("late")
             assert await asyncio.wait_for(w, 20) == "late"
 
-    asyncio.run(body())
+    run_async(body())
 
 
 def test_a_failed_task_raises_task_failed_with_its_error(r, redis_url, prefix, no_polling):
@@ -501,7 +504,7 @@ def test_a_failed_task_raises_task_failed_with_its_error(r, redis_url, prefix, n
             with pytest.raises(TaskFailed):
                 await q.result(t.id, 0)  # ended: answered by the look alone
 
-    asyncio.run(body())
+    run_async(body())
 
 
 def test_a_cancelled_task_raises_task_cancelled(r, redis_url, prefix, no_polling):
@@ -532,7 +535,7 @@ def test_a_cancelled_task_raises_task_cancelled(r, redis_url, prefix, no_polling
                 GATES[gate].set()
             assert (await q.get(u.id)).status == "cancelled"  # the late result changed nothing
 
-    asyncio.run(body())
+    run_async(body())
 
 
 def test_a_task_is_waited_for_until_a_retry_completes_it(r, redis_url, prefix, no_polling):
@@ -564,7 +567,7 @@ def test_a_task_is_waited_for_until_a_retry_completes_it(r, redis_url, prefix, n
             sq.claim()[0].complete("second")
             assert await asyncio.wait_for(w, 20) == "second"
 
-    asyncio.run(body())
+    run_async(body())
 
 
 def test_result_with_no_time_to_wait(r, redis_url, prefix):
@@ -598,7 +601,7 @@ def test_result_with_no_time_to_wait(r, redis_url, prefix):
             assert time.monotonic() - start < 2.0
             assert await q.result(done.id, 30) == {"big": 12345678901234567, "text": "a\nb"}
 
-    asyncio.run(body())
+    run_async(body())
 
 
 def test_deleted_and_unknown_ids(r, redis_url, prefix, no_polling):
@@ -626,7 +629,7 @@ def test_deleted_and_unknown_ids(r, redis_url, prefix, no_polling):
             with pytest.raises(TaskNotFound):
                 await q.cancel(t.id)
 
-    asyncio.run(body())
+    run_async(body())
 
 
 def test_a_wait_survives_its_pubsub_connection_being_killed(r, redis_url, prefix, no_polling):
@@ -652,7 +655,7 @@ def test_a_wait_survives_its_pubsub_connection_being_killed(r, redis_url, prefix
             assert await asyncio.wait_for(w, 20) == "after"
             assert connections(r, name)[1] == 1
 
-    asyncio.run(body())
+    run_async(body())
 
 
 def test_waiters_that_join_while_their_queue_is_subscribed_share_that_subscription(
@@ -686,7 +689,7 @@ def test_waiters_that_join_while_their_queue_is_subscribed_share_that_subscripti
             assert await asyncio.wait_for(second, 20) == "still here"
             assert first.cancelled()
 
-    asyncio.run(body())
+    run_async(body())
 
 
 # -- dependencies and events ------------------------------------------------------------------
@@ -713,7 +716,7 @@ def test_enqueue_many_with_dependencies_inside_the_batch(r, redis_url, prefix):
             assert c.started_at >= p.finished_at
             assert await q.enqueue_many([]) == []
 
-    asyncio.run(body())
+    run_async(body())
 
 
 def test_enqueue_many_with_dependencies_on_other_queues(r, redis_url, prefix):
@@ -741,7 +744,7 @@ def test_enqueue_many_with_dependencies_on_other_queues(r, redis_url, prefix):
             late = await then.enqueue("operator:add", 5, 5, depends_on=[parent.id])
             assert (await then.get(late.id)).status == "queued"
 
-    asyncio.run(body())
+    run_async(body())
 
 
 def test_publish_fires_an_event_schedule(sched, redis_url, prefix):
@@ -759,5 +762,5 @@ def test_publish_fires_an_event_schedule(sched, redis_url, prefix):
             assert await events.count() == 2
             assert await aio.publish("nobody.listens", redis=client, prefix=prefix) == []
 
-    asyncio.run(body())
+    run_async(body())
     assert sched.get(ev["id"])["runs_total"] == 2 and sched.get(other["id"])["runs_total"] == 0
