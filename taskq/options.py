@@ -19,6 +19,7 @@ from . import backoff as _backoff
 from .errors import CyclicDependencyError, TaskqValueError
 from .ids import new_task_id
 from .jsontext import deeper_than
+from .rates import check_key as check_rate_key
 from .retention import seconds as retention_seconds
 from .keys import ID_SEP, RESERVED_QUEUE_NAMES, queue_of, valid_queue_name
 from .task import dt_to_ms
@@ -41,7 +42,7 @@ OPTION_NAMES = frozenset({
     "priority", "delay", "scheduled_at", "depends_on", "dependency_policy", "tags",
     "timeout", "max_retries", "backoff", "backoff_base", "dedupe_key", "dedupe_window",
     "concurrency_key", "concurrency_limit", "lease", "task_id", "meta",
-    "keep_completed", "keep_failed",
+    "keep_completed", "keep_failed", "rate_key",
 })
 """Keyword arguments of Queue.enqueue that configure the task instead of
 being passed to the function (use enqueue_call when a function needs them)."""
@@ -78,7 +79,7 @@ class TaskSpec:
         """Nothing but hash fields, a priority and a due time: the single
         enqueue's fast path (lua/enqueue_one) takes it."""
         f = self.fields
-        return not (self.deps or self.tags or "dedupe" in f or "ckey" in f)
+        return not (self.deps or self.tags or "dedupe" in f or "ckey" in f or "rkey" in f)
 
     def flat_args(self) -> list:
         """ARGV of enqueue_one: id, own, priority, delay, due, then the
@@ -277,6 +278,8 @@ def build_spec(queue: str, func: Any = None, args: Any = (), kwargs: Any = None,
         if o.get("dedupe_window") is not None:
             f["dedupe_window"] = max(1, round(
                 _seconds("dedupe_window", o["dedupe_window"], allow_zero=False) * 1000))
+    if o.get("rate_key") is not None:  # limited by its queue's limit for the key (taskq.rates)
+        f["rkey"] = check_rate_key(o["rate_key"])
     if o.get("concurrency_key") is not None:
         f["ckey"] = _text("concurrency_key", o["concurrency_key"])
         f["climit"] = _int("concurrency_limit", o.get("concurrency_limit", 1), 1, 1_000_000)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Sequence
 
-from . import deps, retention
+from . import deps, rates, retention
 from .connection import as_taskq_client
 from .errors import (E_DEP_MISSING, E_EXISTS, E_STATE, Conflict, CyclicDependencyError,
                      DependencyNotFound, RedisFull, TaskExists, TaskNotFound, TaskqValueError,
@@ -153,6 +153,17 @@ class Queue:
         (seconds a finished task is kept; 0: removed at the next upkeep
         visit), ``completed_count``, ``failed_count`` (tasks kept, at most)."""
         retention.set_queue_retention(self.redis, self.qkeys.meta, **settings)
+
+    def set_rate_limit(self, limit: Any, key: str | None = None) -> None:
+        """At most ``limit`` task starts per period (``"100/s"``, ``"10/m"``,
+        ``"5/10s"`` or (count, seconds); None removes it) for this queue, or
+        with ``key`` for its tasks enqueued with that ``rate_key``
+        (taskq.rates). Takes effect at the next claim."""
+        rates.set_limit(self.redis, self.qkeys, limit, key)
+
+    def rate_limits(self) -> dict[str, Any]:
+        """``{"queue": "100/s" or None, "keys": {rate key: limit, ...}}``."""
+        return rates.limits(self.redis, self.qkeys)
 
     def retention_settings(self) -> retention.Retention:
         """This queue's own retention settings (None where the default applies)."""

@@ -94,6 +94,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str | None], Any]]] = {
     "dependency_policy": ("dep_policy", lambda v: v or "fail"),
     "dedupe_key": ("dedupe", lambda v: v),
     "concurrency_key": ("ckey", lambda v: v),
+    "rate_key": ("rkey", lambda v: v),
     "lease_seconds": ("lease_ms", _seconds_from_ms),
     "worker": ("worker", lambda v: v),
     "cancel_requested": ("cancel", lambda v: v == "1"),

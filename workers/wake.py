@@ -194,7 +194,7 @@ class SlotWake(Wake):
 class Plan:
     """Which of a worker's queues to claim, and when: those a wake named,
     whose last claim filled the room (they may hold more), whose next timer
-    is due (a claim's reply says when: claim-26.lua), and one more in turn
+    is due (a claim's reply says when: claim-30.lua), and one more in turn
     at each idle second (:meth:`next_in_turn`: timers added without a wake,
     or that a scheduler would reap). All of them at first and after an
     outage; every time in burst mode (which ends when all are empty)."""

@@ -70,6 +70,15 @@ SCRIPT_KEY_NAMES: tuple[str, ...] = (
                    #   queue's, score = ms when retention removes them
     "gone",        # zset: tombstones of tasks retention removed, score =
                    #   finished ms * 4 + outcome (0 completed, 1 failed, 2 cancelled)
+    "rates",       # hash: rate key -> "<limit>:<period ms>"; the field "" is the
+                   #   queue's own limit (taskq.rates)
+    "rate_prefix",        # + rate key -> zset: the starts inside its window, score =
+                          #   start ms (a sliding log, trimmed as it is read); the
+                          #   prefix itself ("" key) logs the queue's own starts
+    "rate_parked_prefix", # + rate key -> zset: ready tasks held back by that key's
+                          #   limit, score = ready score (claims skip them)
+    "rate_due",    # zset: rate keys with parked tasks, score = ms when their window
+                   #   next has room (a claim lets them back then)
 )
 
 STATUSES = ("queued", "delayed", "blocked", "running", "completed", "failed", "cancelled")
@@ -181,6 +190,13 @@ class QueueKeys:
 
     def parked(self, concurrency_key: str) -> str:
         return self.parked_prefix + concurrency_key
+
+    def rate_log(self, rate_key: str = "") -> str:
+        """The sliding log of a rate key's starts ("": the queue's own)."""
+        return self.rate_prefix + rate_key
+
+    def rate_parked(self, rate_key: str) -> str:
+        return self.rate_parked_prefix + rate_key
 
     def held(self, holder: str) -> str:
         return self.held_prefix + holder

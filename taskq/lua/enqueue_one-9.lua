@@ -1,7 +1,7 @@
 --[[ Create one plain task: the hot path of Queue.enqueue. A task with
 dependencies, a dedupe key, tags or a concurrency key goes through
-enqueue-26.lua instead; for the tasks it takes, this stores and emits
-exactly what enqueue-26.lua does (a test compares the two).
+enqueue-30.lua instead; for the tasks it takes, this stores and emits
+exactly what enqueue-30.lua does (a test compares the two).
 KEYS[1] meta  [2] queued  [3] delayed  [4] all  [5] stats  [6] events
     [7] wake  [8] series  [9] task_prefix (the queue's keys of those names)
 ARGV[1] id   ARGV[2] '1' when the caller chose the id (checked for

@@ -105,7 +105,7 @@ class _Fact:
 
     def __init__(self, client, wk, workflow, step, ctx, inputs):
         self.args = (client, wk, workflow, step, ctx.attempt)
-        # the claim of this attempt, by Redis's clock (claim-26.lua sets 'leased')
+        # the claim of this attempt, by Redis's clock (claim-30.lua sets 'leased')
         self.started_ms = int(float(ctx.task.raw.get("leased") or time.time() * 1000))
         self.clock = time.monotonic()
         timeout = ctx.task.timeout

@@ -13,7 +13,7 @@ not come engine.CREATE_GRACE seconds after its record is filed cancelled
 (its creator died). Then it deletes up to PRUNE_BATCH workflows that
 finished more than TASKQ_WORKFLOW_RETENTION seconds ago (record and every
 index entry, one wf_prune-18.lua call each) and their step tasks with
-them (forget-26.lua): the engine's default retention does not apply to the
+them (forget-30.lua): the engine's default retention does not apply to the
 workflow queue, so a long workflow's finished steps stay while it runs.
 """
 

@@ -1,4 +1,4 @@
-"""Short leases renewed in bulk (renew-26.lua, taskq.lease.renew_many): one
+"""Short leases renewed in bulk (renew-30.lua, taskq.lease.renew_many): one
 script call per queue renews every lease a worker holds, each still fenced
 by its own token, so a lease that expired or went to another holder is
 never revived and its late completion stays refused."""

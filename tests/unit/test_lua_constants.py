@@ -35,6 +35,6 @@ def test_priority_range_fits_the_ready_score():
 
 def test_backoff_cap_and_default_base_match():
     assert lua_constants()["BACKOFF_CAP_MS"] == backoff.DEFAULT_CAP_MS
-    text = (LUA_DIR / "fail-26.lua").read_text()
+    text = (LUA_DIR / "fail-30.lua").read_text()
     assert f"tonumber(f[7] or '{backoff.DEFAULT_BASE_MS}')" in text
     assert f"f[6] or '{backoff.DEFAULT_STRATEGY}'" in text

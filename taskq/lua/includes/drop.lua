@@ -2,7 +2,7 @@
 -- zset of its status, in the all-tasks, expiry and tag indexes, its hash,
 -- log and dependency sets. `tags` is the task's tags field (JSON) or nil.
 -- What else a task leaves (dedupe key, dependents elsewhere, a tombstone)
--- is the caller's: delete-26.lua, includes/retention.lua.
+-- is the caller's: delete-30.lua, includes/retention.lua.
 local function drop_task(Q, id, status, tags)
   redis.call('ZREM', Q[status], id)
   redis.call('ZREM', Q.all, id)

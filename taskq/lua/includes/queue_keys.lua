@@ -9,7 +9,8 @@ local Q = {
   task_prefix = KEYS[16], log_prefix = KEYS[17], waiting_prefix = KEYS[18],
   dependents_prefix = KEYS[19], dedupe_prefix = KEYS[20], tag_prefix = KEYS[21],
   parked_prefix = KEYS[22], held_prefix = KEYS[23], notify_prefix = KEYS[24],
-  expiry = KEYS[25], gone = KEYS[26],
+  expiry = KEYS[25], gone = KEYS[26], rates = KEYS[27], rate_prefix = KEYS[28],
+  rate_parked_prefix = KEYS[29], rate_due = KEYS[30],
 }
 -- The queue's own name, read from the hash tag of a declared key.
 Q.name = string.match(Q.task_prefix, '{(.-)}')

@@ -1,7 +1,7 @@
 --[[ Renew many leases of one queue in one call: a worker's heartbeat for
 every task it holds, running or prefetched and not started, so short leases
 cost one call per queue per beat, not one per task. Each lease is fenced by
-its own token, as in heartbeat-26.lua.
+its own token, as in heartbeat-30.lua.
 KEYS: the queue's keys (includes/queue_keys.lua)
 ARGV[1] n, then n triples: id, token, ms (expires = now + ms)
 Returns {OK, code1, code2, ...}: 1 renewed, 2 renewed and cancel requested,

@@ -1,7 +1,7 @@
 --[[ Change the retry budget (max_retries) of a task that has not finished:
 waiting (queued, delayed, blocked), waiting out a retry's backoff, or
 running. A running task keeps its lease, token and expiry untouched: the
-holder's next fail report reads the new budget (fail-26.lua compares its
+holder's next fail report reads the new budget (fail-30.lua compares its
 attempts with max_retries), so only future retries change. A finished task
 (completed, failed, cancelled) is refused.
 KEYS: the queue's keys (includes/queue_keys.lua)

@@ -148,10 +148,16 @@ if target ~= st then
   end
 elseif target == 'queued' and ch.priority then
   -- a parked task keeps its ready score in its key's parked zset
-  local group = redis.call('HGET', tkey, 'ckey')
+  -- (or in its rate key's: includes/rate.lua)
+  local keys = redis.call('HMGET', tkey, 'ckey', 'rkey')
   local zkey = Q.queued
-  local old = group and redis.call('ZSCORE', Q.parked_prefix .. group, id)
-  if old then zkey = Q.parked_prefix .. group else old = redis.call('ZSCORE', Q.queued, id) end
+  local old = keys[1] and redis.call('ZSCORE', Q.parked_prefix .. keys[1], id)
+  if old then
+    zkey = Q.parked_prefix .. keys[1]
+  else
+    old = keys[2] and redis.call('ZSCORE', Q.rate_parked_prefix .. keys[2], id)
+    if old then zkey = Q.rate_parked_prefix .. keys[2] else old = redis.call('ZSCORE', Q.queued, id) end
+  end
   local seq = tonumber(old) % SEQ_SPAN
   redis.call('ZADD', zkey, ready_score(tonumber(ch.priority), seq), id)
 elseif target == 'delayed' and ch.at then
