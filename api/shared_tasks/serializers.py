@@ -33,7 +33,8 @@ TD_STATUS = {"queued": "queued", "delayed": "queued", "blocked": "queued", "runn
 DTS_META_FIELDS = ("name", "description", "command", "checkpoint_enabled")
 """DTS fields kept in the engine task's meta."""
 DTS_RENAMES = {"priority": "priority", "max_retries": "max_retries", "scheduled_at": "scheduled_at",
-               "timeout_seconds": "timeout", "tags": "tags", "dependencies": "depends_on"}
+               "timeout_seconds": "timeout", "tags": "tags", "dependencies": "depends_on",
+               "rate_key": "rate_key"}
 """DTS field -> Queue.enqueue / Queue.update option."""
 _UNION_DUMP = FlatDump(UnionTaskSchema)
 

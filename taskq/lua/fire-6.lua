@@ -32,7 +32,7 @@ misfire_policy, anchor}. An index entry whose schedule is gone or not
 active and timed is removed; one behind its hash is moved to the hash's due.
 The runs a call creates are one outbox entry (fields at, event, and runs: a
 JSON array of [id, run id, queue, payload, priority, max_retries,
-backoff_strategy, concurrency_key], the run fields copied as text), written
+backoff_strategy, concurrency_key, rate_key], the run fields copied as text), written
 in the same call as the fires, so a run fired is in the outbox whatever
 happens next; taskq.schedules.firing turns it into engine tasks with ids
 derived from the run key, so enqueueing an entry twice creates nothing the
@@ -89,7 +89,7 @@ local function fire(id, expected, nxt, skip)
   -- everything a fire reads, in one HMGET; what it writes, in one HSET at the end
   local f = redis.call('HMGET', skey, 'status', 'due', 'queue', 'payload', 'priority',
     'max_retries', 'backoff_strategy', 'concurrency_key', 'dedupe_key', 'dedupe_window_seconds',
-    'runs_total')
+    'runs_total', 'rate_key')
   local status = f[1]
   if not status then return {-1} end
   local set = {}
@@ -135,7 +135,7 @@ local function fire(id, expected, nxt, skip)
     end
   end
   created[#created + 1] = {id, run_id, queue, payload, f[5] or '', f[6] or '', f[7] or '',
-    f[8] or ''}
+    f[8] or '', f[12] or ''}
   set[#set + 1] = 'last_run_at'
   set[#set + 1] = now
   set[#set + 1] = 'runs_total'

@@ -104,3 +104,35 @@ def retention(ops, queue: str, completed, failed, completed_count, failed_count,
     else:
         click.echo(table(["queue", *settings], [[queue, *("default" if v is None else v
                                                          for v in settings.values())]]))
+
+
+@queues.command("rate-limit")
+@click.argument("queue", callback=queue_callback)
+@click.argument("limit", required=False)
+@click.option("--key", help="The rate key whose limit this is (tasks enqueued with rate_key=KEY); "
+                            "without it, the queue's own limit.")
+@click.option("--clear", is_flag=True, help="Remove the limit.")
+@json_option
+@ops_command
+def rate_limit(ops, queue: str, limit: str | None, key: str | None, clear: bool,
+               as_json: bool) -> None:
+    """Show QUEUE's rate limits, or set LIMIT (100/s, 10/m, 5/10s, 1000/h)
+    on the queue or one of its rate keys (--key), or remove it (--clear).
+    A change applies at the next claim (see the README's Rate limits)."""
+    if limit is not None and clear:
+        raise OpsError("give a LIMIT or --clear, not both", exit_code=2)
+    if key is not None and limit is None and not clear:
+        raise OpsError("--key needs a LIMIT or --clear", exit_code=2)
+    q = ops.queue(queue)
+    if limit is not None or clear:
+        try:
+            q.set_rate_limit(None if clear else limit, key=key)
+        except TaskqValueError as exc:
+            raise OpsError(str(exc), exit_code=2) from None
+    found = q.rate_limits()
+    if as_json:
+        emit_json({"queue": queue, "limit": found["queue"], "keys": found["keys"]})
+        return
+    rows = [[queue, "(queue)", found["queue"] or "none"]]
+    rows += [[queue, k, v] for k, v in found["keys"].items()]
+    click.echo(table(["queue", "key", "limit"], rows))

@@ -65,7 +65,7 @@ PLAN_FIELDS = ("id", "due", "schedule_kind", "schedule_expr", "timezone", "misfi
                "anchor")
 """What firing reads of a schedule (not its payload: the script copies that)."""
 ENTRY_FIELDS = ("queue", "payload", "priority", "max_retries", "backoff_strategy",
-                "concurrency_key")
+                "concurrency_key", "rate_key")
 """A run's fields in an outbox entry after its schedule id and run key, in order."""
 WORKFLOW_RUNS = uuid.UUID("5f0c2a47-2b8e-4e0e-9d43-6c1f1e0b7a10")
 """Namespace of the workflow ids of handler runs (uuid5 of schedule id and run key)."""
@@ -245,6 +245,8 @@ def run_tasks(entry: dict[str, str]) -> list[dict[str, Any]]:
     }
     if entry.get("concurrency_key"):
         common.update(concurrency_key=entry["concurrency_key"], concurrency_limit=1)
+    if entry.get("rate_key"):  # its queue's limit for the key (taskq.rates)
+        common["rate_key"] = entry["rate_key"]
     if "callable" in payload:
         return [dict(func=payload["callable"], args=payload.get("args", []),
                      kwargs=payload.get("kwargs", {}), task_id=base_id, **common)]
@@ -262,7 +264,7 @@ def run_tasks(entry: dict[str, str]) -> list[dict[str, Any]]:
 _ENCODE = json.JSONEncoder(ensure_ascii=True).encode
 """A str as JSON text, the same text build_spec's meta and tags hold."""
 TEMPLATE_FIELDS = ("queue", "payload", "priority", "max_retries", "backoff_strategy",
-                   "concurrency_key", "event")
+                   "concurrency_key", "rate_key", "event")
 """Runs equal in these differ only in their ids, meta and tag (see run_specs)."""
 
 

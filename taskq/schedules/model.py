@@ -36,12 +36,12 @@ EVENT_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 
 FIELDS = ("title", "description", "schedule_kind", "schedule_expr", "timezone", "payload",
           "created_by", "priority", "max_retries", "backoff_strategy", "dedupe_key",
-          "dedupe_window_seconds", "concurrency_key", "misfire_policy", "queue")
+          "dedupe_window_seconds", "concurrency_key", "misfire_policy", "queue", "rate_key")
 REQUIRED = ("title", "description", "schedule_kind", "payload", "created_by")
 DEFAULTS = {"timezone": "UTC", "priority": PRIORITY_DEFAULT, "max_retries": 3,
             "backoff_strategy": _backoff.DEFAULT_STRATEGY, "misfire_policy": "run_once",
             "queue": "default", "schedule_expr": None, "dedupe_key": None,
-            "dedupe_window_seconds": None, "concurrency_key": None}
+            "dedupe_window_seconds": None, "concurrency_key": None, "rate_key": None}
 TIMING_FIELDS = ("schedule_kind", "schedule_expr", "timezone")
 
 
@@ -221,7 +221,7 @@ def clean(data: Any, partial: bool = False) -> dict[str, Any]:
             if value not in _backoff.STRATEGIES:
                 raise InvalidField(name, f"must be one of {', '.join(_backoff.STRATEGIES)}")
             out[name] = value
-        elif name in ("dedupe_key", "concurrency_key"):
+        elif name in ("dedupe_key", "concurrency_key", "rate_key"):
             out[name] = None if value is None else _str(name, value, 200)
         elif name == "dedupe_window_seconds":
             out[name] = None if value is None else _int(name, value, 1, MAX_DEDUPE_WINDOW)

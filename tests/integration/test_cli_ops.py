@@ -310,3 +310,18 @@ def test_queues_retention_shows_sets_and_clears_a_queues_settings(cli, q):
         assert bad.exit_code == 2 and "completed must be" in bad.output, value
     assert cli("queues", "retention", "default", "--failed-count", "-5").exit_code == 2
     assert q.retention_settings().completed is None  # nothing refused was written
+
+
+def test_queues_rate_limit_shows_sets_and_clears_limits(cli, q):
+    assert as_json(cli("queues", "rate-limit", "default", "--json")) == {
+        "queue": "default", "limit": None, "keys": {}}
+    assert cli("queues", "rate-limit", "default", "100/s").exit_code == 0
+    out = cli("queues", "rate-limit", "default", "5/10s", "--key", "acme")
+    assert out.exit_code == 0 and "acme" in out.output and "5/10s" in out.output
+    assert q.rate_limits() == {"queue": "100/s", "keys": {"acme": "5/10s"}}
+    cli("queues", "rate-limit", "default", "--clear")
+    assert q.rate_limits() == {"queue": None, "keys": {"acme": "5/10s"}}
+    for bad in (["0/s"], ["ten/s"], ["1/s", "--clear"], ["--key", "acme"], ["1/s", "--key", ""]):
+        result = cli("queues", "rate-limit", "default", *bad)
+        assert result.exit_code == 2, (bad, result.output)
+    assert q.rate_limits() == {"queue": None, "keys": {"acme": "5/10s"}}  # nothing refused was written

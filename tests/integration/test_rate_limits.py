@@ -169,3 +169,25 @@ def test_a_bad_limit_is_refused_and_nothing_changes(q, spec):
     with pytest.raises(TaskqValueError):
         q.set_rate_limit(spec)
     assert q.rate_limits() == {"queue": None, "keys": {}}
+
+
+def test_a_dts_task_created_over_http_counts_against_its_rate_key(r, prefix):
+    from api import create_app
+    from tests.api.apihelpers import SECRET, bearer
+
+    app = create_app({"REDIS": r, "TASKQ_PREFIX": prefix, "TASKQ_JWT_SECRET": SECRET,
+                      "TASKQ_RATE_LIMIT": "100000/60"})
+    dts = Queue("dts", redis=r, prefix=prefix)
+    dts.set_rate_limit("1/h", key="partner-api")
+    client = app.test_client()
+    ids = []
+    for _ in range(2):
+        resp = client.post("/api/tasks", json={"name": "call", "command": "true",
+                                               "rate_key": "partner-api"}, headers=bearer("admin"))
+        assert resp.status_code == 201, resp.get_json()
+        ids.append(resp.get_json()["data"]["id"])
+    assert [dts.get(i).rate_key for i in ids] == ["partner-api"] * 2
+    assert len(dts.claim(10)) == 1 and dts.claim(10) == []
+    bad = client.post("/api/tasks", json={"name": "call", "command": "true", "rate_key": ""},
+                      headers=bearer("admin"))
+    assert bad.status_code == 422  # the DTS document's answer to a field it refuses

@@ -139,6 +139,20 @@ def test_runs_sharing_a_concurrency_key_never_overlap(sched, q):
     assert nxt.task.meta["schedule_id"] in (a, b) and nxt.task.meta["schedule_id"] != backup.task.meta["schedule_id"]
 
 
+def test_runs_with_a_rate_key_count_against_its_limit(sched, q):
+    q.set_rate_limit("1/h", key="partner-api")
+    pay = {"callable": "builtins:len", "args": [[]]}
+    a = sched.create(spec(payload=pay, rate_key="partner-api"))
+    assert a["rate_key"] == "partner-api"
+    for _ in range(2):
+        sched.run_now(a["id"])
+    leases = q.claim(n=10)
+    assert [lease.task.rate_key for lease in leases] == ["partner-api"]  # one start an hour
+    assert q.claim(n=10) == [] and q.counts()["queued"] == 1
+    with pytest.raises(InvalidField):
+        sched.create(spec(payload=pay, rate_key=""))
+
+
 def test_priority_maps_onto_the_engine_order(sched, q):
     pay = {"callable": "builtins:len", "args": [[]]}
     low = sched.create(spec(payload=pay, priority=9))["id"]

@@ -23,6 +23,11 @@ class TaskCreateSchema(TaskFieldsSchema):
     max_retries = fields.Integer(load_default=3, validate=Range(0, 100))
     timeout_seconds = fields.Integer(load_default=3600, validate=Range(1, 7 * 86400))
     checkpoint_enabled = fields.Boolean(load_default=False)
+    rate_key = fields.String(validate=Length(1, 200), metadata={
+        "description": "taskq extension: the task's starts count against the limit the "
+                       "operator set for this key on the queue (taskq queues rate-limit dts "
+                       "LIMIT --key KEY); without a limit set, it changes nothing",
+        "example": "customer-42"})
 
 
 class TaskListArgsSchema(PageArgsSchema):

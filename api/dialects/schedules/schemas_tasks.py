@@ -47,6 +47,8 @@ class ScheduledTaskFieldsSchema(Schema):
         "runs sharing the key inside dedupe_window_seconds are recorded, not run"))
     dedupe_window_seconds = fields.Integer(allow_none=True, validate=Range(1, 30 * 24 * 3600))
     concurrency_key = fields.String(allow_none=True, metadata=_doc("runs sharing it run one at a time"))
+    rate_key = fields.String(allow_none=True, metadata=_doc(
+        "taskq: each run's tasks count against the rate limit set for this key on the queue"))
     misfire_policy = fields.String(validate=OneOf(MISFIRE_POLICIES), metadata=_doc(
         "taskq: after downtime, one late run (run_once, default) or none (skip)"))
     queue = fields.String(metadata=_doc("taskq: the engine queue of the runs (default 'default')"))
