@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from taskq import rates
 from taskq import overview
 from taskq.errors import TaskExpired, TaskNotFound
 from taskq.isotime import iso, iso_ms
@@ -104,6 +105,10 @@ def task_row(t: Task) -> dict:
             "error": _first_line(t.error)}
 
 
+RATE_KEYS_SHOWN = 20
+"""Rate keys a queue's page lists (the CLI lists them all)."""
+
+
 def known_queue(st, name: str) -> str:
     if not valid_queue_name(name) or not st.redis.sismember(st.keys.queues, name):
         raise ApiError(404, "queue_not_found", f"no queue named {name[:130]!r}")
@@ -123,8 +128,11 @@ def queue_page(st, name: str, status: str | None, page_raw: str | None, search: 
     page = page_number(page_raw)
     row = overview.queue_rows(st.redis, st.keys, [name])[0]
     found, total, kind = _find_tasks(st, name, status, search, page)
+    limits = rates.limits(st.redis, st.keys.queue(name))
     return {"queue": row, "status": status, "statuses": list(STATUSES), "search": search,
-            "search_kind": kind, "tasks": [task_row(t) for t in found], "paging": paging(total, page)}
+            "search_kind": kind, "tasks": [task_row(t) for t in found], "paging": paging(total, page),
+            "rate_limit": limits["queue"], "key_limits": list(limits["keys"].items())[:RATE_KEYS_SHOWN],
+            "key_limits_total": len(limits["keys"])}
 
 
 def _find_tasks(st, queue: str, status: str, search: str, page: int) -> tuple[list[Task], int, str | None]:
@@ -170,6 +178,7 @@ def task_page(st, task_id: str) -> dict:
                  "retries": task.retries, "backoff": task.backoff,
                  "dependencies": d["dependencies"], "dependency_policy": d["dependency_policy"],
                  "dedupe_key": d["dedupe_key"], "concurrency_key": d["concurrency_key"],
+                 "rate_key": d["rate_key"],
                  "cancel_requested": d["cancel_requested"],
                  "args": pretty(d["args"]), "kwargs": pretty(d["kwargs"]), "meta": pretty(d["meta"]),
                  "result": pretty(d["result"]) if d["result"] is not None else None,

@@ -238,3 +238,14 @@ def test_a_blank_search_is_no_search(dash, q):
     q.enqueue("app:job", tags=["real"])
     data = dash.get(f"/dashboard/data/queues/{q.name}", query_string={"q": " " * 50}).get_json()["data"]
     assert data["search"] == "" and len(data["tasks"]) == 1
+
+
+def test_queue_and_task_pages_show_rate_limits(dash, q):
+    q.set_rate_limit("100/s")
+    q.set_rate_limit("10/m", key="acme")
+    t = q.enqueue("app:job", rate_key="acme")
+    html, data, _ = page_and_data(dash, f"/queues/{q.name}")
+    assert data["rate_limit"] == "100/s" and data["key_limits"] == [["acme", "10/m"]]
+    assert "Rate limit: 100/s" in html and "<code>acme</code> 10/m" in html
+    html, data, _ = page_and_data(dash, f"/tasks/{t.id}")
+    assert data["task"]["rate_key"] == "acme" and "Rate key" in html
