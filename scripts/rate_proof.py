@@ -32,6 +32,7 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from taskq import Queue  # noqa: E402
+from taskq.rates import busiest_window  # noqa: E402
 
 TASKQ = str(Path(sys.executable).parent / "taskq")
 
@@ -64,15 +65,6 @@ def fields(client, q: Queue, ids: list[str], name: str) -> list[int]:
     return [int(v) for v in pipe.execute()]
 
 
-def most_in_any_window(starts: list[int], period_ms: int) -> int:
-    starts, worst, j = sorted(starts), 0, 0
-    for i in range(len(starts)):
-        while starts[i] - starts[j] >= period_ms:
-            j += 1
-        worst = max(worst, i - j + 1)
-    return worst
-
-
 def drain(client, q: Queue, url: str, prefix: str, ids: list[str], procs_args: tuple,
           n_procs: int, want: int) -> tuple[list[int], list[int]]:
     procs = workers(url, prefix, n_procs, *procs_args)
@@ -92,7 +84,7 @@ def proof(client, url: str, prefix: str, tasks: int) -> dict:
     log(f"proof: {tasks} tasks, 100/s, 3 workers")
     starts, _ = drain(client, q, url, prefix, ids, (), 3, tasks)
     q.purge()
-    return {"tasks": tasks, "most_in_one_second": most_in_any_window(starts, 1000),
+    return {"tasks": tasks, "most_in_one_second": busiest_window(starts, 1000),
             "drain_s": (max(starts) - min(starts)) / 1000,
             "expected_s": (tasks - 1) // 100}
 

@@ -111,4 +111,15 @@ def limits(client, qkeys) -> dict[str, Any]:
     return {"queue": found.pop(QUEUE, None), "keys": dict(sorted(found.items()))}
 
 
-__all__ = ["parse", "text", "check_key", "set_limit", "limits", "QUEUE"]
+def busiest_window(starts_ms: list[int], period_ms: int) -> int:
+    """The most starts any window of ``period_ms`` holds (sliding): what a
+    limit bounds (its tests and scripts/rate_proof.py check it so)."""
+    starts, worst, j = sorted(starts_ms), 0, 0
+    for i in range(len(starts)):
+        while starts[i] - starts[j] >= period_ms:
+            j += 1
+        worst = max(worst, i - j + 1)
+    return worst
+
+
+__all__ = ["busiest_window", "parse", "text", "check_key", "set_limit", "limits", "QUEUE"]

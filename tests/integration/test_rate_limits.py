@@ -16,16 +16,7 @@ import pytest
 from taskq import Queue
 from taskq.lease import claim_args
 from taskq.lua import call
-
-
-def most_in_any_window(starts_ms: list[int], period_ms: int) -> int:
-    """The most starts any window of ``period_ms`` holds (sliding)."""
-    starts, worst, j = sorted(starts_ms), 0, 0
-    for i in range(len(starts)):
-        while starts[i] - starts[j] >= period_ms:
-            j += 1
-        worst = max(worst, i - j + 1)
-    return worst
+from taskq.rates import busiest_window
 
 
 def claim_all(q: Queue, total: int, threads: int = 1, within: float = 30.0,
@@ -69,7 +60,7 @@ def test_a_queue_limit_holds_for_every_window_with_racing_claimers(q):
     leases = claim_all(q, 200, threads=8)
     assert len({lease.id for lease in leases}) == len(leases) == 200  # each claimed once
     starts = started_ms(q, leases)
-    assert most_in_any_window(starts, 1000) <= 40
+    assert busiest_window(starts, 1000) <= 40
     assert (max(starts) - min(starts)) / 1000 >= 4.0  # 200 at 40/s: five windows
     assert q.rate_limits() == {"queue": "40/s", "keys": {}}
 
@@ -97,7 +88,7 @@ def test_a_thousand_keys_with_their_own_limits_hold_each_and_hold_up_nothing_els
             by_key[lease.task.rate_key].append(start)
     assert set(by_key) == set(limits)
     for key, starts in by_key.items():
-        assert most_in_any_window(starts, 1000) <= limits[key], key
+        assert busiest_window(starts, 1000) <= limits[key], key
 
 
 def test_raising_or_removing_a_limit_lets_parked_tasks_go_at_once(q):
