@@ -21,6 +21,7 @@ A failure to count is logged and never changes the step's outcome.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import logging
 import time
@@ -96,8 +97,20 @@ def run_step(workflow: str, step: str, handler_class: str, deps: dict[str, str],
     except Exception as exc:
         fact.count(after, error_type(exc))
         raise
+    if inspect.isawaitable(result):  # an async def step: the worker awaits it, then it counts
+        return _counted_when_done(result, fact, after)
     fact.count(after, None)
     return result
+
+
+async def _counted_when_done(awaitable: Any, fact: "_Fact", after: Any) -> Any:
+    try:
+        value = await awaitable
+    except Exception as exc:
+        fact.count(after, error_type(exc))
+        raise
+    fact.count(after, None)
+    return value
 
 
 class _Fact:

@@ -87,3 +87,11 @@ async def checkpoint_and_log(n: int) -> int:
     await ctx.alog(f"added {n}")
     assert await ctx.acancel_requested() is False
     return ctx.checkpoint["n"]
+
+
+async def async_step(context, inputs, dependencies):
+    """A workflow step written as async def."""
+    await asyncio.sleep(0.01)
+    if context.get("fail"):
+        raise ValueError("the async step fails, on purpose")
+    return {"n": context["n"] * 10}

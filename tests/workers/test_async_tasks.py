@@ -180,3 +180,20 @@ def test_a_sigkilled_worker_with_500_coroutines_in_flight_loses_none(
     assert {(g.status, g.attempts) for g in got} == {("completed", 2)}
     assert r.hgetall(done) == {t.id: "1" for t in tasks}  # each body ended once
     assert int(r.get(started)) == 1000
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_an_async_def_workflow_step_is_awaited_and_counted(r, prefix, fail):
+    from taskq.workflows import Registry, engine
+
+    reg = Registry()
+    reg.register({"namespace": "t", "name": "async", "version": "1.0.0", "step_templates": [
+        {"name": "only", "handler_class": f"{A}.async_step", "default_retryable": False}]})
+    wf = engine.create(r, "t.async", context={"n": 4, "fail": fail}, registry=reg, prefix=prefix)
+    run_burst(r, prefix, queues=("workflows",))
+    got = engine.get(r, wf["id"], prefix=prefix)
+    [step] = got["steps"]
+    if fail:
+        assert got["status"] == "error" and "on purpose" in (step.get("error") or "")
+    else:
+        assert got["status"] == "complete" and step["results"] == {"n": 40}
