@@ -241,8 +241,18 @@ def unix_socket_url():
     sock = "redis.sock"
     with spawned_redis("--port", "0", "--unixsocket", sock) as work:
         path = os.path.join(work, sock)
-        _until(lambda: os.path.exists(path))
+        _until(lambda: _answers(path))  # the file exists from bind(), connections from listen()
         yield f"unix://{path}?db=3"
+
+
+def _answers(path: str) -> bool:
+    if not os.path.exists(path):
+        return False
+    try:
+        with redis.Redis(unix_socket_path=path, socket_connect_timeout=1) as probe:
+            return bool(probe.ping())
+    except redis.ConnectionError:
+        return False
 
 
 def test_unix_socket(unix_socket_url):
