@@ -159,13 +159,14 @@ def test_a_second_signal_gives_coroutines_back(r, q, prefix, redis_url, wait_for
 def test_a_sigkilled_worker_with_500_coroutines_in_flight_loses_none(
         r, q, prefix, redis_url, wait_for):
     started, done = f"{prefix}:started", f"{prefix}:done"
-    tasks = [q.enqueue(f"{A}:started_then_done", 3.0, started, done) for _ in range(500)]
+    # 10 s each: all 500 are started long before any could end, on a busy machine too
+    tasks = [q.enqueue(f"{A}:started_then_done", 10.0, started, done) for _ in range(500)]
     a = start_worker(redis_url, prefix, "--lease", "1", "--async-concurrency", "1000", "default")
     b = a
     try:
         assert wait_for(lambda: int(r.get(started) or 0) >= 500, timeout=60)
-        assert not r.hgetall(done)  # all 500 in flight, none ended
         os.killpg(a.pid, signal.SIGKILL)
+        ended_on_a = set(r.hgetall(done))  # none, unless the machine was very slow
         a.wait(5)
         b = start_worker(redis_url, prefix, "--lease", "1", "--async-concurrency", "1000",
                          "default")
@@ -176,10 +177,12 @@ def test_a_sigkilled_worker_with_500_coroutines_in_flight_loses_none(
         for p in (a, b):
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGKILL)
-    got = [q.get(t.id) for t in tasks]
-    assert {(g.status, g.attempts) for g in got} == {("completed", 2)}
+    got = {t.id: q.get(t.id) for t in tasks}
+    assert {g.status for g in got.values()} == {"completed"}
     assert r.hgetall(done) == {t.id: "1" for t in tasks}  # each body ended once
-    assert int(r.get(started)) == 1000
+    for task_id, g in got.items():  # killed mid-run: run again elsewhere; ended before: not
+        assert g.attempts == (1 if task_id in ended_on_a else 2), task_id
+    assert int(r.get(started)) == 1000 - len(ended_on_a)
 
 
 @pytest.mark.parametrize("fail", [False, True])
