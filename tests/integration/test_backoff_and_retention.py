@@ -8,6 +8,7 @@ import time
 import pytest
 
 from taskq import backoff, maintenance
+from taskq.errors import TaskqValueError
 from taskq.lua import call
 from taskq.retention import Retention
 
@@ -40,6 +41,25 @@ def test_lua_backoff_matches_python(q, strategy, attempt, jitter):
     reply = call(q.redis, "fail", q.qkeys, t.id, lease.token, "x", "1", repr(jitter), "fail")
     assert reply[1] == "retrying"
     assert reply[2] == backoff.delay_ms(strategy, attempt, jitter, base_ms=250)
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 3, 4, 50])
+def test_a_wait_per_retry_is_the_same_in_lua_and_python(q, attempt):
+    """backoff=[...] (RQ's Retry(interval=[...])): retry n waits the n-th,
+    every later one the last, uncapped."""
+    t = q.enqueue("f", backoff=[0, 1.5, 7200], max_retries=100)
+    assert t.backoff == "steps:0,1500,7200000"
+    q.redis.hset(q.qkeys.task(t.id), "attempts", attempt - 1)
+    [lease] = q.claim(1)
+    reply = call(q.redis, "fail", q.qkeys, t.id, lease.token, "x", "1", "0.5", "fail")
+    assert reply[2] == backoff.delay_ms(t.backoff, attempt, 0.5) == [0, 1500, 7200000, 7200000,
+                                                                      7200000][min(attempt, 5) - 1]
+
+
+@pytest.mark.parametrize("bad", [[], [-1], ["1"], [True], list(range(101)), [10 ** 9]])
+def test_a_bad_list_of_waits_is_refused(q, bad):
+    with pytest.raises(TaskqValueError, match="backoff steps"):
+        q.enqueue("f", backoff=bad)
 
 
 def test_retention_prunes_finished_tasks_and_old_buckets(q, keys):
