@@ -19,7 +19,7 @@ from typing import Any, Iterable, Sequence
 
 from . import deps
 from .connection import as_taskq_client
-from .errors import NOOP, OK, raise_for
+from .errors import NOOP, OK, TaskqValueError, raise_for
 from .ids import new_token
 from .keys import Keys, queue_of
 from .options import check_json_text
@@ -105,6 +105,14 @@ class Lease:
 
     def checkpoint(self, data: Any) -> None:
         self._call("checkpoint", check_json_text("checkpoint", _json(data)))
+
+    def save_meta(self, meta: dict) -> None:
+        """Replace the running task's meta, fenced by this lease (RQ's
+        ``job.save_meta()`` from inside a job: a queued task's meta goes
+        through ``Queue.update``)."""
+        if not isinstance(meta, dict):
+            raise TaskqValueError("meta must be a dict")
+        self._call("checkpoint", check_json_text("meta", _json(meta)), "meta")
 
     def log(self, message: str, level: str = "info") -> None:
         self.log_many([(level, message)])
