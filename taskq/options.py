@@ -42,7 +42,8 @@ OPTION_NAMES = frozenset({
     "priority", "delay", "scheduled_at", "depends_on", "dependency_policy", "tags",
     "timeout", "max_retries", "backoff", "backoff_base", "dedupe_key", "dedupe_window",
     "concurrency_key", "concurrency_limit", "lease", "task_id", "meta",
-    "keep_completed", "keep_failed", "rate_key",
+    "keep_completed", "keep_failed", "rate_key", "on_success", "on_failure",
+    "description",
 })
 """Keyword arguments of Queue.enqueue that configure the task instead of
 being passed to the function (use enqueue_call when a function needs them)."""
@@ -188,6 +189,17 @@ def func_name(func: Any) -> str | None:
     raise TaskqValueError(f"func must be a callable or a 'module:function' name, got {func!r}")
 
 
+def callback_name(option: str, value: Any) -> str:
+    """The importable name of an on_success / on_failure callback: a
+    function, a 'module:function' name, or an object with ``.func`` (RQ's
+    ``Callback``)."""
+    value = getattr(value, "func", value)
+    try:
+        return func_name(value)
+    except TaskqValueError as exc:
+        raise TaskqValueError(f"{option}: {exc}") from None
+
+
 def _dependency_ids(queue: str, deps: Any) -> list[str]:
     if deps is None:
         return []
@@ -240,7 +252,12 @@ def build_spec(queue: str, func: Any = None, args: Any = (), kwargs: Any = None,
         f["priority"] = priority
     f["max_retries"] = _int("max_retries", o.get("max_retries", DEFAULT_MAX_RETRIES), 0, 1000)
     strategy = o.get("backoff", _backoff.DEFAULT_STRATEGY)
-    if strategy not in _backoff.STRATEGIES:
+    if isinstance(strategy, (list, tuple)):  # a wait per retry, in seconds
+        try:
+            strategy = _backoff.steps_strategy(list(strategy))
+        except ValueError as exc:
+            raise TaskqValueError(str(exc)) from None
+    elif strategy not in _backoff.STRATEGIES:
         raise TaskqValueError(
             f"backoff must be one of {', '.join(_backoff.STRATEGIES)}, got {strategy!r}")
     if strategy != _backoff.DEFAULT_STRATEGY:
@@ -278,6 +295,11 @@ def build_spec(queue: str, func: Any = None, args: Any = (), kwargs: Any = None,
         if o.get("dedupe_window") is not None:
             f["dedupe_window"] = max(1, round(
                 _seconds("dedupe_window", o["dedupe_window"], allow_zero=False) * 1000))
+    if o.get("description") is not None:
+        f["desc"] = _text("description", o["description"], 4096)
+    for name in ("on_success", "on_failure"):  # run by the worker (workers.callbacks)
+        if o.get(name) is not None:
+            f[name] = callback_name(name, o[name])
     if o.get("rate_key") is not None:  # limited by its queue's limit for the key (taskq.rates)
         f["rkey"] = check_rate_key(o["rate_key"])
     if o.get("concurrency_key") is not None:

@@ -12,7 +12,8 @@ A task runs one of:
   only when the operator sets TASKQ_ALLOW_COMMANDS (workers.commands).
 
 Every worker kind calls :func:`run_task`, so this is the one place a
-return value becomes a result.
+return value becomes a result, and where a task's on_success / on_failure
+callbacks run (workers.callbacks).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, Callable
 from taskq import Lease, resolve, tracing
 from taskq.context import task_context
 
+from . import callbacks
 from .coroutines import run_in_process_loop
 from .results import checked_result
 from .commands import (COMMAND_ENV, DEFAULT_TIMEOUT, LOG_FLUSH_SECONDS, OUTPUT_TAIL_LINES,
@@ -54,6 +56,18 @@ def run_task(lease: Lease, run_coroutine: Callable[[Any], Any] = run_in_process_
 
 
 def _run(lease: Lease, run_coroutine: Callable[[Any], Any]) -> Any:
+    if not callbacks.has_callbacks(lease.task):
+        return _body(lease, run_coroutine)
+    try:
+        result = _body(lease, run_coroutine)
+        callbacks.on_success(lease, result)
+    except BaseException:
+        callbacks.on_failure(lease)
+        raise
+    return result
+
+
+def _body(lease: Lease, run_coroutine: Callable[[Any], Any]) -> Any:
     task = lease.task
     with task_context(lease):
         if task.func:

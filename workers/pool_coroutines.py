@@ -9,6 +9,7 @@ from typing import Any
 
 from taskq import Lease, resolve
 
+from .callbacks import has_callbacks
 from .coroutines import LoopRunner, is_async_callable
 
 log = logging.getLogger("taskq.worker")
@@ -28,7 +29,8 @@ class CoroutineMixin:
         one go); returns the others, for the threads."""
         others, coroutines = [], []
         for lease in leases:
-            fn = self._coroutine_function(lease.task.func)
+            # a task with callbacks runs in a thread, which awaits its coroutine on the loop
+            fn = None if has_callbacks(lease.task) else self._coroutine_function(lease.task.func)
             if fn is None:
                 others.append(lease)
             else:
