@@ -16,6 +16,8 @@ import sys
 
 import click
 
+from taskq.errors import TaskqValueError
+
 from taskq.cli import DEFAULT_URL, log_to_stderr, redis_client, stop_flag_on_signals, url_option
 from taskq.lease import WORKER_LEASE
 from taskq.schema import SchemaError
@@ -142,9 +144,13 @@ def _logging(verbose: bool, quiet: bool) -> None:
 @click.command()
 @click.option("--interval", default=1.0, show_default=True, type=float,
               help="Seconds between upkeep passes.")
+@click.option("--rq-scheduler", is_flag=True, envvar="TASKQ_RQ_SCHEDULER",
+              help="Also move rq-scheduler's due jobs into taskq queues (as "
+                   "`rqscheduler --queue-class taskq.rq.Queue` does).")
 @verbosity
 @url_option
-def scheduler(interval: float, verbose: bool, quiet: bool, url: str | None) -> None:
+def scheduler(interval: float, rq_scheduler: bool, verbose: bool, quiet: bool,
+              url: str | None) -> None:
     """Run the scheduler: reap expired leases, promote due tasks, deliver
     dependency outcomes and more, every second. Several may run; a lock in
     Redis elects the one that acts, and a standby takes over on its death."""
@@ -154,10 +160,13 @@ def scheduler(interval: float, verbose: bool, quiet: bool, url: str | None) -> N
     _logging(verbose, quiet)
     stop = stop_flag_on_signals(graceful=True)
     try:
-        upkeep = Upkeep(client_for(url), interval=interval, url=url or DEFAULT_URL)
+        upkeep = Upkeep(client_for(url), interval=interval, url=url or DEFAULT_URL,
+                        rq_scheduler=rq_scheduler)
         upkeep.run(should_stop=stop.is_set)
     except KeyboardInterrupt:
         pass
+    except TaskqValueError as exc:  # --rq-scheduler on a Redis Cluster
+        _setting_error(str(exc))
     except WrongRedis as exc:
         _wrong_redis(url, exc)
     except SchemaError as exc:

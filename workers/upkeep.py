@@ -11,7 +11,8 @@ deliver cross-queue dependency outcomes: each queue visited when its next
 timer is due and at least every SWEEP_SECONDS in slices, so an idle tick's
 cost does not grow with the queue count), retention once a minute, the worker
 registry sweep, then every step registered in taskq.maintenance.STEPS (the
-per-project lease reaper, webhook delivery). Between ticks the leader
+per-project lease reaper, webhook delivery), and with --rq-scheduler the
+hand-over of rq-scheduler's due jobs (taskq.rq.scheduler). Between ticks the leader
 sleeps until the earliest due schedule when that comes first, and fires
 schedules alone then (taskq.schedules.wake: woken early when a change makes
 a schedule due sooner).
@@ -49,7 +50,7 @@ log = logging.getLogger("taskq.scheduler")
 class Upkeep:
     def __init__(self, redis, prefix: str | None = None, interval: float = 1.0,
                  lock_ttl: float = LOCK_TTL, scheduler_id: str | None = None,
-                 url: str | None = None):
+                 url: str | None = None, rq_scheduler: bool = False):
         self.redis = as_taskq_client(redis)
         self.keys = Keys(prefix or DEFAULT_PREFIX)
         self.interval = interval
@@ -65,6 +66,11 @@ class Upkeep:
         self.outage = Outage(log, f"scheduler {self.id}", url)
         self.refused: Exception | None = None
         """A write a full Redis refused during this round (see _unless_full)."""
+        self.rq_mover = None
+        if rq_scheduler:  # rq-scheduler's due jobs become taskq tasks (taskq.rq.scheduler)
+            from taskq.rq.scheduler import Mover
+
+            self.rq_mover = Mover(self.redis)
 
     def _say(self, line: str) -> None:
         log.warning("scheduler %s: %s", self.id, line)
@@ -88,6 +94,8 @@ class Upkeep:
             result = self._unless_full(step, self.redis, self.keys)
             if step is firing.step:
                 self.until_due = result
+        if self.rq_mover is not None:
+            self._unless_full(self.rq_mover.step)
         if any(totals.values()) or offline:
             log.info("upkeep %s, workers gone offline: %s", totals, offline or "none")
         return True

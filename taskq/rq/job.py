@@ -1,0 +1,285 @@
+"""RQ's Job, as a view of a taskq task: what an RQ app reads and does with
+the job ``enqueue`` returned or ``Job.fetch`` found.
+
+The task is the truth; a Job is a snapshot of it (``refresh()`` reads it
+again, ``get_status()`` and ``latest_result()`` always do). Ids: a job's
+``id`` is its task id without the queue (``default:01J..`` is ``01J..``), as
+RQ ids have no queue in them; ``Job.fetch`` finds the queue (the full task
+id works too). What RQ keeps in its own hashes (``job.save()``, registries)
+taskq does not have: see the README's "Coming from RQ".
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job as RQJob, JobStatus
+from rq.results import Result
+
+from taskq.backoff import steps_of
+from taskq.connection import as_taskq_client
+from taskq.context import current_task
+from taskq.errors import InvalidState, TaskNotFound
+from taskq.keys import DEFAULT_PREFIX, ID_SEP, Keys
+from taskq.queue import Queue as TaskqQueue
+from taskq.task import Task
+
+STATUS = {
+    "queued": JobStatus.QUEUED,
+    "delayed": JobStatus.SCHEDULED,
+    "blocked": JobStatus.DEFERRED,
+    "running": JobStatus.STARTED,
+    "completed": JobStatus.FINISHED,
+    "failed": JobStatus.FAILED,
+    "cancelled": JobStatus.CANCELED,
+}
+"""taskq status -> RQ status. A retry waiting out its backoff is 'delayed'
+in taskq and SCHEDULED in RQ, as RQ's own retries with an interval are."""
+
+
+def local_id(task_id: str) -> str:
+    """The RQ id of a task: its id without the queue."""
+    return task_id.partition(ID_SEP)[2] or task_id
+
+
+def find_task_ids(client, ids: list[str], prefix: str = DEFAULT_PREFIX) -> list[str | None]:
+    """The task ids of RQ ids (or task ids): an id with a queue is taken as
+    is; a bare one is looked for in every queue, in one pipeline."""
+    keys = Keys(prefix)
+    bare = [i for i in ids if ID_SEP not in i]
+    found: dict[str, str] = {}
+    if bare:
+        queues = sorted(client.smembers(keys.queues))
+        pipe = client.pipeline(transaction=False)
+        pairs = [(i, q) for i in bare for q in queues]
+        for i, q in pairs:
+            pipe.exists(keys.queue(q).task(f"{q}{ID_SEP}{i}"))
+        for (i, q), hit in zip(pairs, pipe.execute() if pairs else []):
+            if hit and i not in found:
+                found[i] = f"{q}{ID_SEP}{i}"
+    return [i if ID_SEP in i else found.get(i) for i in ids]
+
+
+class Job(RQJob):
+    """A taskq task seen as an RQ job (``taskq.rq.Job``)."""
+
+    taskq_prefix = DEFAULT_PREFIX
+
+    @classmethod
+    def from_task(cls, task: Task, connection, prefix: str | None = None) -> "Job":
+        job = cls(connection=connection)
+        job.taskq_prefix = prefix or cls.taskq_prefix
+        job._load(task)
+        return job
+
+    def _load(self, task: Task) -> None:
+        self.task_id = task.id
+        self._id = local_id(task.id)
+        self.origin = task.queue
+        self._func_name = (task.func or "").replace(":", ".") or None
+        self._instance = None
+        self._args = tuple(task.args)
+        self._kwargs = dict(task.kwargs)
+        self.meta = dict(task.meta) if isinstance(task.meta, dict) else {}
+        self.description = task.description
+        self.created_at = self.enqueued_at = task.created_at
+        self.started_at = task.started_at
+        self.ended_at = task.finished_at
+        self.timeout = task.timeout
+        keep = task.raw.get("keep_completed_ms")
+        self.result_ttl = None if keep is None else int(float(keep)) // 1000
+        keep = task.raw.get("keep_failed_ms")
+        self.failure_ttl = None if keep is None else int(float(keep)) // 1000
+        self.worker_name = task.worker
+        self.last_heartbeat = task.leased_at
+        self._status = STATUS.get(task.status, JobStatus.CREATED)
+        self._result = task.result if task.status == "completed" else None
+        self._exc_info = task.error if task.status in ("failed", "cancelled") else None
+        self._dependency_ids = [local_id(d) for d in task.dependencies]
+        self.allow_dependency_failures = task.dependency_policy == "release"
+        self.retries_left = max(0, task.max_retries - task.retries)
+        steps = steps_of(task.backoff)
+        self.retry_intervals = ([s // 1000 for s in steps] if steps is not None
+                                else [int(task.backoff_base)] if task.backoff == "fixed" else None)
+        self._success_callback_name = task.on_success
+        self._failure_callback_name = task.on_failure
+        self._task = task
+
+    # -- reading ---------------------------------------------------------------
+    @property
+    def _queue(self) -> TaskqQueue:
+        return TaskqQueue(self.origin, redis=as_taskq_client(self.connection), prefix=self.taskq_prefix)
+
+    @classmethod
+    def fetch(cls, id: str, connection=None, serializer=None, prefix: str | None = None) -> "Job":
+        job = cls.fetch_many([id], connection, prefix=prefix)[0]
+        if job is None:
+            raise NoSuchJobError(f"No such job: {id}")
+        return job
+
+    @classmethod
+    def fetch_many(cls, job_ids: Iterable[str], connection=None, serializer=None,
+                   prefix: str | None = None) -> list:
+        """Jobs by id (None for an id not found), in two round trips."""
+        prefix = prefix or cls.taskq_prefix
+        ids = list(job_ids)
+        client = as_taskq_client(connection)
+        task_ids = find_task_ids(client, ids, prefix)
+        keys = Keys(prefix)
+        pipe = client.pipeline(transaction=False)
+        wanted = [t for t in task_ids if t]
+        for t in wanted:
+            pipe.hgetall(keys.queue(t.partition(ID_SEP)[0]).task(t))
+        hashes = dict(zip(wanted, pipe.execute() if wanted else []))
+        out = []
+        for t in task_ids:
+            raw = hashes.get(t) if t else None
+            out.append(cls.from_task(Task.from_hash(t, raw), connection, prefix) if raw else None)
+        return out
+
+    @classmethod
+    def exists(cls, job_id: str, connection=None, prefix: str | None = None) -> bool:
+        client = as_taskq_client(connection)
+        return find_task_ids(client, [job_id], prefix or cls.taskq_prefix)[0] is not None
+
+    def refresh(self) -> None:
+        task = self._queue.get(self.task_id)
+        if task is None:
+            raise NoSuchJobError(f"No such job: {self._id}")
+        self._load(task)
+
+    def get_status(self, refresh: bool = True) -> JobStatus:
+        if refresh:
+            raw = self._queue.redis.hget(self._queue.qkeys.task(self.task_id), "status")
+            if raw is None:
+                raise InvalidJobOperation(f"job {self._id} no longer exists")
+            self._status = STATUS.get(raw, JobStatus.CREATED)
+        return self._status
+
+    def get_meta(self, refresh: bool = True) -> dict:
+        if refresh:
+            self.refresh()
+        return self.meta
+
+    @property
+    def exc_info(self) -> str | None:
+        return self._exc_info
+
+    def return_value(self, refresh: bool = False) -> Any:
+        if refresh:
+            self.refresh()
+        return self._result
+
+    @property
+    def result(self) -> Any:
+        return self.return_value(refresh=True)
+
+    def latest_result(self, timeout: int = 0) -> Result | None:
+        """The outcome of the job's last finished run: SUCCESSFUL with its
+        return value, or FAILED with the error. With ``timeout``, waits that
+        long for it (pushed, not polled: taskq.waiting)."""
+        if timeout:
+            try:
+                self._queue.result(self.task_id, timeout=timeout)
+            except Exception:  # noqa: BLE001  (failed, cancelled or not yet: read what is there)
+                pass
+        self.refresh()
+        if self._status == JobStatus.FINISHED:
+            kind, value, error = Result.Type.SUCCESSFUL, self._result, None
+        elif self._status in (JobStatus.FAILED, JobStatus.CANCELED) and self._exc_info:
+            kind, value, error = Result.Type.FAILED, None, self._exc_info
+        else:
+            return None
+        return Result(self._id, kind, self.connection, id=self.task_id, created_at=self.ended_at,
+                      return_value=value, exc_string=error, worker_name=self.worker_name)
+
+    def results(self) -> list[Result]:
+        latest = self.latest_result()
+        return [latest] if latest else []
+
+    @property
+    def dependency_ids(self) -> list[str]:
+        return list(self._dependency_ids)
+
+    def fetch_dependencies(self, watch: bool = False, pipeline=None) -> list["Job"]:
+        deps = self._task.dependencies
+        return [j for j in type(self).fetch_many(deps, self.connection, prefix=self.taskq_prefix)
+                if j is not None]
+
+    def dependencies_are_met(self, *args: Any, **kwargs: Any) -> bool:
+        done = {JobStatus.FINISHED}
+        if self.allow_dependency_failures:
+            done |= {JobStatus.FAILED, JobStatus.CANCELED}
+        return all(j.get_status(refresh=False) in done for j in self.fetch_dependencies())
+
+    # -- changing ----------------------------------------------------------------
+    def save_meta(self) -> None:
+        """Store ``meta``: from inside the running job, fenced by its lease;
+        before it starts, through Queue.update; a finished job's meta is
+        final (InvalidJobOperation)."""
+        ctx = current_task()
+        if ctx is not None and ctx.id == self.task_id:
+            ctx.lease.save_meta(self.meta)
+            return
+        current = self._queue.get(self.task_id)
+        if current is None:
+            raise NoSuchJobError(f"No such job: {self._id}")
+        changes = dict(self.meta)  # Queue.update merges: a key gone from meta is set to None
+        changes.update({k: None for k in current.meta if k not in self.meta})
+        try:
+            self._queue.update(self.task_id, meta=changes)
+        except InvalidState as exc:
+            raise InvalidJobOperation(f"job {self._id}: {exc}") from None
+
+    def save(self, pipeline=None, include_meta: bool = True, include_result: bool = True) -> None:
+        """taskq writes a task only through its transitions: save() stores
+        ``meta`` (all a caller may change), as :meth:`save_meta`."""
+        if include_meta:
+            self.save_meta()
+
+    def cancel(self, pipeline=None, enqueue_dependents: bool = False, remove_from_dependencies: bool = False) -> None:
+        if self.get_status() == JobStatus.CANCELED:
+            raise InvalidJobOperation(f"Cannot cancel already canceled job: {self._id}")
+        try:
+            self._queue.cancel(self.task_id, reason="cancelled (RQ API)")
+        except InvalidState as exc:
+            raise InvalidJobOperation(f"job {self._id}: {exc}") from None
+        self._status = self.get_status()
+
+    def requeue(self, at_front: bool = False) -> "Job":
+        try:
+            self._queue.retry(self.task_id)
+        except InvalidState as exc:
+            raise InvalidJobOperation(f"job {self._id}: {exc}") from None
+        self.refresh()
+        return self
+
+    def delete(self, pipeline=None, remove_from_queue: bool = True, delete_dependents: bool = False) -> None:
+        try:
+            self._queue.delete(self.task_id, force=True)
+        except TaskNotFound:
+            pass
+
+    def set_status(self, status, pipeline=None) -> None:
+        raise InvalidJobOperation("a taskq task's status changes only by its transitions "
+                                  "(enqueue, a worker, cancel, requeue)")
+
+    def __repr__(self) -> str:
+        return f"Job('{self._id}', origin={self.origin!r}, status={self._status.value!r})"
+
+
+def get_current_job(connection=None, job_class=None) -> Job | None:
+    """The job of the task this thread or coroutine runs, else None."""
+    ctx = current_task()
+    if ctx is None:
+        return None
+    return Job.from_task(ctx.lease.task, connection or ctx.lease.client)
+
+
+def cancel_job(job_id: str, connection, serializer=None, enqueue_dependents: bool = False) -> None:
+    Job.fetch(job_id, connection).cancel()
+
+
+def requeue_job(job_id: str, connection, serializer=None) -> Job:
+    return Job.fetch(job_id, connection).requeue()

@@ -1,0 +1,266 @@
+"""RQ's Queue over taskq: ``from taskq.rq import Queue`` and an RQ
+producer's ``enqueue`` calls create taskq tasks.
+
+RQ builds the job in memory exactly as it always does (argument parsing,
+``job_timeout``, ``Retry``, ``Dependency``, callbacks, ``job_id`` checks);
+:meth:`Queue.enqueue_job`, where every RQ enqueue path ends (and where
+rq-scheduler hands over a due job), turns that job into one taskq task
+(taskq.rq.convert) and returns a :class:`taskq.rq.Job` view of it. Reading
+the queue (``count``, ``job_ids``, ``jobs``, the registries) reads taskq's
+indexes. Each place where RQ's meaning and taskq's differ is in the
+README's "Coming from RQ".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from rq.exceptions import DuplicateJobError
+from rq.job import Dependency, JobStatus
+from rq.queue import Queue as RQQueue
+from rq.registry import (CanceledJobRegistry, DeferredJobRegistry, FailedJobRegistry,
+                         FinishedJobRegistry, ScheduledJobRegistry, StartedJobRegistry)
+
+from taskq.connection import as_taskq_client
+from taskq.errors import TaskExists
+from taskq.keys import DEFAULT_PREFIX, Keys
+from taskq.options import build_spec
+
+from taskq.queue import MAX_PAGE, Queue as TaskqQueue
+
+from . import scheduler
+from .convert import RefusedOption, options_of
+from .job import Job, local_id
+
+
+def ids_of(q: TaskqQueue, status: str, offset: int = 0, length: int = -1,
+           newest_first: bool = False) -> list[str]:
+    """Task ids of one status, ``length`` of them (-1: all), a page at a time."""
+    out: list[str] = []
+    while length < 0 or len(out) < length:
+        want = MAX_PAGE if length < 0 else min(MAX_PAGE, length - len(out))
+        page = q.list_ids(status, offset=offset + len(out), limit=want, newest_first=newest_first)
+        out += page
+        if len(page) < want:
+            break
+    return out
+
+
+def _counted(base: type, status: str) -> type:
+    """An RQ registry class whose count, and job ids, are taskq's for ``status``."""
+
+    class Counted(base):
+        def __init__(self, *args, queue=None, **kwargs):
+            super().__init__(*args, queue=queue, **kwargs)
+            self.taskq = queue.taskq
+
+        @property
+        def count(self) -> int:
+            return self.taskq.count(status)
+
+        def __len__(self) -> int:
+            return self.count
+
+        def get_job_ids(self, start: int = 0, end: int = -1, desc: bool = False, cleanup: bool = True):
+            length = -1 if end < 0 else end - start + 1
+            return [local_id(i) for i in ids_of(self.taskq, status, start, length, desc)]
+
+    Counted.__name__ = f"Taskq{base.__name__}"
+    return Counted
+
+
+_REGISTRIES = {name: _counted(base, status) for name, base, status in (
+    ("started", StartedJobRegistry, "running"),
+    ("finished", FinishedJobRegistry, "completed"),
+    ("failed", FailedJobRegistry, "failed"),
+    ("deferred", DeferredJobRegistry, "blocked"),
+    ("scheduled", ScheduledJobRegistry, "delayed"),
+    ("canceled", CanceledJobRegistry, "cancelled"),
+)}
+
+
+class Queue(RQQueue):
+    """An RQ Queue whose jobs are taskq tasks of the taskq queue of the same
+    name (key prefix: ``prefix``, else TASKQ_PREFIX)."""
+
+    job_class = Job
+
+    def __init__(self, name: str = "default", connection=None, default_timeout=None,
+                 is_async: bool = True, job_class=None, serializer=None, prefix: str | None = None,
+                 **kwargs: Any):
+        if not is_async or kwargs.get("async") is False:
+            raise RefusedOption("is_async=False (run jobs in the caller) is not offered: a taskq "
+                                "task always runs in a worker; tests can run one with "
+                                "`taskq worker --burst` or workers.pool.PoolWorker")
+        super().__init__(name, connection=connection, default_timeout=default_timeout,
+                         serializer=serializer, **kwargs)
+        self.job_class = Job  # whatever RQ passes (rq-scheduler passes its own), we return views
+        self.taskq = TaskqQueue(name, redis=as_taskq_client(connection), prefix=prefix)
+        self.prefix = self.taskq.keys.prefix
+
+    @classmethod
+    def all(cls, connection=None, job_class=None, serializer=None, death_penalty_class=None,
+            prefix: str | None = None) -> list["Queue"]:
+        keys = Keys(prefix or DEFAULT_PREFIX)
+        names = sorted(n.decode() if isinstance(n, bytes) else n
+                       for n in connection.smembers(keys.queues))
+        return [cls(n, connection=connection, prefix=prefix) for n in names]
+
+    # -- enqueueing ----------------------------------------------------------------
+    def create_job(self, func, args=None, kwargs=None, *a: Any, depends_on=None, **kw: Any):
+        return super().create_job(func, args, kwargs, *a, depends_on=_by_task_id(depends_on), **kw)
+
+    def enqueue_job(self, job, pipeline=None, at_front: bool = False, unique: bool = False) -> Job:
+        """Create the task of an RQ job; return its view. An id that exists
+        already returns that task (``unique=True``: DuplicateJobError), so a
+        job handed over twice (two schedulers) runs once."""
+        _no_pipeline(pipeline)
+        return self._enqueue(job, at_front=at_front, unique=unique)
+
+    def schedule_job(self, job, datetime: datetime, pipeline=None, unique: bool = False) -> Job:
+        _no_pipeline(pipeline)
+        return self._enqueue(job, at=datetime, unique=unique)
+
+    def enqueue_many(self, job_datas: Iterable, pipeline=None, group_id: str | None = None) -> list[Job]:
+        """The jobs of ``Queue.prepare_data`` items, created in one script call."""
+        _no_pipeline(pipeline)
+        if group_id is not None:
+            raise RefusedOption("enqueue_many(group_id=) is not offered: taskq's workflows group tasks")
+        specs = []
+        for d in job_datas:
+            job = self.create_job(d.func, args=d.args, kwargs=d.kwargs, timeout=d.timeout,
+                                  result_ttl=d.result_ttl, ttl=d.ttl, failure_ttl=d.failure_ttl,
+                                  description=d.description, depends_on=d.depends_on,
+                                  job_id=d.job_id, meta=d.meta, retry=d.retry, repeat=d.repeat,
+                                  on_success=d.on_success, on_failure=d.on_failure,
+                                  on_stopped=d.on_stopped, webhooks=d.webhooks)
+            specs.append(self._spec(job, at_front=d.at_front))
+        tasks = self.taskq.enqueue_specs(specs)
+        return [Job.from_task(t, self.connection, self.prefix) for t in tasks]
+
+    def _spec(self, job, at_front: bool = False, at: datetime | None = None,
+              task_id: str | None = None):
+        func, args, kwargs, options = options_of(job, self, at_front=at_front)
+        if task_id is not None:
+            options["task_id"] = task_id
+        if at is not None:
+            options["scheduled_at"] = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+        return build_spec(self.name, func, args, kwargs, **options)
+
+    def _enqueue(self, job, at_front: bool = False, at: datetime | None = None,
+                 unique: bool = False) -> Job | None:
+        if unique and not job._id:
+            raise ValueError("unique=True requires an explicit job_id")
+        task_id = None
+        rq_stored = scheduler.handed_over(job)
+        if rq_stored:  # from rq-scheduler (or RQ's own Job.create().save())
+            task_id = scheduler.run_id(job)
+            if task_id is None:
+                return None  # another scheduler moved this run already
+        spec = self._spec(job, at_front=at_front, at=at, task_id=task_id)
+        try:
+            task = self.taskq.enqueue_specs([spec])[0]
+        except TaskExists:
+            if unique:
+                raise DuplicateJobError(f"Job with ID '{job._id}' already exists") from None
+            task = self.taskq.get(spec.id)
+            if task is None:  # removed in between: say so rather than guess
+                raise
+        if rq_stored:
+            scheduler.after_hand_over(job)
+        return Job.from_task(task, self.connection, self.prefix)
+
+    # -- reading ---------------------------------------------------------------------
+    @property
+    def count(self) -> int:
+        """Jobs waiting to start (taskq: queued)."""
+        return self.taskq.count("queued")
+
+    def __len__(self) -> int:
+        return self.count
+
+    def is_empty(self) -> bool:
+        return self.count == 0
+
+    def counts(self) -> dict[str, int]:
+        return self.taskq.counts()
+
+    def get_job_ids(self, offset: int = 0, length: int = -1) -> list[str]:
+        """Queued jobs' ids, next to run first."""
+        return [local_id(i) for i in ids_of(self.taskq, "queued", offset, length)]
+
+    def get_jobs(self, offset: int = 0, length: int = -1) -> list[Job]:
+        ids = self._task_ids(self.get_job_ids(offset, length))
+        return [j for j in Job.fetch_many(ids, self.connection, prefix=self.prefix) if j is not None]
+
+    def _task_ids(self, ids: list[str]) -> list[str]:
+        return [f"{self.name}:{i}" for i in ids]
+
+    @property
+    def job_ids(self) -> list[str]:
+        return self.get_job_ids()
+
+    @property
+    def jobs(self) -> list[Job]:
+        return self.get_jobs()
+
+    def fetch_job(self, job_id: str) -> Job | None:
+        task = self.taskq.get(job_id if ":" in job_id else f"{self.name}:{job_id}")
+        return Job.from_task(task, self.connection, self.prefix) if task else None
+
+    def get_job_position(self, job_or_id) -> int | None:
+        job_id = getattr(job_or_id, "id", job_or_id)
+        ids = self.get_job_ids()
+        return ids.index(job_id) if job_id in ids else None
+
+    def remove(self, job_or_id, pipeline=None) -> None:
+        """Cancel a queued job (taskq keeps it, cancelled, as its retention says)."""
+        job_id = getattr(job_or_id, "id", job_or_id)
+        self.taskq.cancel(f"{self.name}:{job_id}", reason="removed from its queue (RQ API)")
+
+    def empty(self) -> int:
+        """Cancel every queued job; returns how many."""
+        ids = ids_of(self.taskq, "queued")
+        for task_id in ids:
+            self.taskq.cancel(task_id, reason="queue emptied (RQ API)")
+        return len(ids)
+
+    def delete(self, delete_jobs: bool = True) -> None:
+        """Delete the queue and every task of it (taskq's Queue.purge)."""
+        self.taskq.purge()
+
+    def _registry(self, name: str):
+        return _REGISTRIES[name](queue=self, job_class=self.job_class, serializer=self.serializer)
+
+    started_job_registry = property(lambda self: self._registry("started"))
+    finished_job_registry = property(lambda self: self._registry("finished"))
+    failed_job_registry = property(lambda self: self._registry("failed"))
+    deferred_job_registry = property(lambda self: self._registry("deferred"))
+    scheduled_job_registry = property(lambda self: self._registry("scheduled"))
+    canceled_job_registry = property(lambda self: self._registry("canceled"))
+
+
+def _no_pipeline(pipeline: Any) -> None:
+    if pipeline is not None:
+        raise RefusedOption("pipeline= is not offered: a taskq enqueue is one atomic script call "
+                            "of its own and cannot join a caller's MULTI")
+
+
+def _by_task_id(depends_on: Any) -> Any:
+    """RQ's depends_on with each taskq.rq.Job replaced by its task id, so a
+    dependency names its queue (a Job's ``id`` has none)."""
+    if depends_on is None:
+        return None
+    if isinstance(depends_on, Dependency):
+        return Dependency(_by_task_id(list(depends_on.dependencies)),
+                          allow_failure=depends_on.allow_failure,
+                          enqueue_at_front=depends_on.enqueue_at_front)
+    if isinstance(depends_on, Job):
+        return depends_on.task_id
+    if isinstance(depends_on, (list, tuple)):
+        return [_by_task_id(d) for d in depends_on]
+    return depends_on
+
+
+__all__ = ["Queue", "JobStatus"]
