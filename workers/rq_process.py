@@ -89,11 +89,16 @@ def lighten_connections(*clients: redis.Redis) -> None:
         from redis.maint_notifications import MaintNotificationsConfig
     except ImportError:
         MaintNotificationsConfig = None
+    try:  # redis-py 7 names the client with driver_info; older ones take lib_name/lib_version
+        import redis.driver_info  # noqa: F401
+        no_setinfo = {"driver_info": None}
+    except ImportError:
+        no_setinfo = {"lib_name": None, "lib_version": None}
     for client in clients:
         kwargs = new_connection_kwargs(client)
-        kwargs["driver_info"] = None  # no CLIENT SETINFO
-        kwargs.pop("lib_name", None)
-        kwargs.pop("lib_version", None)
+        for key in ("driver_info", "lib_name", "lib_version"):
+            kwargs.pop(key, None)
+        kwargs.update(no_setinfo)  # no CLIENT SETINFO
         if MaintNotificationsConfig is not None and "maint_notifications_config" in kwargs:
             kwargs["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
 
