@@ -5,6 +5,7 @@ a worker, its helper threads and its horses."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import select
 import signal
@@ -89,10 +90,10 @@ def lighten_connections(*clients: redis.Redis) -> None:
         from redis.maint_notifications import MaintNotificationsConfig
     except ImportError:
         MaintNotificationsConfig = None
-    try:  # redis-py 7 names the client with driver_info; older ones take lib_name/lib_version
-        import redis.driver_info  # noqa: F401
+    # redis-py 7 names the client with driver_info; older ones take lib_name/lib_version
+    if importlib.util.find_spec("redis.driver_info") is not None:
         no_setinfo = {"driver_info": None}
-    except ImportError:
+    else:
         no_setinfo = {"lib_name": None, "lib_version": None}
     for client in clients:
         kwargs = new_connection_kwargs(client)
