@@ -41,3 +41,10 @@ def on_ok_raises(job, connection, result):
 class Thing:
     def method(self):
         return 1
+
+
+async def add_later(a, b):
+    import asyncio
+
+    await asyncio.sleep(0.01)
+    return a + b

@@ -117,6 +117,15 @@ def test_a_taskq_worker_runs_rq_jobs_with_retries_and_callbacks(conn, prefix, wo
     assert q.failed_job_registry.get_job_ids() and ok.id in q.finished_job_registry.get_job_ids()
 
 
+def test_an_async_def_job_runs_its_callbacks_too(conn, prefix, worker, redis_url):
+    q = Queue("rqc-async", connection=conn, prefix=prefix)
+    calls = calls_key(prefix)
+    job = q.enqueue(f"{F}.add_later", 1, 2, on_success=Callback(f"{F}.on_ok"), meta={"calls": calls})
+    worker("rqc-async")
+    assert job.latest_result(timeout=30).return_value == 3
+    assert conn.lrange(calls, 0, -1) in ([f"success {job.id} 3".encode()], [f"success {job.id} 3"])
+
+
 def test_dependencies_by_job_id_and_dependency_with_allow_failure(conn, prefix, worker):
     a = Queue("deps-a", connection=conn, prefix=prefix)
     b = Queue("deps-b", connection=conn, prefix=prefix)
