@@ -62,8 +62,11 @@ def options_of(job: Any, queue: Any, at_front: bool = False,
         "keep_failed": _keep(job.failure_ttl, DEFAULT_FAILURE_TTL),
         "max_retries": job.retries_left or 0,
     }
-    if job.timeout is not None and job.timeout > 0:
-        o["timeout"] = job.timeout
+    timeout = job.timeout
+    if timeout is None and queue is not None:  # a Job.create()d job: the queue's default, as RQ
+        timeout = queue._default_timeout
+    if timeout is not None and timeout > 0:
+        o["timeout"] = timeout
     if job.retries_left:
         intervals = job.retry_intervals or [0]
         if len(intervals) == 1:

@@ -150,6 +150,8 @@ class Job(RQJob):
         self._load(task)
 
     def get_status(self, refresh: bool = True) -> JobStatus:
+        if not self.enqueued:  # made by Job.create, perhaps saved the RQ way
+            return RQJob.get_status(self, refresh=refresh)
         if refresh:
             raw = self._queue.redis.hget(self._queue.qkeys.task(self.task_id), "status")
             if raw is None:
@@ -167,9 +169,18 @@ class Job(RQJob):
         return self._exc_info
 
     def return_value(self, refresh: bool = False) -> Any:
-        if refresh:
+        """The result, read again when asked or when this snapshot has none
+        yet (as RQ fetches the latest result); None before it finishes."""
+        if not self.enqueued:
+            return None
+        if refresh or self._result is None:
             self.refresh()
         return self._result
+
+    @property
+    def enqueued(self) -> bool:
+        """Whether this job is a task (Job.create() makes one in memory only)."""
+        return getattr(self, "task_id", None) is not None
 
     @property
     def result(self) -> Any:
@@ -234,7 +245,13 @@ class Job(RQJob):
 
     def save(self, pipeline=None, include_meta: bool = True, include_result: bool = True) -> None:
         """taskq writes a task only through its transitions: save() stores
-        ``meta`` (all a caller may change), as :meth:`save_meta`."""
+        ``meta`` (all a caller may change), as :meth:`save_meta`. A job made
+        with ``Job.create`` and not enqueued yet is saved as RQ saves it, so
+        RQ's create-save-``enqueue_job`` pattern works (enqueue_job then
+        makes the task and deletes RQ's copy)."""
+        if not self.enqueued:
+            return RQJob.save(self, pipeline=pipeline, include_meta=include_meta,
+                              include_result=include_result)
         if include_meta:
             self.save_meta()
 

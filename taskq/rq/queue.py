@@ -31,7 +31,7 @@ from taskq.queue import MAX_PAGE, Queue as TaskqQueue
 
 from . import scheduler
 from .convert import RefusedOption, options_of
-from .job import Job, local_id
+from .job import STATUS, Job, local_id
 
 
 def ids_of(q: TaskqQueue, status: str, offset: int = 0, length: int = -1,
@@ -169,6 +169,11 @@ class Queue(RQQueue):
                 raise
         if rq_stored:
             scheduler.after_hand_over(job)
+        if isinstance(job, Job):  # RQ's enqueue_job updates the job it was given
+            job.taskq_prefix = self.prefix
+            job._load(task)
+            return job
+        job.origin, job.enqueued_at, job._status = task.queue, task.created_at, STATUS[task.status]
         return Job.from_task(task, self.connection, self.prefix)
 
     # -- reading ---------------------------------------------------------------------
@@ -220,10 +225,10 @@ class Queue(RQQueue):
         self.taskq.cancel(f"{self.name}:{job_id}", reason="removed from its queue (RQ API)")
 
     def empty(self) -> int:
-        """Cancel every queued job; returns how many."""
+        """Delete every queued job, as RQ does; returns how many."""
         ids = ids_of(self.taskq, "queued")
         for task_id in ids:
-            self.taskq.cancel(task_id, reason="queue emptied (RQ API)")
+            self.taskq.delete(task_id, force=True)
         return len(ids)
 
     def delete(self, delete_jobs: bool = True) -> None:

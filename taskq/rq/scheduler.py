@@ -81,10 +81,11 @@ def run_id(job: Any) -> str | None:
 
 
 def handed_over(job: Any) -> bool:
-    """A job of RQ's own class, stored in RQ's hash (rq-scheduler's jobs, or
-    ``Job.create(...).save()``), rather than a taskq.rq view."""
-    return (not isinstance(job, View) and job._id is not None
-            and bool(job.connection.exists(job.key)))
+    """A job stored in RQ's hash (rq-scheduler's jobs, or
+    ``Job.create(...).save()``), not yet a task."""
+    if isinstance(job, View) and job.enqueued:
+        return False
+    return job._id is not None and bool(job.connection.exists(job.key))
 
 
 def after_hand_over(job: Any) -> None:

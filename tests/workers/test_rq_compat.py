@@ -198,6 +198,31 @@ def test_enqueue_many_with_prepare_data(conn, prefix):
     assert q.job_ids[0] == jobs[2].id and q.count == 3
 
 
+def test_rqs_create_save_then_enqueue_job_pattern(conn, prefix, worker):
+    """Job.create + save + enqueue_job: the job is RQ's until enqueued, then a
+    task (RQ's copy deleted); the object passed in becomes the task's view."""
+    q = Queue("pattern", connection=conn, prefix=prefix, default_timeout=90)
+    job = Job.create(f"{F}.add", args=(2, 2), connection=conn, id="made-first")
+    assert job.return_value() is None and job.result is None
+    job.save()
+    assert job.get_status() == JobStatus.CREATED and conn.exists(job.key)
+    same = q.enqueue_job(job)
+    assert same is job and job.origin == "pattern" and job.enqueued_at is not None
+    assert job.get_status() == JobStatus.QUEUED and job.timeout == 90  # the queue's default
+    assert not conn.exists(job.key)
+    before = Job.fetch(job.id, connection=conn)  # a snapshot taken while it waits
+    worker("pattern")
+    assert job.latest_result(timeout=30) is not None
+    assert before.return_value() == 4  # read on demand, as RQ reads the latest result
+
+
+def test_queue_empty_deletes_the_queued_jobs(conn, prefix):
+    q = Queue("empty", connection=conn, prefix=prefix)
+    jobs = [q.enqueue(f"{F}.add", i, i) for i in range(3)]
+    assert q.empty() == 3 and q.count == 0
+    assert not any(Job.exists(j.id, connection=conn) for j in jobs)
+
+
 def test_what_taskq_refuses_it_refuses_clearly(conn, prefix):
     q = Queue("refused", connection=conn, prefix=prefix)
     for kwargs, words in (({"ttl": 60}, "ttl"), ({"on_stopped": Callback(f"{F}.on_ok")}, "on_stopped")):
