@@ -11,6 +11,7 @@ taskq does not have: see the README's "Coming from RQ".
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterable
 
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
@@ -59,6 +60,21 @@ def find_task_ids(client, ids: list[str], prefix: str = DEFAULT_PREFIX) -> list[
             if hit and i not in found:
                 found[i] = f"{q}{ID_SEP}{i}"
     return [i if ID_SEP in i else found.get(i) for i in ids]
+
+
+def until_enqueued(method):
+    """RQ's own method while the job is not a task yet (made by
+    ``Job.create``, perhaps saved the RQ way): RQ's create-save-enqueue
+    pattern works; once enqueued, the task answers."""
+    rq_method = getattr(RQJob, method.__name__)
+
+    @functools.wraps(method)
+    def wrapper(self, *args: Any, **kwargs: Any):
+        if getattr(self, "task_id", None) is None:
+            return rq_method(self, *args, **kwargs)
+        return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class Job(RQJob):
@@ -133,25 +149,39 @@ class Job(RQJob):
             pipe.hgetall(keys.queue(t.partition(ID_SEP)[0]).task(t))
         hashes = dict(zip(wanted, pipe.execute() if wanted else []))
         out = []
-        for t in task_ids:
+        for job_id, t in zip(ids, task_ids):
             raw = hashes.get(t) if t else None
-            out.append(cls.from_task(Task.from_hash(t, raw), connection, prefix) if raw else None)
+            if raw:
+                out.append(cls.from_task(Task.from_hash(t, raw), connection, prefix))
+            else:  # not a task (yet): a job saved the RQ way, before its enqueue_job
+                out.append(cls._saved_by_rq(job_id, connection))
         return out
+
+    @classmethod
+    def _saved_by_rq(cls, job_id: str, connection) -> "Job | None":
+        if ID_SEP in job_id:
+            return None
+        job = cls(job_id, connection=connection)
+        try:
+            RQJob.refresh(job)
+        except Exception:  # noqa: BLE001  (no such hash, or not one a decoding client can read)
+            return None
+        return job
 
     @classmethod
     def exists(cls, job_id: str, connection=None, prefix: str | None = None) -> bool:
         client = as_taskq_client(connection)
         return find_task_ids(client, [job_id], prefix or cls.taskq_prefix)[0] is not None
 
+    @until_enqueued
     def refresh(self) -> None:
         task = self._queue.get(self.task_id)
         if task is None:
             raise NoSuchJobError(f"No such job: {self._id}")
         self._load(task)
 
+    @until_enqueued
     def get_status(self, refresh: bool = True) -> JobStatus:
-        if not self.enqueued:  # made by Job.create, perhaps saved the RQ way
-            return RQJob.get_status(self, refresh=refresh)
         if refresh:
             raw = self._queue.redis.hget(self._queue.qkeys.task(self.task_id), "status")
             if raw is None:
@@ -159,6 +189,7 @@ class Job(RQJob):
             self._status = STATUS.get(raw, JobStatus.CREATED)
         return self._status
 
+    @until_enqueued
     def get_meta(self, refresh: bool = True) -> dict:
         if refresh:
             self.refresh()
@@ -186,6 +217,7 @@ class Job(RQJob):
     def result(self) -> Any:
         return self.return_value(refresh=True)
 
+    @until_enqueued
     def latest_result(self, timeout: int = 0) -> Result | None:
         """The outcome of the job's last finished run: SUCCESSFUL with its
         return value, or FAILED with the error. With ``timeout``, waits that
@@ -205,6 +237,7 @@ class Job(RQJob):
         return Result(self._id, kind, self.connection, id=self.task_id, created_at=self.ended_at,
                       return_value=value, exc_string=error, worker_name=self.worker_name)
 
+    @until_enqueued
     def results(self) -> list[Result]:
         latest = self.latest_result()
         return [latest] if latest else []
@@ -213,11 +246,13 @@ class Job(RQJob):
     def dependency_ids(self) -> list[str]:
         return list(self._dependency_ids)
 
+    @until_enqueued
     def fetch_dependencies(self, watch: bool = False, pipeline=None) -> list["Job"]:
         deps = self._task.dependencies
         return [j for j in type(self).fetch_many(deps, self.connection, prefix=self.taskq_prefix)
                 if j is not None]
 
+    @until_enqueued
     def dependencies_are_met(self, *args: Any, **kwargs: Any) -> bool:
         done = {JobStatus.FINISHED}
         if self.allow_dependency_failures:
@@ -225,6 +260,7 @@ class Job(RQJob):
         return all(j.get_status(refresh=False) in done for j in self.fetch_dependencies())
 
     # -- changing ----------------------------------------------------------------
+    @until_enqueued
     def save_meta(self) -> None:
         """Store ``meta``: from inside the running job, fenced by its lease;
         before it starts, through Queue.update; a finished job's meta is
@@ -243,18 +279,17 @@ class Job(RQJob):
         except InvalidState as exc:
             raise InvalidJobOperation(f"job {self._id}: {exc}") from None
 
+    @until_enqueued
     def save(self, pipeline=None, include_meta: bool = True, include_result: bool = True) -> None:
         """taskq writes a task only through its transitions: save() stores
         ``meta`` (all a caller may change), as :meth:`save_meta`. A job made
         with ``Job.create`` and not enqueued yet is saved as RQ saves it, so
         RQ's create-save-``enqueue_job`` pattern works (enqueue_job then
         makes the task and deletes RQ's copy)."""
-        if not self.enqueued:
-            return RQJob.save(self, pipeline=pipeline, include_meta=include_meta,
-                              include_result=include_result)
         if include_meta:
             self.save_meta()
 
+    @until_enqueued
     def cancel(self, pipeline=None, enqueue_dependents: bool = False, remove_from_dependencies: bool = False) -> None:
         if self.get_status() == JobStatus.CANCELED:
             raise InvalidJobOperation(f"Cannot cancel already canceled job: {self._id}")
@@ -264,6 +299,7 @@ class Job(RQJob):
             raise InvalidJobOperation(f"job {self._id}: {exc}") from None
         self._status = self.get_status()
 
+    @until_enqueued
     def requeue(self, at_front: bool = False) -> "Job":
         try:
             self._queue.retry(self.task_id)
@@ -272,12 +308,14 @@ class Job(RQJob):
         self.refresh()
         return self
 
+    @until_enqueued
     def delete(self, pipeline=None, remove_from_queue: bool = True, delete_dependents: bool = False) -> None:
         try:
             self._queue.delete(self.task_id, force=True)
         except TaskNotFound:
             pass
 
+    @until_enqueued
     def set_status(self, status, pipeline=None) -> None:
         raise InvalidJobOperation("a taskq task's status changes only by its transitions "
                                   "(enqueue, a worker, cancel, requeue)")

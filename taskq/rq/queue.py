@@ -19,6 +19,7 @@ from typing import Any, Iterable
 from rq.exceptions import DuplicateJobError
 from rq.job import Dependency, JobStatus
 from rq.queue import Queue as RQQueue
+from rq.utils import import_attribute
 from rq.registry import (CanceledJobRegistry, DeferredJobRegistry, FailedJobRegistry,
                          FinishedJobRegistry, ScheduledJobRegistry, StartedJobRegistry)
 
@@ -95,7 +96,10 @@ class Queue(RQQueue):
                                 "`taskq worker --burst` or workers.pool.PoolWorker")
         super().__init__(name, connection=connection, default_timeout=default_timeout,
                          serializer=serializer, **kwargs)
-        self.job_class = Job  # whatever RQ passes (rq-scheduler passes its own), we return views
+        # views: a subclass of taskq.rq.Job if given; RQ's own Job (rq-scheduler passes it) is not one
+        if isinstance(job_class, str):
+            job_class = import_attribute(job_class)
+        self.job_class = job_class if isinstance(job_class, type) and issubclass(job_class, Job) else Job
         self.taskq = TaskqQueue(name, redis=as_taskq_client(connection), prefix=prefix)
         self.prefix = self.taskq.keys.prefix
 
@@ -105,7 +109,7 @@ class Queue(RQQueue):
         keys = Keys(prefix or DEFAULT_PREFIX)
         names = sorted(n.decode() if isinstance(n, bytes) else n
                        for n in connection.smembers(keys.queues))
-        return [cls(n, connection=connection, prefix=prefix) for n in names]
+        return [cls(n, connection=connection, job_class=job_class, prefix=prefix) for n in names]
 
     # -- enqueueing ----------------------------------------------------------------
     def create_job(self, func, args=None, kwargs=None, *a: Any, depends_on=None, **kw: Any):
@@ -137,7 +141,7 @@ class Queue(RQQueue):
                                   on_stopped=d.on_stopped, webhooks=d.webhooks)
             specs.append(self._spec(job, at_front=d.at_front))
         tasks = self.taskq.enqueue_specs(specs)
-        return [Job.from_task(t, self.connection, self.prefix) for t in tasks]
+        return [self.job_class.from_task(t, self.connection, self.prefix) for t in tasks]
 
     def _spec(self, job, at_front: bool = False, at: datetime | None = None,
               task_id: str | None = None):
@@ -174,7 +178,7 @@ class Queue(RQQueue):
             job._load(task)
             return job
         job.origin, job.enqueued_at, job._status = task.queue, task.created_at, STATUS[task.status]
-        return Job.from_task(task, self.connection, self.prefix)
+        return self.job_class.from_task(task, self.connection, self.prefix)
 
     # -- reading ---------------------------------------------------------------------
     @property
@@ -197,7 +201,8 @@ class Queue(RQQueue):
 
     def get_jobs(self, offset: int = 0, length: int = -1) -> list[Job]:
         ids = self._task_ids(self.get_job_ids(offset, length))
-        return [j for j in Job.fetch_many(ids, self.connection, prefix=self.prefix) if j is not None]
+        return [j for j in self.job_class.fetch_many(ids, self.connection, prefix=self.prefix)
+                if j is not None]
 
     def _task_ids(self, ids: list[str]) -> list[str]:
         return [f"{self.name}:{i}" for i in ids]
@@ -212,7 +217,7 @@ class Queue(RQQueue):
 
     def fetch_job(self, job_id: str) -> Job | None:
         task = self.taskq.get(job_id if ":" in job_id else f"{self.name}:{job_id}")
-        return Job.from_task(task, self.connection, self.prefix) if task else None
+        return self.job_class.from_task(task, self.connection, self.prefix) if task else None
 
     def get_job_position(self, job_or_id) -> int | None:
         job_id = getattr(job_or_id, "id", job_or_id)
@@ -262,7 +267,7 @@ def _by_task_id(depends_on: Any) -> Any:
                           allow_failure=depends_on.allow_failure,
                           enqueue_at_front=depends_on.enqueue_at_front)
     if isinstance(depends_on, Job):
-        return depends_on.task_id
+        return depends_on.task_id if depends_on.enqueued else depends_on.id
     if isinstance(depends_on, (list, tuple)):
         return [_by_task_id(d) for d in depends_on]
     return depends_on
