@@ -229,6 +229,31 @@ class Queue:
         if "." in task_id:
             await asyncio.to_thread(_workflow_follow_up, self._sync, task_id)
 
+    # Rare changes, made by the synchronous engine in a thread (on a sync
+    # twin of this client): the same scripts, checks and follow-ups.
+    async def update(self, task_id: str, **changes: Any) -> str:
+        """Change a task that has not started (see :meth:`taskq.Queue.update`)."""
+        return await asyncio.to_thread(lambda: self._sync.update(task_id, **changes))
+
+    async def delete(self, task_id: str, force: bool = False) -> None:
+        """Delete a task (a running one only with force=True)."""
+        await asyncio.to_thread(self._sync.delete, task_id, force)
+
+    async def set_retry_limit(self, task_id: str, max_retries: int) -> str:
+        """Change a task's retry budget, even after it started."""
+        return await asyncio.to_thread(self._sync.set_retry_limit, task_id, max_retries)
+
+    async def set_rate_limit(self, limit: Any, key: str | None = None) -> None:
+        """Limit how often this queue's tasks (of ``key``) start (taskq.rates)."""
+        await asyncio.to_thread(self._sync.set_rate_limit, limit, key)
+
+    async def rate_limits(self) -> dict[str, Any]:
+        return await asyncio.to_thread(self._sync.rate_limits)
+
+    async def set_retention(self, **settings: Any) -> None:
+        """This queue's retention (see :meth:`taskq.Queue.set_retention`)."""
+        await asyncio.to_thread(lambda: self._sync.set_retention(**settings))
+
     async def pause(self) -> None:
         await call(self.redis, "pause", self.qkeys, "1")
 

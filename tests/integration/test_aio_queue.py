@@ -212,6 +212,38 @@ def test_cancel_retry_and_pause_answer_as_the_sync_queue(r, redis_url, prefix):
     run_async(body())
 
 
+def test_update_delete_retry_limit_rate_limits_and_retention(r, redis_url, prefix):
+    """The rare changes, made through the synchronous engine in a thread:
+    the same results and errors."""
+    sq = Queue("ch", redis=r, prefix=prefix)
+
+    async def body():
+        async with aclient(redis_url) as client:
+            q = aio.Queue("ch", redis=client, prefix=prefix)
+            await q.enqueue("f", task_id="u", meta={"a": 1}, delay=60)
+            assert await q.update("ch:u", priority=7, meta={"b": 2}) == "delayed"
+            task = await q.get("ch:u")
+            assert task.priority == 7 and task.meta == {"a": 1, "b": 2}
+            await q.enqueue("f", task_id="run")
+            [lease] = sq.claim(1)
+            with pytest.raises(InvalidState):
+                await q.update("ch:run", priority=1)  # started: refused, as the sync queue does
+            assert await q.set_retry_limit("ch:run", 9) == "running"
+            assert (await q.get("ch:run")).max_retries == 9
+            with pytest.raises(InvalidState):
+                await q.delete("ch:run")  # running: only with force
+            await q.delete("ch:run", force=True)
+            assert await q.get("ch:run") is None
+            with pytest.raises(TaskNotFound):
+                await q.delete("ch:nope")
+            await q.set_rate_limit("10/s")
+            assert (await q.rate_limits()) == sq.rate_limits() and sq.rate_limits()
+            await q.set_retention(completed=5)
+            assert sq.retention_settings().completed == 5
+
+    run_async(body())
+
+
 # -- clients ----------------------------------------------------------------------------
 
 
