@@ -72,7 +72,7 @@ BODY = {
     "command": "python resize.py --size 256", "priority": 7, "max_retries": 3,
     "timeout_seconds": 600, "tags": ["images", "batch"],
 }
-"""A realistic DTS create body (the README's example, with tags)."""
+"""A realistic DTS create body (the REST API page's example, with tags)."""
 BUDGET = "1000000000/3600"
 """The rate limit during the run: counted on every request, never exceeded."""
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Rate limits, measured (the README's Rate limits; not part of the suite):
+"""Rate limits, measured (docs/rate-limits.md; not part of the suite):
 
     python scripts/rate_proof.py [--redis-url URL] [--tasks 5000] [--drain 20000] [--runs 3]
 

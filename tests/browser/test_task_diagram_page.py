@@ -19,7 +19,7 @@ from taskq.workflows.diagram import STATUS_COLOURS, step_label
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "images" / "task-diagram.png"
-"""Rewritten when TASKQ_UPDATE_SCREENSHOTS=1 (the README shows it)."""
+"""Rewritten when TASKQ_UPDATE_SCREENSHOTS=1 (docs/http/tasker.md shows it)."""
 
 NODES_JS = """() => Array.from(document.querySelectorAll('#diagram g.node')).map(g => {
   const link = g.closest('a');

@@ -1,4 +1,4 @@
-"""The README's async Flask view, as written: Flask runs each async view on
+"""The docs' async Flask view (docs/python/asyncio.md), as written: Flask runs each async view on
 an event loop of its own, so each request's taskq.aio.Queue gets that
 loop's client, and request after request enqueues and awaits its result."""
 

@@ -2,7 +2,7 @@
 tasks/s, 1 in 50 failing) with a 3 s retention; Redis memory must level
 off (the mean of the last third of the samples within 10 % of the middle
 third's). The full run (`python scripts/soak.py`, 10 minutes) is in the
-README's Retention section."""
+Retention page (docs/operations/retention.md)."""
 
 from __future__ import annotations
 
