@@ -17,7 +17,7 @@ from taskq.keys import Keys
 from taskq.startup import ready
 
 from . import config as config_mod
-from . import dashboard, errors, health, input_guard, metrics, middleware, shared_tasks
+from . import dashboard, errors, health, index, input_guard, metrics, middleware, shared_tasks
 from .dialects import DIALECTS
 from .dialects.base import Dialects
 from .schemas import ErrorSchema
@@ -131,6 +131,7 @@ def create_app(config: dict | None = None) -> Flask:
         for blp in dialect.blueprints:
             api.register_blueprint(blp, url_prefix=dialect.url_prefix)
     dashboard.register(app)
+    index.register(app, metrics=bool(cfg["TASKQ_METRICS"]))
     if cfg["TASKQ_METRICS"]:
         metrics.init(app)
         metrics.init_json(app)

@@ -81,10 +81,15 @@ def cli() -> None:
 @_agents
 @_projects_opt
 def token(sub: str, scopes, ttl: int, rate_limit: str | None, agents, projects) -> None:
-    """Print a JWT signed with TASKQ_JWT_SECRET."""
-    secret = os.environ.get("TASKQ_JWT_SECRET")
+    """Print a JWT signed with TASKQ_JWT_SECRET (default: the secret taskq
+    start keeps in .taskq/jwt.secret)."""
+    from taskq.embedded import resolve_jwt_secret
+
+    secret, note = resolve_jwt_secret(os.environ.get("TASKQ_JWT_SECRET"))
     if not secret:
-        raise click.ClickException("TASKQ_JWT_SECRET is not set")
+        raise click.ClickException(note)
+    if note:
+        click.echo(note, err=True)
     click.echo(auth.mint_token(secret, sub, _checked(scopes), ttl, rate_limit, agents, projects))
 
 

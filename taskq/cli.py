@@ -183,13 +183,17 @@ def start(procfile: str, data_dir: str | None, port: int, bind: str, url: str | 
     store an admin API key is created and printed, once. The web process
     listens on --bind:--port (127.0.0.1:8000 unless told otherwise).
 
+    Unless TASKQ_JWT_SECRET is set, the processes get the secret kept in
+    .taskq/jwt.secret (made on the first start, mode 0600), which taskq auth
+    token signs with too.
+
     Before the processes start: a Redis loading its data set is waited for,
-    the Procfile's ``release`` command (``taskq migrate``) runs once, as on
+    the Procfile's release command (taskq migrate) runs once, as on
     Heroku, and the key schema is checked; the other lines then run together.
     """
     from taskq import local_start
-    from taskq.embedded import (child_preexec, display_url, ensure_redis, remove_url_file,
-                                state_dir, write_url_file)
+    from taskq.embedded import (JWT_SECRET_ENV, child_preexec, display_url, ensure_jwt_secret_file,
+                                ensure_redis, remove_url_file, state_dir, write_url_file)
 
     data_dir = data_dir or str(state_dir() / "redis")
     try:
@@ -202,6 +206,12 @@ def start(procfile: str, data_dir: str | None, port: int, bind: str, url: str | 
     # honcho hands each process type its own PORT (base + 100 per type), so
     # the web line reads the port from a variable honcho leaves alone.
     env = dict(os.environ, REDIS_URL=url, TASKQ_WEB_PORT=str(port), TASKQ_BIND=bind)
+    if not env.get(JWT_SECRET_ENV):  # an explicit one wins; else the kept local one
+        try:
+            env[JWT_SECRET_ENV] = ensure_jwt_secret_file()
+        except OSError as exc:
+            click.echo(f"taskq: no local JWT secret ({exc}); JWTs will be refused, API keys "
+                       f"work", err=True)
     # Procfile lines say `taskq ...`: make this interpreter's scripts win.
     bindir = os.path.dirname(sys.executable)
     env["PATH"] = os.pathsep.join([bindir, env.get("PATH", "")])

@@ -131,6 +131,7 @@ def banner(base: str, way_in: str, env: dict, up: bool) -> str:
     lines = ["taskq: ready" if up else "taskq: the web process has not answered /health yet",
              f"  API      {base}/api",
              f"  docs     {base}/api/docs",
+             f"  dashboard {base}/dashboard/   (log in with an API key)",
              f"  metrics  {base}/metrics",
              f"  {way_in}",
              f"  CLI      taskq is in {bindir}: source {bindir}/activate"]

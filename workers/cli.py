@@ -197,11 +197,11 @@ def worker(queues: tuple[str, ...], concurrency: int, lease: float, prefetch: in
            async_concurrency: int, burst: bool, paths: tuple[str, ...], verbose: bool, quiet: bool,
            url: str | None) -> None:
     """Run the fast pool worker on QUEUES (default: default), in that order;
-    ``a,b`` names two queues. Serving ``workflows``, it first loads the
+    a,b names two queues. Serving the workflows queue, it first loads the
     workflow handlers (TASKQ_HANDLERS_PATH, TASKQ_EXAMPLES=1), refuses to
     start when a step's code does not import, and publishes them.
 
-    Plain functions run on the threads, ``async def`` ones on an event loop
+    Plain functions run on the threads, async def ones on an event loop
     of the worker's own (--async-concurrency at once).
 
     SIGTERM or Ctrl-C: finish the tasks in hand (coroutines included), then

@@ -22,7 +22,6 @@ from rq.worker import WorkerStatus
 from taskq import Keys, Lease, __version__, claim
 from taskq.errors import TaskqError
 from taskq.keys import DEFAULT_PREFIX
-from taskq.options import check_queue_name
 from taskq.worker_registry import HEARTBEAT_INTERVAL, WorkerRegistry, resource_usage
 from taskq.workflows import publish
 
@@ -38,7 +37,7 @@ from .rq_outcome import (_CANCELLED, _CLEANED, _COMPLETED, _FAILED, _NONE, _OUTC
                          SharedOutcome)
 from .rq_outage import RidesOutages
 from .rq_report import TaskReports
-from .rq_startup import start_check
+from .rq_startup import check_queue_names, start_check
 from .rq_process import (ClusterConnection, env_lease, ignore_signal, pin_driver_info,
                          subscribe_to_commands, taskq_client)
 
@@ -72,8 +71,7 @@ class TaskqWorkerMixin(TaskReports, RidesOutages, ClusterConnection):
             print(f"taskq: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
         super().__init__(queues, *args, **kwargs)
-        for name in self.queue_names():
-            check_queue_name(name)
+        check_queue_names(self.queue_names())
         self.handlers = handlers_to_publish(self.queue_names())
         self.keys = Keys(prefix or DEFAULT_PREFIX)
         self.taskq = taskq_client(self.connection)

@@ -13,13 +13,12 @@ from rq.worker import BaseWorker, WorkerStatus
 
 from taskq import Keys
 from taskq.keys import DEFAULT_PREFIX
-from taskq.options import check_queue_name
 
 from .handlers import handlers_to_publish
 from .outage import OUTAGE_ERRORS, Outage, pubsub_outage_pause
 from .rq_process import (ClusterConnection, env_lease, signals_to_main_thread, subscribe_to_commands,
                          taskq_client)
-from .rq_startup import start_check
+from .rq_startup import check_queue_names, start_check
 
 
 class TaskqPoolWorker(ClusterConnection, BaseWorker):
@@ -34,8 +33,7 @@ class TaskqPoolWorker(ClusterConnection, BaseWorker):
     def __init__(self, queues, *args, lease: float | None = None, prefix: str | None = None,
                  concurrency: int | None = None, **kwargs):
         super().__init__(queues, *args, **kwargs)
-        for name in self.queue_names():
-            check_queue_name(name)
+        check_queue_names(self.queue_names())
         self.handlers = handlers_to_publish(self.queue_names())
         self.keys = Keys(prefix or DEFAULT_PREFIX)
         self.taskq = taskq_client(self.connection)

@@ -31,6 +31,21 @@ def start_check(client, prefix: str, log: logging.Logger = RQ_LOG) -> None:
         raise SystemExit(1) from None
 
 
+def check_queue_names(names) -> None:
+    """Refuse a bad queue name in one line and exit 2, as ``taskq worker``
+    does: RQ's ``worker`` command would print the TaskqValueError with a
+    traceback (it logs any exception of the worker class's constructor)."""
+    from taskq.errors import TaskqValueError
+    from taskq.options import check_queue_name
+
+    for name in names:
+        try:
+            check_queue_name(name)
+        except TaskqValueError as exc:
+            print(f"taskq: invalid queue {name!r}: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
+
+
 def _wait_in_rq_command() -> None:
     command = sys.modules.get("rq.cli.workers")
     asked = getattr(command, "is_suspended", None)

@@ -18,8 +18,8 @@ def migrate(url: str | None, prefix: str | None) -> None:
 
     Safe to repeat (a second run changes nothing) and to run while workers
     of the previous release finish their tasks: run it before the new
-    release's processes start (Procfile ``release: taskq migrate``), and
-    again once the previous release's processes have stopped, to carry over
+    release's processes start (Procfile line "release: taskq migrate"),
+    and again once the previous release's processes have stopped, to carry over
     what they wrote meanwhile. Exit 1 when a key could not be moved, or the
     data was written by a newer taskq.
     """

@@ -39,7 +39,7 @@ def publish_cmd(no_import_check: bool, url: str | None) -> None:
 @handlers.command("list")
 @url_option
 def list_cmd(url: str | None) -> None:
-    """The published handlers, one ``namespace.name@version: steps`` a line;
+    """The published handlers, one a line (namespace.name@version: steps);
     a stored definition that does not load is named on stderr."""
     from . import published
 

@@ -1,0 +1,197 @@
+"""The JWT secret of local runs: ``taskq start`` makes one on its first run,
+keeps it in the state folder (mode 0600), gives it to the web process it
+starts, and ``taskq auth token`` in another shell (no TASKQ_JWT_SECRET
+there) signs with the same one, so the walkthrough's token is accepted. An
+explicit TASKQ_JWT_SECRET wins everywhere, and the secret is never printed.
+
+Every test has its own state folder (TASKQ_STATE_DIR), so its own embedded
+Redis, and never reads a developer's ``.taskq/``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import jwt
+import pytest
+
+from taskq import embedded
+from taskq.embedded import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+READY_TIMEOUT = 90.0
+EXPLICIT = "explicit-secret-0123456789abcdef0123456789"
+
+
+def shell_env(state: Path, **extra: str) -> dict:
+    """A shell of this folder as a newcomer has it: no REDIS_URL, no
+    TASKQ_JWT_SECRET, only the state folder."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("REDIS_URL", "PORT", "TASKQ_BIND", "TASKQ_WEB_PORT", "TASKQ_PREFIX",
+                        "TASKQ_JWT_SECRET")}
+    env["TASKQ_STATE_DIR"] = str(state)
+    env.update(extra)
+    return env
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def token_cli(state: Path, **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "taskq.cli", "auth", "token", "--sub", "me", "-s", "tasks:read"],
+        cwd=REPO, env=shell_env(state, **extra), capture_output=True, text=True, timeout=60)
+
+
+def status(url: str, token: str | None = None) -> int:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+class Start:
+    """``taskq start`` with the repository's Procfile, as a subprocess."""
+
+    def __init__(self, state: Path, log: Path, **extra: str) -> None:
+        self.port, self.log = free_port(), log
+        self.base = f"http://127.0.0.1:{self.port}"
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "taskq.cli", "start", "-f", str(REPO / "Procfile")],
+                cwd=REPO, env=shell_env(state, PORT=str(self.port), **extra),
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_ready(self) -> str:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            text = self.output()
+            if "taskq: ready" in text:
+                return text
+            assert self.proc.poll() is None, text
+            time.sleep(0.2)
+        raise AssertionError(f"not ready in {READY_TIMEOUT} s:\n{self.output()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+@pytest.fixture
+def start(tmp_path):
+    running: list[Start] = []
+
+    def run(state: Path, name: str, **extra: str) -> Start:
+        s = Start(state, tmp_path / f"{name}.log", **extra)
+        running.append(s)
+        return s
+
+    yield run
+    for s in running:
+        s.stop()
+
+
+# -- the file and the CLI, without a server -----------------------------------
+
+def test_secret_file_is_made_once_with_mode_0600(tmp_path, monkeypatch):
+    monkeypatch.setenv("TASKQ_STATE_DIR", str(tmp_path / "state"))
+    first = embedded.ensure_jwt_secret_file()
+    path = tmp_path / "state" / "jwt.secret"
+    assert path.read_text().strip() == first and len(first) >= 32
+    assert mode(path) == 0o600
+    assert embedded.ensure_jwt_secret_file() == first  # kept, not made again
+    path.chmod(0o644)
+    assert embedded.ensure_jwt_secret_file() == first and mode(path) == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["jwt.secret"]  # no temporary left
+
+
+def test_explicit_secret_wins_and_the_note_never_shows_the_secret(tmp_path, monkeypatch):
+    monkeypatch.setenv("TASKQ_STATE_DIR", str(tmp_path))
+    assert embedded.resolve_jwt_secret(None) == (None, embedded.resolve_jwt_secret("")[1])
+    assert "TASKQ_JWT_SECRET is not set" in embedded.resolve_jwt_secret(None)[1]
+    kept = embedded.ensure_jwt_secret_file()
+    assert embedded.resolve_jwt_secret(EXPLICIT) == (EXPLICIT, None)
+    secret, note = embedded.resolve_jwt_secret(None)
+    assert secret == kept and str(tmp_path / "jwt.secret") in note and kept not in note
+
+
+def test_token_cli_without_any_secret_says_so_in_one_line(tmp_path):
+    proc = token_cli(tmp_path)
+    assert proc.returncode == 1 and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "TASKQ_JWT_SECRET is not set" in lines[0], proc.stderr
+    assert str(tmp_path / "jwt.secret") in lines[0]
+
+
+def test_token_cli_signs_with_the_kept_secret_unless_one_is_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("TASKQ_STATE_DIR", str(tmp_path))
+    kept = embedded.ensure_jwt_secret_file()
+    proc = token_cli(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert jwt.decode(proc.stdout.strip(), kept, algorithms=["HS256"])["sub"] == "me"
+    assert "using the secret of taskq start" in proc.stderr and kept not in proc.stderr
+    proc = token_cli(tmp_path, TASKQ_JWT_SECRET=EXPLICIT)
+    assert proc.returncode == 0, proc.stderr
+    assert jwt.decode(proc.stdout.strip(), EXPLICIT, algorithms=["HS256"])["sub"] == "me"
+    assert proc.stderr == ""
+
+
+# -- with taskq start ---------------------------------------------------------
+
+def test_start_gives_its_web_process_the_kept_secret(start, tmp_path):
+    state = tmp_path / "state"
+    first = start(state, "first")
+    text = first.wait_ready()
+    path = state / "jwt.secret"
+    secret = path.read_text().strip()
+    assert mode(path) == 0o600
+    assert secret not in text
+    assert f"dashboard {first.base}/dashboard/" in text
+
+    made = token_cli(state)  # a second shell: TASKQ_JWT_SECRET is not set there
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    assert status(f"{first.base}/api/tasks", token) == 200
+    other = jwt.encode({"sub": "me", "scopes": ["tasks:read"], "exp": int(time.time()) + 60},
+                       "another-secret-0123456789abcdef012345", algorithm="HS256")
+    assert status(f"{first.base}/api/tasks", other) == 401
+    first.stop()
+    assert path.read_text().strip() == secret  # kept when taskq start stops
+
+    again = start(state, "again")
+    assert secret not in again.wait_ready()
+    assert path.read_text().strip() == secret  # not made again
+    assert status(f"{again.base}/api/tasks", token) == 200  # tokens outlive a restart
+
+
+def test_explicit_secret_at_start_wins_over_the_kept_one(start, tmp_path, monkeypatch):
+    state = tmp_path / "state"
+    monkeypatch.setenv("TASKQ_STATE_DIR", str(state))
+    kept = embedded.ensure_jwt_secret_file()
+    s = start(state, "explicit", TASKQ_JWT_SECRET=EXPLICIT)
+    text = s.wait_ready()
+    assert EXPLICIT not in text and kept not in text
+    assert (state / "jwt.secret").read_text().strip() == kept  # left as it was
+    from_file = token_cli(state).stdout.strip()
+    explicit = token_cli(state, TASKQ_JWT_SECRET=EXPLICIT).stdout.strip()
+    assert status(f"{s.base}/api/tasks", explicit) == 200
+    assert status(f"{s.base}/api/tasks", from_file) == 401
