@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any, Sequence
 
-from . import leadership, series
+from . import latency, leadership, series
 from .isotime import iso
 from .keys import STATUSES, Keys, ScheduleKeys
 from .maintenance import queue_names
@@ -26,9 +26,13 @@ WORKFLOWS_IN_FLIGHT = 10
 CHART_MINUTES = 60
 
 
-def queue_rows(redis, keys: Keys, names: Sequence[str]) -> list[dict]:
-    """Each queue's name, paused flag and task counts by status (a task
-    parked behind a full concurrency key counts as queued); one round trip."""
+def queue_rows(redis, keys: Keys, names: Sequence[str],
+               found: Sequence[WorkerInfo] | None = None) -> list[dict]:
+    """Each queue's name, paused flag, task counts by status (a task
+    parked behind a full concurrency key counts as queued), latency in
+    seconds and whether a live worker serves it (taskq.latency: counts alone
+    hide a queue nobody serves); two round trips. ``found``: the worker
+    registry's entries when the caller has read them."""
     pipe = redis.pipeline(transaction=False)
     for name in names:
         qk = keys.queue(name)
@@ -42,6 +46,9 @@ def queue_rows(redis, keys: Keys, names: Sequence[str]) -> list[dict]:
         row = replies[i * per:(i + 1) * per]
         out.append({"name": name, "paused": row[0] in ("1", b"1"),
                     "counts": dict(zip(STATUSES, (int(n) for n in row[1:])))})
+    waits = latency.queue_latency(redis, keys, names, found)
+    for row in out:
+        row.update(waits[row["name"]])
     return out
 
 
@@ -54,10 +61,11 @@ def worker_row(w: WorkerInfo) -> dict:
             "last_heartbeat": iso(w.last_heartbeat)}
 
 
-def workers(redis, keys: Keys, only: Sequence[str] = ()) -> list[dict]:
+def workers(redis, keys: Keys, only: Sequence[str] = (),
+            found: Sequence[WorkerInfo] | None = None) -> list[dict]:
     """Known workers, most recently heard from first (those serving one of
     ``only`` when given)."""
-    found = WorkerRegistry(redis, keys).all()
+    found = WorkerRegistry(redis, keys).all() if found is None else list(found)
     if only:
         found = [w for w in found if set(w.queues) & set(only)]
     return [worker_row(w) for w in found]
@@ -107,9 +115,10 @@ def snapshot(redis, prefix: str, only: Sequence[str] = ()) -> dict[str, Any]:
     """Everything ``taskq info`` shows, as plain data (its --json shape)."""
     keys = Keys(prefix)
     names = list(only) if only else queue_names(redis, keys)
+    found = WorkerRegistry(redis, keys).all()
     return {
-        "queues": queue_rows(redis, keys, names),
-        "workers": workers(redis, keys, only),
+        "queues": queue_rows(redis, keys, names, found),
+        "workers": workers(redis, keys, only, found),
         "scheduler": leadership.status(redis, keys),
         "redis": redis_info(redis),
         "schedules_due": schedules_due(redis, prefix),

@@ -149,6 +149,9 @@ class WorkerRegistry:
         pipe = self.redis.pipeline(transaction=False)
         pipe.hset(key, mapping={"status": "offline", "current": "[]", "last_heartbeat": 0,
                                 "offline_reported": 1})
+        # HSET recreates an entry that had already expired (a worker silent
+        # past FORGET_AFTER that exits): without a TTL it would stay forever.
+        pipe.pexpire(key, int(FORGET_AFTER * 1000))
         pipe.zadd(self.keys.workers, {worker_id: _now_ms()})
         pipe.xadd(self.keys.events, {"event": "worker.offline", "id": worker_id},
                   maxlen=EVENTS_MAXLEN, approximate=True)
@@ -161,8 +164,12 @@ class WorkerRegistry:
         return WorkerInfo.from_hash(worker_id, _decode(h), _now_ms())
 
     def all(self, status: str | None = None) -> list[WorkerInfo]:
-        """Known workers, most recently heard from first."""
-        ids = [_s(x) for x in self.redis.zrevrange(self.keys.workers, 0, -1)]
+        """Known workers, most recently heard from first. Entries last heard
+        from more than FORGET_AFTER ago are left out, as :meth:`sweep` would
+        remove them: every view drops a stopped worker on time even when no
+        scheduler sweeps, or an entry lost its TTL."""
+        since = _now_ms() - int(FORGET_AFTER * 1000)
+        ids = [_s(x) for x in self.redis.zrevrangebyscore(self.keys.workers, "+inf", f"({since}")]
         pipe = self.redis.pipeline(transaction=False)
         for wid in ids:
             pipe.hgetall(self.keys.worker(wid))

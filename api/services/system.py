@@ -14,9 +14,11 @@ from taskq.maintenance import queue_names
 from taskq.options import PRIORITY_MAX, SEQ_SPAN
 from taskq import series
 from taskq.worker_registry import WorkerRegistry
-from taskq import leadership
+from taskq import latency, leadership
 
 from taskq.keys import ApiKeys
+
+from .labels import queue_labels
 
 PRIORITY_BANDS = (("high_priority", 8, None), ("normal_priority", 4, 7), ("low_priority", None, 3))
 """Ready-queue depth by priority band (DTS priorities are 1-10)."""
@@ -68,6 +70,9 @@ class SystemService:
         today = self.counts_since(names, int(midnight.timestamp()) // 3600, ("completed", "failed"))
 
         workers = self.workers.all()
+        labels = queue_labels(r, self.keys, names)
+        waits = latency.queue_latency(r, self.keys, names, workers)
+        queue_latency = [{"queue": labels[n], **waits[n]} for n in names]
         by_status = {s: sum(1 for w in workers if w.status == s) for s in ("active", "idle", "offline")}
         sched = leadership.status(r, self.keys)
         live = r.zrangebyscore(self.api_keys.instances, int((now - INSTANCE_TTL) * 1000), "+inf")
@@ -91,6 +96,9 @@ class SystemService:
             "task_stats": {"pending": pending, "running": running,
                            "completed_today": today["completed"], "failed_today": today["failed"]},
             "queue_depths": depths,
+            "queue_latency": queue_latency,
+            "max_queue_latency_seconds": max((q["latency_seconds"] for q in queue_latency),
+                                             default=0.0),
         }
 
     def counts_since(self, names: list[str], first_hour: int, events) -> dict[str, int]:

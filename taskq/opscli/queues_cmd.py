@@ -21,8 +21,12 @@ def queue_rows(ops, names: list[str]) -> list[dict]:
 
 
 def queue_table(rows: list[dict]) -> str:
-    return table(["queue", "paused", *STATUSES],
-                 [[r["name"], r["paused"], *(r["counts"][s] for s in STATUSES)] for r in rows],
+    """Counts, plus latency (seconds the oldest runnable task has waited)
+    and whether a live worker serves the queue (taskq.latency)."""
+    return table(["queue", "paused", *STATUSES, "latency", "served"],
+                 [[r["name"], r["paused"], *(r["counts"][s] for s in STATUSES),
+                   f"{r['latency_seconds']:.1f}s", "yes" if r["served"] else "NO"]
+                  for r in rows],
                  empty="(no queues)")
 
 

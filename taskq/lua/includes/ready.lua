@@ -7,8 +7,10 @@ local function ready_score(pri, seq)
 end
 
 -- Put a task (any status) in the ready zset and mark it queued; parked
--- when its concurrency key is full.
-local function make_ready(Q, id, tkey, now)
+-- when its concurrency key is full. 'ready' records since when it may run
+-- (`since`: its due time when promoted late, else now): queue latency
+-- (taskq.latency) reads it, as a task ready at enqueue reads 'created'.
+local function make_ready(Q, id, tkey, now, since)
   local f = redis.call('HMGET', tkey, 'priority', 'ckey', 'climit')
   local seq = redis.call('HINCRBY', Q.meta, 'seq', 1)
   local score = ready_score(tonumber(f[1] or '0') or 0, seq)
@@ -17,7 +19,8 @@ local function make_ready(Q, id, tkey, now)
   else
     redis.call('ZADD', Q.queued, score, id)
   end
-  redis.call('HSET', tkey, 'status', 'queued', 'updated', int_text(now))
+  redis.call('HSET', tkey, 'status', 'queued', 'updated', int_text(now),
+             'ready', int_text(since or now))
 end
 
 -- Wake up to n blocked workers (each BLPOP takes one token). The list
@@ -66,11 +69,12 @@ end
 
 -- Move due delayed tasks to the ready zset; returns how many moved.
 local function promote_due(Q, now, limit)
-  local due = redis.call('ZRANGEBYSCORE', Q.delayed, '-inf', now, 'LIMIT', 0, limit)
-  for i = 1, #due do
+  local due = redis.call('ZRANGEBYSCORE', Q.delayed, '-inf', now, 'LIMIT', 0, limit,
+                        'WITHSCORES')
+  for i = 1, #due, 2 do
     local id = due[i]
     redis.call('ZREM', Q.delayed, id)
-    make_ready(Q, id, Q.task_prefix .. id, now)
+    make_ready(Q, id, Q.task_prefix .. id, now, math.min(tonumber(due[i + 1]), now))
   end
-  return #due
+  return #due / 2
 end
