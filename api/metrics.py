@@ -37,7 +37,7 @@ from prometheus_flask_exporter import PrometheusMetrics
 from taskq.keys import STATUSES
 from taskq.maintenance import queue_names
 from taskq.worker_registry import STATUSES as WORKER_STATUSES, WorkerRegistry
-from taskq import leadership
+from taskq import latency, leadership
 
 from .auth import authenticate
 from .envelope import ok
@@ -115,9 +115,20 @@ class QueueCollector:
             for event, v in stats.items():
                 if event != "runtime_ms":
                     events.add_metric([n, event], float(v))
-        yield from (depth, tasks, expiries, events, runtime)
-        workers = GaugeMetricFamily("taskq_workers", "Workers by status", labels=["status"])
         known = self.workers.all()
+        waits = latency.queue_latency(r, self.keys, names, known)
+        wait = GaugeMetricFamily(
+            "taskq_queue_latency_seconds",
+            "Seconds the oldest runnable task has waited since it became ready (0: none)",
+            labels=["queue"])
+        served = GaugeMetricFamily("taskq_queue_served",
+                                   "1 when a live registered worker listens to the queue",
+                                   labels=["queue"])
+        for name in names:
+            wait.add_metric([labels[name]], waits[name]["latency_seconds"])
+            served.add_metric([labels[name]], 1 if waits[name]["served"] else 0)
+        yield from (depth, tasks, expiries, events, runtime, wait, served)
+        workers = GaugeMetricFamily("taskq_workers", "Workers by status", labels=["status"])
         for s in WORKER_STATUSES:
             workers.add_metric([s], sum(1 for w in known if w.status == s))
         yield workers
@@ -157,7 +168,7 @@ def exposition() -> Response:
         http = exporter.registry
     engine = CollectorRegistry(auto_describe=False)
     engine.register(QueueCollector(st.redis, st.keys, st.workers))
-    return Response(generate_latest(http) + generate_latest(engine), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(http) + generate_latest(engine), content_type=CONTENT_TYPE_LATEST)
 
 
 UNCOUNTED = ("/metrics", "/metrics/json", "/health", "/api/health", "/tasker/metrics",
