@@ -38,6 +38,7 @@ def blueprint() -> Blueprint:
     bp.register_error_handler(TaskqError, render.handle_error)
     bp.app_template_global("mermaid_url")(render.mermaid_url)
     bp.app_template_global("linkable_queue")(privacy.linkable_queue)
+    bp.app_template_global("queue_title")(privacy.queue_title)
     login.register(bp)
     pages.register(bp)
     actions.register(bp)

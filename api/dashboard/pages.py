@@ -83,7 +83,7 @@ def register(bp: Blueprint) -> None:
     add_page(bp, "/queues", "queues", "queues.html", lambda st: reads.queues_page(st), "Queues")
     add_page(bp, "/queues/<name>", "queue", "queue.html",
              lambda st, name: reads.queue_page(st, name, *_args("status", "page", "q").values()),
-             lambda ctx: f"Queue {ctx['queue']['name']}")
+             lambda ctx: f"Queue {privacy.queue_title(ctx['queue']['name']) or ctx['queue']['name']}")
     add_page(bp, "/tasks/<path:task_id>", "task", "task.html",
              lambda st, task_id: reads.task_page(st, task_id), lambda ctx: f"Task {ctx['task']['id']}")
     add_page(bp, "/workers", "workers", "workers.html", lambda st: reads.workers_page(st), "Workers")

@@ -25,12 +25,15 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from flask import g
+
 from taskq.keys import TaskDriverKeys, valid_queue_name
 from taskq.projects import QUEUE_PREFIX, project_of_queue
 
 from ..errors import ApiError
 from ..middleware import loggable_path
 from ..services.labels import is_project_task, queue_labels
+from ..state import state
 from . import access
 
 SCOPE = "projects:read"
@@ -48,6 +51,21 @@ def linkable_queue(name: str) -> bool:
     """Whether a queue cell names a real queue (a label holds ':', which no
     queue name does): the templates link only those."""
     return valid_queue_name(name)
+
+
+def queue_title(name: str) -> str | None:
+    """For a session that may see projects, the label (``project:<name>``)
+    a project's queue is shown by, its ``td-<id>`` name kept for the link
+    and the tooltip: the id alone says nothing to a reader. None for any
+    other queue, or a session that sees the label in place of the name.
+    One lookup per project queue and request."""
+    if not isinstance(name, str) or project_of_queue(name) is None or hides_projects():
+        return None
+    cache = g.setdefault("taskq_queue_titles", {})
+    if name not in cache:
+        st = state()
+        cache[name] = queue_labels(st.redis, st.keys, [name])[name]
+    return cache[name]
 
 
 # -- before a page is read ---------------------------------------------------------------
