@@ -17,7 +17,7 @@ from taskq.keys import Keys
 from taskq.startup import ready
 
 from . import config as config_mod
-from . import dashboard, errors, health, index, input_guard, metrics, middleware, shared_tasks
+from . import dashboard, error_docs, errors, schema_extras, health, index, input_guard, metrics, middleware, shared_tasks
 from .dialects import DIALECTS
 from .dialects.base import Dialects
 from .schemas import ErrorSchema
@@ -136,4 +136,6 @@ def create_app(config: dict | None = None) -> Flask:
         metrics.init(app)
         metrics.init_json(app)
         metrics.document_json(api.spec, app)
+    error_docs.document(api.spec, registry)
+    schema_extras.document(api.spec, api.ma_plugin)
     return app

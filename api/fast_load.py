@@ -27,6 +27,8 @@ from marshmallow import fields
 from marshmallow.utils import missing
 from marshmallow.validate import Length, OneOf, Range
 
+from .schemas import JSONBoolean, JSONInteger
+
 _SKIP = object()
 """A check's answer for a value it cannot vouch for (marshmallow decides)."""
 
@@ -59,9 +61,9 @@ def _check(field: fields.Field) -> Callable[[Any], Any] | None:
     kind = type(field)
     if kind is fields.String:
         native = lambda x: type(x) is str  # noqa: E731
-    elif kind is fields.Integer:
+    elif kind is fields.Integer or kind is JSONInteger:
         native = lambda x: type(x) is int  # noqa: E731  (bool is not int here: marshmallow refuses it)
-    elif kind is fields.Boolean:
+    elif kind is fields.Boolean or kind is JSONBoolean:  # both take a bool as it is
         native = lambda x: type(x) is bool  # noqa: E731
     elif kind is fields.List:
         inner = _check(field.inner)

@@ -32,6 +32,28 @@ class UTCDateTime(fields.DateTime):
         return dt.astimezone(timezone.utc)
 
 
+class JSONBoolean(fields.Boolean):
+    """A JSON body's boolean: ``true`` or ``false`` only (marshmallow's
+    Boolean also takes 0, 1, "yes", "on"..., which the documents' boolean
+    type refuses)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is not bool:
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class JSONInteger(fields.Integer):
+    """A JSON body's integer: a number with no fraction (2.0 is 2). marshmallow's
+    Integer also truncates 2.5 to 2 and reads "2", which the documents'
+    integer type refuses."""
+
+    def _validated(self, value):
+        if type(value) is not int and not (type(value) is float and value.is_integer()):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
 class ErrorDetailSchema(Schema):
     code = fields.String(required=True, metadata={"description": "machine-readable error code"})
     message = fields.String(required=True)
@@ -110,7 +132,8 @@ class FlatDump:
             return object
         if getattr(field, "as_string", False):
             return None
-        return {fields.String: str, fields.Integer: int, fields.Boolean: bool}.get(kind)
+        return {fields.String: str, fields.Integer: int, JSONInteger: int, fields.Boolean: bool,
+                JSONBoolean: bool}.get(kind)
 
     def __call__(self, obj: dict) -> dict:
         out = {}

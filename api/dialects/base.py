@@ -39,6 +39,12 @@ class Dialect:
     """(the dialect's state) -> a budget per client IP on every route under
     url_prefix, counted on top of the caller's own (None: no such budget);
     api.middleware applies it, outside its open paths."""
+    error_schema: type | None = None
+    """The marshmallow schema of its error body, when not the shared ``Error``
+    (api.error_docs points its operations' error responses at it)."""
+    shared_paths: tuple[str, ...] = ()
+    """Documented paths of no dialect whose errors may take this dialect's
+    style (e.g. one task by id, for a TaskDriver task)."""
 
     def serves(self, path: str) -> bool:
         return path == self.url_prefix or path.startswith(self.url_prefix.rstrip("/") + "/")

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields
 from marshmallow.validate import Length, OneOf, Range
 
 from ...numbers import QueryInt
-from ...schemas import PageArgsSchema, UTCDateTime
+from ...schemas import JSONBoolean, JSONInteger, PageArgsSchema, UTCDateTime
 from ...shared_tasks.schemas import DTS_STATUSES, TaskFieldsSchema
 
 SORTS = ("created_at", "updated_at", "priority", "scheduled_at", "started_at", "completed_at",
@@ -19,10 +19,10 @@ class TaskCreateSchema(TaskFieldsSchema):
     name = fields.String(required=True, validate=Length(1, 256), metadata={"example": "Example Task"})
     command = fields.String(required=True, validate=Length(1, 4096),
                             metadata={"example": "echo 'Hello World'"})
-    priority = fields.Integer(load_default=5, validate=Range(1, 10))
-    max_retries = fields.Integer(load_default=3, validate=Range(0, 100))
-    timeout_seconds = fields.Integer(load_default=3600, validate=Range(1, 7 * 86400))
-    checkpoint_enabled = fields.Boolean(load_default=False)
+    priority = JSONInteger(load_default=5, validate=Range(1, 10))
+    max_retries = JSONInteger(load_default=3, validate=Range(0, 100))
+    timeout_seconds = JSONInteger(load_default=3600, validate=Range(1, 7 * 86400))
+    checkpoint_enabled = JSONBoolean(load_default=False)
     rate_key = fields.String(validate=Length(1, 200), metadata={
         "description": "taskq extension: the task's starts count against the limit the "
                        "operator set for this key on the queue (taskq queues rate-limit dts "
@@ -42,7 +42,7 @@ class TaskStatusSchema(Schema):
 
     id = fields.String(required=True)
     status = fields.String(required=True)
-    retry_count = fields.Integer()
+    retry_count = JSONInteger()
     cancel_requested = fields.Boolean()
     updated_at = UTCDateTime(allow_none=True)
 
@@ -60,9 +60,9 @@ class LogLineSchema(Schema):
 
 
 class LogMetaSchema(Schema):
-    limit = fields.Integer(required=True)
-    offset = fields.Integer(required=True)
-    total = fields.Integer(required=True)
+    limit = JSONInteger(required=True)
+    offset = JSONInteger(required=True)
+    total = JSONInteger(required=True)
 
 
 class CheckpointSchema(Schema):

@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields
 from marshmallow.validate import Length
 
 from taskq.webhooks import EVENTS, MAX_EVENTS, valid_event
+from taskq.workflows.handlers import EVENT_RE
 
 
 def _event_name(value: str) -> None:
@@ -25,7 +26,9 @@ class WebhookCreateSchema(Schema):
         "description": "engine queues whose task events this endpoint receives, or [\"*\"] for "
                        "all; default: the DTS queue. Any other queue needs scope admin"})
     events = fields.List(
-        fields.String(validate=_event_name),
+        fields.String(validate=_event_name, metadata={"anyOf": [
+            {"enum": list(EVENTS)},
+            {"pattern": EVENT_RE.pattern, "not": {"pattern": "^(?:task|worker)\\."}}]}),
         validate=Length(max=MAX_EVENTS),
         metadata={"description": "events to receive; empty or absent: all. Besides "
                                  f"{', '.join(EVENTS)}: custom event names that workflow steps "

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from taskq.schedules.model import EVENT_RE
+
 
 class EventSchema(Schema):
     name = fields.String(required=True, metadata={
-        "description": "the event name: [A-Za-z0-9_.:-]{1,128}", "example": "invoice.paid"})
-    payload = fields.Dict(metadata={
+        "description": "the event name: [A-Za-z0-9_.:-]{1,128}", "example": "invoice.paid",
+        "pattern": EVENT_RE.pattern})
+    payload = fields.Dict(allow_none=True, metadata={
         "description": "a JSON object (at most 64 KiB, 32 levels deep) each run's tasks get as "
-                       "meta.event", "example": {"invoice": 42}})
+                       "meta.event; null or absent: none", "example": {"invoice": 42}})
 
 
 class FiredRunSchema(Schema):

@@ -10,6 +10,7 @@ from marshmallow import Schema, fields
 from marshmallow.validate import OneOf, Range
 
 from taskq.backoff import STRATEGIES
+from taskq.keys import QUEUE_NAME_RE, RESERVED_QUEUE_NAMES
 from taskq.schedules.model import (MISFIRE_POLICIES, PRIORITY_MAX, PRIORITY_MIN, STATUSES)
 from taskq.schedules.store import MAX_PAGE, MAX_SNOOZE
 from taskq.schedules.timing import KINDS
@@ -51,7 +52,9 @@ class ScheduledTaskFieldsSchema(Schema):
         "taskq: each run's tasks count against the rate limit set for this key on the queue"))
     misfire_policy = fields.String(validate=OneOf(MISFIRE_POLICIES), metadata=_doc(
         "taskq: after downtime, one late run (run_once, default) or none (skip)"))
-    queue = fields.String(metadata=_doc("taskq: the engine queue of the runs (default 'default')"))
+    queue = fields.String(metadata={**_doc("taskq: the engine queue of the runs (default 'default')"),
+                                    "pattern": QUEUE_NAME_RE.pattern,
+                                    "not": {"enum": sorted(RESERVED_QUEUE_NAMES)}})
 
 
 def _required(name: str) -> fields.Field:

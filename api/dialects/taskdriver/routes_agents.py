@@ -50,7 +50,9 @@ def peek(project_id):
     return ok({"projectId": project.id, "tasksAvailable": state().projects.available(project.id)})
 
 
-@blp.route("/agents/<agent_name>/next-task", methods=["POST"])
+@blp.route("/agents/<agent_name>/next-task", methods=["POST"], parameters=[
+    {"in": "path", "name": "agent_name", "required": True, "description": AGENT_MESSAGE,
+     "schema": {"type": "string", "pattern": AGENT_RE}}])
 @gate("agents:write", sessions=True)
 @blp.arguments(NextTaskSchema)
 @blp.response(200, NextTaskEnvelopeSchema)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from ...envelope import ok
+from ...errors import validation_error
 from ...schemas import envelope
 from .state import state
 from .access import blueprint, caller, gate, readable_project, reader
@@ -14,6 +15,14 @@ from .schemas_projects import (ProjectCreateSchema, ProjectListArgsSchema, Proje
                                ProjectUpdateSchema, TaskTypeCreateSchema, TaskTypeSchema,
                                TaskTypeUpdateSchema)
 from .serializers import canonical_id as _project_id, ms_iso, project_view, stats_view, type_view
+
+def some_change(found) -> None:
+    """An update must change something: an empty body (or none) is refused
+    (422), as on PUT /api/tasks/{id}, rather than only bumping updatedAt;
+    ``found`` is the looked-up record, so a missing one answers 404 first."""
+    raise validation_error([{"field": "_schema", "value": None,
+                             "message": "give at least one field to change"}])
+
 
 blp = blueprint("TaskDriver Projects", "Projects (queues with defaults) and task types (templates)")
 
@@ -82,6 +91,8 @@ class ProjectItem(MethodView):
     @blp.response(200, envelope(ProjectSchema))
     def put(self, body, project_id):
         """Change a project (only the fields given; config fields one by one)."""
+        if not body:
+            some_change(state().projects.get(_project_id(project_id)))
         project = state().projects.update(_project_id(project_id), **_project_fields(body))
         return ok(_view(project))
 
@@ -152,6 +163,8 @@ class TaskTypeItem(MethodView):
     def put(self, body, type_id):
         """Change a task type (only the fields given; tasks already created keep theirs)."""
         td = state()
+        if not body:
+            some_change(td.types.get(_project_id(type_id)))
         tt = td.types.update(_project_id(type_id), **{TYPE_FIELDS[k]: v for k, v in body.items()})
         return ok(type_view(tt, td.projects.get(tt.project_id)))
 

@@ -5,9 +5,16 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 from marshmallow.validate import Length
 
+from ...schema_extras import extra
+from ...schemas import JSONBoolean
 from ...shared_tasks.schemas import TDTaskSchema
 from .schemas_common import UUIDString, agent_field, minutes_field
 
+SESSION_MAY_OMIT = ("Documented as required: an API key or JWT must give it (422 without); "
+                    "an agent session may leave it out (it acts as its own agent in its project).")
+
+
+@extra(required=["projectId"], description=SESSION_MAY_OMIT)
 class NextTaskSchema(Schema):
     projectId = UUIDString(metadata={"description": "required unless calling with the agent's session"})
 
@@ -27,6 +34,7 @@ class NextTaskEnvelopeSchema(Schema):
     data = fields.Nested(NextTaskDataSchema, required=True)
 
 
+@extra(required=["agentName"], description=SESSION_MAY_OMIT)
 class _AgentBody(Schema):
     agentName = agent_field
     projectId = UUIDString()
@@ -39,7 +47,7 @@ class CompleteSchema(_AgentBody):
 
 class FailSchema(_AgentBody):
     error = fields.String(load_default="task failed", validate=Length(max=8192))
-    canRetry = fields.Boolean(load_default=True)
+    canRetry = JSONBoolean(load_default=True)
 
 
 class ExtendLeaseSchema(_AgentBody):

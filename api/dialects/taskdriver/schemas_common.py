@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from marshmallow import Schema, ValidationError, fields
@@ -22,15 +23,24 @@ class Regexp(BaseRegexp):
         return value
 
 
+UUID_PATTERN = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+_UUID_RE = re.compile(UUID_PATTERN)
+
+
 class UUIDString(fields.String):
-    """A UUID, in and out as its canonical lower-case text."""
+    """A UUID in its 8-4-4-4-12 hex text (as documented: the other spellings
+    uuid.UUID reads, braces, urn: or no dashes, are refused), out as its
+    canonical lower-case text."""
+
+    def __init__(self, *args, metadata=None, **kwargs):
+        super().__init__(*args, metadata={"format": "uuid", "pattern": UUID_PATTERN, **(metadata or {})},
+                         **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return str(uuid.UUID(text))
-        except ValueError:
-            raise ValidationError("must be a UUID") from None
+        if not _UUID_RE.match(text):
+            raise ValidationError("must be a UUID")
+        return str(uuid.UUID(text.strip()))
 
 
 class Minutes(fields.Float):
@@ -41,12 +51,26 @@ class Minutes(fields.Float):
         return int(out) if isinstance(out, float) and out.is_integer() else out
 
 
-def minutes_field(**kw):
-    return Minutes(validate=Range(0, MAX_MINUTES, min_inclusive=False), allow_nan=False, **kw)
+def minutes_field(metadata=None, **kw):
+    # apispec writes the Range's minimum but not that it is exclusive
+    return Minutes(validate=Range(0, MAX_MINUTES, min_inclusive=False), allow_nan=False,
+                   metadata={"exclusiveMinimum": True, **(metadata or {})}, **kw)
 
 
 agent_field = fields.String(validate=Regexp(AGENT_RE, error=AGENT_MESSAGE))
 batch_field = fields.String(validate=Length(1, 100), metadata={"description": "groups tasks; filter by it"})
+
+
+class TDErrorSchema(Schema):
+    """TaskDriver's error body (api.error_styles ``string``): ``error`` is the message."""
+    success = fields.Boolean(required=True, metadata={"example": False})
+    error = fields.String(required=True, metadata={"description": "the message"})
+    code = fields.String(required=True, metadata={"description": "machine-readable error code"})
+    timestamp = fields.String(required=True)
+    correlationId = fields.String(required=True)
+    details = fields.Dict(metadata={"description": "field errors and other specifics"})
+    validationDetails = fields.List(fields.Dict(), metadata={
+        "description": "on validation errors: [{field, message, value}]"})
 
 
 class TDMessageSchema(Schema):

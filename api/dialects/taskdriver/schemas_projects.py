@@ -9,11 +9,13 @@ from taskq.projects import NAME_MESSAGE, NAME_RE
 from taskq.task_types import DUPLICATE_HANDLING, MAX_TEMPLATE, MAX_VARIABLES, TYPE_NAME_MESSAGE, VARIABLE_RE
 
 from ...numbers import QueryInt
+from ...schema_extras import extra
+from ...schemas import JSONInteger
 from ...shared_tasks.schemas import MAX_INSTRUCTIONS
 from .schemas_common import Minutes, Regexp, minutes_field
 
 class ConfigSchema(Schema):
-    defaultMaxRetries = fields.Integer(validate=Range(0, 1000), metadata={"example": 3})
+    defaultMaxRetries = JSONInteger(validate=Range(0, 1000), metadata={"example": 3})
     defaultLeaseDurationMinutes = minutes_field(metadata={"example": 10, "description": "fractions allowed"})
     reaperIntervalMinutes = minutes_field(metadata={
         "example": 1, "description": "longest an expired lease waits to be reclaimed; fractions allowed"})
@@ -29,6 +31,7 @@ class ProjectCreateSchema(Schema):
     config = fields.Nested(ConfigSchema)
 
 
+@extra(minProperties=1)  # an empty body: 404 for a missing project, else 422 (the view)
 class ProjectUpdateSchema(Schema):
     name = fields.String(**_name)
     description = fields.String(allow_none=True, validate=Length(max=4096))
@@ -44,11 +47,11 @@ class ProjectListArgsSchema(Schema):
 
 
 class StatsSchema(Schema):
-    totalTasks = fields.Integer(required=True)
-    completedTasks = fields.Integer(required=True)
-    failedTasks = fields.Integer(required=True)
-    queuedTasks = fields.Integer(required=True)
-    runningTasks = fields.Integer(required=True)
+    totalTasks = JSONInteger(required=True)
+    completedTasks = JSONInteger(required=True)
+    failedTasks = JSONInteger(required=True)
+    queuedTasks = JSONInteger(required=True)
+    runningTasks = JSONInteger(required=True)
 
 
 class ProjectSchema(Schema):
@@ -70,8 +73,8 @@ class ProjectRefSchema(Schema):
 
 
 class RecentActivitySchema(Schema):
-    tasksCompletedLastHour = fields.Integer()
-    tasksFailedLastHour = fields.Integer()
+    tasksCompletedLastHour = JSONInteger()
+    tasksFailedLastHour = JSONInteger()
     averageTaskDuration = fields.Float(metadata={
         "description": "seconds from lease to completion, over the last hour's completed tasks"})
 
@@ -85,8 +88,8 @@ class ReaperSchema(Schema):
 
 class ProjectStatsSchema(Schema):
     project = fields.Nested(ProjectRefSchema)
-    queueDepth = fields.Integer(metadata={"description": "tasks waiting to be leased"})
-    activeAgents = fields.Integer(metadata={"description": "agents holding a live lease"})
+    queueDepth = JSONInteger(metadata={"description": "tasks waiting to be leased"})
+    activeAgents = JSONInteger(metadata={"description": "agents holding a live lease"})
     recentActivity = fields.Nested(RecentActivitySchema)
     reaper = fields.Nested(ReaperSchema, metadata={"description": "taskq: the project's lease reaper"})
 
@@ -95,7 +98,7 @@ class _TypeFields(Schema):
     template = fields.String(allow_none=True, validate=Length(max=MAX_TEMPLATE))
     variables = fields.List(fields.String(validate=Regexp(VARIABLE_RE)), validate=Length(max=MAX_VARIABLES))
     duplicateHandling = fields.String(validate=OneOf(DUPLICATE_HANDLING))
-    maxRetries = fields.Integer(allow_none=True, validate=Range(0, 1000))
+    maxRetries = JSONInteger(allow_none=True, validate=Range(0, 1000))
     leaseDurationMinutes = minutes_field(allow_none=True)
 
 
@@ -104,6 +107,7 @@ class TaskTypeCreateSchema(_TypeFields):
                          metadata={"example": "code-security-analysis"})
 
 
+@extra(minProperties=1)
 class TaskTypeUpdateSchema(_TypeFields):
     name = fields.String(validate=Regexp(NAME_RE, error=TYPE_NAME_MESSAGE))
 
@@ -115,7 +119,7 @@ class TaskTypeSchema(Schema):
     template = fields.String(allow_none=True)
     variables = fields.List(fields.String())
     duplicateHandling = fields.String()
-    maxRetries = fields.Integer()
+    maxRetries = JSONInteger()
     leaseDurationMinutes = Minutes()
     createdAt = fields.String()
     updatedAt = fields.String()

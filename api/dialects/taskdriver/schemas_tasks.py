@@ -7,16 +7,21 @@ from marshmallow import Schema, fields
 from marshmallow.validate import Length, OneOf, Range
 
 from ...numbers import QueryInt
-from ...shared_tasks.schemas import MAX_INSTRUCTIONS, TD_STATUSES, TDTaskSchema, variables_field
+from ...schema_extras import extra
+from ...schemas import JSONInteger
+from ...shared_tasks.schemas import (MAX_INSTRUCTIONS, TD_STATUSES, VARIABLE_NAMES, TDTaskSchema,
+                                      variables_field)
 from .schemas_common import UUIDString, batch_field
 
+
+@extra(properties=VARIABLE_NAMES)
 class TDTaskCreateSchema(Schema):
     typeId = UUIDString(required=True)
     instructions = fields.String(allow_none=True, validate=Length(max=MAX_INSTRUCTIONS), metadata={
         "description": "used when the type has no template ({{placeholders}} are filled in too)"})
     variables = variables_field
     batchId = batch_field
-    priority = fields.Integer(validate=Range(-1000, 1000), metadata={
+    priority = JSONInteger(validate=Range(-1000, 1000), metadata={
         "description": "taskq: higher is leased first (default 0)"})
 
 
@@ -36,7 +41,7 @@ class TDTaskListArgsSchema(Schema):
 
 class BulkResultSchema(Schema):
     batchId = fields.String(required=True)
-    tasksCreated = fields.Integer(required=True)
-    duplicatesSkipped = fields.Integer()
+    tasksCreated = JSONInteger(required=True)
+    duplicatesSkipped = JSONInteger()
     errors = fields.List(fields.String())
     tasks = fields.List(fields.Nested(TDTaskSchema))

@@ -9,10 +9,12 @@ from __future__ import annotations
 from ..base import Dialect
 from . import (routes_analytics, routes_diagrams, routes_docs, routes_handlers, routes_health,
                routes_tasks, routes_workflow_steps)
+from .schemas_common import TaskerErrorSchema
 from .state import NAME, SETTINGS, ip_rate, make_state
 
 DIALECT = Dialect(
     name=NAME, url_prefix="/tasker",
     blueprints=(routes_handlers.blp, routes_tasks.blp, routes_workflow_steps.blp,
                 routes_diagrams.blp, routes_analytics.blp, routes_health.blp, routes_docs.blp),
-    error_style="tasker", settings=SETTINGS, make_state=make_state, paths=("/",), ip_rate=ip_rate)
+    error_style="tasker", settings=SETTINGS, make_state=make_state, paths=("/",), ip_rate=ip_rate,
+    error_schema=TaskerErrorSchema)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields
-from marshmallow.validate import Range
+from marshmallow.validate import Range, Regexp
 
 from taskq.workflows.counters import MAX_PERIOD_HOURS
+from taskq.workflows.handlers import NAME_RE, SEMVER_RE
 
 from ...numbers import QueryInt
 
@@ -14,9 +15,12 @@ class BottlenecksArgsSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    namespace = fields.String(metadata={"description": "Only workflows of this namespace"})
-    name = fields.String(metadata={"description": "Only workflows of this handler name"})
-    version = fields.String(metadata={"description": "Only workflows of this handler version"})
+    namespace = fields.String(validate=Regexp(NAME_RE, error="is not a valid handler namespace"),
+                              metadata={"description": "Only workflows of this namespace"})
+    name = fields.String(validate=Regexp(NAME_RE, error="is not a valid handler name"),
+                         metadata={"description": "Only workflows of this handler name"})
+    version = fields.String(validate=Regexp(SEMVER_RE, error="is not a valid handler version"),
+                            metadata={"description": "Only workflows of this handler version"})
     period = QueryInt(load_default=24,
                             validate=Range(min=1, max=MAX_PERIOD_HOURS),
                             metadata={"description": f"Hours analysed, 1 to {MAX_PERIOD_HOURS}"})

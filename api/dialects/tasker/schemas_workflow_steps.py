@@ -8,6 +8,8 @@ from marshmallow.validate import Range
 from taskq.workflows import STEP_STATUSES
 from taskq.workflows.handlers import MAX_RETRY_LIMIT
 
+from ...schema_extras import extra
+
 
 class TaskerStepSchema(Schema):
     id = fields.String(required=True, metadata={"description": "the step's name"})
@@ -28,6 +30,7 @@ class TaskerStepSchema(Schema):
     engine_task_id = fields.String(required=True, metadata={"description": "the engine task running it"})
 
 
+@extra(minProperties=1)
 class TaskerStepUpdateSchema(Schema):
     retry_limit = fields.Integer(strict=True, validate=Range(0, MAX_RETRY_LIMIT), metadata={
         "description": "retries after a failure (until the step finishes)", "example": 5})
