@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -24,63 +23,24 @@ from pathlib import Path
 import pytest
 import redis
 
-from taskq.embedded import free_port, redis_answers
+from taskq.embedded import redis_answers
 from taskq.keys import Keys
 
-REPO = Path(__file__).resolve().parents[2]
+from local_start_helpers import REPO, LocalStart, shell_env
+
 KEY_LINE = re.compile(r"^\s*API key\s+(tq_\S+)", re.M)
-READY_TIMEOUT = 90.0
 
 
 def start_env(state: Path, **extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("REDIS_URL", "PORT", "TASKQ_BIND", "TASKQ_WEB_PORT", "TASKQ_PREFIX")}
-    env["TASKQ_STATE_DIR"] = str(state)
-    env.update(extra)
-    return env
-
-
-class Started:
-    def __init__(self, state: Path, log: Path, **extra: str) -> None:
-        self.port = free_port()
-        self.log = log
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "taskq.cli", "start", "-f", str(REPO / "Procfile")],
-                cwd=REPO, env=start_env(state, PORT=str(self.port), **extra),
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_ready(self) -> str:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            text = self.output()
-            if "taskq: ready" in text:
-                return text
-            assert self.proc.poll() is None, text
-            time.sleep(0.2)
-        raise AssertionError(f"not ready in {READY_TIMEOUT} s:\n{self.output()}")
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # taskq start forwards it to honcho
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        return self.proc.returncode
+    return shell_env(state, **extra)
 
 
 @pytest.fixture
 def started(tmp_path):
-    running: list[Started] = []
+    running: list[LocalStart] = []
 
-    def start(state: Path, name: str = "start", **extra: str) -> Started:
-        s = Started(state, tmp_path / f"{name}.log", **extra)
+    def start(state: Path, name: str = "start", **extra: str) -> LocalStart:
+        s = LocalStart(start_env(state, **extra), tmp_path / f"{name}.log")
         running.append(s)
         return s
 

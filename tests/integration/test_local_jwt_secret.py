@@ -9,8 +9,6 @@ Redis, and never reads a developer's ``.taskq/``."""
 
 from __future__ import annotations
 
-import os
-import signal
 import stat
 import subprocess
 import sys
@@ -23,22 +21,16 @@ import jwt
 import pytest
 
 from taskq import embedded
-from taskq.embedded import free_port
 
-REPO = Path(__file__).resolve().parents[2]
-READY_TIMEOUT = 90.0
+from local_start_helpers import REPO, LocalStart, shell_env as newcomer_env
+
 EXPLICIT = "explicit-secret-0123456789abcdef0123456789"
 
 
 def shell_env(state: Path, **extra: str) -> dict:
     """A shell of this folder as a newcomer has it: no REDIS_URL, no
     TASKQ_JWT_SECRET, only the state folder."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("REDIS_URL", "PORT", "TASKQ_BIND", "TASKQ_WEB_PORT", "TASKQ_PREFIX",
-                        "TASKQ_JWT_SECRET")}
-    env["TASKQ_STATE_DIR"] = str(state)
-    env.update(extra)
-    return env
+    return newcomer_env(state, drop=("TASKQ_JWT_SECRET",), **extra)
 
 
 def mode(path: Path) -> int:
@@ -60,48 +52,12 @@ def status(url: str, token: str | None = None) -> int:
         return exc.code
 
 
-class Start:
-    """``taskq start`` with the repository's Procfile, as a subprocess."""
-
-    def __init__(self, state: Path, log: Path, **extra: str) -> None:
-        self.port, self.log = free_port(), log
-        self.base = f"http://127.0.0.1:{self.port}"
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "taskq.cli", "start", "-f", str(REPO / "Procfile")],
-                cwd=REPO, env=shell_env(state, PORT=str(self.port), **extra),
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_ready(self) -> str:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            text = self.output()
-            if "taskq: ready" in text:
-                return text
-            assert self.proc.poll() is None, text
-            time.sleep(0.2)
-        raise AssertionError(f"not ready in {READY_TIMEOUT} s:\n{self.output()}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-
 @pytest.fixture
 def start(tmp_path):
-    running: list[Start] = []
+    running: list[LocalStart] = []
 
-    def run(state: Path, name: str, **extra: str) -> Start:
-        s = Start(state, tmp_path / f"{name}.log", **extra)
+    def run(state: Path, name: str, **extra: str) -> LocalStart:
+        s = LocalStart(shell_env(state, **extra), tmp_path / f"{name}.log")
         running.append(s)
         return s
 
