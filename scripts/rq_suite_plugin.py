@@ -38,17 +38,19 @@ SUITE_URL = os.environ.get("RQ_SUITE_REDIS_URL", "")
 SWAP = os.environ.get("RQ_SUITE_SWAP", "1") != "0"
 REPORT = os.environ.get("RQ_SUITE_REPORT", "")
 
-# Each name taskq.rq may define -> the rq modules whose attribute of that name is replaced.
+# Each name taskq.rq may define -> the rq modules whose attribute of that name is replaced;
+# the workers come from the worker layer (WORKERS), which taskq.rq does not import.
 SWAP_TARGETS = {
     "Queue": ("rq", "rq.queue"),
     "Job": ("rq", "rq.job"),
-    "Worker": ("rq", "rq.worker"),
-    "SimpleWorker": ("rq", "rq.worker"),
     "Retry": ("rq", "rq.job"),
     "Callback": ("rq", "rq.job"),
     "Dependency": ("rq", "rq.job"),
     "get_current_job": ("rq", "rq.job"),
 }
+
+WORKERS = {"Worker": "TaskqWorker", "SimpleWorker": "TaskqSimpleWorker"}
+"""RQ's worker names -> the taskq rq worker classes (workers.rq_worker)."""
 
 SWAPPED: list[str] = []
 
@@ -58,14 +60,19 @@ def swap_classes() -> None:
     import importlib
 
     import taskq.rq as trq
+    from workers import rq_worker
 
-    # Resolve every name before patching any: taskq.rq imports some lazily
-    # (the workers), and their modules subclass RQ's originals at import.
+    # Resolve every name before patching any: the worker classes subclass
+    # RQ's originals when their module is imported.
     found = {name: getattr(trq, name, None) for name in SWAP_TARGETS}
+    targets = dict(SWAP_TARGETS)
+    for name, cls in WORKERS.items():
+        found[name] = getattr(rq_worker, cls)
+        targets[name] = ("rq", "rq.worker")
     for name, new in found.items():
         if new is None:
             continue
-        for modname in SWAP_TARGETS[name]:
+        for modname in targets[name]:
             setattr(importlib.import_module(modname), name, new)
         SWAPPED.append(name)
 

@@ -10,7 +10,8 @@
 
 Jobs are taskq tasks (leases, exactly-once completion, the dashboard and
 the HTTP dialects see them); the taskq workers run them, including RQ's own
-``rq worker`` command with ``-w taskq.rq.Worker``. ``Retry``, ``Callback``
+``rq worker`` command with ``-w workers.rq_worker.TaskqWorker`` (the worker
+layer; this package, like the rest of taskq/, never imports it). ``Retry``, ``Callback``
 and ``Dependency`` are RQ's own classes. rq-scheduler hands its due jobs to
 ``Scheduler(queue_class="taskq.rq.Queue")`` (taskq.rq.scheduler).
 """
@@ -22,16 +23,4 @@ from .job import Job, cancel_job, get_current_job, requeue_job
 from .queue import Queue
 
 __all__ = ["Queue", "Job", "JobStatus", "Retry", "Callback", "Dependency", "RefusedOption",
-           "get_current_job", "cancel_job", "requeue_job", "Worker", "SimpleWorker", "PoolWorker"]
-
-_WORKERS = {"Worker": "TaskqWorker", "SimpleWorker": "TaskqSimpleWorker",
-            "PoolWorker": "TaskqPoolWorker"}
-
-
-def __getattr__(name: str):
-    """The rq worker classes, imported when asked for (they live in workers.rq_worker)."""
-    if name in _WORKERS:
-        from workers import rq_worker
-
-        return getattr(rq_worker, _WORKERS[name])
-    raise AttributeError(f"module 'taskq.rq' has no attribute {name!r}")
+           "get_current_job", "cancel_job", "requeue_job"]

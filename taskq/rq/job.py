@@ -48,7 +48,11 @@ def find_task_ids(client, ids: list[str], prefix: str = DEFAULT_PREFIX) -> list[
     """The task ids of RQ ids (or task ids): an id with a queue is taken as
     is; a bare one is looked for in every queue, in one pipeline."""
     keys = Keys(prefix)
-    bare = [i for i in ids if ID_SEP not in i]
+    for i in ids:
+        if not isinstance(i, str):
+            raise TypeError(f"a job id is a string, not {type(i).__name__}")
+    ids = [i if _storable(i) else "" for i in ids]  # no task has an id Redis cannot store
+    bare = [i for i in ids if i and ID_SEP not in i]
     found: dict[str, str] = {}
     if bare:
         queues = sorted(client.smembers(keys.queues))
@@ -60,6 +64,14 @@ def find_task_ids(client, ids: list[str], prefix: str = DEFAULT_PREFIX) -> list[
             if hit and i not in found:
                 found[i] = f"{q}{ID_SEP}{i}"
     return [i if ID_SEP in i else found.get(i) for i in ids]
+
+
+def _storable(job_id: str) -> bool:
+    try:
+        job_id.encode()
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
 
 
 def until_enqueued(method):
@@ -159,10 +171,10 @@ class Job(RQJob):
 
     @classmethod
     def _saved_by_rq(cls, job_id: str, connection) -> "Job | None":
-        if ID_SEP in job_id:
+        if ID_SEP in job_id or not _storable(job_id):
             return None
-        job = cls(job_id, connection=connection)
         try:
+            job = cls(job_id, connection=connection)  # RQ's id check: a bad id names no job
             RQJob.refresh(job)
         except Exception:  # noqa: BLE001  (no such hash, or not one a decoding client can read)
             return None

@@ -247,6 +247,27 @@ def test_what_taskq_refuses_it_refuses_clearly(conn, prefix):
     assert q.count == 1
 
 
+def test_hostile_ids_and_values_are_refused_in_a_line(conn, prefix):
+    q = Queue("hostile", connection=conn, prefix=prefix)
+    deep: dict = {}
+    cur = deep
+    for _ in range(10_000):
+        cur["a"] = {}
+        cur = cur["a"]
+    with pytest.raises(taskq.errors.TaskqValueError, match="deeper"):
+        q.enqueue(f"{F}.add", 1, 2, meta=deep)
+    with pytest.raises(taskq.errors.TaskqValueError, match="surrogate"):
+        q.enqueue(f"{F}.add", "x\ud800", 1)
+    with pytest.raises(ValueError):
+        q.enqueue(f"{F}.add", 1, 2, job_id="a\ud800")
+    for bad in ("a\ud800", "no such:x", "a b", "-" * 5000):
+        with pytest.raises(NoSuchJobError):
+            Job.fetch(bad, connection=conn)
+    assert Job.fetch_many(["a\ud800", "x"], connection=conn) == [None, None]
+    with pytest.raises(TypeError):
+        Job.fetch(5, connection=conn)
+
+
 def test_rqs_own_worker_command_runs_jobs_with_the_taskq_classes(redis_url, prefix):
     conn = plain_client(redis_url)
     q = Queue("rqcmd", connection=conn, prefix=prefix)
@@ -256,7 +277,7 @@ def test_rqs_own_worker_command_runs_jobs_with_the_taskq_classes(redis_url, pref
     if os.environ.get("TASKQ_TEST_CLUSTER"):
         pytest.skip("the cluster pass runs rq workers in tests/workers/test_rq_worker.py")
     out = subprocess.run([sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", redis_url,
-                          "-w", "taskq.rq.SimpleWorker", "rqcmd"], env=env, cwd=ROOT,
+                          "-w", "workers.rq_worker.TaskqSimpleWorker", "rqcmd"], env=env, cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert job.latest_result().return_value == 9
