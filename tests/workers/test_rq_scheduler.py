@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -82,15 +81,6 @@ def tasks_of(conn, prefix, queue):
     return sorted(t.id for t in q.list(limit=1000))
 
 
-def wait_for(cond, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
-
-
 def test_the_scheduler_api_counts_lists_and_cancels(conn):
     s = Scheduler("reports", connection=conn)
     at = s.enqueue_at(datetime.now(timezone.utc) + timedelta(hours=1), f"{F}.add", 1, 2)
@@ -111,7 +101,8 @@ def test_the_scheduler_api_counts_lists_and_cancels(conn):
     assert s.count() == 3
 
 
-def test_due_jobs_become_tasks_exactly_once_with_several_schedulers_racing(conn, prefix, movers):
+def test_due_jobs_become_tasks_exactly_once_with_several_schedulers_racing(conn, prefix, movers,
+                                                                          wait_for):
     s = Scheduler("due", connection=conn)
     soon = datetime.now(timezone.utc) + timedelta(seconds=1)
     once = [s.enqueue_at(soon, f"{F}.add", i, i) for i in range(30)]
@@ -131,20 +122,21 @@ def test_due_jobs_become_tasks_exactly_once_with_several_schedulers_racing(conn,
     assert Job.fetch(once[0].id, connection=conn).get_status() == "queued"
 
 
-def test_a_plain_rqscheduler_moves_jobs_scheduled_for_taskq(conn, prefix, movers):
+def test_a_plain_rqscheduler_moves_jobs_scheduled_for_taskq(conn, prefix, movers, wait_for):
     """rq-scheduler's own Scheduler, told the queue class by name, records it
     in each job: any rqscheduler, without options, moves them into taskq."""
     s = PlainScheduler("plain", connection=conn, queue_class="taskq.rq.Queue")
     job = s.enqueue_in(timedelta(seconds=0), f"{F}.add", 5, 6)
     movers(rqschedulers=1, queue_class=False)
-    assert wait_for(lambda: tasks_of(conn, prefix, "plain") == [f"plain:{job.id}"])
+    assert wait_for(lambda: tasks_of(conn, prefix, "plain") == [f"plain:{job.id}"], timeout=30)
 
 
-def test_a_job_taskq_cannot_run_is_unscheduled_and_the_scheduler_goes_on(conn, prefix, movers):
+def test_a_job_taskq_cannot_run_is_unscheduled_and_the_scheduler_goes_on(conn, prefix, movers,
+                                                                         wait_for):
     s = PlainScheduler("mixed", connection=conn)  # no taskq checks at schedule time
     bad = s.enqueue_in(timedelta(seconds=0), f"{F}.add", object(), 1)
     good = s.enqueue_in(timedelta(seconds=0), f"{F}.add", 1, 1)
     procs = movers(taskq_schedulers=1)
-    assert wait_for(lambda: tasks_of(conn, prefix, "mixed") == [f"mixed:{good.id}"])
-    assert wait_for(lambda: bad not in s)
+    assert wait_for(lambda: tasks_of(conn, prefix, "mixed") == [f"mixed:{good.id}"], timeout=30)
+    assert wait_for(lambda: bad not in s, timeout=30)
     assert procs[0].poll() is None  # still running
