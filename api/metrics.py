@@ -37,7 +37,8 @@ from prometheus_flask_exporter import PrometheusMetrics
 from taskq.keys import STATUSES
 from taskq.maintenance import queue_names
 from taskq.worker_registry import STATUSES as WORKER_STATUSES, WorkerRegistry
-from taskq import latency, leadership
+from taskq import leadership
+from taskq.monitoring import latency
 
 from .auth import authenticate
 from .envelope import ok

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from flask import current_app
 
 from taskq.keys import ApiKeys, Keys
-from taskq.task_types import TaskTypeStore
-from taskq.webhooks import WebhookStore
+from taskq.projects.task_types import TaskTypeStore
+from taskq.webhooks.store import WebhookStore
 from taskq.worker_registry import WorkerRegistry
 
 from .credential_cache import CredentialCache

@@ -5,8 +5,8 @@
 Does a cluster's throughput grow with its masters? Two private servers are
 started for the scenario, so both sides have the same binary, the same
 settings (no persistence: no RDB, no AOF) and nothing else writing to them:
-a plain redis-server on a free loopback port (taskq.embedded.start_server)
-and a 3-master cluster (taskq.local_cluster.LocalCluster, same binary). The
+a plain redis-server on a free loopback port (taskq.local.embedded.start_server)
+and a 3-master cluster (taskq.local.cluster.LocalCluster, same binary). The
 --redis-url server is not used.
 
 Six queue names are picked whose hash slots (their keys carry the
@@ -58,8 +58,8 @@ import bench_worker
 import taskq
 from taskq.cluster import is_cluster
 from taskq.connection import client_from_url
-from taskq.embedded import redis_server_path, start_server
-from taskq.local_cluster import LocalCluster
+from taskq.local.embedded import redis_server_path, start_server
+from taskq.local.cluster import LocalCluster
 
 MASTERS, PER_MASTER = 3, 2
 CONCURRENCY, PREFETCH = 4, 100

@@ -8,7 +8,7 @@ endpoint making two Redis calls, under the same gunicorn shape, in one run.
 
 Both sides are gunicorn, WEB_CONCURRENCY workers x WEB_THREADS threads
 (2 x 4 unless set), against one private redis-server on a free loopback
-port (nothing saved; taskq.embedded.start_server), so other work on the
+port (nothing saved; taskq.local.embedded.start_server), so other work on the
 machine's Redis does not disturb it and nothing shared is written:
 
   taskq   ``gunicorn -c api/gunicorn_conf.py 'api:create_app()'``: the web
@@ -280,7 +280,7 @@ def measure(runs: int = 3, seconds: float = 10, connections: int = 50, wrk_threa
     too (before and after a change, in one run)."""
     if not shutil.which("wrk"):
         raise RuntimeError("wrk is not installed (Debian: apt-get install -y wrk)")
-    from taskq.embedded import free_port, start_server
+    from taskq.local.embedded import free_port, start_server
 
     names = ["taskq", "bare"] + (["floor"] if floor else []) + (["other"] if compare else [])
     server = start_server(persistent=False)
@@ -400,7 +400,7 @@ def _wsgi_loop(app, path: str, headers: dict, requests: int, runs: int) -> dict:
 def in_process(requests: int = 2000, runs: int = 3, auth: str = "apikey") -> dict:
     """taskq's POST /api/tasks, the bare endpoint and the floor, each as a
     WSGI app called in this process (one private redis-server)."""
-    from taskq.embedded import start_server
+    from taskq.local.embedded import start_server
 
     folder = tempfile.mkdtemp(prefix="taskq-bench-http-prom-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder  # as under gunicorn (api/gunicorn_conf.py)

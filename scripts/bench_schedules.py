@@ -5,7 +5,7 @@ N cron schedules (one callable task per run) are created once through
 Schedules.create. Each measured run puts all of them due at the same Redis
 millisecond, half a second ago, then releases K scheduler processes at
 once (each already connected, scripts loaded, blocked on a Redis list);
-each calls the scheduler's step (taskq.schedules.firing.step) until nothing
+each calls the scheduler's step (taskq.schedules.firing.upkeep) until nothing
 is due, as ``taskq scheduler`` does every tick, without the leader lock, so
 K > 1 is the worst case: every process races for every schedule. The figure
 is from the release to the last process done (each delivers the runs it
@@ -61,7 +61,7 @@ def child(url: str, prefix: str, go_key: str, ready_key: str, done_key: str) -> 
     keys = taskq.Keys(prefix)
     r.rpush(ready_key, os.getpid())
     r.blpop([go_key], timeout=120)
-    firing.step(r, keys)
+    firing.upkeep(r, keys)
     r.rpush(done_key, repr(time.time()))
 
 

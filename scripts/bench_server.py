@@ -3,7 +3,7 @@
 INFO commandstats is server-wide, so figures read from it count only the
 benchmark's own traffic on a server the benchmark owns: PrivateRedis starts
 one on a free loopback port (redis-server on PATH, which is the version a
-deployment runs, else the binary taskq.embedded ships), with no
+deployment runs, else the binary taskq.local.embedded ships), with no
 persistence, in a temporary folder, and stops it at the end. Being ours,
 it may be flushed between measurements.
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import redis
 
-from taskq import embedded
+from taskq.local import embedded
 
 SCRIPT_COMMANDS = frozenset({"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"})
 HARNESS_COMMANDS = frozenset({"info", "config", "monitor", "echo"})

@@ -314,7 +314,7 @@ def run(opts, extra: list[str]) -> int:
     cache = (opts.cache or default_cache()).expanduser().resolve()
     tree = fetch_sdist(cache)
 
-    from taskq.embedded import start_server
+    from taskq.local.embedded import start_server
 
     try:
         server = start_server(persistent=False)

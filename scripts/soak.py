@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from taskq import Queue  # noqa: E402
-from taskq.embedded import free_port, redis_server_path  # noqa: E402
+from taskq.local.embedded import free_port, redis_server_path  # noqa: E402
 
 BODY = "taskq.examples:noop"
 FAIL_BODY = "taskq.examples:fail"

@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from taskq import Keys, Queue, retention  # noqa: E402
-from taskq.embedded import free_port, redis_server_path  # noqa: E402
+from taskq.local.embedded import free_port, redis_server_path  # noqa: E402
 from taskq.ids import new_task_id  # noqa: E402
 from taskq.worker_registry import WorkerRegistry  # noqa: E402
 

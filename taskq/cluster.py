@@ -235,17 +235,27 @@ class SlotPipeline(CoreCommands):
             raise
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
         if missing:
-            from taskq.lua import all_scripts
-
-            for s in all_scripts().values():
-                pipe.script_load(s.source)
+            sources = list(_SCRIPT_SOURCES)
+            for source in sources:
+                pipe.script_load(source)
             for i in missing:
                 args, options = commands[i]
                 pipe.execute_command(*args, **options)
-            again = pipe.execute(raise_on_error=False)[len(all_scripts()):]
+            again = pipe.execute(raise_on_error=False)[len(sources):]
             for i, reply in zip(missing, again):
                 replies[i] = reply
         return replies
+
+
+_SCRIPT_SOURCES: list[str] = []
+
+
+def know_scripts(sources) -> None:
+    """The scripts a node that lost its script cache (restart, failover) must
+    load again before a refused EVALSHA is sent once more. The Lua loader
+    (taskq.lua) names them here when it reads them, so this module needs no
+    import of it."""
+    _SCRIPT_SOURCES[:] = list(sources)
 
 
 def cluster_from_url(url: str, **kwargs) -> TaskqCluster:
@@ -255,4 +265,4 @@ def cluster_from_url(url: str, **kwargs) -> TaskqCluster:
 
 
 __all__ = ["CLUSTER_SCHEMES", "SlotPipeline", "TaskqCluster", "cluster_from_url", "is_cluster",
-           "node_url"]
+           "know_scripts", "node_url"]

@@ -39,7 +39,7 @@ LOG_MAX_LINES = 1000
 """Each task keeps only its newest log lines."""
 LOG_LEVELS = ("debug", "info", "warn", "error")
 _STEP_RUNNER = "taskq.workflows.runner:run_step"
-"""The func of a workflow step's engine task (taskq.workflows.engine.RUNNER;
+"""The func of a workflow step's engine task (taskq.workflows.states.RUNNER;
 spelled out here so that importing taskq.lease does not import taskq.workflows)."""
 
 

@@ -2,7 +2,7 @@
 expired leases, deliver cross-queue dependency outcomes, enforce retention.
 
 ``taskq scheduler`` (workers/upkeep.py) runs :meth:`Sweep.tick` every
-second on the elected leader, then every step in STEPS. A pass over every
+second on the elected leader, then every pass in UPKEEP. A pass over every
 queue (:func:`tick`) would cost Redis commands per queue per second even
 when all are idle; a Sweep visits a queue only when the timer its last visit
 reported is due, when it is new, or when a worker serving it goes silent,
@@ -182,7 +182,7 @@ def prune_all(client, keys: Keys, names: list[str], defaults: Retention | None =
     return removed
 
 
-STEPS: list[Callable] = []
-"""Extra per-tick steps ``step(client, keys)`` that other features add
+UPKEEP: list[Callable] = []
+"""Extra upkeep passes ``upkeep(client, keys)`` that other features add
 (the per-project lease reaper, webhook delivery); the upkeep loop (workers/upkeep.py) runs them
 after the built-in upkeep, on the leader only."""

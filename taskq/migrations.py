@@ -73,7 +73,7 @@ def migrate(client, prefix: str) -> Report:
     if found > CURRENT:
         refuse_other(found, prefix)
     report = Report(found)
-    for step in STEPS:
+    for step in MIGRATIONS:
         step(client, prefix, report)
     if report.kept:
         more = f" (and {len(report.kept) - 1} more)" if len(report.kept) > 1 else ""
@@ -102,7 +102,7 @@ def taskdriver_hash_tag(client, prefix: str, report: Report) -> None:
         report.steps.append(f"{prefix}:td:* -> {prefix}:{{td}}:*")
 
 
-STEPS: list[Callable[[object, str, Report], None]] = [taskdriver_hash_tag]
+MIGRATIONS: list[Callable[[object, str, Report], None]] = [taskdriver_hash_tag]
 """Step i moves schema i + 1 to i + 2, in order; all are run every time."""
 
 
@@ -162,4 +162,4 @@ def _merge(client, src: str, dst: str, pttl: int) -> str:
     return "merged"
 
 
-__all__ = ["MOVE_TRIES", "MigrationError", "Report", "STEPS", "migrate", "move_key"]
+__all__ = ["MOVE_TRIES", "MigrationError", "Report", "MIGRATIONS", "migrate", "move_key"]

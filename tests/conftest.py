@@ -4,7 +4,7 @@ themselves without flushing a server they do not own.
 
 TASKQ_TEST_CLUSTER=1 runs the same tests on a Redis Cluster: the one named
 by TASKQ_TEST_REDIS_URL when it is a ``redis+cluster://`` URL, else a local
-3-master cluster started for the session (taskq.local_cluster). ``r`` is then
+3-master cluster started for the session (taskq.local.cluster). ``r`` is then
 a TaskqCluster; tests about one plain Redis are marked ``single_redis`` and
 skipped. The `rq` commands tests start reach the cluster through
 RQ_CONNECTION_CLASS=taskq.cluster.TaskqCluster, as a user's would."""
@@ -70,7 +70,7 @@ def redis_url() -> str:
     if ON_CLUSTER:  # every `rq` command a test starts reaches the cluster
         os.environ["RQ_CONNECTION_CLASS"] = RQ_CLUSTER_CLASS
     if ON_CLUSTER and cluster_node_url(REDIS_URL) is None:
-        from taskq.local_cluster import LocalCluster
+        from taskq.local.cluster import LocalCluster
 
         with LocalCluster() as cluster:
             REDIS_URL = cluster.url

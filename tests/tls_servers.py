@@ -1,7 +1,7 @@
 """Redis over TLS for the tests: a self-signed certificate made by openssl
 (its own CA, naming 127.0.0.1 and localhost), one redis-server listening
 only on a TLS port, and a 3-master cluster whose nodes speak only TLS, to
-clients and to each other (taskq.local_cluster with ``tls``).
+clients and to each other (taskq.local.cluster with ``tls``).
 
 A test using them is skipped only when this machine cannot run them: no
 openssl, or a redis-server built without TLS (it refuses ``tls-port`` as
@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from taskq.embedded import free_port
-from taskq.local_cluster import LocalCluster
+from taskq.local.embedded import free_port
+from taskq.local.cluster import LocalCluster
 
 START_TIMEOUT = 20.0
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import redis
 
 from taskq.connection import cluster_node_url
-from taskq.embedded import display_url
+from taskq.local.embedded import display_url
 from taskq.errors import is_oom
 from taskq.tls import certificate_problem
 

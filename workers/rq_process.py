@@ -15,7 +15,7 @@ import redis
 from taskq.cluster import is_cluster
 from taskq.connection import as_taskq_client
 from taskq.lease import WORKER_LEASE
-from taskq.parent_death import signal_on_parent_death
+from taskq.local.parent_death import signal_on_parent_death
 
 
 def env_lease() -> float:

@@ -2,15 +2,15 @@
 runs the engine's upkeep every second, and fires schedules as they come due.
 
 Several scheduler processes may run (one per dyno, say); taskq.leadership
-elects the one that acts. Upkeep steps are idempotent, so two leaders
+elects the one that acts. Upkeep passes are idempotent, so two leaders
 overlapping for a moment (a paused process resuming after its lock expired)
 is harmless.
 
-The steps: taskq.maintenance.Sweep (reap expired leases, promote due tasks,
+The passes: taskq.maintenance.Sweep (reap expired leases, promote due tasks,
 deliver cross-queue dependency outcomes: each queue visited when its next
 timer is due and at least every SWEEP_SECONDS in slices, so an idle tick's
 cost does not grow with the queue count), retention once a minute, the worker
-registry sweep, then every step registered in taskq.maintenance.STEPS (the
+registry sweep, then every pass registered in taskq.maintenance.UPKEEP (the
 per-project lease reaper, webhook delivery), and with --rq-scheduler the
 hand-over of rq-scheduler's due jobs (taskq.rq.scheduler). Between ticks the leader
 sleeps until the earliest due schedule when that comes first, and fires
@@ -28,10 +28,10 @@ from typing import Callable
 
 import redis
 
-import taskq.projects  # noqa: F401  (registers the per-project lease reaper in maintenance.STEPS)
-import taskq.schedules  # noqa: F401  (registers schedule firing in maintenance.STEPS)
-import taskq.webhooks  # noqa: F401  (registers webhook delivery in maintenance.STEPS)
-import taskq.workflows  # noqa: F401  (registers the workflow sweep in maintenance.STEPS)
+import taskq.projects.store  # noqa: F401  (registers the per-project lease reaper in maintenance.UPKEEP)
+import taskq.schedules  # noqa: F401  (registers schedule firing in maintenance.UPKEEP)
+import taskq.webhooks.store  # noqa: F401  (registers webhook delivery in maintenance.UPKEEP)
+import taskq.workflows  # noqa: F401  (registers the workflow sweep in maintenance.UPKEEP)
 from taskq import maintenance
 from taskq.connection import as_taskq_client
 from taskq.errors import is_oom
@@ -62,7 +62,7 @@ class Upkeep:
         self._last_prune = 0.0
         self.sweep = maintenance.Sweep(interval)
         self.until_due: float | None = None
-        """Seconds from the last firing step to the earliest due schedule."""
+        """Seconds from the last firing pass to the earliest due schedule."""
         self.outage = Outage(log, f"scheduler {self.id}", url)
         self.refused: Exception | None = None
         """A write a full Redis refused during this round (see _unless_full)."""
@@ -90,22 +90,22 @@ class Upkeep:
         if prune:
             self._last_prune = started
         offline = self._unless_full(self.registry.sweep)
-        for step in maintenance.STEPS:
-            result = self._unless_full(step, self.redis, self.keys)
-            if step is firing.step:
+        for upkeep in maintenance.UPKEEP:
+            result = self._unless_full(upkeep, self.redis, self.keys)
+            if upkeep is firing.upkeep:
                 self.until_due = result
         if self.rq_mover is not None:
-            self._unless_full(self.rq_mover.step)
+            self._unless_full(self.rq_mover.upkeep)
         if any(totals.values()) or offline:
             log.info("upkeep %s, workers gone offline: %s", totals, offline or "none")
         return True
 
-    def _unless_full(self, step: Callable, *args):
-        """Run an upkeep step; a full Redis refusing its writes is noted
-        (self.refused) and the next step runs: reaping and retention, which
+    def _unless_full(self, upkeep: Callable, *args):
+        """Run an upkeep pass; a full Redis refusing its writes is noted
+        (self.refused) and the next pass runs: reaping and retention, which
         a full Redis lets through, free it (taskq/lua/includes/full.lua)."""
         try:
-            return step(*args)
+            return upkeep(*args)
         except redis.RedisError as exc:
             if not is_oom(exc):
                 raise
@@ -134,7 +134,7 @@ class Upkeep:
                         next_tick = started + self.interval
                         self.tick()
                     elif self.is_leader:  # a schedule came due before the next tick
-                        self.until_due = self._unless_full(firing.step, self.redis, self.keys)
+                        self.until_due = self._unless_full(firing.upkeep, self.redis, self.keys)
                     if self.refused is not None:  # full: one line, and the upkeep goes on
                         self.outage.lost(self.refused, advance=False)
                     else:
@@ -147,7 +147,7 @@ class Upkeep:
                     self.is_leader = False
                 except SchemaError:
                     raise
-                except Exception as exc:  # nor must a bug in one step end the scheduler
+                except Exception as exc:  # nor must a bug in one pass end the scheduler
                     wrong = self.outage.unusable(exc)
                     if wrong is not None:  # ...unless nothing ever worked: a wrong REDIS_URL
                         raise wrong from None
@@ -171,7 +171,7 @@ class Upkeep:
 
     def _wait(self, interval_left: float, should_stop: Callable[[], bool]) -> None:
         """The leader's sleep: to the next tick or the earliest due schedule
-        (woken early by a schedule made due sooner); a firing step follows
+        (woken early by a schedule made due sooner); a firing pass follows
         every wake and tells the next sleep."""
         seconds = wake.sleep_seconds(interval_left, self.until_due)
         try:

@@ -28,7 +28,7 @@ from typing import Callable
 from flask import g
 
 from taskq.keys import TaskDriverKeys, valid_queue_name
-from taskq.projects import QUEUE_PREFIX, project_of_queue
+from taskq.projects.store import QUEUE_PREFIX, project_of_queue
 
 from ..errors import ApiError
 from ..middleware import loggable_path

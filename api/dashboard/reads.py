@@ -1,6 +1,6 @@
 """What each dashboard page shows, as plain data (the page's template and
 its JSON endpoint read the same dict). Every read goes through the engine
-views the API and the CLI already use: taskq.overview (``taskq info``),
+views the API and the CLI already use: taskq.monitoring.overview (``taskq info``),
 api.services (tasks, listing, projects), taskq.schedules, taskq.workflows.
 """
 
@@ -10,14 +10,14 @@ import json
 from typing import Any
 
 from taskq import rates
-from taskq import overview
+from taskq.monitoring import overview
 from taskq.errors import TaskExpired, TaskNotFound
 from taskq.isotime import iso, iso_ms
 from taskq.keys import STATUSES, queue_of, valid_queue_name
 from taskq.maintenance import queue_names
 from taskq.schedules import Schedules
 from taskq.task import Task
-from taskq.task_events import timeline
+from taskq.monitoring.task_events import timeline
 
 from ..errors import ApiError
 from ..numbers import NotANumber, parse_int

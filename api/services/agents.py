@@ -23,7 +23,7 @@ from redis.exceptions import LockError
 
 from taskq import Lease, Task
 from taskq.errors import Conflict, InvalidState, LeaseLost
-from taskq.projects import Project, ProjectStore, project_of_queue
+from taskq.projects.store import Project, ProjectStore, project_of_queue
 
 from ..errors import ApiError
 from .tasks import TaskService

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 
 from taskq.keys import TaskDriverKeys, queue_of
-from taskq.projects import project_of_queue, valid_id
+from taskq.projects.store import project_of_queue, valid_id
 
 PROJECT_LABEL = "project:"
 """Prefix of a TaskDriver queue's label; no engine queue name holds ':'."""

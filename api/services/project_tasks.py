@@ -15,12 +15,13 @@ from typing import Any
 
 from collections.abc import Sequence
 
-from taskq import Queue, Task, series
+from taskq import Queue, Task
+from taskq.monitoring import series
 from taskq.errors import Conflict, InvalidState, TaskExists
 from taskq.keys import STATUSES
 from taskq.options import build_spec
-from taskq.projects import Project, ProjectStore, project_of_queue, queue_name, redis_now_ms
-from taskq.task_types import TaskType, TaskTypeStore, batch_tag, render, type_tag
+from taskq.projects.store import Project, ProjectStore, project_of_queue, queue_name, redis_now_ms
+from taskq.projects.task_types import TaskType, TaskTypeStore, batch_tag, render, type_tag
 
 from ..errors import validation_error
 from . import listing

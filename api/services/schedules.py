@@ -18,7 +18,7 @@ import uuid
 from typing import Any, Iterable
 
 from taskq.options import InvalidField, json_text
-from taskq.projects import project_of_queue
+from taskq.projects.store import project_of_queue
 from taskq.jsontext import deeper_than
 from taskq.schedules import ScheduleNotFound, Schedules
 from taskq.schedules import steps

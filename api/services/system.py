@@ -1,6 +1,6 @@
 """System-wide views: health of the parts, task counts across queues, and
 time series from the engine's per-minute / per-hour counters (read through
-taskq.series, the one decoder of their format)."""
+taskq.monitoring.series, the one decoder of their format)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from taskq.isotime import iso
 from taskq.keys import Keys
 from taskq.maintenance import queue_names
 from taskq.options import PRIORITY_MAX, SEQ_SPAN
-from taskq import series
+from taskq.monitoring import series
 from taskq.worker_registry import WorkerRegistry
-from taskq import latency, leadership
+from taskq import leadership
+from taskq.monitoring import latency
 
 from taskq.keys import ApiKeys
 

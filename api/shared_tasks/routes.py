@@ -10,7 +10,7 @@ from functools import wraps
 
 from flask.views import MethodView
 
-from taskq.projects import QUEUE_PREFIX
+from taskq.projects.store import QUEUE_PREFIX
 
 from ..auth import SECURITY, authenticated
 from ..blueprint import Blueprint

@@ -6,7 +6,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validates_schema
 from marshmallow.validate import Length, Range
 
-from taskq.task_types import MAX_VARIABLES
+from taskq.projects.task_types import MAX_VARIABLES
 
 from ..schema_extras import extra
 from ..schemas import JSONBoolean, JSONInteger, UTCDateTime

@@ -20,8 +20,8 @@ from flask import jsonify
 
 from taskq import Task
 from taskq.isotime import iso_ms
-from taskq.projects import project_of_queue
-from taskq.webhooks import PUBLIC_STATUS
+from taskq.projects.store import project_of_queue
+from taskq.webhooks.store import PUBLIC_STATUS
 
 from ..envelope import ok
 from ..schemas import FlatDump

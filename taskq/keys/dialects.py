@@ -74,7 +74,7 @@ class DashboardKeys:
 @dataclass(frozen=True)
 class TaskDriverKeys:
     """Projects, task types and agent sessions of the TaskDriver dialect. A
-    project's tasks live in its own engine queue (taskq.projects.queue_name),
+    project's tasks live in its own engine queue (taskq.projects.store.queue_name),
     so they use that queue's keys. Every key carries the ``{td}`` hash tag,
     so the MULTIs that create a project or a session touch one slot."""
 

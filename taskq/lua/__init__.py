@@ -19,7 +19,7 @@ from redis.cluster import ClusterPipeline
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError, ResponseError
 
-from taskq.cluster import SlotPipeline
+from taskq.cluster import SlotPipeline, know_scripts
 from taskq.errors import is_oom, redis_full
 
 LUA_DIR = Path(__file__).parent
@@ -109,6 +109,7 @@ def all_scripts() -> dict[str, LuaScript]:
         if not m:
             raise RuntimeError(f"bad Lua script name {path.name}: want <verb>-<numkeys>.lua")
         scripts[m["verb"]] = LuaScript(m["verb"], int(m["numkeys"]), render(path))
+    know_scripts(s.source for s in scripts.values())
     return scripts
 
 

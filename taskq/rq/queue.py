@@ -30,7 +30,7 @@ from taskq.options import build_spec
 
 from taskq.queue import MAX_PAGE, Queue as TaskqQueue
 
-from . import scheduler
+from . import hand_over
 from .convert import RefusedOption, options_of
 from .job import STATUS, Job, local_id
 
@@ -157,9 +157,9 @@ class Queue(RQQueue):
         if unique and not job._id:
             raise ValueError("unique=True requires an explicit job_id")
         task_id = None
-        rq_stored = scheduler.handed_over(job)
+        rq_stored = hand_over.handed_over(job)
         if rq_stored:  # from rq-scheduler (or RQ's own Job.create().save())
-            task_id = scheduler.run_id(job)
+            task_id = hand_over.run_id(job)
             if task_id is None:
                 return None  # another scheduler moved this run already
         spec = self._spec(job, at_front=at_front, at=at, task_id=task_id)
@@ -172,7 +172,7 @@ class Queue(RQQueue):
             if task is None:  # removed in between: say so rather than guess
                 raise
         if rq_stored:
-            scheduler.after_hand_over(job)
+            hand_over.after_hand_over(job)
         if isinstance(job, Job):  # RQ's enqueue_job updates the job it was given
             job.taskq_prefix = self.prefix
             job._load(task)

@@ -10,7 +10,7 @@ and RQ job hashes; when one is due, the process that moves it calls
   any rqscheduler for jobs scheduled through :class:`Scheduler`, which
   records the queue class in each job);
 - ``taskq scheduler --rq-scheduler`` (or TASKQ_RQ_SCHEDULER=1): its leader
-  moves them each second (:func:`step`).
+  moves them each second (:meth:`Mover.upkeep`).
 
 Exactly once, however many of either run: they share rq-scheduler's own
 lock, and a run's task id is fixed by the job (a one-off job's task is
@@ -22,11 +22,9 @@ one task.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import redis
-from rq.job import Job as RQJob
 from rq_scheduler import Scheduler as RQScheduler
 
 from taskq.cluster import is_cluster
@@ -34,13 +32,10 @@ from taskq.errors import TaskqValueError
 from taskq.options import build_spec
 
 from .convert import options_of
-from .job import Job as View
 
 log = logging.getLogger("taskq.scheduler")
 
 QUEUE_CLASS = "taskq.rq.Queue"
-REPEATING = ("interval", "cron_string")
-"""rq-scheduler's meta keys of a job that runs more than once."""
 
 
 class Scheduler(RQScheduler):
@@ -68,36 +63,6 @@ def check(job: Any) -> None:
     build_spec(job.origin or "default", func, args, kwargs, **options)
 
 
-def run_id(job: Any) -> str | None:
-    """The id of this hand-over's task: the job's id, or for a repeating job
-    its id and due time; None when another scheduler moved it already (a
-    repeating job due later than now)."""
-    if not any(k in job.meta for k in REPEATING):
-        return job.id
-    due = job.connection.zscore(RQScheduler.scheduled_jobs_key, job.id)
-    if due is None or due > time.time() + 1:
-        return None
-    return f"{job.id}-{int(due)}"
-
-
-def handed_over(job: Any) -> bool:
-    """A job stored in RQ's hash (rq-scheduler's jobs, or
-    ``Job.create(...).save()``), not yet a task."""
-    if isinstance(job, View) and job.enqueued:
-        return False
-    return job._id is not None and bool(job.connection.exists(job.key))
-
-
-def after_hand_over(job: Any) -> None:
-    """RQ's enqueue saves the job (rq-scheduler counts a repeating job's runs
-    in its meta); a job that will not run again leaves RQ's hash behind, so
-    delete it: its task is taskq's now."""
-    if any(k in job.meta for k in REPEATING) and job.meta.get("repeat", 1) != 0:
-        RQJob.save_meta(job)
-    else:
-        job.connection.delete(job.key)
-
-
 def raw_client(client: Any) -> redis.Redis:
     """A client that does not decode (rq-scheduler reads pickles), to the
     same server as ``client``."""
@@ -120,7 +85,7 @@ class Mover:
         self.scheduler = Scheduler(connection=raw_client(client), interval=1)
         self.scheduler.queue_class = _queue_class()
 
-    def step(self, *_: Any) -> int:
+    def upkeep(self, *_: Any) -> int:
         s = self.scheduler
         if not s.acquire_lock():
             return 0
@@ -140,6 +105,6 @@ class Mover:
 
 
 def _queue_class():
-    from .queue import Queue
+    from .queue import Queue  # the adapter's Queue imports this module's hand-over protocol
 
     return Queue

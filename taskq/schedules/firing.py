@@ -450,8 +450,8 @@ STEP_ROUNDS = 50
 a burst of due schedules is fired in one step, not one thousand a tick."""
 
 
-def step(client, keys: Keys) -> float | None:
-    """The scheduler's step (taskq.maintenance.STEPS): fire until nothing
+def upkeep(client, keys: Keys) -> float | None:
+    """The scheduler's step (taskq.maintenance.UPKEEP): fire until nothing
     is due; returns the seconds until the earliest schedule comes due (0
     when more are due than STEP_ROUNDS passes took), None when none is timed."""
     for _ in range(STEP_ROUNDS):

@@ -1,7 +1,7 @@
 """Pipeline steps: Python functions registered by name, run by workers.
 
 A pipeline entry ``{"step": "echo", "args": {"message": "hi"}}`` becomes an
-engine task whose function is :func:`run_step`; a worker looks the step up
+engine task whose function is :func:`run_pipeline_step`; a worker looks the step up
 here (a step registered in a module the worker imports) or imports it when
 the name is ``module:function``.
 
@@ -22,7 +22,7 @@ from typing import Any, Callable
 from ..context import current_task
 from ..functions import resolve
 
-RUN_STEP = "taskq.schedules.steps:run_step"
+RUN_STEP = "taskq.schedules.steps:run_pipeline_step"
 """The engine function name of every pipeline task."""
 MAX_SLEEP = 3600.0
 
@@ -81,9 +81,15 @@ def is_known(name: str) -> bool:
     return bool(sep and module and attr) and len(name) <= 256
 
 
-def run_step(step: str, args: dict | None = None) -> Any:
+def run_pipeline_step(step: str, args: dict | None = None) -> Any:
     fn = _STEPS.get(step) or resolve(step)
     return fn(**(args or {}))
+
+
+run_step = run_pipeline_step
+"""The name pipeline tasks enqueued by earlier releases carry
+(``taskq.schedules.steps:run_step``), so they still run after an upgrade;
+a workflow step's engine function is taskq.workflows.runner.run_step."""
 
 
 def _check_echo(args: dict) -> None:

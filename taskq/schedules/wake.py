@@ -1,7 +1,7 @@
 """Sleeping until the next schedule comes due, in the ``taskq scheduler`` loop.
 
 The firing step answers how long until the earliest due time (see
-firing.step); the loop sleeps that long, at most its tick interval, and a
+firing.upkeep); the loop sleeps that long, at most its tick interval, and a
 change that makes a schedule due sooner (schedule-5.lua) pushes to the wake
 list, so a sleeping scheduler wakes, fires nothing yet and sleeps anew to
 the new earliest time. The sleep is a BLPOP on that list; Redis expires a

@@ -7,7 +7,7 @@
     workflows.get(redis, wf["id"])["status"]
 
 Importing this package registers the workflow sweep (outcomes, pruning) in
-taskq.maintenance.STEPS, so ``taskq scheduler`` runs it.
+taskq.maintenance.UPKEEP, so ``taskq scheduler`` runs it.
 """
 
 from .. import maintenance
@@ -17,13 +17,13 @@ from .catalog import publish, published, unpublish
 from .control import StepNotFound, cancel_step, list_workflows, update_step
 from .graph import dependency_analysis, dependency_graph
 from .listing import count_by_status
-from .engine import (RUNNER, STEP_STATUSES, WORKFLOW_QUEUE, WORKFLOW_STATUSES, HandlerNotFound,
-                     WorkflowNotFound, create, find_handler, get)
+from .states import RUNNER, STEP_STATUSES, WORKFLOW_STATUSES
+from .engine import WORKFLOW_QUEUE, HandlerNotFound, WorkflowNotFound, create, find_handler, get
 from .handlers import (Handler, HandlerDefinitionError, Registry, StepTemplate, check_step_code,
                        handler, load_configured, parse_handler, register, registry, semver_key)
 
-if _sweep.step not in maintenance.STEPS:
-    maintenance.STEPS.append(_sweep.step)
+if _sweep.upkeep not in maintenance.UPKEEP:
+    maintenance.UPKEEP.append(_sweep.upkeep)
 
 __all__ = [
     "bottlenecks", "performance", "count_by_status",

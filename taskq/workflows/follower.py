@@ -31,7 +31,7 @@ from ..keys import Keys, WorkflowKeys
 from ..lua import execute, script
 from ..signal_safe_queue import SignalSafeQueue
 from .counters import STATS_TTL
-from .engine import RUNNER
+from .states import RUNNER
 from .status import (RECORD_FIELDS, changed, derive, file, follow_up, queue_file,
                      queue_observe, queue_records, split_observed)
 from .step_reads import queue_prereads

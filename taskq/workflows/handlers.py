@@ -13,6 +13,7 @@ ordered by one loop.
 from __future__ import annotations
 
 import heapq
+import importlib
 import os
 import re
 import threading
@@ -34,6 +35,8 @@ EVENT_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 RESERVED_EVENT_PREFIXES = ("task.", "worker.")
 """Namespaces of the engine's own webhook events: a custom event named
 like one would reach that event's subscribers with another body."""
+EXAMPLES_FILE = Path(__file__).with_name("examples") / "handlers.yaml"
+"""The example handler set that ``TASKQ_EXAMPLES=1`` loads (taskq.workflows.examples)."""
 MAX_RETRY_LIMIT = 1000
 MAX_STEPS = 256
 """Steps a handler may have (DESIGN invariant 10): a workflow is one engine
@@ -419,8 +422,7 @@ def load_configured(reg: Registry | None = None, env: dict | None = None) -> Reg
     if path:
         reg.load_folder(path)
     if env.get("TASKQ_EXAMPLES") == "1":
-        from .examples import load_examples
-        load_examples(reg)
+        reg.load_yaml(EXAMPLES_FILE)
     return reg
 
 
@@ -428,8 +430,6 @@ def check_step_code(reg: Registry) -> None:
     """Import every step's handler_class (what a worker host does before it
     publishes), so a published handler is one the workers can run; the
     first that fails is a HandlerDefinitionError naming its source and step."""
-    from .runner import load_step
-
     for h in reg.handlers():
         for s in h.steps:
             try:
@@ -442,3 +442,14 @@ def check_step_code(reg: Registry) -> None:
                 raise HandlerDefinitionError(
                     h.source, f"handler_class {s.handler_class} of {h.full_name} has no "
                               "process method and is not callable", s.name)
+
+
+def load_step(handler_class: str) -> Callable[[dict, dict, dict], Any]:
+    """The callable behind a dotted path: a class is instantiated and its
+    ``process`` (or ``__call__``) used; a function is used as it is."""
+    module, _, attr = handler_class.rpartition(".")
+    obj: Any = getattr(importlib.import_module(module), attr)
+    if isinstance(obj, type):
+        inst = obj()
+        return getattr(inst, "process", inst)
+    return obj

@@ -14,7 +14,8 @@ from ..connection import as_taskq_client
 from ..keys import DEFAULT_PREFIX, WorkflowKeys
 from ..options import InvalidField
 from . import indexes
-from .engine import WORKFLOW_STATUSES, get_many
+from .engine import get_many
+from .states import WORKFLOW_STATUSES
 
 
 def list_workflows(redis, *, namespace: str | None = None, name: str | None = None,

@@ -20,18 +20,17 @@ A failure to count is logged and never changes the step's outcome.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
 import logging
 import time
-from typing import Any, Callable
+from typing import Any
 
 from ..context import current_task
 from ..errors import TaskqError
 from ..keys import queue_of
 from ..task import Task
-from .engine import ended_by_dependency
+from .states import ended_by_dependency
 from ..lua import script
 from .outcomes import error_type, fact_args, step_fact
 from .step_reads import dep_hash, queue_reads, step_callable, texts, workflow_keys
@@ -41,17 +40,6 @@ log = logging.getLogger("taskq.workflows")
 
 class DependencyNotMet(TaskqError):
     code = "dependency_not_met"
-
-
-def load_step(handler_class: str) -> Callable[[dict, dict, dict], Any]:
-    """The callable behind a dotted path: a class is instantiated and its
-    ``process`` (or ``__call__``) used; a function is used as it is."""
-    module, _, attr = handler_class.rpartition(".")
-    obj: Any = getattr(importlib.import_module(module), attr)
-    if isinstance(obj, type):
-        inst = obj()
-        return getattr(inst, "process", inst)
-    return obj
 
 
 def run_step(workflow: str, step: str, handler_class: str, deps: dict[str, str],

@@ -1,7 +1,7 @@
 """Every workflow filed under its status, so a listing by status is a range read.
 
 A workflow's status is never stored as truth: it derives from its step
-tasks (engine.step_status / workflow_status). The steps live in an engine
+tasks (states.step_status / workflow_status). The steps live in an engine
 queue (its own slot on a cluster), the status indexes under ``{wf}``, so no
 transition script can file a workflow under its new status. After a step
 changes, an idempotent follow-up does (DESIGN invariant 5), in two round
@@ -53,7 +53,7 @@ from ..keys import Keys, WorkflowKeys, queue_of
 from ..lua import execute, script
 from . import histogram, indexes, step_reads
 from .counters import STATS_TTL
-from .engine import CREATE_GRACE, CREATING, RUNNER, awaits_steps, step_status, workflow_status
+from .states import CREATE_GRACE, CREATING, RUNNER, awaits_steps, step_status, workflow_status
 
 log = logging.getLogger("taskq.workflows")
 

@@ -19,7 +19,8 @@ from functools import lru_cache
 
 from ..keys import DEFAULT_PREFIX, Keys, WorkflowKeys, queue_of
 from ..lua import execute, script
-from .engine import RUNNER
+from .handlers import load_step
+from .states import RUNNER
 
 log = logging.getLogger("taskq.workflows")
 
@@ -143,7 +144,6 @@ def queue_prereads(pipe, keys, steps, timed: set[str] = frozenset()):
 
 @lru_cache(maxsize=1024)
 def step_callable(handler_class: str):
-    """The runner's load_step once per handler_class and process: one
-    instance of a step class serves every run of that step here."""
-    from .runner import load_step
+    """load_step once per handler_class and process: one instance of a step
+    class serves every run of that step here."""
     return load_step(handler_class)

@@ -1,4 +1,4 @@
-"""The workflow sweep, a step of ``taskq scheduler`` (maintenance.STEPS).
+"""The workflow sweep, a pass of ``taskq scheduler`` (maintenance.UPKEEP).
 
 Workflows are filed under their status by follow-ups right after their
 steps change (taskq.workflows.status); the sweep is what files the rest: a
@@ -9,7 +9,7 @@ up to SWEEP_BATCH unfinished workflows whose check time has come (the
 the next check of those still unfinished: soon for a young workflow, at
 most every MAX_RECHECK seconds for an old one. A workflow still being
 created (its steps not yet enqueued) stays pending; one whose steps have
-not come engine.CREATE_GRACE seconds after its record is filed cancelled
+not come states.CREATE_GRACE seconds after its record is filed cancelled
 (its creator died). Then it deletes up to PRUNE_BATCH workflows that
 finished more than TASKQ_WORKFLOW_RETENTION seconds ago (record and every
 index entry, one wf_prune-18.lua call each) and their step tasks with
@@ -150,6 +150,6 @@ def _step_task_ids(meta: str | None) -> list[str]:
         return []  # a damaged record: its steps go by the age of the workflow queue's settings
 
 
-def step(client, keys: Keys) -> None:
-    """The maintenance step (taskq.maintenance.STEPS)."""
+def upkeep(client, keys: Keys) -> None:
+    """The maintenance step (taskq.maintenance.UPKEEP)."""
     sweep(client, keys.prefix)

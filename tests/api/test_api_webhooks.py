@@ -12,9 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from taskq import maintenance, webhooks
+from taskq import maintenance
+from taskq.webhooks import store as webhooks
 from taskq.keys import WebhookKeys
-from taskq.webhooks import GROUP, Deliverer
+from taskq.webhooks.store import GROUP, Deliverer
 from taskq.worker_registry import WorkerRegistry
 
 SECRET = "receiver-secret-0123456789"
@@ -86,7 +87,7 @@ def test_webhook_resource(client, admin):
 
 
 def test_importing_the_module_registers_the_scheduler_step():
-    assert webhooks.step in maintenance.STEPS
+    assert webhooks.upkeep in maintenance.UPKEEP
 
 
 def test_delivery_signed_in_document_format(client, admin, r, keys, dts, receiver):
@@ -213,7 +214,7 @@ def test_endpoints_get_only_events_after_they_were_registered(client, admin, r, 
 
 def test_step_without_endpoints_does_nothing(r, keys, dts):
     dts.enqueue_call(None)
-    webhooks.step(r, keys)
+    webhooks.upkeep(r, keys)
     assert not r.exists(WebhookKeys(keys.prefix).pending)
 
 

@@ -7,9 +7,9 @@ import pytest
 from dashboard_client import login
 
 from taskq.leadership import Leadership
-from taskq.projects import ProjectStore
+from taskq.projects.store import ProjectStore
 from taskq.schedules import Schedules
-from taskq.series import field as series_field
+from taskq.monitoring.series import field as series_field
 from taskq.worker_registry import WorkerRegistry
 from taskq.workflows import Registry, create
 

@@ -18,7 +18,7 @@ from dashboard_client import act, login
 from test_taskdriver_support import plain_tasks, plain_type, project
 
 from taskq import Queue
-from taskq.projects import QUEUE_PREFIX
+from taskq.projects.store import QUEUE_PREFIX
 from taskq.schedules import Schedules
 from taskq.worker_registry import WorkerRegistry
 from taskq.workflows import Registry, create

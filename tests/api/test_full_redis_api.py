@@ -15,7 +15,7 @@ from schedules_api_helpers import WRITE, spec
 from tasker_helpers import PAYMENT
 from test_taskdriver_support import VARIABLES, project, task_type
 
-from taskq.embedded import redis_server_path
+from taskq.local.embedded import redis_server_path
 from taskq.workflows import Registry, publish
 from taskq.workflows.examples import load_examples
 

@@ -15,7 +15,7 @@ from test_taskdriver_support import ok, plain_type, project
 import api.services.listing as listing
 import taskq.paging
 from taskq.lease import complete_many
-from taskq.task_types import batch_tag, type_tag
+from taskq.projects.task_types import batch_tag, type_tag
 from taskq.worker_registry import WorkerRegistry
 
 DTS_STATUS = {"pending": {"queued", "delayed", "blocked"}, "running": {"running"},

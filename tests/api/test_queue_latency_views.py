@@ -1,4 +1,4 @@
-"""Queue latency and served (taskq.latency) on every HTTP surface: /metrics,
+"""Queue latency and served (taskq.monitoring.latency) on every HTTP surface: /metrics,
 the DTS system status and its OpenAPI schema, the dashboard's queue list and
 queue page."""
 

@@ -13,7 +13,7 @@ from apihelpers import EXAMPLE_TASK
 from test_taskdriver_support import ok
 
 from api.metrics import FLUSH_SECONDS, RequestCounts
-from taskq.embedded import free_port
+from taskq.local.embedded import free_port
 from taskq.keys import ApiKeys
 
 BODY = {k: v for k, v in EXAMPLE_TASK.items() if k != "scheduled_at"}

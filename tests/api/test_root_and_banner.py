@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from apihelpers import SECRET
 
-from taskq.local_start import banner
+from taskq.local.start import banner
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 

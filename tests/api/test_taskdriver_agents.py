@@ -12,7 +12,7 @@ from datetime import datetime
 from apihelpers import bearer
 from test_taskdriver_support import login, next_task, ok, plain_tasks, plain_type, project
 
-from taskq.projects import reap_due
+from taskq.projects.store import reap_due
 from workers.upkeep import Upkeep
 
 SESSION_FIELDS = {"sessionId", "agentName", "projectId", "createdAt", "expiresAt", "lastActivity"}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from taskq.embedded import free_port
+from taskq.local.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9",

@@ -17,7 +17,7 @@ import pytest
 from apihelpers import bearer
 from test_api_webhooks import SECRET, Receiver
 
-from taskq.webhooks import GROUP, Deliverer
+from taskq.webhooks.store import GROUP, Deliverer
 from taskq.workflows import WORKFLOW_QUEUE, Registry, create, get
 from taskq.workflows.examples import load_examples
 

@@ -17,10 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from apihelpers import bearer
 
-from taskq import netguard
+from taskq.webhooks import netguard
 from taskq.keys import WebhookKeys
-from taskq.webhook_http import http_post
-from taskq.webhooks import Deliverer
+from taskq.webhooks.http import http_post
+from taskq.webhooks.store import Deliverer
 from taskq.worker_registry import WorkerRegistry
 
 ALLOW = "TASKQ_WEBHOOK_ALLOW_NETS"
@@ -325,10 +325,10 @@ def test_bad_queue_lists_are_422(client, admin):
 
 
 def test_a_bad_allow_setting_stops_delivery_not_the_scheduler(monkeypatch, r, keys, caplog):
-    from taskq import webhooks
+    from taskq.webhooks import store as webhooks
     monkeypatch.setenv(ALLOW, "not-a-network")
-    with caplog.at_level("ERROR", logger="taskq.webhooks"):
-        webhooks.step(r, keys)
-        webhooks.step(r, keys)
+    with caplog.at_level("ERROR", logger="taskq.webhooks.store"):
+        webhooks.upkeep(r, keys)
+        webhooks.upkeep(r, keys)
     assert [rec.getMessage() for rec in caplog.records].count(
         f"webhook delivery is off: {ALLOW}: 'not-a-network' is not an address or CIDR network") == 1

@@ -22,7 +22,7 @@ from test_taskdriver_support import plain_tasks, plain_type, project
 from taskq.cli import main
 from taskq.isotime import to_ms
 from taskq.keys import Keys, WorkflowKeys
-from taskq.projects import QUEUE_PREFIX
+from taskq.projects.store import QUEUE_PREFIX
 from taskq.workflows import Registry, create
 
 EARLY = [("0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000Z"),

@@ -8,7 +8,7 @@ from apihelpers import bearer
 from test_taskdriver_support import project
 
 from taskq import Queue
-from taskq.projects import QUEUE_PREFIX
+from taskq.projects.store import QUEUE_PREFIX
 from taskq.worker_registry import WorkerRegistry
 
 

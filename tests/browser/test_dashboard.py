@@ -12,7 +12,7 @@ from dashboard_helpers import PHONE, log_in, no_reload_marker, run_worker, scree
 
 from taskq import Queue
 from taskq.leadership import Leadership
-from taskq.projects import ProjectStore
+from taskq.projects.store import ProjectStore
 from taskq.schedules import Schedules
 from taskq.worker_registry import WorkerRegistry
 from taskq.workflows import Registry, create, get

@@ -15,7 +15,7 @@ import pytest
 from dashboard_helpers import PHONE, log_in
 
 from taskq import Queue
-from taskq.projects import ProjectStore
+from taskq.projects.store import ProjectStore
 from taskq.schedules import Schedules
 from taskq.worker_registry import FORGET_AFTER, WorkerRegistry
 

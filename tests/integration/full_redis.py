@@ -11,7 +11,7 @@ import time
 
 import redis
 
-from taskq.embedded import free_port
+from taskq.local.embedded import free_port
 
 JUNK = "junk:"
 HEADROOM = 8 * 1024 * 1024

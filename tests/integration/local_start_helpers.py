@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from taskq.embedded import free_port
+from taskq.local.embedded import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 90.0

@@ -21,7 +21,7 @@ import redis.exceptions as redis_errors
 from taskq import Queue, TaskCancelled, TaskFailed, TaskNotFound, WaitTimeout, waiting
 from taskq import aio
 from taskq.aio.connection import async_client_from_url
-from taskq.embedded import free_port
+from taskq.local.embedded import free_port
 
 from tests.aio_run import run as run_async
 from aio_helpers import (GATES, ME, N, ON_CLUSTER, aclient, armed, connections, kill_subscribers,

@@ -95,7 +95,7 @@ def test_info_queue_filter_keeps_only_those_queues_and_their_workers(cli, make_q
 def test_info_interval_refreshes_until_interrupted(cli, q, monkeypatch):
     q.enqueue("app:job")
     sleeps = []
-    monkeypatch.setattr("taskq.opscli.info_cmd.time.sleep", sleeps.append)
+    monkeypatch.setattr("taskq.cli.info_cmd.time.sleep", sleeps.append)
     result = cli("info", "--json", "--interval", "2", "--count", "3")
     docs = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.exit_code == 0 and len(docs) == 3 and sleeps == [2.0, 2.0]
@@ -103,7 +103,7 @@ def test_info_interval_refreshes_until_interrupted(cli, q, monkeypatch):
 
     def interrupt(_seconds):
         raise KeyboardInterrupt
-    monkeypatch.setattr("taskq.opscli.info_cmd.time.sleep", interrupt)
+    monkeypatch.setattr("taskq.cli.info_cmd.time.sleep", interrupt)
     result = cli("info", "--interval", "1")
     assert result.exit_code == 0  # Ctrl-C ends the watch cleanly
     assert "every 1 s" in result.output and "QUEUED" in result.output

@@ -5,7 +5,7 @@ idle one wakes for any of them, and RQ's own `rq worker` / `rq info` run the
 taskq worker classes there.
 
 Runs on the cluster of a TASKQ_TEST_CLUSTER=1 run, else on a local cluster
-started for this module (taskq.local_cluster, a few seconds)."""
+started for this module (taskq.local.cluster, a few seconds)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from taskq import Keys, Queue
 from taskq.cluster import TaskqCluster, is_cluster
 from taskq.connection import as_taskq_client, client_from_url, cluster_node_url
 from taskq.deps import drain_outbox
-from taskq.local_cluster import LocalCluster
+from taskq.local.cluster import LocalCluster
 from taskq.worker_registry import WorkerRegistry
 from workers import pool as pool_module
 from workers.pool import PoolWorker
@@ -200,3 +200,18 @@ def test_the_cluster_benchmark_puts_two_queues_on_each_master(cr, monkeypatch):
     firsts = {master_of(cr, keys.queue(bench_cluster.rotated(names, i)[0]).wake)
               for i in range(len(masters))}
     assert firsts == set(masters)
+
+
+def test_a_pipeline_over_every_master_reloads_scripts_a_restarted_node_lost(cr, cprefix):
+    """A node that lost its script cache (restart, failover, SCRIPT FLUSH)
+    answers NOSCRIPT: the cluster pipeline loads the scripts on that node and
+    sends the refused calls again, so the reads over every master still come
+    back in one call."""
+    from taskq.monitoring.latency import latencies
+
+    for name in QUEUES:
+        Queue(name, redis=cr, prefix=cprefix).enqueue("job")
+    for node in cr.get_primaries():
+        cr.execute_command("SCRIPT FLUSH", target_nodes=node)
+    ages = latencies(cr, Keys(cprefix), QUEUES)
+    assert set(ages) == set(QUEUES) and all(age >= 0 for age in ages.values())

@@ -17,7 +17,7 @@ import redis
 from click.testing import CliRunner
 
 from taskq.cli import main
-from taskq.embedded import (RedisUnreachable, display_url, ensure_redis, free_port,
+from taskq.local.embedded import (RedisUnreachable, display_url, ensure_redis, free_port,
                             redis_answers, start_server)
 
 UNREACHABLE = "redis://127.0.0.1:1/0"
@@ -114,7 +114,7 @@ def test_display_url_masks_password():
 
 def test_module_runs_in_foreground_until_sigterm():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "taskq.embedded", "--ephemeral"],
+        [sys.executable, "-m", "taskq.local.embedded", "--ephemeral"],
         stdout=subprocess.PIPE, text=True,
     )
     try:

@@ -15,7 +15,7 @@ import taskq.queue as queue_mod
 from taskq import TaskExists
 from taskq.lua import LUA_DIR, LuaScript, script
 from taskq.options import TaskSpec
-from taskq.task_events import timeline
+from taskq.monitoring.task_events import timeline
 
 STAMPS = {"created", "updated", "scheduled"}
 """Fields that hold the Redis time of the call (compared apart)."""

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from taskq.embedded import redis_answers
+from taskq.local.embedded import redis_answers
 from taskq.keys import Keys
 
 from local_start_helpers import REPO, LocalStart, shell_env

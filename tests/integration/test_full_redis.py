@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from taskq import Queue
-from taskq.embedded import redis_server_path
+from taskq.local.embedded import redis_server_path
 from taskq.errors import RedisFull
 from taskq.lease import renew_many
 

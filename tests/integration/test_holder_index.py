@@ -11,7 +11,7 @@ import redis
 
 from api.services.tasks import TaskService
 from api.services.agents import AgentService
-from taskq.projects import ProjectStore
+from taskq.projects.store import ProjectStore
 
 
 def held(q, holder):

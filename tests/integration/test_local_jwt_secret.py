@@ -20,7 +20,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from taskq import embedded
+from taskq.local import embedded
 
 from local_start_helpers import REPO, LocalStart, shell_env as newcomer_env
 

@@ -24,9 +24,9 @@ import taskq
 from taskq import InvalidState, Keys, LeaseLost, Queue, claim, complete_many, get_task, maintenance
 from taskq.connection import _twins, as_taskq_client
 from taskq.lease import complete_and_claim
-from taskq.projects import ProjectStore
-from taskq.task_types import TaskTypeStore
-from taskq.webhooks import WebhookStore
+from taskq.projects.store import ProjectStore
+from taskq.projects.task_types import TaskTypeStore
+from taskq.webhooks.store import WebhookStore
 from taskq.worker_registry import WorkerRegistry
 
 pytestmark = pytest.mark.single_redis
@@ -211,7 +211,7 @@ def test_password_protected_user(redis_url, r, prefix):
 @contextlib.contextmanager
 def spawned_redis(*args: str):
     """A throwaway redis-server (the embedded binary) in a temporary dir."""
-    from taskq.embedded import redis_server_path
+    from taskq.local.embedded import redis_server_path
     work = tempfile.mkdtemp(prefix="tq-srv-")
     proc = subprocess.Popen([redis_server_path(), "--save", "", "--appendonly", "no",
                              "--dir", work, *args],

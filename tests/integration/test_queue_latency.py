@@ -1,11 +1,11 @@
-"""Queue latency (taskq.latency): the age of a queue's oldest runnable task,
+"""Queue latency (taskq.monitoring.latency): the age of a queue's oldest runnable task,
 counted from when it became ready, and whether a live worker serves it."""
 
 from __future__ import annotations
 
 import time
 
-from taskq import latency
+from taskq.monitoring import latency
 from taskq.worker_registry import WorkerRegistry
 
 

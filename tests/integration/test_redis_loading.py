@@ -34,7 +34,7 @@ import pytest
 import redis
 
 from taskq import Queue, get_task
-from taskq.embedded import GIVEN_URL_TIMEOUT, free_port, redis_answers, start_server
+from taskq.local.embedded import GIVEN_URL_TIMEOUT, free_port, redis_answers, start_server
 
 pytestmark = pytest.mark.single_redis
 
@@ -86,7 +86,7 @@ def _copy(dataset: Path, to: Path) -> Path:
 
 
 def _server(data: Path, port: int, *extra: str) -> subprocess.Popen:
-    from taskq.embedded import redis_server_path
+    from taskq.local.embedded import redis_server_path
 
     log = open(data / "server.log", "ab")
     return subprocess.Popen([redis_server_path(), "--port", str(port), "--bind", "127.0.0.1",

@@ -26,7 +26,7 @@ import redis
 
 from redis_clients import child_env
 from taskq import Queue
-from taskq.embedded import free_port, start_server
+from taskq.local.embedded import free_port, start_server
 
 pytest.importorskip("rq_dashboard")  # the test extra
 pytestmark = pytest.mark.single_redis  # its own server: nothing to add on a cluster

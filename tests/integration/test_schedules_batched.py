@@ -120,7 +120,7 @@ def test_a_run_left_in_the_outbox_by_a_scheduler_that_died_is_delivered_later(sc
     monkeypatch.setattr(firing, "ORPHAN_MS", 0)
     assert firing.fire_due(sched.redis, prefix)["delivered"] == 1
     assert q.count() == 1 and sched.redis.xlen(sched.sk.outbox) == 0
-    firing.step(sched.redis, Keys(prefix))
+    firing.upkeep(sched.redis, Keys(prefix))
     assert q.count() == 1
 
 

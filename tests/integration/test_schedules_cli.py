@@ -15,7 +15,7 @@ from schedule_helpers import AGENT, spec
 
 from taskq import Queue
 from taskq.cli import main
-from taskq.opscli import schedules_cmd
+from taskq.cli import schedules_cmd
 from taskq.schedules import model, timing
 
 ROOT = Path(__file__).resolve().parents[2]

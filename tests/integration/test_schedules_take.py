@@ -98,7 +98,7 @@ def test_a_scheduler_killed_between_fire_and_enqueue_loses_no_run(sched, q, pref
     monkeypatch.setattr(firing, "ORPHAN_MS", 0)
     assert firing.fire_due(sched.redis, prefix)["delivered"] == firing.FIRE_BATCH
     assert q.count() == len(sids) and sched.redis.xlen(sched.sk.outbox) == 0
-    firing.step(sched.redis, Keys(prefix))
+    firing.upkeep(sched.redis, Keys(prefix))
     assert q.count() == len(sids)  # nothing fired or enqueued twice
 
 
@@ -139,7 +139,7 @@ def test_the_wait_after_a_pass_is_to_the_next_due_time_the_fire_set_not_the_leas
     sid = sched.create(spec(schedule_expr="* * * * * */2"))["id"]  # every two seconds
     due = sched.now_ms() - 100
     arm(sched, [sid], due)
-    wait = firing.step(sched.redis, Keys(prefix))
+    wait = firing.upkeep(sched.redis, Keys(prefix))
     nxt = int(sched.redis.hget(sched.sk.schedule(sid), "due"))
     assert q.count() == 1 and nxt <= due + 2000
     assert wait is not None and wait <= 2.0  # not the 10 s lease it was taken with

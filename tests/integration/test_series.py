@@ -1,11 +1,11 @@
-"""taskq.series reads the counters exactly as the scripts write them: a
+"""taskq.monitoring.series reads the counters exactly as the scripts write them: a
 completion and a failure land in this minute's and this hour's buckets
 (by Redis TIME), with the completed task's run time, summed over queues."""
 
 from __future__ import annotations
 
-from taskq import series
-from taskq.projects import redis_now_ms
+from taskq.monitoring import series
+from taskq.projects.store import redis_now_ms
 
 
 def test_the_reader_sees_what_the_scripts_counted(q, make_queue, r):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from taskq.task_events import timeline
+from taskq.monitoring.task_events import timeline
 
 
 def test_a_tasks_events_in_order_and_none_of_its_neighbours(r, keys, q):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from taskq import overview
+from taskq.monitoring import overview
 from taskq.worker_registry import FORGET_AFTER, WorkerRegistry
 
 

@@ -245,7 +245,7 @@ def test_retention_setting(monkeypatch):
 
 def test_the_scheduler_runs_the_sweep():
     import workers.upkeep  # noqa: F401  (what `taskq scheduler` imports)
-    assert sweep_mod.step in maintenance.STEPS
+    assert sweep_mod.upkeep in maintenance.UPKEEP
 
 
 def test_a_real_worker_counts_step_attempts_and_error_types(r, prefix, redis_url):

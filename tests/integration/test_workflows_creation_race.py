@@ -14,7 +14,7 @@ from taskq import Queue
 from taskq.keys import WorkflowKeys
 from taskq.workflows import WORKFLOW_QUEUE, create, get, list_workflows, performance
 from taskq.workflows import sweep as sweep_module
-from taskq.workflows.engine import CREATE_GRACE
+from taskq.workflows.states import CREATE_GRACE
 from taskq.workflows.outcomes import redis_ms
 from taskq.workflows.sweep import sweep
 

@@ -238,7 +238,7 @@ def test_example_namespaces_and_handlers_match_the_document():
 
 
 def test_every_example_step_class_imports():
-    from taskq.workflows.runner import load_step
+    from taskq.workflows.handlers import load_step
 
     reg = load_configured(Registry(), env={"TASKQ_EXAMPLES": "1"})
     for h in reg.handlers():

@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from taskq import Queue, RedisFull
-from taskq.embedded import redis_server_path
+from taskq.local.embedded import redis_server_path
 
 from test_outage import T, _spawn, _spawn_rq, _stop, _wait
 

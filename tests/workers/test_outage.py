@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from taskq import Queue
-from taskq.embedded import free_port, start_server
+from taskq.local.embedded import free_port, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
 T = "tests.workers.outage_tasks"

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from taskq import Queue
-from taskq.embedded import start_server
+from taskq.local.embedded import start_server
 from workers.pool import PoolWorker
 
 T = "tests.workers.pool_tasks"

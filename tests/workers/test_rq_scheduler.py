@@ -19,7 +19,7 @@ from rq_scheduler import Scheduler as PlainScheduler
 
 import taskq
 from redis_clients import child_env
-from taskq.embedded import start_server
+from taskq.local.embedded import start_server
 from taskq.errors import TaskqValueError
 from taskq.rq import Job
 from taskq.rq.scheduler import Scheduler

@@ -44,7 +44,7 @@ def test_leader_runs_the_upkeep_and_standby_does_nothing(r, q, prefix):
 
 def test_leader_runs_registered_steps(r, prefix, monkeypatch):
     seen = []
-    monkeypatch.setattr(maintenance, "STEPS", [lambda client, keys: seen.append(keys.prefix)])
+    monkeypatch.setattr(maintenance, "UPKEEP", [lambda client, keys: seen.append(keys.prefix)])
     Upkeep(r, prefix=prefix).tick()
     assert seen == [prefix]
 

@@ -1,5 +1,5 @@
 """Webhook endpoints: /api/webhooks (register, list, get, delete). Delivery
-is the scheduler's job (taskq.webhooks).
+is the scheduler's job (taskq.webhooks.store).
 
 ``webhooks:write`` lets a caller receive every event of the DTS queue (each
 task's result included) and every worker event, i.e. what ``tasks:read``
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from taskq import netguard
+from taskq.webhooks import netguard
 from taskq.errors import TaskqValueError
 from taskq.isotime import iso_ms
 

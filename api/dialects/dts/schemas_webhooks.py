@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields
 from marshmallow.validate import Length
 
-from taskq.webhooks import EVENTS, MAX_EVENTS, valid_event
+from taskq.webhooks.store import EVENTS, MAX_EVENTS, valid_event
 from taskq.workflows.handlers import EVENT_RE
 
 

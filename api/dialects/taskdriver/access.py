@@ -21,7 +21,7 @@ from functools import wraps
 from flask import g, request
 
 from taskq.keys import queue_of
-from taskq.projects import QUEUE_PREFIX, project_of_queue
+from taskq.projects.store import QUEUE_PREFIX, project_of_queue
 
 from ...auth import SECURITY, Principal, authenticated
 from ...blueprint import Blueprint

@@ -8,7 +8,7 @@ import uuid
 from marshmallow import Schema, ValidationError, fields
 from marshmallow.validate import Length, Range, Regexp as BaseRegexp
 
-from taskq.projects import MAX_MINUTES
+from taskq.projects.store import MAX_MINUTES
 
 AGENT_RE = r"^[A-Za-z0-9_.:@\-]{1,128}$"
 AGENT_MESSAGE = "Agent name can only contain letters, numbers and - _ . : @ (at most 128)"

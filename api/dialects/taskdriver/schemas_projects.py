@@ -5,8 +5,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 from marshmallow.validate import Length, OneOf, Range
 
-from taskq.projects import NAME_MESSAGE, NAME_RE
-from taskq.task_types import DUPLICATE_HANDLING, MAX_TEMPLATE, MAX_VARIABLES, TYPE_NAME_MESSAGE, VARIABLE_RE
+from taskq.projects.store import NAME_MESSAGE, NAME_RE
+from taskq.projects.task_types import DUPLICATE_HANDLING, MAX_TEMPLATE, MAX_VARIABLES, TYPE_NAME_MESSAGE, VARIABLE_RE
 
 from ...numbers import QueryInt
 from ...schema_extras import extra

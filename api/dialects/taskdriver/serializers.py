@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import uuid
 
-from taskq.projects import Project
-from taskq.task_types import TaskType
+from taskq.projects.store import Project
+from taskq.projects.task_types import TaskType
 
 from ...shared_tasks.serializers import ms_iso, td_fields as task_view
 

@@ -24,8 +24,8 @@ class TaskDriverState:
     service: object     # api.services.project_tasks.ProjectTaskService
     agents: object      # api.services.agents.AgentService
     sessions: object    # api.services.sessions.SessionStore
-    projects: object    # taskq.projects.ProjectStore
-    types: object       # taskq.task_types.TaskTypeStore
+    projects: object    # taskq.projects.store.ProjectStore
+    types: object       # taskq.projects.task_types.TaskTypeStore
     login: str          # 'open' | 'credential'
     session_ttl: float
 

@@ -4,11 +4,8 @@ small real step code in this package."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-HANDLERS_FILE = Path(__file__).with_name("handlers.yaml")
+from ..handlers import EXAMPLES_FILE as HANDLERS_FILE, registry
 
 
 def load_examples(reg=None):
-    from ..handlers import registry
     return (registry if reg is None else reg).load_yaml(HANDLERS_FILE)

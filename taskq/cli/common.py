@@ -12,7 +12,7 @@ import functools
 
 import click
 
-from taskq.cli import ready_client, url_option
+from .base import ready_client, url_option
 
 
 class OpsError(click.ClickException):

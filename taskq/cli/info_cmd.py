@@ -13,8 +13,8 @@ from .queues_cmd import queue_table
 
 
 def snapshot(ops, only: tuple[str, ...]) -> dict:
-    """Everything ``info`` shows, as plain data (the --json shape; taskq.overview)."""
-    from taskq.overview import snapshot as read
+    """Everything ``info`` shows, as plain data (the --json shape; taskq.monitoring.overview)."""
+    from taskq.monitoring.overview import snapshot as read
 
     return read(ops.redis, ops.prefix, only)
 

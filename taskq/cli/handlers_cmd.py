@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..cli import ready_client, url_option
+from .base import ready_client, url_option
 
 
 @click.group("handlers")
@@ -22,8 +22,8 @@ def publish_cmd(no_import_check: bool, url: str | None) -> None:
     """Load the handlers the settings name, check that every step's code
     imports here, and publish them in Redis, so every process (the web one
     too) lists them. Exit 2 on a bad definition or step code that does not import."""
-    from . import HandlerDefinitionError, Registry, load_configured, publish
-    from .handlers import check_step_code
+    from taskq.workflows import HandlerDefinitionError, Registry, load_configured, publish
+    from taskq.workflows.handlers import check_step_code
 
     try:
         reg = load_configured(Registry())
@@ -41,7 +41,7 @@ def publish_cmd(no_import_check: bool, url: str | None) -> None:
 def list_cmd(url: str | None) -> None:
     """The published handlers, one a line (namespace.name@version: steps);
     a stored definition that does not load is named on stderr."""
-    from . import published
+    from taskq.workflows import published
 
     reg = published(ready_client(url)[1])
     for h in reg.handlers():

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from . import lua
-from .keys import Keys
-from .worker_registry import WorkerInfo, WorkerRegistry
+from .. import lua
+from ..keys import Keys
+from ..worker_registry import WorkerInfo, WorkerRegistry
 
 MAX_BANDS = 64
 """Priority bands the script visits per queue; beyond that (tasks of more

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .isotime import iso_ms
-from .keys import Keys
-from .task import Task
+from ..isotime import iso_ms
+from ..keys import Keys
+from ..task import Task
 
 SCAN_CAP = 5000
 """Stream entries one read examines at most."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from taskq.cli import url_option
+from .base import url_option
 
 from .common import OpsError, connect, prefix_option
 

@@ -9,8 +9,8 @@ fields it changes.
 
 Reaping: leases are enforced at their expiry by the engine (a holder past it
 is refused), and a claim in the queue reclaims expired leases first, so an
-agent never waits for a reaper to get work. The step :func:`reap_due`
-(registered in taskq.maintenance.STEPS) sweeps each project's queue every
+agent never waits for a reaper to get work. The upkeep pass :func:`reap_due`
+(registered in taskq.maintenance.UPKEEP) sweeps each project's queue every
 ``reaper_minutes`` so that an expired lease is reclaimed (requeued, or failed
 when its retries are spent) within that interval even when no agent asks for
 work. The scheduler's per-second upkeep of every queue reclaims sooner; the
@@ -26,11 +26,11 @@ from typing import Any
 
 from redis.exceptions import WatchError
 
-from . import maintenance
-from .connection import as_taskq_client
-from .errors import Conflict, TaskNotFound, TaskqValueError
-from .keys import Keys, TaskDriverKeys
-from .queue import Queue
+from .. import maintenance
+from ..connection import as_taskq_client
+from ..errors import Conflict, TaskNotFound, TaskqValueError
+from ..keys import Keys, TaskDriverKeys
+from ..queue import Queue
 
 QUEUE_PREFIX = "td-"
 """A project's engine queue is QUEUE_PREFIX + project id."""
@@ -43,7 +43,7 @@ DEFAULT_REAPER_MINUTES = 1
 MAX_MINUTES = 7 * 24 * 60
 """Longest lease or reaper interval, in minutes (a week)."""
 REAP_PER_TICK = 100
-"""Projects the reaper step sweeps per scheduler tick, at most."""
+"""Projects the reaper pass sweeps per scheduler tick, at most."""
 
 _NUMBERS = {"max_retries": int, "lease_minutes": float, "reaper_minutes": float}
 
@@ -323,7 +323,7 @@ def claim_name(client, names_key: str, name: str, owner: str, record_key) -> boo
 
 
 def reap_due(client, keys: Keys) -> dict[str, dict[str, int]]:
-    """Scheduler step: sweep every project whose reaper interval has come
+    """Upkeep pass: sweep every project whose reaper interval has come
     round, and set its next run one interval on. Returns what each reclaimed."""
     client = as_taskq_client(client)
     store = ProjectStore(client, keys.prefix)
@@ -341,5 +341,5 @@ def reap_due(client, keys: Keys) -> dict[str, dict[str, int]]:
     return out
 
 
-if reap_due not in maintenance.STEPS:
-    maintenance.STEPS.append(reap_due)
+if reap_due not in maintenance.UPKEEP:
+    maintenance.UPKEEP.append(reap_due)

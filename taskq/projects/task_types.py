@@ -21,10 +21,10 @@ from typing import Any
 
 from redis.exceptions import WatchError
 
-from .connection import as_taskq_client
-from .errors import Conflict, TaskNotFound, TaskqValueError
-from .keys import TaskDriverKeys
-from .projects import (NAME_RE, Project, ProjectStore, check_minutes, check_retries,
+from ..connection import as_taskq_client
+from ..errors import Conflict, TaskNotFound, TaskqValueError
+from ..keys import TaskDriverKeys
+from .store import (NAME_RE, Project, ProjectStore, check_minutes, check_retries,
                        claim_name, redis_now_ms, valid_id)
 
 DUPLICATE_HANDLING = ("allow", "ignore", "fail")

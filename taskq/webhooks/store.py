@@ -1,7 +1,7 @@
 """Webhooks: HTTP endpoints told about task and worker events.
 
 Endpoints are stored in Redis (url, events filter, secret). Delivery is a
-scheduler step (registered in taskq.maintenance.STEPS when this module is
+scheduler pass (registered in taskq.maintenance.UPKEEP when this module is
 imported): it reads every queue's event stream and the global one through a
 consumer group, POSTs each matching event to each endpoint, signed with
 HMAC-SHA256 of the body under the endpoint's secret
@@ -12,8 +12,8 @@ stopped: per entry and endpoint, attempts and the next try (exponential
 backoff); per endpoint, a pause after a connection error, timeout or 5xx,
 so one dead receiver costs at most one timeout per pause.
 
-Where a POST may go is taskq.netguard's decision, at registration and again
-at every delivery (taskq.webhook_http connects only to an address it
+Where a POST may go is taskq.webhooks.netguard's decision, at registration and again
+at every delivery (taskq.webhooks.http connects only to an address it
 checked); a failed delivery is recorded as a short error class. An endpoint
 covers the task events of the queues it names (``"*"``: every queue;
 default: the DTS queue, ``TASKQ_DTS_QUEUE``) and every worker event.
@@ -46,15 +46,16 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Callable
 
-from . import maintenance, netguard
-from .connection import as_taskq_client
-from .isotime import iso_ms, to_ms
-from .errors import TaskqValueError
-from .keys import Keys, WebhookKeys, WorkflowKeys, valid_queue_name
-from .queue import get_task
-from .webhook_http import http_post
-from .worker_registry import WorkerRegistry
-from .workflows.handlers import is_custom_event
+from .. import maintenance
+from . import netguard
+from ..connection import as_taskq_client
+from ..isotime import iso_ms, to_ms
+from ..errors import TaskqValueError
+from ..keys import Keys, WebhookKeys, WorkflowKeys, valid_queue_name
+from ..queue import get_task
+from .http import http_post
+from ..worker_registry import WorkerRegistry
+from ..workflows.handlers import is_custom_event
 
 EVENTS = ("task.created", "task.started", "task.completed", "task.failed", "task.cancelled",
           "task.retrying", "worker.registered", "worker.offline")
@@ -91,7 +92,7 @@ ALL_QUEUES = "*"
 MAX_QUEUES = 100
 _ERROR_CLASS = re.compile(r"^[a-z0-9_]{1,32}$")
 
-log = logging.getLogger("taskq.webhooks")
+log = logging.getLogger("taskq.webhooks.store")
 
 
 def valid_event(name) -> bool:
@@ -421,8 +422,8 @@ _deliverers: dict[tuple[int, str], Deliverer] = {}
 _bad_setting_logged: set[str] = set()
 
 
-def step(client, keys: Keys) -> None:
-    """The scheduler step: one delivery pass (a Deliverer kept per client).
+def upkeep(client, keys: Keys) -> None:
+    """The scheduler pass: one delivery pass (a Deliverer kept per client).
     A bad TASKQ_WEBHOOK_ALLOW_NETS stops delivery (logged once), not the
     scheduler's other upkeep."""
     client = as_taskq_client(client)
@@ -439,5 +440,5 @@ def step(client, keys: Keys) -> None:
     d.run_once()
 
 
-if step not in maintenance.STEPS:
-    maintenance.STEPS.append(step)
+if upkeep not in maintenance.UPKEEP:
+    maintenance.UPKEEP.append(upkeep)

@@ -1,6 +1,6 @@
 """One webhook POST, to a checked address only.
 
-The host is resolved once (taskq.netguard.resolve_checked: every address
+The host is resolved once (taskq.webhooks.netguard.resolve_checked: every address
 must pass) and the connection goes to one of those addresses, with the
 URL's host name in the Host header and, for https, as the TLS server name
 the certificate is checked against. Redirects are never followed (a 3xx is

@@ -1,11 +1,11 @@
 """What an operator looks at first, read once for every view of it:
-``taskq info`` (taskq.opscli.info_cmd) and the dashboard's overview
+``taskq info`` (taskq.cli.info_cmd) and the dashboard's overview
 (api.dashboard) both call :func:`snapshot`.
 
 Queues with their counts by status and paused flag, workers, the
 scheduler leader, Redis's version and memory, the schedules due next and
 the workflows in flight; :func:`last_hour` adds the per-minute completed
-and failed counts of the engine's series (taskq.series reads them).
+and failed counts of the engine's series (taskq.monitoring.series reads them).
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from __future__ import annotations
 import time
 from typing import Any, Sequence
 
-from . import latency, leadership, series
-from .isotime import iso
-from .keys import STATUSES, Keys, ScheduleKeys
-from .maintenance import queue_names
-from .worker_registry import WorkerInfo, WorkerRegistry
+from .. import leadership
+from . import latency, series
+from ..isotime import iso
+from ..keys import STATUSES, Keys, ScheduleKeys
+from ..maintenance import queue_names
+from ..worker_registry import WorkerInfo, WorkerRegistry
 
 SCHEDULES_DUE = 5
 """Schedules ``snapshot`` lists, soonest first."""
@@ -30,7 +31,7 @@ def queue_rows(redis, keys: Keys, names: Sequence[str],
                found: Sequence[WorkerInfo] | None = None) -> list[dict]:
     """Each queue's name, paused flag, task counts by status (a task
     parked behind a full concurrency key counts as queued), latency in
-    seconds and whether a live worker serves it (taskq.latency: counts alone
+    seconds and whether a live worker serves it (taskq.monitoring.latency: counts alone
     hide a queue nobody serves); two round trips. ``found``: the worker
     registry's entries when the caller has read them."""
     pipe = redis.pipeline(transaction=False)
@@ -97,7 +98,7 @@ def schedules_due(redis, prefix: str, limit: int = SCHEDULES_DUE) -> list[dict]:
 def workflows_in_flight(redis, prefix: str, limit: int = WORKFLOWS_IN_FLIGHT) -> dict:
     """Workflows not finished, newest first: {"total", "workflows": [...]},
     each with its handler, status and steps done out of all."""
-    from .workflows import list_workflows
+    from ..workflows import list_workflows
 
     rows, total = [], 0
     for status in ("in_progress", "pending"):

@@ -9,7 +9,7 @@ RDB, no AOF): it is a scratch cluster, not a store. With ``tls`` (certificate,
 key and CA files) the nodes speak only TLS, to clients and to each other
 (``--tls-cluster yes``), and the URL is ``rediss+cluster://``.
 
-``python -m taskq.local_cluster`` runs one in the foreground and prints its
+``python -m taskq.local.cluster`` runs one in the foreground and prints its
 URL (``redis+cluster://127.0.0.1:<port>``) as its first line; scripts/test
 uses it for the cluster pass.
 """
@@ -155,7 +155,7 @@ class LocalCluster:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m taskq.local_cluster",
+    parser = argparse.ArgumentParser(prog="python -m taskq.local.cluster",
                                      description="Run a scratch Redis Cluster on loopback.")
     parser.add_argument("--masters", type=int, default=3)
     args = parser.parse_args(argv)
