@@ -23,6 +23,7 @@ from redis.exceptions import LockError
 
 from taskq import Lease, Task
 from taskq.errors import Conflict, InvalidState, LeaseLost
+from taskq.monitoring.latency import note_poll
 from taskq.projects.store import Project, ProjectStore, project_of_queue
 
 from ..errors import ApiError
@@ -48,6 +49,7 @@ class AgentService:
         try:
             for task_id in self.projects.held_by(project.id, agent):
                 return self.tasks.get(task_id)
+            note_poll(self.redis, self.keys, project.queue)  # the queue is served, by agents
             q = self.tasks.queue(project.queue)
             leases = q.claim(n=1, lease=float(project.lease_minutes) * 60, worker=agent)
             return leases[0].task if leases else None

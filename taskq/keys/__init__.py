@@ -169,6 +169,13 @@ class QueueKeys:
         raise AttributeError(item)
 
     @cached_property
+    def polled(self) -> str:
+        """String with a TTL: an HTTP agent asked this queue for work lately,
+        so it is served though no worker is registered on it (read by no
+        script; taskq.monitoring.latency)."""
+        return self.base + "polled"
+
+    @cached_property
     def script_keys(self) -> list[str]:
         """KEYS for every queue script, in SCRIPT_KEY_NAMES order."""
         return [getattr(self, n) for n in SCRIPT_KEY_NAMES]

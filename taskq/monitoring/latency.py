@@ -19,6 +19,13 @@ paused queue still reports its latency: its tasks do wait.
 Cost per queue: one read-only script (taskq/lua/latency-30.lua) doing
 O(log n) work per non-empty priority band, at most MAX_BANDS bands; all
 queues' calls go in one pipeline. Served reads the worker registry once.
+
+Served: a registered worker that is not offline listens to the queue, or
+an HTTP agent asked it for work in the last :data:`POLL_SERVES` seconds
+(TaskDriver's next-task: agents take tasks on demand and never register,
+so without this a project's queue they drain reads as served by no one).
+Each such call marks the queue (:func:`note_poll`, one SET with a TTL);
+the mark is read in the same pipeline as the latencies.
 """
 
 from __future__ import annotations
@@ -29,35 +36,55 @@ from .. import lua
 from ..keys import Keys
 from ..worker_registry import WorkerInfo, WorkerRegistry
 
+POLL_SERVES = 60
+"""Seconds an HTTP agent's request for work counts as serving its queue:
+agents poll (TaskDriver's clients every few seconds when idle); one that
+stopped a minute ago no longer serves it."""
 MAX_BANDS = 64
 """Priority bands the script visits per queue; beyond that (tasks of more
 than 64 distinct priorities ready at once) the latency is a lower bound."""
 
 
-def ready_since(redis, keys: Keys, names: Sequence[str]) -> dict[str, tuple[int, int]]:
-    """queue -> (ms its oldest runnable task became ready or -1, Redis now ms);
-    one round trip for all queues."""
+def note_poll(redis, keys: Keys, name: str) -> None:
+    """An HTTP agent asked queue ``name`` for work: it counts as served for
+    the next POLL_SERVES seconds."""
+    redis.set(keys.queue(name).polled, "1", ex=POLL_SERVES)
+
+
+def _read(redis, keys: Keys, names: Sequence[str]) -> dict[str, tuple[int, int, bool]]:
+    """queue -> (ms its oldest runnable task became ready or -1, Redis now
+    ms, polled by an agent lately); one round trip for all queues."""
     if not names:
         return {}
     pipe = redis.pipeline(transaction=False)
     for name in names:
-        lua.call(pipe, "latency", keys.queue(name), MAX_BANDS)
+        qk = keys.queue(name)
+        lua.call(pipe, "latency", qk, MAX_BANDS)
+        pipe.exists(qk.polled)
     replies = lua.execute(pipe)
-    return {n: (int(r[0]), int(r[1])) for n, r in zip(names, replies)}
+    return {n: (int(r[0]), int(r[1]), bool(p)) for n, r, p in zip(names, replies[::2], replies[1::2])}
+
+
+def ready_since(redis, keys: Keys, names: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """queue -> (ms its oldest runnable task became ready or -1, Redis now ms)."""
+    return {n: (since, now) for n, (since, now, _) in _read(redis, keys, names).items()}
+
+
+def _seconds(since: int, now: int) -> float:
+    return round(max(0, now - since) / 1000, 3) if since >= 0 else 0.0
 
 
 def latencies(redis, keys: Keys, names: Sequence[str]) -> dict[str, float]:
     """queue -> latency in seconds (0.0 when nothing is ready to run),
     measured on Redis's clock, as every engine timestamp is."""
-    return {n: round(max(0, now - since) / 1000, 3) if since >= 0 else 0.0
-            for n, (since, now) in ready_since(redis, keys, names).items()}
+    return {n: _seconds(since, now) for n, (since, now) in ready_since(redis, keys, names).items()}
 
 
-def served(workers: Iterable[WorkerInfo], names: Sequence[str]) -> dict[str, bool]:
+def served(workers: Iterable[WorkerInfo], names: Sequence[str],
+           polled: Iterable[str] = ()) -> dict[str, bool]:
     """queue -> whether a registered worker that is not offline listens to
-    it. HTTP agents (TaskDriver, Tasker) take tasks on demand without
-    registering, so their queues read False unless a worker serves them too."""
-    live = {q for w in workers if w.status != "offline" for q in w.queues}
+    it, or it is in ``polled`` (queues HTTP agents asked for work lately)."""
+    live = {q for w in workers if w.status != "offline" for q in w.queues} | set(polled)
     return {n: n in live for n in names}
 
 
@@ -67,6 +94,7 @@ def queue_latency(redis, keys: Keys, names: Sequence[str],
     shows (``taskq info``, the dashboard, /metrics, the system status).
     ``workers``: the registry's entries when the caller has read them."""
     found = WorkerRegistry(redis, keys).all() if workers is None else workers
-    up = served(found, names)
-    return {n: {"latency_seconds": s, "served": up[n]}
-            for n, s in latencies(redis, keys, names).items()}
+    read = _read(redis, keys, names)
+    up = served(found, names, [n for n, (_, _, polled) in read.items() if polled])
+    return {n: {"latency_seconds": _seconds(since, now), "served": up[n]}
+            for n, (since, now, _) in read.items()}

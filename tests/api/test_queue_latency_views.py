@@ -69,3 +69,22 @@ def test_dashboard_queue_list_and_page_show_latency_and_no_worker(client, waitin
     assert re.search(r'id="queue-latency">latency <span[^>]*data-latency="3\d\d', page)
     page = client.get("/dashboard/queues/reports").get_data(as_text=True)
     assert re.search(r'id="queue-state"[^>]*>running<', page)
+
+
+def test_a_project_queue_drained_by_http_agents_reads_served(client, admin, r, keys):
+    """TaskDriver agents never register as workers; their next-task calls
+    mark the project's queue served for latency.POLL_SERVES seconds."""
+    from test_taskdriver_support import login as agent_login, next_task, plain_tasks, plain_type, project
+
+    from taskq.monitoring.latency import POLL_SERVES, queue_latency
+    from taskq.projects.store import queue_name
+
+    p = project(client, admin, "latency-agents")
+    plain_tasks(client, admin, p["id"], plain_type(client, admin, p["id"])["id"], 2)
+    queue = queue_name(p["id"])
+    assert queue_latency(r, keys, [queue])[queue]["served"] is False
+    next_task(client, agent_login(client, "agent-1", p["id"]), "agent-1")
+    assert queue_latency(r, keys, [queue])[queue]["served"] is True
+    assert 0 < r.ttl(keys.queue(queue).polled) <= POLL_SERVES
+    r.delete(keys.queue(queue).polled)  # as when the TTL ran out: no agent lately
+    assert queue_latency(r, keys, [queue])[queue]["served"] is False
