@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,11 +25,12 @@ def section(text: str, heading: str) -> str:
 
 
 def test_mkdocs_build_strict(tmp_path):
+    """``taskq docs --build`` (mkdocs build --strict on the checkout's
+    mkdocs.yml), run from a folder outside the checkout."""
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
     site = tmp_path / "site"
     done = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
-         "--config-file", str(ROOT / "mkdocs.yml"), "--site-dir", str(site)],
+        [sys.executable, "-m", "taskq.cli", "docs", "--build", str(site)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     assert (site / "index.html").is_file()
@@ -50,3 +55,39 @@ def test_quick_start_is_the_same_in_readme_and_docs():
     assert section(readme, "## Quick start") == section(page, "## Quick start")
     assert "bash scripts/run\n" in section(page, "## Set up")
     assert "bash scripts/test\n" in section(page, "## Set up")
+
+
+def test_taskq_docs_serves_the_site_on_its_own_port(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "taskq.cli", "docs", "-a", f"127.0.0.1:{port}"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, NO_MKDOCS_2_WARNING="1"), start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
+                    page = resp.read().decode()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+                time.sleep(0.2)
+        assert "taskq" in page and "<html" in page.lower()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_taskq_docs_outside_a_checkout_says_where_the_site_comes_from(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from taskq.cli import docs_cmd, main
+
+    monkeypatch.setattr(docs_cmd, "CHECKOUT", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["docs"])
+    assert result.exit_code == 1
+    assert "no mkdocs.yml with a docs/ folder" in result.output and "source checkout" in result.output
+
