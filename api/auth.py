@@ -18,7 +18,8 @@
   check; every scoped route refuses it (403).
 
 Scope ``admin`` allows everything; ``<area>:write`` includes
-``<area>:read``; Tasker permissions (TASKER_PERMISSIONS) take wildcards. Missing, expired or forged credentials -> 401; valid
+``<area>:read``; a dialect's own scopes (``<namespace>.<resource>:<action>``,
+api.dialects.base.Dialect.scopes) take wildcards. Missing, expired or forged credentials -> 401; valid
 credentials without the scope -> 403. Secrets and tokens are never logged.
 """
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import time
 import uuid
@@ -34,7 +36,7 @@ from functools import wraps
 from typing import Any
 
 import jwt
-from flask import g
+from flask import current_app, g, has_app_context
 
 from .config import parse_rate
 from .credential_cache import CredentialCache
@@ -42,30 +44,21 @@ from .errors import ApiError
 from .services.sessions import SessionStore, is_session_token
 from taskq.keys import ApiKeys
 
-TASKER_PERMISSIONS = (
-    "tasker.handler:index", "tasker.handler:show",
-    "tasker.task:index", "tasker.task:show", "tasker.task:create",
-    "tasker.workflow_step:index", "tasker.workflow_step:show", "tasker.workflow_step:update",
-    "tasker.workflow_step:destroy",
-    "tasker.task_diagram:index",
-    "tasker.analytics:performance", "tasker.analytics:bottlenecks",
-    "tasker.health_status:index", "tasker.metrics:index",
-)
-"""The /tasker routes' permissions, named as the Tasker document names them
-(``resource:action``); each is a scope. ``tasker.<resource>:*`` grants every
-action on a resource and ``tasker.*`` every Tasker permission."""
-WORKFLOW_START = "tasker.task:create"
-"""Starting a Tasker workflow: ``POST /tasker/tasks``, and on /tasks creating,
-changing or running now a schedule whose runs start one (its payload names
-a handler): ``schedules:write`` alone is not leave to start workflows."""
 DASHBOARD_SCOPES = ("dashboard", "dashboard:read")
 """The operator dashboard (/dashboard): ``dashboard`` looks and acts,
 ``dashboard:read`` only looks (api.dashboard.access)."""
-TASKER_WILDCARDS = ("tasker.*",) + tuple(sorted({p.split(":")[0] + ":*" for p in TASKER_PERMISSIONS}))
-SCOPES = ("admin", "tasks:read", "tasks:write", "workers:read", "system:read", "schedules:read", "schedules:write", "events:write",
-          "webhooks:read", "webhooks:write", "projects:read", "projects:write", "agents:write",
-          ) + TASKER_PERMISSIONS + TASKER_WILDCARDS + DASHBOARD_SCOPES
-"""Every scope a token or key may carry."""
+SHARED_SCOPES = ("admin", "tasks:read", "tasks:write", "workers:read", "system:read", "schedules:read",
+                 "schedules:write", "events:write", "webhooks:read", "webhooks:write", "projects:read",
+                 "projects:write", "agents:write") + DASHBOARD_SCOPES
+"""The scopes every app knows; a dialect adds its own (its descriptor's
+``scopes``, api.dialects.base.Dialect), which take wildcards."""
+START_WORKFLOW = "start_workflow"
+"""The engine action of starting a workflow. The scope it needs is named
+by the dialect whose route starts one (its ``action_scopes``) and read from
+the app's registry (:func:`action_scope`): creating, changing or running
+now a schedule whose runs start one needs it too, so ``schedules:write``
+alone is not leave to start workflows. An action, not a scope, lives here:
+a shared module names no dialect's scope, and dialects import no other."""
 KEY_PREFIX = "tq_"
 """API keys start with this, so a leaked one is recognisable in a scan."""
 
@@ -89,8 +82,9 @@ class Principal:
         s = self.scopes
         if "admin" in s or scope in s:
             return True
-        if scope.startswith("tasker."):
-            return "tasker.*" in s or scope.split(":")[0] + ":*" in s
+        namespace, dot, rest = scope.partition(".")
+        if dot and ":" in rest and ":" not in namespace:  # a dialect's <namespace>.<resource>:<action>
+            return namespace + ".*" in s or scope.split(":")[0] + ":*" in s
         return scope.endswith(":read") and scope[: -len("read")] + "write" in s
 
     def may_act_as(self, agent: str | None) -> bool:
@@ -125,11 +119,11 @@ def _key_hash(key: str) -> str:
 
 
 def authenticate(header: str | None, secret: str | None, redis, keys: ApiKeys,
-                 sessions: SessionStore | None = None,
+                 sessions: SessionStore,
                  cache: CredentialCache | None = None) -> Principal | None:
     """The caller named by an Authorization header; None without one.
     Raises ApiError(401) for anything present but not valid. ``sessions``:
-    the app's session store (else one is built on ``keys``' prefix);
+    the app's session store (api.state.AppState builds it);
     ``cache``: the app's checked credentials (api.credential_cache)."""
     principal, key_hash = identify(header, secret, redis, keys, sessions, cache)
     if key_hash is not None:
@@ -138,7 +132,7 @@ def authenticate(header: str | None, secret: str | None, redis, keys: ApiKeys,
 
 
 def identify(header: str | None, secret: str | None, redis, keys: ApiKeys,
-             sessions: SessionStore | None = None,
+             sessions: SessionStore,
              cache: CredentialCache | None = None) -> tuple[Principal | None, str | None]:
     """As :func:`authenticate`, except for an API key whose principal the
     cache knows: that comes back with the key's hash, unconfirmed, and the
@@ -151,7 +145,7 @@ def identify(header: str | None, secret: str | None, redis, keys: ApiKeys,
     credential = credential.strip()
     scheme = scheme.lower()
     if scheme == "bearer" and is_session_token(credential):
-        session = (sessions or SessionStore(redis, keys.prefix)).resolve(credential)
+        session = sessions.resolve(credential)
         if session is None:
             raise ApiError(401, "invalid_session", "Invalid or expired session")
         return Principal(f"session:{session.id}", session.agent, frozenset(), "session",
@@ -249,11 +243,42 @@ def authenticated() -> Principal:
     return principal
 
 
+def action_scope(action: str) -> str:
+    """The scope ``action`` (e.g. START_WORKFLOW) needs in this app: the one
+    a registered dialect names for it (api.dialects.base.Dialects.scope_for)."""
+    return current_app.extensions["taskq.dialects"].scope_for(action)
+
+
 # -- tokens and keys (used by the CLI and tests) ------------------------------
-def check_scopes(scopes) -> list[str]:
-    unknown = sorted(set(scopes) - set(SCOPES))
+def known_scopes(dialect_scopes) -> tuple[str, ...]:
+    """Every scope a token or key may carry: the shared ones, the dialects'
+    (``dialect_scopes``) and their wildcards (``<namespace>.*``,
+    ``<namespace>.<resource>:*``)."""
+    declared = tuple(dict.fromkeys(dialect_scopes))
+    wildcards = sorted({s.split(".")[0] + ".*" for s in declared}) + sorted(
+        {s.split(":")[0] + ":*" for s in declared})
+    return SHARED_SCOPES + declared + tuple(wildcards)
+
+
+_DIALECT_SCOPE = re.compile(r"^[a-z][a-z0-9_]*\.(?:\*|[a-z][a-z0-9_]*:(?:\*|[a-z][a-z0-9_]*))$")
+"""The shape of a dialect's scope or wildcard, what :func:`check_scopes`
+checks of one when it is not told the dialects' scopes."""
+
+
+def check_scopes(scopes, known=None) -> list[str]:
+    """``scopes`` sorted, without repeats; ValueError naming those unknown.
+    ``known``: every scope allowed (:func:`known_scopes`), as the CLI passes
+    it; else, in an app, the scopes of its registered dialects; else (tests,
+    scripts) a dialect's scope is checked by its shape alone."""
+    if known is None and has_app_context() and "taskq.dialects" in current_app.extensions:
+        known = known_scopes(current_app.extensions["taskq.dialects"].scopes())
+    if known is None:
+        unknown = sorted(s for s in set(scopes) if s not in SHARED_SCOPES and not _DIALECT_SCOPE.match(s))
+        listed = SHARED_SCOPES + ("<dialect>.<resource>:<action>",)
+    else:
+        unknown, listed = sorted(set(scopes) - set(known)), tuple(known)
     if unknown:
-        raise ValueError(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(SCOPES)}")
+        raise ValueError(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(listed)}")
     return sorted(set(scopes))
 
 
@@ -286,12 +311,13 @@ def _limits(agents, projects) -> dict:
 
 
 def mint_token(secret: str, sub: str, scopes, ttl: float = 3600, rate_limit: str | None = None,
-               agents=None, projects=None) -> str:
-    """A JWT; ``agents`` / ``projects`` limit whom it may act as (None: any)."""
+               agents=None, projects=None, known=None) -> str:
+    """A JWT; ``agents`` / ``projects`` limit whom it may act as (None: any);
+    ``known``: the scopes allowed (:func:`check_scopes`)."""
     if not secret:
         raise ValueError("TASKQ_JWT_SECRET is not set")
     now = int(time.time())
-    claims = {"sub": sub, "scopes": check_scopes(scopes), "iat": now, "exp": now + int(ttl)}
+    claims = {"sub": sub, "scopes": check_scopes(scopes, known), "iat": now, "exp": now + int(ttl)}
     if rate_limit:
         claims["rate_limit"] = check_rate_limit(rate_limit)
     claims.update(_limits(agents, projects))
@@ -299,10 +325,11 @@ def mint_token(secret: str, sub: str, scopes, ttl: float = 3600, rate_limit: str
 
 
 def create_api_key(redis, keys: ApiKeys, name: str, scopes, rate_limit: str | None = None,
-                   agents=None, projects=None) -> tuple[str, dict]:
-    """A new key (returned once, never stored) and its stored record."""
+                   agents=None, projects=None, known=None) -> tuple[str, dict]:
+    """A new key (returned once, never stored) and its stored record;
+    ``known``: the scopes allowed (:func:`check_scopes`)."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    rec = {"id": secrets.token_hex(6), "name": name, "scopes": check_scopes(scopes),
+    rec = {"id": secrets.token_hex(6), "name": name, "scopes": check_scopes(scopes, known),
            "created_at": int(time.time()), "hint": key[:7]}
     if rate_limit:
         rec["rate_limit"] = check_rate_limit(rate_limit)

@@ -17,8 +17,26 @@ from taskq.keys import DEFAULT_PREFIX
 from . import auth
 from taskq.keys import ApiKeys
 
-_scopes = click.option("--scope", "-s", "scopes", multiple=True, required=True,
-                       help=f"Scope to grant (repeat): {', '.join(auth.SCOPES)}.")
+
+def known_scopes() -> tuple[str, ...]:
+    """Every scope a credential may carry: the shared ones and those of the
+    dialects the app serves (api.dialects.DIALECTS), with their wildcards.
+    Imported when asked, so ``taskq --help`` loads no dialect."""
+    from .dialects import DIALECTS
+
+    return auth.known_scopes(s for d in DIALECTS for s in d.scopes)
+
+
+class _ScopeOption(click.Option):
+    """--scope, whose help lists the known scopes (read when help is shown)."""
+
+    def get_help_record(self, ctx):
+        self.help = f"Scope to grant (repeat): {', '.join(known_scopes())}."
+        return super().get_help_record(ctx)
+
+
+_scopes = click.option("--scope", "-s", "scopes", multiple=True, required=True, cls=_ScopeOption,
+                       help="Scope to grant (repeat).")
 _url = click.option("--url", envvar="REDIS_URL", default=None, metavar="URL",
                     help="Redis URL [env: REDIS_URL; default: the one in .taskq/redis.url while "
                          "taskq start runs, else redis://127.0.0.1:6379/0].")
@@ -63,7 +81,7 @@ _projects_opt = click.option("--project", "projects", multiple=True, metavar="ID
 
 def _checked(scopes) -> list[str]:
     try:
-        return auth.check_scopes(scopes)
+        return auth.check_scopes(scopes, known_scopes())
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--scope") from None
 

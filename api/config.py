@@ -93,14 +93,6 @@ def parse_rate(text: str | None, setting: str = "rate limit") -> tuple[int, int]
     return int(count), window
 
 
-def login_mode(value: Any) -> str:
-    """TASKQ_TASKDRIVER_LOGIN: 'open' (the default) or 'credential'; else ConfigError."""
-    login = str(value or "open").strip().lower()
-    if login not in ("open", "credential"):
-        raise ConfigError("TASKQ_TASKDRIVER_LOGIN", login, "'open' or 'credential'")
-    return login
-
-
 def check(cfg: dict[str, Any]) -> dict[str, Any]:
     """Validate ``cfg`` (from :func:`load`); the parsed values the app uses.
     Raises ConfigError (one line) for the first bad setting."""
@@ -115,14 +107,6 @@ def check(cfg: dict[str, Any]) -> dict[str, Any]:
     except (TypeError, ValueError):
         raise ConfigError("TASKQ_TRUSTED_PROXIES", cfg.get("TASKQ_TRUSTED_PROXIES"),
                           "a whole number of proxy hops, 0 or more") from None
-    login = login_mode(cfg.get("TASKQ_TASKDRIVER_LOGIN") or os.environ.get("TASKQ_TASKDRIVER_LOGIN"))
-    ttl = cfg.get("TASKQ_TASKDRIVER_SESSION_TTL") or os.environ.get("TASKQ_TASKDRIVER_SESSION_TTL")
-    if ttl is not None:
-        try:
-            if not 0 < float(ttl) < 1e9:
-                raise ValueError
-        except (TypeError, ValueError):
-            raise ConfigError("TASKQ_TASKDRIVER_SESSION_TTL", ttl, "seconds, more than 0") from None
     dash_ttl = cfg.get("TASKQ_DASHBOARD_SESSION_TTL")
     try:
         dash_ttl = int(dash_ttl)
@@ -137,7 +121,7 @@ def check(cfg: dict[str, Any]) -> dict[str, Any]:
     _check_redis_tls(cfg)
     return {"rate": rates["TASKQ_RATE_LIMIT"], "rate_ip": rates["TASKQ_RATE_LIMIT_IP"],
             "rate_login": rates["TASKQ_LOGIN_RATE_LIMIT"], "trusted_proxies": proxies,
-            "login": login, "metrics_token": token.strip() if token else None,
+            "metrics_token": token.strip() if token else None,
             "rate_dashboard": rates["TASKQ_DASHBOARD_RATE_LIMIT"], "dashboard_ttl": dash_ttl}
 
 

@@ -5,17 +5,12 @@ the dialect a request belongs to.
 - ``object``: ``{"success": false, "error": {code, message, details},
   "timestamp", "correlationId"}`` (the DTS document, and the default);
 - ``string``: ``{"success": false, "error": "<message>", "code", ...}``
-  (TaskDriver's clients do ``raise Exception(data['error'])``);
-- ``tasker``: ``{"error": {"type", "message", "code", "details"}}`` with no
-  envelope (the Tasker document): ``type`` names the kind of failure
-  (``HandlerNotFound`` for a 404 ``handler_not_found``, else by status),
-  ``code`` is the upper-case code, ``details`` only when there are some; on
-  a 422 naming fields, ``details`` maps each field to its messages, as the
-  document's ``{"namespace": ["must be present"]}``.
+  (TaskDriver's clients do ``raise Exception(data['error'])``).
 
-``extra`` (e.g. ``validationDetails`` on 422) sits beside ``error`` in the
-envelope styles and inside ``error.details`` in the Tasker one (except the
-422 field list, which becomes the field map).
+A dialect whose document has a shape of its own names its renderer instead
+of a style (``(status, code, message, details, extra) -> body``, as the
+Tasker dialect's bare ``{"error": {"type", ...}}``). ``extra`` (e.g.
+``validationDetails`` on 422) sits beside ``error`` in these envelope styles.
 """
 
 from __future__ import annotations
@@ -26,13 +21,6 @@ from .envelope import correlation_id, now_iso
 
 DEFAULT = "object"
 """The style of a request no dialect claims (health, docs, unknown paths)."""
-
-TASKER_TYPES = {
-    400: "BadRequest", 401: "AuthenticationError", 403: "AuthorizationError", 404: "NotFound",
-    405: "MethodNotAllowed", 409: "Conflict", 413: "PayloadTooLarge", 415: "UnsupportedMediaType",
-    422: "ValidationError", 429: "RateLimitExceeded", 503: "ServiceUnavailable",
-}
-"""HTTP status -> the Tasker document's error ``type`` (others: InternalError)."""
 
 
 def object_body(status: int, code: str, message: str, details: Any = None,
@@ -53,50 +41,13 @@ def string_body(status: int, code: str, message: str, details: Any = None,
     return body
 
 
-def _tasker_type(status: int, code: str) -> str:
-    if status == 404 and code.endswith("_not_found") and code != "not_found":
-        return "".join(part.capitalize() for part in code.split("_"))
-    return TASKER_TYPES.get(status, "InternalError")
-
-
-def _field_messages(details: dict, extra: dict) -> dict[str, list[str]] | None:
-    """A 422's fields as the Tasker document shows them: field -> messages
-    (from the flat ``validationDetails``, whose paths name nested fields,
-    else from ``details["fields"]`` when it is already such a map)."""
-    flat = extra.get("validationDetails")
-    if not isinstance(flat, list) or not flat:
-        given = details.get("fields")
-        if isinstance(given, dict) and given and all(
-                isinstance(v, list) and all(isinstance(m, str) for m in v) for v in given.values()):
-            return {str(k): list(v) for k, v in given.items()}
-        return None
-    out: dict[str, list[str]] = {}
-    for d in flat:
-        out.setdefault(str(d.get("field") or "(body)"), []).append(str(d.get("message")))
-    return out
-
-
-def tasker_body(status: int, code: str, message: str, details: Any = None,
-                extra: dict | None = None) -> dict:
-    error = {"type": _tasker_type(status, code), "message": message, "code": code.upper()}
-    details, extra = dict(details or {}), dict(extra or {})
-    fields = _field_messages(details, extra) if status == 422 else None
-    if fields is not None:
-        details.pop("fields", None)
-        extra.pop("validationDetails", None)
-        merged = {**fields, **details, **extra}
-    else:
-        merged = {**details, **extra}
-    if merged:
-        error["details"] = merged
-    return {"error": error}
-
-
-STYLES: dict[str, Callable[..., dict]] = {
-    "object": object_body, "string": string_body, "tasker": tasker_body}
+STYLES: dict[str, Callable[..., dict]] = {"object": object_body, "string": string_body}
 """Style name -> renderer(status, code, message, details, extra)."""
 
 
-def render(style: str, status: int, code: str, message: str, details: Any = None,
+def render(style: str | Callable[..., dict], status: int, code: str, message: str, details: Any = None,
            extra: dict | None = None) -> dict:
-    return STYLES.get(style, STYLES[DEFAULT])(status, code, message, details, extra)
+    """The body in ``style``: a name of STYLES (an unknown one: the default)
+    or a dialect's own renderer."""
+    body = style if callable(style) else STYLES.get(style, STYLES[DEFAULT])
+    return body(status, code, message, details, extra)

@@ -16,13 +16,15 @@ marked so its gauges disappear.
 The TASKQ_* settings are checked here, as the file loads, with api/config.py
 loaded by path (the same reason as above): a bad one stops the master
 before any worker boots, with one line naming it (exit status 1), instead
-of a traceback from every worker. Then Redis (taskq.startup, engine only):
+of a traceback from every worker; so are a dialect's, when its
+``settings.py`` names their checks (CHECKS), loaded by path too. Then Redis (taskq.startup, engine only):
 the master waits, with one line, for a Redis that does not answer yet or is
 loading its data set, and data in another key schema stops it in one line.
 """
 
 from __future__ import annotations
 
+import glob
 import importlib.util
 import os
 import shutil
@@ -30,17 +32,39 @@ import sys
 import tempfile
 
 
+def _load(path: str, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _check_settings() -> dict:
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.py")
-    spec = importlib.util.spec_from_file_location("_taskq_api_config", path)
-    config = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(config)
+    here = os.path.dirname(os.path.abspath(__file__))
+    config = _load(os.path.join(here, "config.py"), "_taskq_api_config")
     try:
         cfg = config.load()
         config.check(cfg)
+        _check_dialect_settings(here, config.ConfigError)
     except config.ConfigError as exc:
         sys.exit(f"taskq: {exc}")
     return cfg
+
+
+def _check_dialect_settings(here: str, error) -> None:
+    """A dialect's settings set in the environment, checked by the parsers
+    its ``settings.py`` names in CHECKS (a module importing nothing of api/)."""
+    for path in sorted(glob.glob(os.path.join(here, "dialects", "*", "settings.py"))):
+        name = os.path.basename(os.path.dirname(path))
+        checks = getattr(_load(path, f"_taskq_dialect_settings_{name}"), "CHECKS", {})
+        for setting, parse in checks.items():
+            value = os.environ.get(setting)
+            if not value:
+                continue
+            try:
+                parse(value)
+            except ValueError as exc:
+                raise error(setting, value, str(exc)) from None
 
 
 def _ready_redis(cfg: dict) -> None:

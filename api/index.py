@@ -6,16 +6,21 @@ paths that are public knowledge anyway (the OpenAPI document lists them)."""
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, redirect, request, url_for
+from flask import Flask, current_app, jsonify, redirect, request, url_for
 
 from .dashboard import URL_PREFIX as DASHBOARD
 
 
 def surfaces(metrics: bool) -> dict:
-    """Path of each surface, root-relative (behind a proxy's path prefix too)."""
+    """Path of each surface, root-relative (behind a proxy's path prefix too):
+    the shared ones, then each dialect's mount not yet listed (by its name;
+    a dialect at the root has none)."""
     root = request.script_root
     paths = {"api": "/api", "docs": "/api/docs", "openapi": "/api/docs.json",
-             "dashboard": DASHBOARD + "/", "health": "/health", "tasker": "/tasker"}
+             "dashboard": DASHBOARD + "/", "health": "/health"}
+    for d in current_app.extensions.get("taskq.dialects") or ():
+        if d.url_prefix and d.url_prefix not in paths.values():
+            paths.setdefault(d.name, d.url_prefix)
     if metrics:
         paths["metrics"] = "/metrics"
     return {name: root + path for name, path in paths.items()}

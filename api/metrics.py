@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import re
 import threading
 import time
 
@@ -139,11 +140,22 @@ class QueueCollector:
         yield leader
 
 
+EXCLUDED = ("/metrics", "/health", "/api/health")
+"""Paths the HTTP metrics leave out, with the dialects' ``uncounted_paths``."""
+
+
+def _dialect_paths(app: Flask) -> tuple[str, ...]:
+    """The registered dialects' uncounted paths (init runs after they are registered)."""
+    registry = app.extensions.get("taskq.dialects")
+    return registry.paths("uncounted_paths") if registry is not None else ()
+
+
 def init(app: Flask) -> None:
     registry = CollectorRegistry(auto_describe=True)
+    excluded = EXCLUDED + _dialect_paths(app)
     exporter = PrometheusMetrics(  # the excluded paths in one pattern: one match per request, not five
         app, path=None, registry=registry, group_by="url_rule",
-        excluded_paths="^(?:/metrics|/health|/api/health|/tasker/metrics|/tasker/health/(ready|live))$")
+        excluded_paths="^(?:%s)$" % "|".join(map(re.escape, excluded)))
     app.extensions["taskq_metrics"] = exporter
 
     def metrics_view():
@@ -172,9 +184,9 @@ def exposition() -> Response:
     return Response(generate_latest(http) + generate_latest(engine), content_type=CONTENT_TYPE_LATEST)
 
 
-UNCOUNTED = ("/metrics", "/metrics/json", "/health", "/api/health", "/tasker/metrics",
-             "/tasker/health/ready", "/tasker/health/live")
-"""Probes and scrapes: not counted as requests (and never wait on Redis for it)."""
+UNCOUNTED = ("/metrics", "/metrics/json", "/health", "/api/health")
+"""Probes and scrapes: not counted as requests (and never wait on Redis for
+it), with the dialects' ``uncounted_paths``."""
 
 
 FLUSH_SECONDS = 1.0
@@ -246,7 +258,7 @@ class RequestCounts:
 def count_request(resp):
     """after_request: count this response (added to the shared counters by
     RequestCounts within FLUSH_SECONDS)."""
-    if request.path in UNCOUNTED:
+    if request.path in current_app.extensions["taskq_uncounted"]:
         return resp
     ms = (time.monotonic() - g.get("started", time.monotonic())) * 1000
     current_app.extensions["taskq_request_counts"].add(resp.status_code < 400, ms)
@@ -306,5 +318,6 @@ def init_json(app: Flask) -> None:
     psutil.cpu_percent(interval=None)  # the first reading only starts the measurement
     st = app.extensions["taskq"]
     app.extensions["taskq_request_counts"] = RequestCounts(st.redis, st.api_keys.requests)
+    app.extensions["taskq_uncounted"] = frozenset(UNCOUNTED + _dialect_paths(app))
     app.after_request(count_request)
     app.add_url_rule("/metrics/json", "metrics_json", metrics_json, methods=["GET"])

@@ -24,18 +24,12 @@ access_log = logging.getLogger("taskq.api.access")
 
 SUPPORTED_VERSIONS = ("1.0",)
 """API versions this server speaks (``Accept: application/json; version=1.0``)."""
-OPEN_PATHS = ("/health", "/api/health", "/metrics", "/api/docs", "/tasker/health/ready",
-              "/tasker/health/live", "/tasker/assets")
+OPEN_PATHS = ("/health", "/api/health", "/metrics", "/api/docs")
 """Paths served without credentials and outside rate limits (/metrics* may
-ask for TASKQ_METRICS_TOKEN itself, api.metrics; /tasker/assets holds the
-task diagram page's scripts); a credential sent there is not even read, so a
-bad one cannot turn a probe into a 401."""
-VERSIONED_PATHS = ("/api", "/tasks", "/events")
-"""Paths that negotiate the API version and answer ``X-API-Version`` and
-``Cache-Control: no-store`` (the /api dialects and the scheduled-tasks
-dialect at the root; not /tasker, whose document has neither)."""
-LOGIN_PATH = "/api/auth/login"
-"""POST here also counts against TASKQ_LOGIN_RATE_LIMIT per client IP."""
+ask for TASKQ_METRICS_TOKEN itself, api.metrics), with those a dialect
+declares (its descriptor's ``open_paths``: the Tasker health probes, and
+the assets of its task diagram page); a credential sent there is not even
+read, so a bad one cannot turn a probe into a 401."""
 CORS_HEADERS = "Authorization, Content-Type, Accept, X-Request-ID, X-Correlation-ID, X-Lease-Token"
 EXPOSED_HEADERS = ("X-Request-ID, X-Correlation-ID, X-RateLimit-Limit, X-RateLimit-Remaining, "
                    "X-RateLimit-Reset, Retry-After, X-API-Version")
@@ -53,16 +47,40 @@ def _state():
 def _prefixes(paths, ends: str = "/") -> re.Pattern:
     """One pattern for ``path`` being one of ``paths`` or under one (a
     following character in ``ends``): a match per request, not a loop."""
+    paths = tuple(dict.fromkeys(paths))
+    if not paths:
+        return re.compile("(?!)")  # none: matches nothing
     return re.compile("(?:%s)(?:$|[%s])" % ("|".join(map(re.escape, paths)), re.escape(ends)))
 
 
-_OPEN = _prefixes(OPEN_PATHS, "/.")
 _OWN_AUTH = _prefixes(OWN_AUTH_PATHS)
-_VERSIONED = _prefixes(VERSIONED_PATHS)
+
+
+class DialectPaths:
+    """What the registered dialects declare that this module acts on, made
+    once per app (on its first request) from their descriptors
+    (api.dialects.base.Dialect): open paths (with OPEN_PATHS), paths that
+    negotiate the API version (``versioned_paths``: they answer
+    ``X-API-Version`` and ``Cache-Control: no-store``) and login paths (a
+    POST there also counts against TASKQ_LOGIN_RATE_LIMIT per client IP)."""
+
+    def __init__(self, app: Flask):
+        registry = app.extensions.get("taskq.dialects")
+        paths = registry.paths if registry is not None else (lambda attribute: ())
+        self.open = _prefixes(OPEN_PATHS + paths("open_paths"), "/.")
+        self.versioned = _prefixes(paths("versioned_paths"))
+        self.login = frozenset(paths("login_paths"))
+
+    @staticmethod
+    def of(app) -> "DialectPaths":
+        found = app.extensions.get("taskq.dialect_paths")
+        if found is None:
+            found = app.extensions["taskq.dialect_paths"] = DialectPaths(app)
+        return found
 
 
 def _is_open(path: str) -> bool:
-    return _OPEN.match(path) is not None
+    return DialectPaths.of(current_app).open.match(path) is not None
 
 
 def _has_own_auth(path: str) -> bool:
@@ -70,7 +88,8 @@ def _has_own_auth(path: str) -> bool:
 
 
 def _versioned(path: str) -> bool:
-    return _VERSIONED.match(path) is not None and not _is_open(path)
+    paths = DialectPaths.of(current_app)
+    return paths.versioned.match(path) is not None and paths.open.match(path) is None
 
 
 def requested_versions(accept: str) -> list[str]:
@@ -154,7 +173,7 @@ def before() -> object | None:
     else:
         rate, identity = st.rate_ip, f"ip:{_client_ip()}"
     budgets = [(identity, rate, "rate limit of {limit} requests exceeded")]
-    if method == "POST" and path == LOGIN_PATH:
+    if method == "POST" and path in DialectPaths.of(current_app).login:
         budgets.append((f"login-ip:{_client_ip()}", st.rate_login,
                         "too many login attempts from this address (at most {limit})"))
     budgets += _dialect_ip_budgets(path)

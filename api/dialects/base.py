@@ -23,8 +23,9 @@ class Dialect:
     url_prefix: str
     blueprints: tuple
     """flask-smorest Blueprints, mounted under url_prefix."""
-    error_style: str
-    """A key of api.error_styles.STYLES."""
+    error_style: str | Callable[..., dict]
+    """A key of api.error_styles.STYLES, or the dialect's own renderer
+    ``(status, code, message, details, extra) -> body``."""
     settings: Mapping[str, str] = field(default_factory=dict)
     """Setting -> default; create_app's config, else the environment, else this."""
     make_state: Callable[[Flask, Any], Any] | None = None
@@ -45,6 +46,30 @@ class Dialect:
     shared_paths: tuple[str, ...] = ()
     """Documented paths of no dialect whose errors may take this dialect's
     style (e.g. one task by id, for a TaskDriver task)."""
+    scopes: tuple[str, ...] = ()
+    """Scopes (permissions) its routes require beyond the shared ones
+    (api.auth.SHARED_SCOPES), each ``<namespace>.<resource>:<action>``: a
+    token or key may carry them, and ``<namespace>.*`` and
+    ``<namespace>.<resource>:*`` grant them (api.auth.Principal.allows)."""
+    action_scopes: Mapping[str, str] = field(default_factory=dict)
+    """Action of the engine (api.auth names them, e.g. START_WORKFLOW) -> the
+    scope its own route for it requires: a dialect or the dashboard doing
+    the same thing asks :meth:`Dialects.scope_for` and requires the same."""
+    open_paths: tuple[str, ...] = ()
+    """Paths under url_prefix served without credentials and outside rate
+    limits, each with what lies under it (api.middleware): probes, assets."""
+    uncounted_paths: tuple[str, ...] = ()
+    """Paths under url_prefix (exact) left out of the HTTP metrics and
+    request counts (api.metrics): probes and scrapes."""
+    versioned_paths: tuple[str, ...] = ()
+    """Paths under url_prefix, each with what lies under it (``""``: all of
+    it), that negotiate the API version (``Accept: application/json;
+    version=1.0``) and answer ``X-API-Version`` and ``Cache-Control:
+    no-store`` (api.middleware), when its document has them."""
+    login_paths: tuple[str, ...] = ()
+    """Paths under url_prefix (exact) where a POST logs in with guessable
+    input: it also counts against TASKQ_LOGIN_RATE_LIMIT per client IP
+    (api.middleware)."""
 
     def serves(self, path: str) -> bool:
         return path == self.url_prefix or path.startswith(self.url_prefix.rstrip("/") + "/")
@@ -73,6 +98,23 @@ class Dialects:
             self._by_blueprint[blp.name] = dialect
         if dialect.make_state is not None:
             self.states[dialect.name] = dialect.make_state(app, app_state)
+
+    def scopes(self) -> tuple[str, ...]:
+        """Every scope the registered dialects declare (no wildcards)."""
+        return tuple(s for d in self.dialects for s in d.scopes)
+
+    def scope_for(self, action: str) -> str:
+        """The scope a dialect's route requires for ``action``; ``admin``
+        when no registered dialect names one (only an admin may)."""
+        for d in self.dialects:
+            if action in d.action_scopes:
+                return d.action_scopes[action]
+        return "admin"
+
+    def paths(self, attribute: str) -> tuple[str, ...]:
+        """A path field (``open_paths``, ``uncounted_paths``) of every
+        dialect, made absolute with its url_prefix."""
+        return tuple(d.url_prefix + p for d in self.dialects for p in getattr(d, attribute))
 
     def __getitem__(self, name: str) -> Any:
         return self.states[name]

@@ -12,12 +12,14 @@ from apihelpers import bearer
 from schedules_api_helpers import spec
 from tasker_helpers import PAYMENT, examples  # noqa: F401  (fixture)
 
-from api.auth import WORKFLOW_START, create_api_key
+from api.auth import create_api_key
 from taskq import Queue
 from taskq.keys import ApiKeys
 from taskq.schedules.firing import workflow_run_id
 from taskq.workflows import get as get_workflow
 
+WORKFLOW_START = "tasker.task:create"
+"""The permission POST /tasker/tasks requires (the Tasker descriptor names it)."""
 HANDLER = {"handler": "payments.process_payment@2.1.0", "context": PAYMENT["context"]}
 ADMIN = bearer("admin")
 

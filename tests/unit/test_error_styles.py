@@ -1,8 +1,8 @@
 """Error bodies follow the style the request's dialect declares: the
 renderers themselves, and the choice by matched blueprint, by a dialect's
 paths (errors before any route matched) and by a dialect's own claim. The
-Tasker style is the one the next dialect needs: no envelope,
-``{"error": {"type", "message", "code", "details"}}``."""
+Tasker dialect brings its own renderer (a descriptor's error_style may be
+one): no envelope, ``{"error": {"type", "message", "code", "details"}}``."""
 
 from __future__ import annotations
 
@@ -11,22 +11,23 @@ from flask_smorest import Blueprint
 
 from api import error_styles, errors
 from api.dialects.base import Dialect, Dialects
+from api.dialects.tasker.errors import tasker_body
 from api.errors import ApiError
 
 
 def test_tasker_body_has_no_envelope_and_names_the_type():
-    body = error_styles.render("tasker", 404, "handler_not_found", "Handler 'x' not found")
+    body = error_styles.render(tasker_body, 404, "handler_not_found", "Handler 'x' not found")
     assert body == {"error": {"type": "HandlerNotFound", "message": "Handler 'x' not found",
                               "code": "HANDLER_NOT_FOUND"}}
-    assert error_styles.render("tasker", 404, "not_found", "no")["error"]["type"] == "NotFound"
-    assert error_styles.render("tasker", 409, "step_not_found", "x")["error"]["type"] == "Conflict"
+    assert error_styles.render(tasker_body, 404, "not_found", "no")["error"]["type"] == "NotFound"
+    assert error_styles.render(tasker_body, 409, "step_not_found", "x")["error"]["type"] == "Conflict"
 
 
 def test_tasker_body_carries_details_and_extras_inside_error():
-    body = error_styles.render("tasker", 409, "conflict", "bad", {"status": "complete"}, {"hint": "x"})
+    body = error_styles.render(tasker_body, 409, "conflict", "bad", {"status": "complete"}, {"hint": "x"})
     assert body == {"error": {"type": "Conflict", "message": "bad", "code": "CONFLICT",
                               "details": {"status": "complete", "hint": "x"}}}
-    assert error_styles.render("tasker", 418, "teapot", "t")["error"]["type"] == "InternalError"
+    assert error_styles.render(tasker_body, 418, "teapot", "t")["error"]["type"] == "InternalError"
 
 
 def test_tasker_422_details_map_each_field_to_its_messages():
@@ -34,7 +35,7 @@ def test_tasker_422_details_map_each_field_to_its_messages():
             {"field": "version", "message": "must be a valid semantic version", "value": "x"},
             {"field": "context.a", "message": "no", "value": None},
             {"field": "version", "message": "too long", "value": "x"}]
-    body = error_styles.render("tasker", 422, "invalid_task_config", "Invalid task configuration",
+    body = error_styles.render(tasker_body, 422, "invalid_task_config", "Invalid task configuration",
                                {"fields": {"namespace": ["must be present"]}, "max": 3},
                                {"validationDetails": flat})
     assert body == {"error": {"type": "ValidationError", "message": "Invalid task configuration",
@@ -43,7 +44,7 @@ def test_tasker_422_details_map_each_field_to_its_messages():
                                   "version": ["must be a valid semantic version", "too long"],
                                   "context.a": ["no"], "max": 3}}}
     # a 422 naming no field keeps its details as they are
-    assert error_styles.render("tasker", 422, "c", "m", {"fields": {}})["error"]["details"] == {"fields": {}}
+    assert error_styles.render(tasker_body, 422, "c", "m", {"fields": {}})["error"]["details"] == {"fields": {}}
 
 
 def test_object_and_string_bodies_keep_their_shapes():
@@ -74,7 +75,7 @@ def _app() -> Flask:
         app.register_blueprint(blp, url_prefix="/" + name)
     registry = app.extensions["taskq.dialects"] = Dialects()
     registry.add(Dialect("obj", "/obj", (blueprints["obj"],), "object", paths=("/",)), app, None)
-    registry.add(Dialect("tasker", "/tasker", (blueprints["tasker"],), "tasker", paths=("/",)), app, None)
+    registry.add(Dialect("tasker", "/tasker", (blueprints["tasker"],), tasker_body, paths=("/",)), app, None)
     registry.add(Dialect("str", "/str", (blueprints["str"],), "string",
                          claims=lambda: g.get("caller") == "agent"), app, None)
 

@@ -11,4 +11,4 @@ from .state import NAME, SETTINGS, make_state
 DIALECT = Dialect(
     name=NAME, url_prefix="/api",
     blueprints=(routes_tasks.blp, routes_workers.blp, routes_system.blp, routes_webhooks.blp),
-    error_style="object", settings=SETTINGS, make_state=make_state)
+    error_style="object", settings=SETTINGS, make_state=make_state, versioned_paths=("",))

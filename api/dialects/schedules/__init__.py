@@ -13,4 +13,5 @@ from .state import NAME, SETTINGS, make_state
 DIALECT = Dialect(
     name=NAME, url_prefix="",
     blueprints=(routes_tasks.blp, routes_events.blp),
-    error_style="object", settings=SETTINGS, make_state=make_state, paths=("/tasks", "/events"))
+    error_style="object", settings=SETTINGS, make_state=make_state, paths=("/tasks", "/events"),
+    versioned_paths=("/tasks", "/events"))

@@ -11,7 +11,7 @@ from flask.views import MethodView
 
 from taskq.options import InvalidField
 
-from ...auth import WORKFLOW_START, check_scope, secured
+from ...auth import START_WORKFLOW, action_scope, check_scope, secured
 from ...blueprint import Blueprint
 from ...envelope import ok
 from ...schemas import envelope
@@ -30,10 +30,11 @@ ERRORS = {"404": "NOT_FOUND", "409": "CONFLICT"}
 
 
 def may_start_workflows(body: dict, sid: str | None = None) -> None:
-    """403 unless the caller may start Tasker workflows, when the schedule
+    """403 unless the caller may start Tasker workflows (the scope the
+    dialect starting them names, api.auth.action_scope), when the schedule
     (as created, or as changed by ``body``) starts one on each run."""
     if state().starts_workflow(body, sid):
-        check_scope(WORKFLOW_START, "a scheduled task whose payload starts a Tasker workflow")
+        check_scope(action_scope(START_WORKFLOW), "a scheduled task whose payload starts a Tasker workflow")
 
 
 def body(schema) -> dict:

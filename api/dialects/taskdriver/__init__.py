@@ -14,11 +14,13 @@ from ..base import Dialect
 from . import routes_agents, routes_auth, routes_projects, routes_tasks
 from .access import claims_request
 from .schemas_common import TDErrorSchema
-from .state import NAME, SETTINGS, make_state
+from .settings import SETTINGS
+from .state import NAME, make_state
 
 DIALECT = Dialect(
     name=NAME, url_prefix="/api",
     blueprints=(routes_auth.blp, routes_projects.blp, routes_tasks.blp, routes_agents.blp),
     error_style="string", settings=SETTINGS, make_state=make_state,
     paths=("/projects", "/task-types/", "/agents/", "/auth/"), claims=claims_request,
-    error_schema=TDErrorSchema, shared_paths=("/api/tasks/{task_id}",))
+    error_schema=TDErrorSchema, shared_paths=("/api/tasks/{task_id}",), versioned_paths=("",),
+    login_paths=("/auth/login",))

@@ -8,8 +8,6 @@ per client IP (TASKQ_LOGIN_RATE_LIMIT, api.middleware).
 
 from __future__ import annotations
 
-import logging
-
 from flask import request
 
 from ...envelope import ok
@@ -23,29 +21,6 @@ from .schemas_common import TDMessageSchema
 from .serializers import ms_iso, session_view
 
 blp = blueprint("TaskDriver Auth", "Agent sessions: a token that acts as one agent in one project")
-
-startup_log = logging.getLogger("taskq.api.startup")
-
-LOGIN_MODES = {
-    "open": "TaskDriver login mode: open (POST /api/auth/login needs no credential: anyone holding "
-            "a project id can act as any of its agents; set TASKQ_TASKDRIVER_LOGIN=credential in "
-            "production)",
-    "credential": "TaskDriver login mode: credential (POST /api/auth/login needs an API key or JWT "
-                  "with scope agents:write)",
-}
-
-
-def announce_mode(mode: str) -> None:
-    """One start-up line saying which login mode is on (stderr, unless the
-    host configured logging for taskq.api.startup)."""
-    if not startup_log.handlers and not logging.getLogger().handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        startup_log.addHandler(handler)
-        startup_log.setLevel(logging.INFO)
-        startup_log.propagate = False
-    startup_log.info(LOGIN_MODES[mode])
-
 
 def _session_token() -> str:
     """The calling session's token (session_only has checked there is one)."""

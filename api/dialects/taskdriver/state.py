@@ -1,6 +1,7 @@
-"""The TaskDriver dialect's settings and state, kept in the app's dialect
-registry (``app.extensions["taskq.dialects"]["taskdriver"]``). The services
-are the app's own (api.state.AppState), built once on one Keys."""
+"""The TaskDriver dialect's state, kept in the app's dialect registry
+(``app.extensions["taskq.dialects"]["taskdriver"]``), with its settings
+(.settings) checked. The services are the app's own (api.state.AppState),
+built once on one Keys."""
 
 from __future__ import annotations
 
@@ -8,15 +9,10 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
-from ...config import login_mode
+from ...config import ConfigError
+from .settings import CHECKS, LOGIN, SESSION_TTL, announce_mode
 
 NAME = "taskdriver"
-SETTINGS = {
-    "TASKQ_TASKDRIVER_LOGIN": "open",
-    "TASKQ_TASKDRIVER_SESSION_TTL": "3600",
-}
-"""TaskDriver settings (environment, or create_app's config): whether login
-needs a credential ('open' or 'credential'), and seconds a session lives."""
 
 
 @dataclass(frozen=True)
@@ -31,12 +27,20 @@ class TaskDriverState:
 
 
 def make_state(app: Flask, st) -> TaskDriverState:
-    from .routes_auth import announce_mode
-
-    login = login_mode(app.config["TASKQ_TASKDRIVER_LOGIN"])  # ConfigError when not valid
+    login = setting(app, LOGIN)
     announce_mode(login)
     return TaskDriverState(st.project_tasks, st.agents, st.sessions, st.projects, st.types, login,
-                           float(app.config["TASKQ_TASKDRIVER_SESSION_TTL"]))
+                           setting(app, SESSION_TTL))
+
+
+def setting(app: Flask, name: str):
+    """A TaskDriver setting of the app, parsed (settings.CHECKS); ConfigError
+    naming it when it is not valid."""
+    value = app.config[name]
+    try:
+        return CHECKS[name](value)
+    except ValueError as exc:
+        raise ConfigError(name, value, str(exc)) from None
 
 
 def state() -> TaskDriverState:

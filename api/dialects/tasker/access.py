@@ -1,6 +1,6 @@
 """Who may call a /tasker route: Tasker permissions carried as scopes.
 
-Every route names its permission (api.auth.TASKER_PERMISSIONS, e.g.
+Every route names its permission (permissions.PERMISSIONS, e.g.
 ``tasker.handler:index``). The caller authenticates as on /api (Bearer JWT
 or ``ApiKey``); no, bad or expired credentials answer 401
 ``AUTHENTICATION_FAILED``, a credential without the permission 403
@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from functools import wraps
 
-from ...auth import SECURITY, TASKER_PERMISSIONS, Principal, authenticated
+from ...auth import SECURITY, Principal, authenticated
 from ...blueprint import Blueprint
 from ...errors import ApiError
+from .permissions import PERMISSIONS
 
 AUTH_MESSAGE = "Invalid or expired authentication token"
 
@@ -44,7 +45,7 @@ def check(permission: str) -> Principal:
 def permission(name: str):
     """View decorator: the caller must hold Tasker permission ``name``;
     adds the route's OpenAPI security and 401/403/429 answers."""
-    if name not in TASKER_PERMISSIONS:
+    if name not in PERMISSIONS:
         raise ValueError(f"unknown Tasker permission {name!r}")
 
     def decorator(view):

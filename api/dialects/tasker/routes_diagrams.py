@@ -1,7 +1,7 @@
 """GET /tasker/tasks/{task_id}/task_diagrams: a workflow's DAG as the Tasker
 document's JSON, or (format=html) a page that draws it with Mermaid; and
 GET /tasker/assets/<name>, the page's scripts, served by taskq itself and
-without credentials (api.middleware.OPEN_PATHS) so the page needs no other
+without credentials (the descriptor's open_paths) so the page needs no other
 host."""
 
 from __future__ import annotations
@@ -27,7 +27,11 @@ ASSETS = ("mermaid.min.js", "diagram.js", "favicon.svg")
 mermaid.min.js is not kept in git: scripts/fetch_assets.py fetches it (the
 set-up commands run it); without it the page shows the diagram's text."""
 MERMAID = STATIC / "mermaid.min.js"
-blp.record_once(lambda state: state.app.extensions.__setitem__("taskq.mermaid_file", MERMAID))
+blp.record_once(lambda state: state.app.extensions.update({
+    "taskq.mermaid_file": MERMAID, "taskq.mermaid_endpoint": f"{blp.name}.asset"}))
+"""The dashboard finds the vendored Mermaid through these (it imports no
+dialect): the file, and the endpoint serving it (``url_for(endpoint,
+name="mermaid.min.js")``)."""
 ASSET_MAX_AGE = 365 * 24 * 3600
 """Assets are cached for a year: their URLs carry a hash of their content."""
 
