@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from inspect import iscoroutinefunction
 
 from flask import Flask, send_from_directory
@@ -21,6 +22,7 @@ from . import dashboard, error_docs, errors, schema_extras, health, index, input
 from .dialects import DIALECTS
 from .dialects.base import Dialects
 from .schemas import ErrorSchema
+from .services.schedules import FUNCTIONS_SETTING, allowed_functions
 from .state import AppState
 
 
@@ -92,6 +94,14 @@ def _start_check(client, prefix: str) -> None:
         pass
 
 
+def _service_setting(app: Flask, name: str, default: str):
+    """A service's setting: create_app's config, else the environment, else
+    ``default`` (as a dialect's settings are read); kept in app.config."""
+    if app.config.get(name) is None:
+        app.config[name] = os.environ.get(name) or default
+    return app.config[name]
+
+
 def create_app(config: dict | None = None) -> Flask:
     cfg = config_mod.load(config)
     settings = config_mod.check(cfg)  # ConfigError: one line naming the bad setting
@@ -112,7 +122,8 @@ def create_app(config: dict | None = None) -> Flask:
         rate=settings["rate"], rate_ip=settings["rate_ip"], cors_origins=origins,
         rate_login=settings["rate_login"],
         metrics_token=settings["metrics_token"],
-        rate_dashboard=settings["rate_dashboard"], dashboard_ttl=settings["dashboard_ttl"])
+        rate_dashboard=settings["rate_dashboard"], dashboard_ttl=settings["dashboard_ttl"],
+        schedule_functions=allowed_functions(_service_setting(app, FUNCTIONS_SETTING, "")))
 
     if tracing.recording():  # requests as OpenTelemetry spans (taskq.tracing)
         tracing.instrument_flask(app)

@@ -8,7 +8,7 @@ Authorization header. Before every dashboard request :func:`before`:
   uncounted like the API's docs assets, and the login page to anyone,
   counted per client IP (TASKQ_RATE_LIMIT_IP; a login POST also counts
   against TASKQ_LOGIN_RATE_LIMIT);
-- else resolves the cookie's session (api.dashboard.sessions): none sends
+- else resolves the cookie's session (api.services.dashboard_sessions): none sends
   a page to the login form and answers a data endpoint or an action 401;
   a session is counted against TASKQ_DASHBOARD_RATE_LIMIT;
 - checks every POST's CSRF token (form field ``csrf_token`` or header
@@ -29,8 +29,8 @@ from flask import g, redirect, request, url_for
 from .. import ratelimit
 from ..auth import Principal
 from ..errors import ApiError
+from ..services.dashboard_sessions import DashboardSessionStore, Session
 from ..state import state
-from .sessions import Session, SessionStore
 
 COOKIE = "taskq_dashboard"
 LOGIN_COOKIE = "taskq_dashboard_login"
@@ -50,9 +50,8 @@ def can_act(principal: Principal) -> bool:
     return principal.allows(ACT_SCOPE)
 
 
-def store() -> SessionStore:
-    st = state()
-    return SessionStore(st.redis, st.keys.prefix)
+def store() -> DashboardSessionStore:
+    return state().dashboard_sessions
 
 
 def current() -> Session | None:
@@ -83,8 +82,7 @@ def _client_ip() -> str:
 
 
 def _count(identity: str, rate, message: str) -> None:
-    st = state()
-    spent = ratelimit.count(st.redis, st.api_keys, identity, rate)
+    spent = state().count_rate(identity, rate)
     if spent is None:
         return
     g.rate_state = spent

@@ -4,7 +4,8 @@ its CSRF token (access.before) and for scope ``dashboard`` (require_act).
 An action answers JSON ``{"ok", "message", "location"?}`` to the page's
 script, and a plain form post a 303 back to the page (``next``) with the
 message shown there once. Every change goes through the same engine calls
-as the API and the CLI (api.services, taskq.schedules, taskq.workflows).
+as the API and the CLI, by the app's services (api.services: tasks, the
+schedule service's store, workflows).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Callable
 from flask import Blueprint, jsonify, redirect, request, url_for
 
 from taskq.errors import InvalidState
-from taskq.schedules import Schedules
 from taskq.schedules.store import MAX_SNOOZE
 
 from ..errors import ApiError
@@ -38,9 +38,9 @@ def _done(message: str, location: str | None = None):
     return redirect(location or access.safe_next(request.form.get("next")), code=303)
 
 
-def _schedules() -> Schedules:
-    st = state()
-    return Schedules(st.redis, st.keys.prefix)
+def _schedules():
+    """The engine's schedule store (taskq.schedules.Schedules) the app's schedule service holds."""
+    return state().schedules.store
 
 
 def add_action(bp: Blueprint, rule: str, endpoint: str, act: Callable[..., tuple]) -> None:
@@ -66,7 +66,7 @@ def resume_queue(name: str):
 def retry_failed(name: str):
     st = state()
     q = st.tasks.queue(reads.known_queue(st, name))
-    ids = st.redis.zrange(q.qkeys.failed, 0, RETRY_ALL_CAP - 1)
+    ids = st.tasks.failed_ids(q.name, RETRY_ALL_CAP)
     retried = 0
     for tid in ids:
         try:
@@ -137,10 +137,7 @@ def snooze_schedule(sid: str):
 
 # -- workflows ----------------------------------------------------------------------
 def cancel_step(workflow_id: str, step: str):
-    from taskq.workflows import cancel_step as cancel
-
-    s = cancel(state().redis, workflow_id, step, force=request.form.get("mode") == "force",
-               prefix=state().keys.prefix)
+    s = state().workflows.cancel_step(workflow_id, step, force=request.form.get("mode") == "force")
     return f"step {step}: {s['status']}", None
 
 

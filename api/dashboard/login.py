@@ -13,7 +13,7 @@ import time
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from ..auth import KEY_PREFIX, _key_hash, authenticate
+from ..auth import KEY_PREFIX, _key_hash
 from ..errors import ApiError
 from ..state import state
 from . import access
@@ -57,7 +57,7 @@ def login():
         return _page(401, "A TaskDriver agent session cannot open the dashboard.", next_url)
     st = state()
     try:
-        principal = authenticate(header, st.jwt_secret, st.redis, st.api_keys, st.sessions, st.credentials)
+        principal = st.authenticate(header)
     except ApiError as exc:
         return _page(401, f"Not accepted: {exc.message}.", next_url)
     if principal is None or not access.can_view(principal):

@@ -12,16 +12,9 @@ from flask import Blueprint, jsonify, render_template, request
 
 from ..state import state
 from . import access, privacy, reads
-from .render import html_response
+from .render import CSP, CSP_DIAGRAM, html_response
 
 DATA_PREFIX = access.PATH + "/data"
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-       "base-uri 'none'")
-"""Everything from this server, no inline script or style."""
-CSP_DIAGRAM = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
-"""The workflow page: Mermaid writes its styles into the SVG it draws
-(scripts stay 'self' only)."""
 
 
 def page_path() -> str:

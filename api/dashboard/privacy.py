@@ -27,12 +27,12 @@ from typing import Callable
 
 from flask import g
 
-from taskq.keys import TaskDriverKeys, valid_queue_name
-from taskq.projects.store import QUEUE_PREFIX, project_of_queue
+from taskq.keys import valid_queue_name
+from taskq.projects.store import project_of_queue
 
 from ..errors import ApiError
 from ..middleware import loggable_path
-from ..services.labels import is_project_task, queue_labels
+from ..services.labels import is_project_task
 from ..state import state
 from . import access
 
@@ -63,8 +63,7 @@ def queue_title(name: str) -> str | None:
         return None
     cache = g.setdefault("taskq_queue_titles", {})
     if name not in cache:
-        st = state()
-        cache[name] = queue_labels(st.redis, st.keys, [name])[name]
+        cache[name] = state().labels.of([name])[name]
     return cache[name]
 
 
@@ -89,7 +88,7 @@ class _Labels:
     def __call__(self, names: list[str]) -> list[str]:
         missing = [n for n in dict.fromkeys(names) if n not in self.known]
         if missing:
-            self.known.update(queue_labels(self.st.redis, self.st.keys, missing))
+            self.known.update(self.st.labels.of(missing))
         return [self.known[n] for n in names]
 
 
@@ -169,14 +168,7 @@ def mask(endpoint: str, ctx: dict, st) -> dict:
 def project_ids(st, candidates: set[str]) -> set[str]:
     """Which of ``candidates`` (lowercase UUIDs) are project ids: a project
     on record, or the queue of a deleted one still known. One round trip."""
-    if not candidates:
-        return set()
-    ordered = sorted(candidates)
-    pipe = st.redis.pipeline(transaction=False)
-    pipe.zmscore(TaskDriverKeys(st.keys.prefix).projects, ordered)
-    pipe.smismember(st.keys.queues, [QUEUE_PREFIX + c for c in ordered])
-    scores, queued = pipe.execute()
-    return {c for c, s, q in zip(ordered, scores, queued) if s is not None or q in (1, True, "1")}
+    return st.labels.project_ids(candidates)
 
 
 def scrub(resp, st):

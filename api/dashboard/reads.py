@@ -1,7 +1,9 @@
 """What each dashboard page shows, as plain data (the page's template and
 its JSON endpoint read the same dict). Every read goes through the engine
-views the API and the CLI already use: taskq.monitoring.overview (``taskq info``),
-api.services (tasks, listing, projects), taskq.schedules, taskq.workflows.
+views the API and the CLI already use, through the app's services
+(api.services: system for taskq.monitoring.overview as ``taskq info`` shows
+it, tasks, projects, schedules, workflows); no read here talks to Redis
+itself.
 """
 
 from __future__ import annotations
@@ -9,15 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from taskq import rates
-from taskq.monitoring import overview
 from taskq.errors import TaskExpired, TaskNotFound
 from taskq.isotime import iso, iso_ms
 from taskq.keys import STATUSES, queue_of, valid_queue_name
-from taskq.maintenance import queue_names
-from taskq.schedules import Schedules
 from taskq.task import Task
-from taskq.monitoring.task_events import timeline
 
 from ..errors import ApiError
 from ..numbers import NotANumber, parse_int
@@ -73,20 +70,20 @@ def chart(points: list[dict]) -> dict:
 
 
 def overview_page(st) -> dict:
-    snap = overview.snapshot(st.redis, st.keys.prefix)
+    snap = st.system.overview()
     names = [q["name"] for q in snap["queues"]]
     for q in snap["queues"]:
         q["total"] = sum(q["counts"].values())
     online = [w for w in snap["workers"] if w["status"] != "offline"]
     snap["workers_online"] = len(online)
     snap["workers_busy"] = sum(1 for w in online if w["status"] == "active")
-    snap["chart"] = chart(overview.last_hour(st.redis, st.keys, names))
+    snap["chart"] = chart(st.system.last_hour(names))
     return snap
 
 
 # -- queues and tasks ---------------------------------------------------------------
 def queues_page(st) -> dict:
-    rows = overview.queue_rows(st.redis, st.keys, queue_names(st.redis, st.keys))
+    rows = st.system.queue_rows()
     for q in rows:
         q["total"] = sum(q["counts"].values())
     return {"queues": rows, "statuses": list(STATUSES)}
@@ -110,7 +107,7 @@ RATE_KEYS_SHOWN = 20
 
 
 def known_queue(st, name: str) -> str:
-    if not valid_queue_name(name) or not st.redis.sismember(st.keys.queues, name):
+    if not valid_queue_name(name) or not st.system.has_queue(name):
         raise ApiError(404, "queue_not_found", f"no queue named {name[:130]!r}")
     return name
 
@@ -126,9 +123,9 @@ def queue_page(st, name: str, status: str | None, page_raw: str | None, search: 
     if len(search) > SEARCH_MAX:
         raise ApiError(400, "invalid_search", f"a search is at most {SEARCH_MAX} characters")
     page = page_number(page_raw)
-    row = overview.queue_rows(st.redis, st.keys, [name])[0]
+    row = st.system.queue_rows([name])[0]
     found, total, kind = _find_tasks(st, name, status, search, page)
-    limits = rates.limits(st.redis, st.keys.queue(name))
+    limits = st.tasks.queue(name).rate_limits()
     return {"queue": row, "status": status, "statuses": list(STATUSES), "search": search,
             "search_kind": kind, "tasks": [task_row(t) for t in found], "paging": paging(total, page),
             "rate_limit": limits["queue"], "key_limits": list(limits["keys"].items())[:RATE_KEYS_SHOWN],
@@ -166,7 +163,7 @@ def task_page(st, task_id: str) -> dict:
     q = st.tasks.queue(task.queue)
     log_total = q.log_count(task.id)
     logs = q.logs(task.id, max(0, log_total - LOG_LINES), LOG_LINES)
-    events = timeline(st.redis, st.keys, task)
+    events = st.tasks.timeline(task)
     d = task.to_dict()
     meta = d["meta"] if isinstance(d["meta"], dict) else {}
     return {
@@ -194,19 +191,19 @@ def task_page(st, task_id: str) -> dict:
 
 # -- workers ------------------------------------------------------------------------
 def workers_page(st) -> dict:
-    rows = overview.workers(st.redis, st.keys)
+    rows = st.system.worker_rows()
     return {"workers": rows, "online": sum(1 for w in rows if w["status"] != "offline")}
 
 
 # -- schedules ----------------------------------------------------------------------
 def schedules_page(st, page_raw: str | None) -> dict:
     page = page_number(page_raw)
-    views, total = Schedules(st.redis, st.keys.prefix).list(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    views, total = st.schedules.store.list(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     return {"schedules": views, "paging": paging(total, page)}
 
 
 def schedule_page(st, sid: str) -> dict:
-    return {"schedule": Schedules(st.redis, st.keys.prefix).get(sid)}
+    return {"schedule": st.schedules.store.get(sid)}
 
 
 # -- workflows ----------------------------------------------------------------------
@@ -214,14 +211,13 @@ WORKFLOW_STATUSES = ("pending", "in_progress", "complete", "error", "cancelled")
 
 
 def workflows_page(st, status: str | None, page_raw: str | None) -> dict:
-    from taskq.workflows import list_workflows
-
     if status not in (None, "", "all") and status not in WORKFLOW_STATUSES:
         raise ApiError(400, "invalid_status", f"status must be one of all, {', '.join(WORKFLOW_STATUSES)}")
     status = status if status in WORKFLOW_STATUSES else "all"
     page = page_number(page_raw)
-    found, total = list_workflows(st.redis, status=None if status == "all" else status,
-                                  offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, prefix=st.keys.prefix)
+    found, total = st.workflows.list(namespace=None, name=None, version=None,
+                                     status=None if status == "all" else status,
+                                     page=page, per_page=PAGE_SIZE)
     rows = [{"id": wf["id"], "handler": wf["full_name"], "status": wf["status"],
              "created_at": wf["created_at"], "updated_at": wf["updated_at"], "steps": len(wf["steps"]),
              "steps_done": sum(s["status"] in ("complete", "skipped") for s in wf["steps"])}
@@ -231,11 +227,9 @@ def workflows_page(st, status: str | None, page_raw: str | None) -> dict:
 
 
 def workflow_page(st, workflow_id: str) -> dict:
-    from taskq.workflows import get
-
     if not isinstance(workflow_id, str) or not 1 <= len(workflow_id) <= 64:
         raise ApiError(404, "workflow_not_found", "no workflow with this id")
-    wf = get(st.redis, workflow_id, prefix=st.keys.prefix)
+    wf = st.workflows.get(workflow_id)
     return {"workflow": wf, "mermaid": mermaid_source(wf)}
 
 

@@ -12,8 +12,13 @@ from flask import Response, current_app, render_template, url_for
 from ..errors import ApiError, handle_api_error, handle_taskq_error
 from . import access
 
-TASKER_ASSETS = "/tasker/assets/<name>"
-"""Where the Tasker dialect serves its vendored Mermaid (when it is mounted)."""
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+       "base-uri 'none'")
+"""Everything from this server, no inline script or style."""
+CSP_DIAGRAM = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+"""The workflow page: Mermaid writes its styles into the SVG it draws
+(scripts stay 'self' only)."""
 
 
 def html_response(body: str, csp: str, status: int = 200) -> Response:
@@ -26,20 +31,17 @@ def html_response(body: str, csp: str, status: int = 200) -> Response:
 def mermaid_url() -> str | None:
     """The same-origin URL of the vendored Mermaid script, None when no
     dialect serves it or it was not fetched (the workflow page then shows the
-    diagram's text). Found by its rule and the file the dialect names in
-    app.extensions: the dashboard imports no dialect."""
+    diagram's text). Found by the file and the endpoint a dialect names in
+    app.extensions (``taskq.mermaid_file``, ``taskq.mermaid_endpoint``): the
+    dashboard imports no dialect and knows none of its paths."""
     path = current_app.extensions.get("taskq.mermaid_file")
-    if path is None or not path.is_file():
+    endpoint = current_app.extensions.get("taskq.mermaid_endpoint")
+    if path is None or endpoint is None or not path.is_file():
         return None
-    for rule in current_app.url_map.iter_rules():
-        if rule.rule == TASKER_ASSETS:
-            return url_for(rule.endpoint, name="mermaid.min.js")
-    return None
+    return url_for(endpoint, name=path.name)
 
 
 def error_page(status: int, code: str, message: str):
-    from .pages import CSP
-
     body = render_template("dashboard/error.html", title=f"{status}", status=status, code=code, message=message,
                            session=access.current(), may_act=False, csrf_token="")
     return html_response(body, CSP, status)

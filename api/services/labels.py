@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 
 from taskq.keys import TaskDriverKeys, queue_of
-from taskq.projects.store import project_of_queue, valid_id
+from taskq.projects.store import QUEUE_PREFIX, project_of_queue, valid_id
 
 PROJECT_LABEL = "project:"
 """Prefix of a TaskDriver queue's label; no engine queue name holds ':'."""
@@ -46,3 +46,27 @@ def is_project_task(task_id: str) -> bool:
         return project_of_queue(queue_of(task_id)) is not None
     except ValueError:
         return False
+
+
+class LabelService:
+    """Queue labels and project ids on the app's client, for the dashboard
+    and the dialects (which hold no Redis client of their own)."""
+
+    def __init__(self, redis, keys):
+        self.redis, self.keys = redis, keys
+
+    def of(self, names: list[str]) -> dict[str, str]:
+        """:func:`queue_labels` of ``names``."""
+        return queue_labels(self.redis, self.keys, names)
+
+    def project_ids(self, candidates: set[str]) -> set[str]:
+        """Which of ``candidates`` (lowercase UUIDs) are project ids: a project
+        on record, or the queue of a deleted one still known. One round trip."""
+        if not candidates:
+            return set()
+        ordered = sorted(candidates)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zmscore(TaskDriverKeys(self.keys.prefix).projects, ordered)
+        pipe.smismember(self.keys.queues, [QUEUE_PREFIX + c for c in ordered])
+        scores, queued = pipe.execute()
+        return {c for c, s, q in zip(ordered, scores, queued) if s is not None or q in (1, True, "1")}

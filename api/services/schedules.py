@@ -10,6 +10,15 @@ refused unless the operator allow-lists them (``functions``); steps
 registered by name (``@step("resize")``, the built-in echo and sleep) are
 always allowed. A schedule's runs may not go to a TaskDriver project's
 queue (its agents would lease them, and its id is a capability).
+
+The allow-list is this service's setting, TASKQ_SCHEDULE_FUNCTIONS
+(:data:`FUNCTIONS_SETTING`, read with the app's settings by api.app and
+parsed by :func:`allowed_functions`), not a dialect's: AppState builds the
+one ScheduleService with it, so whatever creates or changes a schedule
+through the app (today the scheduled-tasks dialect; the dashboard only
+pauses, resumes, snoozes and runs schedules, through ``store``) obeys the
+same limit. Python producers and the ``taskq`` command use the engine
+directly and are not limited: they already run code of their own.
 """
 
 from __future__ import annotations
@@ -28,6 +37,19 @@ MAX_EVENT_PAYLOAD_CHARS = 64 * 1024
 MAX_EVENT_PAYLOAD_DEPTH = 32
 """An event payload is stored inside each run's task meta: kept well under
 the engine's depth limit for stored JSON (taskq.options.MAX_JSON_DEPTH)."""
+
+
+FUNCTIONS_SETTING = "TASKQ_SCHEDULE_FUNCTIONS"
+"""Comma-separated ``module:function`` names (``module:*`` for a whole
+module, ``*`` for any) that a schedule created over HTTP may run as its
+``callable`` or as a pipeline step; empty (the default): only steps
+registered by name."""
+
+
+def allowed_functions(value: Any) -> tuple[str, ...]:
+    """The allow-list a :data:`FUNCTIONS_SETTING` value names (None or
+    empty: none)."""
+    return tuple(n for n in (n.strip() for n in str(value or "").split(",")) if n)
 
 
 def function_allowed(name: str, allowed: Iterable[str]) -> bool:
@@ -67,7 +89,7 @@ class ScheduleService:
             raise InvalidField("queue", "a TaskDriver project's queue cannot receive schedule runs")
 
     def _check_functions(self, payload: dict[str, Any]) -> None:
-        hint = "importable functions are refused over HTTP unless listed in TASKQ_SCHEDULE_FUNCTIONS"
+        hint = f"importable functions are refused over HTTP unless listed in {FUNCTIONS_SETTING}"
         name = payload.get("callable")
         if isinstance(name, str) and not function_allowed(name, self.functions):
             raise InvalidField("payload.callable", f"{name!r}: {hint}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
+from typing import Any
 
 from taskq import __version__
 from taskq.isotime import iso
@@ -16,6 +17,7 @@ from taskq.monitoring import series
 from taskq.worker_registry import WorkerRegistry
 from taskq import leadership
 from taskq.monitoring import latency
+from taskq.monitoring import overview
 
 from taskq.keys import ApiKeys
 
@@ -131,3 +133,23 @@ class SystemService:
                 out[m].append({"timestamp": ts, "value": values[m]})
         return out, {"period": period, "start_time": iso(starts[0]), "end_time": iso(starts[-1]),
                         "interval_seconds": step}
+
+    # -- the dashboard's views: taskq.monitoring.overview, as ``taskq info`` shows them --
+    def overview(self) -> dict[str, Any]:
+        return overview.snapshot(self.redis, self.keys.prefix)
+
+    def last_hour(self, names: list[str]) -> list[dict]:
+        """Completed and failed tasks per minute of the last hour, across ``names``."""
+        return overview.last_hour(self.redis, self.keys, names)
+
+    def queue_rows(self, names: list[str] | None = None) -> list[dict]:
+        """A row per queue of ``names`` (None: every queue)."""
+        return overview.queue_rows(self.redis, self.keys,
+                                   queue_names(self.redis, self.keys) if names is None else names)
+
+    def has_queue(self, name: str) -> bool:
+        """Whether ``name`` is a registered queue."""
+        return bool(self.redis.sismember(self.keys.queues, name))
+
+    def worker_rows(self) -> list[dict]:
+        return overview.workers(self.redis, self.keys)

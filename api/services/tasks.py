@@ -11,6 +11,7 @@ from typing import Any, Iterable
 from taskq import InvalidState, Lease, Queue, Task, TaskNotFound
 from taskq.errors import TaskExpired
 from taskq.keys import TERMINAL_STATUSES, Keys, queue_of
+from taskq.monitoring.task_events import timeline
 from taskq.paging import walk_index
 
 from . import listing
@@ -230,3 +231,12 @@ class TaskService:
                                count_all=True, max_examined=scan)
                 out += q.get_many(w.ids)
         return out
+
+    def failed_ids(self, queue: str, limit: int) -> list[str]:
+        """The ids of up to ``limit`` failed tasks of ``queue``, oldest failure first."""
+        return self.redis.zrange(self.queue(queue).qkeys.failed, 0, limit - 1)
+
+    def timeline(self, task: Task):
+        """The task's events from its queue's event stream, oldest first
+        (taskq.monitoring.task_events.timeline)."""
+        return timeline(self.redis, self.keys, task)

@@ -95,9 +95,9 @@ class WorkflowService:
         wf = self.get(workflow_id)
         return workflows.update_step(self.redis, wf["id"], step, prefix=self.prefix, **changes)
 
-    def cancel_step(self, workflow_id: str, step: str) -> dict:
+    def cancel_step(self, workflow_id: str, step: str, force: bool = False) -> dict:
         wf = self.get(workflow_id)
-        return workflows.cancel_step(self.redis, wf["id"], step, prefix=self.prefix)
+        return workflows.cancel_step(self.redis, wf["id"], step, force=force, prefix=self.prefix)
 
     # -- health ----------------------------------------------------------------------
     def redis_check(self) -> dict:

@@ -7,7 +7,7 @@ from ...blueprint import Blueprint
 from ...envelope import ok, page_meta
 from ...errors import ApiError
 from ...schemas import PageMetaSchema, envelope
-from ...services.labels import is_project_task, queue_labels
+from ...services.labels import is_project_task
 from ...state import state
 from .schemas_workers import (WorkerDetailSchema, WorkerListArgsSchema, WorkerSchema,
                               WorkerTaskArgsSchema, WorkerTaskSchema)
@@ -26,8 +26,7 @@ def _labels(workers) -> dict[str, str] | None:
     """None when the caller may see project ids; else every queue's label."""
     if _sees_projects():
         return None
-    st = state()
-    return queue_labels(st.redis, st.keys, sorted({q for w in workers for q in w.queues}))
+    return state().labels.of(sorted({q for w in workers for q in w.queues}))
 
 
 def _worker(worker_id: str):

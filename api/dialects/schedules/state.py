@@ -1,5 +1,12 @@
-"""The scheduled-tasks dialect's settings and state, kept in the app's
-dialect registry (``app.extensions["taskq.dialects"]["schedules"]``)."""
+"""The scheduled-tasks dialect's state, kept in the app's dialect registry
+(``app.extensions["taskq.dialects"]["schedules"]``): the app's schedule
+service (api.state.AppState builds it).
+
+The dialect has no settings of its own. TASKQ_SCHEDULE_FUNCTIONS, the
+allow-list of functions a schedule created over HTTP may run, is a limit of
+the schedule service itself, not of this dialect's routes: it is read with
+the app's settings (api.app) and given to the one ScheduleService, so every
+caller that creates or changes a schedule through the app obeys it."""
 
 from __future__ import annotations
 
@@ -8,15 +15,12 @@ from flask import Flask, current_app
 from ...services.schedules import ScheduleService
 
 NAME = "schedules"
-SETTINGS = {"TASKQ_SCHEDULE_FUNCTIONS": ""}
-"""Comma-separated ``module:function`` names (``module:*`` for a whole
-module, ``*`` for any) that a schedule created over HTTP may run as its
-``callable`` or as a pipeline step; empty: only steps registered by name."""
+SETTINGS: dict[str, str] = {}
+"""None: TASKQ_SCHEDULE_FUNCTIONS belongs to the schedule service (see above)."""
 
 
 def make_state(app: Flask, st) -> ScheduleService:
-    names = [n.strip() for n in str(app.config["TASKQ_SCHEDULE_FUNCTIONS"] or "").split(",")]
-    return ScheduleService(st.redis, st.keys.prefix, [n for n in names if n])
+    return st.schedules
 
 
 def state() -> ScheduleService:

@@ -1,6 +1,7 @@
 """GET /tasker/analytics/performance and /tasker/analytics/bottlenecks.
 
-The reports come from taskq.workflows.analytics; each answer is cached in
+The reports come from taskq.workflows.analytics through the app's
+analytics service (api.services.analytics); each answer is cached in
 Redis (so every web process shares it) for the time the Tasker document
 gives, keyed by the report and its query: 90 s for performance, 120 s for
 bottlenecks. A cached answer is served while younger than that by this
@@ -10,14 +11,9 @@ process's clock (``clock``), so a test can move time. Redis unreachable:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 
 from marshmallow import RAISE
-
-from taskq.keys import WorkflowKeys
-from taskq.workflows import analytics
 
 from . import access
 from .schemas_analytics import BottlenecksArgsSchema, BottlenecksSchema, NoArgsSchema, PerformanceSchema
@@ -31,20 +27,9 @@ clock = time.time
 
 
 def cached(report: str, query: dict, compute) -> dict:
-    """The report from the shared cache when fresh, else computed and stored."""
-    ts = state()
-    ttl = CACHE_SECONDS[report]
-    digest = hashlib.sha256(json.dumps(query, sort_keys=True).encode()).hexdigest()[:32]
-    key = WorkflowKeys(ts.prefix).analytics_cache(report, digest)
-    now = clock()
-    hit = ts.redis.get(key)
-    if hit is not None:
-        entry = json.loads(hit)
-        if 0 <= now - entry["at"] < ttl:
-            return entry["doc"]
-    doc = compute(now)
-    ts.redis.set(key, json.dumps({"at": now, "doc": doc}), ex=ttl)
-    return doc
+    """The report from the shared cache when fresh, else computed and stored
+    (api.services.analytics)."""
+    return state().analytics.cached(report, query, CACHE_SECONDS[report], clock(), compute)
 
 
 @blp.route("/analytics/performance", methods=["GET"])
@@ -55,7 +40,7 @@ def performance(args):
     """System-wide workflow performance: health score, 1 h / 4 h / 24 h trends,
     counts and processing-time percentiles (cached 90 s)."""
     ts = state()
-    return cached("performance", {}, lambda now: analytics.performance(ts.redis, now, ts.prefix))
+    return cached("performance", {}, ts.analytics.performance)
 
 
 @blp.route("/analytics/bottlenecks", methods=["GET"])
@@ -66,7 +51,7 @@ def bottlenecks(args):
     """Slowest handlers and steps, error patterns and recommendations, scoped
     by namespace / name / version, over ``period`` hours (cached 2 min)."""
     ts = state()
-    scope = analytics.check_scope(args.get("namespace"), args.get("name"), args.get("version"))
+    scope = ts.analytics.check_scope(args.get("namespace"), args.get("name"), args.get("version"))
     period = args["period"]
-    return cached("bottlenecks", {**scope, "period": period}, lambda now: analytics.bottlenecks(
-        ts.redis, period_hours=period, now=now, prefix=ts.prefix, **scope))
+    return cached("bottlenecks", {**scope, "period": period}, lambda now: ts.analytics.bottlenecks(
+        period, now, **scope))

@@ -1,5 +1,7 @@
 """The Tasker dialect's settings and state, kept in the app's dialect
-registry (``app.extensions["taskq.dialects"]["tasker"]``)."""
+registry (``app.extensions["taskq.dialects"]["tasker"]``). The services
+are the app's own (api.state.AppState): make_state picks them and parses
+the dialect's settings, and builds nothing that talks to Redis."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from dataclasses import dataclass
 from flask import Flask, current_app
 
 from ...config import ConfigError, parse_rate
+from ...services.analytics import AnalyticsService
 from ...services.workflows import WorkflowService
 
 NAME = "tasker"
@@ -22,11 +25,10 @@ with ``tasker.health_status:index``."""
 
 @dataclass(frozen=True)
 class TaskerState:
-    redis: object
-    prefix: str
     rate_ip: object             # api.config.parse_rate(...) of TASKQ_TASKER_RATE_LIMIT
     health_status_auth: bool
     workflows: WorkflowService
+    analytics: AnalyticsService
 
 
 def _flag(name: str, value) -> bool:
@@ -40,11 +42,10 @@ def _flag(name: str, value) -> bool:
 
 def make_state(app: Flask, st) -> TaskerState:
     return TaskerState(
-        redis=st.redis, prefix=st.keys.prefix,
         rate_ip=parse_rate(app.config["TASKQ_TASKER_RATE_LIMIT"], "TASKQ_TASKER_RATE_LIMIT"),
         health_status_auth=_flag("TASKQ_TASKER_HEALTH_STATUS_AUTH",
                                  app.config["TASKQ_TASKER_HEALTH_STATUS_AUTH"]),
-        workflows=WorkflowService(st.redis, st.keys.prefix, st.workers))
+        workflows=st.workflows, analytics=st.analytics)
 
 
 def ip_rate(tasker: TaskerState):

@@ -1,4 +1,6 @@
-"""Dashboard sessions, kept in Redis behind a cookie.
+"""Dashboard sessions, kept in Redis behind a cookie: the dashboard's login
+store, a service like the others (api.state.AppState builds the one
+DashboardSessionStore; api.dashboard holds no Redis client).
 
 Logging in trades an API key or a JWT for a random session token, sent
 back only as an HttpOnly, SameSite=Strict cookie; Redis holds the sha256
@@ -44,7 +46,7 @@ class Session:
         return Principal(self.principal_id, self.subject, self.scopes, self.kind)
 
 
-class SessionStore:
+class DashboardSessionStore:
     def __init__(self, redis, prefix: str):
         self.redis = redis
         self.keys, self.api_keys = DashboardKeys(prefix), ApiKeys(prefix)
