@@ -15,7 +15,7 @@ that order (their settings, state and blueprints). Two share /api: the
 Distributed Task Scheduler's (api.dialects.dts) and TaskDriver's
 (api.dialects.taskdriver), with one task by id served by api.shared_tasks.
 Everything that talks to the engine is in api.services, built once in
-api.state.AppState.
+api.app_state.AppState.
 """
 
 from __future__ import annotations

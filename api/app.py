@@ -23,7 +23,7 @@ from .dialects import DIALECTS
 from .dialects.base import Dialects
 from .schemas import ErrorSchema
 from .services.schedules import FUNCTIONS_SETTING, allowed_functions
-from .state import AppState
+from .app_state import AppState
 
 
 

@@ -123,7 +123,7 @@ def authenticate(header: str | None, secret: str | None, redis, keys: ApiKeys,
                  cache: CredentialCache | None = None) -> Principal | None:
     """The caller named by an Authorization header; None without one.
     Raises ApiError(401) for anything present but not valid. ``sessions``:
-    the app's session store (api.state.AppState builds it);
+    the app's session store (api.app_state.AppState builds it);
     ``cache``: the app's checked credentials (api.credential_cache)."""
     principal, key_hash = identify(header, secret, redis, keys, sessions, cache)
     if key_hash is not None:

@@ -9,7 +9,7 @@ from marshmallow import Schema, fields
 from .blueprint import Blueprint
 from .envelope import now_iso, ok
 from .schemas import envelope
-from .state import state
+from .app_state import state
 
 blp = Blueprint("Health", __name__, description="Liveness and storage health (no credentials)")
 

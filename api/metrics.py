@@ -45,7 +45,7 @@ from .auth import authenticate
 from .envelope import ok
 from .errors import ApiError
 from .services.labels import queue_labels
-from .state import state
+from .app_state import state
 
 def check_access() -> None:
     """With TASKQ_METRICS_TOKEN set: that token as a bearer, or a key or

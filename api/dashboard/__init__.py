@@ -23,7 +23,7 @@ from flask import Blueprint, Flask
 from taskq.errors import TaskqError
 
 from ..errors import ApiError
-from ..state import state
+from ..app_state import state
 from . import access, actions, login, pages, privacy, render
 
 URL_PREFIX = access.PATH

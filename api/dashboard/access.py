@@ -30,7 +30,7 @@ from .. import ratelimit
 from ..auth import Principal
 from ..errors import ApiError
 from ..services.dashboard_sessions import DashboardSessionStore, Session
-from ..state import state
+from ..app_state import state
 
 COOKIE = "taskq_dashboard"
 LOGIN_COOKIE = "taskq_dashboard_login"

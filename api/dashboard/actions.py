@@ -19,7 +19,7 @@ from taskq.schedules.store import MAX_SNOOZE
 
 from ..errors import ApiError
 from ..numbers import NotANumber, parse_int
-from ..state import state
+from ..app_state import state
 from . import access, privacy, reads
 
 RETRY_ALL_CAP = 5000

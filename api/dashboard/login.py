@@ -15,7 +15,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from ..auth import KEY_PREFIX, _key_hash
 from ..errors import ApiError
-from ..state import state
+from ..app_state import state
 from . import access
 from .render import html_response
 

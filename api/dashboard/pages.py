@@ -10,7 +10,7 @@ from typing import Callable
 
 from flask import Blueprint, jsonify, render_template, request
 
-from ..state import state
+from ..app_state import state
 from . import access, privacy, reads
 from .render import CSP, CSP_DIAGRAM, html_response
 

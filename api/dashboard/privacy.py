@@ -33,7 +33,7 @@ from taskq.projects.store import project_of_queue
 from ..errors import ApiError
 from ..middleware import loggable_path
 from ..services.labels import is_project_task
-from ..state import state
+from ..app_state import state
 from . import access
 
 SCOPE = "projects:read"

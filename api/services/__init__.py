@@ -9,7 +9,7 @@ the dashboard's login sessions (dashboard_sessions).
 
 The rule, held by tests/unit/test_service_boundary.py:
 
-- api.state.AppState builds every service, once per app on one Keys, and
+- api.app_state.AppState builds every service, once per app on one Keys, and
   nothing else in api/ does (the classes here named ``*Service`` or
   ``*Store``, and the engine's stores: TaskTypeStore and its ProjectStore,
   WebhookStore, WorkerRegistry). A service's own settings are given to it

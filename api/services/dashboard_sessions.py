@@ -1,5 +1,5 @@
 """Dashboard sessions, kept in Redis behind a cookie: the dashboard's login
-store, a service like the others (api.state.AppState builds the one
+store, a service like the others (api.app_state.AppState builds the one
 DashboardSessionStore; api.dashboard holds no Redis client).
 
 Logging in trades an API key or a JWT for a random session token, sent

@@ -17,7 +17,7 @@ from ..blueprint import Blueprint
 from ..envelope import ok
 from ..errors import ApiError
 from ..schemas import envelope
-from ..state import state
+from ..app_state import state
 from .schemas import DeleteArgsSchema, MessageSchema, UnionTaskSchema, UnionTaskUpdateSchema
 from .serializers import engine_options, union_response
 

@@ -1,4 +1,4 @@
-"""The app builds each service once (api.state.AppState) and the dialects
+"""The app builds each service once (api.app_state.AppState) and the dialects
 use those very objects; the schedule service's allow-list
 (TASKQ_SCHEDULE_FUNCTIONS) is read as before: create_app's config, else
 the environment, else none (the static rule: tests/unit/test_service_boundary.py)."""

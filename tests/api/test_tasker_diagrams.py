@@ -155,7 +155,7 @@ def test_assets_are_open_cached_and_limited_to_the_page_files(client, r, prefix)
         assert "Authorization" not in resp.headers.get("Vary", "")
     js = client.get("/tasker/assets/mermaid.min.js")
     assert js.mimetype == "text/javascript" and len(js.data) > 1_000_000
-    for name in ("README.md", "mermaid.LICENSE", "..%2Froutes_diagrams.py", "%2e%2e/state.py", "nope.js"):
+    for name in ("README.md", "mermaid.LICENSE", "..%2Froutes_diagrams.py", "%2e%2e/runtime.py", "nope.js"):
         resp = client.get(f"/tasker/assets/{name}")
         assert resp.status_code == 404, name
         assert resp.get_json()["error"]["type"] == "NotFound"

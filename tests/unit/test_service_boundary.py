@@ -1,5 +1,5 @@
 """Services are built in one place and are the only way to the engine (the
-rule api/services/__init__.py and api/state.py write down):
+rule api/services/__init__.py and api/app_state.py write down):
 
 - the REST dialects (api/dialects/) and the dashboard (api/dashboard/) hold
   no Redis client: no ``import redis``, no ``.redis``, ``.pipeline``,
@@ -8,12 +8,12 @@ rule api/services/__init__.py and api/state.py write down):
   or from a module that does, only the pure names listed in PURE_NAMES
   (constants, value classes, parsers); a new engine import is a conscious
   choice made here;
-- only api/state.py constructs a service: a class of api/services/ named
+- only api/app_state.py constructs a service: a class of api/services/ named
   ``*Service`` or ``*Store``, or one of the engine's stores (ENGINE_STORES).
 
 When a module of taskq/ moves, rename it here; when a dialect needs
 something of the engine that talks to Redis, add a service method (and
-build the service in api.state.AppState) rather than an entry here."""
+build the service in api.app_state.AppState) rather than an entry here."""
 
 from __future__ import annotations
 
@@ -55,10 +55,10 @@ CLIENT_ATTRIBUTES = frozenset({"redis", "pipeline", "client", "execute_command"}
 """Attributes that reach a Redis client or issue commands on one."""
 
 ENGINE_STORES = frozenset({"TaskTypeStore", "ProjectStore", "WebhookStore", "WorkerRegistry"})
-"""The engine's stores the app keeps (api.state.AppState builds each once)."""
+"""The engine's stores the app keeps (api.app_state.AppState builds each once)."""
 
 OTHER_BUILDERS: dict[str, set[str]] = {}
-"""Known constructions outside api/state.py (none: keep it so)."""
+"""Known constructions outside api/app_state.py (none: keep it so)."""
 
 
 def py_files(*folders: str, root: Path = ROOT) -> list[Path]:
@@ -121,7 +121,7 @@ def boundary_violations(root: Path = ROOT) -> list[str]:
     classes = service_classes(root)
     for path in py_files("api", root=root):
         rel = path.relative_to(root).as_posix()
-        if rel == "api/state.py":
+        if rel == "api/app_state.py":
             continue
         tree = ast.parse(path.read_text(), filename=str(path))
         out += [f"{rel}:{line}: constructs {name}" for line, name in constructions(tree, classes)
@@ -154,12 +154,12 @@ def test_only_the_app_state_builds_services():
     bad = []
     for path in py_files("api"):
         rel = path.relative_to(ROOT).as_posix()
-        if rel == "api/state.py":
+        if rel == "api/app_state.py":
             continue
         tree = ast.parse(path.read_text(), filename=str(path))
         bad += [f"{rel}:{line}: {name}" for line, name in constructions(tree, classes)
                 if name not in OTHER_BUILDERS.get(rel, ())]
-    assert not bad, f"services are built in api/state.py only: {bad}"
+    assert not bad, f"services are built in api/app_state.py only: {bad}"
 
 
 def test_the_allow_lists_name_modules_that_exist():
@@ -194,7 +194,7 @@ def test_the_checks_catch_what_they_are_for(tmp_path):
         "def f(st):\n    return st.redis.get('k'), st.tasks.redis.pipeline()\n")
     (tmp_path / "api" / "dashboard" / "reads.py").write_text(
         "def g(st):\n    from taskq.monitoring import overview\n    return ThingService(st)\n")
-    (tmp_path / "api" / "state.py").write_text("from .services.things import ThingService\nThingService()\n")
+    (tmp_path / "api" / "app_state.py").write_text("from .services.things import ThingService\nThingService()\n")
     found = boundary_violations(tmp_path)
     assert sorted(found) == sorted([
         "api/dialects/x/routes.py:1: import redis",

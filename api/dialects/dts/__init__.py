@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..base import Dialect
 from . import routes_system, routes_tasks, routes_webhooks, routes_workers
-from .state import NAME, SETTINGS, make_state
+from .runtime import NAME, SETTINGS, make_state
 
 DIALECT = Dialect(
     name=NAME, url_prefix="/api",

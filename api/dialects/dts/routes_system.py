@@ -6,7 +6,7 @@ from ...auth import secured
 from ...blueprint import Blueprint
 from ...envelope import ok
 from ...schemas import envelope
-from ...state import state
+from ...app_state import state
 from .schemas_system import METRIC_NAMES, MetricsArgsSchema, MetricsMetaSchema, MetricsSchema, SystemStatusSchema
 
 blp = Blueprint("System", __name__, description="System: health of the parts, counts and time series")

@@ -15,12 +15,12 @@ from ...envelope import ok, page_meta
 from ...errors import ApiError
 from ...schemas import PageMetaSchema, envelope
 from ...services.tasks import NeedsLeaseToken
-from ...state import state
+from ...app_state import state
 from ...shared_tasks.schemas import TaskSchema, UnionTaskSchema
 from ...shared_tasks.serializers import engine_options, union_response
 from .schemas_tasks import (CheckpointOutSchema, CheckpointSchema, LogArgsSchema, LogLineSchema,
                             LogMetaSchema, TaskCreateSchema, TaskListArgsSchema, TaskStatusSchema)
-from .state import state as dts_state
+from .runtime import state as dts_state
 from .serializers import STATUS_QUERY, log_view, task_view
 
 blp = Blueprint("Tasks", __name__, description="Tasks: create, list, change, cancel, retry, logs, checkpoints")

@@ -19,10 +19,10 @@ from ...blueprint import Blueprint
 from ...envelope import ok
 from ...errors import ApiError
 from ...schemas import envelope
-from ...state import state
+from ...app_state import state
 from ...shared_tasks.schemas import MessageSchema
 from .schemas_webhooks import WebhookCreateSchema, WebhookSchema
-from .state import state as dts_state
+from .runtime import state as dts_state
 
 blp = Blueprint("Webhooks", __name__, description="Webhooks: endpoints told about task and worker events")
 

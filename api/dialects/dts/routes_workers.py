@@ -8,7 +8,7 @@ from ...envelope import ok, page_meta
 from ...errors import ApiError
 from ...schemas import PageMetaSchema, envelope
 from ...services.labels import is_project_task
-from ...state import state
+from ...app_state import state
 from .schemas_workers import (WorkerDetailSchema, WorkerListArgsSchema, WorkerSchema,
                               WorkerTaskArgsSchema, WorkerTaskSchema)
 from .serializers import STATUS_QUERY, task_name, task_view, worker_view

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..base import Dialect
 from . import routes_events, routes_tasks
-from .state import NAME, SETTINGS, make_state
+from .runtime import NAME, SETTINGS, make_state
 
 DIALECT = Dialect(
     name=NAME, url_prefix="",

@@ -15,7 +15,7 @@ from ...schemas import envelope
 from .bodies import json_object
 from .routes_tasks import body
 from .schemas_events import EventSchema, PublishedSchema
-from .state import state
+from .runtime import state
 
 blp = Blueprint("Events", __name__, description="Events that fire event tasks")
 

@@ -20,7 +20,7 @@ from .schemas_tasks import (RunNowSchema, ScheduledTaskCreateSchema, ScheduledTa
                             ScheduledTaskListArgsSchema, ScheduledTaskListMetaSchema,
                             ScheduledTaskSchema, SnoozeSchema)
 from .serializers import run_now_view, task_view
-from .state import state
+from .runtime import state
 
 blp = Blueprint("Scheduled tasks", __name__,
                 description="Scheduled tasks (cron, rrule, once, event): create, list, change, "

@@ -15,7 +15,7 @@ from . import routes_agents, routes_auth, routes_projects, routes_tasks
 from .access import claims_request
 from .schemas_common import TDErrorSchema
 from .settings import SETTINGS
-from .state import NAME, make_state
+from .runtime import NAME, make_state
 
 DIALECT = Dialect(
     name=NAME, url_prefix="/api",

@@ -27,7 +27,7 @@ from ...auth import SECURITY, Principal, authenticated
 from ...blueprint import Blueprint
 from ...errors import ApiError, validation_error
 from .serializers import canonical_id
-from .state import state
+from .runtime import state
 
 PROJECT_TASKS = "/api/tasks/" + QUEUE_PREFIX
 """A project's task on any /api/tasks route (the shared one included)."""

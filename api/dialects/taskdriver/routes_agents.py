@@ -8,7 +8,7 @@ import re
 from ...envelope import ok
 from ...errors import validation_error
 from ...schemas import envelope
-from .state import state
+from .runtime import state
 from .access import agent_for, blueprint, gate, readable_project
 from ...shared_tasks.schemas import TDTaskSchema
 from .schemas_agents import (AgentSchema, CleanupSchema, CompleteSchema, ExtendLeaseSchema, FailSchema,

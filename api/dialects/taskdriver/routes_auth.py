@@ -13,7 +13,7 @@ from flask import request
 from ...envelope import ok
 from ...errors import ApiError
 from ...schemas import envelope
-from .state import state
+from .runtime import state
 from ...auth import current_principal
 from .access import DOC_SECURITY, blueprint, check_limits, need, session_only
 from .schemas_auth import LoginResultSchema, LoginSchema, SessionExtendSchema, SessionSchema

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from ...envelope import ok
 from ...errors import validation_error
 from ...schemas import envelope
-from .state import state
+from .runtime import state
 from .access import blueprint, caller, gate, readable_project, reader
 from .schemas_common import OffsetPageSchema, TDMessageSchema
 from .schemas_projects import (ProjectCreateSchema, ProjectListArgsSchema, ProjectSchema, ProjectStatsSchema,

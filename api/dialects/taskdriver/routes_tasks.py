@@ -7,7 +7,7 @@ from flask.views import MethodView
 
 from ...envelope import ok
 from ...schemas import envelope
-from .state import state
+from .runtime import state
 from .access import blueprint, gate
 from ...shared_tasks.schemas import TDTaskSchema
 from .schemas_common import OffsetPageSchema

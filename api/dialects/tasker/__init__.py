@@ -15,7 +15,7 @@ from . import (routes_analytics, routes_diagrams, routes_docs, routes_handlers, 
 from .errors import tasker_body
 from .permissions import PERMISSIONS, WORKFLOW_START
 from .schemas_common import TaskerErrorSchema
-from .state import NAME, SETTINGS, ip_rate, make_state
+from .runtime import NAME, SETTINGS, ip_rate, make_state
 
 DIALECT = Dialect(
     name=NAME, url_prefix="/tasker",

@@ -9,7 +9,7 @@ from taskq.workflows import StepNotFound, WorkflowNotFound
 from taskq.workflows.control import FINISHED
 
 from ...errors import ApiError
-from .state import state
+from .runtime import state
 
 
 def namespace_not_found(namespace: str) -> ApiError:

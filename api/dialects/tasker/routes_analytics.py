@@ -17,7 +17,7 @@ from marshmallow import RAISE
 
 from . import access
 from .schemas_analytics import BottlenecksArgsSchema, BottlenecksSchema, NoArgsSchema, PerformanceSchema
-from .state import state
+from .runtime import state
 
 blp = access.blueprint("Analytics", "Performance analytics and bottleneck analysis of workflows")
 

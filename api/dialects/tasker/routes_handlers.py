@@ -9,7 +9,7 @@ from .schemas_common import TaskerErrorSchema
 from .schemas_handlers import (HandlerArgsSchema, HandlerDetailSchema, NamespaceHandlersSchema,
                                NamespaceListSchema)
 from .serializers import handler_detail, handler_summary, namespace_view
-from .state import state
+from .runtime import state
 
 blp = blueprint("Handlers", "Handler discovery: namespaces, handlers, step templates and dependency graphs")
 

@@ -13,11 +13,11 @@ from taskq import __version__
 from ...auth import SECURITY
 from ...envelope import now_iso
 from ...metrics import exposition
-from ...state import state as app_state
+from ...app_state import state as app_state
 from . import access
 from .access import blueprint, permission
 from .schemas_health import TaskerLiveSchema, TaskerReadySchema, TaskerStatusSchema
-from .state import state
+from .runtime import state
 
 blp = blueprint("Health", "Readiness, liveness, detailed status and Prometheus metrics")
 

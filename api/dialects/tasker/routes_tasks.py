@@ -10,7 +10,7 @@ from .schemas_common import TaskerErrorSchema
 from .schemas_tasks import (MAX_PER_PAGE, TaskerTaskCreateSchema, TaskerTaskDetailArgsSchema, TaskerTaskDetailSchema,
                             TaskerTaskListArgsSchema, TaskerTaskListSchema, TaskerTaskSchema)
 from .serializers import task_detail, task_view
-from .state import state
+from .runtime import state
 
 blp = blueprint("Tasks", "Tasks: runs of a handler, one engine task per step")
 

@@ -8,7 +8,7 @@ from .access import blueprint, permission
 from .schemas_common import TaskerErrorSchema
 from .schemas_workflow_steps import TaskerStepSchema, TaskerStepUpdateSchema
 from .serializers import step_view
-from .state import state
+from .runtime import state
 
 blp = blueprint("Workflow Steps", "A task's steps: read them, change one that has not run, cancel one")
 

@@ -1,6 +1,6 @@
-"""The scheduled-tasks dialect's state, kept in the app's dialect registry
-(``app.extensions["taskq.dialects"]["schedules"]``): the app's schedule
-service (api.state.AppState builds it).
+"""What the scheduled-tasks routes work with at run time, kept in the app's
+dialect registry (``app.extensions["taskq.dialects"]["schedules"]``): the app's schedule
+service (api.app_state.AppState builds it).
 
 The dialect has no settings of its own. TASKQ_SCHEDULE_FUNCTIONS, the
 allow-list of functions a schedule created over HTTP may run, is a limit of

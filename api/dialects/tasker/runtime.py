@@ -1,6 +1,6 @@
-"""The Tasker dialect's settings and state, kept in the app's dialect
+"""What the Tasker routes work with at run time, kept in the app's dialect
 registry (``app.extensions["taskq.dialects"]["tasker"]``). The services
-are the app's own (api.state.AppState): make_state picks them and parses
+are the app's own (api.app_state.AppState): make_state picks them and parses
 the dialect's settings, and builds nothing that talks to Redis."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The DTS dialect's settings, kept in the app's dialect registry."""
+"""What the DTS routes work with at run time: the dialect's parsed settings,
+kept in the app's dialect registry."""
 
 from __future__ import annotations
 

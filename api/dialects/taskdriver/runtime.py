@@ -1,6 +1,6 @@
-"""The TaskDriver dialect's state, kept in the app's dialect registry
-(``app.extensions["taskq.dialects"]["taskdriver"]``), with its settings
-(.settings) checked. The services are the app's own (api.state.AppState),
+"""What the TaskDriver routes work with at run time, kept in the app's
+dialect registry (``app.extensions["taskq.dialects"]["taskdriver"]``), with its settings
+(.settings) checked. The services are the app's own (api.app_state.AppState),
 built once on one Keys."""
 
 from __future__ import annotations
