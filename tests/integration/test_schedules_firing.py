@@ -28,10 +28,12 @@ def test_three_racing_schedulers_fire_each_due_time_exactly_once(sched, q, prefi
     sids = [sched.create(spec(payload={"callable": "builtins:len", "args": [[1]]}))["id"]
             for _ in range(40)]
     rounds = 5
+    base = sched.now_ms() - 600_000
     for n in range(rounds):
-        now = sched.now_ms()
         for i, sid in enumerate(sids):
-            make_due(sched, sid, now - 1000 - n * 10 - i)  # a distinct past due time each round
+            # a past due time of its own each round (a run's task id carries its due time,
+            # so a due time met twice would be one run, however slow the machine)
+            make_due(sched, sid, base + n * 100 + i)
         barrier = threading.Barrier(3)
         totals = []
 
