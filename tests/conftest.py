@@ -12,7 +12,6 @@ RQ_CONNECTION_CLASS=taskq.cluster.TaskqCluster, as a user's would."""
 from __future__ import annotations
 
 import os
-import time
 from collections import Counter
 
 import pytest
@@ -22,6 +21,7 @@ from redis.client import Pipeline
 from taskq import Keys, Queue
 from taskq.connection import client_from_url, cluster_node_url
 
+from polling import poll
 from redis_clients import fresh_prefix, plain_client
 
 REDIS_URL = os.environ.get("TASKQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -122,12 +122,7 @@ def q(make_queue) -> Queue:
 
 
 def _wait_for(pred, timeout: float = 15.0, every: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(every)
-    return False
+    return bool(poll(pred, timeout, every))
 
 
 @pytest.fixture

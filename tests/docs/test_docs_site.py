@@ -10,9 +10,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
+
+from polling import until
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -64,17 +65,17 @@ def test_taskq_docs_serves_the_site_on_its_own_port(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "taskq.cli", "docs", "-a", f"127.0.0.1:{port}"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=dict(os.environ, NO_MKDOCS_2_WARNING="1"), start_new_session=True)
+    def page() -> str | None:
+        assert proc.poll() is None, proc.stdout.read()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
+                return resp.read().decode()
+        except OSError:
+            return None
+
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
-                    page = resp.read().decode()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
-                time.sleep(0.2)
-        assert "taskq" in page and "<html" in page.lower()
+        text = until(page, "taskq docs to serve the site", timeout=120)
+        assert "taskq" in text and "<html" in text.lower()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable, Iterator
 
 from taskq.local.embedded import free_port
 
@@ -65,3 +66,21 @@ class LocalStart:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         return self.proc.returncode
+
+
+def local_starts(tmp_path: Path, make_env: Callable[..., dict]) -> Iterator[Callable[..., LocalStart]]:
+    """A fixture's body (``yield from local_starts(tmp_path, env)``): it gives
+    ``start(state, name="start", **extra)``, a LocalStart with
+    ``make_env(state, **extra)`` logging to ``<tmp_path>/<name>.log``, and
+    stops every one it started after the test."""
+    running: list[LocalStart] = []
+
+    def start(state: Path, name: str = "start", **extra: str) -> LocalStart:
+        s = LocalStart(make_env(state, **extra), tmp_path / f"{name}.log")
+        running.append(s)
+        return s
+
+    yield start
+    for s in running:
+        s.stop()
+

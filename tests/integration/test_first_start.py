@@ -26,7 +26,7 @@ import redis
 from taskq.local.embedded import redis_answers
 from taskq.keys import Keys
 
-from local_start_helpers import REPO, LocalStart, shell_env
+from local_start_helpers import REPO, local_starts, shell_env
 
 KEY_LINE = re.compile(r"^\s*API key\s+(tq_\S+)", re.M)
 
@@ -37,16 +37,7 @@ def start_env(state: Path, **extra: str) -> dict:
 
 @pytest.fixture
 def started(tmp_path):
-    running: list[LocalStart] = []
-
-    def start(state: Path, name: str = "start", **extra: str) -> LocalStart:
-        s = LocalStart(start_env(state, **extra), tmp_path / f"{name}.log")
-        running.append(s)
-        return s
-
-    yield start
-    for s in running:
-        s.stop()
+    yield from local_starts(tmp_path, start_env)
 
 
 def get(url: str, key: str | None = None) -> int:

@@ -22,7 +22,7 @@ import pytest
 
 from taskq.local import embedded
 
-from local_start_helpers import REPO, LocalStart, shell_env as newcomer_env
+from local_start_helpers import REPO, local_starts, shell_env as newcomer_env
 
 EXPLICIT = "explicit-secret-0123456789abcdef0123456789"
 
@@ -54,16 +54,7 @@ def status(url: str, token: str | None = None) -> int:
 
 @pytest.fixture
 def start(tmp_path):
-    running: list[LocalStart] = []
-
-    def run(state: Path, name: str, **extra: str) -> LocalStart:
-        s = LocalStart(shell_env(state, **extra), tmp_path / f"{name}.log")
-        running.append(s)
-        return s
-
-    yield run
-    for s in running:
-        s.stop()
+    yield from local_starts(tmp_path, shell_env)
 
 
 # -- the file and the CLI, without a server -----------------------------------

@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -24,6 +23,7 @@ from types import SimpleNamespace
 import pytest
 import redis
 
+from polling import until
 from redis_clients import child_env
 from taskq import Queue
 from taskq.local.embedded import free_port, start_server
@@ -45,14 +45,8 @@ DASHBOARD = {"finished": "completed", "failed": "failed", "scheduled": "delayed"
 
 
 def wait_for(cond, what: str, timeout: float = 20.0, logs=()):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}\n" +
-                         "\n".join(p.read_text(errors="replace") for p in logs if p.exists()))
+    return until(cond, what, timeout,
+                 lambda: "\n".join(p.read_text(errors="replace") for p in logs if p.exists()))
 
 
 def spawn(cmd: list[str], log: Path, **env: str) -> subprocess.Popen:

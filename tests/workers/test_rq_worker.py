@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from polling import until
 from redis_clients import child_env
 from taskq import maintenance
 from taskq.worker_registry import WorkerRegistry
@@ -25,14 +26,8 @@ T = "tests.workers.tasks"
 
 # -- helpers -------------------------------------------------------------------
 def wait_for(cond, timeout: float = 10.0, what: str = "condition", procs=()):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    logs = "\n".join(f"--- {p.name} ---\n{p.output()}" for p in procs)
-    raise AssertionError(f"timed out waiting for {what}\n{logs}")
+    return until(cond, what, timeout,
+                 lambda: "\n".join(f"--- {p.name} ---\n{p.output()}" for p in procs))
 
 
 def alive(pid: int) -> bool:
