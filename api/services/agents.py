@@ -47,9 +47,15 @@ class AgentService:
         if not lock.acquire():
             raise Conflict(f"another next-task call of agent {agent!r} is still running", status="busy")
         try:
-            for task_id in self.projects.held_by(project.id, agent):
+            # Redis's clock for the lease check, and the mark that agents serve
+            # this queue (taskq.monitoring.latency), in one round trip
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.time()
+            note_poll(pipe, self.keys, project.queue)
+            (sec, usec), _ = pipe.execute()
+            for task_id in self.projects.held_by(project.id, agent,
+                                                 now_ms=int(sec) * 1000 + int(usec) // 1000):
                 return self.tasks.get(task_id)
-            note_poll(self.redis, self.keys, project.queue)  # the queue is served, by agents
             q = self.tasks.queue(project.queue)
             leases = q.claim(n=1, lease=float(project.lease_minutes) * 60, worker=agent)
             return leases[0].task if leases else None

@@ -5,10 +5,13 @@ when it became ready, so the head of each band is that band's oldest; the
 walk visits the head of each non-empty band (one ZRANGE each), at most
 ARGV[1] bands. Parked tasks (score +inf, behind a full concurrency or rate
 key) are not runnable and do not count. A delayed task past its due time
-that no claim has promoted yet counts from its due time.
+that no claim has promoted yet counts from its due time. Also whether any
+lease on the queue is live (a consumer is at work on it: an HTTP agent
+that took a task serves its queue while it holds the lease).
 KEYS: the queue's keys (includes/queue_keys.lua)
 ARGV[1] bands to visit at most
-Returns {ms the oldest became ready (-1: nothing ready), now ms, bands visited}
+Returns {ms the oldest became ready (-1: nothing ready), now ms, bands visited,
+         1 if a lease is live else 0}
 ]]
 --- @include "includes/codes.lua"
 --- @include "includes/now_ms.lua"
@@ -29,4 +32,6 @@ for _ = 1, tonumber(ARGV[1]) do
   if since and (oldest < 0 or since < oldest) then oldest = since end
   low = string.format('%.0f', (math.floor(tonumber(head[2]) / SEQ_SPAN) + 1) * SEQ_SPAN)
 end
-return {oldest, now, bands}
+local leased = 0
+if redis.call('ZCOUNT', Q.running, now, '+inf') > 0 then leased = 1 end
+return {oldest, now, bands, leased}

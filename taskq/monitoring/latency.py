@@ -21,11 +21,13 @@ O(log n) work per non-empty priority band, at most MAX_BANDS bands; all
 queues' calls go in one pipeline. Served reads the worker registry once.
 
 Served: a registered worker that is not offline listens to the queue, or
-an HTTP agent asked it for work in the last :data:`POLL_SERVES` seconds
-(TaskDriver's next-task: agents take tasks on demand and never register,
-so without this a project's queue they drain reads as served by no one).
-Each such call marks the queue (:func:`note_poll`, one SET with a TTL);
-the mark is read in the same pipeline as the latencies.
+an HTTP agent serves it: it asked the queue for work in the last
+:data:`POLL_SERVES` seconds, or holds a live lease there (TaskDriver's
+agents take tasks on demand and never register, and may work on one for
+minutes between calls; without this a project's queue they drain reads as
+served by no one). Each next-task call marks the queue (:func:`note_poll`,
+one SET with a TTL, sent in a round trip the call makes anyway); the mark
+and the live leases are read in the same pipeline as the latencies.
 """
 
 from __future__ import annotations
@@ -47,13 +49,14 @@ than 64 distinct priorities ready at once) the latency is a lower bound."""
 
 def note_poll(redis, keys: Keys, name: str) -> None:
     """An HTTP agent asked queue ``name`` for work: it counts as served for
-    the next POLL_SERVES seconds."""
+    the next POLL_SERVES seconds (``redis`` may be a pipeline)."""
     redis.set(keys.queue(name).polled, "1", ex=POLL_SERVES)
 
 
 def _read(redis, keys: Keys, names: Sequence[str]) -> dict[str, tuple[int, int, bool]]:
     """queue -> (ms its oldest runnable task became ready or -1, Redis now
-    ms, polled by an agent lately); one round trip for all queues."""
+    ms, served by an agent: polled lately or a lease live); one round trip
+    for all queues."""
     if not names:
         return {}
     pipe = redis.pipeline(transaction=False)
@@ -62,7 +65,8 @@ def _read(redis, keys: Keys, names: Sequence[str]) -> dict[str, tuple[int, int, 
         lua.call(pipe, "latency", qk, MAX_BANDS)
         pipe.exists(qk.polled)
     replies = lua.execute(pipe)
-    return {n: (int(r[0]), int(r[1]), bool(p)) for n, r, p in zip(names, replies[::2], replies[1::2])}
+    return {n: (int(r[0]), int(r[1]), bool(p) or int(r[3]) == 1)
+            for n, r, p in zip(names, replies[::2], replies[1::2])}
 
 
 def ready_since(redis, keys: Keys, names: Sequence[str]) -> dict[str, tuple[int, int]]:
@@ -81,10 +85,10 @@ def latencies(redis, keys: Keys, names: Sequence[str]) -> dict[str, float]:
 
 
 def served(workers: Iterable[WorkerInfo], names: Sequence[str],
-           polled: Iterable[str] = ()) -> dict[str, bool]:
+           by_agents: Iterable[str] = ()) -> dict[str, bool]:
     """queue -> whether a registered worker that is not offline listens to
-    it, or it is in ``polled`` (queues HTTP agents asked for work lately)."""
-    live = {q for w in workers if w.status != "offline" for q in w.queues} | set(polled)
+    it, or it is in ``by_agents`` (queues HTTP agents serve, see the module)."""
+    live = {q for w in workers if w.status != "offline" for q in w.queues} | set(by_agents)
     return {n: n in live for n in names}
 
 
@@ -95,6 +99,6 @@ def queue_latency(redis, keys: Keys, names: Sequence[str],
     ``workers``: the registry's entries when the caller has read them."""
     found = WorkerRegistry(redis, keys).all() if workers is None else workers
     read = _read(redis, keys, names)
-    up = served(found, names, [n for n, (_, _, polled) in read.items() if polled])
+    up = served(found, names, [n for n, (_, _, agents) in read.items() if agents])
     return {n: {"latency_seconds": _seconds(since, now), "served": up[n]}
             for n, (since, now, _) in read.items()}

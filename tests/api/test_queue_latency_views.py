@@ -73,7 +73,8 @@ def test_dashboard_queue_list_and_page_show_latency_and_no_worker(client, waitin
 
 def test_a_project_queue_drained_by_http_agents_reads_served(client, admin, r, keys):
     """TaskDriver agents never register as workers; their next-task calls
-    mark the project's queue served for latency.POLL_SERVES seconds."""
+    mark the project's queue served for latency.POLL_SERVES seconds, and a
+    lease an agent holds there keeps it served while it lives."""
     from test_taskdriver_support import login as agent_login, next_task, plain_tasks, plain_type, project
 
     from taskq.monitoring.latency import POLL_SERVES, queue_latency
@@ -86,5 +87,7 @@ def test_a_project_queue_drained_by_http_agents_reads_served(client, admin, r, k
     next_task(client, agent_login(client, "agent-1", p["id"]), "agent-1")
     assert queue_latency(r, keys, [queue])[queue]["served"] is True
     assert 0 < r.ttl(keys.queue(queue).polled) <= POLL_SERVES
-    r.delete(keys.queue(queue).polled)  # as when the TTL ran out: no agent lately
-    assert queue_latency(r, keys, [queue])[queue]["served"] is False
+    r.delete(keys.queue(queue).polled)  # as when the TTL ran out: no call lately,
+    assert queue_latency(r, keys, [queue])[queue]["served"] is True  # but the agent holds a lease
+    r.zadd(keys.queue(queue).running, {m: 1 for m in r.zrange(keys.queue(queue).running, 0, -1)})
+    assert queue_latency(r, keys, [queue])[queue]["served"] is False  # its lease ran out too
