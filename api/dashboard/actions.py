@@ -17,6 +17,7 @@ from flask import Blueprint, jsonify, redirect, request, url_for
 from taskq.errors import InvalidState
 from taskq.schedules.store import MAX_SNOOZE
 
+from ..auth import START_WORKFLOW, action_scope, check_scope
 from ..errors import ApiError
 from ..numbers import NotANumber, parse_int
 from ..app_state import state
@@ -121,7 +122,12 @@ def resume_schedule(sid: str):
 
 
 def run_schedule_now(sid: str):
-    out = _schedules().run_now(sid)
+    """As POST /tasks/{id}/run_now: a schedule whose runs start a Tasker
+    workflow also needs the scope starting one needs (api.auth.action_scope)."""
+    service = state().schedules
+    if service.starts_workflow({}, sid):
+        check_scope(action_scope(START_WORKFLOW), "running a schedule that starts a Tasker workflow")
+    out = service.store.run_now(sid)
     return f"run {out['run']}: {out['outcome']} ({len(out['task_ids'])} task(s))", None
 
 

@@ -98,3 +98,19 @@ def test_the_permission_is_the_one_tasker_creates_workflows_with(app):
     (rule,) = [rule for rule in app.url_map.iter_rules()
                if rule.rule == "/tasker/tasks" and "POST" in rule.methods]
     assert app.view_functions[rule.endpoint].required_scope == WORKFLOW_START
+
+
+def test_the_dashboard_runs_one_now_only_with_that_permission(client, r, prefix, examples):
+    """The dashboard's "run now" asks what POST /tasks/{id}/run_now asks: an
+    operator with scope dashboard alone is refused (403, nothing runs)."""
+    from dashboard_client import act, login
+
+    flow = client.post("/tasks", json=spec(payload=HANDLER), headers=ADMIN).json["data"]
+    plain = client.post("/tasks", json=spec(), headers=ADMIN).json["data"]
+    csrf = login(client, "dashboard")
+    resp = act(client, f"/dashboard/schedules/{flow['id']}/run-now", csrf)
+    assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "insufficient_scope"
+    assert client.get(f"/tasks/{flow['id']}", headers=ADMIN).json["data"]["runs_total"] == 0
+    assert act(client, f"/dashboard/schedules/{plain['id']}/run-now", csrf).status_code == 200
+    csrf = login(client, "dashboard", WORKFLOW_START)
+    assert act(client, f"/dashboard/schedules/{flow['id']}/run-now", csrf).status_code == 200
