@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from inspect import iscoroutinefunction
 
 from flask import Flask, send_from_directory
@@ -94,14 +93,6 @@ def _start_check(client, prefix: str) -> None:
         pass
 
 
-def _service_setting(app: Flask, name: str, default: str):
-    """A service's setting: create_app's config, else the environment, else
-    ``default`` (as a dialect's settings are read); kept in app.config."""
-    if app.config.get(name) is None:
-        app.config[name] = os.environ.get(name) or default
-    return app.config[name]
-
-
 def create_app(config: dict | None = None) -> Flask:
     cfg = config_mod.load(config)
     settings = config_mod.check(cfg)  # ConfigError: one line naming the bad setting
@@ -123,7 +114,7 @@ def create_app(config: dict | None = None) -> Flask:
         rate_login=settings["rate_login"],
         metrics_token=settings["metrics_token"],
         rate_dashboard=settings["rate_dashboard"], dashboard_ttl=settings["dashboard_ttl"],
-        schedule_functions=allowed_functions(_service_setting(app, FUNCTIONS_SETTING, "")))
+        schedule_functions=allowed_functions(cfg[FUNCTIONS_SETTING]))
 
     if tracing.recording():  # requests as OpenTelemetry spans (taskq.tracing)
         tracing.instrument_flask(app)

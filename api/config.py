@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "TASKQ_METRICS_TOKEN": None,      # when set, /metrics* need it as a bearer token (or system:read)
     "TASKQ_DASHBOARD_RATE_LIMIT": "600/minute",  # requests per dashboard session (pages poll every 2 s)
     "TASKQ_DASHBOARD_SESSION_TTL": 28800,        # seconds a dashboard login lasts (capped by a JWT's exp)
+    "TASKQ_SCHEDULE_FUNCTIONS": "",   # the schedule service's allow-list (api.services.schedules)
 }
 
 RATE_SETTINGS = ("TASKQ_RATE_LIMIT", "TASKQ_RATE_LIMIT_IP", "TASKQ_LOGIN_RATE_LIMIT",
@@ -39,7 +40,7 @@ _ENV = {
     "REDIS_URL": str, "TASKQ_PREFIX": str, "TASKQ_JWT_SECRET": str, "TASKQ_RATE_LIMIT": str,
     "TASKQ_RATE_LIMIT_IP": str, "TASKQ_LOGIN_RATE_LIMIT": str, "TASKQ_CORS_ORIGINS": str,
     "TASKQ_TRUSTED_PROXIES": str, "TASKQ_METRICS_TOKEN": str,
-    "TASKQ_DASHBOARD_RATE_LIMIT": str, "TASKQ_DASHBOARD_SESSION_TTL": str,
+    "TASKQ_DASHBOARD_RATE_LIMIT": str, "TASKQ_DASHBOARD_SESSION_TTL": str, "TASKQ_SCHEDULE_FUNCTIONS": str,
     "TASKQ_METRICS": lambda v: v.lower() not in ("0", "false", "no", "off"),
 }
 
