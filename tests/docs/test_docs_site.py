@@ -92,3 +92,16 @@ def test_taskq_docs_outside_a_checkout_says_where_the_site_comes_from(tmp_path, 
     assert result.exit_code == 1
     assert "no mkdocs.yml with a docs/ folder" in result.output and "source checkout" in result.output
 
+
+
+def test_taskq_docs_build_refuses_a_folder_holding_other_files(tmp_path):
+    """MkDocs empties its site folder first: a folder with files of its own is
+    refused before anything is deleted."""
+    from click.testing import CliRunner
+
+    from taskq.cli import main
+
+    (tmp_path / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(main, ["docs", "--build", str(tmp_path)])
+    assert result.exit_code == 1 and "MkDocs would delete them" in result.output
+    assert (tmp_path / "notes.txt").read_text() == "mine"
