@@ -124,7 +124,8 @@ class QueueCollector:
             "Seconds the oldest runnable task has waited since it became ready (0: none)",
             labels=["queue"])
         served = GaugeMetricFamily("taskq_queue_served",
-                                   "1 when a live registered worker listens to the queue",
+                                   "1 when a live registered worker listens to the queue or an HTTP "
+                                   "agent serves it (asked for work in the last minute, or holds a lease)",
                                    labels=["queue"])
         for name in names:
             wait.add_metric([labels[name]], waits[name]["latency_seconds"])

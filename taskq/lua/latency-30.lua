@@ -1,5 +1,5 @@
 --[[ Read only: since when the queue's oldest runnable task has been ready
-(queue latency, taskq.latency).
+(queue latency, taskq.monitoring.latency).
 The ready zset orders by priority band, then by the sequence a task took
 when it became ready, so the head of each band is that band's oldest; the
 walk visits the head of each non-empty band (one ZRANGE each), at most

@@ -16,6 +16,13 @@ yet due, blocked tasks (waiting on dependencies) and tasks parked behind a
 full concurrency or rate key (more workers would not run them sooner). A
 paused queue still reports its latency: its tasks do wait.
 
+Read from the head of each priority band, the figure is a lower bound by
+at most the promotion lag: a delayed task promoted after its due time
+joins its band behind tasks that became ready before the promotion, and
+until it reaches the head it is counted by theirs, which are younger by
+no more than how late it was promoted (the scheduler promotes every
+second, a claim at once).
+
 Cost per queue: one read-only script (taskq/lua/latency-30.lua) doing
 O(log n) work per non-empty priority band, at most MAX_BANDS bands; all
 queues' calls go in one pipeline. Served reads the worker registry once.

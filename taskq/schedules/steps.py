@@ -22,8 +22,11 @@ from typing import Any, Callable
 from ..context import current_task
 from ..functions import resolve
 
-RUN_STEP = "taskq.schedules.steps:run_pipeline_step"
-"""The engine function name of every pipeline task."""
+RUN_STEP = "taskq.schedules.steps:run_step"
+"""The engine function name of every pipeline task: the name earlier
+releases stored too (:data:`run_step` names :func:`run_pipeline_step`), so
+a worker of the previous release still runs the tasks a newer scheduler
+makes during a rolling upgrade."""
 MAX_SLEEP = 3600.0
 
 _STEPS: dict[str, Callable[..., Any]] = {}
@@ -87,9 +90,8 @@ def run_pipeline_step(step: str, args: dict | None = None) -> Any:
 
 
 run_step = run_pipeline_step
-"""The name pipeline tasks enqueued by earlier releases carry
-(``taskq.schedules.steps:run_step``), so they still run after an upgrade;
-a workflow step's engine function is taskq.workflows.runner.run_step."""
+"""The name pipeline tasks carry (RUN_STEP), stable across releases; a
+workflow step's engine function is taskq.workflows.runner.run_step."""
 
 
 def _check_echo(args: dict) -> None:

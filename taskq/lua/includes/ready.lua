@@ -9,7 +9,7 @@ end
 -- Put a task (any status) in the ready zset and mark it queued; parked
 -- when its concurrency key is full. 'ready' records since when it may run
 -- (`since`: its due time when promoted late, else now): queue latency
--- (taskq.latency) reads it, as a task ready at enqueue reads 'created'.
+-- (taskq.monitoring.latency) reads it, as a task ready at enqueue reads 'created'.
 local function make_ready(Q, id, tkey, now, since)
   local f = redis.call('HMGET', tkey, 'priority', 'ckey', 'climit')
   local seq = redis.call('HINCRBY', Q.meta, 'seq', 1)
