@@ -101,7 +101,7 @@ def cli() -> None:
 def token(sub: str, scopes, ttl: int, rate_limit: str | None, agents, projects) -> None:
     """Print a JWT signed with TASKQ_JWT_SECRET (default: the secret taskq
     start keeps in .taskq/jwt.secret)."""
-    from taskq.local.embedded import resolve_jwt_secret
+    from taskq.local.state_files import resolve_jwt_secret
 
     secret, note = resolve_jwt_secret(os.environ.get("TASKQ_JWT_SECRET"))
     if not secret:

@@ -55,8 +55,9 @@ def start(procfile: str, data_dir: str | None, port: int, bind: str, url: str | 
     Heroku, and the key schema is checked; the other lines then run together.
     """
     from taskq.local import start as local_start
-    from taskq.local.embedded import (JWT_SECRET_ENV, child_preexec, display_url, ensure_jwt_secret_file,
-                                ensure_redis, remove_url_file, state_dir, write_url_file)
+    from taskq.local.embedded import child_preexec, display_url, ensure_redis
+    from taskq.local.state_files import (JWT_SECRET_ENV, ensure_jwt_secret_file, remove_url_file,
+                                         state_dir, write_url_file)
 
     data_dir = data_dir or str(state_dir() / "redis")
     try:

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 
 from .parent_death import signal_on_parent_death
+from .state_files import state_dir, url_file
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
@@ -242,7 +243,7 @@ def _start_once(port: int, data_dir: str | None, persistent: bool) -> EmbeddedRe
     args = [redis_server_path(), "--port", str(port), "--bind", "127.0.0.1",
             "--daemonize", "no", "--protected-mode", "yes"]
     if persistent:
-        work = Path(data_dir or ".taskq/redis").resolve()
+        work = Path(data_dir or state_dir() / "redis").resolve()
         work.mkdir(parents=True, exist_ok=True)
         lock = _lock_data_dir(work)
         cleanup.append(lock.close)
@@ -307,103 +308,6 @@ def _served_by(url: str, pid: int) -> bool:
             client.close()
     except Exception:
         return False
-
-
-STATE_DIR_ENV = "TASKQ_STATE_DIR"
-"""Where ``taskq start`` keeps its local state (default ``.taskq``): the
-embedded Redis's data in ``redis/``, its current URL in ``redis.url``, and
-the JWT secret of local runs in ``jwt.secret``."""
-URL_FILE = "redis.url"
-JWT_SECRET_ENV = "TASKQ_JWT_SECRET"
-JWT_SECRET_FILE = "jwt.secret"
-
-
-def state_dir() -> Path:
-    return Path(os.environ.get(STATE_DIR_ENV) or ".taskq")
-
-
-def url_file() -> Path:
-    """The file in which a running ``taskq start`` leaves its embedded Redis's URL."""
-    return state_dir() / URL_FILE
-
-
-def write_url_file(url: str) -> Path:
-    """Record ``url`` for the CLI (mode 0600; removed when the server stops)."""
-    path = url_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(url + "\n")
-    os.replace(tmp, path)
-    return path
-
-
-def remove_url_file(url: str) -> None:
-    """Remove the URL file if it still names ``url`` (not a later start's)."""
-    path = url_file()
-    with contextlib.suppress(OSError):
-        if path.read_text().strip() == url:
-            path.unlink()
-
-
-def jwt_secret_file() -> Path:
-    """Where ``taskq start`` keeps the JWT secret it gives its web process."""
-    return state_dir() / JWT_SECRET_FILE
-
-
-def read_jwt_secret_file() -> str | None:
-    """The secret in :func:`jwt_secret_file`, or None when there is none."""
-    try:
-        return jwt_secret_file().read_text().strip() or None
-    except OSError:
-        return None
-
-
-def ensure_jwt_secret_file() -> str:
-    """The JWT secret of local runs, made on the first ``taskq start`` and
-    kept (mode 0600) so that tokens minted by ``taskq auth token`` in any
-    shell of this folder, and across restarts, are the ones the web process
-    accepts. Two starts racing here agree on one secret: the file appears
-    whole, by a hard link that only the first can make."""
-    import secrets
-
-    path = jwt_secret_file()
-    found = read_jwt_secret_file()
-    if found is None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(48) + "\n")
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, path)
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-        found = read_jwt_secret_file()
-        if found is None:
-            raise OSError(f"could not read {path} back")
-    if path.stat().st_mode & 0o077:  # a secret others may read: no longer
-        os.chmod(path, 0o600)
-    return found
-
-
-def resolve_jwt_secret(secret: str | None) -> tuple[str | None, str | None]:
-    """The JWT secret a command should sign with, and a note to print when it
-    was not given: an explicit ``secret`` (TASKQ_JWT_SECRET) wins silently;
-    else the one ``taskq start`` keeps in ``.taskq/jwt.secret``, said on
-    stderr as the Redis URL found there is; else None and why. The note
-    names the file, never the secret."""
-    if secret:
-        return secret, None
-    path = jwt_secret_file()
-    found = read_jwt_secret_file()
-    if found:
-        return found, f"taskq: {JWT_SECRET_ENV} is not set: using the secret of taskq start ({path})"
-    return None, (f"{JWT_SECRET_ENV} is not set and no taskq start has made a secret here "
-                  f"(no {path}): set it to the web process's {JWT_SECRET_ENV}")
 
 
 def resolve_url(url: str | None, default: str) -> tuple[str, str | None]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from taskq.local import embedded
+from taskq.local import state_files
 
 from local_start_helpers import REPO, local_starts, shell_env as newcomer_env
 
@@ -61,23 +61,23 @@ def start(tmp_path):
 
 def test_secret_file_is_made_once_with_mode_0600(tmp_path, monkeypatch):
     monkeypatch.setenv("TASKQ_STATE_DIR", str(tmp_path / "state"))
-    first = embedded.ensure_jwt_secret_file()
+    first = state_files.ensure_jwt_secret_file()
     path = tmp_path / "state" / "jwt.secret"
     assert path.read_text().strip() == first and len(first) >= 32
     assert mode(path) == 0o600
-    assert embedded.ensure_jwt_secret_file() == first  # kept, not made again
+    assert state_files.ensure_jwt_secret_file() == first  # kept, not made again
     path.chmod(0o644)
-    assert embedded.ensure_jwt_secret_file() == first and mode(path) == 0o600
-    assert [p.name for p in path.parent.iterdir()] == ["jwt.secret"]  # no temporary left
+    assert state_files.ensure_jwt_secret_file() == first and mode(path) == 0o600
+    assert sorted(p.name for p in path.parent.iterdir()) == [".gitignore", "jwt.secret"]  # no temporary left
 
 
 def test_explicit_secret_wins_and_the_note_never_shows_the_secret(tmp_path, monkeypatch):
     monkeypatch.setenv("TASKQ_STATE_DIR", str(tmp_path))
-    assert embedded.resolve_jwt_secret(None) == (None, embedded.resolve_jwt_secret("")[1])
-    assert "TASKQ_JWT_SECRET is not set" in embedded.resolve_jwt_secret(None)[1]
-    kept = embedded.ensure_jwt_secret_file()
-    assert embedded.resolve_jwt_secret(EXPLICIT) == (EXPLICIT, None)
-    secret, note = embedded.resolve_jwt_secret(None)
+    assert state_files.resolve_jwt_secret(None) == (None, state_files.resolve_jwt_secret("")[1])
+    assert "TASKQ_JWT_SECRET is not set" in state_files.resolve_jwt_secret(None)[1]
+    kept = state_files.ensure_jwt_secret_file()
+    assert state_files.resolve_jwt_secret(EXPLICIT) == (EXPLICIT, None)
+    secret, note = state_files.resolve_jwt_secret(None)
     assert secret == kept and str(tmp_path / "jwt.secret") in note and kept not in note
 
 
@@ -91,7 +91,7 @@ def test_token_cli_without_any_secret_says_so_in_one_line(tmp_path):
 
 def test_token_cli_signs_with_the_kept_secret_unless_one_is_set(tmp_path, monkeypatch):
     monkeypatch.setenv("TASKQ_STATE_DIR", str(tmp_path))
-    kept = embedded.ensure_jwt_secret_file()
+    kept = state_files.ensure_jwt_secret_file()
     proc = token_cli(tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert jwt.decode(proc.stdout.strip(), kept, algorithms=["HS256"])["sub"] == "me"
@@ -133,7 +133,7 @@ def test_start_gives_its_web_process_the_kept_secret(start, tmp_path):
 def test_explicit_secret_at_start_wins_over_the_kept_one(start, tmp_path, monkeypatch):
     state = tmp_path / "state"
     monkeypatch.setenv("TASKQ_STATE_DIR", str(state))
-    kept = embedded.ensure_jwt_secret_file()
+    kept = state_files.ensure_jwt_secret_file()
     s = start(state, "explicit", TASKQ_JWT_SECRET=EXPLICIT)
     text = s.wait_ready()
     assert EXPLICIT not in text and kept not in text
@@ -142,3 +142,23 @@ def test_explicit_secret_at_start_wins_over_the_kept_one(start, tmp_path, monkey
     explicit = token_cli(state, TASKQ_JWT_SECRET=EXPLICIT).stdout.strip()
     assert status(f"{s.base}/api/tasks", explicit) == 200
     assert status(f"{s.base}/api/tasks", from_file) == 401
+
+
+def test_a_symlink_or_a_file_of_another_kind_is_not_taken_for_the_secret(tmp_path, monkeypatch):
+    """Only a regular file of this user is read as the secret: a symlink at
+    its name (to a file others wrote) is refused, and the folder tells git
+    to ignore everything in it."""
+    state = tmp_path / "state"
+    state.mkdir()
+    monkeypatch.setenv("TASKQ_STATE_DIR", str(state))
+    planted = tmp_path / "planted"
+    planted.write_text("not-the-secret\n")
+    (state / "jwt.secret").symlink_to(planted)
+    assert state_files.read_jwt_secret_file() is None
+    with pytest.raises(OSError):
+        state_files.ensure_jwt_secret_file()  # the link stays; nothing is written through it
+    assert planted.read_text() == "not-the-secret\n"
+    (state / "jwt.secret").unlink()
+    made = state_files.ensure_jwt_secret_file()
+    assert made != "not-the-secret" and mode(state / "jwt.secret") == 0o600
+    assert (state / ".gitignore").read_text().splitlines()[-1] == "*"

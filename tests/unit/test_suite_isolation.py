@@ -12,7 +12,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from taskq.cli import main
-from taskq.local.embedded import url_file
+from taskq.local.state_files import url_file
 
 from redis_clients import child_env
 
@@ -41,6 +41,6 @@ def test_a_child_process_keeps_the_runs_state_folder(tmp_path):
     (tmp_path / ".taskq" / "redis.url").write_text(SENTINEL + "\n")
     env = child_env(PYTHONPATH=str(ROOT))
     out = subprocess.run(
-        [sys.executable, "-c", "from taskq.local.embedded import url_file; print(url_file())"],
+        [sys.executable, "-c", "from taskq.local.state_files import url_file; print(url_file())"],
         cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
     assert Path(out.stdout.strip()).parent == Path(os.environ["TASKQ_STATE_DIR"])
