@@ -40,7 +40,9 @@ def add_page(bp: Blueprint, rule: str, endpoint: str, template: str, read: Calla
 
     def page_data(kwargs: dict) -> dict:
         privacy.guard(endpoint, kwargs)
-        return context(privacy.mask(endpoint, read(state(), **kwargs), state()))
+        data = privacy.mask(endpoint, read(state(), **kwargs), state())
+        privacy.prefetch_titles(data)
+        return context(data)
 
     def html_view(**kwargs):
         ctx = page_data(kwargs)

@@ -67,6 +67,27 @@ def queue_title(name: str) -> str | None:
     return cache[name]
 
 
+def prefetch_titles(data) -> None:
+    """Read the titles of every project queue the page's data names, in one
+    round trip, before the templates ask :func:`queue_title` for each (a
+    page polled every 2 s would otherwise pay one per project queue)."""
+    if hides_projects():
+        return
+    names, stack = set(), [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, str) and project_of_queue(item) is not None:
+            names.add(item)
+    cache = g.setdefault("taskq_queue_titles", {})
+    missing = sorted(names - set(cache))
+    if missing:
+        cache.update(state().labels.of(missing))
+
+
 # -- before a page is read ---------------------------------------------------------------
 def guard(endpoint: str, view_args: dict) -> None:
     """Refuse a project's queue and its tasks, as pages and as actions (403, naming neither)."""

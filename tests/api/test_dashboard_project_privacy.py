@@ -187,3 +187,25 @@ def test_scrub_leaves_unrelated_uuids_and_other_sessions_alone(app, world):
     pages = crawl(_session(app, "dashboard:read"), world)
     assert world["schedule"] in pages["/dashboard/schedules"][1]
     assert loggable_path(world["pid"]) in pages[f"/dashboard/tasks/{world['dts_tasks'][1]}"][1]
+
+
+def test_project_queue_titles_are_read_in_one_round_trip_per_poll(app, client, monkeypatch):
+    """Each project queue shows its project's name; the page reads every
+    name at once (a page polled every 2 s pays one round trip, not one per
+    project queue)."""
+    from api.services.labels import LabelService
+
+    admin = bearer("admin")
+    names = [f"titles-{i}" for i in range(4)]
+    for name in names:
+        p = project(client, admin, name=name)
+        plain_tasks(client, admin, p["id"], plain_type(client, admin, p["id"])["id"], 1)
+    calls = []
+    of = LabelService.of
+    monkeypatch.setattr(LabelService, "of", lambda self, batch: calls.append(list(batch)) or of(self, batch))
+    c = app.test_client()
+    login(c, "dashboard", "projects:read")
+    calls.clear()
+    region = c.get("/dashboard/data/queues").get_json()["regions"]["live"]
+    assert all(f"project:{name}" in region for name in names)
+    assert len([batch for batch in calls if any(n.startswith(QUEUE_PREFIX) for n in batch)]) == 1
