@@ -311,13 +311,13 @@ def _limits(agents, projects) -> dict:
 
 
 def mint_token(secret: str, sub: str, scopes, ttl: float = 3600, rate_limit: str | None = None,
-               agents=None, projects=None, known=None) -> str:
+               agents=None, projects=None) -> str:
     """A JWT; ``agents`` / ``projects`` limit whom it may act as (None: any);
-    ``known``: the scopes allowed (:func:`check_scopes`)."""
+    its scopes are checked by :func:`check_scopes`."""
     if not secret:
         raise ValueError("TASKQ_JWT_SECRET is not set")
     now = int(time.time())
-    claims = {"sub": sub, "scopes": check_scopes(scopes, known), "iat": now, "exp": now + int(ttl)}
+    claims = {"sub": sub, "scopes": check_scopes(scopes), "iat": now, "exp": now + int(ttl)}
     if rate_limit:
         claims["rate_limit"] = check_rate_limit(rate_limit)
     claims.update(_limits(agents, projects))
@@ -325,11 +325,11 @@ def mint_token(secret: str, sub: str, scopes, ttl: float = 3600, rate_limit: str
 
 
 def create_api_key(redis, keys: ApiKeys, name: str, scopes, rate_limit: str | None = None,
-                   agents=None, projects=None, known=None) -> tuple[str, dict]:
-    """A new key (returned once, never stored) and its stored record;
-    ``known``: the scopes allowed (:func:`check_scopes`)."""
+                   agents=None, projects=None) -> tuple[str, dict]:
+    """A new key (returned once, never stored) and its stored record; its
+    scopes are checked by :func:`check_scopes`."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    rec = {"id": secrets.token_hex(6), "name": name, "scopes": check_scopes(scopes, known),
+    rec = {"id": secrets.token_hex(6), "name": name, "scopes": check_scopes(scopes),
            "created_at": int(time.time()), "hint": key[:7]}
     if rate_limit:
         rec["rate_limit"] = check_rate_limit(rate_limit)

@@ -185,7 +185,7 @@ def exposition() -> Response:
     return Response(generate_latest(http) + generate_latest(engine), content_type=CONTENT_TYPE_LATEST)
 
 
-UNCOUNTED = ("/metrics", "/metrics/json", "/health", "/api/health")
+UNCOUNTED = EXCLUDED + ("/metrics/json",)
 """Probes and scrapes: not counted as requests (and never wait on Redis for
 it), with the dialects' ``uncounted_paths``."""
 
