@@ -60,20 +60,30 @@ def note_poll(redis, keys: Keys, name: str) -> None:
     redis.set(keys.queue(name).polled, "1", ex=POLL_SERVES)
 
 
-def _read(redis, keys: Keys, names: Sequence[str]) -> dict[str, tuple[int, int, bool]]:
-    """queue -> (ms its oldest runnable task became ready or -1, Redis now
-    ms, served by an agent: polled lately or a lease live); one round trip
-    for all queues."""
-    if not names:
-        return {}
-    pipe = redis.pipeline(transaction=False)
+def add_reads(pipe, keys: Keys, names: Sequence[str]) -> None:
+    """Queue on ``pipe`` what :func:`take_reads` reads back, so a caller
+    reading other facts of the same queues sends one round trip for all."""
     for name in names:
         qk = keys.queue(name)
         lua.call(pipe, "latency", qk, MAX_BANDS)
         pipe.exists(qk.polled)
-    replies = lua.execute(pipe)
+
+
+def take_reads(names: Sequence[str], replies: Sequence) -> dict[str, tuple[int, int, bool]]:
+    """queue -> (ms its oldest runnable task became ready or -1, Redis now
+    ms, served by an agent: polled lately or a lease live), from the replies
+    of :func:`add_reads`."""
     return {n: (int(r[0]), int(r[1]), bool(p) or int(r[3]) == 1)
             for n, r, p in zip(names, replies[::2], replies[1::2])}
+
+
+def _read(redis, keys: Keys, names: Sequence[str]) -> dict[str, tuple[int, int, bool]]:
+    """:func:`take_reads` of all ``names`` in one round trip."""
+    if not names:
+        return {}
+    pipe = redis.pipeline(transaction=False)
+    add_reads(pipe, keys, names)
+    return take_reads(names, lua.execute(pipe))
 
 
 def ready_since(redis, keys: Keys, names: Sequence[str]) -> dict[str, tuple[int, int]]:
@@ -105,7 +115,12 @@ def queue_latency(redis, keys: Keys, names: Sequence[str],
     shows (``taskq info``, the dashboard, /metrics, the system status).
     ``workers``: the registry's entries when the caller has read them."""
     found = WorkerRegistry(redis, keys).all() if workers is None else workers
-    read = _read(redis, keys, names)
-    up = served(found, names, [n for n, (_, _, agents) in read.items() if agents])
+    return shown(_read(redis, keys, names), found)
+
+
+def shown(read: dict[str, tuple[int, int, bool]], workers: Iterable[WorkerInfo]) -> dict[str, dict]:
+    """What :func:`queue_latency` answers, from :func:`take_reads`' result."""
+    names = list(read)
+    up = served(workers, names, [n for n, (_, _, agents) in read.items() if agents])
     return {n: {"latency_seconds": _seconds(since, now), "served": up[n]}
             for n, (since, now, _) in read.items()}

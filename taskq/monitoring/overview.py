@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any, Sequence
 
-from .. import leadership
+from .. import leadership, lua
 from . import latency, series
 from ..isotime import iso
 from ..keys import STATUSES, Keys, ScheduleKeys
@@ -32,22 +32,24 @@ def queue_rows(redis, keys: Keys, names: Sequence[str],
     """Each queue's name, paused flag, task counts by status (a task
     parked behind a full concurrency key counts as queued), latency in
     seconds and whether a live worker serves it (taskq.monitoring.latency: counts alone
-    hide a queue nobody serves); two round trips. ``found``: the worker
-    registry's entries when the caller has read them."""
+    hide a queue nobody serves); one round trip, and one to the worker
+    registry unless ``found`` (its entries) is given."""
     pipe = redis.pipeline(transaction=False)
     for name in names:
         qk = keys.queue(name)
         pipe.hget(qk.meta, "paused")
         for s in STATUSES:
             pipe.zcard(qk.status_index(s))
-    replies = pipe.execute() if names else []
+    latency.add_reads(pipe, keys, names)
+    replies = lua.execute(pipe) if names else []
     per = 1 + len(STATUSES)
     out = []
     for i, name in enumerate(names):
         row = replies[i * per:(i + 1) * per]
         out.append({"name": name, "paused": row[0] in ("1", b"1"),
                     "counts": dict(zip(STATUSES, (int(n) for n in row[1:])))})
-    waits = latency.queue_latency(redis, keys, names, found)
+    found = WorkerRegistry(redis, keys).all() if found is None else found
+    waits = latency.shown(latency.take_reads(names, replies[len(names) * per:]), found)
     for row in out:
         row.update(waits[row["name"]])
     return out
