@@ -38,7 +38,7 @@ from prometheus_flask_exporter import PrometheusMetrics
 from taskq.keys import STATUSES
 from taskq.maintenance import queue_names
 from taskq.worker_registry import STATUSES as WORKER_STATUSES, WorkerRegistry
-from taskq import leadership
+from taskq import leadership, lua
 from taskq.monitoring import latency
 
 from .auth import authenticate
@@ -95,7 +95,8 @@ class QueueCollector:
             for s in STATUSES:
                 pipe.zcard(qk.status_index(s))
             pipe.hgetall(qk.stats)
-        replies = pipe.execute()
+        latency.add_reads(pipe, self.keys, names)
+        replies = lua.execute(pipe) if names else []
         depth = GaugeMetricFamily("taskq_queue_depth", "Tasks ready to run", labels=["queue"])
         tasks = GaugeMetricFamily("taskq_tasks", "Tasks by status", labels=["queue", "status"])
         expiries = CounterMetricFamily("taskq_lease_expiries", "Leases that expired (reaped)",
@@ -118,7 +119,7 @@ class QueueCollector:
                 if event != "runtime_ms":
                     events.add_metric([n, event], float(v))
         known = self.workers.all()
-        waits = latency.queue_latency(r, self.keys, names, known)
+        waits = latency.shown(latency.take_reads(names, replies[len(names) * per:]), known)
         wait = GaugeMetricFamily(
             "taskq_queue_latency_seconds",
             "Seconds the oldest runnable task has waited since it became ready (0: none)",

@@ -15,7 +15,7 @@ from taskq.maintenance import queue_names
 from taskq.options import PRIORITY_MAX, SEQ_SPAN
 from taskq.monitoring import series
 from taskq.worker_registry import WorkerRegistry
-from taskq import leadership
+from taskq import leadership, lua
 from taskq.monitoring import latency
 from taskq.monitoring import overview
 
@@ -59,7 +59,8 @@ class SystemService:
                 pipe.zcard(qk.status_index(s))
             for _, lo, hi in PRIORITY_BANDS:
                 pipe.zcount(qk.queued, *_ready_score_range(lo, hi))
-        replies = pipe.execute()
+        latency.add_reads(pipe, self.keys, names)
+        replies = lua.execute(pipe) if names else []
         per = 4 + len(PRIORITY_BANDS)
         pending = running = 0
         depths = dict.fromkeys((b[0] for b in PRIORITY_BANDS), 0)
@@ -74,7 +75,7 @@ class SystemService:
 
         workers = self.workers.all()
         labels = queue_labels(r, self.keys, names)
-        waits = latency.queue_latency(r, self.keys, names, workers)
+        waits = latency.shown(latency.take_reads(names, replies[len(names) * per:]), workers)
         queue_latency = [{"queue": labels[n], **waits[n]} for n in names]
         by_status = {s: sum(1 for w in workers if w.status == s) for s in ("active", "idle", "offline")}
         sched = leadership.status(r, self.keys)
