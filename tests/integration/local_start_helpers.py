@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -83,4 +85,14 @@ def local_starts(tmp_path: Path, make_env: Callable[..., dict]) -> Iterator[Call
     yield start
     for s in running:
         s.stop()
+
+
+def http_status(url: str, authorization: str | None = None) -> int:
+    """The status of GET ``url`` (``authorization``: the header's value)."""
+    headers = {"Authorization": authorization} if authorization else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
 

@@ -16,8 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -26,7 +24,7 @@ import redis
 from taskq.local.embedded import redis_answers
 from taskq.keys import Keys
 
-from local_start_helpers import REPO, local_starts, shell_env
+from local_start_helpers import REPO, http_status, local_starts, shell_env
 
 KEY_LINE = re.compile(r"^\s*API key\s+(tq_\S+)", re.M)
 
@@ -41,12 +39,7 @@ def started(tmp_path):
 
 
 def get(url: str, key: str | None = None) -> int:
-    req = urllib.request.Request(url, headers={"Authorization": f"ApiKey {key}"} if key else {})
-    try:
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            return resp.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+    return http_status(url, f"ApiKey {key}" if key else None)
 
 
 def refused(host: str, port: int) -> bool:

@@ -13,8 +13,6 @@ import stat
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import jwt
@@ -22,7 +20,7 @@ import pytest
 
 from taskq.local import state_files
 
-from local_start_helpers import REPO, local_starts, shell_env as newcomer_env
+from local_start_helpers import REPO, http_status, local_starts, shell_env as newcomer_env
 
 EXPLICIT = "explicit-secret-0123456789abcdef0123456789"
 
@@ -44,12 +42,7 @@ def token_cli(state: Path, **extra: str) -> subprocess.CompletedProcess:
 
 
 def status(url: str, token: str | None = None) -> int:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as resp:
-            return resp.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+    return http_status(url, f"Bearer {token}" if token else None)
 
 
 @pytest.fixture
