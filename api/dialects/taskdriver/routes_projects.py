@@ -16,10 +16,10 @@ from .schemas_projects import (ProjectCreateSchema, ProjectListArgsSchema, Proje
                                TaskTypeUpdateSchema)
 from .serializers import canonical_id as _project_id, ms_iso, project_view, stats_view, type_view
 
-def some_change(found) -> None:
+def nothing_to_change() -> None:
     """An update must change something: an empty body (or none) is refused
-    (422), as on PUT /api/tasks/{id}, rather than only bumping updatedAt;
-    ``found`` is the looked-up record, so a missing one answers 404 first."""
+    (422), as on PUT /api/tasks/{id}, rather than only bumping updatedAt.
+    Callers look the record up first, so a missing one answers 404."""
     raise validation_error([{"field": "_schema", "value": None,
                              "message": "give at least one field to change"}])
 
@@ -92,7 +92,8 @@ class ProjectItem(MethodView):
     def put(self, body, project_id):
         """Change a project (only the fields given; config fields one by one)."""
         if not body:
-            some_change(state().projects.get(_project_id(project_id)))
+            state().projects.get(_project_id(project_id))  # 404 first
+            nothing_to_change()
         project = state().projects.update(_project_id(project_id), **_project_fields(body))
         return ok(_view(project))
 
@@ -164,7 +165,8 @@ class TaskTypeItem(MethodView):
         """Change a task type (only the fields given; tasks already created keep theirs)."""
         td = state()
         if not body:
-            some_change(td.types.get(_project_id(type_id)))
+            td.types.get(_project_id(type_id))  # 404 first
+            nothing_to_change()
         tt = td.types.update(_project_id(type_id), **{TYPE_FIELDS[k]: v for k, v in body.items()})
         return ok(type_view(tt, td.projects.get(tt.project_id)))
 
