@@ -16,6 +16,7 @@ from .schemas_projects import (ProjectCreateSchema, ProjectListArgsSchema, Proje
                                TaskTypeUpdateSchema)
 from .serializers import canonical_id as _project_id, ms_iso, project_view, stats_view, type_view
 
+
 def nothing_to_change() -> None:
     """An update must change something: an empty body (or none) is refused
     (422), as on PUT /api/tasks/{id}, rather than only bumping updatedAt.
