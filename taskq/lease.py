@@ -22,7 +22,7 @@ from .connection import as_taskq_client
 from .errors import NOOP, OK, TaskqValueError, raise_for
 from .ids import new_token
 from .keys import Keys, queue_of
-from .options import check_json_text
+from .options import check_json_text, json_text
 from .lua import call, execute, script
 from .task import Task, ms_to_dt
 
@@ -112,7 +112,7 @@ class Lease:
         through ``Queue.update``)."""
         if not isinstance(meta, dict):
             raise TaskqValueError("meta must be a dict")
-        self._call("checkpoint", check_json_text("meta", _json(meta)), "meta")
+        self._call("checkpoint", json_text("meta", meta), "meta")  # checked as enqueue's meta
 
     def log(self, message: str, level: str = "info") -> None:
         self.log_many([(level, message)])

@@ -108,11 +108,22 @@ def _int(name: str, value: Any, lo: int | None = None, hi: int | None = None) ->
     return value
 
 
+def _finite(value: int | float) -> bool:
+    """math.isfinite, False too for an int beyond any float (10**400)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _seconds(name: str, value: Any, allow_zero: bool = True) -> float:
     if isinstance(value, timedelta):
         value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TaskqValueError(f"{name} must be a number of seconds, got {value!r}")
+    if not _finite(value):
+        shown = repr(value) if isinstance(value, float) else "an integer too large for one"
+        raise TaskqValueError(f"{name} must be a finite number of seconds, got {shown}")
     if value < 0 or (value == 0 and not allow_zero):
         raise TaskqValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
     return float(value)
@@ -131,9 +142,15 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 holds a valid pair; JSON's "\\ud83d\\ude00" decodes to one code point)."""
 
 
+def storable_text(value: str) -> bool:
+    """Whether Redis can store ``value`` as UTF-8 (no lone surrogate): an id
+    that is not can name no task, so a lookup of it finds nothing."""
+    return not _SURROGATE.search(value)
+
+
 def check_text(name: str, value: str) -> str:
     """Refuse a string Redis cannot store as UTF-8 (a lone surrogate)."""
-    if _SURROGATE.search(value):
+    if not storable_text(value):
         raise InvalidField(name, "contains a lone surrogate (not valid Unicode text)")
     return value
 
@@ -313,7 +330,7 @@ def build_spec(queue: str, func: Any = None, args: Any = (), kwargs: Any = None,
         at = o["scheduled_at"]
         if isinstance(at, datetime):
             at_ms = dt_to_ms(at)
-        elif isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at):
+        elif isinstance(at, (int, float)) and not isinstance(at, bool) and _finite(at):
             at_ms = int(at * 1000)
         else:
             raise TaskqValueError("scheduled_at must be a datetime or epoch seconds")
@@ -404,7 +421,7 @@ def build_update(queue: str, task_id: str, changes: dict) -> dict:
             spec["at"] = "0"
         elif isinstance(at, datetime):  # kept exact, before 1970 too ('0' means "clear")
             spec["at"] = str(dt_to_ms(at) or 1)
-        elif isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at) and at > 0:
+        elif isinstance(at, (int, float)) and not isinstance(at, bool) and _finite(at) and at > 0:
             spec["at"] = str(int(at * 1000))
         else:
             raise TaskqValueError("scheduled_at must be a datetime, epoch seconds or None")

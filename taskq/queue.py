@@ -19,7 +19,7 @@ from .errors import (E_DEP_MISSING, E_EXISTS, E_STATE, Conflict, CyclicDependenc
 from .keys import DEFAULT_PREFIX, STATUSES, Keys, queue_of
 from .lease import DEFAULT_LEASE, Lease, claim
 from .options import (OPTION_NAMES, TaskSpec, build_spec, build_update, check_queue_name, json_text,
-                      merge_meta, order_batch, specs_json)
+                      merge_meta, order_batch, specs_json, storable_text)
 from .lua import call, call_with_keys, execute
 from .task import Task, decode_hash
 from .waiting import wait_for
@@ -364,8 +364,10 @@ class Queue:
         return n
 
     def _owns(self, task_id: str) -> bool:
+        """Whether ``task_id`` is an id of this queue's (an id Redis cannot
+        store, a lone surrogate, names no task: looked up, it is not found)."""
         try:
-            return queue_of(task_id) == self.name
+            return queue_of(task_id) == self.name and storable_text(task_id)
         except ValueError:
             return False
 

@@ -25,7 +25,6 @@ queue, whose steps the workflow sweep removes with their workflow.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 
@@ -85,10 +84,11 @@ def read_tombstone(score, outcomes: tuple[str, ...] = TASK_OUTCOMES) -> dict | N
 
 def seconds(name: str, value) -> float:
     """A keep time in seconds: a finite number, 0 or more."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not math.isfinite(value) or not 0 <= value <= MAX_SECONDS:
-        raise TaskqValueError(f"{name} must be a number of seconds from 0 to {MAX_SECONDS}, "
-                              f"got {value!r}")
+    # the range check alone refuses NaN and infinities, and compares an int
+    # of any size without converting it (math.isfinite overflows past 1e308)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_SECONDS:
+        shown = "an integer out of range" if isinstance(value, int) and abs(value) > 10 ** 18 else repr(value)
+        raise TaskqValueError(f"{name} must be a number of seconds from 0 to {MAX_SECONDS}, got {shown}")
     return float(value)
 
 
