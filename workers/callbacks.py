@@ -1,6 +1,7 @@
 """A task's ``on_success`` / ``on_failure`` callbacks (the enqueue options,
 RQ's ``Callback``), run by the worker that ran the attempt, in the same
-thread, right after the function returned or raised.
+thread, right after the function returned or raised, inside the task's
+context (so ``job.save_meta()`` and ``get_current_job()`` work there).
 
 They take RQ's arguments, so an RQ app's callbacks move over unchanged:
 ``on_success(job, connection, result)`` and ``on_failure(job, connection,
@@ -30,7 +31,7 @@ def has_callbacks(task) -> bool:
 def _job(lease: Lease):
     from taskq.rq.job import Job  # the view needs rq; only tasks with callbacks pay for it
 
-    return Job.from_task(lease.task, lease.client)
+    return Job.from_task(lease.task, lease.client, lease.keys.prefix)
 
 
 def on_success(lease: Lease, result: Any) -> None:

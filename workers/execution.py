@@ -58,12 +58,13 @@ def run_task(lease: Lease, run_coroutine: Callable[[Any], Any] = run_in_process_
 def _run(lease: Lease, run_coroutine: Callable[[Any], Any]) -> Any:
     if not callbacks.has_callbacks(lease.task):
         return _body(lease, run_coroutine)
-    try:
-        result = _body(lease, run_coroutine)
-        callbacks.on_success(lease, result)
-    except BaseException:
-        callbacks.on_failure(lease)
-        raise
+    with task_context(lease):  # a callback may save_meta() / get_current_job(), as in RQ
+        try:
+            result = _body(lease, run_coroutine)
+            callbacks.on_success(lease, result)
+        except BaseException:
+            callbacks.on_failure(lease)
+            raise
     return result
 
 

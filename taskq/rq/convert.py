@@ -7,12 +7,15 @@ result_ttl (default 500 s)       keep_completed; -1: kept (the count caps still 
 failure_ttl (default 1 year)     keep_failed; -1: kept
 Retry(max, interval)             max_retries, backoff: fixed wait, or a wait per retry
 no Retry                         max_retries=0, as RQ never retries unasked
-depends_on, Dependency           depends_on (ids found in any queue; a missing one is
-                                 taken as done, as RQ does); allow_failure: 'release'
+depends_on, Dependency           depends_on (ids found in the enqueuing queue, else any
+                                 queue; a missing one is taken as done, as RQ does);
+                                 allow_failure: 'release'
 at_front, enqueue_at_front       the highest priority
 job_id                           task_id (the task id is '<queue>:<job_id>')
 meta, description                meta, description
 on_success, on_failure           on_success, on_failure (workers.callbacks)
+a lambda or local function       refused, as taskq's enqueue refuses it (RQ gives its
+                                 name, '<lambda>', which no worker could import)
 
 Refused, with RefusedOption (a TaskqValueError): ttl, on_stopped, repeat,
 webhooks, a bound method or callable object as the function, a pipeline,
@@ -26,6 +29,7 @@ from typing import Any
 from rq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
 
 from taskq.errors import TaskqValueError
+from taskq.functions import _REGISTRY
 from taskq.options import PRIORITY_MAX
 from taskq.retention import MAX_SECONDS
 
@@ -78,20 +82,31 @@ def options_of(job: Any, queue: Any, at_front: bool = False,
     if job.description:
         o["description"] = job.description
     if job._success_callback_name:
-        o["on_success"] = job._success_callback_name
+        o["on_success"] = importable("on_success", job._success_callback_name)
     if job._failure_callback_name:
-        o["on_failure"] = job._failure_callback_name
+        o["on_failure"] = importable("on_failure", job._failure_callback_name)
     if at_front or job.enqueue_at_front:
         o["priority"] = PRIORITY_MAX
     if job._id:
         o["task_id"] = job._id
     if job._dependency_ids and resolve_dependencies:
-        found = find_task_ids(queue.taskq.redis, list(job._dependency_ids), queue.prefix)
+        found = find_task_ids(queue.taskq.redis, list(job._dependency_ids), queue.prefix,
+                              prefer=queue.name)  # the enqueuing queue's own id first
         deps = [d for d in found if d is not None]  # RQ: a dependency that is gone is met
         if deps:
             o["depends_on"] = deps
             if job.allow_dependency_failures:
                 o["dependency_policy"] = "release"
     args, kwargs = list(job._args or ()), dict(job._kwargs or {})
-    return job._func_name, args, kwargs, o
+    return importable(None, job._func_name), args, kwargs, o
+
+
+def importable(option: str | None, name: str | None) -> str | None:
+    """RQ's name of a function: a lambda's or local function's name
+    (``module.<lambda>``, ``module.f.<locals>.g``) is refused as taskq
+    refuses the function itself, unless it is a @taskq.task's name."""
+    if name and "<" in name and name not in _REGISTRY:
+        what = f"{name!r} is not importable by workers (lambda or local)"
+        raise TaskqValueError(f"{option}: {what}" if option else what)
+    return name
 

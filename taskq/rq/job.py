@@ -21,8 +21,9 @@ from rq.results import Result
 from taskq.backoff import steps_of
 from taskq.connection import as_taskq_client
 from taskq.context import current_task
-from taskq.errors import InvalidState, TaskNotFound
+from taskq.errors import InvalidState, TaskNotFound, TaskqValueError
 from taskq.keys import DEFAULT_PREFIX, ID_SEP, Keys
+from taskq.options import storable_text
 from taskq.queue import Queue as TaskqQueue
 from taskq.task import Task
 
@@ -44,18 +45,21 @@ def local_id(task_id: str) -> str:
     return task_id.partition(ID_SEP)[2] or task_id
 
 
-def find_task_ids(client, ids: list[str], prefix: str = DEFAULT_PREFIX) -> list[str | None]:
+def find_task_ids(client, ids: list[str], prefix: str = DEFAULT_PREFIX,
+                  prefer: str | None = None) -> list[str | None]:
     """The task ids of RQ ids (or task ids): an id with a queue is taken as
-    is; a bare one is looked for in every queue, in one pipeline."""
+    is; a bare one is looked for in every queue, in one pipeline. The same
+    bare id in several queues: queue ``prefer``'s task when it has one (the
+    caller's own queue), else the first queue's by name."""
     keys = Keys(prefix)
     for i in ids:
         if not isinstance(i, str):
             raise TypeError(f"a job id is a string, not {type(i).__name__}")
-    ids = [i if _storable(i) else "" for i in ids]  # no task has an id Redis cannot store
+    ids = [i if storable_text(i) else "" for i in ids]  # no task has an id Redis cannot store
     bare = [i for i in ids if i and ID_SEP not in i]
     found: dict[str, str] = {}
     if bare:
-        queues = sorted(client.smembers(keys.queues))
+        queues = sorted(client.smembers(keys.queues), key=lambda q: (q != prefer, q))
         pipe = client.pipeline(transaction=False)
         pairs = [(i, q) for i in bare for q in queues]
         for i, q in pairs:
@@ -64,14 +68,6 @@ def find_task_ids(client, ids: list[str], prefix: str = DEFAULT_PREFIX) -> list[
             if hit and i not in found:
                 found[i] = f"{q}{ID_SEP}{i}"
     return [i if ID_SEP in i else found.get(i) for i in ids]
-
-
-def _storable(job_id: str) -> bool:
-    try:
-        job_id.encode()
-    except UnicodeEncodeError:  # a lone surrogate
-        return False
-    return True
 
 
 def until_enqueued(method):
@@ -141,6 +137,9 @@ class Job(RQJob):
 
     @classmethod
     def fetch(cls, id: str, connection=None, serializer=None, prefix: str | None = None) -> "Job":
+        """The job of an id. A bare RQ id that several queues have names the
+        first of them by queue name: give the task id (``queue:id``), or use
+        that queue's ``Queue.fetch_job``, to choose."""
         job = cls.fetch_many([id], connection, prefix=prefix)[0]
         if job is None:
             raise NoSuchJobError(f"No such job: {id}")
@@ -171,7 +170,7 @@ class Job(RQJob):
 
     @classmethod
     def _saved_by_rq(cls, job_id: str, connection) -> "Job | None":
-        if ID_SEP in job_id or not _storable(job_id):
+        if ID_SEP in job_id or not storable_text(job_id):
             return None
         try:
             job = cls(job_id, connection=connection)  # RQ's id check: a bad id names no job
@@ -277,6 +276,8 @@ class Job(RQJob):
         """Store ``meta``: from inside the running job, fenced by its lease;
         before it starts, through Queue.update; a finished job's meta is
         final (InvalidJobOperation)."""
+        if not isinstance(self.meta, dict):
+            raise TaskqValueError("meta must be a dict")
         ctx = current_task()
         if ctx is not None and ctx.id == self.task_id:
             ctx.lease.save_meta(self.meta)
@@ -341,7 +342,7 @@ def get_current_job(connection=None, job_class=None) -> Job | None:
     ctx = current_task()
     if ctx is None:
         return None
-    return Job.from_task(ctx.lease.task, connection or ctx.lease.client)
+    return Job.from_task(ctx.lease.task, connection or ctx.lease.client, ctx.lease.keys.prefix)
 
 
 def cancel_job(job_id: str, connection, serializer=None, enqueue_dependents: bool = False) -> None:

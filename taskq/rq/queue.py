@@ -26,7 +26,7 @@ from rq.registry import (CanceledJobRegistry, DeferredJobRegistry, FailedJobRegi
 from taskq.connection import as_taskq_client
 from taskq.errors import TaskExists
 from taskq.keys import DEFAULT_PREFIX, Keys
-from taskq.options import build_spec
+from taskq.options import MAX_JSON_DEPTH, InvalidField, build_spec, json_text
 
 from taskq.queue import MAX_PAGE, Queue as TaskqQueue
 
@@ -113,7 +113,13 @@ class Queue(RQQueue):
 
     # -- enqueueing ----------------------------------------------------------------
     def create_job(self, func, args=None, kwargs=None, *a: Any, depends_on=None, **kw: Any):
-        return super().create_job(func, args, kwargs, *a, depends_on=_by_task_id(depends_on), **kw)
+        try:
+            return super().create_job(func, args, kwargs, *a, depends_on=_by_task_id(depends_on), **kw)
+        except RecursionError:  # RQ's description repr()s the arguments: say which nest too deep
+            json_text("args", list(args or ()))
+            json_text("kwargs", dict(kwargs or {}))
+            raise InvalidField("args", f"nests deeper than {MAX_JSON_DEPTH} levels of arrays "
+                                       "and objects") from None
 
     def enqueue_job(self, job, pipeline=None, at_front: bool = False, unique: bool = False) -> Job:
         """Create the task of an RQ job; return its view. An id that exists

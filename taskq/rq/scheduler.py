@@ -95,9 +95,15 @@ class Mover:
                 try:
                     s.enqueue_job(job)
                     moved += 1
+                except redis.RedisError:
+                    raise  # Redis unreachable or full: the job is fine, moved at a later upkeep
                 except TaskqValueError as exc:
                     log.error("rq-scheduler job %s cannot become a taskq task, unscheduled: %s",
                               job.id, exc)
+                    s.cancel(job)
+                except Exception:  # noqa: BLE001  (one bad job must not block those behind it)
+                    log.exception("rq-scheduler job %s failed to become a taskq task, unscheduled",
+                                  job.id)
                     s.cancel(job)
         finally:
             s.remove_lock()

@@ -140,3 +140,32 @@ def test_a_job_taskq_cannot_run_is_unscheduled_and_the_scheduler_goes_on(conn, p
     assert wait_for(lambda: tasks_of(conn, prefix, "mixed") == [f"mixed:{good.id}"], timeout=30)
     assert wait_for(lambda: bad not in s, timeout=30)
     assert procs[0].poll() is None  # still running
+
+
+def test_any_error_of_one_job_unschedules_it_and_the_jobs_behind_it_move(conn, monkeypatch, caplog):
+    """Not only TaskqValueError: whatever one job raises (a bug, a value no
+    check foresaw) is logged with its id and unschedules it, in-process."""
+    from taskq.rq import queue as rq_queue
+    from taskq.rq.scheduler import Mover
+
+    s = PlainScheduler("odd", connection=conn, queue_class="taskq.rq.Queue")
+    soon = datetime.now(timezone.utc) - timedelta(seconds=5)
+    bad = s.enqueue_at(soon, f"{F}.add", 1, 1)
+    huge = s.enqueue_at(soon, f"{F}.add", 2, 2, timeout=10 ** 400)
+    good = s.enqueue_at(soon + timedelta(seconds=1), f"{F}.add", 3, 3)
+    real = rq_queue.options_of
+
+    def options_of(job, *args, **kwargs):
+        if job.id == bad.id:
+            raise RuntimeError("not foreseen")
+        return real(job, *args, **kwargs)
+
+    monkeypatch.setattr(rq_queue, "options_of", options_of)
+    mover = Mover(conn)
+    assert mover.upkeep() == 1
+    q = taskq.Queue("odd", redis=conn)
+    assert sorted(t.id for t in q.list(limit=100)) == [f"odd:{good.id}"]
+    assert bad not in s and huge not in s and s.count() == 0
+    logged = caplog.text
+    assert bad.id in logged and "not foreseen" in logged and huge.id in logged
+    q.purge()
