@@ -52,7 +52,7 @@ class AgentService:
             pipe = self.redis.pipeline(transaction=False)
             pipe.time()
             note_poll(pipe, self.keys, project.queue)
-            (sec, usec), _ = pipe.execute()
+            (sec, usec), _ = pipe.execute(raise_on_error=False)  # a mark a full Redis refused is no error
             for task_id in self.projects.held_by(project.id, agent,
                                                  now_ms=int(sec) * 1000 + int(usec) // 1000):
                 return self.tasks.get(task_id)
