@@ -13,8 +13,8 @@ from typing import Any, Iterable, Sequence
 
 from . import deps, rates, retention
 from .connection import as_taskq_client
-from .errors import (E_DEP_MISSING, E_EXISTS, E_STATE, Conflict, CyclicDependencyError,
-                     DependencyNotFound, RedisFull, TaskExists, TaskNotFound, TaskqValueError,
+from .errors import (E_DEP_MISSING, E_EXISTS, E_NOT_FOUND, E_STATE, Conflict, CyclicDependencyError,
+                     DependencyNotFound, RedisFull, TaskExists, TaskNotFound, TaskqError, TaskqValueError,
                      raise_for)
 from .keys import DEFAULT_PREFIX, STATUSES, Keys, queue_of
 from .lease import DEFAULT_LEASE, Lease, claim
@@ -269,12 +269,43 @@ class Queue:
 
     def delete(self, task_id: str, force: bool = False) -> None:
         """Delete a task (a running one only with force=True)."""
-        steps = _workflow_steps(self, task_id)
-        reply = self._run("delete", task_id, "1" if force else "0")
-        if reply[1]:
+        self.delete_many([task_id], force, missing_ok=False)
+
+    def delete_many(self, task_ids: Iterable[str], force: bool = False, missing_ok: bool = True) -> int:
+        """Delete tasks in one round trip (running ones only with force=True);
+        returns how many were deleted. A task already gone is skipped, or
+        with ``missing_ok=False`` raises TaskNotFound; any refusal is raised
+        once the others' follow-ups (dependents, workflows) are done."""
+        ids = []
+        for task_id in task_ids:
+            if self._owns(task_id):
+                ids.append(task_id)
+            elif not missing_ok:
+                raise TaskNotFound(f"task {task_id} not found in queue {self.name}")
+        if not ids:
+            return 0
+        steps = _workflow_steps(self, ids)
+        pipe = self.redis.pipeline(transaction=False)
+        for task_id in ids:
+            call(pipe, "delete", self.qkeys, task_id, "1" if force else "0")
+        deleted, outbox, refusal = [], False, None
+        for task_id, reply in zip(ids, execute(pipe)):
+            if reply[0] == E_NOT_FOUND and missing_ok:
+                continue
+            try:
+                raise_for(reply[0], task_id, reply[1] if len(reply) > 1 else None)
+            except TaskqError as exc:
+                refusal = refusal or exc
+                continue
+            deleted.append(task_id)
+            outbox = outbox or bool(reply[1])
+        if outbox:
             deps.drain_outbox(self.redis, self.keys, self.name)
         if steps:
-            _workflow_follow_up(self, task_id, steps)
+            _workflow_follow_up(self, deleted, steps)
+        if refusal is not None:
+            raise refusal
+        return len(deleted)
 
     def update(self, task_id: str, **changes: Any) -> str:
         """Change a task that has not started (queued, delayed or blocked) in
@@ -431,18 +462,20 @@ __all__ = ["Queue", "get_task"]
 
 # A workflow's status derives from its steps, which are engine tasks: after a
 # step changes by id, its workflow is filed under its new status (taskq.workflows.status).
-def _workflow_steps(q: Queue, task_id: str) -> dict[str, str]:
-    if not task_id.startswith(q.name + ":") or "." not in task_id:
+def _workflow_steps(q: Queue, task_ids: list[str]) -> dict[str, str]:
+    ids = [i for i in task_ids if i.startswith(q.name + ":") and "." in i]
+    if not ids:
         return {}  # a step's id is <queue>:<workflow>.<step>: others need no read
     from .workflows.status import step_workflows
     try:
-        return step_workflows(q.redis, q.keys, [task_id])
+        return step_workflows(q.redis, q.keys, ids)
     except Exception:  # noqa: BLE001  (the sweep files it)
         return {}
 
 
-def _workflow_follow_up(q: Queue, task_id: str, steps: dict[str, str] | None = None) -> None:
-    if steps is None and "." not in task_id:
+def _workflow_follow_up(q: Queue, task_ids: str | list[str], steps: dict[str, str] | None = None) -> None:
+    ids = [task_ids] if isinstance(task_ids, str) else [i for i in task_ids if "." in i]
+    if steps is None and not any("." in i for i in ids):
         return  # not a step's id (engine.step_task_id): nothing to read
     from .workflows.status import after_tasks
-    after_tasks(q.redis, q.keys, [task_id], steps)
+    after_tasks(q.redis, q.keys, ids, steps)

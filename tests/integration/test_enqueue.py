@@ -171,3 +171,22 @@ def test_task_decorator_enqueues_by_name(make_queue):
     assert got.kwargs == {"to": "x"} and got.max_retries == 7 and got.priority == 3
     assert taskq.resolve(got.func) is send_email.fn
     assert taskq.resolve("os.path:join") is __import__("os").path.join
+
+
+def test_delete_many_deletes_in_one_call_skips_the_gone_and_raises_a_refusal_after(q):
+    """Queue.delete_many: one round trip for many ids; an id already gone is
+    skipped (or TaskNotFound with missing_ok=False); a running task without
+    force is refused (InvalidState) once the others are deleted."""
+    from taskq import InvalidState, TaskNotFound
+
+    ids = [q.enqueue("app:job").id for _ in range(3)]
+    assert q.delete_many(ids[:2] + [f"{q.name}:gone"]) == 2
+    assert q.count() == 1
+    with pytest.raises(TaskNotFound):
+        q.delete_many([f"{q.name}:gone"], missing_ok=False)
+    (lease,) = q.claim()
+    other = q.enqueue("app:job").id
+    with pytest.raises(InvalidState):
+        q.delete_many([lease.task.id, other])
+    assert q.get(other) is None and q.get(lease.task.id).status == "running"
+    assert q.delete_many([lease.task.id], force=True) == 1 and q.count() == 0
