@@ -157,7 +157,7 @@ def _make_twin(pool: ConnectionPool) -> redis.Redis:
     with _twins_lock:
         twin = _twins.get(pool)
         if twin is None:
-            twin = _twins[pool] = redis.Redis(connection_pool=_decoding_pool(pool))
+            twin = _twins[pool] = redis.Redis(connection_pool=pool_like(pool))
         return twin
 
 
@@ -177,11 +177,13 @@ def _make_cluster_twin(cluster: RedisCluster) -> Any:
         return twin
 
 
-def _decoding_pool(pool: ConnectionPool) -> ConnectionPool:
-    """A pool like ``pool`` (same class of pool and connection, same limits
-    and connection kwargs) whose connections decode replies."""
+def pool_like(pool: ConnectionPool, decode: bool = True) -> ConnectionPool:
+    """A new pool like ``pool`` (same class of pool and connection, same
+    limits and connection kwargs) whose connections decode replies
+    (``decode=False``: do not, for a caller that reads bytes such as RQ's
+    pickles)."""
     kwargs = {k: v for k, v in pool.connection_kwargs.items() if k not in _POOL_OWNED}
-    kwargs.update(decode_responses=True, connection_class=pool.connection_class,
+    kwargs.update(decode_responses=decode, connection_class=pool.connection_class,
                   max_connections=pool.max_connections)
     if isinstance(pool, SentinelConnectionPool):
         kwargs.pop("connection_pool", None)  # the original's proxy; the twin makes its own
@@ -194,4 +196,4 @@ def _decoding_pool(pool: ConnectionPool) -> ConnectionPool:
 
 
 __all__ = ["DEFAULT_URL", "as_taskq_client", "client_from_url", "cluster_node_url", "get_redis",
-           "redis_url"]
+           "pool_like", "redis_url"]

@@ -31,8 +31,9 @@ def run_id(job: Any) -> str | None:
 
 def handed_over(job: Any) -> bool:
     """A job stored in RQ's hash (rq-scheduler's jobs, or
-    ``Job.create(...).save()``), not yet a task."""
-    if isinstance(job, View) and job.enqueued:
+    ``Job.create(...).save()``), not yet a task. A job taskq.rq.Queue's
+    create_job built (``taskq_fresh``) is not: no EXISTS for it."""
+    if isinstance(job, View) and (job.enqueued or job.taskq_fresh):
         return False
     return job._id is not None and bool(job.connection.exists(job.key))
 

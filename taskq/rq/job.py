@@ -23,6 +23,7 @@ from taskq.connection import as_taskq_client
 from taskq.context import current_task
 from taskq.errors import InvalidState, TaskNotFound, TaskqValueError
 from taskq.keys import DEFAULT_PREFIX, ID_SEP, Keys
+from taskq.maintenance import queue_names
 from taskq.options import storable_text
 from taskq.queue import Queue as TaskqQueue
 from taskq.task import Task
@@ -59,7 +60,7 @@ def find_task_ids(client, ids: list[str], prefix: str = DEFAULT_PREFIX,
     bare = [i for i in ids if i and ID_SEP not in i]
     found: dict[str, str] = {}
     if bare:
-        queues = sorted(client.smembers(keys.queues), key=lambda q: (q != prefer, q))
+        queues = sorted(queue_names(client, keys), key=lambda q: (q != prefer, q))
         pipe = client.pipeline(transaction=False)
         pairs = [(i, q) for i in bare for q in queues]
         for i, q in pairs:
@@ -68,6 +69,10 @@ def find_task_ids(client, ids: list[str], prefix: str = DEFAULT_PREFIX,
             if hit and i not in found:
                 found[i] = f"{q}{ID_SEP}{i}"
     return [i if ID_SEP in i else found.get(i) for i in ids]
+
+
+SAVES_RQ_HASH = ("save", "save_meta")
+"""RQ's methods that store a not yet enqueued job in RQ's hash."""
 
 
 def until_enqueued(method):
@@ -79,6 +84,8 @@ def until_enqueued(method):
     @functools.wraps(method)
     def wrapper(self, *args: Any, **kwargs: Any):
         if getattr(self, "task_id", None) is None:
+            if method.__name__ in SAVES_RQ_HASH:  # stored the RQ way now: enqueue_job must look
+                self.taskq_fresh = False
             return rq_method(self, *args, **kwargs)
         return method(self, *args, **kwargs)
 
@@ -89,6 +96,9 @@ class Job(RQJob):
     """A taskq task seen as an RQ job (``taskq.rq.Job``)."""
 
     taskq_prefix = DEFAULT_PREFIX
+    taskq_fresh = False
+    """True for a job taskq.rq.Queue.create_job built in memory, not stored
+    the RQ way: its enqueue need not look for RQ's hash (taskq.rq.hand_over)."""
 
     @classmethod
     def from_task(cls, task: Task, connection, prefix: str | None = None) -> "Job":
@@ -239,6 +249,10 @@ class Job(RQJob):
             except Exception:  # noqa: BLE001  (failed, cancelled or not yet: read what is there)
                 pass
         self.refresh()
+        return self._latest_result()
+
+    def _latest_result(self) -> Result | None:
+        """:meth:`latest_result` of this snapshot, read no further."""
         if self._status == JobStatus.FINISHED:
             kind, value, error = Result.Type.SUCCESSFUL, self._result, None
         elif self._status in (JobStatus.FAILED, JobStatus.CANCELED) and self._exc_info:
@@ -282,13 +296,15 @@ class Job(RQJob):
         if ctx is not None and ctx.id == self.task_id:
             ctx.lease.save_meta(self.meta)
             return
-        current = self._queue.get(self.task_id)
-        if current is None:
-            raise NoSuchJobError(f"No such job: {self._id}")
-        changes = dict(self.meta)  # Queue.update merges: a key gone from meta is set to None
-        changes.update({k: None for k in current.meta if k not in self.meta})
-        try:
+        meta = dict(self.meta)
+
+        def changes(current: dict) -> dict:  # Queue.update merges: a key gone from meta is None
+            return {**{k: None for k in current if k not in meta}, **meta}
+
+        try:  # one read of meta, merged under the update's version check (and retried)
             self._queue.update(self.task_id, meta=changes)
+        except TaskNotFound:
+            raise NoSuchJobError(f"No such job: {self._id}") from None
         except InvalidState as exc:
             raise InvalidJobOperation(f"job {self._id}: {exc}") from None
 
@@ -304,13 +320,17 @@ class Job(RQJob):
 
     @until_enqueued
     def cancel(self, pipeline=None, enqueue_dependents: bool = False, remove_from_dependencies: bool = False) -> None:
-        if self.get_status() == JobStatus.CANCELED:
-            raise InvalidJobOperation(f"Cannot cancel already canceled job: {self._id}")
+        """One script call: its reply (or refusal) says the status."""
         try:
-            self._queue.cancel(self.task_id, reason="cancelled (RQ API)")
+            status = self._queue.cancel(self.task_id, reason="cancelled (RQ API)")
+        except TaskNotFound:
+            raise InvalidJobOperation(f"job {self._id} no longer exists") from None
         except InvalidState as exc:
+            if exc.status == "cancelled":
+                raise InvalidJobOperation(f"Cannot cancel already canceled job: {self._id}") from None
             raise InvalidJobOperation(f"job {self._id}: {exc}") from None
-        self._status = self.get_status()
+        # a running task asked to stop ('cancel_requested') is still running
+        self._status = JobStatus.CANCELED if status == "cancelled" else JobStatus.STARTED
 
     @until_enqueued
     def requeue(self, at_front: bool = False) -> "Job":

@@ -25,8 +25,9 @@ from rq.registry import (CanceledJobRegistry, DeferredJobRegistry, FailedJobRegi
 
 from taskq.connection import as_taskq_client
 from taskq.errors import TaskExists
-from taskq.keys import DEFAULT_PREFIX, Keys
-from taskq.options import MAX_JSON_DEPTH, InvalidField, build_spec, json_text
+from taskq.keys import DEFAULT_PREFIX, ID_SEP, Keys
+from taskq.maintenance import queue_names
+from taskq.options import MAX_JSON_DEPTH, InvalidField, build_spec, json_text, storable_text
 
 from taskq.queue import MAX_PAGE, Queue as TaskqQueue
 
@@ -49,16 +50,24 @@ def ids_of(q: TaskqQueue, status: str, offset: int = 0, length: int = -1,
 
 
 def _counted(base: type, status: str) -> type:
-    """An RQ registry class whose count, and job ids, are taskq's for ``status``."""
+    """An RQ registry class whose count, and job ids, are taskq's for ``status``:
+    a queue's registry property makes one, and so may a tool by queue name
+    (rq-dashboard: ``FailedJobRegistry(name, connection=...)``; the prefix is
+    then its job class's, TASKQ_PREFIX for RQ's)."""
 
     class Counted(base):
         def __init__(self, *args, queue=None, **kwargs):
             super().__init__(*args, queue=queue, **kwargs)
-            self.taskq = queue.taskq
+            self.taskq = getattr(queue, "taskq", None) or TaskqQueue(
+                self.name, redis=as_taskq_client(self.connection),
+                prefix=getattr(self.job_class, "taskq_prefix", None))
+
+        def get_job_count(self, cleanup: bool = True) -> int:
+            return self.taskq.count(status)
 
         @property
         def count(self) -> int:
-            return self.taskq.count(status)
+            return self.get_job_count()
 
         def __len__(self) -> int:
             return self.count
@@ -67,7 +76,7 @@ def _counted(base: type, status: str) -> type:
             length = -1 if end < 0 else end - start + 1
             return [local_id(i) for i in ids_of(self.taskq, status, start, length, desc)]
 
-    Counted.__name__ = f"Taskq{base.__name__}"
+    Counted.__name__ = Counted.__qualname__ = f"Taskq{base.__name__}"
     return Counted
 
 
@@ -99,27 +108,30 @@ class Queue(RQQueue):
         # views: a subclass of taskq.rq.Job if given; RQ's own Job (rq-scheduler passes it) is not one
         if isinstance(job_class, str):
             job_class = import_attribute(job_class)
-        self.job_class = job_class if isinstance(job_class, type) and issubclass(job_class, Job) else Job
+        default = type(self).job_class
+        self.job_class = job_class if isinstance(job_class, type) and issubclass(job_class, default) \
+            else default
         self.taskq = TaskqQueue(name, redis=as_taskq_client(connection), prefix=prefix)
         self.prefix = self.taskq.keys.prefix
 
     @classmethod
     def all(cls, connection=None, job_class=None, serializer=None, death_penalty_class=None,
             prefix: str | None = None) -> list["Queue"]:
-        keys = Keys(prefix or DEFAULT_PREFIX)
-        names = sorted(n.decode() if isinstance(n, bytes) else n
-                       for n in connection.smembers(keys.queues))
-        return [cls(n, connection=connection, job_class=job_class, prefix=prefix) for n in names]
+        names = queue_names(connection, Keys(prefix or DEFAULT_PREFIX))
+        return [cls(n, connection=connection, job_class=job_class, serializer=serializer,
+                    prefix=prefix) for n in names]
 
     # -- enqueueing ----------------------------------------------------------------
     def create_job(self, func, args=None, kwargs=None, *a: Any, depends_on=None, **kw: Any):
         try:
-            return super().create_job(func, args, kwargs, *a, depends_on=_by_task_id(depends_on), **kw)
+            job = super().create_job(func, args, kwargs, *a, depends_on=_by_task_id(depends_on), **kw)
         except RecursionError:  # RQ's description repr()s the arguments: say which nest too deep
             json_text("args", list(args or ()))
             json_text("kwargs", dict(kwargs or {}))
             raise InvalidField("args", f"nests deeper than {MAX_JSON_DEPTH} levels of arrays "
                                        "and objects") from None
+        job.taskq_fresh = True  # built here, in memory: its enqueue need not look for RQ's hash
+        return job
 
     def enqueue_job(self, job, pipeline=None, at_front: bool = False, unique: bool = False) -> Job:
         """Create the task of an RQ job; return its view. An id that exists
@@ -163,7 +175,7 @@ class Queue(RQQueue):
         if unique and not job._id:
             raise ValueError("unique=True requires an explicit job_id")
         task_id = None
-        rq_stored = hand_over.handed_over(job)
+        rq_stored = hand_over.handed_over(job)  # no Redis read for a job of create_job
         if rq_stored:  # from rq-scheduler (or RQ's own Job.create().save())
             task_id = hand_over.run_id(job)
             if task_id is None:
@@ -226,9 +238,12 @@ class Queue(RQQueue):
         return self.job_class.from_task(task, self.connection, self.prefix) if task else None
 
     def get_job_position(self, job_or_id) -> int | None:
+        """0-based place in run order (the queued index's rank: one ZRANK)."""
         job_id = getattr(job_or_id, "id", job_or_id)
-        ids = self.get_job_ids()
-        return ids.index(job_id) if job_id in ids else None
+        if not isinstance(job_id, str) or not storable_text(job_id):
+            return None
+        index = self.taskq.qkeys.status_index("queued")
+        return self.taskq.redis.zrank(index, f"{self.name}{ID_SEP}{job_id}")
 
     def remove(self, job_or_id, pipeline=None) -> None:
         """Cancel a queued job (taskq keeps it, cancelled, as its retention says)."""
@@ -236,11 +251,11 @@ class Queue(RQQueue):
         self.taskq.cancel(f"{self.name}:{job_id}", reason="removed from its queue (RQ API)")
 
     def empty(self) -> int:
-        """Delete every queued job, as RQ does; returns how many."""
+        """Delete every queued job, as RQ does; returns how many: taskq's
+        delete script for each, MAX_PAGE of them per pipeline."""
         ids = ids_of(self.taskq, "queued")
-        for task_id in ids:
-            self.taskq.delete(task_id, force=True)
-        return len(ids)
+        return sum(self.taskq.delete_many(ids[i:i + MAX_PAGE], force=True)
+                   for i in range(0, len(ids), MAX_PAGE))
 
     def delete(self, delete_jobs: bool = True) -> None:
         """Delete the queue and every task of it (taskq's Queue.purge)."""
@@ -255,6 +270,8 @@ class Queue(RQQueue):
     deferred_job_registry = property(lambda self: self._registry("deferred"))
     scheduled_job_registry = property(lambda self: self._registry("scheduled"))
     canceled_job_registry = property(lambda self: self._registry("canceled"))
+
+
 
 
 def _no_pipeline(pipeline: Any) -> None:

@@ -28,6 +28,7 @@ import redis
 from rq_scheduler import Scheduler as RQScheduler
 
 from taskq.cluster import is_cluster
+from taskq.connection import pool_like
 from taskq.errors import TaskqValueError
 from taskq.options import build_spec
 
@@ -65,11 +66,8 @@ def check(job: Any) -> None:
 
 def raw_client(client: Any) -> redis.Redis:
     """A client that does not decode (rq-scheduler reads pickles), to the
-    same server as ``client``."""
-    pool = client.connection_pool
-    kwargs = dict(pool.connection_kwargs, decode_responses=False)
-    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class,
-                                                            **kwargs))
+    same server as ``client``, over a pool like its own (taskq.connection)."""
+    return redis.Redis(connection_pool=pool_like(client.connection_pool, decode=False))
 
 
 class Mover:
